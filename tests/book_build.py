@@ -1,0 +1,65 @@
+"""Build the book from clean into a fresh directory and describe what came out (shared by book and browser tests)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+JB = Path(sys.executable).with_name("jupyter-book")
+
+
+@dataclass(frozen=True)
+class BuiltBook:
+    """Where a clean build went, how it ended and how long it took."""
+
+    html: Path
+    returncode: int
+    log: str
+    seconds: float
+
+    @property
+    def reports(self) -> list[Path]:
+        """Per-notebook execution failure reports written by myst-nb."""
+        folder = self.html / "reports"
+        return sorted(folder.glob("*.log")) if folder.is_dir() else []
+
+
+def build(out: Path) -> BuiltBook:
+    """Run `jupyter-book build . -W --keep-going` into `out` (no cache from earlier builds)."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(JB), "build", str(REPO), "--path-output", str(out), "-W", "--keep-going"],
+        capture_output=True, text=True, cwd=REPO, timeout=1800,
+    )
+    return BuiltBook(out / "_build" / "html", proc.returncode, proc.stdout + proc.stderr,
+                     time.perf_counter() - started)
+
+
+def toc_files() -> list[str]:
+    """Every file named in _toc.yml (root, chapters, sections), without suffix."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    found = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return found
+
+
+EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"'](?:https?:)?//", re.IGNORECASE)
+EXTERNAL_LINK_ASSET = re.compile(r"<link[^>]+href=[\"'](?:https?:)?//[^\"']+\.(?:css|js|woff2?)", re.IGNORECASE)
