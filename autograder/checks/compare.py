@@ -1,0 +1,112 @@
+"""Turn untrusted outputs into float64 CPU tensors and compare them with reference values, in words.
+
+Everything here runs in the trusted process and must never raise on garbage: an output may be a tensor,
+a numpy array, a number, a string, None, or anything the sandbox managed to send back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|got - want| <= atol + rtol * |want| elementwise, in float64."""
+
+    rtol: float = 1e-7
+    atol: float = 1e-10
+
+
+@dataclass(frozen=True)
+class Diff:
+    """How one output compares with its expected value: ok, or a one-line reason."""
+
+    ok: bool
+    reason: str = ""
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+
+
+def as_float64(value: Any) -> Tensor | None:
+    """A float64 CPU tensor for a tensor/array/number, or None when the value is not numeric."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    try:
+        if isinstance(value, Tensor):
+            return value.detach().to("cpu", torch.float64)
+        if isinstance(value, (int, float, np.ndarray, np.generic)):
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                return None
+            return torch.as_tensor(array.astype(np.float64))
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return None
+
+
+def describe(value: Any) -> str:
+    """A short description of what came back (type, shape, dtype) for messages."""
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}, dtype {value.dtype}"
+    if value is None:
+        return "None"
+    if isinstance(value, (int, float, str, bool)):
+        return f"{type(value).__name__} {repr(value)[:60]}"
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"an object of type {type(value).__name__}"
+
+
+def _first_bad(bad: Tensor, step_axis: bool) -> str:
+    """Where the first mismatch is: 'at step k' for trajectories, else 'at index (i, j)'."""
+    index = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+    if step_axis and index:
+        return f"first bad step {index[0] + 1}"
+    return f"first bad entry at index {index}" if index else "the scalar differs"
+
+
+def compare(got: Any, want: Any, tol: Tolerance, step_axis: bool = False) -> Diff:
+    """Compare one output with its expected value; NaN/inf must sit exactly where the reference has them."""
+    want_t = as_float64(want)
+    if want_t is None:  # a label (exception name, flag, None): equality is the test
+        same = type(got) is type(want) and got == want if not isinstance(got, Tensor) else False
+        return Diff(bool(same), "" if same else f"expected {want!r}, got {describe(got)}")
+    got_t = as_float64(got)
+    if got_t is None:
+        return Diff(False, f"expected a tensor of shape {tuple(want_t.shape)}, got {describe(got)}")
+    if tuple(got_t.shape) != tuple(want_t.shape):
+        return Diff(False, f"expected shape {tuple(want_t.shape)}, got shape {tuple(got_t.shape)}")
+    if got_t.numel() == 0:
+        return Diff(True)
+    got_nan, want_nan = torch.isnan(got_t), torch.isnan(want_t)
+    if bool((got_nan & ~want_nan).any()):
+        return Diff(False, f"NaN where the reference is finite ({_first_bad(got_nan & ~want_nan, step_axis)})",
+                    math.inf, math.inf)
+    got_inf, want_inf = torch.isinf(got_t), torch.isinf(want_t)
+    if bool((got_inf & ~want_inf).any()):
+        return Diff(False, f"inf where the reference is finite ({_first_bad(got_inf & ~want_inf, step_axis)})",
+                    math.inf, math.inf)
+    special = want_nan | want_inf
+    # where the reference is NaN/inf the student must match it exactly (inf sign included)
+    special_ok = (got_nan == want_nan) & (~want_inf | (got_t == want_t))
+    if bool((special & ~special_ok).any()):
+        return Diff(False, f"expected NaN/inf at {_first_bad(special & ~special_ok, step_axis)}, got finite values",
+                    math.inf, math.inf)
+    finite = ~special
+    err = torch.where(finite, (got_t - want_t).abs(), torch.zeros_like(got_t))
+    scale = torch.where(finite, want_t.abs(), torch.ones_like(got_t))
+    rel = err / scale.clamp_min(1e-300)
+    bad = err > tol.atol + tol.rtol * scale
+    max_abs, max_rel = float(err.max()), float(torch.where(err > 0, rel, torch.zeros_like(rel)).max())
+    if bool(bad.any()):
+        return Diff(False, f"max abs err {max_abs:.3g}, max rel err {max_rel:.3g}, {_first_bad(bad, step_axis)}",
+                    max_abs, max_rel)
+    return Diff(True, "", max_abs, max_rel)

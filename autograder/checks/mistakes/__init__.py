@@ -1,0 +1,1 @@
+"""Known wrong variants of the exercises, as small kernels the checks use to name a mistake."""

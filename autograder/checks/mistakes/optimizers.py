@@ -1,0 +1,114 @@
+"""Hand-written optimizer trajectories with a switch for each known mistake (float64, plain loops).
+
+With `mistake=None` each kernel equals torch.optim (tests/test_mistakes.py checks it); every other value
+reproduces one wrong variant that students write, so a check can name the mistake it sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+SGD_MISTAKES = ("dampening_first_step", "decoupled_weight_decay")
+RMSPROP_MISTAKES = ("eps_inside_sqrt", "decoupled_weight_decay")
+ADAM_MISTAKES = ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
+                 "step_off_by_one_behind", "amsgrad_on_v_hat", "decoupled_weight_decay")
+ADAMW_MISTAKES = ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
+                  "step_off_by_one_behind", "amsgrad_on_v_hat", "l2_weight_decay")
+
+
+def _check(mistake: str | None, known: tuple[str, ...]) -> None:
+    """ValueError for a mistake name this kernel does not know."""
+    if mistake is not None and mistake not in known:
+        raise ValueError(f"mistake must be None or one of {known}, got {mistake!r}")
+
+
+def sgd(param0: Tensor, grads: Sequence[Tensor], lr: float, momentum: float = 0.0, dampening: float = 0.0,
+        weight_decay: float = 0.0, nesterov: bool = False, mistake: str | None = None) -> Tensor:
+    """torch.optim.SGD: g += wd p; b = g at the first step, else mu b + (1 - tau) g; p -= lr (g + mu b | b)."""
+    _check(mistake, SGD_MISTAKES)
+    p, buf, path = param0.double().clone(), None, []
+    for g in grads:
+        g = g.double()
+        if mistake == "decoupled_weight_decay":
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        if momentum != 0:
+            if buf is None:
+                buf = (1 - dampening) * g if mistake == "dampening_first_step" else g.clone()
+            else:
+                buf = momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        p = p - lr * g
+        path.append(p)
+    return torch.stack(path)
+
+
+def rmsprop(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+            weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+            mistake: str | None = None) -> Tensor:
+    """torch.optim.RMSprop: v = a v + (1-a) g^2; denom = sqrt(v - gbar^2 if centered else v) + eps."""
+    _check(mistake, RMSPROP_MISTAKES)
+    p = param0.double().clone()
+    v, gbar, buf, path = torch.zeros_like(p), torch.zeros_like(p), torch.zeros_like(p), []
+    for g in grads:
+        g = g.double()
+        if mistake == "decoupled_weight_decay":
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g
+        centred_v = v
+        if centered:
+            gbar = alpha * gbar + (1 - alpha) * g
+            centred_v = v - gbar * gbar
+        denom = (centred_v + eps).sqrt() if mistake == "eps_inside_sqrt" else centred_v.sqrt() + eps
+        if momentum > 0:
+            buf = momentum * buf + g / denom
+            p = p - lr * buf
+        else:
+            p = p - lr * g / denom
+        path.append(p)
+    return torch.stack(path)
+
+
+def adam(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-3, betas: Sequence[float] = (0.9, 0.999),
+         eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, decoupled: bool = False,
+         mistake: str | None = None) -> Tensor:
+    """torch.optim.Adam (decoupled=False) / AdamW (decoupled=True), with t incremented before bias correction."""
+    _check(mistake, ADAMW_MISTAKES if decoupled else ADAM_MISTAKES)
+    beta1, beta2 = float(betas[0]), float(betas[1])
+    p = param0.double().clone()
+    m, v, vmax, path = torch.zeros_like(p), torch.zeros_like(p), torch.zeros_like(p), []
+    use_decoupled = decoupled != (mistake in ("decoupled_weight_decay", "l2_weight_decay"))
+    for step, g in enumerate(grads, start=1):
+        g = g.double()
+        if use_decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        t = {"step_not_incremented": 1, "step_off_by_one_ahead": step + 1,
+             "step_off_by_one_behind": step - 1}.get(mistake or "", step)
+        bc1, bc2 = (1.0, 1.0) if mistake == "no_bias_correction" else (1 - beta1 ** t, 1 - beta2 ** t)
+        bc1, bc2 = p.new_tensor(bc1), p.new_tensor(bc2)  # t = 0 must give inf/NaN like the student's code
+        if amsgrad:
+            vmax = torch.maximum(vmax, v / bc2 if mistake == "amsgrad_on_v_hat" else v)
+            second = vmax if mistake == "amsgrad_on_v_hat" else vmax / bc2
+        else:
+            second = v / bc2
+        denom = (second + eps).sqrt() if mistake == "eps_inside_sqrt" else second.sqrt() + eps
+        p = p - (lr / bc1) * m / denom
+        path.append(p)
+    return torch.stack(path)
+
+
+def adamw(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-3, betas: Sequence[float] = (0.9, 0.999),
+          eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+          mistake: str | None = None) -> Tensor:
+    """torch.optim.AdamW: p *= 1 - lr wd before the Adam step (note the default weight_decay=1e-2)."""
+    return adam(param0, grads, lr, betas, eps, weight_decay, amsgrad, decoupled=True, mistake=mistake)

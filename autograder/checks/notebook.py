@@ -1,0 +1,92 @@
+"""What notebook test cells call: `check` (visible cases, raises on failure) and `grade` (hidden cases).
+
+`grade` follows nbgrader 0.9.6's rule (nbgrader/utils.py, determine_grade): a test cell whose output is
+an error (or anything on stderr) scores 0; a cell whose last expression is a number scores that number
+(0 <= n <= points); any other cell scores full points. So `grade` raises on a zero score, prints the
+diagnosis and returns the partial score otherwise, and returns the full points on success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autograder.checks.forbidden import FORBIDDEN_PREFIX, scan
+from autograder.checks.spec import Outcome
+
+#: Seed of the visible cases' generator and of hidden cases outside `nbgrader autograde`.
+FIXED_SEED = 20260101
+
+
+def student_id(cwd: str | os.PathLike[str] | None = None) -> str | None:
+    """The nbgrader student id when running under autograde (cwd .../autograded/<student>/<assignment>)."""
+    parts = Path(cwd or os.getcwd()).resolve().parts
+    if "autograded" in parts:
+        i = len(parts) - 1 - parts[::-1].index("autograded")
+        if i + 1 < len(parts):
+            return parts[i + 1]
+    return None
+
+
+def seed_for(assignment_id: str, grade_id: str, student: str | None) -> int:
+    """A per-student seed for hidden cases (stable across runs), or the fixed seed."""
+    if student is None:
+        return FIXED_SEED
+    digest = hashlib.sha256(f"{student}/{assignment_id}/{grade_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _source(namespace: Mapping[str, Any]) -> str:
+    """Source of every function the notebook defined, for the static shortcut scan."""
+    chunks = []
+    for value in list(namespace.values()):
+        if inspect.isfunction(value) and getattr(value, "__module__", None) == "__main__":
+            try:
+                chunks.append(inspect.getsource(value))
+            except (OSError, TypeError):
+                continue
+    return "\n\n".join(chunks)
+
+
+def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden: bool,
+        seed: int = FIXED_SEED) -> Outcome:
+    """Grade one question in this process: static scan, then cases through call (tripwired) and judge."""
+    from autograder.checks import get_assignment  # late: the registry imports this module
+
+    assignment = get_assignment(assignment_id)
+    question = assignment.question(grade_id)
+    if assignment.forbidden:
+        found = scan(_source(namespace), question.functions, assignment.forbidden)
+        for name, hits in found.items():
+            if hits:
+                return Outcome(0.0, question.points, "forbidden",
+                               f"{grade_id}: {FORBIDDEN_PREFIX}{name} uses {', '.join(hits)} "
+                               "(write the computation yourself)")
+    cases = question.make_cases(torch.Generator().manual_seed(seed), hidden)
+    outputs = [question.call(namespace, case) for case in cases]
+    return question.judge(cases, outputs)
+
+
+def check(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> None:
+    """Visible test: raise AssertionError with the diagnosis unless every visible case passes."""
+    outcome = run(assignment_id, grade_id, namespace, hidden=False)
+    if outcome.status != "passed":
+        raise AssertionError(outcome.message)
+    print(f"✓ passed: {outcome.message}")
+
+
+def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> float:
+    """Hidden test: fresh per-student cases; raise on zero, else return the score (nbgrader partial credit)."""
+    outcome = run(assignment_id, grade_id, namespace, hidden=True,
+                  seed=seed_for(assignment_id, grade_id, student_id()))
+    if outcome.score <= 0:
+        raise AssertionError(outcome.message)
+    if outcome.score < outcome.max_score:
+        print(f"partial credit {outcome.score:g}/{outcome.max_score:g}: {outcome.message}")
+    return float(outcome.score)

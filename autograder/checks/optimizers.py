@@ -1,0 +1,176 @@
+"""The `optimizers` assignment: one step of SGD, RMSprop, Adam and AdamW, graded against torch.optim.
+
+A case is a whole trajectory (param0, one gradient per step, hyper-parameters); the student's step
+function is called once per step with a state dict it owns, and the parameters after every step are
+compared with torch.optim in float64, so t = 1, t > 1 and "first bad step" all show.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import torch
+
+from autograder import reference
+from autograder.checks.builder import CheckSpec, Mistake, build, on_device, student, tensor_out
+from autograder.checks.compare import Tolerance
+from autograder.checks.mistakes import optimizers as wrong
+from autograder.checks.spec import Assignment, Case, Functions, Output
+
+#: Mistake switch name -> (what the student did, what torch does instead).
+HINTS = {
+    "eps_inside_sqrt": ("eps inside the square root",
+                        "torch adds eps after the square root: denom = sqrt(v_hat) + eps"),
+    "no_bias_correction": ("missing bias correction",
+                           "torch divides m by 1 - beta1^t and v by 1 - beta2^t"),
+    "step_not_incremented": ("step counter not incremented",
+                             "keep t in state and add 1 before the bias correction at every call"),
+    "step_off_by_one_ahead": ("step counter off by one (t + 1)",
+                              "the first call uses t = 1: increment t, then bias-correct"),
+    "step_off_by_one_behind": ("step counter off by one (t - 1)",
+                               "increment t before the bias correction, so the first call uses t = 1"),
+    "amsgrad_on_v_hat": ("AMSGrad on the bias-corrected v-hat instead of the raw v",
+                         "torch keeps max(v_max, v) of the raw v, then divides by 1 - beta2^t"),
+    "decoupled_weight_decay": ("L2 and decoupled weight decay swapped (decoupled used here)",
+                               "this optimizer adds weight_decay * param to the gradient (L2)"),
+    "l2_weight_decay": ("L2 and decoupled weight decay swapped (L2 used here)",
+                        "AdamW multiplies param by 1 - lr * weight_decay instead of adding to the gradient"),
+    "dampening_first_step": ("dampening applied at the first step",
+                             "torch's first momentum buffer is the raw gradient; dampening starts at step 2"),
+}
+KERNELS: dict[str, Callable[..., torch.Tensor]] = {
+    "sgd": wrong.sgd, "rmsprop": wrong.rmsprop, "adam": wrong.adam, "adamw": wrong.adamw}
+MISTAKES = {"sgd": wrong.SGD_MISTAKES, "rmsprop": wrong.RMSPROP_MISTAKES, "adam": wrong.ADAM_MISTAKES,
+            "adamw": wrong.ADAMW_MISTAKES}
+FORBIDDEN = ("torch.optim", "torch.autograd", "Tensor.backward")
+_SCALES = (1.0, 3.0, 0.1, 0.1, 2.0, 0.01, 1.0, 0.05)  # rising then falling: AMSGrad's max matters
+
+
+def _hyper(case: Case) -> dict[str, Any]:
+    """Hyper-parameters with betas as a tuple (JSON may have turned it into a list)."""
+    hyper = dict(case["hyper"])
+    if "betas" in hyper:
+        hyper["betas"] = tuple(float(b) for b in hyper["betas"])
+    return hyper
+
+
+def _case(gen: torch.Generator, label: str, hyper: dict[str, Any], steps: int, scale: float,
+          shape: tuple[int, ...] = (3, 4), dtype: str = "float64") -> Case:
+    """One trajectory case: param0 ~ N(0, 1); grads[k] ~ N(0, 1) * scale * a rising-then-falling factor."""
+    param0 = torch.randn(shape, generator=gen, dtype=torch.float64)
+    factors = torch.tensor([_SCALES[k % len(_SCALES)] for k in range(steps)], dtype=torch.float64)
+    grads = torch.randn((steps, *shape), generator=gen, dtype=torch.float64)
+    grads = grads * factors.view(-1, *[1] * len(shape)) * scale
+    return {"label": label, "param0": param0, "grads": grads, "hyper": hyper, "dtype": dtype}
+
+
+def _run(name: str) -> Callable[[Functions, Case], Output]:
+    """Call the student's <name>_step once per gradient with one state dict; collect the parameters."""
+    def run(functions: Functions, case: Case) -> Output:
+        fn = student(functions, f"{name}_step")
+        param = on_device(case["param0"], case)
+        grads = on_device(case["grads"], case)
+        state: dict[str, Any] = {}
+        path = []
+        for k in range(grads.shape[0]):
+            new = fn(param, grads[k].clone(), state, **_hyper(case))
+            path.append(tensor_out(f"{name}_step at step {k + 1}", new, tuple(param.shape), param))
+            param = new
+        return {"params": torch.stack(path)}
+    return run
+
+
+def _expect(name: str) -> Callable[[Case], Output]:
+    """torch.optim's trajectory for the case, in float64."""
+    return lambda case: {"params": reference.optimizer_trajectory(name, case["param0"], list(case["grads"]),
+                                                                   **_hyper(case))}
+
+
+def _mistake(name: str, key: str) -> Mistake:
+    """The Mistake for one switch of the hand-written kernel."""
+    def kernel(case: Case) -> Output:
+        return {"params": KERNELS[name](case["param0"], list(case["grads"]), **_hyper(case), mistake=key)}
+    return Mistake(HINTS[key][0], HINTS[key][1], kernel)
+
+
+def _tolerance(case: Case) -> Tolerance:
+    """Tight in float64; float32 students are compared at float32 accuracy."""
+    return Tolerance(1e-8, 1e-11) if case.get("dtype", "float64") == "float64" else Tolerance(1e-4, 1e-5)
+
+
+def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, dict[str, Any], int, float]],
+              flags: dict[str, tuple[Any, ...]], base: dict[str, Any], description: str) -> CheckSpec:
+    """A question on <name>_step: fixed visible cases, and hidden cases over every combination of `flags`."""
+    def make_visible() -> list[Case]:
+        gen = torch.Generator().manual_seed(1234)
+        return [_case(gen, label, hyper, steps, scale) for label, hyper, steps, scale in visible]
+
+    def make_hidden(gen: torch.Generator) -> list[Case]:
+        cases, combos = [], []
+        for combo in itertools.product(*flags.values()):
+            hyper = {**base, **dict(zip(flags, combo))}
+            hyper = {k: v for k, v in hyper.items() if v is not None}  # None = leave torch's default
+            if hyper.get("nesterov") and hyper.get("dampening", 0):
+                continue  # torch refuses Nesterov with dampening
+            combos.append(hyper)
+            scale = float(10 ** (torch.rand((), generator=gen) * 9 - 8))  # 1e-8 .. 10
+            steps = int(torch.randint(1, 12, (), generator=gen))
+            label = ", ".join(f"{k}={v}" for k, v in hyper.items()) + f", {steps} steps, grads ~{scale:.0e}"
+            cases.append(_case(gen, label, hyper, steps, scale))
+        hyper = combos[-1]
+        cases.append(_case(gen, "float32 inputs, " + ", ".join(f"{k}={v}" for k, v in hyper.items()),
+                           hyper, 6, 1.0, (5,), "float32"))
+        return cases
+
+    return CheckSpec(grade_id=grade_id, points=points, functions=(f"{name}_step",), visible=make_visible,
+                     hidden=make_hidden, run=_run(name), expect=_expect(name),
+                     mistakes=tuple(_mistake(name, key) for key in MISTAKES[name]), tolerance=_tolerance,
+                     step_keys=frozenset({"params"}), description=description)
+
+
+SPECS = (
+    _question("sgd", "sgd_step_basic", 1, [
+        ("lr=0.1, 5 steps", {"lr": 0.1}, 5, 1.0),
+        ("lr=0.05, weight_decay=0.1, 6 steps", {"lr": 0.05, "weight_decay": 0.1}, 6, 1.0),
+    ], {"weight_decay": (None, 0.3)}, {"lr": 0.07}, "plain SGD with L2 weight decay"),
+    _question("sgd", "sgd_step_momentum", 2, [
+        ("momentum=0.9, t=1 only", {"lr": 0.1, "momentum": 0.9}, 1, 1.0),
+        ("momentum=0.9, dampening=0.5, 6 steps", {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}, 6, 1.0),
+        ("momentum=0.9, nesterov=True, 6 steps", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, 6, 1.0),
+        ("momentum=0.8, weight_decay=0.2, 6 steps", {"lr": 0.1, "momentum": 0.8, "weight_decay": 0.2}, 6, 1.0),
+    ], {"dampening": (None, 0.3), "weight_decay": (None, 0.1), "nesterov": (None, True)},
+        {"lr": 0.05, "momentum": 0.7}, "SGD with momentum, dampening and Nesterov"),
+    _question("rmsprop", "rmsprop_step_basic", 2, [
+        ("defaults, grads ~1e-8, 5 steps", {}, 5, 1e-8),
+        ("lr=0.01, alpha=0.9, 8 steps", {"lr": 0.01, "alpha": 0.9}, 8, 1.0),
+        ("weight_decay=0.1, 6 steps", {"lr": 0.01, "weight_decay": 0.1}, 6, 1.0),
+    ], {"alpha": (None, 0.8), "weight_decay": (None, 0.2)}, {"lr": 0.01}, "RMSprop without momentum"),
+    _question("rmsprop", "rmsprop_step_momentum_centered", 2, [
+        ("momentum=0.9, 6 steps", {"lr": 0.01, "momentum": 0.9}, 6, 1.0),
+        ("centered=True, 6 steps", {"lr": 0.01, "centered": True}, 6, 1.0),
+        ("momentum=0.5, centered=True, grads ~1e-8", {"lr": 0.01, "momentum": 0.5, "centered": True}, 6, 1e-8),
+    ], {"momentum": (None, 0.9), "centered": (None, True), "weight_decay": (None, 0.1)}, {"lr": 0.01},
+        "RMSprop with momentum and centering"),
+    _question("adam", "adam_step_basic", 3, [
+        ("t=1 only", {"lr": 0.1}, 1, 1.0),
+        ("lr=0.1, 8 steps", {"lr": 0.1}, 8, 1.0),
+        ("defaults, grads ~1e-8, 6 steps", {}, 6, 1e-8),
+        ("betas=(0.8, 0.9), 8 steps", {"lr": 0.05, "betas": (0.8, 0.9)}, 8, 1.0),
+    ], {"betas": (None, (0.5, 0.9))}, {"lr": 0.05}, "Adam: moments, bias correction, eps"),
+    _question("adam", "adam_step_flags", 2, [
+        ("weight_decay=0.1 (L2), 6 steps", {"lr": 0.1, "weight_decay": 0.1}, 6, 1.0),
+        ("amsgrad=True, 8 steps", {"lr": 0.1, "amsgrad": True}, 8, 1.0),
+        ("amsgrad=True, weight_decay=0.05, 8 steps", {"lr": 0.1, "amsgrad": True, "weight_decay": 0.05}, 8, 1.0),
+    ], {"weight_decay": (None, 0.2), "amsgrad": (None, True)}, {"lr": 0.05}, "Adam with L2 weight decay, AMSGrad"),
+    _question("adamw", "adamw_step", 3, [
+        ("defaults, 6 steps", {}, 6, 1.0),
+        ("lr=0.1, weight_decay=0.1, 8 steps", {"lr": 0.1, "weight_decay": 0.1}, 8, 1.0),
+        ("lr=0.1, amsgrad=True, 8 steps", {"lr": 0.1, "amsgrad": True}, 8, 1.0),
+        ("t=1 only, grads ~1e-8", {"lr": 0.1}, 1, 1e-8),
+    ], {"weight_decay": (None, 0.3), "amsgrad": (None, True)}, {"lr": 0.05},
+        "AdamW: decoupled weight decay"),
+)
+
+ASSIGNMENT = Assignment(id="optimizers", notebook="optimizers.ipynb", questions=tuple(build(s) for s in SPECS),
+                        manual=(), forbidden=FORBIDDEN)
