@@ -133,7 +133,8 @@ def _diagnose(spec: CheckSpec, case: Case, out: Any, want: Output) -> Mistake | 
     tol = spec.tolerance(case)
     for mistake in spec.mistakes:
         wrong = mistake.kernel(case)
-        if wrong is None or all(compare(wrong[k], want[k], tol, False).ok for k in wrong):
+        if wrong is None or not set(wrong) <= set(want) or all(compare(wrong[k], want[k], tol, False).ok
+                                                                for k in wrong):
             continue
         if all(compare(out.get(k), wrong[k], tol, False).ok for k in wrong):
             return mistake

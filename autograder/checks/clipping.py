@@ -1,0 +1,252 @@
+"""The `clipping` assignment: global gradient norm, clip_grad_norm and clip_grad_value, like torch.nn.utils.
+
+The student's functions get a list of gradient tensors (None entries skipped) and must modify the
+tensors in place; the check reads the original tensor objects back, so clipped copies do not count.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from autograder import reference
+from autograder.checks.builder import CheckSpec, Mistake, Unusable, build, on_device, student, tensor_out
+from autograder.checks.compare import Tolerance, describe
+from autograder.checks.mistakes import clipping as wrong
+from autograder.checks.spec import Assignment, Case, Functions, Output
+
+FORBIDDEN = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad",
+             "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_", "torch.optim",
+             "torch.autograd", "Tensor.backward")
+
+
+def _grads(gen: torch.Generator, shapes: list[tuple[int, ...] | None], scale: float = 1.0) -> list[Tensor | None]:
+    """Random gradients of the given shapes (None stays None)."""
+    return [None if s is None else torch.randn(s, generator=gen, dtype=torch.float64) * scale for s in shapes]
+
+
+def _with_norm(grads: list[Tensor | None], target: float, p: float) -> list[Tensor | None]:
+    """The gradients rescaled so that their global p-norm is `target` (to rounding)."""
+    c = target / float(wrong.global_norm(grads, p))
+    return [None if g is None else g * c for g in grads]
+
+
+def _case(label: str, grads: list[Tensor | None], dtype: str = "float64", **kw: Any) -> Case:
+    """A clipping case; norm_type travels as a string so that inf survives JSON."""
+    if "norm_type" in kw:
+        kw["norm_type"] = str(float(kw["norm_type"]))
+    return {"label": label, "grads": grads, "dtype": dtype, **kw}
+
+
+def _inputs(case: Case) -> tuple[list[Tensor | None], Tensor]:
+    """The case's gradients on the course device, and one of them for dtype/device checks."""
+    grads = [None if g is None else on_device(g, case) for g in case["grads"]]
+    like = next((g for g in grads if g is not None), None)
+    if like is None:
+        raise Unusable("internal: a clipping case needs at least one gradient")
+    return grads, like
+
+
+def _read_back(grads: list[Tensor | None]) -> Output:
+    """The original tensor objects after the call: in-place changes are what counts."""
+    return {f"grads[{i}]": g.detach().to("cpu").clone() for i, g in enumerate(grads) if g is not None}
+
+
+def _p(case: Case) -> float:
+    """The case's norm type as a float (2.0 when absent)."""
+    return float(case.get("norm_type", "2.0"))
+
+
+def _tol(case: Case) -> Tolerance:
+    """float64: tight enough to see torch's + 1e-6; float32: float32 accuracy."""
+    return Tolerance(1e-10, 1e-14) if case.get("dtype", "float64") == "float64" else Tolerance(1e-5, 1e-7)
+
+
+# ---- grad_norm -------------------------------------------------------------------------------------
+
+def _run_norm(functions: Functions, case: Case) -> Output:
+    """norm = grad_norm(grads, norm_type)."""
+    grads, like = _inputs(case)
+    kwargs = {"norm_type": _p(case)} if "norm_type" in case else {}
+    value = student(functions, "grad_norm")(grads, **kwargs)
+    return {"norm": tensor_out("grad_norm's return value", value, (), like)}
+
+
+def _norm_visible() -> list[Case]:
+    gen = torch.Generator().manual_seed(7)
+    shapes = [(3, 4), None, (5,), (2, 2, 2)]
+    return [_case("three tensors and a None, default norm_type", _grads(gen, shapes)),
+            _case("norm_type=1", _grads(gen, shapes), norm_type=1.0),
+            _case("norm_type=inf", _grads(gen, shapes), norm_type=math.inf),
+            _case("norm_type=3, gradients ~1e-8", _grads(gen, shapes, 1e-8), norm_type=3.0)]
+
+
+def _norm_hidden(gen: torch.Generator) -> list[Case]:
+    cases = []
+    for p in (2.0, 1.0, math.inf, 4.0):
+        k = int(torch.randint(1, 5, (), generator=gen))
+        shapes = [tuple(int(n) for n in torch.randint(1, 6, (2,), generator=gen)) for _ in range(k)] + [None]
+        scale = float(10 ** (torch.rand((), generator=gen) * 10 - 8))
+        cases.append(_case(f"{k} tensors, norm_type={p}, scale {scale:.0e}", _grads(gen, shapes, scale), norm_type=p))
+    cases.append(_case("float32, norm_type=2", _grads(gen, [(4,), (3, 3)]), "float32", norm_type=2.0))
+    return cases
+
+
+GRAD_NORM = CheckSpec(
+    grade_id="grad_norm", points=2, functions=("grad_norm",), visible=_norm_visible, hidden=_norm_hidden,
+    run=_run_norm, expect=lambda c: {"norm": reference.grad_norm(c["grads"], _p(c))},
+    mistakes=(Mistake("per-tensor instead of global norm (per-tensor norms added)",
+                      "torch takes the p-norm of all entries together: ||(||g_1||, ..., ||g_k||)||_p",
+                      lambda c: {"norm": wrong.sum_of_norms(c["grads"], _p(c))}),),
+    tolerance=_tol, description="one global p-norm over a list of gradients")
+
+
+# ---- clip_grad_norm ----------------------------------------------------------------------------------
+
+def _run_clip_norm(functions: Functions, case: Case) -> Output:
+    """total = clip_grad_norm(grads, max_norm, ...); the tensors are read back after the call."""
+    grads, like = _inputs(case)
+    originals = list(grads)
+    kwargs: dict[str, Any] = {k: case[k] for k in ("error_if_nonfinite",) if k in case}
+    if "norm_type" in case:
+        kwargs["norm_type"] = _p(case)
+    try:
+        total = student(functions, "clip_grad_norm")(grads, float(case["max_norm"]), **kwargs)
+    except RuntimeError:
+        if case.get("error_if_nonfinite"):
+            return {"raised": "RuntimeError"}
+        raise
+    return {"total": tensor_out("clip_grad_norm's return value (the pre-clip total norm)", total, (), like),
+            **_read_back(originals)}
+
+
+def _expect_clip_norm(case: Case) -> Output:
+    """torch's clipped gradients and pre-clip total, or the RuntimeError it raises."""
+    try:
+        clipped, total = reference.clip_grad_norm(case["grads"], float(case["max_norm"]), _p(case),
+                                                  bool(case.get("error_if_nonfinite", False)))
+    except RuntimeError:
+        return {"raised": "RuntimeError"}
+    return {"total": total, **{f"grads[{i}]": g for i, g in enumerate(clipped) if g is not None}}
+
+
+def _grads_mistake(name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
+    """A mistake that shows in the clipped gradients."""
+    return Mistake(name, hint, lambda c: {f"grads[{i}]": g for i, g in enumerate(kernel(c)) if g is not None})
+
+
+CLIP_MISTAKES = (
+    _grads_mistake("per-tensor instead of global norm",
+                   "compute ONE norm over all gradients, then scale every tensor by the same factor",
+                   lambda c: wrong.clip_per_tensor(c["grads"], float(c["max_norm"]), _p(c))),
+    _grads_mistake("missing 1e-6", "torch scales by max_norm / (total + 1e-6)",
+                   lambda c: wrong.clip_without_eps(c["grads"], float(c["max_norm"]), _p(c))),
+    _grads_mistake("scale factor not clamped at 1", "torch uses min(1, max_norm / (total + 1e-6)): "
+                   "gradients below max_norm are left alone",
+                   lambda c: wrong.clip_without_clamp(c["grads"], float(c["max_norm"]), _p(c))),
+    _grads_mistake("clipped copies instead of in-place changes",
+                   "modify each tensor in place (g.mul_(coef)); replacing list entries does not change them",
+                   lambda c: wrong.unchanged(c["grads"])),
+    Mistake("returning the post-clip norm", "return the total norm computed BEFORE clipping",
+            lambda c: {"total": wrong.post_clip_norm(c["grads"], float(c["max_norm"]), _p(c))}),
+)
+
+
+def _clip_visible() -> list[Case]:
+    gen = torch.Generator().manual_seed(11)
+    shapes = [(3, 4), None, (5,)]
+    return [
+        _case("total = 5 x max_norm", _with_norm(_grads(gen, shapes), 5.0, 2.0), max_norm=1.0),
+        _case("total = max_norm exactly", _with_norm(_grads(gen, shapes), 1.0, 2.0), max_norm=1.0),
+        _case("total = 1.001 x max_norm", _with_norm(_grads(gen, shapes), 2.002, 2.0), max_norm=2.0),
+        _case("total below max_norm (no clipping)", _with_norm(_grads(gen, shapes), 0.5, 2.0), max_norm=1.0),
+        _case("gradients ~1e-8, max_norm=1e-7", _with_norm(_grads(gen, shapes), 3e-7, 2.0), max_norm=1e-7),
+    ]
+
+
+def _flags_visible() -> list[Case]:
+    gen = torch.Generator().manual_seed(13)
+    shapes = [(4,), (2, 3), None]
+    nonfinite = _grads(gen, shapes)
+    nonfinite[0][1] = math.inf
+    nan_grads = _grads(gen, shapes)
+    nan_grads[1][0, 0] = math.nan
+    return [
+        _case("norm_type=inf, total = 3 x max_norm", _with_norm(_grads(gen, shapes), 3.0, math.inf),
+              max_norm=1.0, norm_type=math.inf),
+        _case("norm_type=1", _with_norm(_grads(gen, shapes), 4.0, 1.0), max_norm=2.0, norm_type=1.0),
+        _case("inf gradient, error_if_nonfinite=True", nonfinite, max_norm=1.0, error_if_nonfinite=True),
+        _case("NaN gradient, error_if_nonfinite=False", nan_grads, max_norm=1.0, error_if_nonfinite=False),
+    ]
+
+
+def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
+    def make(gen: torch.Generator) -> list[Case]:
+        cases = []
+        norm_types = (2.0, 1.0, math.inf, 3.0) if flags else (2.0,)
+        for p in norm_types:
+            for ratio in (0.3, 1.0, 1.0005, 7.0):
+                shapes = [(int(torch.randint(1, 5, (), generator=gen)), 3), None, (4,)]
+                max_norm = float(10 ** (torch.rand((), generator=gen) * 6 - 5))
+                g = _with_norm(_grads(gen, shapes), ratio * max_norm, p)
+                cases.append(_case(f"norm_type={p}, total = {ratio} x max_norm={max_norm:.2g}", g,
+                                   max_norm=max_norm, **({"norm_type": p} if flags else {})))
+        if flags:
+            bad = _grads(gen, [(3,), (2, 2)])
+            bad[1][1, 0] = -math.inf
+            cases.append(_case("-inf gradient, error_if_nonfinite=True", bad, max_norm=1.0, error_if_nonfinite=True))
+            cases.append(_case("-inf gradient, error_if_nonfinite=False", [t.clone() for t in bad], max_norm=1.0,
+                               error_if_nonfinite=False))
+        cases.append(_case("float32, total = 4 x max_norm", _with_norm(_grads(gen, [(6,), (2, 3)]), 4.0, 2.0),
+                           "float32", max_norm=1.0))
+        return cases
+    return make
+
+
+def _clip_spec(grade_id: str, points: float, visible: Callable[[], list[Case]], flags: bool) -> CheckSpec:
+    return CheckSpec(grade_id=grade_id, points=points, functions=("clip_grad_norm",), visible=visible,
+                     hidden=_clip_hidden(flags), run=_run_clip_norm, expect=_expect_clip_norm,
+                     mistakes=CLIP_MISTAKES, tolerance=_tol,
+                     description="clip_grad_norm like torch.nn.utils.clip_grad_norm_")
+
+
+# ---- clip_grad_value ---------------------------------------------------------------------------------
+
+def _run_clip_value(functions: Functions, case: Case) -> Output:
+    """clip_grad_value(grads, clip_value) must return None and clamp the tensors in place."""
+    grads, _ = _inputs(case)
+    originals = list(grads)
+    returned = student(functions, "clip_grad_value")(grads, float(case["clip_value"]))
+    return {"return value": None if returned is None else describe(returned), **_read_back(originals)}
+
+
+def _value_cases(gen: torch.Generator, n: int, label: str) -> list[Case]:
+    cases = []
+    for k in range(n):
+        clip = float(10 ** (torch.rand((), generator=gen) * 4 - 3))
+        grads = _grads(gen, [(3, 4), None, (6,)], clip * 3)
+        grads[0][0, 0] = -1e9  # a huge negative entry: clamping only from above misses it
+        cases.append(_case(f"{label} {k + 1}, clip_value={clip:.3g}", grads, clip_value=clip))
+    return cases
+
+
+CLIP_VALUE = CheckSpec(
+    grade_id="clip_grad_value", points=1, functions=("clip_grad_value",),
+    visible=lambda: _value_cases(torch.Generator().manual_seed(17), 2, "visible case"),
+    hidden=lambda gen: _value_cases(gen, 3, "hidden case"), run=_run_clip_value,
+    expect=lambda c: {"return value": None, **{f"grads[{i}]": g for i, g in enumerate(
+        reference.clip_grad_value(c["grads"], float(c["clip_value"]))) if g is not None}},
+    mistakes=(_grads_mistake("only the upper side clamped", "clamp to [-clip_value, clip_value]",
+                             lambda c: wrong.clamp_upper_only(c["grads"], float(c["clip_value"]))),
+              _grads_mistake("clipped copies instead of in-place changes",
+                             "modify each tensor in place (g.clamp_(...))", lambda c: wrong.unchanged(c["grads"]))),
+    tolerance=_tol, description="clip_grad_value like torch.nn.utils.clip_grad_value_")
+
+SPECS = (GRAD_NORM, _clip_spec("clip_grad_norm_basic", 3, _clip_visible, False),
+         _clip_spec("clip_grad_norm_flags", 2, _flags_visible, True), CLIP_VALUE)
+
+ASSIGNMENT = Assignment(id="clipping", notebook="clipping.ipynb", questions=tuple(build(s) for s in SPECS),
+                        manual=(), forbidden=FORBIDDEN)

@@ -1,0 +1,65 @@
+"""Known wrong variants of gradient-norm computation and clipping (float64 copies, inputs untouched)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+Grads = Sequence[Tensor | None]
+
+
+def _norm(g: Tensor, p: float) -> Tensor:
+    """The p-norm of one tensor viewed as a vector."""
+    return torch.linalg.vector_norm(g.double(), p)
+
+
+def global_norm(grads: Grads, p: float) -> Tensor:
+    """The right answer: the p-norm of the per-tensor p-norms (= the norm of all entries together)."""
+    norms = [_norm(g, p) for g in grads if g is not None]
+    return torch.linalg.vector_norm(torch.stack(norms), p) if norms else torch.zeros((), dtype=torch.float64)
+
+
+def sum_of_norms(grads: Grads, p: float) -> Tensor:
+    """Mistake: per-tensor norms added up instead of one global norm."""
+    return sum((_norm(g, p) for g in grads if g is not None), torch.zeros((), dtype=torch.float64))
+
+
+def scaled(grads: Grads, coef: Tensor | Sequence[Tensor]) -> list[Tensor | None]:
+    """Copies g_i * coef_i (one coefficient or one per tensor)."""
+    coefs = coef if isinstance(coef, (list, tuple)) else [coef] * len(grads)
+    return [None if g is None else g.double() * c for g, c in zip(grads, coefs)]
+
+
+def clip_per_tensor(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: every tensor clipped by its own norm instead of the global norm."""
+    coefs = [torch.ones((), dtype=torch.float64) if g is None
+             else (max_norm / (_norm(g, p) + 1e-6)).clamp(max=1.0) for g in grads]
+    return scaled(grads, coefs)
+
+
+def clip_without_eps(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: max_norm / total without torch's + 1e-6."""
+    return scaled(grads, (max_norm / global_norm(grads, p)).clamp(max=1.0))
+
+
+def clip_without_clamp(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: max_norm / (total + 1e-6) not clamped at 1, so small gradients get scaled up."""
+    return scaled(grads, max_norm / (global_norm(grads, p) + 1e-6))
+
+
+def post_clip_norm(grads: Grads, max_norm: float, p: float) -> Tensor:
+    """Mistake: returning the norm after clipping instead of the pre-clip total."""
+    total = global_norm(grads, p)
+    return total * (max_norm / (total + 1e-6)).clamp(max=1.0)
+
+
+def clamp_upper_only(grads: Grads, clip_value: float) -> list[Tensor | None]:
+    """Mistake: clip_grad_value that only clamps from above (min(g, c)) and lets -1e9 through."""
+    return [None if g is None else g.double().clamp(max=clip_value) for g in grads]
+
+
+def unchanged(grads: Grads) -> list[Tensor | None]:
+    """Mistake: clipped copies put into the list (or returned) while the tensors themselves stay unchanged."""
+    return [None if g is None else g.double().clone() for g in grads]
