@@ -1,0 +1,41 @@
+"""Find an Assignment by a 'module:function' reference, the same way in the grader and in its workers."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from autograder.checks.spec import Assignment
+
+#: Where the course's own assignments live; tests point --checks at a fake module instead.
+DEFAULT_CHECKS = "autograder.checks:get_assignment"
+
+
+def load_assignment(checks: str, assignment_id: str) -> Assignment:
+    """Call `function(assignment_id)` from the module named by `checks` ('package.module:function')."""
+    module_name, sep, function_name = checks.partition(":")
+    if not sep or not module_name or not function_name:
+        raise ValueError(f"--checks {checks!r}: expected 'module:function', e.g. {DEFAULT_CHECKS!r}")
+    try:
+        getter = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"--checks {checks!r}: cannot import it ({exc})") from exc
+    try:
+        assignment = getter(assignment_id)
+    except (KeyError, ValueError, LookupError) as exc:
+        raise ValueError(f"--assignment {assignment_id!r}: unknown to {checks} ({exc})") from exc
+    if not isinstance(assignment, Assignment):
+        raise ValueError(f"--checks {checks!r} returned {type(assignment).__name__}, expected an Assignment")
+    return assignment
+
+
+def import_root(checks: str) -> tuple[Path, Path]:
+    """(sys.path entry, top-level package dir or module file) that a sandbox must see to import `checks`."""
+    top = checks.partition(":")[0].split(".")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"--checks {checks!r}: module {top!r} is not importable")
+    origin = Path(spec.origin).resolve()
+    package = origin.parent if origin.name == "__init__.py" else origin
+    return package.parent, package

@@ -1,0 +1,265 @@
+"""A persistent grading worker: imports torch once, then runs each submission in a fresh forked child.
+
+Runs inside the sandbox (normally as PID 1 of its own PID namespace, so no student process can signal
+it). For every job it forks a child (autograder.grading.kernel), polices its wall-clock time
+(extended once per finished phase: the cells, then each question), caps its output, then kills every
+other process it can see, copies the child's result files (size-checked, no symlinks) to the exchange
+folder and wipes the scratch space. Talks to the grader with length-prefixed JSON on fds 0/1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import select
+import shutil
+import signal
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MAX_RESULT_BYTES = 64 << 20
+
+
+def _nondumpable() -> None:
+    """prctl(PR_SET_DUMPABLE, 0): a student process cannot ptrace or read the worker's memory."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_others(child: int, uid: int) -> None:
+    """SIGKILL every process but this worker: all of the PID namespace, else the child's group and uid."""
+    for _ in range(200):
+        if os.getpid() == 1:
+            victims = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != 1]
+        else:  # no PID namespace: only what is certainly the submission's
+            victims = [child] + ([_pid_of_uid(uid)] if uid >= 0 else [])
+            victims = [v for v in victims if v]
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            os.killpg(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        while True:
+            try:
+                reaped, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                reaped = 0
+            if reaped <= 0:
+                break
+        if not victims or (os.getpid() != 1 and not _alive(child)):
+            return
+        time.sleep(0.005)
+
+
+def _alive(pid: int) -> bool:
+    """True if `pid` still exists (zombies included until reaped)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+def _pid_of_uid(uid: int) -> int:
+    """Some live process owned by `uid`, or 0."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    return int(entry)
+            except OSError:
+                continue
+    return 0
+
+
+def _wipe(folder: Path) -> None:
+    """Remove everything inside `folder` (never the folder itself, which may be a mount point)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+
+
+def _copy_result(src: Path, dst: Path) -> bool:
+    """Copy a regular file written by the child, refusing symlinks, devices and oversize files."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RESULT_BYTES:
+            return False
+        with os.fdopen(os.dup(fd), "rb") as f:
+            dst.write_bytes(f.read(MAX_RESULT_BYTES + 1)[:MAX_RESULT_BYTES])
+        return True
+    finally:
+        os.close(fd)
+
+
+def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: int) -> dict[str, Any]:
+    """Wait for the child: collect capped output, extend the deadline per finished phase, kill at it."""
+    pidfd = os.pidfd_open(pid)
+    kept = {"out": bytearray(), "err": bytearray()}
+    total = {"out": 0, "err": 0}
+    done_phases, timed_out, status = 0, False, None
+    deadline = time.monotonic() + timeout
+    open_fds = set(pipes)
+    while status is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([pidfd, *open_fds], [], [], left)
+        for fd in ready:
+            if fd == pidfd:
+                _, status = os.waitpid(pid, 0)
+                continue
+            data = os.read(fd, 1 << 16)
+            if not data:
+                open_fds.discard(fd)
+            elif pipes[fd] == "progress":
+                for _ in range(data.count(b"\n")):
+                    if done_phases < phases:  # a child cannot buy more time than there are phases
+                        done_phases += 1
+                        deadline = time.monotonic() + timeout
+            else:
+                name = pipes[fd]
+                total[name] += len(data)
+                kept[name] += data[: max(0, cap - len(kept[name]))]
+    os.close(pidfd)
+    return {"status": status, "timed_out": timed_out, "phases": done_phases, "kept": kept, "total": total,
+            "open_fds": open_fds}
+
+
+def _drain(fds: set[int], pipes: dict[int, str], kept: dict[str, bytearray], total: dict[str, int], cap: int) -> None:
+    """Read what is left in the pipes once every writer is dead."""
+    for fd in fds:
+        while pipes[fd] != "progress":
+            ready, _, _ = select.select([fd], [], [], 0)
+            data = os.read(fd, 1 << 16) if ready else b""
+            if not data:
+                break
+            total[pipes[fd]] += len(data)
+            kept[pipes[fd]] += data[: max(0, cap - len(kept[pipes[fd]]))]
+
+
+def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """Run one submission in a forked child and report what happened (results stay in files)."""
+    from autograder import plain
+    from autograder.grading import kernel
+
+    started = time.monotonic()
+    job_dir = ctx["exchange"] / str(job["job"])
+    questions = [ctx["assignment"].question(g) for g in job["questions"]]
+    cases = plain.load(job_dir / "cases")
+    cells = [(str(c["label"]), str(c["source"]), bool(c["answer"])) for c in job["cells"]]
+    home, uid = ctx["home"], ctx["uid"]
+    out_dir, work = home / ".out", home / "work"
+    for folder in ctx["scratch"]:
+        _wipe(folder)
+    limits = kernel.Confinement(memory_mb=int(job["memory_mb"]), uid=uid,
+                                cpu_seconds=int(job["timeout"] * (len(questions) + 1)) + 1)
+    for folder in (work, out_dir):  # made here: the child cannot create folders in the root-owned home
+        folder.mkdir(mode=0o700)
+        if uid >= 0:
+            os.chown(folder, uid, uid)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    prog_r, prog_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: confine, then run student code; never returns
+        try:
+            os.close(out_r), os.close(err_r), os.close(prog_r)
+            kernel.confine(limits, out_w, err_w, prog_w, work)
+            kernel.run(cells, questions, cases, out_dir, prog_w, ctx["tripwire"])
+        except BaseException:  # noqa: BLE001 - the confinement itself failed: say why, in the child's stderr
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(70)
+    for fd in (out_w, err_w, prog_w):
+        os.close(fd)
+    pipes = {out_r: "out", err_r: "err", prog_r: "progress"}
+    cap = int(job["output_bytes"])
+    seen = _watch(pid, pipes, float(job["timeout"]), len(questions) + 1, cap)
+    _kill_others(pid, uid)
+    if seen["status"] is None:
+        try:
+            _, seen["status"] = os.waitpid(pid, 0)
+        except ChildProcessError:
+            seen["status"] = -1
+    _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
+    for fd in pipes:
+        os.close(fd)
+    files = []
+    for name in ["cells"] + [f"q{i}" for i in range(len(questions))]:
+        if all(_copy_result(out_dir / f"{name}{s}", job_dir / f"{name}{s}") for s in (".json", ".npz")):
+            files.append(name)
+    for folder in ctx["scratch"]:
+        _wipe(folder)
+    status = seen["status"]
+    return {"op": "done", "job": job["job"], "timed_out": seen["timed_out"], "phases": seen["phases"],
+            "exit": os.WEXITSTATUS(status) if status >= 0 and os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if status >= 0 and os.WIFSIGNALED(status) else None,
+            "stdout": seen["kept"]["out"].decode("utf-8", "replace"), "stdout_bytes": seen["total"]["out"],
+            "stderr": seen["kept"]["err"].decode("utf-8", "replace"), "stderr_bytes": seen["total"]["err"],
+            "files": files, "seconds": time.monotonic() - started}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve jobs from fd 0, answer on fd 1, until told to exit or the pipe closes."""
+    parser = argparse.ArgumentParser(description="sandboxed grading worker (started by the grader)")
+    parser.add_argument("--checks", required=True)
+    parser.add_argument("--assignment", required=True)
+    parser.add_argument("--exchange", type=Path, required=True)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--scratch", type=Path, action="append", default=[])
+    parser.add_argument("--uid", type=int, default=-1)
+    args = parser.parse_args(argv)
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)  # stray prints must never corrupt the protocol
+    _nondumpable()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    import torch
+
+    from autograder.grading import protocol
+    from autograder.grading.assignments import load_assignment
+
+    torch.set_num_threads(1)
+    assignment = load_assignment(args.checks, args.assignment)
+    tripwire = None
+    if assignment.forbidden:
+        from autograder.checks.forbidden import tripwire
+    ctx = {"exchange": args.exchange, "home": args.home, "uid": args.uid, "assignment": assignment,
+           "tripwire": tripwire, "scratch": [args.home, *args.scratch]}
+    protocol.send(proto_out, {"op": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            job = protocol.receive(proto_in)
+        except protocol.ProtocolError:
+            return 0
+        if job.get("op") != "job":
+            return 0
+        try:
+            reply = run_job(job, ctx)
+        except Exception as exc:  # noqa: BLE001 - report, keep serving
+            reply = {"op": "failed", "job": job.get("job"), "error": f"{type(exc).__name__}: {exc}"[:500]}
+        protocol.send(proto_out, reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A fake course for the grader's tests: one small assignment ('fake') and its source notebook."""
