@@ -1,0 +1,92 @@
+"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks.
+
+Exit status: 0 when the batch completed (students may still have failed); 2 for usage or
+configuration errors, with one line saying what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _grade_parser(sub: argparse._SubParsersAction) -> None:
+    """Options of `grade`."""
+    from autograder.grading.assignments import DEFAULT_CHECKS
+
+    p = sub.add_parser("grade", help="grade a folder or LMS zip of submissions in sandboxed workers",
+                       description="Grade every submission; writes OUT/grades.csv, OUT/feedback/, OUT/report.html, "
+                                   "OUT/gradescope/ and OUT/results/ (one file per student, used by --resume).")
+    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
+                   help="folder <student_id>/<assignment_id>/<notebook>.ipynb, or a Canvas/Moodle/nbgrader .zip")
+    p.add_argument("--assignment", required=True, metavar="ID", help="assignment id, e.g. optimizers")
+    p.add_argument("--out", required=True, type=Path, metavar="OUT", help="output folder (created if needed)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="sandboxed workers in parallel (default 2)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="wall-clock limit for the notebook's cells, and again for each question (default 10)")
+    p.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
+                   help="memory a submission may allocate beyond the warm worker (default 1024)")
+    p.add_argument("--output-kb", type=int, default=64, metavar="KB",
+                   help="printed output kept per submission; the rest is dropped, not fatal (default 64)")
+    p.add_argument("--resume", action="store_true", help="keep results already in OUT/results/; grade the rest")
+    p.add_argument("--roster", type=Path, metavar="FILE",
+                   help="student ids, one per line (first CSV column): absent students get 'missing' rows")
+    p.add_argument("--gradebook", metavar="DB",
+                   help="also write the scores into this nbgrader gradebook (SQLite file or database URL)")
+    p.add_argument("--seed", type=int, help="run seed (default: drawn from os.urandom; per-student seeds "
+                                            "are recorded in OUT/results/)")
+    p.add_argument("--source", type=Path, metavar="NOTEBOOK",
+                   help="instructor source notebook (default solutions/<ID>/<notebook>)")
+    p.add_argument("--checks", default=DEFAULT_CHECKS, metavar="MODULE:FUNCTION",
+                   help=f"where assignments come from (default {DEFAULT_CHECKS})")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="auto: bubblewrap if usable, else rlimits only with a loud warning (default auto)")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    """Run `grade`."""
+    from autograder.grading import pipeline
+    from autograder.grading.export import to_gradebook
+    from autograder.grading.student import Limits
+
+    if args.workers < 1 or args.timeout <= 0 or args.memory_mb < 64 or args.output_kb < 1:
+        raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64 and --output-kb >= 1 are required")
+    if not args.submissions.exists():
+        raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
+    settings = pipeline.Settings(
+        submissions=args.submissions, assignment_id=args.assignment, out=args.out, workers=args.workers,
+        limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb, output_bytes=args.output_kb * 1024),
+        resume=args.resume, checks=args.checks, source=args.source, seed=args.seed, sandbox=args.sandbox,
+        roster=args.roster)
+    results = pipeline.grade(settings)
+    if args.gradebook:
+        from autograder.grading.assignments import load_assignment
+
+        count = to_gradebook(args.gradebook, load_assignment(args.checks, args.assignment), results)
+        print(f"wrote {count} students into the gradebook {args.gradebook}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the sub-command; 2 with a message on usage/configuration errors."""
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _grade_parser(sub)
+    sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader release)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "release":
+        from autograder.release import main as release_main  # lazy: owned by the exercises helper
+
+        return int(release_main(rest) or 0)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        return _grade(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Write autograded scores into an nbgrader gradebook, so `nbgrader export` lists the same totals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from autograder.checks.spec import Assignment
+
+
+def db_url(target: str) -> str:
+    """An SQLAlchemy URL: kept as is if it has a scheme, else a path to an SQLite file."""
+    return target if "://" in target else f"sqlite:///{Path(target).resolve()}"
+
+
+def to_gradebook(target: str, assignment: Assignment, results: dict[str, dict[str, Any]]) -> int:
+    """Create the assignment, notebook, grade cells, students and submissions as needed; set auto scores.
+
+    Returns how many students were written. Manual grades already in the gradebook are left alone.
+    """
+    from nbgrader.api import Grade, Gradebook, MissingEntry
+
+    notebook = Path(assignment.notebook).stem
+    with Gradebook(db_url(target)) as gb:
+        gb.update_or_create_assignment(assignment.id)
+        gb.update_or_create_notebook(notebook, assignment.id)
+        for q in assignment.questions:
+            gb.update_or_create_grade_cell(q.grade_id, notebook, assignment.id, max_score=q.points,
+                                           cell_type="code")
+        for student_id, result in sorted(results.items()):
+            gb.update_or_create_student(student_id)
+            try:
+                gb.find_submission(assignment.id, student_id)
+            except MissingEntry:
+                gb.add_submission(assignment.id, student_id)
+            submitted = gb.find_submission_notebook(notebook, assignment.id, student_id)
+            for row in result["rows"]:
+                try:
+                    grade = gb.find_grade(row.grade_id, notebook, assignment.id, student_id)
+                except MissingEntry:  # a grade cell added after this submission was created
+                    cell = gb.find_grade_cell(row.grade_id, notebook, assignment.id)
+                    grade = Grade(cell_id=cell.id, notebook=submitted)
+                    gb.db.add(grade)
+                grade.auto_score = float(row.score)
+                grade.manual_score = None
+                grade.needs_manual_grade = False
+            gb.db.commit()
+    return len(results)

@@ -1,0 +1,75 @@
+"""Per-student results written atomically (temp file + fsync + os.replace), and grades.csv built from them.
+
+OUT/results/<student_id>.json is the unit of progress: it either exists complete or not at all, so
+`--resume` after a crash or SIGKILL grades exactly the students without one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from autograder.grading.judging import HEADER, Row
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def result_path(out: Path, student_id: str) -> Path:
+    """Where one student's result lives."""
+    return out / "results" / f"{student_id}.json"
+
+
+def save_result(out: Path, result: dict[str, Any]) -> None:
+    """Store one student's result (rows as dicts plus seed, timing, notes, captured output)."""
+    payload = {**result, "rows": [asdict(r) if isinstance(r, Row) else r for r in result["rows"]]}
+    atomic_write(result_path(out, result["student_id"]), json.dumps(payload, indent=1).encode())
+
+
+def load_results(out: Path, assignment_id: str) -> dict[str, dict[str, Any]]:
+    """student_id -> stored result for this assignment; unreadable or foreign files are skipped."""
+    results = {}
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(result, dict) and result.get("assignment") == assignment_id and result.get("rows"):
+            result["rows"] = [Row(**row) for row in result["rows"]]
+            results[result["student_id"]] = result
+    return results
+
+
+def csv_bytes(results: dict[str, dict[str, Any]]) -> bytes:
+    """grades.csv: the fixed header, then every row, students sorted by id, questions in order."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    for student_id in sorted(results):
+        for row in results[student_id]["rows"]:
+            writer.writerow([row.student_id, row.assignment, row.notebook, row.grade_id, f"{row.score:g}",
+                             f"{row.max_score:g}", row.status, row.message])
+    return buffer.getvalue().encode()
+
+
+def total(result: dict[str, Any]) -> float:
+    """A student's total autograded score."""
+    return sum(row.score for row in result["rows"])

@@ -1,0 +1,122 @@
+"""Grade one submission end to end (trusted side): read, sanitize, scan, run in the sandbox, judge.
+
+`run` sends one job to a worker and returns its reply; a question whose phase did not finish is
+settled (timeout, crash, ...) and the remaining questions go to a fresh job, so one endless loop
+or os._exit costs only the question it happened in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from autograder import plain
+from autograder.checks.spec import Assignment
+from autograder.grading import judging
+from autograder.grading.collect import Submission
+from autograder.grading.judging import Verdict
+from autograder.grading.notebook import Malformed, Notebook, parse
+from autograder.grading.sanitize import plan
+
+Runner = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits sent to the worker."""
+
+    timeout: float = 10.0
+    memory_mb: int = 1024
+    output_bytes: int = 64 << 10
+
+
+def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
+    """Verdicts for questions whose functions use a forbidden shortcut in their source (AST scan)."""
+    if not assignment.forbidden:
+        return {}
+    from autograder.checks.forbidden import scan
+
+    verdicts = {}
+    for question in assignment.questions:
+        hits = scan(answers, question.functions, assignment.forbidden)
+        used = sorted({name for names in hits.values() for name in names})
+        if used:
+            verdicts[question.grade_id] = Verdict(
+                "forbidden", f"{', '.join(question.functions)} uses {', '.join(used)}, which this exercise "
+                             "forbids: write the computation yourself")
+    return verdicts
+
+
+def _run_pending(pending: list[int], assignment: Assignment, cells: Any, cases: dict[str, list[Any]],
+                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Any], output: dict[str, str]
+                 ) -> list[int]:
+    """Run one job for the pending question indices; settle what it decided; return what is left."""
+    questions = [assignment.questions[i] for i in pending]
+    shutil.rmtree(job_dir, ignore_errors=True)
+    job_dir.mkdir(parents=True)
+    plain.dump({q.grade_id: cases[q.grade_id] for q in questions}, job_dir / "cases")
+    reply = run({"job": job_dir.name, "cells": [{"label": l, "source": s, "answer": a} for l, s, a in cells],
+                 "questions": [q.grade_id for q in questions], "timeout": limits.timeout,
+                 "memory_mb": limits.memory_mb, "output_bytes": limits.output_bytes})
+    for stream in ("stdout", "stderr"):
+        text = reply.get(stream)
+        if isinstance(text, str) and text:
+            output[stream] = (output.get(stream, "") + text)[: limits.output_bytes]
+        if isinstance(reply.get(f"{stream}_bytes"), int) and reply[f"{stream}_bytes"] > limits.output_bytes:
+            output["truncated"] = f"output beyond {limits.output_bytes} bytes was cut"
+    cells_meta = judging.read_cells(job_dir)
+    if cells_meta is None:
+        for q in questions:
+            verdicts[q.grade_id] = judging.why_unfinished(None, reply, limits.timeout)
+        shutil.rmtree(job_dir, ignore_errors=True)
+        return []
+    errors, memory = cells_meta
+    output["cell_errors"] = "\n".join(errors)
+    left: list[int] = []
+    for position, (index, q) in enumerate(zip(pending, questions)):
+        result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
+                                        limits.memory_mb)
+        if result is None:
+            verdicts[q.grade_id] = judging.why_unfinished(q, reply, limits.timeout)
+            left = pending[position + 1:]
+            break
+        verdicts[q.grade_id] = result
+    shutil.rmtree(job_dir, ignore_errors=True)
+    return left
+
+
+def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, seed: int, run: Runner,
+                     exchange: Path, limits: Limits) -> dict[str, Any]:
+    """The stored result of one student: rows, the seed, timing, notes and captured output."""
+    started = time.perf_counter()
+    student_seed = judging.derive_seed(seed, sub.student_id)
+    verdicts: dict[str, Any] = {}
+    notes: list[str] = ([f"submitted late (LMS marker)"] if sub.late else [])
+    output: dict[str, str] = {}
+    if sub.data is None:
+        status = "missing" if "matches no known naming" not in sub.problem else "malformed"
+        verdicts = {q.grade_id: Verdict(status, sub.problem or "no notebook submitted")
+                    for q in assignment.questions}
+    else:
+        try:
+            built = plan(parse(sub.data), source, assignment)
+        except Malformed as exc:
+            verdicts = {q.grade_id: Verdict("malformed", str(exc)) for q in assignment.questions}
+        else:
+            notes += built.notes
+            verdicts.update(_forbidden(assignment, built.answers))
+            verdicts.update(built.decided)
+            cases = judging.draw_cases(assignment, student_seed)
+            pending = [i for i, q in enumerate(assignment.questions) if q.grade_id not in verdicts]
+            rounds = 0
+            while pending and rounds <= len(assignment.questions):
+                rounds += 1
+                pending = _run_pending(pending, assignment, built.cells, cases, exchange / f"job-{sub.student_id}",
+                                       run, limits, verdicts, output)
+    return {"student_id": sub.student_id, "assignment": assignment.id, "notebook": assignment.notebook,
+            "origin": sub.origin, "late": sub.late, "seed": student_seed, "notes": notes,
+            "output": output, "seconds": round(time.perf_counter() - started, 3),
+            "rows": judging.rows_for(sub.student_id, assignment, verdicts)}
