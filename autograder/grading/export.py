@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ def to_gradebook(target: str, assignment: Assignment, results: dict[str, dict[st
     """
     from nbgrader.api import Grade, Gradebook, MissingEntry
 
+    if shutil.which("alembic") is None:  # nbgrader shells out to `alembic`, which sits next to our python
+        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     notebook = Path(assignment.notebook).stem
     with Gradebook(db_url(target)) as gb:
         gb.update_or_create_assignment(assignment.id)

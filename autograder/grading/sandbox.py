@@ -60,9 +60,15 @@ def _readonly_binds(checks: str) -> list[str]:
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sysconfig.get_paths()["purelib"])}
     for checks_ref in ("autograder.grading.worker:main", checks):
         paths.add(import_root(checks_ref)[1])
-    for path in sorted(p.resolve() for p in paths):
-        if not str(path).startswith(("/usr/", "/etc/")):
-            args += ["--ro-bind", str(path), str(path)]
+    resolved = sorted({p.resolve() for p in paths})
+    outer = [p for p in resolved if not str(p).startswith(("/usr/", "/etc/"))
+             and not any(q != p and q in p.parents for q in resolved)]
+    # bwrap would create the parents of a bind as 0700 root dirs the student's uid cannot cross
+    parents = sorted({a for p in outer for a in p.parents if a != Path("/")}, key=lambda a: len(a.parts))
+    for parent in parents:
+        args += ["--perms", "0755", "--dir", str(parent)]
+    for path in outer:
+        args += ["--ro-bind", str(path), str(path)]
     return args
 
 
