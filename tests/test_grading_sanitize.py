@@ -1,0 +1,81 @@
+"""autograder.grading.notebook + sanitize: what runs is rebuilt from the source; tampering costs one question."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from fakecourse import checks, notebooks  # noqa: E402
+
+from autograder.grading.notebook import Malformed, parse  # noqa: E402
+from autograder.grading.sanitize import plan  # noqa: E402
+
+SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
+
+
+def _plan(nb: dict):
+    """Plan a submission dict against the fake source."""
+    return plan(parse(json.dumps(nb).encode()), SOURCE, checks.ASSIGNMENT)
+
+
+def test_honest_submission_runs_setup_from_source_and_answers_from_student() -> None:
+    """Cells in source order: setup text from the source, answers from the student, never test cells."""
+    nb = notebooks.submission({"ans_scale": "def scale(x, a):\n    return 2 * a * x\n"})
+    nb["cells"][1]["source"] = "import os\nos.system('evil')\n"  # student edits the locked setup cell
+    built = _plan(nb)
+    assert [label for label, _, _ in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
+    assert built.cells[0][1] == notebooks.SETUP and "2 * a * x" in built.cells[1][1]
+    assert not built.decided and any("was edited" in n for n in built.notes)
+    assert "assert" not in "".join(source for _, source, _ in built.cells)
+
+
+def test_added_cells_do_not_run() -> None:
+    """A cell the student added (no nbgrader metadata) is not executed."""
+    extra = {"cell_type": "code", "metadata": {}, "source": "import os; os.remove('x')", "outputs": []}
+    built = _plan(notebooks.submission(extra_cells=[extra]))
+    assert all("os.remove" not in source for _, source, _ in built.cells)
+
+
+@pytest.mark.parametrize("change,grade_id,word", [
+    (lambda cells: cells.pop(3), "test_scale", "deleted"),
+    (lambda cells: cells.append(copy.deepcopy(cells[5])), "test_norm2", "2 times"),
+    (lambda cells: cells[7].update(cell_type="raw"), "test_square_grad", "raw"),
+    (lambda cells: cells.insert(1, cells.pop(7)), "test_square_grad", "moved"),
+])
+def test_tampered_test_cells_cost_only_their_question(change, grade_id: str, word: str) -> None:
+    """Deleted, duplicated, retyped or moved test cells: that question is tampered, the others are not."""
+    nb = notebooks.submission()
+    change(nb["cells"])
+    built = _plan(nb)
+    assert set(built.decided) == {grade_id}
+    assert built.decided[grade_id].status == "tampered" and word in built.decided[grade_id].message
+
+
+def test_hidden_tests_are_not_an_edit() -> None:
+    """The released test cell lacks the hidden region; that alone is not reported as an edit."""
+    assert not any("edited" in n for n in _plan(notebooks.submission()).notes)
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"", "empty"), (b"\xff\xfe{", "not UTF-8"), (b'{"cells": [', "not valid notebook JSON"),
+    (b"[1, 2]", "not a Jupyter notebook"), (b'{"nbformat": 2, "cells": []}', "nbformat 2"),
+    (b'{"nbformat": 4, "cells": 5}', "no list of cells"), (b"[" * 50000, "nested too deeply"),
+])
+def test_unreadable_files_are_malformed_with_a_reason(raw: bytes, reason: str) -> None:
+    """Each kind of broken file raises Malformed with a message a student can act on."""
+    with pytest.raises(Malformed, match=reason):
+        parse(raw)
+
+
+def test_another_assignments_notebook_is_malformed() -> None:
+    """A notebook without any cell of this assignment is refused as a whole."""
+    nb = notebooks.submission()
+    for cell in nb["cells"]:
+        cell["metadata"].pop("nbgrader", None)
+    with pytest.raises(Malformed, match="another assignment"):
+        _plan(nb)

@@ -1,0 +1,104 @@
+"""autograder.plain: plain data survives the round trip; anything else is refused, also when hostile."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder import plain
+
+scalars = st.none() | st.booleans() | st.integers(-2**62, 2**62) | st.floats(allow_nan=False) | st.text(max_size=8)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+                      | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values)
+def test_round_trip_keeps_types_and_values(value: object) -> None:
+    """Scalars, lists, tuples and dicts come back equal and with the same container types."""
+    assert plain.loads(*plain.dumps(value)) == value
+
+
+def test_tensors_arrays_and_non_finite_floats() -> None:
+    """Tensors come back as tensors (dtype kept), arrays as arrays, nan/inf as floats."""
+    value = {"t": torch.arange(6, dtype=torch.float64).reshape(2, 3), "i": torch.tensor([1, 2]),
+             "a": np.ones(2, dtype=np.float32), "x": (math.inf, -math.inf), "n": math.nan,
+             "bf": torch.ones(2, dtype=torch.bfloat16)}
+    back = plain.loads(*plain.dumps(value))
+    assert torch.equal(back["t"], value["t"]) and back["t"].dtype == torch.float64
+    assert back["i"].dtype == torch.int64 and isinstance(back["a"], np.ndarray)
+    assert back["x"] == (math.inf, -math.inf) and math.isnan(back["n"])
+    assert back["bf"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("bad", [object(), {1: 2}, {"f": lambda: 0}, np.array([object()]), [set()]])
+def test_non_plain_values_are_refused(bad: object) -> None:
+    """Objects, non-str keys, functions and object arrays raise PlainError naming the path."""
+    with pytest.raises(plain.PlainError, match="value"):
+        plain.encode(bad)
+
+
+def test_lying_float_subclass_is_not_plain() -> None:
+    """A float subclass with a lying __eq__ cannot pass as a number."""
+    class Liar(float):
+        def __eq__(self, other: object) -> bool:
+            return True
+    with pytest.raises(plain.PlainError):
+        plain.encode(Liar(1.0))
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    """An .npz archive as bytes."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("tree,npz", [
+    ({"T": "missing"}, _npz()),  # names an array that is not there
+    ({"zz": 1}, _npz()),  # unknown tag
+    ([1, 2], _npz()),  # bare JSON list: encode never writes one
+    ({"T": "a0"}, b"not a zip"),
+])
+def test_hostile_trees_are_refused(tree: object, npz: bytes) -> None:
+    """Trees that encode would never write, or broken archives, raise PlainError."""
+    with pytest.raises(plain.PlainError):
+        plain.loads(json.dumps(tree).encode(), npz)
+
+
+def test_object_arrays_and_pickles_are_refused() -> None:
+    """An .npz holding a pickled object array is rejected (allow_pickle=False)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, a0=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(plain.PlainError):
+        plain.loads(json.dumps({"A": "a0"}).encode(), buffer.getvalue())
+
+
+def test_size_limits_are_checked_before_decompressing() -> None:
+    """A compressed archive announcing more bytes than allowed is refused without inflating it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a0.npy", b"\0" * (4 << 20))
+    with pytest.raises(plain.PlainError, match="more than"):
+        plain.loads(b'{"A": "a0"}', buffer.getvalue(), plain.Limits(max_array_bytes=1 << 20))
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(plain.PlainError):
+        plain.loads(deep, _npz())
+
+
+def test_dump_and_load_files(tmp_path) -> None:
+    """dump writes .npz then .json; load refuses symlinks."""
+    plain.dump({"y": torch.ones(3)}, tmp_path / "r")
+    assert torch.equal(plain.load(tmp_path / "r")["y"], torch.ones(3))
+    (tmp_path / "s.json").symlink_to(tmp_path / "r.json")
+    (tmp_path / "s.npz").symlink_to(tmp_path / "r.npz")
+    with pytest.raises(plain.PlainError, match="regular file"):
+        plain.load(tmp_path / "s")
