@@ -1,0 +1,103 @@
+"""`python -m autograder grade`: usage errors, an LMS zip end to end, and SIGKILL followed by --resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.cli import main
+
+CORPUS = Path(__file__).parent / "corpus"
+REPO = Path(__file__).parents[1]
+sys.path.insert(0, str(CORPUS))
+from fakecourse import notebooks  # noqa: E402
+
+CHECKS = ["--checks", "fakecourse.checks:get_assignment"]
+
+
+def _cli(args: list[str], **kwargs) -> subprocess.Popen:
+    """Start the CLI in a subprocess that can import the fake course."""
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{CORPUS}"}
+    return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args, *CHECKS], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Unknown assignment, missing folder, bad numbers: exit 2 and one line naming the problem."""
+    (tmp_path / "subs").mkdir()
+    assert main(["grade", str(tmp_path / "nope"), "--assignment", "fake", "--out", str(tmp_path / "o"), *CHECKS]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["grade", str(tmp_path / "subs"), "--assignment", "nosuch", "--out", str(tmp_path / "o"),
+                 *CHECKS]) == 2
+    assert "nosuch" in capsys.readouterr().err
+    assert main(["grade", str(tmp_path / "subs"), "--assignment", "fake", "--out", str(tmp_path / "o"),
+                 "--workers", "0", *CHECKS]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_lms_zip_end_to_end(tmp_path: Path) -> None:
+    """A Canvas + Moodle zip: every student gets rows, the LATE marker is kept, unknown names get a row."""
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    honest = json.dumps(notebooks.submission()).encode()
+    wrong = json.dumps(notebooks.submission({"ans_scale": "def scale(x, a):\n    return x\n"})).encode()
+    with zipfile.ZipFile(tmp_path / "canvas.zip", "w") as archive:
+        archive.writestr("doejohn_LATE_123_456_fake-1.ipynb", honest)
+        archive.writestr("Mary Major_789_assignsubmission_file_/fake.ipynb", wrong)
+        archive.writestr("whoever.ipynb", honest)
+    out = tmp_path / "out"
+    proc = _cli([str(tmp_path / "canvas.zip"), "--assignment", "fake", "--out", str(out), "--source", str(source),
+                 "--workers", "1", "--gradebook", str(tmp_path / "gradebook.db")])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_student = {}
+    for row in rows:
+        by_student.setdefault(row["student_id"], []).append(row["status"])
+    assert by_student == {"doejohn": ["passed"] * 3, "mary-major": ["failed", "passed", "passed"],
+                          "unmatched-whoever": ["malformed"] * 3}
+    assert json.loads((out / "results" / "doejohn.json").read_text())["late"] is True
+    assert "graded 3 submission(s)" in err and "wrote 3 students into the gradebook" in err
+    assert "\r[" not in err  # no progress bar when stderr is not a terminal
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
+    """Kill the grader mid-batch with SIGKILL; --resume grades only the rest and keeps finished results."""
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    slow = {"ans_scale": "import time\ndef scale(x, a):\n    time.sleep(0.15)\n    return a * x\n"}
+    students = [f"s{i}" for i in range(6)]
+    for student in students:
+        notebooks.write(notebooks.submission(slow), tmp_path / "subs" / student / "fake" / "fake.ipynb")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "subs"), "--assignment", "fake", "--out", str(out), "--source", str(source),
+            "--workers", "1"]
+    proc = _cli(args)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "results").glob("*.json"))) < 2:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    first = {p.name: p.read_bytes() for p in (out / "results").glob("*.json")}
+    assert 2 <= len(first) < len(students), "the kill should land mid-batch"
+    resumed = _cli([*args, "--resume"])
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert f"graded {len(students) - len(first)} submission(s)" in err
+    for name, data in first.items():
+        assert (out / "results" / name).read_bytes() == data  # kept, not regraded
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({r["student_id"] for r in rows}) == students and all(r["status"] == "passed" for r in rows)
