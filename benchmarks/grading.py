@@ -1,0 +1,121 @@
+"""Benchmark: `python -m autograder grade` against plain `nbgrader autograde` on the same honest submissions.
+
+Builds K submissions from a source notebook (every third one with a deliberately wrong answer cell,
+so totals differ between students), grades them both ways, checks the per-student totals agree,
+and prints seconds per notebook for each and the ratio. Usage:
+
+    python benchmarks/grading.py [--assignment optimizers] [-k 40] [--workers 2]
+    python benchmarks/grading.py --fake   # the tests' small fake assignment (works before solutions exist)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "tests" / "corpus"
+
+
+def _env() -> dict[str, str]:
+    """Environment for the subprocesses: our venv first on PATH, the repo and the fake course importable."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": f"{REPO}{os.pathsep}{CORPUS}", "OMP_NUM_THREADS": "1"}
+
+
+def _submissions(source: dict, k: int) -> list[tuple[str, dict]]:
+    """K released-and-answered notebooks: the solutions, with one answer cell broken in every third."""
+    answers = [c for c in source["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    made = []
+    for i in range(k):
+        nb = copy.deepcopy(source)
+        if i % 3 == 2 and answers:
+            target = answers[(i // 3) % len(answers)]["metadata"]["nbgrader"]["grade_id"]
+            for cell in nb["cells"]:
+                if cell["metadata"].get("nbgrader", {}).get("grade_id") == target:
+                    names = [line.split("(")[0][4:] for line in "".join(cell["source"]).splitlines()
+                             if line.startswith("def ")]
+                    cell["source"] = "".join(f"def {n}(*args, **kwargs):\n    return None\n" for n in names)
+        made.append((f"student{i:03d}", nb))
+    return made
+
+
+def _nbgrader(course: Path, assignment: str, notebook: str, source: dict, subs: list[tuple[str, dict]]) -> dict:
+    """Grade with `nbgrader autograde` in a fresh course folder; return student -> total."""
+    course.mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.root = %r\nc.CourseDirectory.db_url = 'sqlite:///%s/gradebook.db'\n"
+        "c.ExecutePreprocessor.timeout = 60\n" % (str(course), course))
+    (course / "source" / assignment).mkdir(parents=True)
+    (course / "source" / assignment / notebook).write_text(json.dumps(source))
+    subprocess.run(["nbgrader", "generate_assignment", assignment, "--force"], cwd=course, env=_env(),
+                   check=True, capture_output=True)
+    for student, nb in subs:
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        (folder / notebook).write_text(json.dumps(nb))
+    subprocess.run(["nbgrader", "autograde", assignment, "--create"], cwd=course, env=_env(), check=True,
+                   capture_output=True)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        return {s: gb.find_submission(assignment, s).score for s, _ in subs}
+
+
+def main() -> int:
+    """Run both graders and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", default="optimizers")
+    parser.add_argument("--fake", action="store_true", help="use the tests' fake assignment")
+    parser.add_argument("-k", type=int, default=40, help="number of submissions (default 40)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    sys.path[:0] = [str(REPO), str(CORPUS)]
+    if args.fake:
+        from fakecourse import notebooks
+
+        assignment, notebook, checks = "fake", "fake.ipynb", "fakecourse.checks:get_assignment"
+        source = notebooks.source_notebook()
+    else:
+        from autograder.checks import get_assignment
+
+        assignment, checks = args.assignment, "autograder.checks:get_assignment"
+        notebook = get_assignment(assignment).notebook
+        source = json.loads((REPO / "solutions" / assignment / notebook).read_text())
+    subs = _submissions(source, args.k)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        (tmp_path / "source.ipynb").write_text(json.dumps(source))
+        for student, nb in subs:
+            (tmp_path / "subs" / student / assignment).mkdir(parents=True)
+            (tmp_path / "subs" / student / assignment / notebook).write_text(json.dumps(nb))
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"), "--assignment",
+                        assignment, "--out", str(tmp_path / "out"), "--workers", str(args.workers), "--checks",
+                        checks, "--source", str(tmp_path / "source.ipynb")], env=_env(), check=True)
+        ours_s = time.perf_counter() - started
+        ours = {}
+        for path in (tmp_path / "out" / "results").glob("*.json"):
+            result = json.loads(path.read_text())
+            ours[result["student_id"]] = sum(row["score"] for row in result["rows"])
+        started = time.perf_counter()
+        theirs = _nbgrader(tmp_path / "course", assignment, notebook, source, subs)
+        nbgrader_s = time.perf_counter() - started
+    mismatched = {s: (ours.get(s), theirs[s]) for s in theirs if abs((ours.get(s) or 0) - theirs[s]) > 1e-6}
+    print(f"{args.k} notebooks of '{assignment}': autograder {ours_s / args.k:.3f} s/notebook "
+          f"({args.workers} workers, sandboxed, incl. start-up), nbgrader autograde {nbgrader_s / args.k:.3f} "
+          f"s/notebook; speed-up {nbgrader_s / ours_s:.1f}x; totals agree: {not mismatched}")
+    if mismatched:
+        print(f"MISMATCH (ours, nbgrader): {mismatched}")
+    return 1 if mismatched else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
