@@ -6,11 +6,12 @@ test cells call (see autograder/checks/notebook.py).
 
 from __future__ import annotations
 
-from autograder.checks import clipping, optimizers
+from autograder.checks import backprop, clipping, exploding, optimizers
 from autograder.checks.notebook import check, grade
 from autograder.checks.spec import Assignment
 
-ASSIGNMENTS: dict[str, Assignment] = {a.id: a for a in (optimizers.ASSIGNMENT, clipping.ASSIGNMENT)}
+ASSIGNMENTS: dict[str, Assignment] = {a.id: a for a in (backprop.ASSIGNMENT, optimizers.ASSIGNMENT, clipping.ASSIGNMENT,
+                                                       exploding.ASSIGNMENT)}
 
 
 def get_assignment(assignment_id: str) -> Assignment:

@@ -103,9 +103,9 @@ def compare(got: Any, want: Any, tol: Tolerance, step_axis: bool = False) -> Dif
     finite = ~special
     err = torch.where(finite, (got_t - want_t).abs(), torch.zeros_like(got_t))
     scale = torch.where(finite, want_t.abs(), torch.ones_like(got_t))
-    rel = err / scale.clamp_min(1e-300)
+    rel = torch.where(scale > 0, err / scale.clamp_min(1e-300), torch.zeros_like(err))  # no rel err against 0
     bad = err > tol.atol + tol.rtol * scale
-    max_abs, max_rel = float(err.max()), float(torch.where(err > 0, rel, torch.zeros_like(rel)).max())
+    max_abs, max_rel = float(err.max()), float(rel.max())
     if bool(bad.any()):
         return Diff(False, f"max abs err {max_abs:.3g}, max rel err {max_rel:.3g}, {_first_bad(bad, step_axis)}",
                     max_abs, max_rel)

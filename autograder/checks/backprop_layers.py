@@ -1,0 +1,173 @@
+"""Questions of the `backprop` assignment on single layers and losses (linear, activations, CE, MSE).
+
+Every gradient is compared with torch.autograd (through autograder.reference) in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from autograder import reference
+from autograder.checks.builder import CheckSpec, Mistake, build, on_device, student, tensor_out, unpack
+from autograder.checks.compare import Tolerance
+from autograder.checks.mistakes import backprop as wrong
+from autograder.checks.spec import Assignment, Case, Functions, Output
+
+def tol(case: Case) -> Tolerance:
+    """float64 students at float64 accuracy, float32 students at float32 accuracy."""
+    return Tolerance(1e-8, 1e-10) if case.get("dtype", "float64") == "float64" else Tolerance(1e-4, 1e-5)
+
+
+def randn(gen: torch.Generator, *shape: int, scale: float = 1.0) -> Tensor:
+    """float64 N(0, scale^2) draws."""
+    return torch.randn(shape, generator=gen, dtype=torch.float64) * scale
+
+
+def spec(grade_id: str, points: float, functions: tuple[str, ...], make: Callable[[torch.Generator, bool], list[Case]],
+          run: Callable[[Functions, Case], Output], expect: Callable[[Case], Output],
+          mistakes: tuple[Mistake, ...] = (), description: str = "") -> CheckSpec:
+    """A CheckSpec whose visible cases come from a fixed generator and hidden ones add fresh draws."""
+    return CheckSpec(grade_id=grade_id, points=points, functions=functions,
+                     visible=lambda: make(torch.Generator().manual_seed(sum(map(ord, grade_id))), False),
+                     hidden=lambda gen: make(gen, True), run=run, expect=expect, mistakes=mistakes,
+                     tolerance=tol, description=description)
+
+
+# ---- linear ------------------------------------------------------------------------------------------
+
+def _linear_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    dims = [(4, 3, 5), (1, 2, 2)] + ([(6, 5, 3), (3, 4, 1)] if hidden else [])
+    cases = [{"label": f"N={n}, D={d}, M={m}", "x": randn(gen, n, d), "W": randn(gen, d, m),
+              "b": randn(gen, m), "dout": randn(gen, n, m)} for n, d, m in dims]
+    if hidden:
+        cases.append({**cases[0], "label": "float32, N=4, D=3, M=5", "dtype": "float32"})
+    return cases
+
+
+def _run_linear(functions: Functions, case: Case) -> Output:
+    x, W, b, dout = (on_device(case[k], case) for k in ("x", "W", "b", "dout"))
+    out, cache = unpack("linear_forward", student(functions, "linear_forward")(x, W, b), 2)
+    grads = unpack("linear_backward", student(functions, "linear_backward")(dout, cache), 3)
+    result = {"out": tensor_out("linear_forward's out", out, tuple(dout.shape), x)}
+    for name, value, like in zip(("dx", "dW", "db"), grads, (x, W, b)):
+        result[name] = tensor_out(f"linear_backward's {name}", value, tuple(like.shape), like)
+    return result
+
+
+def _expect_linear(case: Case) -> Output:
+    out, (dx, dW, db) = reference.vjp(lambda x, W, b: x @ W + b, [case["x"], case["W"], case["b"]], case["dout"])
+    return {"out": out, "dx": dx, "dW": dW, "db": db}
+
+
+LINEAR = spec("linear", 2, ("linear_forward", "linear_backward"), _linear_cases, _run_linear, _expect_linear,
+               (Mistake("db averaged over the batch", "b is added to every row, so db = dout.sum(dim=0)",
+                        lambda c: {"db": wrong.linear_db_mean(c["dout"])}),),
+               "out = x W + b and its backward")
+
+
+# ---- elementwise activations -------------------------------------------------------------------------
+
+def _act_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    x = randn(gen, 4, 5, scale=2.0)
+    x[0, :3] = torch.tensor([0.0, 3.0, -3.0], dtype=torch.float64)  # exactly 0 and saturated values
+    cases = [{"label": "4x5 inputs with a 0 and +-3", "x": x, "dout": randn(gen, 4, 5)}]
+    if hidden:
+        cases += [{"label": "3x2x4 inputs", "x": randn(gen, 3, 2, 4, scale=3.0), "dout": randn(gen, 3, 2, 4)},
+                  {**cases[0], "label": "float32 4x5 inputs", "dtype": "float32"}]
+    return cases
+
+
+def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistake: Mistake) -> CheckSpec:
+    def run(functions: Functions, case: Case) -> Output:
+        x, dout = on_device(case["x"], case), on_device(case["dout"], case)
+        out, cache = unpack(f"{name}_forward", student(functions, f"{name}_forward")(x), 2)
+        dx = student(functions, f"{name}_backward")(dout, cache)
+        return {"out": tensor_out(f"{name}_forward's out", out, tuple(x.shape), x),
+                "dx": tensor_out(f"{name}_backward's dx", dx, tuple(x.shape), x)}
+
+    def expect(case: Case) -> Output:
+        out, (dx,) = reference.vjp(fn, [case["x"]], case["dout"])
+        return {"out": out, "dx": dx}
+
+    return spec(name, points, (f"{name}_forward", f"{name}_backward"), _act_cases, run, expect, (mistake,),
+                 f"{name} forward and backward")
+
+
+RELU = _activation("relu", 1, torch.relu, Mistake(
+    "ReLU gradient passed at x = 0", "torch passes the gradient only where x > 0",
+    lambda c: {"dx": wrong.relu_grad_at_zero(c["x"], c["dout"])}))
+SIGMOID = _activation("sigmoid", 1, torch.sigmoid, Mistake(
+    "sigmoid derivative taken from the pre-activation", "use s (1 - s) with s = sigmoid(x), cached by the forward",
+    lambda c: {"dx": wrong.sigmoid_from_preactivation(c["x"], c["dout"])}))
+TANH = _activation("tanh", 1, torch.tanh, Mistake(
+    "tanh derivative taken from the pre-activation", "use 1 - tanh(x)^2, with tanh(x) cached by the forward",
+    lambda c: {"dx": wrong.tanh_from_preactivation(c["x"], c["dout"])}))
+
+
+# ---- losses ------------------------------------------------------------------------------------------
+
+def _ce_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    sizes = [(5, 4), (1, 3)] + ([(7, 6)] if hidden else [])
+    cases = [{"label": f"N={n}, C={c}", "logits": randn(gen, n, c, scale=2.0),
+              "y": torch.randint(0, c, (n,), generator=gen)} for n, c in sizes]
+    big = randn(gen, 4, 3, scale=1e3)
+    cases.append({"label": "logits of size 1e3", "logits": big, "y": torch.randint(0, 3, (4,), generator=gen)})
+    if hidden:
+        cases.append({**cases[0], "label": "float32 N=5, C=4", "dtype": "float32"})
+    return cases
+
+
+def _run_ce(functions: Functions, case: Case) -> Output:
+    logits, y = on_device(case["logits"], case), on_device(case["y"], case)
+    loss, d = unpack("softmax_cross_entropy", student(functions, "softmax_cross_entropy")(logits, y), 2)
+    return {"loss": tensor_out("softmax_cross_entropy's loss", loss, (), logits),
+            "dlogits": tensor_out("softmax_cross_entropy's dlogits", d, tuple(logits.shape), logits)}
+
+
+def _overflowed(case: Case, out: Output) -> bool:
+    """True when a case with logits ~1e3 came back with inf/NaN (the unstable exp overflowed)."""
+    return float(case["logits"].abs().max()) > 100 and wrong.has_nonfinite(out.get("loss"), out.get("dlogits"))
+
+
+def _ce(case: Case) -> Output:
+    loss, d = reference.softmax_cross_entropy(case["logits"], case["y"])
+    return {"loss": loss, "dlogits": d}
+
+
+CROSS_ENTROPY = spec("softmax_cross_entropy", 2, ("softmax_cross_entropy",), _ce_cases, _run_ce, _ce, (
+    Mistake("wrong mean in the loss: summed over the batch", "average over the N rows: loss / N and dlogits / N",
+            lambda c: wrong.ce_sum_over_batch(c["logits"], c["y"])),
+    Mistake("wrong mean/axis in the loss: averaged over all N x C entries", "average over the N rows only",
+            lambda c: wrong.ce_mean_over_all_entries(c["logits"], c["y"])),
+    Mistake("not numerically stable (exp overflows at logits ~1e3)",
+            "subtract each row's max before exp (log-sum-exp)", lambda c: None, matches=_overflowed)),
+    "mean softmax cross-entropy and its gradient")
+
+
+def _mse_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    shapes = [(4, 3), (6,)] + ([(2, 3, 2)] if hidden else [])
+    cases = [{"label": f"shape {s}", "pred": randn(gen, *s), "target": randn(gen, *s)} for s in shapes]
+    return cases + ([{**cases[0], "label": "float32 shape (4, 3)", "dtype": "float32"}] if hidden else [])
+
+
+def _run_mse(functions: Functions, case: Case) -> Output:
+    pred, target = on_device(case["pred"], case), on_device(case["target"], case)
+    loss, d = unpack("mse_loss", student(functions, "mse_loss")(pred, target), 2)
+    return {"loss": tensor_out("mse_loss's loss", loss, (), pred),
+            "dpred": tensor_out("mse_loss's dpred", d, tuple(pred.shape), pred)}
+
+
+def _mse(case: Case) -> Output:
+    loss, d = reference.mse_loss(case["pred"], case["target"])
+    return {"loss": loss, "dpred": d}
+
+
+MSE = spec("mse_loss", 1, ("mse_loss",), _mse_cases, _run_mse, _mse, (
+    Mistake("wrong mean/axis in the loss: averaged over the batch only", "average over ALL elements (numel)",
+            lambda c: wrong.mse_mean_over_batch(c["pred"], c["target"])),
+    Mistake("wrong mean in the loss: summed", "average over all elements", lambda c: wrong.mse_sum(c["pred"], c["target"])),
+    Mistake("missing factor 2 in dpred", "d/dpred mean((pred - t)^2) = 2 (pred - t) / numel",
+            lambda c: wrong.mse_no_factor_two(c["pred"], c["target"]))), "mean squared error and its gradient")

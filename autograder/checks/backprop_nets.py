@@ -1,0 +1,109 @@
+"""Questions of the `backprop` assignment on whole networks: an MLP's loss and grads, a tanh RNN over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from autograder import reference
+from autograder.checks.backprop_layers import randn, spec
+from autograder.checks.builder import Mistake, Unusable, on_device, student, tensor_out, unpack
+from autograder.checks.compare import describe
+from autograder.checks.mistakes import backprop as wrong
+from autograder.checks.spec import Case, Functions, Output
+
+
+def _mlp_case(gen: torch.Generator, label: str, widths: list[int], activation: str | None, n: int = 5) -> Case:
+    params = {}
+    for l in range(1, len(widths)):
+        params[f"W{l}"] = randn(gen, widths[l - 1], widths[l], scale=widths[l - 1] ** -0.5 * 1.5)
+        params[f"b{l}"] = randn(gen, widths[l], scale=0.1)
+    case = {"label": label, "params": params, "x": randn(gen, n, widths[0]),
+            "y": torch.randint(0, widths[-1], (n,), generator=gen)}
+    return case | ({"activation": activation} if activation else {})
+
+
+def _mlp_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    cases = [_mlp_case(gen, "3 layers, relu", [4, 6, 5, 3], "relu"),
+             _mlp_case(gen, "2 layers, tanh", [3, 5, 4], "tanh"),
+             _mlp_case(gen, "3 layers, sigmoid", [4, 5, 5, 3], "sigmoid")]
+    if hidden:
+        cases += [_mlp_case(gen, "4 layers, default activation (relu)", [5, 4, 4, 4, 2], None),
+                  _mlp_case(gen, "1 layer (no activation at all)", [3, 4], "tanh"),
+                  _mlp_case(gen, "3 layers, tanh", [2, 7, 3, 4], "tanh", 8),
+                  _mlp_case(gen, "2 layers, sigmoid", [6, 3, 5], "sigmoid", 3)]
+        cases.append({**cases[0], "label": "float32, 3 layers, relu", "dtype": "float32"})
+    return cases
+
+
+def _run_mlp(functions: Functions, case: Case) -> Output:
+    params = {k: on_device(v, case) for k, v in case["params"].items()}
+    x, y = on_device(case["x"], case), on_device(case["y"], case)
+    kwargs = {"activation": case["activation"]} if "activation" in case else {}
+    loss, grads = unpack("mlp_loss_and_grads", student(functions, "mlp_loss_and_grads")(params, x, y, **kwargs), 2)
+    if not isinstance(grads, dict):
+        raise Unusable(f"mlp_loss_and_grads: expected grads as a dict with keys {sorted(params)}, got {describe(grads)}")
+    out = {"loss": tensor_out("mlp_loss_and_grads's loss", loss, (), x)}
+    for key, p in params.items():
+        if key not in grads:
+            raise Unusable(f"mlp_loss_and_grads: grads has no key {key!r} (got keys {sorted(map(str, grads))[:8]})")
+        out[key] = tensor_out(f"grads[{key!r}]", grads[key], tuple(p.shape), p)
+    return out
+
+
+def _expect_mlp(case: Case) -> Output:
+    loss, grads = reference.mlp_loss_and_grads(case["params"], case["x"], case["y"], case.get("activation", "relu"))
+    return {"loss": loss, **grads}
+
+
+def _mlp_mistake(name: str, hint: str, key: str) -> Mistake:
+    return Mistake(name, hint, lambda c: wrong.mlp(c["params"], c["x"], c["y"], c.get("activation", "relu"), key))
+
+
+MLP = spec("mlp_loss_and_grads", 3, ("mlp_loss_and_grads",), _mlp_cases, _run_mlp, _expect_mlp, (
+    _mlp_mistake("activation applied after the last layer", "the last layer's output goes straight into softmax",
+                 "activation_after_last"),
+    _mlp_mistake("activation derivative taken from the pre-activation",
+                 "sigmoid' = s (1 - s) and tanh' = 1 - tanh^2 use the activation's OUTPUT",
+                 "derivative_from_preactivation")), "MLP loss and gradients by backprop")
+
+
+_RNN_KEYS = ("x", "h0", "Wx", "Wh", "b", "dh")
+
+
+def _rnn_case(gen: torch.Generator, label: str, n: int, t: int, d: int, h: int, wh_scale: float) -> Case:
+    return {"label": label, "x": randn(gen, n, t, d), "h0": randn(gen, n, h, scale=0.5),
+            "Wx": randn(gen, d, h, scale=d ** -0.5), "Wh": randn(gen, h, h, scale=wh_scale * h ** -0.5),
+            "b": randn(gen, h, scale=0.1), "dh": randn(gen, n, t, h)}
+
+
+def _rnn_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    cases = [_rnn_case(gen, "T=1", 3, 1, 4, 5, 1.0), _rnn_case(gen, "T=5", 3, 5, 4, 5, 1.0)]
+    if hidden:
+        cases += [_rnn_case(gen, "T=8, large Wh", 2, 8, 3, 6, 2.0), _rnn_case(gen, "T=6, small Wh", 4, 6, 2, 3, 0.3)]
+        cases.append({**cases[1], "label": "float32, T=5", "dtype": "float32"})
+    return cases
+
+
+def _run_rnn(functions: Functions, case: Case) -> Output:
+    x, h0, Wx, Wh, b, dh = (on_device(case[k], case) for k in _RNN_KEYS)
+    hs, cache = unpack("rnn_forward", student(functions, "rnn_forward")(x, h0, Wx, Wh, b), 2)
+    grads = unpack("rnn_backward", student(functions, "rnn_backward")(dh, cache), 5)
+    out: dict[str, Any] = {"h": tensor_out("rnn_forward's h", hs, tuple(dh.shape), x)}
+    for name, value, like in zip(("dx", "dh0", "dWx", "dWh", "db"), grads, (x, h0, Wx, Wh, b)):
+        out[name] = tensor_out(f"rnn_backward's {name}", value, tuple(like.shape), like)
+    return out
+
+
+def _expect_rnn(case: Case) -> Output:
+    inputs = [case[k] for k in _RNN_KEYS]
+    dx, dh0, dWx, dWh, db = reference.rnn_backward(*inputs)
+    return {"h": reference.rnn_forward(*inputs[:5]), "dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db}
+
+
+RNN = spec("rnn", 3, ("rnn_forward", "rnn_backward"), _rnn_cases, _run_rnn, _expect_rnn, (
+    Mistake("RNN weight gradients not accumulated over time",
+            "the same Wx, Wh, b are used at every step: dWx, dWh, db must SUM (+=) the contributions of all steps",
+            lambda c: wrong.rnn_weights_not_accumulated(*(c[k] for k in _RNN_KEYS))),),
+    "tanh RNN forward and backpropagation through time")

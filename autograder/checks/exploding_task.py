@@ -1,0 +1,76 @@
+"""The capstone's provided task and model: a tanh RNN that plain SGD drives to NaN within ~30 steps.
+
+Task: read a sequence of T = 10 scalars and output the scaled sum of the FIRST three, so the signal must
+survive the whole recurrence. The recurrent matrix starts as 1.6 x an orthogonal matrix: the linearised
+Jacobian ||dh_t/dh_{t-1}|| can reach 1.6, and products over T steps explode (Pascanu et al., 2013).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+#: What the student's training loop must achieve, and with how many optimizer steps at most.
+LOSS_TARGET = 0.1
+STEP_BUDGET = 120
+#: The setting that diverges: plain SGD at this learning rate, no clipping.
+DIVERGING_LR = 0.5
+SEQ_LEN, BATCH, HIDDEN, WH_SCALE = 10, 64, 12, 1.6
+
+
+def make_task(seed: int = 0) -> tuple[Tensor, Tensor]:
+    """(x, y): x of shape (64, 10, 1) ~ N(0, 1), y = (x_1 + x_2 + x_3) / sqrt(3) of shape (64, 1)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    x = torch.randn(BATCH, SEQ_LEN, 1, generator=gen)
+    return x, x[:, :3, 0].sum(dim=1, keepdim=True) / math.sqrt(3)
+
+
+class TanhRNN(nn.Module):
+    """h_t = tanh(x_t W_ih^T + h_{t-1} W_hh^T + b); prediction = Linear(h_T)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        """Seeded init; W_hh = 1.6 x a random orthogonal matrix (the exploding regime)."""
+        super().__init__()
+        gen = torch.Generator().manual_seed(int(seed) + 1)
+        self.rnn = nn.RNN(1, HIDDEN, batch_first=True, nonlinearity="tanh")
+        self.out = nn.Linear(HIDDEN, 1)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.uniform_(-HIDDEN ** -0.5, HIDDEN ** -0.5, generator=gen)
+            q, _ = torch.linalg.qr(torch.randn(HIDDEN, HIDDEN, generator=gen))
+            self.rnn.weight_hh_l0.copy_(q * WH_SCALE)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Predictions of shape (N, 1) from the last hidden state."""
+        h, _ = self.rnn(x)
+        return self.out(h[:, -1])
+
+
+def make_model(seed: int = 0) -> TanhRNN:
+    """The provided model, initialised from `seed`."""
+    return TanhRNN(seed)
+
+
+def mse(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    """The task's loss: mean squared error of the model's predictions."""
+    return ((model(x) - y) ** 2).mean()
+
+
+def plain_sgd(model: nn.Module, x: Tensor, y: Tensor, steps: int, lr: float = DIVERGING_LR) -> dict[str, list[float]]:
+    """The baseline that fails: full-batch SGD without clipping; stops at the first non-finite loss."""
+    history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
+    for _ in range(steps):
+        model.zero_grad()
+        loss = mse(model, x, y)
+        loss.backward()
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        history["loss"].append(float(loss.detach()))
+        history["grad_norm"].append(float(norm))
+        if not (math.isfinite(history["loss"][-1]) and math.isfinite(float(norm))):
+            break
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+    return history
