@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W --keep-going
+	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
 
 test: $(STAMP)
 	@bash .ci/system-deps

@@ -1,0 +1,56 @@
+"""Build the book from clean and print each chapter's execution time and the total build time.
+
+Usage: .venv/bin/python benchmarks/book_build.py [--out DIR]
+Budgets (issue #3): each chapter <= 60 s of execution on 2 cores, the whole clean build <= 5 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jupyter_cache import get_cache  # noqa: E402
+
+from tests.book_build import build  # noqa: E402
+
+CHAPTER_BUDGET_S = 60.0
+BUILD_BUDGET_S = 300.0
+
+
+def chapter_times(out: Path) -> dict[str, float]:
+    """Execution seconds per notebook, read from the jupyter-cache the build filled."""
+    cache = get_cache(out / "_build" / ".jupyter_cache")
+    times = {}
+    for record in cache.list_cache_records():
+        uri = Path(record.uri).name if record.uri else str(record.pk)
+        times[uri] = float(record.data.get("execution_seconds", float("nan")))
+    return times
+
+
+def main() -> int:
+    """Build, print the per-chapter table and the total, and say whether the budgets were met."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: a fresh temp dir)")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="book-bench-"))
+    result = build(out)
+    if result.returncode != 0:
+        print(result.log[-3000:])
+        print(f"build FAILED after {result.seconds:.1f} s")
+        return 1
+    times = chapter_times(out)
+    width = max(map(len, times), default=10)
+    for name, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
+        flag = "" if seconds <= CHAPTER_BUDGET_S else f"  over the {CHAPTER_BUDGET_S:.0f} s budget"
+        print(f"{name:<{width}}  {seconds:6.1f} s{flag}")
+    print(f"{'executing all chapters':<{width}}  {sum(times.values()):6.1f} s")
+    print(f"{'whole clean build':<{width}}  {result.seconds:6.1f} s (budget {BUILD_BUDGET_S:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
