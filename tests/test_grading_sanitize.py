@@ -34,11 +34,17 @@ def test_honest_submission_runs_setup_from_source_and_answers_from_student() -> 
     assert "assert" not in "".join(source for _, source, _ in built.cells)
 
 
-def test_added_cells_do_not_run() -> None:
-    """A cell the student added (no nbgrader metadata) is not executed."""
-    extra = {"cell_type": "code", "metadata": {}, "source": "import os; os.remove('x')", "outputs": []}
-    built = _plan(notebooks.submission(extra_cells=[extra]))
-    assert all("os.remove" not in source for _, source, _ in built.cells)
+def test_added_cells_run_after_the_cell_they_follow() -> None:
+    """A student's own helper cell (no nbgrader metadata) runs, in place, and counts as student code."""
+    helper = {"cell_type": "code", "metadata": {}, "source": "def _twice(v):\n    return 2 * v\n", "outputs": []}
+    nb = notebooks.submission({"ans_scale": "def scale(x, a):\n    return _twice(a * x)\n"})
+    nb["cells"].insert(2, helper)  # right after the locked setup cell, before the first answer
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "print('done')", "outputs": []})
+    built = _plan(nb)
+    labels = [label for label, _, _ in built.cells]
+    assert labels == ["setup", "student cell 3", "ans_scale", "ans_norm2", "ans_square_grad", f"student cell {len(nb['cells'])}"]
+    assert built.cells[1] == ("student cell 3", helper["source"], True)
+    assert "_twice" in built.answers  # the forbidden-shortcut scan sees helpers too
 
 
 @pytest.mark.parametrize("change,grade_id,word", [

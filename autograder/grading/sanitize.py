@@ -1,10 +1,12 @@
 """Rebuild what runs from the trusted source notebook: nbgrader's OverwriteCells idea, matched by grade_id.
 
 What runs, in the SOURCE notebook's order: every locked (read-only) code cell with the source's
-text, and every autograded answer cell with the student's text. Test cells never run in the sandbox
-(their checks run in the trusted grader), and cells the student added are not run either. Tampering
-with a test cell (deleted, duplicated, turned into markdown, moved) costs that question only; edits
-to locked cells are simply undone, and noted.
+text, and every autograded answer cell with the student's text. Code cells without nbgrader metadata
+(the student's own helper or exploration cells) run too, right after the graded cell they follow in
+the student's notebook, as `nbgrader autograde` would run them: a helper defined in a cell of its own
+must not cost marks. Test cells never run in the sandbox (their checks run in the trusted grader).
+Tampering with a test cell (deleted, duplicated, turned into markdown, moved) costs that question
+only; edits to locked cells are simply undone, and noted.
 """
 
 from __future__ import annotations
@@ -97,6 +99,18 @@ def _test_verdicts(student: dict[str, list[Cell]], source: Notebook, student_nb:
     return verdicts
 
 
+def _unmarked_after(student_nb: Notebook, known: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """Student code cells without a known grade_id, keyed by the graded cell they follow ('' = before all)."""
+    after: dict[str, list[tuple[str, str]]] = {}
+    anchor = ""
+    for index, cell in enumerate(student_nb.cells):
+        if cell.grade_id in known:
+            anchor = cell.grade_id
+        elif cell.cell_type == "code" and cell.source.strip():
+            after.setdefault(anchor, []).append((f"student cell {index + 1}", cell.source))
+    return after
+
+
 def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan:
     """The cells to run and the verdicts decided up front; Malformed if no cell of this assignment is found."""
     student = _by_id(student_nb.cells)
@@ -105,13 +119,16 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         raise Malformed(f"none of the cells of assignment '{assignment.id}' are in this notebook "
                         "(is it another assignment's notebook, or were the cell ids removed?)")
     notes = list(student_nb.notes)
-    cells: list[tuple[str, str, bool]] = []
-    answers: list[str] = []
+    unmarked = _unmarked_after(student_nb, known)
+    cells: list[tuple[str, str, bool]] = [(label, text, True) for label, text in unmarked.pop("", [])]
+    answers: list[str] = [text for _, text, _ in cells]
     for cell in source.cells:
-        if cell.cell_type != "code" or not cell.grade_id:
+        if not cell.grade_id:
             continue
-        mine = student.get(cell.grade_id, [])
-        if cell.role == "setup":
+        mine = student.get(cell.grade_id, []) if cell.cell_type == "code" else []
+        if cell.cell_type != "code":
+            pass  # a graded markdown answer: nothing to run, but student cells may follow it
+        elif cell.role == "setup":
             cells.append((cell.grade_id, cell.source, False))
             if not mine:
                 notes.append(f"read-only cell '{cell.grade_id}' was missing and was restored")
@@ -125,5 +142,8 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
             answers.extend(m.source for m in code)
         elif cell.role == "test" and any(m.source.strip() != _visible(cell.source) for m in mine):
             notes.append(f"test cell '{cell.grade_id}' was edited; tests always run from the original")
+        extra = unmarked.pop(cell.grade_id, [])
+        cells.extend((label, text, True) for label, text in extra)
+        answers.extend(text for _, text in extra)
     decided = _test_verdicts(student, source, student_nb, assignment)
     return Plan(cells=tuple(cells), answers="\n\n".join(answers), decided=decided, notes=tuple(notes))
