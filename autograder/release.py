@@ -1,0 +1,111 @@
+"""Regenerate the student notebooks exercises/<id>/<id>.ipynb from the nbgrader sources solutions/<id>/<id>.ipynb.
+
+`python -m autograder release` (or `python -m autograder.release`) runs `nbgrader generate_assignment` with
+source = solutions/ and release = exercises/, using a throw-away gradebook so no gradebook.db lands in the
+repository. `--check` regenerates into a temporary folder and fails when exercises/ is out of sync.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE, RELEASE = "solutions", "exercises"
+
+
+def assignment_ids(root: Path = ROOT) -> list[str]:
+    """Every folder solutions/<id>/ that holds <id>.ipynb, sorted."""
+    return sorted(p.name for p in (root / SOURCE).iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def nbgrader_args(root: Path, release_dir: Path, db: Path) -> list[str]:
+    """CourseDirectory settings shared by release and the tests: root, source and release folders, gradebook."""
+    return [f"--CourseDirectory.root={root}", f"--CourseDirectory.source_directory={SOURCE}",
+            f"--CourseDirectory.release_directory={release_dir}", f"--db=sqlite:///{db}"]
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment for nbgrader subprocesses: this interpreter's bin/ first (nbgrader shells out to
+    `alembic`), and the repository on PYTHONPATH so notebooks can import autograder without an install."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
+    return env
+
+
+def generate(ids: list[str], release_dir: Path, root: Path = ROOT) -> None:
+    """Run nbgrader generate_assignment for each id into release_dir (absolute); raise on failure."""
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+        for aid in ids:
+            cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force",
+                   *nbgrader_args(root, release_dir, Path(tmp) / "gradebook.db")]
+            # cwd=tmp: nbgrader writes its log and reads nbgrader_config.py from the working directory
+            done = subprocess.run(cmd, cwd=tmp, env=nbgrader_env(), capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"nbgrader generate_assignment {aid} failed (exit {done.returncode}):\n"
+                                   f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def normalized(path: Path) -> dict[str, Any]:
+    """A notebook as JSON with outputs and execution counts dropped, for comparisons."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+    return nb
+
+
+def out_of_sync(ids: list[str], root: Path = ROOT) -> list[str]:
+    """Ids whose checked-in release differs from a fresh one (or is missing)."""
+    with tempfile.TemporaryDirectory(prefix="course-release-check-") as tmp:
+        fresh = Path(tmp) / RELEASE
+        generate(ids, fresh, root)
+        stale = []
+        for aid in ids:
+            mine, new = root / RELEASE / aid / f"{aid}.ipynb", fresh / aid / f"{aid}.ipynb"
+            if not mine.is_file() or normalized(mine) != normalized(new):
+                stale.append(aid)
+        return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: regenerate exercises/ (default) or, with --check, only report whether it is in sync."""
+    parser = argparse.ArgumentParser(prog="python -m autograder release", description=__doc__.splitlines()[0])
+    parser.add_argument("ids", nargs="*", help="assignment ids (default: every folder in solutions/)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is out of sync; change nothing")
+    args = parser.parse_args(argv)
+    known = assignment_ids()
+    unknown = sorted(set(args.ids) - set(known))
+    if unknown:
+        print(f"release: unknown assignment(s) {unknown}; known: {known}", file=sys.stderr)
+        return 2
+    ids = args.ids or known
+    if args.check:
+        stale = out_of_sync(ids)
+        if stale:
+            print(f"exercises/ is out of sync for {stale}: run `python -m autograder release`", file=sys.stderr)
+            return 1
+        print(f"exercises/ is in sync with solutions/ for {ids}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+        generate(ids, Path(tmp), ROOT)
+        for aid in ids:  # replace each release folder whole, so files deleted from solutions/ go too
+            target = ROOT / RELEASE / aid
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(Path(tmp) / aid, target)
+            print(f"released {RELEASE}/{aid}/{aid}.ipynb")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
