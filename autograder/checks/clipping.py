@@ -178,6 +178,8 @@ def _flags_visible() -> list[Case]:
         _case("norm_type=inf, total = 3 x max_norm", _with_norm(_grads(gen, shapes), 3.0, math.inf),
               max_norm=1.0, norm_type=math.inf),
         _case("norm_type=1", _with_norm(_grads(gen, shapes), 4.0, 1.0), max_norm=2.0, norm_type=1.0),
+        _case("norm_type=inf, total below max_norm", _with_norm(_grads(gen, shapes), 0.2, math.inf),
+              max_norm=1.0, norm_type=math.inf),
         _case("inf gradient, error_if_nonfinite=True", nonfinite, max_norm=1.0, error_if_nonfinite=True),
         _case("NaN gradient, error_if_nonfinite=False", nan_grads, max_norm=1.0, error_if_nonfinite=False),
     ]
@@ -220,7 +222,9 @@ def _run_clip_value(functions: Functions, case: Case) -> Output:
     grads, _ = _inputs(case)
     originals = list(grads)
     returned = student(functions, "clip_grad_value")(grads, float(case["clip_value"]))
-    return {"return value": None if returned is None else describe(returned), **_read_back(originals)}
+    if returned is not None:  # a do-nothing function must not earn points for "returning None" either
+        raise Unusable(f"clip_grad_value: expected None (it clips in place, like torch), got {describe(returned)}")
+    return _read_back(originals)
 
 
 def _value_cases(gen: torch.Generator, n: int, label: str) -> list[Case]:
@@ -237,7 +241,7 @@ CLIP_VALUE = CheckSpec(
     grade_id="clip_grad_value", points=1, functions=("clip_grad_value",),
     visible=lambda: _value_cases(torch.Generator().manual_seed(17), 2, "visible case"),
     hidden=lambda gen: _value_cases(gen, 3, "hidden case"), run=_run_clip_value,
-    expect=lambda c: {"return value": None, **{f"grads[{i}]": g for i, g in enumerate(
+    expect=lambda c: {**{f"grads[{i}]": g for i, g in enumerate(
         reference.clip_grad_value(c["grads"], float(c["clip_value"]))) if g is not None}},
     mistakes=(_grads_mistake("only the upper side clamped", "clamp to [-clip_value, clip_value]",
                              lambda c: wrong.clamp_upper_only(c["grads"], float(c["clip_value"]))),

@@ -100,8 +100,10 @@ def _tolerance(case: Case) -> Tolerance:
 
 
 def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, dict[str, Any], int, float]],
-              flags: dict[str, tuple[Any, ...]], base: dict[str, Any], description: str) -> CheckSpec:
-    """A question on <name>_step: fixed visible cases, and hidden cases over every combination of `flags`."""
+              flags: dict[str, tuple[Any, ...]], base: dict[str, Any], description: str,
+              mistakes: tuple[str, ...] | None = None) -> CheckSpec:
+    """A question on <name>_step: fixed visible cases, hidden cases over every combination of `flags`,
+    and the known mistakes its cases can reveal (default: all of the optimizer's)."""
     def make_visible() -> list[Case]:
         gen = torch.Generator().manual_seed(1234)
         return [_case(gen, label, hyper, steps, scale) for label, hyper, steps, scale in visible]
@@ -125,7 +127,8 @@ def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, 
 
     return CheckSpec(grade_id=grade_id, points=points, functions=(f"{name}_step",), visible=make_visible,
                      hidden=make_hidden, run=_run(name), expect=_expect(name),
-                     mistakes=tuple(_mistake(name, key) for key in MISTAKES[name]), tolerance=_tolerance,
+                     mistakes=tuple(_mistake(name, key) for key in (MISTAKES[name] if mistakes is None else mistakes)),
+                     tolerance=_tolerance,
                      step_keys=frozenset({"params"}), description=description)
 
 
@@ -133,7 +136,8 @@ SPECS = (
     _question("sgd", "sgd_step_basic", 1, [
         ("lr=0.1, 5 steps", {"lr": 0.1}, 5, 1.0),
         ("lr=0.05, weight_decay=0.1, 6 steps", {"lr": 0.05, "weight_decay": 0.1}, 6, 1.0),
-    ], {"weight_decay": (None, 0.3)}, {"lr": 0.07}, "plain SGD with L2 weight decay"),
+    ], {"weight_decay": (None, 0.3)}, {"lr": 0.07}, "plain SGD with L2 weight decay",
+        ()),  # without momentum, L2 and decoupled decay coincide: nothing to diagnose
     _question("sgd", "sgd_step_momentum", 2, [
         ("momentum=0.9, t=1 only", {"lr": 0.1, "momentum": 0.9}, 1, 1.0),
         ("momentum=0.9, dampening=0.5, 6 steps", {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}, 6, 1.0),
@@ -149,7 +153,8 @@ SPECS = (
     _question("rmsprop", "rmsprop_step_momentum_centered", 2, [
         ("momentum=0.9, 6 steps", {"lr": 0.01, "momentum": 0.9}, 6, 1.0),
         ("centered=True, 6 steps", {"lr": 0.01, "centered": True}, 6, 1.0),
-        ("momentum=0.5, centered=True, grads ~1e-8", {"lr": 0.01, "momentum": 0.5, "centered": True}, 6, 1e-8),
+        ("momentum=0.5, centered=True, weight_decay=0.1, grads ~1e-8",
+         {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}, 6, 1e-8),
     ], {"momentum": (None, 0.9), "centered": (None, True), "weight_decay": (None, 0.1)}, {"lr": 0.01},
         "RMSprop with momentum and centering"),
     _question("adam", "adam_step_basic", 3, [
@@ -157,7 +162,9 @@ SPECS = (
         ("lr=0.1, 8 steps", {"lr": 0.1}, 8, 1.0),
         ("defaults, grads ~1e-8, 6 steps", {}, 6, 1e-8),
         ("betas=(0.8, 0.9), 8 steps", {"lr": 0.05, "betas": (0.8, 0.9)}, 8, 1.0),
-    ], {"betas": (None, (0.5, 0.9))}, {"lr": 0.05}, "Adam: moments, bias correction, eps"),
+    ], {"betas": (None, (0.5, 0.9))}, {"lr": 0.05}, "Adam: moments, bias correction, eps",
+        ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
+         "step_off_by_one_behind")),
     _question("adam", "adam_step_flags", 2, [
         ("weight_decay=0.1 (L2), 6 steps", {"lr": 0.1, "weight_decay": 0.1}, 6, 1.0),
         ("amsgrad=True, 8 steps", {"lr": 0.1, "amsgrad": True}, 8, 1.0),
