@@ -1,0 +1,141 @@
+"""The whole nbgrader round trip with REAL nbgrader in a temporary course: generate, autograde, feedback.
+
+Solutions earn full marks, the untouched release earns zero, a submission with one known mistake per
+optimizer loses exactly the points the checks predict and its feedback names every mistake, and a
+submission that calls torch's clip_grad_norm_ is reported as a forbidden shortcut.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.checks import ASSIGNMENTS
+from autograder.checks.notebook import run, seed_for
+from autograder.release import assignment_ids, nbgrader_args, nbgrader_env
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+IDS = assignment_ids()
+
+#: optimizers: one known mistake per optimizer (cell grade_id -> (correct line, wrong line), mistake name).
+OPTIMIZER_MISTAKES = {
+    "sgd-step": ('state["momentum_buffer"] = grad.clone()  # first step: the raw gradient, no dampening',
+                 'state["momentum_buffer"] = (1 - dampening) * grad', "dampening applied at the first step"),
+    "rmsprop-step": ("denom = v.sqrt() + eps  # eps outside the square root", "denom = (v + eps).sqrt()",
+                     "eps inside the square root"),
+    "adam-step": ('denom = (v / (1 - beta2 ** t)).sqrt() + eps\n    return param - (lr / (1 - beta1 ** t)) * ',
+                  "denom = v.sqrt() + eps\n    return param - lr * ", "missing bias correction"),
+    "adamw-step": ("param = param * (1 - lr * weight_decay)", "grad = grad + weight_decay * param",
+                   "L2 and decoupled weight decay swapped (L2 used here)"),
+}
+CHEAT = '''
+def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Calls torch's own clipping: a forbidden shortcut."""
+    holders = []
+    for g in grads:
+        if g is not None:
+            holders.append(torch.nn.Parameter(torch.zeros_like(g)))
+            holders[-1].grad = g
+    return torch.nn.utils.clip_grad_norm_(holders, max_norm, norm_type, error_if_nonfinite)
+'''
+
+
+def _edit(nb: dict, grade_id: str, old: str, new: str) -> None:
+    """Replace `old` by `new` in the solution cell `grade_id` (the solution markers are removed)."""
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    source = "".join(cell["source"])
+    assert old in source, f"{grade_id}: the solution no longer contains {old!r}"
+    cell["source"] = source.replace(old, new)
+
+
+def _nbgrader(*args: str, cwd: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def _submit(course: Path, student: str, aid: str, nb: dict) -> None:
+    folder = course / "submitted" / student / aid
+    folder.mkdir(parents=True)
+    (folder / f"{aid}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A graded temporary course: students solver, blank (every assignment), wrong (optimizers), cheat (clipping)."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    args = nbgrader_args(course, course / "release", course.parent / "gradebook.db")
+    for aid in IDS:
+        _nbgrader("generate_assignment", aid, "--force", *args, cwd=course)
+        source = json.loads((course / "solutions" / aid / f"{aid}.ipynb").read_text())
+        _submit(course, "solver", aid, source)
+        _submit(course, "blank", aid, json.loads((course / "release" / aid / f"{aid}.ipynb").read_text()))
+    wrong = json.loads((course / "solutions" / "optimizers" / "optimizers.ipynb").read_text())
+    for grade_id, (old, new, _) in OPTIMIZER_MISTAKES.items():
+        _edit(wrong, grade_id, old, new)
+    _submit(course, "wrong", "optimizers", wrong)
+    cheat = json.loads((course / "solutions" / "clipping" / "clipping.ipynb").read_text())
+    cell = next(c for c in cheat["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "clip-grad-norm")
+    cell["source"] = CHEAT
+    _submit(course, "cheat", "clipping", cheat)
+    for aid in IDS:
+        _nbgrader("autograde", aid, "--force", "--ExecutePreprocessor.timeout=180", *args, cwd=course)
+        _nbgrader("generate_feedback", aid, "--force", *args, cwd=course)
+    return course, args[-1].removeprefix("--db=")
+
+
+def _scores(db_url: str, aid: str, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        return {q.grade_id: gb.find_grade(q.grade_id, aid, aid, student).score for q in ASSIGNMENTS[aid].questions}
+
+
+def _feedback(course: Path, student: str, aid: str) -> str:
+    return (course / "feedback" / student / aid / f"{aid}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_solutions_earn_full_marks_and_the_release_zero(course: tuple[Path, str], aid: str) -> None:
+    root, db = course
+    assert _scores(db, aid, "solver") == {q.grade_id: q.points for q in ASSIGNMENTS[aid].questions}
+    assert set(_scores(db, aid, "blank").values()) == {0.0}
+    assert "NotImplementedError" in _feedback(root, "blank", aid)
+
+
+def _expected_score(aid: str, grade_id: str, namespace: dict, student: str) -> float:
+    """What the test cell should score: 0 when the visible check fails, else the hidden-case score."""
+    if run(aid, grade_id, namespace, hidden=False).status != "passed":
+        return 0.0
+    return run(aid, grade_id, namespace, hidden=True, seed=seed_for(aid, grade_id, student)).score
+
+
+def test_known_mistakes_lose_exactly_the_predicted_points_and_are_named(course: tuple[Path, str]) -> None:
+    root, db = course
+    nb = json.loads((root / "submitted" / "wrong" / "optimizers" / "optimizers.ipynb").read_text())
+    namespace: dict = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and cell["metadata"].get("nbgrader", {}).get("solution"):
+            exec("import torch\n" + "".join(cell["source"]), namespace)  # noqa: S102
+    scores = _scores(db, "optimizers", "wrong")
+    for q in ASSIGNMENTS["optimizers"].questions:
+        assert scores[q.grade_id] == pytest.approx(_expected_score("optimizers", q.grade_id, namespace, "wrong")), q
+    assert sum(scores.values()) < ASSIGNMENTS["optimizers"].max_score - 10  # every optimizer lost points
+    html = _feedback(root, "wrong", "optimizers")
+    for _, _, mistake in OPTIMIZER_MISTAKES.values():
+        assert mistake in html, f"feedback does not name {mistake!r}"
+
+
+def test_forbidden_shortcut_is_reported_in_the_feedback(course: tuple[Path, str]) -> None:
+    root, db = course
+    scores = _scores(db, "clipping", "cheat")
+    assert scores["clip_grad_norm_basic"] == scores["clip_grad_norm_flags"] == 0.0
+    assert scores["grad_norm"] == 2 and scores["clip_grad_value"] == 1
+    assert "forbidden: clip_grad_norm uses torch.nn.utils.clip_grad_norm_" in _feedback(root, "cheat", "clipping")

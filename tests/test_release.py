@@ -1,0 +1,72 @@
+"""The released notebooks: in sync with solutions/, free of solutions and hidden tests, and lesson-shaped."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.release import assignment_ids, main, out_of_sync
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS = assignment_ids()
+
+
+def _release(aid: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "exercises" / aid / f"{aid}.ipynb", as_version=4)
+
+
+def _solution_lines(aid: str) -> set[str]:
+    """Non-trivial lines inside the source's solution regions that appear nowhere else in the source."""
+    pattern = r"### BEGIN SOLUTION\n(.*?)### END SOLUTION"
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for cell in nbformat.read(ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4).cells:
+        for region in re.findall(pattern, cell.source, flags=re.S):
+            inside.update(l.strip() for l in region.splitlines() if len(l.strip()) > 12 and not l.strip().startswith("#"))
+        outside.update(l.strip() for l in re.sub(pattern, "", cell.source, flags=re.S).splitlines())
+    return inside - outside
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_release_holds_no_solution_and_no_hidden_test(aid: str) -> None:
+    text = "\n".join(c.source for c in _release(aid).cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "grade(", "import grade"):
+        assert marker not in text
+    leaked = sorted(l for l in _solution_lines(aid) if l in text)
+    assert not leaked, f"exercises/{aid}: solution lines leaked: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_release_has_stubs_and_no_outputs(aid: str) -> None:
+    nb = _release(aid)
+    solution_cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    code_stubs = [c for c in solution_cells if c.cell_type == "code"]
+    assert code_stubs and all("raise NotImplementedError()" in c.source for c in code_stubs)
+    assert all(c.source.strip().endswith("YOUR ANSWER HERE") for c in solution_cells if c.cell_type == "markdown")
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_release_markdown_is_clean_myst(aid: str) -> None:
+    """One H1 first, no skipped heading levels (Jupyter Book -W warns on both), links only to built pages."""
+    levels = [len(m) for c in _release(aid).cells if c.cell_type == "markdown"
+              for m in re.findall(r"^(#+) ", c.source, flags=re.M)]
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+    text = "\n".join(c.source for c in _release(aid).cells if c.cell_type == "markdown")
+    for target in re.findall(r'href="([^"]+)"', text):
+        assert target.startswith("../../book/") and (ROOT / target[6:].replace(".html", ".md")).is_file()
+    assert "](" not in text and "{cite}" not in text  # no markdown links or roles that can break the build
+
+
+def test_unknown_assignment_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-assignment"]) == 2
+    assert "known" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_exercises_are_in_sync_with_solutions() -> None:
+    assert out_of_sync(IDS) == [], "run `python -m autograder release` and commit exercises/"
