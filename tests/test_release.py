@@ -70,3 +70,14 @@ def test_unknown_assignment_is_refused(capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.slow
 def test_exercises_are_in_sync_with_solutions() -> None:
     assert out_of_sync(IDS) == [], "run `python -m autograder release` and commit exercises/"
+
+
+def test_instructor_config_agrees_with_release() -> None:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.release import RELEASE, SOURCE
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    assert config.CourseDirectory.root == str(ROOT)
+    assert (config.CourseDirectory.source_directory, config.CourseDirectory.release_directory) == (SOURCE, RELEASE)
+    assert not config.CourseDirectory.db_url.removeprefix("sqlite:///").startswith(str(ROOT))

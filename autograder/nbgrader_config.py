@@ -1,0 +1,21 @@
+"""nbgrader settings for instructors working by hand on this repository (not imported by the package).
+
+Use:  nbgrader <command> <assignment> --JupyterApp.config_file=autograder/nbgrader_config.py
+Sources live in solutions/, releases in exercises/ (regenerate them with `python -m autograder release`);
+the gradebook is kept outside the repository so student data is never committed.
+"""
+
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - traitlets provides get_config when nbgrader loads this file
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADEBOOK = Path.home() / ".local" / "share" / "taming-exploding-gradients" / "gradebook.db"
+GRADEBOOK.parent.mkdir(parents=True, exist_ok=True)
+
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.db_url = f"sqlite:///{GRADEBOOK}"
+# the capstone trains a small RNN inside its test cell: allow more than nbgrader's default per cell
+c.ExecutePreprocessor.timeout = 180
