@@ -155,6 +155,10 @@ def test_wrong_dtype_device_and_nan_are_described() -> None:
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
     as_float32 = question.call({"sgd_step": lambda p, g, s, lr, **k: (p - lr * g).float()}, cases[0])
     assert "expected dtype torch.float64" in as_float32[ERROR_KEY]
+    elsewhere = question.call({"sgd_step": lambda p, g, s, lr, **k: torch.empty_like(p, device="meta")}, cases[0])
+    assert "expected a tensor on" in elsewhere[ERROR_KEY] and "got meta" in elsewhere[ERROR_KEY]
+    exits = question.call({"sgd_step": lambda *a, **k: exit(3)}, cases[0])
+    assert exits[ERROR_KEY].startswith("raised SystemExit")
     nan = question.call({"sgd_step": lambda p, g, s, lr, **k: p * float("nan")}, cases[0])
     outcome = question.judge(cases[:1], [nan])
     assert outcome.score == 0 and "NaN where the reference is finite" in outcome.message

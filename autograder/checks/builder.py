@@ -71,7 +71,9 @@ def tensor_out(what: str, value: Any, shape: tuple[int, ...], like: Tensor) -> T
         raise Unusable(f"{what}: expected dtype {like.dtype} (the inputs' dtype), got {value.dtype}")
     if value.device != like.device:
         raise Unusable(f"{what}: expected a tensor on {like.device} (the inputs' device), got {value.device}")
-    return value.detach().to("cpu").clone()
+    # a plain tensor copy, so a subclass cannot intercept the conversion with __torch_function__
+    with torch._C.DisableTorchFunctionSubclass():
+        return torch.Tensor.as_subclass(value, torch.Tensor).detach().to("cpu").clone()
 
 
 def unpack(what: str, value: Any, n: int) -> tuple[Any, ...]:
@@ -102,7 +104,7 @@ def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
                 tripped = list(wire.tripped) if wire is not None else []
     except Unusable as exc:
         out = {ERROR_KEY: str(exc)}
-    except Exception as exc:  # noqa: BLE001 - any student exception becomes a graded message
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any student exception becomes a graded message
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         out = {ERROR_KEY: f"raised {type(exc).__name__}: {text}"}
     if tripped:  # counts even when the student caught ForbiddenCall and carried on

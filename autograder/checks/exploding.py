@@ -60,7 +60,7 @@ def _call(functions: Functions, case: Case) -> Output:
                 "forward_calls": calls[0]}
     except Unusable as exc:
         return {ERROR_KEY: str(exc)}
-    except Exception as exc:  # noqa: BLE001 - the student's loop may raise anything
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the student's loop may raise anything
         return {ERROR_KEY: f"train raised {type(exc).__name__}: {str(exc).strip()[:200]}"}
 
 
