@@ -25,8 +25,8 @@ def _solution_lines(aid: str) -> set[str]:
     outside: set[str] = set()
     for cell in nbformat.read(ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4).cells:
         for region in re.findall(pattern, cell.source, flags=re.S):
-            inside.update(l.strip() for l in region.splitlines() if len(l.strip()) > 12 and not l.strip().startswith("#"))
-        outside.update(l.strip() for l in re.sub(pattern, "", cell.source, flags=re.S).splitlines())
+            inside.update(s.strip() for s in region.splitlines() if len(s.strip()) > 12 and not s.strip().startswith("#"))
+        outside.update(s.strip() for s in re.sub(pattern, "", cell.source, flags=re.S).splitlines())
     return inside - outside
 
 
@@ -35,7 +35,7 @@ def test_release_holds_no_solution_and_no_hidden_test(aid: str) -> None:
     text = "\n".join(c.source for c in _release(aid).cells)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "grade(", "import grade"):
         assert marker not in text
-    leaked = sorted(l for l in _solution_lines(aid) if l in text)
+    leaked = sorted(s for s in _solution_lines(aid) if s in text)
     assert not leaked, f"exercises/{aid}: solution lines leaked: {leaked[:3]}"
 
 

@@ -11,10 +11,10 @@ import torch
 from torch import Tensor
 
 from autograder import reference
-from autograder.checks.builder import CheckSpec, Mistake, build, on_device, student, tensor_out, unpack
+from autograder.checks.builder import CheckSpec, Mistake, on_device, student, tensor_out, unpack
 from autograder.checks.compare import Tolerance
 from autograder.checks.mistakes import backprop as wrong
-from autograder.checks.spec import Assignment, Case, Functions, Output
+from autograder.checks.spec import Case, Functions, Output
 
 def tol(case: Case) -> Tolerance:
     """float64 students at float64 accuracy, float32 students at float32 accuracy."""
@@ -39,6 +39,7 @@ def spec(grade_id: str, points: float, functions: tuple[str, ...], make: Callabl
 # ---- linear ------------------------------------------------------------------------------------------
 
 def _linear_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    """Shapes including N = 1; hidden adds more shapes and float32."""
     dims = [(4, 3, 5), (1, 2, 2)] + ([(6, 5, 3), (3, 4, 1)] if hidden else [])
     cases = [{"label": f"N={n}, D={d}, M={m}", "x": randn(gen, n, d), "W": randn(gen, d, m),
               "b": randn(gen, m), "dout": randn(gen, n, m)} for n, d, m in dims]
@@ -48,6 +49,7 @@ def _linear_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 
 def _run_linear(functions: Functions, case: Case) -> Output:
+    """out, cache = linear_forward(x, W, b); dx, dW, db = linear_backward(dout, cache)."""
     x, W, b, dout = (on_device(case[k], case) for k in ("x", "W", "b", "dout"))
     out, cache = unpack("linear_forward", student(functions, "linear_forward")(x, W, b), 2)
     grads = unpack("linear_backward", student(functions, "linear_backward")(dout, cache), 3)
@@ -58,6 +60,7 @@ def _run_linear(functions: Functions, case: Case) -> Output:
 
 
 def _expect_linear(case: Case) -> Output:
+    """torch.autograd's output and gradients of x W + b."""
     out, (dx, dW, db) = reference.vjp(lambda x, W, b: x @ W + b, [case["x"], case["W"], case["b"]], case["dout"])
     return {"out": out, "dx": dx, "dW": dW, "db": db}
 
@@ -71,6 +74,7 @@ LINEAR = spec("linear", 2, ("linear_forward", "linear_backward"), _linear_cases,
 # ---- elementwise activations -------------------------------------------------------------------------
 
 def _act_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    """Inputs with an exact 0 and saturated values; hidden adds 3-D inputs and float32."""
     x = randn(gen, 4, 5, scale=2.0)
     x[0, :3] = torch.tensor([0.0, 3.0, -3.0], dtype=torch.float64)  # exactly 0 and saturated values
     cases = [{"label": "4x5 inputs with a 0 and +-3", "x": x, "dout": randn(gen, 4, 5)}]
@@ -81,7 +85,9 @@ def _act_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 
 def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistake: Mistake) -> CheckSpec:
+    """A question on one elementwise activation pair."""
     def run(functions: Functions, case: Case) -> Output:
+        """out, cache = <name>_forward(x); dx = <name>_backward(dout, cache)."""
         x, dout = on_device(case["x"], case), on_device(case["dout"], case)
         out, cache = unpack(f"{name}_forward", student(functions, f"{name}_forward")(x), 2)
         dx = student(functions, f"{name}_backward")(dout, cache)
@@ -89,6 +95,7 @@ def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistak
                 "dx": tensor_out(f"{name}_backward's dx", dx, tuple(x.shape), x)}
 
     def expect(case: Case) -> Output:
+        """torch.autograd's output and input gradient."""
         out, (dx,) = reference.vjp(fn, [case["x"]], case["dout"])
         return {"out": out, "dx": dx}
 
@@ -110,6 +117,7 @@ TANH = _activation("tanh", 1, torch.tanh, Mistake(
 # ---- losses ------------------------------------------------------------------------------------------
 
 def _ce_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    """Small and N = 1 batches and logits of size 1e3; hidden adds a size and float32."""
     sizes = [(5, 4), (1, 3)] + ([(7, 6)] if hidden else [])
     cases = [{"label": f"N={n}, C={c}", "logits": randn(gen, n, c, scale=2.0),
               "y": torch.randint(0, c, (n,), generator=gen)} for n, c in sizes]
@@ -121,6 +129,7 @@ def _ce_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 
 def _run_ce(functions: Functions, case: Case) -> Output:
+    """loss, dlogits = softmax_cross_entropy(logits, y)."""
     logits, y = on_device(case["logits"], case), on_device(case["y"], case)
     loss, d = unpack("softmax_cross_entropy", student(functions, "softmax_cross_entropy")(logits, y), 2)
     return {"loss": tensor_out("softmax_cross_entropy's loss", loss, (), logits),
@@ -133,6 +142,7 @@ def _overflowed(case: Case, out: Output) -> bool:
 
 
 def _ce(case: Case) -> Output:
+    """torch's mean cross-entropy and its gradient."""
     loss, d = reference.softmax_cross_entropy(case["logits"], case["y"])
     return {"loss": loss, "dlogits": d}
 
@@ -148,12 +158,14 @@ CROSS_ENTROPY = spec("softmax_cross_entropy", 2, ("softmax_cross_entropy",), _ce
 
 
 def _mse_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    """2-D and 1-D shapes; hidden adds 3-D and float32."""
     shapes = [(4, 3), (6,)] + ([(2, 3, 2)] if hidden else [])
     cases = [{"label": f"shape {s}", "pred": randn(gen, *s), "target": randn(gen, *s)} for s in shapes]
     return cases + ([{**cases[0], "label": "float32 shape (4, 3)", "dtype": "float32"}] if hidden else [])
 
 
 def _run_mse(functions: Functions, case: Case) -> Output:
+    """loss, dpred = mse_loss(pred, target)."""
     pred, target = on_device(case["pred"], case), on_device(case["target"], case)
     loss, d = unpack("mse_loss", student(functions, "mse_loss")(pred, target), 2)
     return {"loss": tensor_out("mse_loss's loss", loss, (), pred),
@@ -161,6 +173,7 @@ def _run_mse(functions: Functions, case: Case) -> Output:
 
 
 def _mse(case: Case) -> Output:
+    """torch's mean squared error and its gradient."""
     loss, d = reference.mse_loss(case["pred"], case["target"])
     return {"loss": loss, "dpred": d}
 
@@ -168,6 +181,7 @@ def _mse(case: Case) -> Output:
 MSE = spec("mse_loss", 1, ("mse_loss",), _mse_cases, _run_mse, _mse, (
     Mistake("wrong mean/axis in the loss: averaged over the batch only", "average over ALL elements (numel)",
             lambda c: wrong.mse_mean_over_batch(c["pred"], c["target"])),
-    Mistake("wrong mean in the loss: summed", "average over all elements", lambda c: wrong.mse_sum(c["pred"], c["target"])),
+    Mistake("wrong mean in the loss: summed", "average over all elements",
+            lambda c: wrong.mse_sum(c["pred"], c["target"])),
     Mistake("missing factor 2 in dpred", "d/dpred mean((pred - t)^2) = 2 (pred - t) / numel",
             lambda c: wrong.mse_no_factor_two(c["pred"], c["target"]))), "mean squared error and its gradient")

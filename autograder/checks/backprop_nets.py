@@ -15,16 +15,18 @@ from autograder.checks.spec import Case, Functions, Output
 
 
 def _mlp_case(gen: torch.Generator, label: str, widths: list[int], activation: str | None, n: int = 5) -> Case:
+    """One MLP case: params with He-like scale x 1.5, inputs and labels; activation omitted = default."""
     params = {}
-    for l in range(1, len(widths)):
-        params[f"W{l}"] = randn(gen, widths[l - 1], widths[l], scale=widths[l - 1] ** -0.5 * 1.5)
-        params[f"b{l}"] = randn(gen, widths[l], scale=0.1)
+    for k in range(1, len(widths)):
+        params[f"W{k}"] = randn(gen, widths[k - 1], widths[k], scale=widths[k - 1] ** -0.5 * 1.5)
+        params[f"b{k}"] = randn(gen, widths[k], scale=0.1)
     case = {"label": label, "params": params, "x": randn(gen, n, widths[0]),
             "y": torch.randint(0, widths[-1], (n,), generator=gen)}
     return case | ({"activation": activation} if activation else {})
 
 
 def _mlp_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    """Visible: one case per activation; hidden adds the default, one layer, other shapes and float32."""
     cases = [_mlp_case(gen, "3 layers, relu", [4, 6, 5, 3], "relu"),
              _mlp_case(gen, "2 layers, tanh", [3, 5, 4], "tanh"),
              _mlp_case(gen, "3 layers, sigmoid", [4, 5, 5, 3], "sigmoid")]
@@ -38,12 +40,14 @@ def _mlp_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 
 def _run_mlp(functions: Functions, case: Case) -> Output:
+    """loss, grads = mlp_loss_and_grads(params, x, y[, activation]); every gradient checked and copied."""
     params = {k: on_device(v, case) for k, v in case["params"].items()}
     x, y = on_device(case["x"], case), on_device(case["y"], case)
     kwargs = {"activation": case["activation"]} if "activation" in case else {}
     loss, grads = unpack("mlp_loss_and_grads", student(functions, "mlp_loss_and_grads")(params, x, y, **kwargs), 2)
     if not isinstance(grads, dict):
-        raise Unusable(f"mlp_loss_and_grads: expected grads as a dict with keys {sorted(params)}, got {describe(grads)}")
+        raise Unusable(f"mlp_loss_and_grads: expected grads as a dict with keys {sorted(params)}, "
+                       f"got {describe(grads)}")
     out = {"loss": tensor_out("mlp_loss_and_grads's loss", loss, (), x)}
     for key, p in params.items():
         if key not in grads:
@@ -53,11 +57,13 @@ def _run_mlp(functions: Functions, case: Case) -> Output:
 
 
 def _expect_mlp(case: Case) -> Output:
+    """torch.autograd's loss and gradients."""
     loss, grads = reference.mlp_loss_and_grads(case["params"], case["x"], case["y"], case.get("activation", "relu"))
     return {"loss": loss, **grads}
 
 
 def _mlp_mistake(name: str, hint: str, key: str) -> Mistake:
+    """A mistake of the hand-written MLP kernel, by its switch name."""
     return Mistake(name, hint, lambda c: wrong.mlp(c["params"], c["x"], c["y"], c.get("activation", "relu"), key))
 
 
@@ -73,12 +79,14 @@ _RNN_KEYS = ("x", "h0", "Wx", "Wh", "b", "dh")
 
 
 def _rnn_case(gen: torch.Generator, label: str, n: int, t: int, d: int, h: int, wh_scale: float) -> Case:
+    """One RNN case; wh_scale sets the size of Wh relative to 1/sqrt(H)."""
     return {"label": label, "x": randn(gen, n, t, d), "h0": randn(gen, n, h, scale=0.5),
             "Wx": randn(gen, d, h, scale=d ** -0.5), "Wh": randn(gen, h, h, scale=wh_scale * h ** -0.5),
             "b": randn(gen, h, scale=0.1), "dh": randn(gen, n, t, h)}
 
 
 def _rnn_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+    """Visible: T = 1 and T = 5; hidden adds large and small Wh and float32."""
     cases = [_rnn_case(gen, "T=1", 3, 1, 4, 5, 1.0), _rnn_case(gen, "T=5", 3, 5, 4, 5, 1.0)]
     if hidden:
         cases += [_rnn_case(gen, "T=8, large Wh", 2, 8, 3, 6, 2.0), _rnn_case(gen, "T=6, small Wh", 4, 6, 2, 3, 0.3)]
@@ -87,6 +95,7 @@ def _rnn_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 
 def _run_rnn(functions: Functions, case: Case) -> Output:
+    """h, cache = rnn_forward(...); (dx, dh0, dWx, dWh, db) = rnn_backward(dh, cache)."""
     x, h0, Wx, Wh, b, dh = (on_device(case[k], case) for k in _RNN_KEYS)
     hs, cache = unpack("rnn_forward", student(functions, "rnn_forward")(x, h0, Wx, Wh, b), 2)
     grads = unpack("rnn_backward", student(functions, "rnn_backward")(dh, cache), 5)
@@ -97,6 +106,7 @@ def _run_rnn(functions: Functions, case: Case) -> Output:
 
 
 def _expect_rnn(case: Case) -> Output:
+    """torch.autograd's states and gradients through time."""
     inputs = [case[k] for k in _RNN_KEYS]
     dx, dh0, dWx, dWh, db = reference.rnn_backward(*inputs)
     return {"h": reference.rnn_forward(*inputs[:5]), "dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db}

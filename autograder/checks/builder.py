@@ -189,6 +189,7 @@ def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome
 def build(spec: CheckSpec) -> Question:
     """The spec.Question the notebooks and the batch grader use."""
     def make_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
+        """Visible cases, plus the hidden ones when asked."""
         return spec.visible() + (spec.hidden(gen) if hidden else [])
 
     return Question(

@@ -76,6 +76,7 @@ def _run_norm(functions: Functions, case: Case) -> Output:
 
 
 def _norm_visible() -> list[Case]:
+    """Fixed cases: default, 1, inf and 3 norms, one with gradients ~1e-8."""
     gen = torch.Generator().manual_seed(7)
     shapes = [(3, 4), None, (5,), (2, 2, 2)]
     return [_case("three tensors and a None, default norm_type", _grads(gen, shapes)),
@@ -85,6 +86,7 @@ def _norm_visible() -> list[Case]:
 
 
 def _norm_hidden(gen: torch.Generator) -> list[Case]:
+    """Fresh shapes and scales for each norm type, and a float32 case."""
     cases = []
     for p in (2.0, 1.0, math.inf, 4.0):
         k = int(torch.randint(1, 5, (), generator=gen))
@@ -156,6 +158,7 @@ CLIP_MISTAKES = (
 
 
 def _clip_visible() -> list[Case]:
+    """Totals far above, exactly at, just above and below max_norm, and tiny gradients."""
     gen = torch.Generator().manual_seed(11)
     shapes = [(3, 4), None, (5,)]
     return [
@@ -168,6 +171,7 @@ def _clip_visible() -> list[Case]:
 
 
 def _flags_visible() -> list[Case]:
+    """inf and 1 norms, and non-finite gradients with error_if_nonfinite on and off."""
     gen = torch.Generator().manual_seed(13)
     shapes = [(4,), (2, 3), None]
     nonfinite = _grads(gen, shapes)
@@ -186,7 +190,9 @@ def _flags_visible() -> list[Case]:
 
 
 def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
+    """Hidden cases: totals around max_norm for every norm type (flags) or the 2-norm (basic)."""
     def make(gen: torch.Generator) -> list[Case]:
+        """The hidden cases for one generator."""
         cases = []
         norm_types = (2.0, 1.0, math.inf, 3.0) if flags else (2.0,)
         for p in norm_types:
@@ -209,6 +215,7 @@ def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
 
 
 def _clip_spec(grade_id: str, points: float, visible: Callable[[], list[Case]], flags: bool) -> CheckSpec:
+    """A clip_grad_norm question with the given visible cases."""
     return CheckSpec(grade_id=grade_id, points=points, functions=("clip_grad_norm",), visible=visible,
                      hidden=_clip_hidden(flags), run=_run_clip_norm, expect=_expect_clip_norm,
                      mistakes=CLIP_MISTAKES, tolerance=_tol,
@@ -228,6 +235,7 @@ def _run_clip_value(functions: Functions, case: Case) -> Output:
 
 
 def _value_cases(gen: torch.Generator, n: int, label: str) -> list[Case]:
+    """n cases with random clip values and a -1e9 entry."""
     cases = []
     for k in range(n):
         clip = float(10 ** (torch.rand((), generator=gen) * 4 - 3))

@@ -113,6 +113,7 @@ class Tripwire:
     def trap(self, name: str) -> Callable[..., Any]:
         """A replacement for `name` that records the call and raises ForbiddenCall."""
         def trapped(*args: Any, **kwargs: Any) -> Any:
+            """Record the call, then refuse it."""
             self.tripped.append(name)
             raise ForbiddenCall(f"{name} is a forbidden shortcut in this exercise: write the computation yourself")
         return trapped

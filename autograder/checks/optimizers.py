@@ -68,6 +68,7 @@ def _case(gen: torch.Generator, label: str, hyper: dict[str, Any], steps: int, s
 def _run(name: str) -> Callable[[Functions, Case], Output]:
     """Call the student's <name>_step once per gradient with one state dict; collect the parameters."""
     def run(functions: Functions, case: Case) -> Output:
+        """The trajectory of the student function."""
         fn = student(functions, f"{name}_step")
         param = on_device(case["param0"], case)
         grads = on_device(case["grads"], case)
@@ -90,6 +91,7 @@ def _expect(name: str) -> Callable[[Case], Output]:
 def _mistake(name: str, key: str) -> Mistake:
     """The Mistake for one switch of the hand-written kernel."""
     def kernel(case: Case) -> Output:
+        """The mistaken kernel's trajectory."""
         return {"params": KERNELS[name](case["param0"], list(case["grads"]), **_hyper(case), mistake=key)}
     return Mistake(HINTS[key][0], HINTS[key][1], kernel)
 
@@ -105,10 +107,12 @@ def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, 
     """A question on <name>_step: fixed visible cases, hidden cases over every combination of `flags`,
     and the known mistakes its cases can reveal (default: all of the optimizer's)."""
     def make_visible() -> list[Case]:
+        """The fixed visible cases (same inputs for everybody)."""
         gen = torch.Generator().manual_seed(1234)
         return [_case(gen, label, hyper, steps, scale) for label, hyper, steps, scale in visible]
 
     def make_hidden(gen: torch.Generator) -> list[Case]:
+        """One case per flag combination with random scale and length, plus a float32 case."""
         cases, combos = [], []
         for combo in itertools.product(*flags.values()):
             hyper = {**base, **dict(zip(flags, combo))}

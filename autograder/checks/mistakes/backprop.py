@@ -102,21 +102,21 @@ def mlp(params: dict[str, Tensor], x: Tensor, y: Tensor, activation: str = "relu
     act, dact = _ACT[activation]
     n_layers = len(params) // 2
     h, cache = x.double(), []
-    for l in range(1, n_layers + 1):
-        a = h @ params[f"W{l}"].double() + params[f"b{l}"].double()
-        last = l == n_layers and mistake != "activation_after_last"
+    for k in range(1, n_layers + 1):
+        a = h @ params[f"W{k}"].double() + params[f"b{k}"].double()
+        last = k == n_layers and mistake != "activation_after_last"
         out = a if last else act(a)
         cache.append((h, a, out, last))
         h = out
     loss, d = _softmax_ce(h, y, True)
     grads: dict[str, Tensor] = {}
-    for l in range(n_layers, 0, -1):
-        h_in, a, out, last = cache[l - 1]
+    for k in range(n_layers, 0, -1):
+        h_in, a, out, last = cache[k - 1]
         if not last:
             local = dact(a, a) if mistake == "derivative_from_preactivation" else dact(a, out)
             d = d * local
-        grads[f"W{l}"], grads[f"b{l}"] = h_in.T @ d, d.sum(dim=0)
-        d = d @ params[f"W{l}"].double().T
+        grads[f"W{k}"], grads[f"b{k}"] = h_in.T @ d, d.sum(dim=0)
+        d = d @ params[f"W{k}"].double().T
     return {"loss": loss, **{k: grads[k] for k in sorted(grads)}}
 
 
