@@ -192,3 +192,14 @@ def test_exploding_judge_measures_the_loss_itself() -> None:
     assert outcome.score == 1.0 and "measured by the grader" in outcome.message
     junk = question.judge(cases, [question.call({"train": lambda *a: None}, c) for c in cases])
     assert junk.score == 0 and "expected a dict" in junk.message
+
+
+def test_hidden_seed_follows_the_nbgrader_student_folder(tmp_path: Path) -> None:
+    from autograder.checks.notebook import FIXED_SEED, seed_for, student_id
+
+    folder = tmp_path / "course" / "autograded" / "alice" / "optimizers"
+    folder.mkdir(parents=True)
+    assert student_id(folder) == "alice" and student_id(tmp_path) is None
+    alice, bob = seed_for("optimizers", "adam_step_basic", "alice"), seed_for("optimizers", "adam_step_basic", "bob")
+    assert alice != bob and alice == seed_for("optimizers", "adam_step_basic", "alice")
+    assert seed_for("optimizers", "adam_step_basic", None) == FIXED_SEED
