@@ -95,10 +95,13 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _pythonpath(checks)}
     setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
+    # The private /tmp and home come first: bwrap applies mounts in order, so a virtual environment
+    # or checkout that lives under /tmp (a CI clone, say) is bound on top of the tmpfs, not hidden by it.
     return ["bwrap", "--die-with-parent", "--new-session", "--as-pid-1", *namespaces, *privileges,
-            *_readonly_binds(checks), "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", str(256 << 20), "--tmpfs", "/tmp",
-            "--size", str(512 << 20), "--tmpfs", HOME, "--bind", str(exchange), EXCHANGE,
+            "--size", str(512 << 20), "--tmpfs", HOME,
+            *_readonly_binds(checks), "--proc", "/proc", "--dev", "/dev",
+            "--bind", str(exchange), EXCHANGE,
             "--hostname", "localhost", "--chdir", HOME, "--clearenv", *setenv,
             *python, "--exchange", EXCHANGE, "--home", HOME, "--scratch", "/tmp", "--scratch", "/dev/shm"]
 

@@ -78,11 +78,25 @@ def _pid_of_uid(uid: int) -> int:
     return 0
 
 
-def _wipe(folder: Path) -> None:
-    """Remove everything inside `folder` (never the folder itself, which may be a mount point)."""
+def _mounts_and_parents() -> frozenset[Path]:
+    """Every mount point in this sandbox and its parent folders (a read-only venv under /tmp, say)."""
+    mounts = set()
+    try:
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            point = Path(line.split()[4].replace("\\040", " "))
+            mounts.update([point, *point.parents])
+    except OSError:
+        pass
+    return frozenset(mounts)
+
+
+def _wipe(folder: Path, keep: frozenset[Path] = frozenset()) -> None:
+    """Remove everything inside `folder` except the mounts in `keep` and the root-owned folders above them."""
     if not folder.is_dir():
         return
     for entry in folder.iterdir():
+        if entry in keep:  # bwrap made these 0755 root folders: the student's uid cannot write into them
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
@@ -169,7 +183,7 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     home, uid = ctx["home"], ctx["uid"]
     out_dir, work = home / ".out", home / "work"
     for folder in ctx["scratch"]:
-        _wipe(folder)
+        _wipe(folder, ctx["mounts"])
     limits = kernel.Confinement(memory_mb=int(job["memory_mb"]), uid=uid,
                                 cpu_seconds=int(job["timeout"] * (len(questions) + 1)) + 1)
     for folder in (work, out_dir):  # made here: the child cannot create folders in the root-owned home
@@ -210,7 +224,7 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         if all(_copy_result(out_dir / f"{name}{s}", job_dir / f"{name}{s}") for s in (".json", ".npz")):
             files.append(name)
     for folder in ctx["scratch"]:
-        _wipe(folder)
+        _wipe(folder, ctx["mounts"])
     status = seen["status"]
     return {"op": "done", "job": job["job"], "timed_out": seen["timed_out"], "phases": seen["phases"],
             "exit": os.WEXITSTATUS(status) if status >= 0 and os.WIFEXITED(status) else None,
@@ -245,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     if assignment.forbidden:
         from autograder.checks.forbidden import tripwire
     ctx = {"exchange": args.exchange, "home": args.home, "uid": args.uid, "assignment": assignment,
-           "tripwire": tripwire, "scratch": [args.home, *args.scratch]}
+           "tripwire": tripwire, "scratch": [args.home, *args.scratch],
+           "mounts": _mounts_and_parents()}
     protocol.send(proto_out, {"op": "ready", "pid": os.getpid()})
     while True:
         try:

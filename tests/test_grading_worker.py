@@ -1,0 +1,31 @@
+"""autograder.grading.sandbox/worker: mounts are ordered so a venv under /tmp stays visible, and wiping spares mounts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from autograder.grading.sandbox import worker_argv
+from autograder.grading.worker import _wipe
+
+
+def test_private_tmp_is_mounted_before_the_read_only_binds(tmp_path: Path) -> None:
+    """bwrap mounts in order: the tmpfs on /tmp must come first or it hides a venv that lives under /tmp."""
+    argv = worker_argv("autograder.checks:get_assignment", "optimizers", tmp_path, 0, sandboxed=True)
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
+    binds = [i for i, arg in enumerate(argv) if arg == "--ro-bind"]
+    prefix = [i for i in binds if argv[i + 1] == str(Path(sys.prefix).resolve())]
+    assert binds and tmpfs < min(binds), "the tmpfs on /tmp is mounted after (over) the read-only binds"
+    assert prefix, f"{sys.prefix} (the Python environment) is not bound into the sandbox"
+
+
+def test_wipe_spares_mounts_and_their_parents(tmp_path: Path) -> None:
+    """Scratch wiping removes the student's files but never walks into a read-only mount."""
+    (tmp_path / "student.txt").write_text("x")
+    (tmp_path / "junk" / "deep").mkdir(parents=True)
+    venv = tmp_path / "ci" / ".venv"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text("keep me")
+    _wipe(tmp_path, frozenset({venv, venv.parent}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ci"]
+    assert (venv / "python").read_text() == "keep me"
