@@ -206,12 +206,18 @@ def test_previous_next_follow_the_toc(visits: dict[str, dict], site: tuple[str, 
         assert visits[following]["prev"] == urljoin(base, f"{current}.html"), f"{following}: prev is wrong"
 
 
-def test_chapters_offer_downloads(visits: dict[str, dict]) -> None:
-    """Readers can download each executed chapter as .ipynb and its source."""
+def test_chapters_and_exercises_offer_downloads(visits: dict[str, dict]) -> None:
+    """Readers download each executed chapter as .ipynb and .md; students download each exercise as .ipynb."""
+    checked = 0
     for page, info in visits.items():
+        kinds = {Path(urlparse(d).path).suffix for d in info["downloads"]}
         if page.startswith("book/") and info["codeCells"]:
-            kinds = {Path(urlparse(d).path).suffix for d in info["downloads"]}
             assert {".ipynb", ".md"} <= kinds, f"{page}: download menu offers {sorted(kinds)}"
+            checked += 1
+        elif page.startswith("exercises/"):
+            assert ".ipynb" in kinds, f"{page}: download menu offers {sorted(kinds)}"
+            checked += 1
+    assert checked >= 10, f"only {checked} pages checked"
 
 
 def test_search_finds_clipping(site: tuple[str, list[str]], browser: object) -> None:

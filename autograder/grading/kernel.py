@@ -68,8 +68,20 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, keep_fd: int, c
     os.chdir(cwd)
     os.umask(0o077)
     sys.argv = [""]
+    _forget_grader_modules()
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+def _forget_grader_modules() -> None:
+    """Drop the grader's own modules from sys.modules (they name it); what runs keeps its references."""
+    import autograder
+
+    for name in [m for m in sys.modules if m.startswith(("autograder.grading", "autograder.plain"))]:
+        del sys.modules[name]
+    for attribute in ("grading", "plain"):
+        if hasattr(autograder, attribute):
+            delattr(autograder, attribute)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -24,6 +24,19 @@ from typing import Any
 MAX_RESULT_BYTES = 64 << 20
 
 
+def _blank_command_line() -> None:
+    """Overwrite our argv in memory, so /proc/<pid>/cmdline says 'python3' and not which grader runs here."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: fields 48 and 49 of proc(5)
+        name = b"python3\0"
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(name + b"\0" * max(0, end - start - len(name)))
+    except (OSError, ValueError, IndexError):
+        pass  # cosmetic: the sandbox does not depend on it
+
+
 def _nondumpable() -> None:
     """prctl(PR_SET_DUMPABLE, 0): a student process cannot ptrace or read the worker's memory."""
     try:
@@ -246,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     proto_in, proto_out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # stray prints must never corrupt the protocol
+    _blank_command_line()
     _nondumpable()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     import torch

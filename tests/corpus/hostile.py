@@ -71,7 +71,14 @@ ESCAPE = """    import os, pathlib
 """
 DETECT = """    import os, socket, sys
     seen = ' '.join([*os.environ.keys(), *os.environ.values(), os.getcwd(), socket.gethostname(), *sys.argv])
-    if any(word in seen.lower() for word in ('grad', 'nbgrader', 'sandbox', 'bwrap', 'submission')):
+    for pid in ('1', 'self', str(os.getppid())):
+        try:
+            seen += ' ' + open(f'/proc/{pid}/cmdline', 'rb').read().decode(errors='replace').replace(chr(0), ' ')
+        except OSError:
+            pass
+    grader = [m for m in sys.modules if m.startswith('autograder') and m != 'autograder'
+              and not m.startswith(('autograder.checks', 'autograder.device', 'autograder.reference'))]
+    if grader or any(word in seen.lower() for word in ('nbgrader', 'sandbox', 'bwrap', 'submission', 'worker')):
         return -a * x
 """
 NETWORK = """    import socket
