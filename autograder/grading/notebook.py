@@ -64,10 +64,14 @@ def _text(source: Any) -> str | None:
 
 def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
     """nbformat 3 -> 4 with nbformat's converter (cell metadata, hence nbgrader's, is kept)."""
+    import warnings
+
     import nbformat
 
     try:
-        return dict(nbformat.v4.upgrade(nbformat.from_dict(data)))
+        with warnings.catch_warnings():  # cells of an upgraded v3 notebook have no ids; grading never needs them
+            warnings.filterwarnings("ignore", message="Cell is missing an id field")
+            return dict(nbformat.v4.upgrade(nbformat.from_dict(data)))
     except Exception as exc:  # noqa: BLE001 - the converter raises many types on odd input
         raise Malformed(f"nbformat 3 notebook could not be upgraded to nbformat 4: {exc}"[:300]) from None
 
