@@ -25,6 +25,11 @@ def _check(mistake: str | None, known: tuple[str, ...]) -> None:
         raise ValueError(f"mistake must be None or one of {known}, got {mistake!r}")
 
 
+def _decay(p: Tensor, g: Tensor, lr: float, weight_decay: float, decoupled: bool) -> tuple[Tensor, Tensor]:
+    """(p, g) after weight decay: decoupled p *= 1 - lr wd (AdamW), or L2 g += wd p (SGD, RMSprop, Adam)."""
+    return (p * (1 - lr * weight_decay), g) if decoupled else (p, g + weight_decay * p)
+
+
 def sgd(param0: Tensor, grads: Sequence[Tensor], lr: float, momentum: float = 0.0, dampening: float = 0.0,
         weight_decay: float = 0.0, nesterov: bool = False, mistake: str | None = None) -> Tensor:
     """torch.optim.SGD: g += wd p; b = g at the first step, else mu b + (1 - tau) g; p -= lr (g + mu b | b)."""
@@ -32,10 +37,7 @@ def sgd(param0: Tensor, grads: Sequence[Tensor], lr: float, momentum: float = 0.
     p, buf, path = param0.double().clone(), None, []
     for g in grads:
         g = g.double()
-        if mistake == "decoupled_weight_decay":
-            p = p * (1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
+        p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
         if momentum != 0:
             if buf is None:
                 buf = (1 - dampening) * g if mistake == "dampening_first_step" else g.clone()
@@ -56,10 +58,7 @@ def rmsprop(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-2, alpha: fl
     v, gbar, buf, path = torch.zeros_like(p), torch.zeros_like(p), torch.zeros_like(p), []
     for g in grads:
         g = g.double()
-        if mistake == "decoupled_weight_decay":
-            p = p * (1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
+        p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
         v = alpha * v + (1 - alpha) * g * g
         centred_v = v
         if centered:
@@ -86,10 +85,7 @@ def adam(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-3, betas: Seque
     use_decoupled = decoupled != (mistake in ("decoupled_weight_decay", "l2_weight_decay"))
     for step, g in enumerate(grads, start=1):
         g = g.double()
-        if use_decoupled:
-            p = p * (1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
+        p, g = _decay(p, g, lr, weight_decay, use_decoupled)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
         t = {"step_not_incremented": 1, "step_off_by_one_ahead": step + 1,
