@@ -23,3 +23,23 @@ def test_stubs_score_zero(assignment_id: str, question) -> None:
     outcome = question.judge(cases, [question.call(functions, case) for case in cases])
     assert outcome.score == 0, f"{assignment_id}/{question.grade_id}: a stub earned {outcome.score}: {outcome.message}"
     assert "NotImplementedError" in outcome.message
+
+
+def test_raising_whenever_error_if_nonfinite_is_set_is_wrong() -> None:
+    """A clip_grad_norm that raises RuntimeError for every error_if_nonfinite=True call fails a visible case."""
+    from autograder.checks import get_assignment
+
+    def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        if error_if_nonfinite:
+            raise RuntimeError("non-finite")
+        present = [g for g in grads if g is not None]
+        norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in present])
+        total = torch.linalg.vector_norm(norms, norm_type)
+        for g in present:
+            g.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        return total
+
+    question = get_assignment("clipping").question("clip_grad_norm_flags")
+    cases = question.make_cases(torch.Generator().manual_seed(0), False)
+    outcome = question.judge(cases, [question.call({"clip_grad_norm": clip_grad_norm}, c) for c in cases])
+    assert outcome.status == "partial" and "finite gradients, error_if_nonfinite=True" in outcome.message

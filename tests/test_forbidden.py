@@ -34,17 +34,40 @@ def honest(x):
 
 def calls_honest(x):
     return honest(x) * 2
+
+def step(p):
+    return o.SGD([p], lr=0.1)
+
+class Layer:
+    def backward(self, dout):
+        return dout
+
+def own_layer_backward(dout, cache):
+    return cache.backward(dout)
+
+def local_step(p):
+    step = lambda q: q * 2  # a local name that shadows the top-level step() above
+    return step(p)
 '''
 FORBIDDEN = ("torch.optim", "torch.autograd", "Tensor.backward", "torch.nn.utils.clip_grad_norm_")
 
 
 def test_scan_follows_aliases_and_helpers() -> None:
-    found = scan(SOURCE, ["adam_step", "clip", "via_backward", "via_grad", "honest", "calls_honest"], FORBIDDEN)
+    names = ["adam_step", "clip", "via_grad", "honest", "calls_honest", "own_layer_backward", "local_step"]
+    found = scan(SOURCE, names, FORBIDDEN)
     assert found["adam_step"] == ["torch.optim"]  # through helper() and the `o` alias
     assert found["clip"] == ["torch.nn.utils.clip_grad_norm_"]
-    assert found["via_backward"] == ["Tensor.backward"]
     assert found["via_grad"] == ["torch.autograd"]
     assert found["honest"] == [] and found["calls_honest"] == []
+
+
+def test_scan_spares_honest_look_alikes() -> None:
+    """A student's own layer.backward(...) and a local name shadowing a forbidden helper are not shortcuts.
+
+    A real Tensor.backward() call is caught at run time by the tripwire (see below).
+    """
+    found = scan(SOURCE, ["own_layer_backward", "local_step", "via_backward"], FORBIDDEN)
+    assert found == {"own_layer_backward": [], "local_step": [], "via_backward": []}
 
 
 def test_scan_survives_bad_source_and_unknown_names() -> None:

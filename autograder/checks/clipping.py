@@ -187,6 +187,9 @@ def _flags_visible() -> list[Case]:
               max_norm=1.0, norm_type=math.inf),
         _case("inf gradient, error_if_nonfinite=True", nonfinite, max_norm=1.0, error_if_nonfinite=True),
         _case("NaN gradient, error_if_nonfinite=False", nan_grads, max_norm=1.0, error_if_nonfinite=False),
+        # finite gradients with the flag on: raising whenever the flag is set is wrong, clip as usual
+        _case("finite gradients, error_if_nonfinite=True", _with_norm(_grads(gen, shapes), 2.5, 2.0),
+              max_norm=1.0, error_if_nonfinite=True),
     ]
 
 

@@ -53,16 +53,26 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
     return aliases
 
 
+def _local_names(fn: ast.AST) -> set[str]:
+    """Names a function binds itself (parameters, assignments): calling one is not calling a top-level helper."""
+    local = {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)}
+    local.update(n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return local
+
+
 def _uses(fn: ast.AST, aliases: dict[str, str]) -> tuple[set[str], set[str]]:
-    """(full dotted names used, plain names called) inside one function body."""
+    """(full dotted names used, plain names called) inside one function body.
+
+    `x.backward(...)` is left to the run-time tripwire: statically it cannot be told apart from a student's
+    own layer object with a `backward` method (a common, honest style in the backprop exercise).
+    """
     used: set[str] = set()
     called: set[str] = set()
+    local = _local_names(fn)
     for node in ast.walk(fn):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             used.update(_aliases(ast.Module(body=[node], type_ignores=[])).values())
-        if isinstance(node, ast.Attribute) and node.attr == "backward":
-            used.add("Tensor.backward")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in local:
             called.add(node.func.id)
         if isinstance(node, (ast.Attribute, ast.Name)):
             name = _dotted(node)
