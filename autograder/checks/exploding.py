@@ -81,15 +81,17 @@ def _judge_one(case: Case, out: Any) -> tuple[float, str]:
         return 0.0, str(out.get(ERROR_KEY) if isinstance(out, dict) else f"nothing came back ({describe(out)})")
     points, notes = 0.0, []
     loss, norm = as_float64(out.get("loss")), as_float64(out.get("grad_norm"))
-    steps = int(case["steps"])
+    steps, calls = int(case["steps"]), out.get("forward_calls")
     if loss is None or norm is None or loss.dim() != 1 or norm.shape != loss.shape or not 1 <= len(loss) <= steps:
         notes.append(f"history must hold one loss and one gradient norm per step (1 to {steps} steps)")
+    elif not isinstance(calls, int) or len(loss) > calls:
+        # every recorded loss needs a forward pass of the model: a longer history was not measured in training
+        notes.append(f"the history has {len(loss)} losses but the model ran {calls} times: it was not measured")
     elif not bool(torch.isfinite(loss).all() and torch.isfinite(norm).all()):
         bad = int((~(torch.isfinite(loss) & torch.isfinite(norm))).nonzero()[0])
         notes.append(f"the history has NaN/inf at step {bad + 1}: training diverged")
     else:
         points += POINTS_HISTORY
-    calls = out.get("forward_calls")
     try:
         final = _final_loss(case, out)
     except Exception as exc:  # noqa: BLE001 - garbage parameters
