@@ -141,6 +141,8 @@ def loads(json_bytes: bytes, npz_bytes: bytes, limits: Limits = Limits()) -> Any
                 array = npz[name]
                 if array.dtype.kind not in ALLOWED_KINDS:
                     raise PlainError(f"array {name!r} has dtype {array.dtype}, not numeric")
+                if not array.dtype.isnative:  # torch.from_numpy refuses other byte orders
+                    raise PlainError(f"array {name!r} has byte order {array.dtype.byteorder!r}, not native")
                 arrays[name] = array
     except PlainError:
         raise

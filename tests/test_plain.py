@@ -82,6 +82,14 @@ def test_object_arrays_and_pickles_are_refused() -> None:
         plain.loads(json.dumps({"A": "a0"}).encode(), buffer.getvalue())
 
 
+def test_foreign_byte_order_is_refused_not_crashing() -> None:
+    """A big-endian array (torch.from_numpy raises ValueError on it) is a PlainError like any bad input."""
+    buffer = io.BytesIO()
+    np.savez(buffer, a0=np.arange(3, dtype=">f8"))
+    with pytest.raises(plain.PlainError, match="byte order"):
+        plain.loads(json.dumps({"T": "a0"}).encode(), buffer.getvalue())
+
+
 def test_size_limits_are_checked_before_decompressing() -> None:
     """A compressed archive announcing more bytes than allowed is refused without inflating it."""
     buffer = io.BytesIO()

@@ -81,7 +81,7 @@ def _read(path: Path) -> dict[str, Any] | None:
     """A result file from the sandbox as a dict, or None when it is absent, oversize or malformed."""
     try:
         value = plain.load(path)
-    except (plain.PlainError, OSError):
+    except (plain.PlainError, OSError, ValueError):  # whatever the sandbox wrote, a bad file is the student's
         return None
     return value if isinstance(value, dict) else None
 

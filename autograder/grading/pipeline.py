@@ -51,13 +51,22 @@ def _source_path(settings: Settings, notebook: str) -> Path:
 
 def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission]:
     """Add a 'missing' submission for every roster id without one; make ids unique."""
+    taken = {sub.student_id for sub in subs}
     seen: dict[str, int] = {}
     unique = []
     for sub in subs:
-        count = seen.get(sub.student_id, 0)
+        if sub.student_id not in seen:
+            seen[sub.student_id] = 1
+            unique.append(sub)
+            continue
+        count = seen[sub.student_id]
+        while f"{sub.student_id}-{count + 1}" in taken:  # never collide with a real id such as 'alice-2'
+            count += 1
         seen[sub.student_id] = count + 1
-        unique.append(sub if not count else Submission(f"{sub.student_id}-{count + 1}", sub.origin, sub.data,
-                                                       sub.late, sub.problem))
+        new_id = f"{sub.student_id}-{count + 1}"
+        taken.add(new_id)
+        seen[new_id] = 1
+        unique.append(Submission(new_id, sub.origin, sub.data, sub.late, sub.problem))
     if roster:
         for line in roster.read_text().splitlines():
             student = safe_id(line.split(",")[0]) if line.strip() else ""
