@@ -29,3 +29,13 @@ def test_wipe_spares_mounts_and_their_parents(tmp_path: Path) -> None:
     _wipe(tmp_path, frozenset({venv, venv.parent}))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ci"]
     assert (venv / "python").read_text() == "keep me"
+
+
+def test_sandbox_caps_shared_memory_and_hides_gpus(tmp_path: Path) -> None:
+    """/dev/shm is a size-capped tmpfs, and student code sees no CUDA device and COURSE_DEVICE=cpu."""
+    argv = worker_argv("autograder.checks:get_assignment", "optimizers", tmp_path, 0, sandboxed=True)
+    shm = argv.index("/dev/shm")
+    assert argv[shm - 1] == "--tmpfs" and argv[shm - 3] == "--size" and int(argv[shm - 2]) <= 64 << 20
+    assert argv.index("--dev") < shm, "the capped /dev/shm must be mounted over bwrap's own /dev"
+    env = {argv[i + 1]: argv[i + 2] for i, arg in enumerate(argv) if arg == "--setenv"}
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and env["COURSE_DEVICE"] == "cpu"

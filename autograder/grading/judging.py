@@ -74,6 +74,8 @@ def why_unfinished(question: Question | None, reply: dict[str, Any], timeout: fl
         return Verdict("error", f"the process running {what} was killed by {name}{hint}")
     if reply.get("op") == "failed":
         return Verdict("error", f"grading infrastructure error: {reply.get('error', '?')}")
+    if reply.get("exit") == 70:  # kernel.run's own code for "the results could not be written"
+        return Verdict("error", f"the results of {what} could not be written (too large, or memory ran out)")
     return Verdict("error", f"the code ended its own process (exit code {reply.get('exit')}) while running {what}")
 
 

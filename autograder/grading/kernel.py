@@ -170,5 +170,7 @@ def run(cells: list[tuple[str, str, bool]], questions: list[Any], cases: dict[st
             _safe_dump({"outputs": outputs, "missing": missing, "memory": watch.memory, "tripped": tripped,
                         "seconds": time.perf_counter() - started}, out_dir / f"q{index}")
             os.write(progress_fd, f"q{index}\n".encode())
+    except BaseException:  # noqa: BLE001 - writing the results failed (disk full, memory): not the student's exit
+        os._exit(70)
     finally:
         os._exit(0)

@@ -31,6 +31,11 @@ NO_SANDBOX_WARNING = ("WARNING: bubblewrap (bwrap) is not usable here: student c
 WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 
 
+#: Grading runs on the CPU: a GPU would not fit the per-submission memory limit (CUDA reserves far more
+#: address space than RLIMIT_AS allows) and the reference comparison is float64 on the CPU anyway.
+CPU_ONLY = {"COURSE_DEVICE": "cpu", "CUDA_VISIBLE_DEVICES": ""}
+
+
 class WorkerDied(RuntimeError):
     """The worker process stopped answering (crashed, was killed, or broke the protocol)."""
 
@@ -92,7 +97,7 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
     privileges = ["--cap-drop", "ALL", *[a for cap in WORKER_CAPS for a in ("--cap-add", cap)]] if is_root \
         else ["--unshare-user"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "USER": "user", "LANG": "C.UTF-8",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **CPU_ONLY,
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _pythonpath(checks)}
     setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
     # The private /tmp and home come first: bwrap applies mounts in order, so a virtual environment
@@ -101,6 +106,7 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
             "--perms", "1777", "--size", str(256 << 20), "--tmpfs", "/tmp",
             "--size", str(512 << 20), "--tmpfs", HOME,
             *_readonly_binds(checks), "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm",  # bwrap's own is uncapped
             "--bind", str(exchange), EXCHANGE,
             "--hostname", "localhost", "--chdir", HOME, "--clearenv", *setenv,
             *python, "--exchange", EXCHANGE, "--home", HOME, "--scratch", "/tmp", "--scratch", "/dev/shm"]
@@ -149,7 +155,7 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
         (exchange.parent / f"home-{index}").mkdir(mode=0o755, exist_ok=True)
     argv = worker_argv(checks, assignment_id, exchange, index, sandboxed)
     env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": _pythonpath(checks)}
+                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": _pythonpath(checks), **CPU_ONLY}
     with open(log, "ab") as log_file:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                    env=env, start_new_session=True)

@@ -7,6 +7,7 @@ or os._exit costs only the question it happened in.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -94,7 +95,7 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
     started = time.perf_counter()
     student_seed = judging.derive_seed(seed, sub.student_id)
     verdicts: dict[str, Any] = {}
-    notes: list[str] = ([f"submitted late (LMS marker)"] if sub.late else [])
+    notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
     output: dict[str, str] = {}
     if sub.data is None:
         status = "missing" if "matches no known naming" not in sub.problem else "malformed"
@@ -114,7 +115,7 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             rounds = 0
             while pending and rounds <= len(assignment.questions):
                 rounds += 1
-                pending = _run_pending(pending, assignment, built.cells, cases, exchange / f"job-{sub.student_id}",
+                pending = _run_pending(pending, assignment, built.cells, cases, exchange / f"job-{secrets.token_hex(8)}",
                                        run, limits, verdicts, output)
     return {"student_id": sub.student_id, "assignment": assignment.id, "notebook": assignment.notebook,
             "origin": sub.origin, "late": sub.late, "seed": student_seed, "notes": notes,

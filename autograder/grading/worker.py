@@ -232,6 +232,10 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
     for fd in pipes:
         os.close(fd)
+    # Only what the child left in its own out folder counts: anything else in the exchange folder (which a
+    # child can reach when the grader does not run as root) is removed before the copies are made.
+    _wipe(ctx["exchange"], frozenset({job_dir}))
+    _wipe(job_dir, frozenset({job_dir / "cases.json", job_dir / "cases.npz"}))
     files = []
     for name in ["cells"] + [f"q{i}" for i in range(len(questions))]:
         if all(_copy_result(out_dir / f"{name}{s}", job_dir / f"{name}{s}") for s in (".json", ".npz")):
