@@ -129,8 +129,9 @@ class Tripwire:
         return trapped
 
 
-def _targets() -> list[tuple[Any, str, str]]:
-    """(owner object, attribute, shortcut name) for every patched entry point."""
+@functools.cache
+def _targets() -> tuple[tuple[Any, str, str], ...]:
+    """(owner object, attribute, shortcut name) for every patched entry point (computed once: checks arm it per case)."""
     import torch.nn.utils as nn_utils
     import torch.nn.utils.clip_grad as clip_grad
     # torch.optim deletes its submodule attributes, so fetch the modules by name
@@ -161,7 +162,7 @@ def _targets() -> list[tuple[Any, str, str]]:
                            ("_clip_grads_with_norm_", "torch.nn.utils.clip_grad_norm_")):
             if hasattr(owner, attr):
                 targets.append((owner, attr, name))
-    return targets
+    return tuple(targets)
 
 
 @contextlib.contextmanager
