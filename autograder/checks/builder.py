@@ -50,7 +50,6 @@ class CheckSpec:
     mistakes: tuple[Mistake, ...] = ()
     tolerance: Callable[[Case], Tolerance] = field(default=lambda case: Tolerance())
     step_keys: frozenset[str] = frozenset()
-    guarded: bool = True
     description: str = ""
 
 
@@ -93,15 +92,14 @@ def student(functions: Functions, name: str) -> Callable[..., Any]:
 
 def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
     """spec.run with every failure turned into an error output; stderr and warnings are swallowed."""
-    guard = tripwire() if spec.guarded else contextlib.nullcontext()
     tripped: list[str] = []
     try:
-        with guard as wire, warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        with tripwire() as wire, warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
                 out = spec.run(functions, case)
             finally:
-                tripped = list(wire.tripped) if wire is not None else []
+                tripped = list(wire.tripped)
     except Unusable as exc:
         out = {ERROR_KEY: str(exc)}
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any student exception becomes a graded message

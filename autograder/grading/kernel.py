@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from autograder import plain
-
-ERROR_KEY = "__error__"
+from autograder.checks.spec import ERROR_KEY
 
 
 @dataclass(frozen=True)
