@@ -50,7 +50,7 @@ def _linear_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 def _run_linear(functions: Functions, case: Case) -> Output:
     """out, cache = linear_forward(x, W, b); dx, dW, db = linear_backward(dout, cache)."""
-    x, W, b, dout = (on_device(case[k], case) for k in ("x", "W", "b", "dout"))
+    x, W, b, dout = (on_device(case[k], case, k) for k in ("x", "W", "b", "dout"))
     out, cache = unpack("linear_forward", student(functions, "linear_forward")(x, W, b), 2)
     grads = unpack("linear_backward", student(functions, "linear_backward")(dout, cache), 3)
     result = {"out": tensor_out("linear_forward's out", out, tuple(dout.shape), x)}
@@ -77,18 +77,21 @@ def _act_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     """Inputs with an exact 0 and saturated values; hidden adds 3-D inputs and float32."""
     x = randn(gen, 4, 5, scale=2.0)
     x[0, :3] = torch.tensor([0.0, 3.0, -3.0], dtype=torch.float64)  # exactly 0 and saturated values
-    cases = [{"label": "4x5 inputs with a 0 and +-3", "x": x, "dout": randn(gen, 4, 5)}]
+    big = randn(gen, 3, 4, scale=300.0)
+    big[0, :2] = torch.tensor([1e3, -1e3], dtype=torch.float64)  # exp(1e3) overflows: formulas must not use it raw
+    cases = [{"label": "4x5 inputs with a 0 and +-3", "x": x, "dout": randn(gen, 4, 5)},
+             {"label": "inputs up to +-1e3", "x": big, "dout": randn(gen, 3, 4)}]
     if hidden:
         cases += [{"label": "3x2x4 inputs", "x": randn(gen, 3, 2, 4, scale=3.0), "dout": randn(gen, 3, 2, 4)},
                   {**cases[0], "label": "float32 4x5 inputs", "dtype": "float32"}]
     return cases
 
 
-def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistake: Mistake) -> CheckSpec:
+def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistakes: tuple[Mistake, ...]) -> CheckSpec:
     """A question on one elementwise activation pair."""
     def run(functions: Functions, case: Case) -> Output:
         """out, cache = <name>_forward(x); dx = <name>_backward(dout, cache)."""
-        x, dout = on_device(case["x"], case), on_device(case["dout"], case)
+        x, dout = on_device(case["x"], case, "x"), on_device(case["dout"], case, "dout")
         out, cache = unpack(f"{name}_forward", student(functions, f"{name}_forward")(x), 2)
         dx = student(functions, f"{name}_backward")(dout, cache)
         return {"out": tensor_out(f"{name}_forward's out", out, tuple(x.shape), x),
@@ -99,19 +102,31 @@ def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistak
         out, (dx,) = reference.vjp(fn, [case["x"]], case["dout"])
         return {"out": out, "dx": dx}
 
-    return spec(name, points, (f"{name}_forward", f"{name}_backward"), _act_cases, run, expect, (mistake,),
+    return spec(name, points, (f"{name}_forward", f"{name}_backward"), _act_cases, run, expect, mistakes,
                  f"{name} forward and backward")
 
 
-RELU = _activation("relu", 1, torch.relu, Mistake(
+def _overflow(name: str) -> Mistake:
+    """exp-based formulas overflow to inf/NaN on inputs of size 1e3."""
+    return Mistake(f"{name} not numerically stable (exp overflows for inputs of size 1e3)",
+                   f"use torch.{name}, or a formula whose exp never sees a large positive argument",
+                   lambda c: wrong.activation_from_exp(name, c["x"], c["dout"]),
+                   matches=lambda c, out: wrong.overflowed(c["x"], out.get("out"), out.get("dx")))
+
+
+RELU = _activation("relu", 1, torch.relu, (Mistake(
     "ReLU gradient passed at x = 0", "torch passes the gradient only where x > 0",
-    lambda c: {"dx": wrong.relu_grad_at_zero(c["x"], c["dout"])}))
-SIGMOID = _activation("sigmoid", 1, torch.sigmoid, Mistake(
+    lambda c: {"dx": wrong.relu_grad_at_zero(c["x"], c["dout"])}),))
+SIGMOID = _activation("sigmoid", 1, torch.sigmoid, (Mistake(
     "sigmoid derivative taken from the pre-activation", "use s (1 - s) with s = sigmoid(x), cached by the forward",
-    lambda c: {"dx": wrong.sigmoid_from_preactivation(c["x"], c["dout"])}))
-TANH = _activation("tanh", 1, torch.tanh, Mistake(
+    lambda c: {"dx": wrong.sigmoid_from_preactivation(c["x"], c["dout"])}), Mistake(
+    "sigmoid derivative written as s", "sigmoid'(x) = s (1 - s), not s",
+    lambda c: {"dx": wrong.sigmoid_output_only(c["x"], c["dout"])}), _overflow("sigmoid")))
+TANH = _activation("tanh", 1, torch.tanh, (Mistake(
     "tanh derivative taken from the pre-activation", "use 1 - tanh(x)^2, with tanh(x) cached by the forward",
-    lambda c: {"dx": wrong.tanh_from_preactivation(c["x"], c["dout"])}))
+    lambda c: {"dx": wrong.tanh_from_preactivation(c["x"], c["dout"])}), Mistake(
+    "tanh derivative written as 1 - tanh", "tanh'(x) = 1 - tanh(x)^2: square the cached output",
+    lambda c: {"dx": wrong.tanh_one_minus_output(c["x"], c["dout"])}), _overflow("tanh")))
 
 
 # ---- losses ------------------------------------------------------------------------------------------
@@ -130,7 +145,7 @@ def _ce_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 def _run_ce(functions: Functions, case: Case) -> Output:
     """loss, dlogits = softmax_cross_entropy(logits, y)."""
-    logits, y = on_device(case["logits"], case), on_device(case["y"], case)
+    logits, y = on_device(case["logits"], case, "logits"), on_device(case["y"], case, "y")
     loss, d = unpack("softmax_cross_entropy", student(functions, "softmax_cross_entropy")(logits, y), 2)
     return {"loss": tensor_out("softmax_cross_entropy's loss", loss, (), logits),
             "dlogits": tensor_out("softmax_cross_entropy's dlogits", d, tuple(logits.shape), logits)}
@@ -152,8 +167,12 @@ CROSS_ENTROPY = spec("softmax_cross_entropy", 2, ("softmax_cross_entropy",), _ce
             lambda c: wrong.ce_sum_over_batch(c["logits"], c["y"])),
     Mistake("wrong mean/axis in the loss: averaged over all N x C entries", "average over the N rows only",
             lambda c: wrong.ce_mean_over_all_entries(c["logits"], c["y"])),
+    Mistake("cross-entropy gradient not divided by the batch size",
+            "the loss is a mean over N rows, so dlogits = (softmax - onehot) / N",
+            lambda c: wrong.ce_grad_not_averaged(c["logits"], c["y"])),
     Mistake("not numerically stable (exp overflows at logits ~1e3)",
-            "subtract each row's max before exp (log-sum-exp)", lambda c: None, matches=_overflowed)),
+            "subtract each row's max before exp (log-sum-exp)", lambda c: wrong.ce_unstable(c["logits"], c["y"]),
+            matches=_overflowed)),
     "mean softmax cross-entropy and its gradient")
 
 
@@ -166,7 +185,7 @@ def _mse_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 def _run_mse(functions: Functions, case: Case) -> Output:
     """loss, dpred = mse_loss(pred, target)."""
-    pred, target = on_device(case["pred"], case), on_device(case["target"], case)
+    pred, target = on_device(case["pred"], case, "pred"), on_device(case["target"], case, "target")
     loss, d = unpack("mse_loss", student(functions, "mse_loss")(pred, target), 2)
     return {"loss": tensor_out("mse_loss's loss", loss, (), pred),
             "dpred": tensor_out("mse_loss's dpred", d, tuple(pred.shape), pred)}
@@ -184,4 +203,6 @@ MSE = spec("mse_loss", 1, ("mse_loss",), _mse_cases, _run_mse, _mse, (
     Mistake("wrong mean in the loss: summed", "average over all elements",
             lambda c: wrong.mse_sum(c["pred"], c["target"])),
     Mistake("missing factor 2 in dpred", "d/dpred mean((pred - t)^2) = 2 (pred - t) / numel",
-            lambda c: wrong.mse_no_factor_two(c["pred"], c["target"]))), "mean squared error and its gradient")
+            lambda c: wrong.mse_no_factor_two(c["pred"], c["target"])),
+    Mistake("sign of dpred flipped", "d/dpred (pred - target)^2 = +2 (pred - target)",
+            lambda c: wrong.mse_sign_flipped(c["pred"], c["target"]))), "mean squared error and its gradient")

@@ -41,8 +41,8 @@ def _mlp_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 def _run_mlp(functions: Functions, case: Case) -> Output:
     """loss, grads = mlp_loss_and_grads(params, x, y[, activation]); every gradient checked and copied."""
-    params = {k: on_device(v, case) for k, v in case["params"].items()}
-    x, y = on_device(case["x"], case), on_device(case["y"], case)
+    params = {k: on_device(v, case, f"params[{k!r}]") for k, v in case["params"].items()}
+    x, y = on_device(case["x"], case, "x"), on_device(case["y"], case, "y")
     kwargs = {"activation": case["activation"]} if "activation" in case else {}
     loss, grads = unpack("mlp_loss_and_grads", student(functions, "mlp_loss_and_grads")(params, x, y, **kwargs), 2)
     if not isinstance(grads, dict):
@@ -96,7 +96,7 @@ def _rnn_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
 
 def _run_rnn(functions: Functions, case: Case) -> Output:
     """h, cache = rnn_forward(...); (dx, dh0, dWx, dWh, db) = rnn_backward(dh, cache)."""
-    x, h0, Wx, Wh, b, dh = (on_device(case[k], case) for k in _RNN_KEYS)
+    x, h0, Wx, Wh, b, dh = (on_device(case[k], case, k) for k in _RNN_KEYS)
     hs, cache = unpack("rnn_forward", student(functions, "rnn_forward")(x, h0, Wx, Wh, b), 2)
     grads = unpack("rnn_backward", student(functions, "rnn_backward")(dh, cache), 5)
     out: dict[str, Any] = {"h": tensor_out("rnn_forward's h", hs, tuple(dh.shape), x)}
@@ -115,5 +115,8 @@ def _expect_rnn(case: Case) -> Output:
 RNN = spec("rnn", 3, ("rnn_forward", "rnn_backward"), _rnn_cases, _run_rnn, _expect_rnn, (
     Mistake("RNN weight gradients not accumulated over time",
             "the same Wx, Wh, b are used at every step: dWx, dWh, db must SUM (+=) the contributions of all steps",
-            lambda c: wrong.rnn_weights_not_accumulated(*(c[k] for k in _RNN_KEYS))),),
+            lambda c: wrong.rnn_weights_not_accumulated(*(c[k] for k in _RNN_KEYS))),
+    Mistake("gradient from later steps not carried back",
+            "at step t add the gradient flowing into h_t from step t + 1 (carry = da_{t+1} Wh^T) to dh[:, t]",
+            lambda c: wrong.rnn_no_carry(*(c[k] for k in _RNN_KEYS)))),
     "tanh RNN forward and backpropagation through time")

@@ -15,6 +15,7 @@ import torch
 from autograder import reference
 from autograder.checks.builder import CheckSpec, Mistake, build, on_device, student, tensor_out
 from autograder.checks.compare import Tolerance
+from autograder.checks.guard import watch
 from autograder.checks.mistakes import optimizers as wrong
 from autograder.checks.spec import Assignment, Case, Functions, Output
 
@@ -38,6 +39,28 @@ HINTS = {
                         "AdamW multiplies param by 1 - lr * weight_decay instead of adding to the gradient"),
     "dampening_first_step": ("dampening applied at the first step",
                              "torch's first momentum buffer is the raw gradient; dampening starts at step 2"),
+    "step_read_before_increment": ("step count read before its increment (t - 1 in the bias correction)",
+                                   "add 1 to state['step'] first, then read t for 1 - beta^t"),
+    "bias_corrected_moments_stored": ("bias-corrected m-hat / v-hat stored in the state",
+                                      "keep the raw m and v in the state; m-hat and v-hat are only for this step"),
+    "nesterov_previous_buffer": ("Nesterov with the previous momentum buffer",
+                                 "update the buffer first, then use g + momentum * (the NEW buffer)"),
+    "nesterov_without_grad": ("Nesterov without + g",
+                              "the Nesterov update is g + momentum * buffer, not momentum * buffer"),
+    "dampening_as_weight": ("dampening used as the gradient's weight",
+                            "the gradient enters the buffer with weight (1 - dampening), and not at all at step 1"),
+    "decay_after_momentum": ("weight decay added after the momentum",
+                             "add weight_decay * param to the gradient BEFORE it enters the momentum buffer"),
+    "alpha_swapped": ("alpha and 1 - alpha swapped",
+                      "v = alpha * v + (1 - alpha) * g^2: alpha weights the OLD average"),
+    "centered_without_squared_mean": ("centered RMSprop without the squared mean",
+                                      "centered subtracts the squared running mean of g: sqrt(v - g_avg^2)"),
+    "centered_mean_not_squared": ("centered RMSprop with the mean not squared",
+                                  "subtract g_avg^2 (squared), not g_avg: sqrt(v - g_avg^2)"),
+    "decay_without_lr": ("AdamW decay without the learning-rate factor",
+                         "AdamW multiplies param by 1 - lr * weight_decay, not by 1 - weight_decay"),
+    "decay_after_step": ("weight decay applied after the step",
+                         "AdamW shrinks the parameter BEFORE the Adam update: param * (1 - lr * wd), then subtract"),
 }
 KERNELS: dict[str, Callable[..., torch.Tensor]] = {
     "sgd": wrong.sgd, "rmsprop": wrong.rmsprop, "adam": wrong.adam, "adamw": wrong.adamw}
@@ -70,12 +93,12 @@ def _run(name: str) -> Callable[[Functions, Case], Output]:
     def run(functions: Functions, case: Case) -> Output:
         """The trajectory of the student function."""
         fn = student(functions, f"{name}_step")
-        param = on_device(case["param0"], case)
+        param = watch("param", on_device(case["param0"], case), may_return=True)
         grads = on_device(case["grads"], case)
         state: dict[str, Any] = {}
         path = []
         for k in range(grads.shape[0]):
-            new = fn(param, grads[k].clone(), state, **_hyper(case))
+            new = fn(param, watch("grad", grads[k].clone()), state, **_hyper(case))
             path.append(tensor_out(f"{name}_step at step {k + 1}", new, tuple(param.shape), param))
             param = new
         return {"params": torch.stack(path)}
@@ -153,7 +176,8 @@ SPECS = (
         ("defaults, grads ~1e-8, 5 steps", {}, 5, 1e-8),
         ("lr=0.01, alpha=0.9, 8 steps", {"lr": 0.01, "alpha": 0.9}, 8, 1.0),
         ("weight_decay=0.1, 6 steps", {"lr": 0.01, "weight_decay": 0.1}, 6, 1.0),
-    ], {"alpha": (None, 0.8), "weight_decay": (None, 0.2)}, {"lr": 0.01}, "RMSprop without momentum"),
+    ], {"alpha": (None, 0.8), "weight_decay": (None, 0.2)}, {"lr": 0.01}, "RMSprop without momentum",
+        ("eps_inside_sqrt", "decoupled_weight_decay", "alpha_swapped")),
     _question("rmsprop", "rmsprop_step_momentum_centered", 2, [
         ("momentum=0.9, 6 steps", {"lr": 0.01, "momentum": 0.9}, 6, 1.0),
         ("centered=True, 6 steps", {"lr": 0.01, "centered": True}, 6, 1.0),
@@ -168,7 +192,7 @@ SPECS = (
         ("betas=(0.8, 0.9), 8 steps", {"lr": 0.05, "betas": (0.8, 0.9)}, 8, 1.0),
     ], {"betas": (None, (0.5, 0.9))}, {"lr": 0.05}, "Adam: moments, bias correction, eps",
         ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
-         "step_off_by_one_behind")),
+         "step_off_by_one_behind", "step_read_before_increment", "bias_corrected_moments_stored")),
     _question("adam", "adam_step_flags", 2, [
         ("weight_decay=0.1 (L2), 6 steps", {"lr": 0.1, "weight_decay": 0.1}, 6, 1.0),
         ("amsgrad=True, 8 steps", {"lr": 0.1, "amsgrad": True}, 8, 1.0),

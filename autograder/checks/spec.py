@@ -35,12 +35,17 @@ Functions = Mapping[str, Callable[..., Any]]
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one graded cell: score out of max_score, a status and one human-readable line."""
+    """The result of one graded cell: score out of max_score, a status and one human-readable line.
+
+    `mistake` names the known mistake the outputs matched (several joined by " / " when the cases cannot
+    tell them apart), or None: a structured copy of what the message says, for cohort reports.
+    """
 
     score: float
     max_score: float
     status: str
     message: str
+    mistake: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -27,6 +27,30 @@ def tanh_from_preactivation(x: Tensor, dout: Tensor) -> Tensor:
     return dout.double() * (1 - x.double() ** 2)
 
 
+def tanh_one_minus_output(x: Tensor, dout: Tensor) -> Tensor:
+    """Mistake: tanh'(x) written as 1 - tanh(x) instead of 1 - tanh(x)^2."""
+    return dout.double() * (1 - torch.tanh(x.double()))
+
+
+def sigmoid_output_only(x: Tensor, dout: Tensor) -> Tensor:
+    """Mistake: sigma'(x) written as s instead of s (1 - s)."""
+    return dout.double() * torch.sigmoid(x.double())
+
+
+def activation_from_exp(name: str, x: Tensor, dout: Tensor) -> dict[str, Tensor]:
+    """Mistake: tanh or sigmoid written with exp of the raw input (inf/inf = NaN once |x| is large)."""
+    x = x.double()
+    e, e_neg = x.exp(), (-x).exp()
+    out = (e - e_neg) / (e + e_neg) if name == "tanh" else e / (1 + e)
+    local = 1 - out ** 2 if name == "tanh" else out * (1 - out)
+    return {"out": out, "dx": dout.double() * local}
+
+
+def overflowed(x: Tensor, *outputs: object) -> bool:
+    """True when inputs of size > 100 came back as inf/NaN (an exp-based formula overflowed)."""
+    return float(torch.as_tensor(x).double().abs().max()) > 100 and has_nonfinite(*outputs)
+
+
 def _softmax_ce(logits: Tensor, y: Tensor, stable: bool) -> tuple[Tensor, Tensor]:
     """Per-batch-mean cross-entropy and its gradient; stable=False exponentiates the raw logits."""
     z = logits.double()
@@ -53,6 +77,12 @@ def ce_mean_over_all_entries(logits: Tensor, y: Tensor) -> dict[str, Tensor]:
     loss, d = _softmax_ce(logits, y, True)
     c = logits.shape[1]
     return {"loss": loss / c, "dlogits": d / c}
+
+
+def ce_grad_not_averaged(logits: Tensor, y: Tensor) -> dict[str, Tensor]:
+    """Mistake: the loss is averaged but its gradient is not divided by the batch size N."""
+    _, d = _softmax_ce(logits, y, True)
+    return {"dlogits": d * logits.shape[0]}
 
 
 def ce_unstable(logits: Tensor, y: Tensor) -> dict[str, Tensor]:
@@ -89,6 +119,12 @@ def mse_no_factor_two(pred: Tensor, target: Tensor) -> dict[str, Tensor]:
     """Mistake: d/dpred of mean((pred - target)^2) written without the 2."""
     r = pred.double() - target.double()
     return {"dpred": r / r.numel()}
+
+
+def mse_sign_flipped(pred: Tensor, target: Tensor) -> dict[str, Tensor]:
+    """Mistake: d/dpred written as 2 (target - pred) / numel (the sign of the residual flipped)."""
+    r = pred.double() - target.double()
+    return {"dpred": -2 * r / r.numel()}
 
 
 _ACT = {"relu": (torch.relu, lambda a, h: (a > 0).double()),
@@ -136,3 +172,23 @@ def rnn_weights_not_accumulated(x: Tensor, h0: Tensor, Wx: Tensor, Wh: Tensor, b
         out = {"dWx": x[:, t].T @ da, "dWh": before.T @ da, "db": da.sum(dim=0)}  # "=" where "+=" belongs
         carry = da @ Wh.T
     return out
+
+
+def rnn_no_carry(x: Tensor, h0: Tensor, Wx: Tensor, Wh: Tensor, b: Tensor, dh: Tensor) -> dict[str, Tensor]:
+    """Mistake: each step backpropagates only its own upstream dh[:, t], dropping the gradient from step t + 1."""
+    x, h_prev, Wx, Wh, b, dh = (t.double() for t in (x, h0, Wx, Wh, b, dh))
+    states = []
+    for t in range(x.shape[1]):
+        h_prev = torch.tanh(x[:, t] @ Wx + h_prev @ Wh + b)
+        states.append(h_prev)
+    dx = torch.zeros_like(x)
+    dWx, dWh, db = torch.zeros_like(Wx), torch.zeros_like(Wh), torch.zeros_like(b)
+    dh0 = torch.zeros_like(h0.double())
+    for t in range(x.shape[1] - 1, -1, -1):
+        da = dh[:, t] * (1 - states[t] ** 2)  # no "+ carry"
+        before = states[t - 1] if t > 0 else h0.double()
+        dx[:, t] = da @ Wx.T
+        dWx, dWh, db = dWx + x[:, t].T @ da, dWh + before.T @ da, db + da.sum(dim=0)
+        if t == 0:
+            dh0 = da @ Wh.T
+    return {"dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db}

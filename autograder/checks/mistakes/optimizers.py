@@ -11,12 +11,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-SGD_MISTAKES = ("dampening_first_step", "decoupled_weight_decay")
-RMSPROP_MISTAKES = ("eps_inside_sqrt", "decoupled_weight_decay")
-ADAM_MISTAKES = ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
-                 "step_off_by_one_behind", "amsgrad_on_v_hat", "decoupled_weight_decay")
-ADAMW_MISTAKES = ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
-                  "step_off_by_one_behind", "amsgrad_on_v_hat", "l2_weight_decay")
+SGD_MISTAKES = ("dampening_first_step", "decoupled_weight_decay", "nesterov_previous_buffer",
+                "nesterov_without_grad", "dampening_as_weight", "decay_after_momentum")
+RMSPROP_MISTAKES = ("eps_inside_sqrt", "decoupled_weight_decay", "alpha_swapped", "centered_without_squared_mean",
+                    "centered_mean_not_squared")
+_ADAM_COMMON = ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
+                "step_off_by_one_behind", "step_read_before_increment", "bias_corrected_moments_stored",
+                "amsgrad_on_v_hat")
+ADAM_MISTAKES = (*_ADAM_COMMON, "decoupled_weight_decay")
+ADAMW_MISTAKES = (*_ADAM_COMMON, "l2_weight_decay", "decay_without_lr", "decay_after_step")
 
 
 def _check(mistake: str | None, known: tuple[str, ...]) -> None:
@@ -37,13 +40,22 @@ def sgd(param0: Tensor, grads: Sequence[Tensor], lr: float, momentum: float = 0.
     p, buf, path = param0.double().clone(), None, []
     for g in grads:
         g = g.double()
-        p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
+        if mistake != "decay_after_momentum":
+            p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
         if momentum != 0:
+            previous = buf if buf is not None else torch.zeros_like(g)
+            keep = dampening if mistake == "dampening_as_weight" else 1 - dampening
             if buf is None:
-                buf = (1 - dampening) * g if mistake == "dampening_first_step" else g.clone()
+                buf = keep * g if mistake in ("dampening_first_step", "dampening_as_weight") else g.clone()
             else:
-                buf = momentum * buf + (1 - dampening) * g
-            g = g + momentum * buf if nesterov else buf
+                buf = momentum * buf + keep * g
+            if nesterov:
+                g = {"nesterov_previous_buffer": g + momentum * previous,
+                     "nesterov_without_grad": momentum * buf}.get(mistake or "", g + momentum * buf)
+            else:
+                g = buf
+        if mistake == "decay_after_momentum":  # decay added to the update, not to the gradient
+            g = g + weight_decay * p
         p = p - lr * g
         path.append(p)
     return torch.stack(path)
@@ -59,11 +71,13 @@ def rmsprop(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-2, alpha: fl
     for g in grads:
         g = g.double()
         p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
-        v = alpha * v + (1 - alpha) * g * g
+        a = 1 - alpha if mistake == "alpha_swapped" else alpha
+        v = a * v + (1 - a) * g * g
         centred_v = v
         if centered:
             gbar = alpha * gbar + (1 - alpha) * g
-            centred_v = v - gbar * gbar
+            centred_v = {"centered_without_squared_mean": v,
+                         "centered_mean_not_squared": v - gbar}.get(mistake or "", v - gbar * gbar)
         denom = (centred_v + eps).sqrt() if mistake == "eps_inside_sqrt" else centred_v.sqrt() + eps
         if momentum > 0:
             buf = momentum * buf + g / denom
@@ -85,13 +99,21 @@ def adam(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-3, betas: Seque
     use_decoupled = decoupled != (mistake in ("decoupled_weight_decay", "l2_weight_decay"))
     for step, g in enumerate(grads, start=1):
         g = g.double()
-        p, g = _decay(p, g, lr, weight_decay, use_decoupled)
+        if mistake == "decay_without_lr":
+            p = p * (1 - weight_decay)
+        elif mistake != "decay_after_step":
+            p, g = _decay(p, g, lr, weight_decay, use_decoupled)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
-        t = {"step_not_incremented": 1, "step_off_by_one_ahead": step + 1,
-             "step_off_by_one_behind": step - 1}.get(mistake or "", step)
+        t = {"step_not_incremented": 1, "step_off_by_one_ahead": step + 1, "step_off_by_one_behind": step - 1,
+             "step_read_before_increment": step - 1}.get(mistake or "", step)
         bc1, bc2 = (1.0, 1.0) if mistake == "no_bias_correction" else (1 - beta1 ** t, 1 - beta2 ** t)
+        if mistake == "step_read_before_increment" and t == 0:  # guarded against 1 - beta^0 = 0
+            bc1, bc2 = 1.0, 1.0
         bc1, bc2 = p.new_tensor(bc1), p.new_tensor(bc2)  # t = 0 must give inf/NaN like the student's code
+        if mistake == "bias_corrected_moments_stored":  # m-hat and v-hat written back into the state
+            m, v = m / bc1, v / bc2
+            bc1, bc2 = p.new_tensor(1.0), p.new_tensor(1.0)
         if amsgrad:
             vmax = torch.maximum(vmax, v / bc2 if mistake == "amsgrad_on_v_hat" else v)
             second = vmax if mistake == "amsgrad_on_v_hat" else vmax / bc2
@@ -99,6 +121,8 @@ def adam(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-3, betas: Seque
             second = v / bc2
         denom = (second + eps).sqrt() if mistake == "eps_inside_sqrt" else second.sqrt() + eps
         p = p - (lr / bc1) * m / denom
+        if mistake == "decay_after_step":  # the decay shrinks the already-updated parameter
+            p = p * (1 - lr * weight_decay)
         path.append(p)
     return torch.stack(path)
 

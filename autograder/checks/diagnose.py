@@ -1,0 +1,108 @@
+"""Name the known mistake a student's outputs show, using every graded case, not only the first failure.
+
+A mistake is *consistent* with a submission when its kernel reproduces the student's outputs on at least
+one failing case and is contradicted on none (a case where the kernel differs from the reference but the
+student does not match it). The consistent mistakes explaining the most failing cases are named; when
+the cases cannot tell several apart, all of them are named. "computed in float32" is checked last, for
+every question: float64 inputs, outputs right to float32 accuracy but not to float64 accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from autograder.checks.compare import Tolerance, as_float64, compare
+from autograder.checks.spec import ERROR_KEY, Case, Output
+
+#: The name and hint of the generic float32 diagnosis.
+FLOAT32 = ("computed in float32",
+           "the checks give float64 inputs and compare at float64 accuracy: keep the inputs' dtype "
+           "(no .float(), no torch.tensor(...) without dtype=, no float32 zeros/constants)")
+
+
+@dataclass(frozen=True)
+class Named:
+    """What the diagnosis found: the mistake names (one, or several the cases cannot separate) and hints."""
+
+    names: tuple[str, ...]
+    hints: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """'name — hint' or 'one of: a — hint; or b — hint'."""
+        pairs = [f"{n} — {h}" for n, h in zip(self.names, self.hints, strict=True)]
+        if len(pairs) == 1:
+            return f"This matches a known mistake: {pairs[0]}"
+        return "This matches known mistakes that these cases cannot tell apart: " + "; or ".join(pairs)
+
+
+def _float32_like(case: Case, out: Output, want: Output) -> bool | None:
+    """True/False on float64 cases with some output off at float64 accuracy; None when not informative."""
+    if str(case.get("dtype", "float64")) != "float64":
+        return None
+    loose = False
+    for key, value in want.items():
+        w = as_float64(value)
+        if w is None:
+            continue
+        finite = w[torch.isfinite(w)]
+        scale = float(finite.abs().max()) if finite.numel() else 1.0
+        tol32 = Tolerance(rtol=2e-4, atol=1e-5 * scale)  # float32 rounding, relative to the output's size
+        if not compare(out.get(key), value, tol32).ok:
+            return False
+        got = as_float64(out.get(key))
+        if got is not None and got.shape == w.shape and bool((got != w).any()):
+            loose = True
+    return loose
+
+
+def diagnose(mistakes: tuple[Any, ...], tolerance: Callable[[Case], Tolerance], cases: list[Case],
+             outputs: list[Any], wants: list[Output], failing: list[bool]) -> Named | None:
+    """The consistent known mistake(s) explaining the most failing cases, else float32, else None."""
+    graded = [i for i, out in enumerate(outputs) if isinstance(out, dict) and ERROR_KEY not in out]
+    if not any(failing[i] for i in graded):
+        return None
+    best: list[Any] = []
+    best_hits = 0
+    for mistake in mistakes:
+        hits, contradicted = 0, False
+        for i in graded:
+            verdict = _verdict(mistake, tolerance(cases[i]), cases[i], outputs[i], wants[i])
+            if verdict is None:
+                continue
+            if verdict and failing[i]:
+                hits += 1
+            elif not verdict:
+                contradicted = True
+                break
+        if contradicted or hits == 0:
+            continue
+        if hits > best_hits:
+            best, best_hits = [mistake], hits
+        elif hits == best_hits:
+            best.append(mistake)
+    if best:
+        return Named(tuple(m.name for m in best), tuple(m.hint for m in best))
+    verdicts = [_float32_like(cases[i], outputs[i], wants[i]) for i in graded if failing[i]]
+    if verdicts and all(v is True for v in verdicts):
+        return Named((FLOAT32[0],), (FLOAT32[1],))
+    return None
+
+
+def _verdict(mistake: Any, tol: Tolerance, case: Case, out: Output, want: Output) -> bool | None:
+    """Does the student's output on this case match the mistake? None when the case cannot tell."""
+    if mistake.matches is not None:
+        return True if mistake.matches(case, out) else None
+    try:
+        wrong = mistake.kernel(case)
+    except Exception:  # noqa: BLE001 - a kernel that cannot handle a case says nothing about it
+        return None
+    if wrong is None or not set(wrong) <= set(want):
+        return None
+    if all(compare(wrong[k], want[k], tol).ok for k in wrong):
+        return None  # the mistake gives the right answer on this case
+    return all(compare(out.get(k), wrong[k], tol).ok for k in wrong)

@@ -1,0 +1,59 @@
+"""Where a student's function failed: the innermost frame of the student's own code, as cell and line."""
+
+from __future__ import annotations
+
+import linecache
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+_PACKAGE = str(Path(__file__).resolve().parent.parent)
+_SYSTEM = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+
+def _is_student(filename: str) -> bool:
+    """True for notebook cells and files that are neither the course package nor installed libraries."""
+    if filename.startswith("<cell") or filename.startswith("<ipython-input"):
+        return True
+    if filename.startswith("<"):  # <frozen ...>, <string> of library code
+        return False
+    try:
+        resolved = str(Path(filename).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return not resolved.startswith(_PACKAGE) and not resolved.startswith(_SYSTEM)
+
+
+def _cell_name(filename: str) -> str:
+    """'Cell In[7]' under IPython, 'cell answer-3' in the batch grader, else the file's name."""
+    try:
+        from IPython import get_ipython  # optional: only inside Jupyter
+
+        shell = get_ipython()
+        number = shell.compile._filename_map.get(filename) if shell is not None else None  # type: ignore[attr-defined]
+        if number is not None:
+            return f"Cell In[{number}]"
+    except Exception:  # noqa: BLE001 - IPython absent or different: fall back to the file name
+        pass
+    if filename.startswith("<") and filename.endswith(">"):
+        return filename[1:-1]
+    return Path(filename).name
+
+
+def location(tb: TracebackType | None) -> str:
+    """'in relu_backward, Cell In[7], line 3: `return dout / 0`', or '' when no student frame is on the stack."""
+    frames = [f for f in traceback.extract_tb(tb) if _is_student(f.filename)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    text = f"in {frame.name}, {_cell_name(frame.filename)}, line {frame.lineno}"
+    return f"{text}: `{line}`" if line else text
+
+
+def describe_exception(exc: BaseException) -> str:
+    """'raised ZeroDivisionError: <the whole message> (in f, Cell In[3], line 2: `...`)'."""
+    text = str(exc).strip()
+    where = location(exc.__traceback__)
+    return f"raised {type(exc).__name__}" + (f": {text}" if text else "") + (f" ({where})" if where else "")
