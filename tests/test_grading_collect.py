@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading.collect import collect, safe_id
+from autograder.grading.collect import collect, read, safe_id
 
 NB = b'{"nbformat": 4, "cells": []}'
 
@@ -33,9 +33,9 @@ def test_folder_layout(tmp_path: Path) -> None:
     (tmp_path / "di" / "fake" / "renamed.ipynb").write_bytes(NB)
     found = {s.student_id: s for s in collect(tmp_path, "fake", "fake.ipynb")}
     assert sorted(found) == ["ann", "bo-b", "cy", "di"]
-    assert found["ann"].data == NB and found["di"].data == NB
-    assert found["bo-b"].data is None and "no folder fake/" in found["bo-b"].problem
-    assert found["cy"].data is None and "several notebooks" in found["cy"].problem
+    assert read(found["ann"]) == NB and read(found["di"]) == NB
+    assert found["bo-b"].empty and "no folder fake/" in found["bo-b"].problem
+    assert found["cy"].empty and "several notebooks" in found["cy"].problem
 
 
 def test_canvas_and_moodle_names(tmp_path: Path) -> None:
@@ -51,12 +51,12 @@ def test_canvas_and_moodle_names(tmp_path: Path) -> None:
         "__MACOSX/._doejohn_123_456_fake.ipynb": b"junk",
     })
     found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
-    assert found["doejohn"].data == NB and not found["doejohn"].late
-    assert found["roejane"].data == NB and found["roejane"].late
-    assert found["pdfonly"].data is None and "no notebook" in found["pdfonly"].problem
-    assert found["mary-major"].data == NB and found["rick-minor"].data == NB
+    assert read(found["doejohn"]) == NB and not found["doejohn"].late
+    assert read(found["roejane"]) == NB and found["roejane"].late
+    assert found["pdfonly"].empty and "no notebook" in found["pdfonly"].problem
+    assert read(found["mary-major"]) == NB and read(found["rick-minor"]) == NB
     unknown = found["unmatched-random-name"]
-    assert unknown.data is None and "matches no known naming" in unknown.problem
+    assert unknown.empty and "matches no known naming" in unknown.problem
 
 
 def test_name_clashes_keep_the_lms_id(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_nbgrader_layout_inside_a_zip(tmp_path: Path) -> None:
     """A zip of the nbgrader submitted/ folder works like the folder itself."""
     archive = _zip(tmp_path / "n.zip", {"submitted/ann/fake/fake.ipynb": NB})
     (sub,) = collect(archive, "fake", "fake.ipynb")
-    assert sub.student_id == "ann" and sub.data == NB
+    assert sub.student_id == "ann" and read(sub) == NB
 
 
 def test_bad_source_and_ids(tmp_path: Path) -> None:

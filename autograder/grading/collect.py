@@ -1,144 +1,345 @@
 """Find every student's notebook in a folder (nbgrader layout) or in an LMS zip download.
 
-Names understood (anything else becomes a row saying so, never a crash):
+Names understood (anything else becomes a row or a log line saying so, never a crash):
 - nbgrader: ``<student_id>/<assignment_id>/<notebook>.ipynb`` (in a folder, or anywhere inside a zip);
 - Canvas:   ``<name>_<userid>_<submissionid>_<original file>``, with ``<name>_LATE_...`` marking late work;
   the student id is ``<name>`` (``<name>_<userid>`` when two students share a name);
 - Moodle:   ``<Full Name>_<id>_assignsubmission_file_/<file>`` (or the same flattened with no ``/``);
   the student id is the full name in lower case with ``-`` for spaces (``..._<id>`` if it clashes).
 Canvas' re-upload suffix (``fake-1.ipynb``) is accepted for the expected notebook name.
+
+The container is hostile too. An id comes only from the upload's own LMS name: the outermost Canvas or
+Moodle name in a member's path owns everything below it, so a student cannot plant another student's
+``<id>/<assignment>/<notebook>`` in their own area. Nothing is read here: a submission carries a
+`Locator`, and `read` fetches its one notebook when it is graded (no symlink followed, regular files
+only, a byte cap that does not trust the zip header), so memory never holds more than one notebook.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
+import stat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from autograder.grading.notebook import MAX_BYTES
+from autograder.grading import limits, reading
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>[^/]+)$", re.I)
-MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_/?(?P<file>.+)$")
-MAX_MEMBERS = 20_000
+MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$")
+MAX_MEMBERS = limits.ZIP_MEMBERS
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where a submission's notebook lies, to be read only when it is graded."""
+
+    container: str  # the SUBMISSIONS folder or zip
+    parts: tuple[str, ...] = ()  # folder: path components below the container
+    index: int = -1  # zip: the member's position in the archive (names may repeat)
+    member: str = ""  # zip: the member's name, checked when it is read
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's notebook bytes (None when there is none) and where they came from."""
+    """One student's notebook (bytes, or a Locator to read it from) and where it came from."""
 
     student_id: str
     origin: str
     data: bytes | None
     late: bool = False
-    problem: str = ""  # why `data` is None, or why the student could not be identified
+    problem: str = ""  # why there is nothing to grade, or why the student could not be identified
+    locator: Locator | None = None
+    status: str = ""  # the rows' status when there is nothing to grade ('' = missing)
+
+    @property
+    def empty(self) -> bool:
+        """True when there is no notebook to grade (then `problem` says why)."""
+        return self.data is None and self.locator is None
+
+
+class Collected(list[Submission]):
+    """collect()'s list of submissions, plus `log`: lines about files that belong to nobody."""
+
+    def __init__(self, subs: list[Submission], log: list[str]) -> None:
+        """The submissions and the log lines."""
+        super().__init__(subs)
+        self.log = log
+
+
+def read(sub: Submission) -> bytes | None:
+    """The notebook's bytes (None when there is none); reading.Unreadable saying why it cannot be read."""
+    if sub.data is not None or sub.locator is None:
+        return sub.data
+    where = sub.locator
+    if where.index >= 0:
+        return reading.read_member(Path(where.container), where.index, where.member, _shown(where.member))
+    return reading.read_in_folder(Path(where.container), where.parts, _shown("/".join(where.parts)))
+
+
+def loaded(sub: Submission) -> Submission:
+    """The submission with its notebook read into `data` (to ship elsewhere); unreadable -> a malformed one."""
+    if sub.locator is None:
+        return sub
+    try:
+        return replace(sub, data=read(sub), locator=None)
+    except reading.Unreadable as exc:
+        return replace(sub, data=None, locator=None, problem=str(exc), status="malformed")
+
+
+def _shown(name: str) -> str:
+    """A file name quoted in a message (names are student-controlled: capped)."""
+    return f"'{limits.clip(name, limits.NAME_CHARS)}'"
 
 
 def safe_id(raw: str) -> str:
-    """A student id usable as a folder name: letters, digits, '.', '_', '-' only."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", raw.strip()).strip("-.")
-    return cleaned or "unnamed"
+    """A student id usable as a folder name: letters, digits, '.', '_', '-' only, at most ID_CHARS long."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", raw.strip()).strip("-.") or "unnamed"
+    if len(cleaned) <= limits.ID_CHARS:
+        return cleaned
+    digest = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:8]  # long names stay distinct
+    return f"{cleaned[: limits.ID_CHARS - 9].rstrip('-.')}-{digest}"
 
 
-def _pick(candidates: dict[str, bytes], notebook: str) -> tuple[str, bytes | None, str]:
-    """(name, bytes, problem) of the notebook to grade among a student's .ipynb files."""
-    stem = Path(notebook).stem
-    exact = [n for n in candidates if re.fullmatch(rf"{re.escape(stem)}(-\d+)?\.ipynb", PurePosixPath(n).name)]
-    if len(exact) == 1:
-        return exact[0], candidates[exact[0]], ""
-    if len(candidates) == 1:
-        (name, data), = candidates.items()
-        return name, data, ""
+def _pick(candidates: list[tuple[str, Locator]], notebook: str) -> tuple[tuple[str, Locator] | None, str]:
+    """The (path in the upload, locator) to grade among a student's .ipynb files, or None and why."""
     if not candidates:
-        return "", None, f"no notebook submitted (expected {notebook})"
-    names = ", ".join(sorted(PurePosixPath(n).name for n in candidates))
-    return "", None, f"several notebooks and none named {notebook}: {names}"
+        return None, f"no notebook submitted (expected {notebook})"
+    stem = Path(notebook).stem
+    exact = [c for c in candidates if re.fullmatch(rf"{re.escape(stem)}(-\d+)?\.ipynb", PurePosixPath(c[0]).name)]
+    names = ", ".join(_shown(n) for n, _ in sorted(exact or candidates)[:5])
+    if not exact and len(candidates) > 1:
+        return None, f"several notebooks and none named {notebook}: {names}"
+    pool = exact or candidates
+    shallowest = min(n.count("/") for n, _ in pool)  # a copy nested in a sub-folder never beats the top one
+    top = [c for c in pool if c[0].count("/") == shallowest]
+    if len(top) == 1:
+        return top[0], ""
+    return None, f"{len(top)} notebooks could be the one to grade ({names}); cannot tell which"
 
 
-def from_folder(root: Path, assignment_id: str, notebook: str) -> list[Submission]:
+def _folder_student(root: Path, root_fd: int, name: str, assignment_id: str, notebook: str) -> Submission:
+    """One student folder of the nbgrader layout, scanned without following a link or reading a notebook."""
+    student = safe_id(name)
+    folder = f"{name}/{assignment_id}"
+    try:
+        student_fd = reading.open_dir(root_fd, name, _shown(name + "/"))
+        try:
+            try:
+                mode = os.stat(assignment_id, dir_fd=student_fd, follow_symlinks=False).st_mode
+            except FileNotFoundError:
+                return Submission(student, str(root / name), None, problem=f"no folder {assignment_id}/ in {name}/")
+            if not stat.S_ISDIR(mode):
+                raise reading.Unreadable(f"{_shown(folder)} is {reading.kind(mode)}, not a folder; it was not read")
+            assignment_fd = reading.open_dir(student_fd, assignment_id, _shown(folder + "/"))
+        finally:
+            os.close(student_fd)
+    except (reading.Unreadable, OSError) as exc:
+        return Submission(student, str(root / name), None, problem=str(exc), status="malformed")
+    candidates: list[tuple[str, Locator]] = []
+    odd: dict[str, int] = {}
+    count = 0
+    try:
+        with os.scandir(assignment_fd) as entries:
+            for entry in entries:
+                count += 1
+                if count > limits.FILES_PER_STUDENT:
+                    return Submission(student, str(root / folder), None, status="malformed",
+                                      problem=f"{folder}/ holds more than {limits.FILES_PER_STUDENT} files")
+                if entry.name.endswith(".ipynb") and not entry.name.startswith("."):
+                    odd[entry.name] = entry.stat(follow_symlinks=False).st_mode
+                    candidates.append((entry.name, Locator(str(root), (name, assignment_id, entry.name))))
+    except OSError as exc:
+        return Submission(student, str(root / folder), None, status="malformed",
+                          problem=f"{_shown(folder + '/')} cannot be listed: {exc.strerror}")
+    finally:
+        os.close(assignment_fd)
+    chosen, problem = _pick(candidates, notebook)
+    if chosen is None:
+        return Submission(student, str(root / folder), None, problem=problem)
+    mode = odd[chosen[0]]
+    shown = _shown(f"{folder}/{chosen[0]}")
+    if not stat.S_ISREG(mode):
+        return Submission(student, str(root / folder / chosen[0]), None, status="malformed",
+                          problem=f"{shown} is {reading.kind(mode)}, not a notebook file; it was not read")
+    return Submission(student, str(root / folder / chosen[0]), None, locator=chosen[1])
+
+
+def from_folder(root: Path, assignment_id: str, notebook: str, log: list[str] | None = None) -> list[Submission]:
     """Submissions in nbgrader's layout <student>/<assignment>/<notebook>; other files are ignored."""
+    log = [] if log is None else log
     found = []
-    for student_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        folder = student_dir / assignment_id
-        files = {str(p): p for p in sorted(folder.glob("*.ipynb"))} if folder.is_dir() else {}
-        sizes = {name: path.stat().st_size for name, path in files.items()}
-        too_big = [n for n, s in sizes.items() if s > MAX_BYTES]
-        data = {n: (b"" if n in too_big else files[n].read_bytes()) for n in files}
-        name, chosen, problem = _pick(data, notebook)
-        if name in too_big:
-            chosen, problem = None, f"{Path(name).name} is larger than {MAX_BYTES} bytes"
-        if not folder.is_dir():
-            problem = f"no folder {assignment_id}/ in {student_dir.name}/"
-        found.append(Submission(safe_id(student_dir.name), name or str(folder), chosen, problem=problem))
+    root_fd = reading.open_dir(None, root, str(root))
+    try:
+        with os.scandir(root_fd) as scan:
+            # a name that is already its own id comes first, so a cleaned-up name never displaces it
+            entries = sorted((safe_id(e.name) != e.name, e.name, e.is_symlink(), e.is_dir(follow_symlinks=False))
+                             for e in scan)
+        for _, name, is_link, is_dir in entries:
+            if name.startswith("."):
+                continue
+            if is_link:
+                found.append(Submission(safe_id(name), str(root / name), None, status="malformed",
+                                        problem=f"{_shown(name)} is a symbolic link; links are never followed"))
+            elif not is_dir:
+                log.append(f"{root / name}: not a student folder (<student>/{assignment_id}/), ignored")
+            else:
+                found.append(_folder_student(root, root_fd, name, assignment_id, notebook))
+    finally:
+        os.close(root_fd)
     return found
 
 
-def _who(member: str, assignment_id: str) -> tuple[str, str, bool] | None:
-    """(kind, raw student name, late) for a zip member name, or None when no convention matches."""
-    parts = PurePosixPath(member).parts
-    if len(parts) >= 3 and parts[-2] == assignment_id:
-        return "nbgrader", parts[-3], False
-    tail = "/".join(parts[-2:]) if len(parts) >= 2 else parts[-1]
-    for candidate in (tail, parts[-1]):
-        if match := MOODLE.match(candidate):
-            return "moodle", f"{match['name'].lower()}_{match['uid']}", False
-    if match := CANVAS.match(parts[-1]):
-        return "canvas", f"{match['name']}_{match['uid']}", bool(match["late"])
+@dataclass
+class _Upload:
+    """What one student's LMS upload area holds (names only; nothing read)."""
+
+    kind: str
+    raw: str  # name_uid, as the LMS wrote it
+    late: bool = False
+    files: int = 0
+    notebooks: list[tuple[str, Locator]] = field(default_factory=list)
+    links: set[str] = field(default_factory=set)
+
+
+def _owner(parts: tuple[str, ...]) -> tuple[str, str, bool, str] | None:
+    """(kind, name_uid, late, path inside the upload) from the OUTERMOST LMS name in a member's path."""
+    for i, part in enumerate(parts):
+        rest = parts[i + 1:]
+        if match := CANVAS.match(part):  # first: a Canvas name cannot hide a Moodle one (no '_' in its name)
+            return "canvas", f"{match['name']}_{match['uid']}", bool(match["late"]), "/".join([match["file"], *rest])
+        if match := MOODLE.match(part):
+            inside = "/".join([match["file"], *rest] if match["file"] else rest)
+            return "moodle", f"{match['name'].lower()}_{match['uid']}", False, inside
     return None
 
 
 def _resolve_ids(keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """Student ids for (kind, name_uid) keys: the name alone unless two students share it."""
     def short(kind: str, raw: str) -> str:
-        return raw if kind == "nbgrader" else raw.rsplit("_", 1)[0]
+        return safe_id(raw if kind == "nbgrader" else raw.rsplit("_", 1)[0])
     counts: dict[str, int] = {}
     for kind, raw in keys:
-        counts[safe_id(short(kind, raw))] = counts.get(safe_id(short(kind, raw)), 0) + 1
-    return {(k, r): safe_id(short(k, r)) if counts[safe_id(short(k, r))] == 1 else safe_id(r) for k, r in keys}
+        counts[short(kind, raw)] = counts.get(short(kind, raw), 0) + 1
+    return {(k, r): short(k, r) if counts[short(k, r)] == 1 else safe_id(r) for k, r in keys}
 
 
-def from_zip(path: Path, assignment_id: str, notebook: str) -> list[Submission]:
-    """Submissions in an LMS download; members matching no naming convention get a row of their own."""
-    groups: dict[tuple[str, str], dict[str, bytes]] = {}
-    late: dict[tuple[str, str], bool] = {}
-    oversize: set[str] = set()
+def _unsafe(name: str) -> bool:
+    """A member name that is absolute, climbs with '..', or holds a NUL or backslash: never trusted for an id."""
+    return name.startswith("/") or "\\" in name or "\0" in name or ".." in PurePosixPath(name).parts
+
+
+def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | None = None) -> list[Submission]:
+    """Submissions in an LMS download; members matching no naming convention get a row or a log line."""
+    log = [] if log is None else log
+    reading.check_zip(path)
+    uploads: dict[tuple[str, str], _Upload] = {}
     unknown: list[Submission] = []
-    with zipfile.ZipFile(path) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) > MAX_MEMBERS:
-            raise ValueError(f"{path}: {len(members)} files, more than {MAX_MEMBERS}")
-        for info in members:
+    nbgrader: list[tuple[int, tuple[str, ...], Locator]] = []
+    ignored = 0
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        raise ValueError(f"SUBMISSIONS {path}: not a readable zip ({exc})") from None
+    with archive:
+        for index, info in enumerate(archive.infolist()):
             name = info.filename
-            if "__MACOSX" in name or PurePosixPath(name).name.startswith("."):
+            if info.is_dir() or "__MACOSX" in name:
                 continue
-            who = _who(name, assignment_id)
-            if who is None:
-                if name.endswith(".ipynb"):
+            if _unsafe(name):
+                log.append(f"{path.name}: member {_shown(name)} has an unsafe name (absolute or '..'): ignored")
+                continue
+            parts = PurePosixPath(name).parts
+            if any(p.startswith(".") for p in parts):
+                continue  # .DS_Store, .ipynb_checkpoints/...
+            locator = Locator(str(path), index=index, member=name)
+            owner = _owner(parts)
+            if owner is None:
+                if len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb"):
+                    nbgrader.append((len(parts) - 3, parts, locator))
+                elif name.endswith(".ipynb"):
                     unknown.append(Submission(safe_id("unmatched-" + PurePosixPath(name).stem), name, None,
-                                              problem=f"'{name}' matches no known naming (nbgrader, Canvas, "
+                                              status="malformed",
+                                              problem=f"{_shown(name)} matches no known naming (nbgrader, Canvas, "
                                                       "Moodle): cannot tell whose submission it is"))
+                else:
+                    ignored += 1
                 continue
-            key = (who[0], who[1])
-            groups.setdefault(key, {})
-            late[key] = late.get(key, False) or who[2]
-            if name.endswith(".ipynb"):
-                if info.file_size > MAX_BYTES:
-                    oversize.add(name)
-                groups[key][name] = b"" if name in oversize else archive.read(info)
-    ids = _resolve_ids(sorted(groups))
+            kind, raw, late, inside = owner
+            upload = uploads.setdefault((kind, raw), _Upload(kind, raw))
+            upload.late = upload.late or late
+            upload.files += 1
+            if upload.files > limits.FILES_PER_STUDENT or not inside.endswith(".ipynb"):
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                upload.links.add(inside)
+            upload.notebooks.append((inside, locator))
+    if ignored:
+        log.append(f"{path.name}: {ignored} file(s) match no naming convention and hold no notebook: ignored")
+    if nbgrader:
+        depth = min(d for d, _, _ in nbgrader)  # the layout's root: deeper copies sit inside a student's folder
+        for d, parts, locator in nbgrader:
+            if d == depth:
+                upload = uploads.setdefault(("nbgrader", parts[depth]), _Upload("nbgrader", parts[depth]))
+                upload.files += 1
+                upload.notebooks.append((parts[-1], locator))
+            else:
+                log.append(f"{path.name}: {_shown('/'.join(parts))} is nested inside {_shown(parts[depth])}'s "
+                           "folder, not a student of its own: ignored")
+    ids = _resolve_ids(sorted(uploads))
     found = []
-    for key, files in sorted(groups.items()):
-        chosen_name, data, problem = _pick(files, notebook)
-        if chosen_name in oversize:
-            data, problem = None, f"{PurePosixPath(chosen_name).name} is larger than {MAX_BYTES} bytes"
-        found.append(Submission(ids[key], f"{path.name}:{chosen_name or key[1]}", data, late[key], problem))
+    for key, upload in sorted(uploads.items()):
+        origin = f"{path.name}:{key[1]}"
+        if upload.files > limits.FILES_PER_STUDENT:
+            found.append(Submission(ids[key], origin, None, upload.late, status="malformed",
+                                    problem=f"the upload holds {upload.files} files, more than the "
+                                            f"{limits.FILES_PER_STUDENT} allowed"))
+            continue
+        chosen, problem = _pick(upload.notebooks, notebook)
+        if chosen is None:
+            found.append(Submission(ids[key], origin, None, upload.late, problem))
+        elif chosen[0] in upload.links:
+            found.append(Submission(ids[key], origin, None, upload.late, status="malformed", problem=(
+                f"{_shown(chosen[0])} is a symbolic link in the zip; links are never followed")))
+        else:
+            found.append(Submission(ids[key], f"{path.name}:{chosen[1].member}", None, upload.late, locator=chosen[1]))
     return found + unknown
 
 
-def collect(source: Path, assignment_id: str, notebook: str) -> list[Submission]:
-    """All submissions from a folder or a .zip; ValueError naming the path when it is neither."""
+def unique_ids(subs: list[Submission]) -> list[Submission]:
+    """Make ids unique: the first holder (in a stable order) keeps an id, later ones get '-2', '-3', ..."""
+    taken = {s.student_id for s in subs}
+    seen: set[str] = set()
+    out = []
+    for sub in subs:
+        if sub.student_id not in seen:
+            seen.add(sub.student_id)
+            out.append(sub)
+            continue
+        count = 2
+        while f"{sub.student_id}-{count}" in taken:  # never collide with a real id such as 'alice-2'
+            count += 1
+        new_id = f"{sub.student_id}-{count}"
+        taken.add(new_id)
+        seen.add(new_id)
+        out.append(replace(sub, student_id=new_id))
+    return out
+
+
+def collect(source: Path, assignment_id: str, notebook: str) -> Collected:
+    """All submissions (ids unique) from a folder or a .zip; ValueError naming the path when it is neither."""
+    log: list[str] = []
     if source.is_dir():
-        return from_folder(source, assignment_id, notebook)
-    if source.is_file() and zipfile.is_zipfile(source):
-        return from_zip(source, assignment_id, notebook)
-    raise ValueError(f"SUBMISSIONS {source}: expected a folder (<student>/<assignment>/<notebook>) or a .zip")
+        subs = from_folder(source, assignment_id, notebook, log)
+    elif source.is_file() and zipfile.is_zipfile(source):
+        subs = from_zip(source, assignment_id, notebook, log)
+    else:
+        raise ValueError(f"SUBMISSIONS {source}: expected a folder (<student>/<assignment>/<notebook>) or a .zip")
+    for line in log:
+        LOG.warning("%s", line)
+    return Collected(sorted(unique_ids(subs), key=lambda s: s.student_id), log)
+

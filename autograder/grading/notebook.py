@@ -3,16 +3,24 @@
 Decisions (documented for instructors): nbformat 4 is read leniently as JSON; nbformat 3 is
 upgraded with nbformat's own converter and then graded like any other; anything else (empty,
 truncated JSON, not UTF-8, not a notebook, nbformat < 3, larger than MAX_BYTES) is `malformed`.
+So is a notebook that would amplify: more JSON values than limits.JSON_VALUES (counted by a cheap
+scan before json.loads builds anything) or more cells than limits.CELLS. Whatever is kept from the
+file (types, ids, notes) is capped, so nothing derived from it grows with junk.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.grading import limits
+
 #: Notebooks larger than this are refused unread (a honest exercise notebook is well under 1 MB).
-MAX_BYTES = 32 << 20
+MAX_BYTES = limits.NOTEBOOK_BYTES
+#: A JSON string (escapes included), written so that long strings match without backtracking.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 
 
 class Malformed(ValueError):
@@ -76,12 +84,27 @@ def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
         raise Malformed(f"nbformat 3 notebook could not be upgraded to nbformat 4: {exc}"[:300]) from None
 
 
+def json_values(raw: bytes) -> int:
+    """About how many JSON values `raw` holds: ',', '[' and '{' outside strings (no objects are built)."""
+    bare = _STRING.sub(b"", raw)
+    return bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+
+
+def _short(value: Any) -> str:
+    """A value from the file, for a message (it may be a megabyte-long string or a huge list)."""
+    return limits.clip(repr(value) if not isinstance(value, (list, dict)) else type(value).__name__, 40)
+
+
 def parse(raw: bytes) -> Notebook:
     """Cells of a notebook file's bytes; Malformed with the reason when it is not a readable notebook."""
     if not raw.strip():
         raise Malformed("the file is empty")
     if len(raw) > MAX_BYTES:
         raise Malformed(f"the file is {len(raw)} bytes, more than the {MAX_BYTES} a notebook may have")
+    values = json_values(raw)
+    if values > limits.JSON_VALUES:
+        raise Malformed(f"the file holds about {values} JSON values, more than the {limits.JSON_VALUES} "
+                        "a notebook may have (junk entries?)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -91,7 +114,8 @@ def parse(raw: bytes) -> Notebook:
     except RecursionError:
         raise Malformed("the file is nested too deeply to be a notebook") from None
     except ValueError as exc:
-        raise Malformed(f"the file is not valid notebook JSON (truncated or edited by hand?): {exc}") from None
+        raise Malformed(f"the file is not valid notebook JSON (truncated or edited by hand?): "
+                        f"{limits.clip(str(exc), 200)}") from None
     if not isinstance(data, dict) or "nbformat" not in data:
         raise Malformed("the file is JSON but not a Jupyter notebook (no 'nbformat' field)")
     notes: list[str] = []
@@ -100,25 +124,40 @@ def parse(raw: bytes) -> Notebook:
         data = _upgrade_v3(data)
         notes.append("the notebook was in the old nbformat 3 and was upgraded to nbformat 4 for grading")
     elif major != 4:
-        raise Malformed(f"nbformat {major!r} is not supported (expected 4, or 3 which is upgraded)")
+        raise Malformed(f"nbformat {_short(major)} is not supported (expected 4, or 3 which is upgraded)")
     raw_cells = data.get("cells")
     if not isinstance(raw_cells, list):
         raise Malformed("the notebook has no list of cells")
+    if len(raw_cells) > limits.CELLS:
+        raise Malformed(f"the notebook has {len(raw_cells)} cells, more than the {limits.CELLS} a notebook may have")
     cells: list[Cell] = []
+    skipped: dict[str, list[int]] = {}
     for index, raw_cell in enumerate(raw_cells):
-        if not isinstance(raw_cell, dict):
-            notes.append(f"cell {index} is not a cell object and was ignored")
-            continue
-        source = _text(raw_cell.get("source", ""))
-        meta = raw_cell.get("metadata")
-        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-        if source is None:
-            notes.append(f"cell {index} has an unreadable source and was ignored")
-            continue
-        grade_id = nbg.get("grade_id") if isinstance(nbg, dict) else None
-        role = _role(nbg) if isinstance(nbg, dict) else "other"
-        points = nbg.get("points", 0) if isinstance(nbg, dict) else 0
-        cells.append(Cell(index=index, cell_type=str(raw_cell.get("cell_type", "")), source=source,
-                          grade_id=grade_id if isinstance(grade_id, str) else None, role=role,
-                          points=float(points) if isinstance(points, (int, float)) else 0.0))
+        cell = _cell(index, raw_cell)
+        if isinstance(cell, str):
+            skipped.setdefault(cell, []).append(index)
+        else:
+            cells.append(cell)
+    for why, where in skipped.items():  # one note per kind of problem, however many cells have it
+        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+        notes.append(f"cell(s) {', '.join(map(str, where[:5]))}{more} {why} and were ignored")
     return Notebook(cells=tuple(cells), notes=tuple(notes))
+
+
+def _cell(index: int, raw_cell: Any) -> Cell | str:
+    """One cell as the grader needs it, or why it was ignored; every kept value is type-checked and capped."""
+    if not isinstance(raw_cell, dict):
+        return "are not cell objects"
+    source = _text(raw_cell.get("source", ""))
+    if source is None:
+        return "have an unreadable source"
+    meta = raw_cell.get("metadata")
+    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+    nbg = nbg if isinstance(nbg, dict) else None
+    grade_id = nbg.get("grade_id") if nbg else None
+    points = nbg.get("points", 0) if nbg else 0
+    cell_type = raw_cell.get("cell_type", "")
+    return Cell(index=index, cell_type=limits.clip(cell_type, 20) if isinstance(cell_type, str) else "",
+                source=source, grade_id=grade_id if isinstance(grade_id, str) and len(grade_id) <= 200 else None,
+                role=_role(nbg) if nbg else "other",
+                points=float(points) if isinstance(points, (int, float)) else 0.0)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading.judging import HEADER, Row
+from autograder.grading.limits import RESULT_BYTES, bounded_result
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -38,10 +39,19 @@ def result_path(out: Path, student_id: str) -> Path:
     return out / "results" / f"{student_id}.json"
 
 
+def result_bytes(result: dict[str, Any]) -> bytes:
+    """One student's result as stored: capped (limits.bounded_result), never more than RESULT_BYTES."""
+    payload = bounded_result({**result, "rows": [asdict(r) if isinstance(r, Row) else r for r in result["rows"]]})
+    data = json.dumps(payload, indent=1).encode()
+    if len(data) > RESULT_BYTES:  # the captured output is the only part that can still be large: drop it
+        payload["output"] = {"truncated": f"captured output dropped: the result exceeded {RESULT_BYTES} bytes"}
+        data = json.dumps(payload, indent=1).encode()
+    return data
+
+
 def save_result(out: Path, result: dict[str, Any]) -> None:
     """Store one student's result (rows as dicts plus seed, timing, notes, captured output)."""
-    payload = {**result, "rows": [asdict(r) if isinstance(r, Row) else r for r in result["rows"]]}
-    atomic_write(result_path(out, result["student_id"]), json.dumps(payload, indent=1).encode())
+    atomic_write(result_path(out, result["student_id"]), result_bytes(result))
 
 
 def load_results(out: Path, assignment_id: str) -> dict[str, dict[str, Any]]:

@@ -7,20 +7,23 @@ or os._exit costs only the question it happened in.
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autograder import plain
 from autograder.checks.spec import Assignment
 from autograder.grading import judging
-from autograder.grading.collect import Submission
+from autograder.grading.collect import Submission, read
 from autograder.grading.judging import Verdict
+from autograder.grading.limits import CODE_BYTES, NAME_CHARS, bounded_notes, clip
 from autograder.grading.notebook import Malformed, Notebook, parse
-from autograder.grading.sanitize import plan
+from autograder.grading.sanitize import Plan, plan
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -65,7 +68,7 @@ def _run_pending(pending: list[int], assignment: Assignment, cells: Any, cases: 
     for stream in ("stdout", "stderr"):
         text = reply.get(stream)
         if isinstance(text, str) and text:
-            output[stream] = (output.get(stream, "") + text)[: limits.output_bytes]
+            output[stream] = judging.merge_output(output.get(stream, ""), text)[: limits.output_bytes]
         if isinstance(reply.get(f"{stream}_bytes"), int) and reply[f"{stream}_bytes"] > limits.output_bytes:
             output["truncated"] = f"output beyond {limits.output_bytes} bytes was cut"
     cells_meta = judging.read_cells(job_dir)
@@ -77,7 +80,7 @@ def _run_pending(pending: list[int], assignment: Assignment, cells: Any, cases: 
     errors, memory = cells_meta
     output["cell_errors"] = "\n".join(errors)
     left: list[int] = []
-    for position, (index, q) in enumerate(zip(pending, questions)):
+    for position, q in enumerate(questions):
         result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
                                         limits.memory_mb)
         if result is None:
@@ -89,6 +92,25 @@ def _run_pending(pending: list[int], assignment: Assignment, cells: Any, cases: 
     return left
 
 
+def _code_fits(built: Plan) -> None:
+    """Malformed when the code to run would not fit the job sent to the sandbox (decided before sending)."""
+    size = len(json.dumps([{"label": l, "source": s, "answer": a} for l, s, a in built.cells]))
+    if size > CODE_BYTES:
+        raise Malformed(f"the notebook's code is {size} bytes, more than the {CODE_BYTES} the grader "
+                        "runs for one submission")
+
+
+def _prepare(sub: Submission, source: Notebook, assignment: Assignment) -> Plan:
+    """Read, parse and sanitize a submission; Malformed (reading.Unreadable included) with the reason."""
+    raw = read(sub)
+    if raw is None:
+        raise Malformed(sub.problem or "no notebook submitted")
+    built = plan(parse(raw), source, assignment)
+    del raw  # one notebook's bytes at a time, and only until it is parsed
+    _code_fits(built)
+    return built
+
+
 def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, seed: int, run: Runner,
                      exchange: Path, limits: Limits) -> dict[str, Any]:
     """The stored result of one student: rows, the seed, timing, notes and captured output."""
@@ -97,13 +119,13 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
     verdicts: dict[str, Any] = {}
     notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
     output: dict[str, str] = {}
-    if sub.data is None:
-        status = "missing" if "matches no known naming" not in sub.problem else "malformed"
+    if sub.data is None and sub.locator is None:
+        status = sub.status or ("malformed" if "matches no known naming" in sub.problem else "missing")
         verdicts = {q.grade_id: Verdict(status, sub.problem or "no notebook submitted")
                     for q in assignment.questions}
     else:
         try:
-            built = plan(parse(sub.data), source, assignment)
+            built = _prepare(sub, source, assignment)
         except Malformed as exc:
             verdicts = {q.grade_id: Verdict("malformed", str(exc)) for q in assignment.questions}
         else:
@@ -115,9 +137,10 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             rounds = 0
             while pending and rounds <= len(assignment.questions):
                 rounds += 1
-                pending = _run_pending(pending, assignment, built.cells, cases, exchange / f"job-{secrets.token_hex(8)}",
-                                       run, limits, verdicts, output)
+                job_dir = exchange / f"job-{secrets.token_hex(8)}"
+                pending = _run_pending(pending, assignment, built.cells, cases, job_dir, run, limits, verdicts, output)
     return {"student_id": sub.student_id, "assignment": assignment.id, "notebook": assignment.notebook,
-            "origin": sub.origin, "late": sub.late, "seed": student_seed, "notes": notes,
+            "origin": clip(sub.origin, NAME_CHARS), "late": sub.late, "seed": student_seed,
+            "notes": bounded_notes(notes),
             "output": output, "seconds": round(time.perf_counter() - started, 3),
             "rows": judging.rows_for(sub.student_id, assignment, verdicts)}

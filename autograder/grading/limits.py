@@ -1,0 +1,60 @@
+"""Caps on everything the grader takes from a submission: its container, its JSON, and what it leaves behind.
+
+Every number here bounds memory or an output file whatever a student uploads; each is far above
+what an honest exercise notebook needs (one is well under 1 MB, with a few dozen cells), and
+whatever exceeds one is the submission's problem, reported in its row with the limit named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autograder.grading.protocol import MAX_MESSAGE_BYTES
+
+#: A notebook file larger than this is refused unread.
+NOTEBOOK_BYTES = 32 << 20
+#: JSON values (objects, arrays and array/object items, counted outside strings) a notebook may hold:
+#: bounds what json.loads builds, since a 3-byte `{},` costs ~64 bytes of Python objects.
+JSON_VALUES = 1_000_000
+#: Cells a notebook may have.
+CELLS = 10_000
+#: Bytes of cell code (as the job's JSON) sent to the sandbox: well inside the protocol's message cap, and a
+#: bound on the forbidden-shortcut scan, which parses the answers into an AST in the grader's process.
+CODE_BYTES = min(2 << 20, MAX_MESSAGE_BYTES // 2)
+#: Members of an LMS zip, and bytes of its central directory (both read into memory by zipfile).
+ZIP_MEMBERS = 50_000
+ZIP_DIRECTORY_BYTES = 32 << 20
+#: Files one student's upload may hold (a zip's members, or the entries of an assignment folder).
+FILES_PER_STUDENT = 1_000
+#: Characters of a student id (it names files and folders in OUT/) and of a name quoted in a message.
+ID_CHARS = 64
+NAME_CHARS = 200
+#: Per-student result (OUT/results/<id>.json): notes kept, characters per note and per captured stream.
+NOTES = 50
+NOTE_CHARS = 300
+OUTPUT_CHARS = 256 << 10
+#: The stored result as a whole; feedback and Gradescope files are rendered from it, so they stay small too.
+RESULT_BYTES = 2 << 20
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def bounded_notes(notes: list[str]) -> list[str]:
+    """At most NOTES notes of at most NOTE_CHARS each; a last note says how many were dropped."""
+    kept = [clip(str(n), NOTE_CHARS) for n in notes[:NOTES]]
+    if len(notes) > NOTES:
+        kept.append(f"... and {len(notes) - NOTES} more notes (only the first {NOTES} are kept)")
+    return kept
+
+
+def bounded_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A stored result with every list and text that came from the submission capped."""
+    output = result.get("output") or {}
+    capped = {str(k)[:40]: clip(str(v), OUTPUT_CHARS) for k, v in list(output.items())[:8]}
+    if any(len(str(v)) > OUTPUT_CHARS for v in output.values()):
+        capped["truncated"] = f"captured output beyond {OUTPUT_CHARS} characters per stream was cut"
+    return {**result, "notes": bounded_notes(list(result.get("notes") or [])), "output": capped,
+            "origin": clip(str(result.get("origin", "")), NAME_CHARS)}
