@@ -41,13 +41,12 @@ def _case(label: str, grads: list[Tensor | None], dtype: str = "float64", **kw: 
     return {"label": label, "grads": grads, "dtype": dtype, **kw}
 
 
-def _inputs(case: Case) -> tuple[list[Tensor | None], Tensor]:
-    """The case's gradients on the course device, and one of them for dtype/device checks."""
-    grads = [None if g is None else on_device(g, case) for g in case["grads"]]
-    like = next((g for g in grads if g is not None), None)
-    if like is None:
-        raise Unusable("internal: a clipping case needs at least one gradient")
-    return grads, like
+def _inputs(case: Case, watched: bool = False) -> tuple[list[Tensor | None], Tensor | None]:
+    """The case's gradients on the course device (watched when they must not change), and one of them for
+    dtype/device checks (None when there is none: an empty list or only None)."""
+    grads = [None if g is None else on_device(g, case, f"grads[{i}]" if watched else None)
+             for i, g in enumerate(case["grads"])]
+    return grads, next((g for g in grads if g is not None), None)
 
 
 def _read_back(grads: list[Tensor | None]) -> Output:
@@ -68,8 +67,8 @@ def _tol(case: Case) -> Tolerance:
 # ---- grad_norm -------------------------------------------------------------------------------------
 
 def _run_norm(functions: Functions, case: Case) -> Output:
-    """norm = grad_norm(grads, norm_type)."""
-    grads, like = _inputs(case)
+    """norm = grad_norm(grads, norm_type); the gradients must not change."""
+    grads, like = _inputs(case, watched=True)
     kwargs = {"norm_type": _p(case)} if "norm_type" in case else {}
     value = student(functions, "grad_norm")(grads, **kwargs)
     return {"norm": tensor_out("grad_norm's return value", value, (), like)}
@@ -82,7 +81,9 @@ def _norm_visible() -> list[Case]:
     return [_case("three tensors and a None, default norm_type", _grads(gen, shapes)),
             _case("norm_type=1", _grads(gen, shapes), norm_type=1.0),
             _case("norm_type=inf", _grads(gen, shapes), norm_type=math.inf),
-            _case("norm_type=3, gradients ~1e-8", _grads(gen, shapes, 1e-8), norm_type=3.0)]
+            _case("norm_type=3, gradients ~1e-8", _grads(gen, shapes, 1e-8), norm_type=3.0),
+            _case("no gradients at all (empty list): 0", []),
+            _case("only None entries: 0", [None, None], norm_type=1.0)]
 
 
 def _norm_hidden(gen: torch.Generator) -> list[Case]:
@@ -102,7 +103,12 @@ GRAD_NORM = CheckSpec(
     run=_run_norm, expect=lambda c: {"norm": reference.grad_norm(c["grads"], _p(c))},
     mistakes=(Mistake("per-tensor instead of global norm (per-tensor norms added)",
                       "torch takes the p-norm of all entries together: ||(||g_1||, ..., ||g_k||)||_p",
-                      lambda c: {"norm": wrong.sum_of_norms(c["grads"], _p(c))}),),
+                      lambda c: {"norm": wrong.sum_of_norms(c["grads"], _p(c))}),
+              Mistake("p-th root missing (sum of |g|^p, e.g. the squared 2-norm)",
+                      "take the p-th root of the sum: (sum |g|^p)^(1/p)",
+                      lambda c: {"norm": wrong.pth_root_missing(c["grads"], _p(c))}),
+              Mistake("norm_type ignored (always the 2-norm)", "use norm_type: the max of |g| for inf, "
+                      "(sum |g|^p)^(1/p) otherwise", lambda c: {"norm": wrong.global_norm(c["grads"], 2.0)})),
     tolerance=_tol, description="one global p-norm over a list of gradients")
 
 
@@ -116,7 +122,7 @@ def _run_clip_norm(functions: Functions, case: Case) -> Output:
     if "norm_type" in case:
         kwargs["norm_type"] = _p(case)
     try:
-        total = student(functions, "clip_grad_norm")(grads, float(case["max_norm"]), **kwargs)
+        total = student(functions, "clip_grad_norm")(grads, case["max_norm"], **kwargs)  # an int stays an int
     except RuntimeError as exc:
         # NotImplementedError is a RuntimeError too: an untouched stub must not pass the error cases
         if case.get("error_if_nonfinite") and not isinstance(exc, NotImplementedError):
@@ -142,6 +148,11 @@ def _grads_mistake(name: str, hint: str, kernel: Callable[[Case], list[Tensor | 
 
 
 CLIP_MISTAKES = (
+    _grads_mistake("scaled only when total > max_norm",
+                   "torch always multiplies by min(1, max_norm / (total + 1e-6)): a total exactly at max_norm "
+                   "is still scaled by a hair", lambda c: wrong.clip_only_above(c["grads"], float(c["max_norm"]), _p(c))),
+    _grads_mistake("norm_type ignored (always the 2-norm)", "compute the total with the given norm_type",
+                   lambda c: wrong.clip_ignoring_norm_type(c["grads"], float(c["max_norm"]), _p(c))),
     _grads_mistake("per-tensor instead of global norm",
                    "compute ONE norm over all gradients, then scale every tensor by the same factor",
                    lambda c: wrong.clip_per_tensor(c["grads"], float(c["max_norm"]), _p(c))),
@@ -190,6 +201,10 @@ def _flags_visible() -> list[Case]:
         # finite gradients with the flag on: raising whenever the flag is set is wrong, clip as usual
         _case("finite gradients, error_if_nonfinite=True", _with_norm(_grads(gen, shapes), 2.5, 2.0),
               max_norm=1.0, error_if_nonfinite=True),
+        _case("max_norm given as the int 1", _with_norm(_grads(gen, shapes), 3.0, 2.0), max_norm=1),
+        _case("no gradients at all (empty list): returns 0, changes nothing", [], max_norm=1.0),
+        _case("only None entries, error_if_nonfinite=True: returns 0", [None], max_norm=1.0,
+              error_if_nonfinite=True),
     ]
 
 
@@ -222,7 +237,8 @@ def _clip_spec(grade_id: str, points: float, visible: Callable[[], list[Case]], 
     """A clip_grad_norm question with the given visible cases."""
     return CheckSpec(grade_id=grade_id, points=points, functions=("clip_grad_norm",), visible=visible,
                      hidden=_clip_hidden(flags), run=_run_clip_norm, expect=_expect_clip_norm,
-                     mistakes=CLIP_MISTAKES, tolerance=_tol,
+                     mistakes=CLIP_MISTAKES if flags else tuple(m for m in CLIP_MISTAKES if "norm_type" not in m.name),
+                     tolerance=_tol,
                      description="clip_grad_norm like torch.nn.utils.clip_grad_norm_")
 
 
@@ -257,6 +273,8 @@ CLIP_VALUE = CheckSpec(
         reference.clip_grad_value(c["grads"], float(c["clip_value"]))) if g is not None}},
     mistakes=(_grads_mistake("only the upper side clamped", "clamp to [-clip_value, clip_value]",
                              lambda c: wrong.clamp_upper_only(c["grads"], float(c["clip_value"]))),
+              _grads_mistake("sign lost (|g| clamped)", "clamp g itself to [-clip_value, clip_value]",
+                             lambda c: wrong.clamp_abs(c["grads"], float(c["clip_value"]))),
               _grads_mistake("clipped copies instead of in-place changes",
                              "modify each tensor in place (g.clamp_(...))", lambda c: wrong.unchanged(c["grads"]))),
     tolerance=_tol, description="clip_grad_value like torch.nn.utils.clip_grad_value_")

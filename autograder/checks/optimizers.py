@@ -34,7 +34,9 @@ HINTS = {
     "amsgrad_on_v_hat": ("AMSGrad on the bias-corrected v-hat instead of the raw v",
                          "torch keeps max(v_max, v) of the raw v, then divides by 1 - beta2^t"),
     "decoupled_weight_decay": ("L2 and decoupled weight decay swapped (decoupled used here)",
-                               "this optimizer adds weight_decay * param to the gradient (L2)"),
+                               "this optimizer adds weight_decay * param to the gradient (L2), before the momentum "
+                               "buffer and the adaptive denominator see it; adding it to the update after them "
+                               "is decoupled decay"),
     "l2_weight_decay": ("L2 and decoupled weight decay swapped (L2 used here)",
                         "AdamW multiplies param by 1 - lr * weight_decay instead of adding to the gradient"),
     "dampening_first_step": ("dampening applied at the first step",
@@ -49,8 +51,6 @@ HINTS = {
                               "the Nesterov update is g + momentum * buffer, not momentum * buffer"),
     "dampening_as_weight": ("dampening used as the gradient's weight",
                             "the gradient enters the buffer with weight (1 - dampening), and not at all at step 1"),
-    "decay_after_momentum": ("weight decay added after the momentum",
-                             "add weight_decay * param to the gradient BEFORE it enters the momentum buffer"),
     "alpha_swapped": ("alpha and 1 - alpha swapped",
                       "v = alpha * v + (1 - alpha) * g^2: alpha weights the OLD average"),
     "centered_without_squared_mean": ("centered RMSprop without the squared mean",

@@ -39,6 +39,31 @@ def clip_per_tensor(grads: Grads, max_norm: float, p: float) -> list[Tensor | No
     return scaled(grads, coefs)
 
 
+def pth_root_missing(grads: Grads, p: float) -> Tensor:
+    """Mistake: sum of |g|^p over all entries without the final p-th root (the squared norm for p = 2)."""
+    if p == float("inf"):
+        return global_norm(grads, p)
+    return sum(((g.double().abs() ** p).sum() for g in grads if g is not None), torch.zeros((), dtype=torch.float64))
+
+
+def clip_only_above(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: scaled only when total > max_norm; torch always multiplies by min(1, max_norm / (total + 1e-6))."""
+    total = global_norm(grads, p)
+    coef = max_norm / (total + 1e-6) if bool(total > max_norm) else torch.ones((), dtype=torch.float64)
+    return scaled(grads, coef)
+
+
+def clip_ignoring_norm_type(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: norm_type ignored, the 2-norm used for the clipping factor."""
+    del p
+    return scaled(grads, (max_norm / (global_norm(grads, 2.0) + 1e-6)).clamp(max=1.0))
+
+
+def clamp_abs(grads: Grads, clip_value: float) -> list[Tensor | None]:
+    """Mistake: |g| clamped, so every negative entry loses its sign."""
+    return [None if g is None else g.double().abs().clamp(max=clip_value) for g in grads]
+
+
 def clip_without_eps(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
     """Mistake: max_norm / total without torch's + 1e-6."""
     return scaled(grads, (max_norm / global_norm(grads, p)).clamp(max=1.0))

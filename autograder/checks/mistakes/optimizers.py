@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 SGD_MISTAKES = ("dampening_first_step", "decoupled_weight_decay", "nesterov_previous_buffer",
-                "nesterov_without_grad", "dampening_as_weight", "decay_after_momentum")
+                "nesterov_without_grad", "dampening_as_weight")
 RMSPROP_MISTAKES = ("eps_inside_sqrt", "decoupled_weight_decay", "alpha_swapped", "centered_without_squared_mean",
                     "centered_mean_not_squared")
 _ADAM_COMMON = ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
@@ -40,8 +40,8 @@ def sgd(param0: Tensor, grads: Sequence[Tensor], lr: float, momentum: float = 0.
     p, buf, path = param0.double().clone(), None, []
     for g in grads:
         g = g.double()
-        if mistake != "decay_after_momentum":
-            p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
+        # decoupled decay equals "decay added to the update after the momentum": p (1 - lr wd) - lr b
+        p, g = _decay(p, g, lr, weight_decay, mistake == "decoupled_weight_decay")
         if momentum != 0:
             previous = buf if buf is not None else torch.zeros_like(g)
             keep = dampening if mistake == "dampening_as_weight" else 1 - dampening
@@ -54,8 +54,6 @@ def sgd(param0: Tensor, grads: Sequence[Tensor], lr: float, momentum: float = 0.
                      "nesterov_without_grad": momentum * buf}.get(mistake or "", g + momentum * buf)
             else:
                 g = buf
-        if mistake == "decay_after_momentum":  # decay added to the update, not to the gradient
-            g = g + weight_decay * p
         p = p - lr * g
         path.append(p)
     return torch.stack(path)
