@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+import sys
+import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder.grading.collect import collect, read, safe_id
+from autograder.grading import limits
+from autograder.grading.collect import collect, loaded, read, safe_id
+from autograder.grading.reading import Unreadable
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 
 NB = b'{"nbformat": 4, "cells": []}'
 
@@ -78,3 +87,210 @@ def test_bad_source_and_ids(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="x.txt"):
         collect(tmp_path / "x.txt", "fake", "fake.ipynb")
     assert safe_id("../../etc") == "etc" and safe_id("Ann Lee") == "Ann-Lee" and safe_id("..") == "unnamed"
+
+
+# ---- hostile folders: nothing is read through a link, only regular files -----------------------------
+
+def _student(root: Path, name: str = "ann") -> Path:
+    """root/<name>/fake/, created."""
+    folder = root / name / "fake"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.mark.parametrize("make,word", [
+    (lambda f, t: (f / "fake.ipynb").mkdir(), "a directory"),
+    (lambda f, t: (f / "fake.ipynb").symlink_to(t), "a symbolic link"),
+    (lambda f, t: (f / "fake.ipynb").symlink_to("/dev/zero"), "a symbolic link"),
+    (lambda f, t: os.mkfifo(f / "fake.ipynb"), "a FIFO"),
+])
+def test_folder_notebook_that_is_not_a_regular_file(tmp_path: Path, make, word: str) -> None:
+    """A directory, a link (to a real notebook or /dev/zero) or a FIFO: that student's malformed row, unread."""
+    target = tmp_path / "secret.ipynb"
+    target.write_bytes(NB)
+    make(_student(tmp_path / "subs"), target)
+    (sub,) = collect(tmp_path / "subs", "fake", "fake.ipynb")
+    assert sub.student_id == "ann" and sub.empty and sub.status == "malformed" and word in sub.problem
+    assert read(sub) is None
+
+
+def test_linked_folders_are_not_followed(tmp_path: Path) -> None:
+    """A student folder or an assignment folder that is a symlink (to another student's) is refused."""
+    subs = tmp_path / "subs"
+    (_student(subs, "bo") / "fake.ipynb").write_bytes(NB)
+    (subs / "cy").mkdir()
+    (subs / "cy" / "fake").symlink_to(subs / "bo" / "fake")
+    (subs / "di").symlink_to(subs / "bo")
+    found = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
+    assert read(found["bo"]) == NB
+    for student in ("cy", "di"):
+        assert found[student].empty and found[student].status == "malformed"
+        assert "symbolic link" in found[student].problem
+
+
+def test_a_notebook_swapped_for_a_link_after_collecting_is_not_read(tmp_path: Path) -> None:
+    """The check happens again when the notebook is read (O_NOFOLLOW on every step), not only when listed."""
+    subs = tmp_path / "subs"
+    folder = _student(subs)
+    (folder / "fake.ipynb").write_bytes(NB)
+    (sub,) = collect(subs, "fake", "fake.ipynb")
+    (folder / "fake.ipynb").unlink()
+    (folder / "fake.ipynb").symlink_to(tmp_path / "secret")
+    (tmp_path / "secret").write_bytes(b"solutions")
+    with pytest.raises(Unreadable, match="symbolic link"):
+        read(sub)
+    (folder / "fake.ipynb").unlink()
+    folder.rename(tmp_path / "moved")
+    folder.symlink_to(tmp_path / "moved")  # the intermediate folder becomes a link
+    (tmp_path / "moved" / "fake.ipynb").write_bytes(NB)
+    with pytest.raises(Unreadable, match="not a folder"):
+        read(sub)
+
+
+def test_oversize_and_crowded_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook over the byte cap is refused when read; a folder with too many files is refused unlisted."""
+    monkeypatch.setattr(limits, "NOTEBOOK_BYTES", 100)
+    monkeypatch.setattr(limits, "FILES_PER_STUDENT", 5)
+    subs = tmp_path / "subs"
+    (_student(subs, "big") / "fake.ipynb").write_bytes(b" " * 101)
+    crowd = _student(subs, "crowd")
+    for i in range(6):
+        (crowd / f"{i}.txt").touch()
+    found = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
+    with pytest.raises(Unreadable, match="larger than the 100 bytes"):
+        read(found["big"])
+    assert found["crowd"].status == "malformed" and "more than 5 files" in found["crowd"].problem
+
+
+def test_cleaned_names_never_displace_a_real_id(tmp_path: Path) -> None:
+    """'Ann Lee' and 'Ann-Lee' both clean to 'Ann-Lee': the folder already named so keeps it; ids are unique."""
+    subs = tmp_path / "subs"
+    for name in ("Ann Lee", "Ann-Lee", "Ann-Lee-2"):
+        (_student(subs, name) / "fake.ipynb").write_bytes(NB)
+    found = {s.student_id: s.origin for s in collect(subs, "fake", "fake.ipynb")}
+    assert sorted(found) == ["Ann-Lee", "Ann-Lee-2", "Ann-Lee-3"]
+    assert "/Ann-Lee/" in found["Ann-Lee"] and "/Ann Lee/" in found["Ann-Lee-3"]
+
+
+def test_stray_top_level_files_are_log_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A file beside the student folders belongs to nobody: no row, one line in the run's log."""
+    subs = tmp_path / "subs"
+    (_student(subs) / "fake.ipynb").write_bytes(NB)
+    (subs / "notes.txt").write_text("x")
+    with caplog.at_level(logging.WARNING, logger="autograder.grading.collect"):
+        found = collect(subs, "fake", "fake.ipynb")
+    assert [s.student_id for s in found] == ["ann"]
+    assert len(found.log) == 1 and "notes.txt" in found.log[0] and "notes.txt" in caplog.text
+
+
+# ---- hostile zips: ids only from the upload's own name; members streamed under a cap ----------------
+
+def test_paths_planted_inside_an_lms_area_never_make_ids(tmp_path: Path) -> None:
+    """<other>/<assignment>/<nb> inside a Moodle or Canvas upload belongs to the uploader, not to <other>."""
+    archive = _zip(tmp_path / "lms.zip", {
+        "Mary Major_789_assignsubmission_file_/fake.ipynb": NB,
+        "Eve Evil_790_assignsubmission_file_/fake.ipynb": b"eve",
+        "Eve Evil_790_assignsubmission_file_/mary-major/fake/fake.ipynb": b"x",
+        "Eve Evil_790_assignsubmission_file_/bob/fake/fake.ipynb": b"x",
+        "Eve Evil_790_assignsubmission_file_/Bob Roe_5_assignsubmission_file_/fake.ipynb": b"x",
+        "Eve Flat_791_assignsubmission_file_Bob Roe_5_assignsubmission_file_fake.ipynb": b"flat",
+        "mallory_1_2_bob_3_4_fake.ipynb": b"mallory",
+        "trudy_5_6_x/bob/fake/fake.ipynb": b"trudy",
+    })
+    found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
+    assert sorted(found) == ["eve-evil", "eve-flat", "mallory", "mary-major", "trudy"]
+    assert read(found["mary-major"]) == NB and read(found["eve-evil"]) == b"eve"
+    assert read(found["eve-flat"]) == b"flat" and read(found["mallory"]) == b"mallory"
+    assert read(found["trudy"]) == b"trudy"
+
+
+def test_nested_copies_in_an_nbgrader_zip_are_not_students(tmp_path: Path) -> None:
+    """In a zipped submitted/ folder the layout's root is the shallowest one; deeper copies are log lines."""
+    archive = _zip(tmp_path / "n.zip", {"submitted/ann/fake/fake.ipynb": NB,
+                                        "submitted/ann/fake/bob/fake/fake.ipynb": b"planted"})
+    found = collect(archive, "fake", "fake.ipynb")
+    assert [s.student_id for s in found] == ["ann"] and read(found[0]) == NB
+    assert any("nested inside 'ann'" in line for line in found.log)
+
+
+def test_unsafe_and_duplicate_member_names(tmp_path: Path) -> None:
+    """Absolute and '..' names never give an id (log line); two members with one name cannot be told apart."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        archive = _zip(tmp_path / "u.zip", {"../doejohn_1_2_fake.ipynb": NB, "/abs/roe_3_4_fake.ipynb": NB})
+        with zipfile.ZipFile(archive, "a") as z:
+            z.writestr("dup_5_6_fake.ipynb", NB)
+            z.writestr("dup_5_6_fake.ipynb", b"other")
+    found = collect(archive, "fake", "fake.ipynb")
+    assert [s.student_id for s in found] == ["dup"]
+    assert found[0].empty and "cannot tell which" in found[0].problem
+    assert sum("unsafe name" in line for line in found.log) == 2
+
+
+def test_symlink_members_are_refused(tmp_path: Path) -> None:
+    """A member flagged as a Unix symlink is never graded (unzip would have made it a link to its content)."""
+    info = zipfile.ZipInfo("linker_1_2_fake.ipynb")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with zipfile.ZipFile(tmp_path / "l.zip", "w") as z:
+        z.writestr(info, "/work/main/solutions/fake/fake.ipynb")
+    (sub,) = collect(tmp_path / "l.zip", "fake", "fake.ipynb")
+    assert sub.empty and sub.status == "malformed" and "symbolic link" in sub.problem
+
+
+def test_corrupt_lying_and_encrypted_members_become_rows(tmp_path: Path) -> None:
+    """Damaged data, a size that lies either way, or an encryption flag: a reason, never an exception."""
+    from containers import _corrupt, _encrypted, _patch, _sizes
+
+    big = b'{"nbformat": 4, "cells": [], "pad": "' + b"abcdefgh" * 2000 + b'"}'
+    names = {s: f"{s}_1_2_fake.ipynb" for s in ("corrupt", "small", "large", "crypt")}
+    archive = tmp_path / "c.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in names.values():
+            z.writestr(name, big)
+    _patch(archive, names["corrupt"], _corrupt)
+    _patch(archive, names["small"], _sizes(100))
+    _patch(archive, names["large"], _sizes(1 << 30))
+    _patch(archive, names["crypt"], _encrypted)
+    found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
+    for student in ("corrupt", "small", "crypt"):
+        with pytest.raises(Unreadable, match="cannot be read from the zip"):
+            read(found[student])
+    assert read(found["large"]) == big  # a header claiming 1 GB is not believed: the real bytes are read
+    assert loaded(found["crypt"]).status == "malformed" and loaded(found["large"]).data == big
+
+
+def test_a_compressed_bomb_is_stopped_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small member that inflates past the cap is refused after reading cap + 1 bytes, however big it claims."""
+    monkeypatch.setattr(limits, "NOTEBOOK_BYTES", 1 << 20)
+    archive = tmp_path / "b.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("bomb_1_2_fake.ipynb", b" " * (64 << 20))
+    assert archive.stat().st_size < 1 << 20
+    (sub,) = collect(archive, "fake", "fake.ipynb")
+    with pytest.raises(Unreadable, match="larger than"):
+        read(sub)
+
+
+def test_one_uploads_many_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More files than one upload may hold is that student's row; the others are unaffected."""
+    monkeypatch.setattr(limits, "FILES_PER_STUDENT", 10)
+    archive = _zip(tmp_path / "m.zip", {**{f"crowd_1_2_f{i}.txt": b"" for i in range(11)},
+                                        "crowd_1_2_fake.ipynb": NB, "ok_3_4_fake.ipynb": NB})
+    found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
+    assert found["crowd"].status == "malformed" and "more than the 10" in found["crowd"].problem
+    assert read(found["ok"]) == NB
+
+
+def test_a_zip_directory_too_large_to_load_is_refused_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The member count comes from the end record, before zipfile loads the whole directory into memory."""
+    archive = _zip(tmp_path / "z.zip", {f"s{i}_1_2_fake.ipynb": NB for i in range(30)})
+    monkeypatch.setattr(limits, "ZIP_MEMBERS", 20)
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda *a, **k: pytest.fail("directory loaded"))
+    with pytest.raises(ValueError, match="z.zip: 30 files"):
+        collect(archive, "fake", "fake.ipynb")
+
+
+def test_long_names_give_short_distinct_ids() -> None:
+    """An id names files in OUT/: capped at ID_CHARS, and two long names stay distinct."""
+    a, b = safe_id("x" * 300 + "a"), safe_id("x" * 300 + "b")
+    assert len(a) <= limits.ID_CHARS and len(b) <= limits.ID_CHARS and a != b

@@ -111,7 +111,7 @@ def _pick(candidates: list[tuple[str, Locator]], notebook: str) -> tuple[tuple[s
         return None, f"no notebook submitted (expected {notebook})"
     stem = Path(notebook).stem
     exact = [c for c in candidates if re.fullmatch(rf"{re.escape(stem)}(-\d+)?\.ipynb", PurePosixPath(c[0]).name)]
-    names = ", ".join(_shown(n) for n, _ in sorted(exact or candidates)[:5])
+    names = ", ".join(_shown(n) for n in sorted(n for n, _ in exact or candidates)[:5])
     if not exact and len(candidates) > 1:
         return None, f"several notebooks and none named {notebook}: {names}"
     pool = exact or candidates

@@ -13,9 +13,9 @@ from autograder.grading.protocol import MAX_MESSAGE_BYTES
 
 #: A notebook file larger than this is refused unread.
 NOTEBOOK_BYTES = 32 << 20
-#: JSON values (objects, arrays and array/object items, counted outside strings) a notebook may hold:
-#: bounds what json.loads builds, since a 3-byte `{},` costs ~64 bytes of Python objects.
-JSON_VALUES = 1_000_000
+#: JSON values (strings, and '[' '{' ',' outside them) a notebook may hold: bounds what json.loads builds,
+#: since a 3-byte `{},` costs ~64 bytes of Python objects. The course's notebooks hold about 1-2 thousand.
+JSON_VALUES = 200_000
 #: Cells a notebook may have.
 CELLS = 10_000
 #: Bytes of cell code (as the job's JSON) sent to the sandbox: well inside the protocol's message cap, and a
