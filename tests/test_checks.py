@@ -189,9 +189,9 @@ def test_exploding_judge_measures_the_loss_itself() -> None:
         return {"loss": [0.0] * 3, "grad_norm": [1.0] * 3}  # trains nothing, claims success
 
     outcome = question.judge(cases, [question.call({"train": liar}, c) for c in cases])
-    assert outcome.score == 0 and "measured by the grader" in outcome.message and "was not measured" in outcome.message
+    assert outcome.score == 0 and "measured by the grader" in outcome.message and "optimizer steps (measured by the grader)" in outcome.message
     junk = question.judge(cases, [question.call({"train": lambda *a: None}, c) for c in cases])
-    assert junk.score == 0 and "expected a dict" in junk.message
+    assert junk.score == 0 and "must return a dict" in junk.message
 
 
 def test_hidden_seed_follows_the_nbgrader_student_folder(tmp_path: Path) -> None:

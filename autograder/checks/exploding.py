@@ -15,10 +15,13 @@ from typing import Any
 
 import torch
 
+from autograder.checks import exploding_history as history_check
 from autograder.checks import exploding_task as task
 from autograder.checks.builder import Unusable, student
 from autograder.checks.compare import as_float64, describe
+from autograder.checks.guard import same
 from autograder.checks.spec import ERROR_KEY, Assignment, Case, Functions, Outcome, Output, Question
+from autograder.checks.where import describe_exception
 
 POINTS_HISTORY, POINTS_TARGET = 1.0, 2.0
 
@@ -29,24 +32,44 @@ def _make_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     return [{"label": f"task and model seed {seed}", "seed": seed, "steps": task.STEP_BUDGET}]
 
 
-def _history(history: Any, key: str) -> torch.Tensor:
-    """history[key] as a float64 tensor, or Unusable saying what came back."""
+#: At most this many parameter snapshots travel back (4 forward passes per allowed step is already wasteful).
+MAX_SNAPSHOTS_PER_STEP = 4
+
+
+def _history(history: Any, key: str) -> tuple[list[float], str | None]:
+    """history[key] as Python floats, or what is wrong with it (the history point only is lost)."""
     if not isinstance(history, dict) or key not in history:
-        raise Unusable(f"train: expected a dict with keys 'loss' and 'grad_norm', got {describe(history)}")
-    try:
-        return torch.tensor([float(v) for v in history[key]], dtype=torch.float64)
-    except (TypeError, ValueError):
-        raise Unusable(f"train: history[{key!r}] must be a list of numbers, got {describe(history[key])}") from None
+        return [], f"train must return a dict with keys 'loss' and 'grad_norm', got {describe(history)}"
+    values = history[key]
+    if not isinstance(values, (list, tuple)):
+        return [], f"history[{key!r}] must be a list of Python floats, got {describe(values)}"
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (float, int)):
+            return [], (f"history[{key!r}][{i}] is {describe(v)}; append Python floats "
+                        "(loss.item(), float(norm)), not tensors")
+    return [float(v) for v in values], None
 
 
 def _call(functions: Functions, case: Case) -> Output:
-    """Train a fresh model with the student's loop; return its parameters, history and forward count."""
+    """Train a fresh model with the student's loop; return its parameters, history and what the hooks saw."""
     try:
         fn = student(functions, "train")
         model = task.make_model(case["seed"])
         x, y = task.make_task(case["seed"])
-        calls = [0]
-        model.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+        x_before, y_before = x.clone(), y.clone()
+        snapshots: list[torch.Tensor] = []
+        calls, foreign = [0], [0]
+        cap = MAX_SNAPSHOTS_PER_STEP * int(case["steps"])
+
+        def seen(module: torch.nn.Module, _: Any) -> None:
+            """Count forward passes of the given model (and of copies, which carry the hook along)."""
+            if module is not model:
+                foreign[0] += 1
+                return
+            calls[0] += 1
+            if len(snapshots) < cap:
+                snapshots.append(history_check.flat_parameters(model))
+        model.register_forward_pre_hook(seen)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # tiny tensors: thread start-up costs more than it saves (3x here)
         try:
@@ -55,13 +78,19 @@ def _call(functions: Functions, case: Case) -> Output:
                 history = fn(model, x, y, int(case["steps"]))
         finally:
             torch.set_num_threads(threads)
+        if not (same(x, x_before) and same(y, y_before)):
+            raise Unusable("train changed x or y in place; inputs must not change")
+        loss, loss_error = _history(history, "loss")
+        norm, norm_error = _history(history, "grad_norm")
         return {"state": {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()},
-                "loss": _history(history, "loss"), "grad_norm": _history(history, "grad_norm"),
-                "forward_calls": calls[0]}
+                "loss": torch.tensor(loss, dtype=torch.float64), "grad_norm": torch.tensor(norm, dtype=torch.float64),
+                "history_error": loss_error or norm_error or "", "forward_calls": calls[0],
+                "foreign_calls": foreign[0], "final": history_check.flat_parameters(model),
+                "snapshots": torch.stack(snapshots) if snapshots else torch.zeros((0, 0), dtype=torch.float64)}
     except Unusable as exc:
         return {ERROR_KEY: str(exc)}
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the student's loop may raise anything
-        return {ERROR_KEY: f"train raised {type(exc).__name__}: {str(exc).strip()[:200]}"}
+        return {ERROR_KEY: f"train {describe_exception(exc)}"}
 
 
 def _final_loss(case: Case, out: Output) -> float:
@@ -75,45 +104,68 @@ def _final_loss(case: Case, out: Output) -> float:
         return float(task.mse(model, *task.make_task(case["seed"])))
 
 
+def _history_problem(case: Case, out: Output, taken: int | None) -> str | None:
+    """Why the history point is lost, or None: well-formed, finite, one entry per step, matching the grader."""
+    steps = int(case["steps"])
+    if out.get("history_error"):
+        return str(out["history_error"])
+    loss, norm = as_float64(out.get("loss")), as_float64(out.get("grad_norm"))
+    if loss is None or norm is None or loss.dim() != 1 or norm.shape != loss.shape or not 1 <= len(loss) <= steps:
+        return f"history must hold one loss and one gradient norm per step (1 to {steps} steps)"
+    if not bool(torch.isfinite(loss).all() and torch.isfinite(norm).all()):
+        bad = int((~(torch.isfinite(loss) & torch.isfinite(norm))).nonzero()[0])
+        return f"the history has NaN/inf at step {bad + 1}: training diverged"
+    snapshots = as_float64(out.get("snapshots"))
+    if taken is None or snapshots is None or snapshots.dim() != 2:
+        return "the model's forward passes could not be checked"
+    if len(loss) != taken:
+        return (f"the history has {len(loss)} entries but the model took {taken} optimizer steps (measured by the "
+                "grader): record one loss and one grad_norm at every step")
+    return history_check.check(loss.tolist(), norm.tolist(), history_check.measure(int(case["seed"]), snapshots))
+
+
 def _judge_one(case: Case, out: Any) -> tuple[float, str]:
-    """(points, message) for one case: 1 for a clean history, 2 for reaching the target in budget."""
+    """(points, message) for one case: 1 for a history that matches the grader's measurements, 2 for the target."""
     if not isinstance(out, dict) or ERROR_KEY in out:
         return 0.0, str(out.get(ERROR_KEY) if isinstance(out, dict) else f"nothing came back ({describe(out)})")
-    points, notes = 0.0, []
-    loss, norm = as_float64(out.get("loss")), as_float64(out.get("grad_norm"))
-    steps, calls = int(case["steps"]), out.get("forward_calls")
-    if loss is None or norm is None or loss.dim() != 1 or norm.shape != loss.shape or not 1 <= len(loss) <= steps:
-        notes.append(f"history must hold one loss and one gradient norm per step (1 to {steps} steps)")
-    elif not isinstance(calls, int) or len(loss) > calls:
-        # every recorded loss needs a forward pass of the model: a longer history was not measured in training
-        notes.append(f"the history has {len(loss)} losses but the model ran {calls} times: it was not measured")
-    elif not bool(torch.isfinite(loss).all() and torch.isfinite(norm).all()):
-        bad = int((~(torch.isfinite(loss) & torch.isfinite(norm))).nonzero()[0])
-        notes.append(f"the history has NaN/inf at step {bad + 1}: training diverged")
-    else:
-        points += POINTS_HISTORY
+    steps, calls, foreign = int(case["steps"]), out.get("forward_calls"), out.get("foreign_calls")
+    if isinstance(foreign, int) and foreign > 0:
+        return 0.0, (f"train ran a copy of the model ({foreign} forward passes), not the model it was given: "
+                     "train `model` itself, in place")
     try:
-        final = _final_loss(case, out)
+        snapshots, final = as_float64(out.get("snapshots")), as_float64(out.get("final"))
+        taken = history_check.steps_taken(snapshots, final) if snapshots is not None and final is not None else None
+    except (RuntimeError, ValueError):
+        taken = None
+    points, notes = 0.0, []
+    problem = _history_problem(case, out, taken)
+    if problem is None:
+        points += POINTS_HISTORY
+    else:
+        notes.append(problem)
+    try:
+        final_loss = _final_loss(case, out)
     except Exception as exc:  # noqa: BLE001 - garbage parameters
-        final, notes = math.nan, notes + [f"the trained parameters could not be loaded ({type(exc).__name__})"]
-    if not isinstance(calls, int) or calls > 2 * steps:
-        notes.append(f"the model was run {calls} times; the budget is {steps} steps (about one forward each)")
-    elif not math.isfinite(final) or final > task.LOSS_TARGET:
-        notes.append(f"final loss {final:.4g} (measured by the grader) is above the target {task.LOSS_TARGET}")
+        final_loss, notes = math.nan, notes + [f"the trained parameters could not be loaded ({type(exc).__name__})"]
+    if not isinstance(calls, int) or calls > 2 * steps or taken is None or taken > steps:
+        notes.append(f"the model was run {calls} times and took {taken} steps; the budget is {steps} steps "
+                     "(one forward pass each)")
+    elif not math.isfinite(final_loss) or final_loss > task.LOSS_TARGET:
+        notes.append(f"final loss {final_loss:.4g} (measured by the grader) is above the target {task.LOSS_TARGET}")
     else:
         points += POINTS_TARGET
-    return points, "; ".join(notes) or f"final loss {final:.4g} <= {task.LOSS_TARGET} in {len(loss)} steps"
+    return points, "; ".join(notes) or f"final loss {final_loss:.4g} <= {task.LOSS_TARGET} in {taken} steps"
 
 
 def _judge(cases: list[Case], outputs: list[Output]) -> Outcome:
     """Average the per-case points; the message names the first problem."""
     max_points = POINTS_HISTORY + POINTS_TARGET
     outputs = list(outputs) + [None] * (len(cases) - len(outputs))
-    results = [_judge_one(c, o) for c, o in zip(cases, outputs)]
+    results = [_judge_one(c, o) for c, o in zip(cases, outputs, strict=True)]
     if not results:
         return Outcome(0.0, max_points, "error", "train_loop: no cases were graded")
     score = round(sum(p for p, _ in results) / len(results), 2)
-    worst = min(zip(results, cases), key=lambda r: r[0][0])
+    worst = min(zip(results, cases, strict=True), key=lambda r: r[0][0])
     message = f"train_loop: case [{worst[1]['label']}]: {worst[0][1]}"
     status = "passed" if score >= max_points else ("partial" if score > 0 else "failed")
     return Outcome(score, max_points, status, message)
