@@ -116,7 +116,7 @@ def _history_problem(case: Case, out: Output, taken: int | None) -> str | None:
         bad = int((~(torch.isfinite(loss) & torch.isfinite(norm))).nonzero()[0])
         return f"the history has NaN/inf at step {bad + 1}: training diverged"
     snapshots = as_float64(out.get("snapshots"))
-    if taken is None or snapshots is None or snapshots.dim() != 2:
+    if taken is None or snapshots is None or snapshots.dim() != 2 or len(snapshots) > MAX_SNAPSHOTS_PER_STEP * steps:
         return "the model's forward passes could not be checked"
     if len(loss) != taken:
         return (f"the history has {len(loss)} entries but the model took {taken} optimizer steps (measured by the "
@@ -132,11 +132,14 @@ def _judge_one(case: Case, out: Any) -> tuple[float, str]:
     if isinstance(foreign, int) and foreign > 0:
         return 0.0, (f"train ran a copy of the model ({foreign} forward passes), not the model it was given: "
                      "train `model` itself, in place")
-    try:
-        snapshots, final = as_float64(out.get("snapshots")), as_float64(out.get("final"))
-        taken = history_check.steps_taken(snapshots, final) if snapshots is not None and final is not None else None
-    except (RuntimeError, ValueError):
-        taken = None
+    size = sum(p.numel() for p in task.make_model(int(case["seed"])).parameters())
+    snapshots, final = as_float64(out.get("snapshots")), as_float64(out.get("final"))
+    taken = None
+    # untrusted sizes: at most the snapshots the sandbox side keeps, each one parameter vector long
+    if (snapshots is not None and final is not None and tuple(final.shape) == (size,) and snapshots.dim() == 2
+            and len(snapshots) <= MAX_SNAPSHOTS_PER_STEP * steps
+            and (len(snapshots) == 0 or snapshots.shape[1] == size)):
+        taken = history_check.steps_taken(snapshots.reshape(-1, size), final)
     points, notes = 0.0, []
     problem = _history_problem(case, out, taken)
     if problem is None:
