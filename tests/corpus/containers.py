@@ -230,10 +230,10 @@ ZIP: dict[str, tuple[Members, str, str]] = {
     "liarbig": ([(f"liarbig_318_418_{NB}", honest_bytes())], PASS, ""),
     "encrypted": ([(f"encrypted_319_419_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
     "bomb": ([(f"bomb_312_412_{NB}", _streamed(limits.NOTEBOOK_BYTES + (1 << 20)))], MALFORMED, "larger than"),
-    "hoarder": ([(f"hoarder_313_413_{NB}", honest_bytes())]
-                + [(f"hoarder_313_413_big{i}.ipynb", _streamed(16 << 20)) for i in range(12)], PASS, ""),
-    "crowd": ([(f"crowd_314_414_{NB}", honest_bytes())]
-              + [(f"crowd_314_414_f{i}.txt", b"") for i in range(limits.FILES_PER_STUDENT)], MALFORMED, "files"),
+    "hoarder": ([(f"hoarder_313_413_{NB}", honest_bytes()),
+                 *[(f"hoarder_313_413_big{i}.ipynb", _streamed(16 << 20)) for i in range(12)]], PASS, ""),
+    "crowd": ([(f"crowd_314_414_{NB}", honest_bytes()),
+               *[(f"crowd_314_414_f{i}.txt", b"") for i in range(limits.FILES_PER_STUDENT)]], MALFORMED, "files"),
     "dup": ([(f"dup_315_415_{NB}", honest_bytes()), (f"dup_315_415_{NB}", b"{}")], "missing", "cannot tell"),
     "linker": ([(f"linker_316_416_{NB}", _symlink_member("/work/main/solutions/fake/fake.ipynb"))],
                MALFORMED, "symbolic link"),

@@ -1,0 +1,43 @@
+"""records: a stored result (and so every page rendered from it) is capped, whatever the submission produced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autograder.grading import limits
+from autograder.grading.judging import Row
+from autograder.grading.records import load_results, result_bytes, save_result
+
+
+def _result(**extra: object) -> dict:
+    """A minimal stored result for student 'ann'."""
+    row = Row("ann", "fake", "fake.ipynb", "test_scale", 0.0, 1.0, "failed", "wrong")
+    return {"student_id": "ann", "assignment": "fake", "notebook": "fake.ipynb", "origin": "ann", "late": False,
+            "seed": 1, "notes": [], "output": {}, "seconds": 0.1, "rows": [row], **extra}
+
+
+def test_notes_output_and_origin_are_capped() -> None:
+    """A million notes, a 10 MB stream and a 1 MB origin shrink to their caps, saying so."""
+    big = _result(notes=[f"note {i} " + "x" * 1000 for i in range(1_000_000)], origin="o" * (1 << 20),
+                  output={"stdout": "s" * (10 << 20), "stderr": "short"})
+    stored = json.loads(result_bytes(big))
+    assert len(stored["notes"]) == limits.NOTES + 1 and "more notes" in stored["notes"][-1]
+    assert all(len(n) <= limits.NOTE_CHARS for n in stored["notes"])
+    assert len(stored["output"]["stdout"]) <= limits.OUTPUT_CHARS and stored["output"]["stderr"] == "short"
+    assert "cut" in stored["output"]["truncated"] and len(stored["origin"]) <= limits.NAME_CHARS
+    assert len(result_bytes(big)) <= limits.RESULT_BYTES
+
+
+def test_many_output_streams_never_exceed_the_result_cap() -> None:
+    """Even when every stream is at its own cap the file stays under RESULT_BYTES (output dropped, noted)."""
+    data = result_bytes(_result(output={f"k{i}": "\u2028" * limits.OUTPUT_CHARS for i in range(20)}))
+    assert len(data) <= limits.RESULT_BYTES
+    assert "dropped" in json.loads(data)["output"]["truncated"]
+
+
+def test_saved_results_round_trip(tmp_path: Path) -> None:
+    """What is saved is what load_results gives back (rows as Row), capped."""
+    save_result(tmp_path, _result(notes=["n"] * 100))
+    loaded = load_results(tmp_path, "fake")["ann"]
+    assert loaded["rows"][0].status == "failed" and len(loaded["notes"]) == limits.NOTES + 1
