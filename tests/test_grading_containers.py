@@ -9,7 +9,6 @@ subprocess with getrusage).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import containers  # noqa: E402
 from fakecourse import notebooks  # noqa: E402
 
 from autograder.grading import limits, pipeline, sandbox  # noqa: E402
+from autograder.grading.collect import collect  # noqa: E402
 from autograder.grading.student import Limits  # noqa: E402
 
 _NO_SANDBOX = not sandbox.bwrap_usable()
@@ -41,33 +41,14 @@ FEEDBACK_BYTES = 4 * limits.RESULT_BYTES
 GRADESCOPE_BYTES = limits.RESULT_BYTES
 
 
-class _Lines(logging.Handler):
-    """Keeps the collect log's lines."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep one line."""
-        self.lines.append(record.getMessage())
-
-
 def _grade(submissions: Path, root: Path, source: Path, roster: Path | None = None) -> dict:
-    """Grade a batch as the CLI would (bubblewrap), keeping the results, OUT and the collect log."""
+    """Grade a batch as the CLI would (bubblewrap), keeping the results, OUT and collect()'s log lines."""
     out = root / "out"
-    handler = _Lines()
-    logger = logging.getLogger("autograder.grading.collect")
-    logger.addHandler(handler)
-    try:
-        settings = pipeline.Settings(submissions=submissions, assignment_id="fake", out=out, workers=2,
-                                     checks=CHECKS, source=source, sandbox="bwrap", roster=roster,
-                                     limits=Limits(timeout=5.0, memory_mb=512, output_bytes=32 << 10))
-        results = pipeline.grade(settings)
-    finally:
-        logger.removeHandler(handler)
-    return {"results": results, "out": out, "log": handler.lines}
+    settings = pipeline.Settings(submissions=submissions, assignment_id="fake", out=out, workers=2,
+                                 checks=CHECKS, source=source, sandbox="bwrap", roster=roster,
+                                 limits=Limits(timeout=5.0, memory_mb=512, output_bytes=32 << 10))
+    results = pipeline.grade(settings)
+    return {"results": results, "out": out, "log": collect(submissions, "fake", "fake.ipynb").log}
 
 
 @pytest.fixture(scope="module")

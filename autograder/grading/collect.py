@@ -18,7 +18,6 @@ only, a byte cap that does not trust the zip header), so memory never holds more
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 import stat
@@ -31,7 +30,6 @@ from autograder.grading import limits, reading
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>[^/]+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$")
 MAX_MEMBERS = limits.ZIP_MEMBERS
-LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class Submission:
 
 
 class Collected(list[Submission]):
-    """collect()'s list of submissions, plus `log`: lines about files that belong to nobody."""
+    """collect()'s list of submissions, plus `log`: lines about files that belong to nobody (the run prints them)."""
 
     def __init__(self, subs: list[Submission], log: list[str]) -> None:
         """The submissions and the log lines."""
@@ -339,7 +337,5 @@ def collect(source: Path, assignment_id: str, notebook: str) -> Collected:
         subs = from_zip(source, assignment_id, notebook, log)
     else:
         raise ValueError(f"SUBMISSIONS {source}: expected a folder (<student>/<assignment>/<notebook>) or a .zip")
-    for line in log:
-        LOG.warning("%s", line)
     return Collected(sorted(unique_ids(subs), key=lambda s: s.student_id), log)
 
