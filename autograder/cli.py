@@ -1,7 +1,8 @@
 """`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks.
 
 Exit status: 0 when the batch completed (students may still have failed); 2 for usage or
-configuration errors, with one line saying what to fix.
+configuration errors, with one line saying what to fix; 130 after Ctrl-C (143 after SIGTERM), with
+one line saying how many were graded and to rerun with --resume.
 """
 
 from __future__ import annotations
@@ -34,14 +35,17 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
                    help="student ids, one per line (first CSV column): absent students get 'missing' rows")
     p.add_argument("--gradebook", metavar="DB",
                    help="also write the scores into this nbgrader gradebook (SQLite file or database URL)")
-    p.add_argument("--seed", type=int, help="run seed (default: drawn from os.urandom; per-student seeds "
-                                            "are recorded in OUT/results/)")
+    p.add_argument("--student", action="append", default=[], metavar="ID",
+                   help="regrade only this student (repeatable); every other result in OUT is left as it is")
     p.add_argument("--source", type=Path, metavar="NOTEBOOK",
                    help="instructor source notebook (default solutions/<ID>/<notebook>)")
     p.add_argument("--checks", default=DEFAULT_CHECKS, metavar="MODULE:FUNCTION",
                    help=f"where assignments come from (default {DEFAULT_CHECKS})")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="auto: bubblewrap if usable, else rlimits only with a loud warning (default auto)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="grade on this Dask cluster (its workers need the same course environment and "
+                        "bubblewrap); default: local sandboxed workers")
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -57,9 +61,16 @@ def _grade(args: argparse.Namespace) -> int:
     settings = pipeline.Settings(
         submissions=args.submissions, assignment_id=args.assignment, out=args.out, workers=args.workers,
         limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb, output_bytes=args.output_kb * 1024),
-        resume=args.resume, checks=args.checks, source=args.source, seed=args.seed, sandbox=args.sandbox,
-        roster=args.roster)
-    results = pipeline.grade(settings)
+        resume=args.resume, checks=args.checks, source=args.source, sandbox=args.sandbox,
+        roster=args.roster, students=tuple(dict.fromkeys(args.student)), scheduler=args.scheduler)
+    try:
+        results = pipeline.grade(settings)
+    except pipeline.Interrupted as stop:
+        print(stop, file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before or after the grading threads ran: results saved so far stay
+        print("stopped by SIGINT; rerun the same command with --resume to finish", file=sys.stderr)
+        return 130
     if args.gradebook:
         from autograder.grading.assignments import load_assignment
 

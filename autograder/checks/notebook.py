@@ -8,7 +8,6 @@ diagnosis and returns the partial score otherwise, and returns the full points o
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 from collections.abc import Mapping
@@ -35,11 +34,12 @@ def student_id(cwd: str | os.PathLike[str] | None = None) -> str | None:
 
 
 def seed_for(assignment_id: str, grade_id: str, student: str | None) -> int:
-    """A per-student seed for hidden cases (stable across runs), or the fixed seed."""
-    if student is None:
+    """The student's hidden-case seed from the course key (as `autograder grade` draws it), or the fixed seed."""
+    if student is None:  # not under `nbgrader autograde`: no student, no key needed
         return FIXED_SEED
-    digest = hashlib.sha256(f"{student}/{assignment_id}/{grade_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+    from autograder import key  # late: only graded runs need the key (and may create its file)
+
+    return key.question_seed(key.load_key(), assignment_id, student, grade_id)
 
 
 def _source(namespace: Mapping[str, Any]) -> str:

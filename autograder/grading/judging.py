@@ -6,7 +6,6 @@ shape is checked here, and a question only scores through its own `judge` on inp
 
 from __future__ import annotations
 
-import hashlib
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,9 @@ from typing import Any
 
 import torch
 
-from autograder import plain
-from autograder.checks.spec import Assignment, Question
+from autograder import key, plain
+from autograder.checks.notebook import FIXED_SEED
+from autograder.checks.spec import Assignment, Outcome, Question
 from autograder.grading.sanitize import Verdict
 
 #: CSV header, fixed by the issue.
@@ -34,6 +34,16 @@ class Row:
     max_score: float
     status: str
     message: str
+    #: The known mistake the diagnosis names ("eps inside the square root"), or "" when none matched.
+    mistake: str = ""
+
+
+#: What judge_question decides for a question that ran: (score, status, message, named mistake).
+Judged = tuple[float, str, str, str]
+
+#: How the course's checks word a recognised mistake (autograder.checks.builder), when the outcome
+#: carries no `mistake` field of its own.
+MISTAKE_MARKER = "This matches a known mistake: "
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -43,18 +53,70 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def derive_seed(seed: int, *parts: str) -> int:
-    """A 63-bit seed from a base seed and names (student id, grade_id): stable and independent."""
-    digest = hashlib.sha256(":".join([str(seed), *parts]).encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+    """A 63-bit seed from a seed and names; the derivation itself lives in autograder.key."""
+    return key.mix(seed, *parts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Plain data equal in structure and value (NaN equal to NaN), for comparing drawn cases."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(torch.equal(a.isnan(), b.isnan()))
+                and bool(torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def visible_layout(question: Question) -> tuple[list[Any], bool]:
+    """The visible cases (as `check` draws them) and whether the hidden draw already starts with them.
+
+    The course's test cells run `check` (visible cases) and then `grade` (hidden cases); the batch
+    grader judges both, so a notebook scores here what it scores under `nbgrader autograde`.
+    """
+    visible = question.make_cases(torch.Generator().manual_seed(FIXED_SEED), False)
+    sample = question.make_cases(torch.Generator().manual_seed(FIXED_SEED + 1), True)
+    return visible, _same(sample[: len(visible)], visible)
 
 
 def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
-    """Hidden-test inputs for every question, each from its own generator seeded by (seed, grade_id)."""
+    """Every question's cases for one student: the visible ones (unless the hidden draw starts with them),
+    then the hidden draw from the generator seeded by (student seed, grade_id), as `grade` draws it."""
     cases = {}
     for question in assignment.questions:
+        visible, prefixed = visible_layout(question)
         gen = torch.Generator().manual_seed(derive_seed(seed, question.grade_id))
-        cases[question.grade_id] = question.make_cases(gen, True)
+        hidden = question.make_cases(gen, True)
+        cases[question.grade_id] = hidden if prefixed else visible + hidden
     return cases
+
+
+def named_mistake(outcome: Outcome) -> str:
+    """The known mistake an outcome names: its `mistake` field, else the checks' fixed wording."""
+    field = getattr(outcome, "mistake", None)
+    if isinstance(field, str) and field:
+        return field
+    message = str(outcome.message)
+    if MISTAKE_MARKER not in message:
+        return ""
+    return one_line(message.split(MISTAKE_MARKER, 1)[1].split(" — ", 1)[0], 120)
+
+
+def merge_output(previous: str, new: str) -> str:
+    """Printed output of a later job appended to the earlier: each job reruns the notebook's cells, so the
+    lines it shares with the start of what is already kept are not repeated."""
+    if not previous:
+        return new
+    old_lines, new_lines = previous.splitlines(keepends=True), new.splitlines(keepends=True)
+    shared = 0
+    while shared < min(len(old_lines), len(new_lines)) and old_lines[shared] == new_lines[shared]:
+        shared += 1
+    rest = "".join(new_lines[shared:])
+    if not rest:
+        return previous
+    return previous + ("" if previous.endswith("\n") else "\n") + rest
 
 
 def _functions_text(question: Question) -> str:
@@ -97,8 +159,8 @@ def read_cells(job_dir: Path) -> tuple[list[str], bool] | None:
 
 
 def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[str],
-                   cells_memory: bool, memory_mb: int) -> Verdict | tuple[float, str, str] | None:
-    """(score, status, message) or a Verdict for one question's result file; None if the file is absent."""
+                   cells_memory: bool, memory_mb: int) -> Verdict | Judged | None:
+    """(score, status, message, mistake) or a Verdict for one question's result file; None if the file is absent."""
     if not (Path(f"{path}.json").exists() and Path(f"{path}.npz").exists()):
         return None
     meta = _read(path)
@@ -119,19 +181,34 @@ def judge_question(question: Question, cases: list[Any], path: Path, cell_errors
     if len(outputs) != len(cases):
         return Verdict("error", f"{len(outputs)} outputs for {len(cases)} cases")
     try:
-        outcome = question.judge(cases, outputs)
+        return _score(question, cases, outputs)
     except Exception as exc:  # noqa: BLE001 - judge is trusted, but outputs may be odd
         return Verdict("error", f"the outputs could not be judged: {type(exc).__name__}: {exc}")
+
+
+def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Judged:
+    """Like the test cell: a failed visible check scores 0; otherwise the hidden cases decide."""
+    visible, prefixed = visible_layout(question)
+    if visible:
+        seen = question.judge(cases[: len(visible)], outputs[: len(visible)])
+        if seen.status != "passed":
+            status = seen.status if seen.status in ("error", "forbidden") else "failed"
+            return 0.0, status, one_line(seen.message), named_mistake(seen)
+    start = 0 if prefixed else len(visible)
+    outcome = question.judge(cases[start:], outputs[start:])
     score = min(max(float(outcome.score), 0.0), float(question.points))
-    return score, outcome.status, one_line(outcome.message)
+    return score, outcome.status, one_line(outcome.message), named_mistake(outcome)
 
 
 def rows_for(student_id: str, assignment: Assignment, verdicts: dict[str, Any]) -> list[Row]:
-    """Rows in question order from {grade_id: Verdict | (score, status, message)}."""
+    """Rows in question order from {grade_id: Verdict | (score, status, message[, mistake])}."""
     rows = []
     for question in assignment.questions:
         result = verdicts.get(question.grade_id, Verdict("error", "not graded (internal error)"))
-        score, status, message = (0.0, result.status, result.message) if isinstance(result, Verdict) else result
+        if isinstance(result, Verdict):
+            score, status, message, mistake = 0.0, result.status, result.message, ""
+        else:
+            score, status, message, mistake = (*result, "")[:4]
         rows.append(Row(student_id, assignment.id, assignment.notebook, question.grade_id, round(score, 6),
-                        float(question.points), status, one_line(message)))
+                        float(question.points), status, one_line(message), str(mistake)))
     return rows

@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import collections
-import html
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autograder.checks.spec import Assignment
-from autograder.grading import records, report
+from autograder.grading import pages, records, report
+
+#: Captured output shown on a feedback page: (key in result["output"], heading).
+OUTPUT_BLOCKS = (("cell_errors", "Errors while running your cells"), ("stdout", "Printed output"),
+                 ("stderr", "Warnings and errors printed"), ("truncated", "Output cut"))
 
 
-def _feedback_html(result: dict[str, Any], assignment: Assignment, sandbox_name: str) -> str:
-    """One student's feedback page: a row per graded cell, notes, the seed, and captured output."""
-    esc = html.escape
-    rows = "".join(f"<tr class='{esc(r.status)}'><td>{esc(r.grade_id)}</td><td>{r.score:g} / {r.max_score:g}</td>"
-                   f"<td>{esc(r.status)}</td><td>{esc(r.message)}</td></tr>" for r in result["rows"])
-    notes = "".join(f"<li>{esc(n)}</li>" for n in result.get("notes", []))
-    output = result.get("output", {})
-    blocks = "".join(f"<h2>{esc(title)}</h2><pre>{esc(output[key])}</pre>"
-                     for key, title in (("cell_errors", "Errors while running your cells"),
-                                        ("stdout", "Printed output"), ("stderr", "Warnings and errors printed"))
-                     if output.get(key))
-    warning = "" if sandbox_name == "bubblewrap" else f"<p class='warn'>Graded without a sandbox ({esc(sandbox_name)}).</p>"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(assignment.id)}: "
-            f"{esc(result['student_id'])}</title><style>{report.CSS}</style></head><body>"
-            f"<h1>{esc(assignment.id)} — feedback for {esc(result['student_id'])}</h1>{warning}"
-            f"<p>Total: <b>{records.total(result):g} / {assignment.max_score:g}</b>"
-            f"{' (late)' if result.get('late') else ''}. Hidden tests used fresh random inputs "
-            f"(seed {result.get('seed')}).</p><table><tr><th>test</th><th>score</th><th>status</th>"
-            f"<th>why</th></tr>{rows}</table>{'<ul>' + notes + '</ul>' if notes else ''}{blocks}</body></html>")
+def feedback_path(assignment: Assignment, student_id: str) -> PurePosixPath:
+    """Where a student's feedback page lives, relative to OUT (nbgrader's feedback layout)."""
+    return PurePosixPath("feedback", student_id, assignment.id, f"{Path(assignment.notebook).stem}.html")
+
+
+def feedback_html(result: dict[str, Any], assignment: Assignment, sandbox_name: str) -> str:
+    """One student's feedback page: a row per graded cell, notes, the seed, and captured output (once)."""
+    output = result.get("output") or {}
+    blocks = [(title, str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
+    return pages.render("feedback.html.j2", assignment=assignment.id, student=result["student_id"],
+                        sandboxed=sandbox_name == "bubblewrap", sandbox=sandbox_name, total=records.total(result),
+                        max_score=assignment.max_score, late=bool(result.get("late")), seed=result.get("seed"),
+                        rows=result["rows"], notes=list(result.get("notes") or []), blocks=blocks)
 
 
 def _gradescope(result: dict[str, Any]) -> dict[str, Any]:
@@ -45,10 +42,9 @@ def _gradescope(result: dict[str, Any]) -> dict[str, Any]:
 def write_all(out: Path, assignment: Assignment, results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> None:
     """grades.csv, feedback/, gradescope/ and report.html for all results so far (each written atomically)."""
     records.atomic_write(out / "grades.csv", records.csv_bytes(results))
-    stem = Path(assignment.notebook).stem
     for student_id, result in results.items():
-        page = _feedback_html(result, assignment, result.get("sandbox", ctx["sandbox_name"]))
-        records.atomic_write(out / "feedback" / student_id / assignment.id / f"{stem}.html", page.encode())
+        page = feedback_html(result, assignment, result.get("sandbox", ctx["sandbox_name"]))
+        records.atomic_write(out / feedback_path(assignment, student_id), page.encode())
         records.atomic_write(out / "gradescope" / student_id / "results.json",
                              json.dumps(_gradescope(result), indent=1).encode())
     records.atomic_write(out / "report.html", report.render(assignment, results, ctx).encode())

@@ -2,26 +2,35 @@
 
 Each worker thread owns one worker process; a worker that dies is restarted and the job retried
 once, so one submission can never stop the batch. Results are saved per student as they finish.
+Hidden inputs come from the course key (autograder.key), so every rerun, `--resume` and `--student`
+regrade reproduces the same grades. SIGINT/SIGTERM stop cleanly: workers are killed, the temporary
+folder with the hidden inputs is removed, finished results stay, and `Interrupted` says what to do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from types import FrameType
+from typing import Any, TextIO
 
+from autograder import key
 from autograder.grading import records, sandbox
 from autograder.grading.assignments import DEFAULT_CHECKS, load_assignment
 from autograder.grading.collect import Submission, collect, safe_id
-from autograder.grading.notebook import Malformed, parse
 from autograder.grading.judging import Verdict, rows_for
+from autograder.grading.notebook import Malformed, parse
+from autograder.grading.progress import Progress
 from autograder.grading.student import Limits, grade_submission
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,9 +48,39 @@ class Settings:
     resume: bool = False
     checks: str = DEFAULT_CHECKS
     source: Path | None = None
-    seed: int | None = None
     sandbox: str = "auto"  # auto | bwrap | none
     roster: Path | None = None
+    students: tuple[str, ...] = ()  # regrade only these (every other result is left as it is)
+    scheduler: str | None = None  # a Dask scheduler address: grade on that cluster (grading/cluster.py)
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal after a clean shutdown; the message is the one line to print."""
+
+    def __init__(self, signum: int, graded: int, todo: int) -> None:
+        """Record which signal and how far the run got."""
+        self.signum, self.graded, self.todo = signum, graded, todo
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name}: {graded} of {todo} submission(s) graded and saved in this run; "
+                         f"rerun the same command with --resume to grade the other {todo - graded}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for death by signal: 128 + signal number (130 for Ctrl-C)."""
+        return 128 + self.signum
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by the signal handler (BaseException: no `except Exception` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        """Remember the signal."""
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Cancelled(BaseException):
+    """Raised in a worker thread once the run is stopping: the student in hand is not saved."""
 
 
 def _source_path(settings: Settings, notebook: str) -> Path:
@@ -66,7 +105,7 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
         new_id = f"{sub.student_id}-{count + 1}"
         taken.add(new_id)
         seen[new_id] = 1
-        unique.append(Submission(new_id, sub.origin, sub.data, sub.late, sub.problem))
+        unique.append(dataclasses.replace(sub, student_id=new_id))
     if roster:
         for line in roster.read_text().splitlines():
             student = safe_id(line.split(",")[0]) if line.strip() else ""
@@ -84,32 +123,12 @@ def internal_error(sub: Submission, assignment: Any, exc: Exception) -> dict[str
             "rows": rows_for(sub.student_id, assignment, {q.grade_id: reason for q in assignment.questions})}
 
 
-class Progress:
-    """A one-line progress bar on a terminal (nothing when stderr is not a tty)."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        """Start at zero of `total`."""
-        self.total, self.done, self.stream = total, 0, stream
-        self.enabled = stream.isatty()
-        self.lock = threading.Lock()
-
-    def step(self, label: str) -> None:
-        """One more finished."""
-        with self.lock:
-            self.done += 1
-            if self.enabled:
-                filled = int(30 * self.done / max(self.total, 1))
-                self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label[:30]:30}")
-                self.stream.flush()
-                if self.done == self.total:
-                    self.stream.write("\n")
-
-
 def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any],
           save: Callable[[dict[str, Any]], None]) -> None:
     """One worker thread: start its worker, grade submissions from the queue, restart on death."""
     exchange, log = ctx["tmp"] / f"exchange-{index}", settings.out / "logs" / f"worker-{index}.log"
     holder: dict[str, Any] = {"worker": None}
+    stop: threading.Event = ctx["stop"]
 
     def start() -> sandbox.Worker:
         holder["worker"] = sandbox.start_worker(index, settings.checks, settings.assignment_id, exchange,
@@ -119,18 +138,22 @@ def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any]
     def run(job: dict[str, Any]) -> dict[str, Any]:
         wait = settings.limits.timeout * (len(job["questions"]) + 1) + 60
         for attempt in (1, 2):
+            if stop.is_set():
+                raise _Cancelled
             try:
                 return (holder["worker"] or start()).request(job, wait)
             except sandbox.WorkerDied as exc:
                 if holder["worker"] is not None:
                     holder["worker"].stop()
                 holder["worker"] = None
+                if stop.is_set():  # killed by the shutdown, not by the student: nothing to record
+                    raise _Cancelled from None
                 if attempt == 2:
                     return {"op": "failed", "job": job["job"], "error": f"{exc} (twice)"}
         raise AssertionError("unreachable")
 
     try:
-        while True:
+        while not stop.is_set():
             try:
                 sub = jobs.get_nowait()
             except queue.Empty:
@@ -138,13 +161,98 @@ def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any]
             try:
                 result = grade_submission(sub, ctx["assignment"], ctx["source"], ctx["seed"], run, exchange,
                                           settings.limits)
+            except _Cancelled:
+                return
             except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student
                 result = internal_error(sub, ctx["assignment"], exc)
-            result["run_seed"], result["sandbox"] = ctx["seed"], ctx["sandbox_name"]
+            result["key_id"], result["sandbox"] = ctx["key_id"], ctx["sandbox_name"]
+            result["submitted"] = _handed_in(sub, result)
+            if stop.is_set():
+                return
             save(result)
     finally:
         if holder["worker"] is not None:
             holder["worker"].stop()
+
+
+def _handed_in(sub: Submission, result: dict[str, Any]) -> bool:
+    """Whether the student handed anything in (the report lists the others apart)."""
+    empty = sub.data is None and getattr(sub, "locator", None) is None
+    return not empty or any(row.status != "missing" for row in result["rows"])
+
+
+def _kill_children() -> None:
+    """SIGKILL every child process group of this process (the workers run in sessions of their own)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state, ppid, pgrp, ...
+        if len(fields) > 2 and int(fields[1]) == me:
+            pid, pgrp = int(entry.name), int(fields[2])
+            try:
+                os.killpg(pgrp, signal.SIGKILL) if pgrp == pid else os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _select(subs: list[Submission], done: dict[str, dict[str, Any]], settings: Settings) -> list[Submission]:
+    """The submissions this run grades: the --student ones, else those without a result (--resume), else all."""
+    if settings.students:
+        known = {sub.student_id for sub in subs}
+        unknown = [s for s in settings.students if s not in known]
+        if unknown:
+            raise ValueError(f"--student {', '.join(unknown)}: no such student in {settings.submissions}"
+                             + (f" or {settings.roster}" if settings.roster else ""))
+        return [sub for sub in subs if sub.student_id in set(settings.students)]
+    if settings.resume:
+        return [sub for sub in subs if sub.student_id not in done]
+    return subs
+
+
+def _check_key(done: dict[str, dict[str, Any]], kept: set[str], key_id: str, out: Path) -> None:
+    """Refuse to mix grades from two keys: results kept from before must come from this key."""
+    other = sorted(student for student in kept if done[student].get("key_id") != key_id)
+    if other:
+        found = sorted({str(done[s].get("key_id") or "none (graded before course keys)") for s in other})
+        raise ValueError(f"{len(other)} result(s) in {out / 'results'} (e.g. {other[0]}) were graded with another "
+                         f"grading key (key id {', '.join(found)}; this run: {key_id}). Restore that key "
+                         f"({key.ENV} or {key.key_path()}) or regrade everyone without --resume/--student")
+
+
+def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any],
+                 save: Callable[[dict[str, Any]], None]) -> None:
+    """Run the worker threads to the end; on SIGINT/SIGTERM stop them, kill the workers, raise _Stop."""
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise _Stop(signum)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, on_signal) for s in handled} if in_main else {}
+    threads = [threading.Thread(target=_work, args=(i, jobs, settings, ctx, save), daemon=True,
+                                name=f"grading-worker-{i}") for i in range(count)]
+    try:
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(0.2)
+    except _Stop:
+        for s in previous:  # a second Ctrl-C must not interrupt the clean-up
+            signal.signal(s, signal.SIG_IGN)
+        ctx["stop"].set()
+        _kill_children()
+        for thread in threads:
+            thread.join(30)
+        _kill_children()  # a worker a thread was starting while we killed the others
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str, Any]]:
@@ -157,39 +265,53 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str
         source = parse(source_file.read_bytes())
     except Malformed as exc:
         raise ValueError(f"source notebook {source_file}: {exc}") from None
-    subs = _with_roster(collect(settings.submissions, assignment.id, assignment.notebook), settings.roster)
+    collected = collect(settings.submissions, assignment.id, assignment.notebook)
+    for line in getattr(collected, "log", ()):  # files in the upload that belong to no student
+        print(line, file=stream)
+    subs = _with_roster(list(collected), settings.roster)
+    grading_key = key.load_key()
+    key_id = key.key_id(grading_key)
     settings.out.mkdir(parents=True, exist_ok=True)
-    done = records.load_results(settings.out, assignment.id) if settings.resume else {}
-    todo = [s for s in subs if s.student_id not in done]
-    use_bwrap = settings.sandbox != "none" and sandbox.bwrap_usable()
+    done = records.load_results(settings.out, assignment.id) if settings.resume or settings.students else {}
+    todo = _select(subs, done, settings)
+    _check_key(done, set(done) - {sub.student_id for sub in todo}, key_id, settings.out)
+    # on a cluster, bubblewrap is checked on every Dask worker instead (grading/cluster.py)
+    use_bwrap = settings.sandbox != "none" and (settings.scheduler is not None or sandbox.bwrap_usable())
     if settings.sandbox == "bwrap" and not use_bwrap:
         raise ValueError("--sandbox bwrap: bubblewrap is not usable on this machine")
     if not use_bwrap:
         print(sandbox.NO_SANDBOX_WARNING, file=stream)
-    seed = settings.seed if settings.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
     (settings.out / "logs").mkdir(exist_ok=True)
-    ctx = {"assignment": assignment, "source": source, "seed": seed, "sandboxed": use_bwrap,
-           "sandbox_name": "bubblewrap" if use_bwrap else "NONE (rlimits only)",
-           "tmp": Path(tempfile.mkdtemp(prefix="grading-"))}
+    ctx: dict[str, Any] = {
+        "assignment": assignment, "source": source, "seed": key.assignment_seed(grading_key, assignment.id),
+        "key_id": key_id, "sandboxed": use_bwrap, "stop": threading.Event(),
+        "sandbox_name": "bubblewrap" if use_bwrap else "NONE (rlimits only)",
+        "tmp": Path(tempfile.mkdtemp(prefix="grading-"))}
     jobs: queue.Queue = queue.Queue()
     for sub in todo:
         jobs.put(sub)
     progress, lock = Progress(len(todo), stream), threading.Lock()
+    graded = [0]
 
     def save(result: dict[str, Any]) -> None:
         records.save_result(settings.out, result)
         with lock:
-            done[result["student_id"]] = result
+            graded[0] += 1
         progress.step(result["student_id"])
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=_work, args=(i, jobs, settings, ctx, save), daemon=True)
-               for i in range(max(1, min(settings.workers, len(todo))))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    shutil.rmtree(ctx["tmp"], ignore_errors=True)
+    try:
+        if settings.scheduler is not None:
+            from autograder.grading import cluster  # distributed is imported only for a cluster run
+
+            cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
+        else:
+            _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
+    except _Stop as stop:
+        raise Interrupted(stop.signum, graded[0], len(todo)) from None
+    finally:
+        progress.close()
+        shutil.rmtree(ctx["tmp"], ignore_errors=True)
     everything = records.load_results(settings.out, assignment.id)
     ctx.update(elapsed=time.perf_counter() - started, graded=len(todo), resumed=len(everything) - len(todo))
     from autograder.grading import outputs

@@ -95,7 +95,8 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
     "honest-stderr": (lambda p: submission(_scale(
         "    import warnings, sys\n    warnings.warn('float64 is slow')\n    print('note', file=sys.stderr)\n",
         prelude="import sys\nprint('DeprecationWarning: something', file=sys.stderr)\n")), PASS),
-    "partial": (lambda p: submission({"ans_norm2": "def norm2(x):\n    return x.abs().sum() if len(x) < 5 "
+    # right on the visible cases (lengths 3, 4), so like the notebook's test cell it earns hidden-case credit
+    "partial": (lambda p: submission({"ans_norm2": "def norm2(x):\n    return x.abs().sum() if len(x) > 5 "
                                                    "else x.norm()\n"}), {**PASS, "test_norm2": "partial"}),
     "edits-test": (_mutate(lambda cells: cells[_index(cells, "test_scale")].update(source="pass  # trust me")),
                    PASS),

@@ -1,0 +1,149 @@
+"""autograder.grading.judging: a question scores what its notebook test cell scores, and names the mistake."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from autograder import key, plain
+from autograder.checks import ASSIGNMENTS
+from autograder.checks.notebook import run, seed_for
+from autograder.checks.spec import Outcome
+from autograder.grading import judging, records
+from autograder.grading.sanitize import Verdict
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+
+KEY = "judging-test-key-0123456789"
+RMSPROP_WRONG = '''
+def rmsprop_step(param, grad, state, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+    """eps inside the square root: the diagnosed mistake."""
+    if weight_decay:
+        grad = grad + weight_decay * param
+    v = state.get("square_avg", torch.zeros_like(param))
+    v = alpha * v + (1 - alpha) * grad * grad
+    state["square_avg"] = v
+    avg = v
+    if centered:
+        g = state.get("grad_avg", torch.zeros_like(param))
+        g = alpha * g + (1 - alpha) * grad
+        state["grad_avg"] = g
+        avg = v - g * g
+    denom = (avg + eps).sqrt()
+    if momentum > 0:
+        buf = state.get("momentum_buffer", torch.zeros_like(param))
+        buf = momentum * buf + grad / denom
+        state["momentum_buffer"] = buf
+        return param - lr * buf
+    return param - lr * grad / denom
+'''
+
+
+def _batch(assignment: Any, grade_id: str, namespace: dict[str, Any], student: str) -> judging.Judged:
+    """What the batch grader decides for one question (the student's calls made here, not in a sandbox)."""
+    seed = judging.derive_seed(key.assignment_seed(KEY.encode(), assignment.id), student)
+    question = assignment.question(grade_id)
+    cases = judging.draw_cases(assignment, seed)[grade_id]
+    return judging._score(question, cases, [question.call(namespace, case) for case in cases])
+
+
+def _cell(aid: str, grade_id: str, namespace: dict[str, Any], student: str) -> float:
+    """What the notebook's test cell scores under nbgrader: check (visible) raises at 0, then grade (hidden)."""
+    if run(aid, grade_id, namespace, hidden=False).status != "passed":
+        return 0.0
+    return run(aid, grade_id, namespace, hidden=True, seed=seed_for(aid, grade_id, student)).score
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(key.ENV, KEY)
+
+
+def test_a_failed_visible_check_scores_zero_like_the_test_cell() -> None:
+    """norm2 wrong on short vectors fails the visible cases: 0 here as under nbgrader, not 'partial'."""
+    namespace: dict[str, Any] = {}
+    exec("import torch\ndef norm2(x):\n    return x.abs().sum() if len(x) < 5 else x.norm()\n", namespace)
+    score, status, message, _ = _batch(FAKE, "test_norm2", namespace, "alice")
+    assert (score, status) == (0.0, "failed") and "wrong value" in message
+
+
+def test_passing_the_visible_check_earns_hidden_partial_credit() -> None:
+    namespace: dict[str, Any] = {}
+    exec("import torch\ndef norm2(x):\n    return x.abs().sum() if len(x) > 5 else x.norm()\n", namespace)
+    score, status, _, _ = _batch(FAKE, "test_norm2", namespace, "alice")
+    assert status == "partial" and 0 < score < 2
+
+
+@pytest.mark.parametrize("student", ["alice", "bob"])
+def test_real_question_scores_and_names_the_mistake_as_the_notebook_does(student: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec("import torch\n" + RMSPROP_WRONG, namespace)
+    for grade_id in ("rmsprop_step_basic", "rmsprop_step_momentum_centered"):
+        score, status, message, mistake = _batch(ASSIGNMENTS["optimizers"], grade_id, namespace, student)
+        assert score == pytest.approx(_cell("optimizers", grade_id, namespace, student))
+        assert status == "failed" and mistake == "eps inside the square root", message
+
+
+def test_visible_cases_are_not_sent_twice_when_the_hidden_draw_starts_with_them() -> None:
+    question = ASSIGNMENTS["optimizers"].question("adam_step_basic")
+    visible, prefixed = judging.visible_layout(question)
+    assert prefixed and visible
+    drawn = judging.draw_cases(ASSIGNMENTS["optimizers"], 7)["adam_step_basic"]
+    assert judging._same(drawn[: len(visible)], visible)
+    assert not judging.visible_layout(FAKE.question("test_norm2"))[1]  # fake: separate draws, both sent
+    assert len(judging.draw_cases(FAKE, 7)["test_norm2"]) == 2 + 4
+
+
+def test_named_mistake_comes_from_the_outcome_field_else_the_fixed_wording() -> None:
+    with_field: Any = SimpleNamespace(message="whatever", mistake="missing 1e-6")  # an Outcome with the field
+    assert judging.named_mistake(with_field) == "missing 1e-6"
+    worded = Outcome(0.0, 2.0, "failed", "q: case [t=1]: output 'p' differs: max abs err 0.1. This matches a "
+                                         "known mistake: missing bias correction — divide by 1 - beta^t [2 of 4]")
+    assert judging.named_mistake(worded) == "missing bias correction"
+    assert judging.named_mistake(Outcome(0.0, 2.0, "failed", "q: output 'p' differs")) == ""
+
+
+def test_judge_question_reads_the_sandbox_files_and_records_the_mistake(tmp_path: Path) -> None:
+    namespace: dict[str, Any] = {}
+    exec("import torch\n" + RMSPROP_WRONG, namespace)
+    assignment = ASSIGNMENTS["optimizers"]
+    question = assignment.question("rmsprop_step_basic")
+    cases = judging.draw_cases(assignment, 11)[question.grade_id]
+    plain.dump({"outputs": [question.call(namespace, c) for c in cases], "missing": []}, tmp_path / "q0")
+    judged = judging.judge_question(question, cases, tmp_path / "q0", [], False, 512)
+    assert isinstance(judged, tuple) and judged[3] == "eps inside the square root"
+    rows = judging.rows_for("alice", assignment, {question.grade_id: judged})
+    assert rows[2].mistake == "eps inside the square root" and rows[0].status == "error"
+    records.save_result(tmp_path, {"student_id": "alice", "assignment": "optimizers", "rows": rows})
+    assert records.load_results(tmp_path, "optimizers")["alice"]["rows"] == rows  # the field survives storage
+
+
+def test_verdicts_and_short_tuples_still_make_rows() -> None:
+    rows = judging.rows_for("bob", FAKE, {"test_scale": Verdict("timeout", "too slow"),
+                                          "test_norm2": (1.0, "partial", "half right")})
+    assert [(r.status, r.score, r.mistake) for r in rows] == [("timeout", 0.0, ""), ("partial", 1.0, ""),
+                                                              ("error", 0.0, "")]
+
+
+def test_printed_output_is_not_repeated_once_per_job() -> None:
+    """A second job reruns the notebook's cells: their lines are kept once, the new question's lines added."""
+    first = "loading data\nepoch 1\nq1 says hi\n"
+    second = "loading data\nepoch 1\nq3 says hi\n"
+    merged = judging.merge_output(judging.merge_output("", first), second)
+    assert merged == "loading data\nepoch 1\nq1 says hi\nq3 says hi\n"
+    assert judging.merge_output(merged, "loading data\nepoch 1\n") == merged
+    assert judging.merge_output("no newline", "other") == "no newline\nother"
+
+
+def test_same_compares_plain_data_with_nan() -> None:
+    nan = torch.tensor([1.0, float("nan")])
+    assert judging._same({"a": [nan, 1, "x"]}, {"a": [nan.clone(), 1, "x"]})
+    assert not judging._same({"a": [nan]}, {"a": [torch.tensor([1.0, 2.0])]})
+    assert not judging._same([1], (1,)) and not judging._same(torch.ones(2, dtype=torch.float64), torch.ones(2))

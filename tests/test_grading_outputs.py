@@ -1,0 +1,62 @@
+"""autograder.grading.outputs: feedback pages (escaped, output shown once), Gradescope files, every file written."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from autograder.grading import outputs, records
+from autograder.grading.judging import Row
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+
+EVIL = "<script>alert('x')</script>"
+
+
+def _result(student: str = "alice", message: str = "ok", stdout: str = "hello\n") -> dict[str, Any]:
+    """One stored result: a partial question with `message`, two passed ones."""
+    return {"student_id": student, "assignment": "fake", "notebook": "fake.ipynb", "seconds": 0.2, "late": True,
+            "seed": 1234, "sandbox": "bubblewrap", "notes": [f"note {EVIL}"],
+            "output": {"stdout": stdout, "stderr": "", "cell_errors": ""},
+            "rows": [Row(student, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed", "fine"),
+                     Row(student, "fake", "fake.ipynb", "test_norm2", 2 / 3, 2.0, "partial", message, "L1"),
+                     Row(student, "fake", "fake.ipynb", "test_square_grad", 2.0, 2.0, "passed", "fine")]}
+
+
+def test_feedback_page_escapes_student_id_messages_notes_and_output() -> None:
+    page = outputs.feedback_html(_result(EVIL, f"wrong: {EVIL}", f"printed {EVIL}\n"), FAKE, "bubblewrap")
+    assert "<script>" not in page
+    assert page.count("&lt;script&gt;") >= 5  # title, heading, message, note, printed output
+
+
+def test_feedback_page_content() -> None:
+    page = outputs.feedback_html(_result(stdout="epoch 1\nepoch 2\n"), FAKE, "bubblewrap")
+    assert "3.67 / 5" in page and "(late)" in page and "0.67 / 2" in page and "0.666" not in page
+    assert page.count("epoch 1") == 1 and "Printed output" in page
+    assert "Warnings and errors printed" not in page  # empty blocks are left out
+    assert "seed 1234" in page and "without a sandbox" not in page
+    bare = outputs.feedback_html(_result(), FAKE, "NONE (rlimits only)")
+    assert "Graded without a sandbox (NONE (rlimits only))" in bare
+
+
+def test_write_all_writes_every_file_where_the_report_links(tmp_path: Path) -> None:
+    results = {"alice": _result(), "bob": _result("bob", "bad")}
+    outputs.write_all(tmp_path, FAKE, results, {"sandbox_name": "bubblewrap", "graded": 2, "elapsed": 1.0})
+    for student in results:
+        page = tmp_path / outputs.feedback_path(FAKE, student)
+        assert page == tmp_path / "feedback" / student / "fake" / "fake.html" and page.is_file()
+        assert f'href="feedback/{student}/fake/fake.html"' in (tmp_path / "report.html").read_text()
+        gradescope = json.loads((tmp_path / "gradescope" / student / "results.json").read_text())
+        assert gradescope["score"] == records.total(results[student]) and len(gradescope["tests"]) == 3
+    lines = (tmp_path / "grades.csv").read_text().splitlines()
+    assert lines[0] == ",".join(("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status",
+                                 "message")) and len(lines) == 7
+
+
+def test_summary_line() -> None:
+    line = outputs.summary_line({"alice": _result()}, {"graded": 1, "elapsed": 2.0, "resumed": 0,
+                                                       "sandbox_name": "bubblewrap"}, 2)
+    assert line.startswith("graded 1 submission(s) in 2.0 s") and "partial 1, passed 2" in line

@@ -1,0 +1,112 @@
+"""autograder.grading.report: what the instructor reads — diagnoses by named mistake, rates over submitters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from autograder.grading import report
+from autograder.grading.judging import Row
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+
+LONG = "x" * 400
+
+
+def _result(student: str, rows: list[tuple[str, float, str, str, str]], submitted: bool = True,
+            seconds: float = 0.5) -> dict[str, Any]:
+    """A stored result with rows (grade_id, score, status, message, mistake)."""
+    points = {q.grade_id: q.points for q in FAKE.questions}
+    return {"student_id": student, "assignment": "fake", "notebook": "fake.ipynb", "seconds": seconds,
+            "sandbox": "bubblewrap", "submitted": submitted, "output": {}, "notes": [],
+            "rows": [Row(student, "fake", "fake.ipynb", g, s, points[g], st, m, mi) for g, s, st, m, mi in rows]}
+
+
+def _cohort() -> dict[str, dict[str, Any]]:
+    """Three students make one named mistake (different numbers in each message), one passes, two never submit."""
+    results = {}
+    for i, student in enumerate(("ann", "ben", "cat")):
+        message = f"test_norm2: case [n={i + 3}]: output 'y' differs: max abs err {0.1 * (i + 1):.3g}. This matches " \
+                  f"a known mistake: L1 instead of L2 — use sqrt(sum x^2) [{i + 1} of 4 outputs wrong]"
+        results[student] = _result(student, [("test_scale", 1.0, "passed", "ok", ""),
+                                             ("test_norm2", 0.3333333, "partial", message, "L1 instead of L2"),
+                                             ("test_square_grad", 2.0, "passed", "ok", "")])
+    results["dan"] = _result("dan", [("test_scale", 0.0, "failed", f"test_scale: {LONG}", ""),
+                                     ("test_norm2", 2.0, "passed", "ok", ""),
+                                     ("test_square_grad", 2.0, "passed", "ok", "")], seconds=9.25)
+    for ghost in ("gus", "hal"):
+        results[ghost] = _result(ghost, [(q.grade_id, 0.0, "missing", "no submission found", "")
+                                         for q in FAKE.questions], submitted=False, seconds=0.0)
+    return results
+
+
+def test_diagnoses_group_by_named_mistake_and_ignore_missing_students() -> None:
+    found = report.common_diagnoses([r for r in _cohort().values() if report.submitted(r)])
+    assert found[0].key == "L1 instead of L2" and found[0].named and found[0].count == 3
+    assert found[0].tests == ("test_norm2",)
+    assert all("no submission" not in d.key for d in found)  # missing students do not crowd real diagnoses
+    assert len(found) == 2
+
+
+def test_unnamed_failures_group_by_message_without_case_and_numbers() -> None:
+    a = report.diagnosis_key("q", "failed", "q: case [t=1]: output 'p' differs: max abs err 0.13, first bad step 2"
+                                            " [3 of 8 outputs wrong]", "")
+    b = report.diagnosis_key("q", "failed", "q: case [t=7, big]: output 'p' differs: max abs err 1.5e-07, first bad "
+                                            "step 11 [1 of 8 outputs wrong]", "")
+    assert a == b and not a[1] and "case" not in a[0]
+    assert report.diagnosis_key("q", "failed", "anything", "missing 1e-6") == ("missing 1e-6", True)
+
+
+def test_missing_is_told_from_a_submission_without_functions() -> None:
+    """Old results without the 'submitted' field: roster-only rows (one message for all) are 'not submitted'."""
+    ghost = _result("gus", [(q.grade_id, 0.0, "missing", "no submission found", "") for q in FAKE.questions])
+    del ghost["submitted"]
+    blank = _result("ivy", [(q.grade_id, 0.0, "missing", f"function {q.functions[0]} is not defined", "")
+                            for q in FAKE.questions])
+    del blank["submitted"]
+    assert not report.submitted(ghost) and report.submitted(blank)
+
+
+def test_report_page(tmp_path: Path) -> None:
+    page = report.render(FAKE, _cohort(), {"graded": 6, "elapsed": 3.14159, "key_id": "abc123"})
+    assert "4 of 6 students submitted" in page
+    pass_rates = page.split("Pass rate per test")[1].split("Most common diagnoses")[0]
+    assert "3/4" in pass_rates and "75%" in pass_rates and "/6" not in pass_rates  # over submitters only
+    assert "3.33 / 5" in page and "3.333" not in page  # scores rounded for display
+    assert "<b>L1 instead of L2</b>" in page
+    assert 'href="feedback/dan/fake/fake.html"' in page and 'href="feedback/ann/fake/fake.html"' in page
+    missing = page.split("<h2>Not submitted</h2>")[1]
+    assert "gus" in missing and "hal" in missing and "2 student(s)" in missing
+    assert 'class="message"' in page and "overflow-wrap: anywhere" in page  # long messages wrap
+    assert "3.1 s" in page and "abc123" in page and "data:image/png;base64," in page
+
+
+def test_everything_in_the_report_is_escaped() -> None:
+    results = _cohort()
+    evil = "<script>alert(1)</script>"
+    results[evil] = _result(evil, [("test_scale", 0.0, "failed", f"test_scale: {evil}", evil),
+                                   ("test_norm2", 2.0, "passed", "ok", ""),
+                                   ("test_square_grad", 2.0, "passed", "", "")])
+    page = report.render(FAKE, results, {"graded": 1, "elapsed": 1.0, "key_id": evil})
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "%3Cscript%3E" in page  # the link to the feedback page is URL-encoded
+
+
+def test_empty_cohort_renders() -> None:
+    page = report.render(FAKE, {}, {})
+    assert "0 of 0 students submitted" in page and "No submissions yet" in page
+
+
+def test_report_never_touches_the_pyplot_backend() -> None:
+    """Importing and rendering leaves matplotlib's global backend and pyplot alone (checked in a fresh process)."""
+    code = ("import sys, matplotlib; matplotlib.use('svg'); sys.path.insert(0, 'tests/corpus')\n"
+            "from tests.test_grading_report import _cohort, FAKE\n"
+            "from autograder.grading import report\n"
+            "report.render(FAKE, _cohort(), {})\n"
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+            "assert 'matplotlib.pyplot' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

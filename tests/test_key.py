@@ -1,0 +1,95 @@
+"""autograder.key: where the course key comes from, and one seed derivation for the grader and nbgrader."""
+
+from __future__ import annotations
+
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import key
+from autograder.checks import ASSIGNMENTS
+from autograder.checks.notebook import FIXED_SEED, seed_for
+from autograder.grading import judging
+
+KEY = "a-course-key-of-reasonable-length"
+
+
+@pytest.fixture
+def keyless(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No COURSE_GRADING_KEY; the key file goes under a temporary XDG_CONFIG_HOME. Returns its path."""
+    monkeypatch.delenv(key.ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config" / "taming-exploding-gradients" / "grading.key"
+
+
+def test_environment_variable_wins(keyless: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(key.ENV, f"  {KEY}\n")
+    assert key.load_key() == KEY.encode()
+    assert not keyless.exists()  # nothing written when the key comes from the environment
+
+
+def test_key_file_is_created_once_private_and_reused(keyless: Path) -> None:
+    first = key.load_key()
+    assert key.key_path() == keyless and keyless.is_file()
+    assert stat.S_IMODE(keyless.stat().st_mode) == 0o600
+    assert len(first) >= 32
+    assert key.load_key() == first  # the same key on every later run
+    assert [p.name for p in keyless.parent.iterdir()] == ["grading.key"]  # no temporary file left
+
+
+def test_concurrent_first_use_agrees_on_one_key(keyless: Path) -> None:
+    """Two nbgrader kernels starting at once must not end up with two keys."""
+    found: list[bytes] = []
+    threads = [threading.Thread(target=lambda: found.append(key.load_key())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(found)) == 1 and found[0] == keyless.read_bytes().strip()
+
+
+@pytest.mark.parametrize("value", ["", "short", " " * 40])
+def test_a_guessable_key_is_refused_naming_where_it_came_from(keyless: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              value: str) -> None:
+    monkeypatch.setenv(key.ENV, value)
+    with pytest.raises(ValueError, match=key.ENV):
+        key.load_key()
+    monkeypatch.delenv(key.ENV)
+    keyless.parent.mkdir(parents=True)
+    keyless.write_text(value)
+    with pytest.raises(ValueError, match="grading.key"):
+        key.load_key()
+
+
+def test_seeds_depend_on_key_assignment_student_and_question() -> None:
+    base = key.question_seed(b"k" * 20, "optimizers", "alice", "adam_step_basic")
+    assert base == key.question_seed(b"k" * 20, "optimizers", "alice", "adam_step_basic")  # stable
+    others = {key.question_seed(b"K" * 20, "optimizers", "alice", "adam_step_basic"),
+              key.question_seed(b"k" * 20, "clipping", "alice", "adam_step_basic"),
+              key.question_seed(b"k" * 20, "optimizers", "bob", "adam_step_basic"),
+              key.question_seed(b"k" * 20, "optimizers", "alice", "adamw_step")}
+    assert base not in others and len(others) == 4
+    assert 0 <= base < 2**63
+    assert key.key_id(b"k" * 20) != key.key_id(b"K" * 20) and len(key.key_id(b"k" * 20)) == 12
+
+
+def test_notebook_and_batch_grader_draw_the_same_hidden_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """seed_for (nbgrader's test cells) and judging.draw_cases (the batch grader) agree for every question."""
+    monkeypatch.setenv(key.ENV, KEY)
+    for aid, assignment in ASSIGNMENTS.items():
+        seed = key.assignment_seed(KEY.encode(), aid)  # what the pipeline hands to grade_submission
+        drawn = judging.draw_cases(assignment, judging.derive_seed(seed, "alice"))
+        for q in assignment.questions:
+            in_notebook = q.make_cases(torch.Generator().manual_seed(seed_for(aid, q.grade_id, "alice")), True)
+            visible, prefixed = judging.visible_layout(q)
+            batch = drawn[q.grade_id] if prefixed else drawn[q.grade_id][len(visible):]
+            assert judging._same(batch, in_notebook), (aid, q.grade_id)
+            assert seed_for(aid, q.grade_id, "alice") == key.question_seed(KEY.encode(), aid, "alice", q.grade_id)
+
+
+def test_outside_autograde_the_fixed_seed_needs_no_key(keyless: Path) -> None:
+    assert seed_for("optimizers", "adam_step_basic", None) == FIXED_SEED
+    assert not keyless.exists()
