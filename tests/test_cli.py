@@ -46,6 +46,25 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
     assert exit_info.value.code == 2
 
 
+def test_seed_option_is_gone_and_the_key_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """--seed no longer exists (inputs come from the course key); a guessable key or unknown --student exit 2."""
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    notebooks.write(notebooks.submission(), tmp_path / "subs" / "alice" / "fake" / "fake.ipynb")
+    args = ["grade", str(tmp_path / "subs"), "--assignment", "fake", "--out", str(tmp_path / "o"),
+            "--source", str(source), *CHECKS]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--seed", "3"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+    assert main([*args, "--student", "bob"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --student bob: no such student in {tmp_path / 'subs'}"
+    monkeypatch.setenv("COURSE_GRADING_KEY", "short")
+    assert main(args) == 2
+    assert "COURSE_GRADING_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "results").exists()
+
+
 @pytest.mark.slow
 def test_lms_zip_end_to_end(tmp_path: Path) -> None:
     """A Canvas + Moodle zip: every student gets rows, the LATE marker is kept, unknown names get a row."""
@@ -63,7 +82,7 @@ def test_lms_zip_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     with open(out / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    by_student = {}
+    by_student: dict[str, list[str]] = {}
     for row in rows:
         by_student.setdefault(row["student_id"], []).append(row["status"])
     assert by_student == {"doejohn": ["passed"] * 3, "mary-major": ["failed", "passed", "passed"],
