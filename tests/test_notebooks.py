@@ -14,9 +14,10 @@ from autograder.release import nbgrader_env
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS = sorted(ASSIGNMENTS)
-#: The book chapter(s) each exercise must link to (relative to exercises/<id>/ in the built book).
+#: The book chapter(s) each exercise must link to (built pages, reached from exercises/<id>/ in Jupyter).
 CHAPTERS = {"optimizers": ["optimizers"], "clipping": ["clipping"], "backprop": ["core_concepts", "theory"],
-            "exploding": ["code"]}
+            "exploding": ["code", "clipping"]}
+LINK = re.compile(r'href="\.\./\.\./_build/html/book/([a-z_]+)\.html#([a-z0-9-]+)"')
 
 
 def _source(aid: str) -> nbformat.NotebookNode:
@@ -59,11 +60,36 @@ def test_setup_cell_and_test_cells(aid: str) -> None:
 
 
 @pytest.mark.parametrize("aid", IDS)
-def test_lesson_links_to_its_chapter(aid: str) -> None:
-    text = "\n".join(c.source for c in _source(aid).cells if c.cell_type == "markdown")
-    for chapter in CHAPTERS[aid]:
-        assert f'href="../../book/{chapter}.html"' in text
-        assert (ROOT / "book" / f"{chapter}.md").is_file(), f"the linked chapter book/{chapter}.md is missing"
+def test_lesson_links_to_built_chapter_sections(aid: str) -> None:
+    """Links point at sections of the built book (`make book`), from a Jupyter started at the repository root;
+    the cell holding them is left out of the book's own rendering of the exercise (remove-cell)."""
+    cells = [c for c in _source(aid).cells if c.cell_type == "markdown"]
+    linked = {(page, label) for c in cells for page, label in LINK.findall(c.source)}
+    assert {page for page, _ in linked} >= set(CHAPTERS[aid])
+    for page, label in linked:
+        source = (ROOT / "book" / f"{page}.md").read_text(encoding="utf-8")
+        assert f"({label})=" in source, f"{aid}: book/{page}.md has no label {label} (the anchor would not exist)"
+    for cell in cells:
+        if "href=" in cell.source:
+            assert "remove-cell" in cell.metadata.get("tags", []), f"{aid}: {cell.id} links outside the book"
+            assert set(LINK.findall(cell.source)) and cell.source.count("href=") == len(LINK.findall(cell.source))
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_lesson_states_how_it_is_graded(aid: str) -> None:
+    """Time limit, precision, the half-credit rule, the inputs rule and the argument contracts are written down."""
+    text = " ".join(c.source for c in _source(aid).cells if c.cell_type == "markdown")
+    text = " ".join(text.split())
+    assert "10 seconds" in text and "180 seconds" in text
+    if aid == "exploding":
+        assert "pre-clip" in text and "Python `float`" in text and "copy" in text and "own time limit" in text
+        return
+    assert "**at most half**" in text and "must not change" in text
+    assert "relative error" in text and "computed in float32" in text
+    if aid == "backprop":
+        assert '`"relu"` (the default), `"tanh"` and `"sigmoid"`' in text and "0-dim tensors" in text
+    if aid == "clipping":
+        assert "empty list" in text and "0-dim tensor `0.0`" in text
 
 
 @pytest.mark.slow
