@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from autograder.grading import outputs, records
 from autograder.grading.judging import Row
@@ -60,3 +65,19 @@ def test_summary_line() -> None:
     line = outputs.summary_line({"alice": _result()}, {"graded": 1, "elapsed": 2.0, "resumed": 0,
                                                        "sandbox_name": "bubblewrap"}, 2)
     assert line.startswith("graded 1 submission(s) in 2.0 s") and "partial 1, passed 2" in line
+
+
+@pytest.mark.slow
+def test_templates_ship_in_the_wheel(tmp_path: Path) -> None:
+    """pyproject's package-data puts every page template into the built package."""
+    repo, src = Path(__file__).parents[1], tmp_path / "src"
+    shutil.copytree(repo / "autograder", src / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):  # built from a copy: no build/ or egg-info in the checkout
+        shutil.copy(repo / name, src / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+                           "-q", "-w", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = {f"autograder/grading/templates/{p.name}" for p in (repo / "autograder/grading/templates").glob("*.j2")}
+    assert len(templates) == 3 and templates <= names
