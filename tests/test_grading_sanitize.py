@@ -42,7 +42,8 @@ def test_added_cells_run_after_the_cell_they_follow() -> None:
     nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "print('done')", "outputs": []})
     built = _plan(nb)
     labels = [label for label, _, _ in built.cells]
-    assert labels == ["setup", "student cell 3", "ans_scale", "ans_norm2", "ans_square_grad", f"student cell {len(nb['cells'])}"]
+    assert labels == ["setup", "student cell 3", "ans_scale", "ans_norm2", "ans_square_grad",
+                      f"student cell {len(nb['cells'])}"]
     assert built.cells[1] == ("student cell 3", helper["source"], True)
     assert "_twice" in built.answers  # the forbidden-shortcut scan sees helpers too
 
@@ -85,3 +86,15 @@ def test_another_assignments_notebook_is_malformed() -> None:
         cell["metadata"].pop("nbgrader", None)
     with pytest.raises(Malformed, match="another assignment"):
         _plan(nb)
+
+
+def test_thousands_of_copied_cells_cost_one_verdict_and_few_notes() -> None:
+    """2000 copies of a test cell and 1000 edited copies of the setup cell: one verdict, one note each."""
+    nb = notebooks.submission()
+    by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
+    edited_setup = {**copy.deepcopy(by_id["setup"]), "source": "import os\n"}
+    nb["cells"] += [copy.deepcopy(by_id["test_norm2"]) for _ in range(2000)] + [edited_setup] * 1000
+    built = _plan(nb)
+    assert set(built.decided) == {"test_norm2"}
+    assert built.decided["test_norm2"].message == "test cell 'test_norm2' appears 2001 times (duplicated)"
+    assert len(built.notes) <= 2 and sum(label == "setup" for label, _, _ in built.cells) == 1
