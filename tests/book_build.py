@@ -44,6 +44,18 @@ def build(out: Path) -> BuiltBook:
                      time.perf_counter() - started)
 
 
+def prebuilt_or_build(out: Path) -> BuiltBook:
+    """The build named by $BOOK_BUILD_DIR (a --path-output folder, for quick reruns), else a clean build into `out`."""
+    given = os.environ.get("BOOK_BUILD_DIR")
+    if not given:
+        return build(out)
+    html = Path(given) / "_build" / "html"
+    if not (html / "index.html").is_file():
+        raise FileNotFoundError(f"BOOK_BUILD_DIR={given}: no built book at {html} (run jupyter-book build "
+                                f". --path-output {given} first)")
+    return BuiltBook(html, 0, f"prebuilt book reused from {given}", 0.0)
+
+
 def toc_files() -> list[str]:
     """Every file named in _toc.yml (root, chapters, sections), without suffix."""
     toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))

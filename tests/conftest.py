@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.book_build import BuiltBook, build
+from tests.book_build import BuiltBook, prebuilt_or_build
 
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
-    """The book built from clean (fresh execution cache) in a temporary directory."""
-    return build(tmp_path_factory.mktemp("book"))
+    """The book built from clean (fresh execution cache) in a temporary directory ($BOOK_BUILD_DIR: reuse one)."""
+    return prebuilt_or_build(tmp_path_factory.mktemp("book"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.book_build import EXTERNAL_LINK_ASSET, EXTERNAL_SCRIPT, BuiltBook, toc_files
@@ -43,3 +45,20 @@ def test_math_is_rendered_by_local_mathjax(built_book: BuiltBook) -> None:
     page = (built_book.html / "book" / "background.html").read_text(encoding="utf-8")
     assert "_static/mathjax/tex-chtml.js" in page
     assert "\\(" in page or "\\[" in page or "math notranslate" in page
+
+
+ROW = re.compile(r'<tr class="verdict-(\w+)[^"]*" id="claim-row-(\d+)"')
+BOX_VERDICT = re.compile(r'<(?:p|span) class="seed-verdict verdict-(\w+)">.*?claims\.html#claim-row-(\d+)"', re.DOTALL)
+
+
+def test_rendered_verdicts_match_the_claims_table(built_book: BuiltBook) -> None:
+    """In the HTML, every box and inline verdict shows the verdict of the claims-page row it links to."""
+    rows = {int(n): v for v, n in ROW.findall((built_book.html / "book" / "claims.html").read_text(encoding="utf-8"))}
+    assert len(rows) >= 53, f"the claims page has {len(rows)} rows with ids"
+    seen = 0
+    for page in sorted((built_book.html / "book").glob("*.html")):
+        for verdict, n in BOX_VERDICT.findall(page.read_text(encoding="utf-8")):
+            table = rows.get(int(n))
+            assert table == verdict, f"{page.name}: claim {n} shown as {verdict}, the table says {table}"
+            seen += 1
+    assert seen >= 30, f"only {seen} rendered verdicts found"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import sys
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
@@ -50,7 +52,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 class _QuietServer(http.server.ThreadingHTTPServer):
     """Threaded server that ignores clients hanging up early (the browser aborts requests it no longer needs)."""
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:  # socketserver's own loose types
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)
 
@@ -102,6 +104,12 @@ VISIT_JS = """() => {
     next: (document.querySelector('a.right-next') || {}).href || null,
     copyButtons: document.querySelectorAll('button.copybtn').length,
     downloads: [...document.querySelectorAll('.dropdown-download-buttons a')].map(a => a.href),
+    figures: imgs.map(i => {
+      const fig = i.closest('figure');
+      const cap = fig ? fig.querySelector('figcaption') : null;
+      return {src: i.getAttribute('src') || '', alt: i.getAttribute('alt') || '', inFigure: !!fig,
+              caption: cap ? cap.innerText : ''};
+    }),
   };
 }"""
 
@@ -115,8 +123,15 @@ def visits(site: tuple[str, list[str]], browser: object) -> dict[str, dict]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     outside: list[str] = []
     # Anything not on our server is recorded and aborted, so a stray CDN reference fails the test, not the network.
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-                  else (outside.append(route.request.url), route.abort()))
+    def only_local(route: Any) -> None:
+        """Let requests to our server through; record and abort everything else."""
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
     for page_name in toc_files():
         page = context.new_page()
         errors: list[str] = []
@@ -167,6 +182,31 @@ def test_figures_loaded(visits: dict[str, dict], page: str) -> None:
     assert visits[page]["brokenImages"] == [], f"{page}: broken images {visits[page]['brokenImages']}"
 
 
+FILE_NAME = re.compile(r"(?:^|/)[\w.-]+\.(?:png|jpe?g|svg|gif|webp)$|_images/", re.IGNORECASE)
+FIGURE_NUMBER = re.compile(r"\bFig(?:ure)?\.?\s*\d+")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_figures_have_alt_text_and_numbered_captions(visits: dict[str, dict], page: str) -> None:
+    """Every image is a figure a screen reader can use: real alt text, inside <figure> with a numbered caption."""
+    problems = []
+    for fig in visits[page]["figures"]:
+        alt = fig["alt"].strip()
+        if len(alt) < 20 or alt == fig["src"] or FILE_NAME.search(alt):
+            problems.append(f"{fig['src']}: alt text {alt!r} does not describe the image")
+        if not fig["inFigure"]:
+            problems.append(f"{fig['src']}: not inside a <figure>")
+        elif not FIGURE_NUMBER.search(fig["caption"]):
+            problems.append(f"{fig['src']}: caption without a figure number: {fig['caption'][:60]!r}")
+    assert not problems, f"{page}:\n" + "\n".join(problems)
+
+
+def test_figure_checks_are_not_vacuous(visits: dict[str, dict]) -> None:
+    """The figure check above saw the book's figures (one or two dozen), not an empty list."""
+    figures = sum(len(info["figures"]) for info in visits.values())
+    assert figures >= 19, f"only {figures} figures seen on all pages"
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if not p.startswith("exercises/")])
 def test_executed_cells_show_outputs(visits: dict[str, dict], page: str) -> None:
     """Chapters with code cells show their executed outputs (the build ran them)."""
@@ -201,7 +241,7 @@ def test_internal_links_resolve(visits: dict[str, dict], site: tuple[str, list[s
 def test_previous_next_follow_the_toc(visits: dict[str, dict], site: tuple[str, list[str]]) -> None:
     """The 'next' button of each page leads to the following TOC entry."""
     base, _ = site
-    for current, following in zip(PAGES, PAGES[1:]):
+    for current, following in zip(PAGES, PAGES[1:], strict=False):  # consecutive pairs
         assert visits[current]["next"] == urljoin(base, f"{following}.html"), f"{current}: next is wrong"
         assert visits[following]["prev"] == urljoin(base, f"{current}.html"), f"{following}: prev is wrong"
 
