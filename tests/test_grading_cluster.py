@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,18 +106,25 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_cluster_grades_equal_local_grades(tmp_path: Path, client: Any, local_cluster: Any) -> None:
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory, local_cluster: Any) -> Path:
+    """The cohort graded twice with the same key: OUT local/ by local workers, OUT dask/ on the cluster."""
+    root = tmp_path_factory.mktemp("cohort")
+    source = _write_cohort(root)
+    assert _grade(root / "subs", root / "local", source, "--workers", "2") == 0
+    assert _grade(root / "subs", root / "dask", source, "--scheduler", local_cluster.scheduler_address) == 0
+    return root
+
+
+def test_cluster_grades_equal_local_grades(graded: Path, client: Any) -> None:
     """Same key, same notebooks: identical grades.csv, seeds and messages; each result names its worker."""
-    source = _write_cohort(tmp_path)
-    assert _grade(tmp_path / "subs", tmp_path / "local", source, "--workers", "2") == 0
-    assert _grade(tmp_path / "subs", tmp_path / "dask", source, "--scheduler", local_cluster.scheduler_address) == 0
-    assert (tmp_path / "dask" / "grades.csv").read_bytes() == (tmp_path / "local" / "grades.csv").read_bytes()
-    statuses = {(r["student_id"], r["grade_id"]): r["status"] for r in _rows(tmp_path / "dask")}
+    assert (graded / "dask" / "grades.csv").read_bytes() == (graded / "local" / "grades.csv").read_bytes()
+    statuses = {(r["student_id"], r["grade_id"]): r["status"] for r in _rows(graded / "dask")}
     assert statuses[("honest", "test_norm2")] == "passed" and statuses[("wrong", "test_scale")] == "failed"
     assert statuses[("autograd", "test_square_grad")] == "forbidden"
     assert statuses[("truncated", "test_scale")] == "malformed" and "partial" in statuses.values()
-    local = records.load_results(tmp_path / "local", "fake")
-    remote = records.load_results(tmp_path / "dask", "fake")
+    local = records.load_results(graded / "local", "fake")
+    remote = records.load_results(graded / "dask", "fake")
     assert sorted(local) == sorted(remote) == ["autograd", "exits", "honest", "partial", "truncated", "wrong"]
     workers = set(client.scheduler_info()["workers"])
     for student, result in remote.items():
@@ -124,24 +132,20 @@ def test_cluster_grades_equal_local_grades(tmp_path: Path, client: Any, local_cl
         assert result["notes"] == local[student]["notes"] and result["key_id"] == local[student]["key_id"]
         assert result["worker"] in workers and result["seconds"] >= 0.0
         assert result["sandbox"] == local[student]["sandbox"]
-    assert (tmp_path / "dask" / "report.html").is_file() and (tmp_path / "dask" / "feedback" / "honest").is_dir()
-    assert not any(f.name.startswith("grading-node-") for f in (tmp_path / "dask").rglob("*"))
+    assert (graded / "dask" / "report.html").is_file() and (graded / "dask" / "feedback" / "honest").is_dir()
+    assert not any(f.name.startswith("grading-node-") for f in (graded / "dask").rglob("*"))
 
 
-def test_resume_and_student_on_the_cluster(tmp_path: Path, local_cluster: Any) -> None:
-    """--resume grades only the students without a result; --student regrades one; others are untouched."""
-    source = _write_cohort(tmp_path)
+def test_resume_on_the_cluster(graded: Path, tmp_path: Path, local_cluster: Any) -> None:
+    """--resume grades only the student without a result (to the same grade); the others' files are untouched."""
     out, address = tmp_path / "out", local_cluster.scheduler_address
-    assert _grade(tmp_path / "subs", out, source, "--scheduler", address) == 0
+    shutil.copytree(graded / "dask", out)
     (out / "results" / "wrong.json").unlink()
     kept = {p.name: p.read_bytes() for p in (out / "results").glob("*.json")}
-    assert _grade(tmp_path / "subs", out, source, "--scheduler", address, "--resume") == 0
+    assert _grade(graded / "subs", out, graded / "fake.ipynb", "--scheduler", address, "--resume") == 0
     assert {p.name: p.read_bytes() for p in (out / "results").glob("*.json") if p.name in kept} == kept
-    assert records.load_results(out, "fake")["wrong"]["rows"][0].status == "failed"
-    assert _grade(tmp_path / "subs", out, source, "--scheduler", address, "--student", "honest") == 0
-    for name, data in kept.items():
-        if name != "honest.json":
-            assert (out / "results" / name).read_bytes() == data
+    before = records.load_results(graded / "dask", "fake")["wrong"]
+    assert records.load_results(out, "fake")["wrong"]["rows"] == before["rows"]  # regraded, same grade
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nobody(tmp_path: Path, client: Any, local_cluster: Any,

@@ -114,9 +114,12 @@ def _problem(address: str, answer: Any, local: dict[str, str], mode: str) -> str
 
 def check_workers(client: Any, checks: str, assignment_id: str, mode: str) -> dict[str, bool]:
     """worker address -> bubblewrap usable there; ClusterError naming the first worker that cannot grade."""
-    local = node.environment(checks)
-    answers = _within(PROBE_TIMEOUT, "the environment probe of the Dask workers",
-                      lambda: client.run(node.probe, checks, assignment_id, on_error="return"))
+    for _ in range(3):  # probe again if this machine's files changed while the workers were probed
+        local = node.environment(checks)
+        answers = _within(PROBE_TIMEOUT, "the environment probe of the Dask workers",
+                          lambda: client.run(node.probe, checks, assignment_id, on_error="return"))
+        if node.environment(checks) == local:
+            break
     if not answers:
         raise ClusterError("the Dask cluster lost all its workers before grading began")
     problems = [p for address, answer in sorted(answers.items()) if (p := _problem(address, answer, local, mode))]
@@ -243,6 +246,7 @@ def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: 
         limits = settings.limits
         batch = {"checks": settings.checks, "assignment_id": settings.assignment_id, "source": source,
                  "seed": ctx["seed"], "sandbox": settings.sandbox, "environment": node.environment(settings.checks),
+                 "probed": sorted(bwrap),  # these passed the probe just now; a worker that joins later is checked
                  "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb,
                             "output_bytes": limits.output_bytes}}
         plugin = f"autograder-{secrets.token_hex(6)}"
