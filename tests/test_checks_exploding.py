@@ -38,7 +38,6 @@ def _post_clip(loss: float, norm: torch.Tensor, k: int) -> tuple[float, float]:
 
 VARIANTS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "correct": (lambda m, x, y, s: _loop(m, x, y, s, lambda l, n, k: (l, n.item())), None),
-    "correct, manual norm and SGD": (None, None),  # filled below
     "post-clip norm": (lambda m, x, y, s: _loop(m, x, y, s, _post_clip), "looks like the post-clip norm"),
     "zeros": (lambda m, x, y, s: _loop(m, x, y, s, lambda l, n, k: (l, 0.0)), "it is 0"),
     "tensors": (lambda m, x, y, s: _loop(m, x, y, s, lambda l, n, k: (l, n)), "not tensors"),

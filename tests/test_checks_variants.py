@@ -355,9 +355,9 @@ CLIPPING_CASES = [
     ("grad_norm", {"grad_norm": grad_norm_abs_in_place}, "grad_norm changed its input grads[0] in place"),
     ("clip_grad_norm_basic", {"clip_grad_norm": clip}, None),
     ("clip_grad_norm_flags", {"clip_grad_norm": clip}, None),
-    ("clip_grad_norm_basic", {"clip_grad_norm": lambda *a, **k: clip(*a, **k, bug="only_above")},
+    ("clip_grad_norm_basic", {"clip_grad_norm": lambda *a, **k: clip(*a, **{**k, "bug": "only_above"})},
      "scaled only when total > max_norm"),
-    ("clip_grad_norm_basic", {"clip_grad_norm": lambda *a, **k: clip(*a, **k, bug="post_clip")},
+    ("clip_grad_norm_basic", {"clip_grad_norm": lambda *a, **k: clip(*a, **{**k, "bug": "post_clip"})},
      "returning the post-clip norm"),
 ]
 

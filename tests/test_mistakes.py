@@ -31,9 +31,9 @@ def _mistake_outputs(mistake: Mistake, case: dict, want: dict) -> dict:
 def test_mistake_differs_and_is_named(spec: CheckSpec, mistake: Mistake) -> None:
     cases = _cases(spec)
     wants = [spec.expect(c) for c in cases]
-    outputs = [_mistake_outputs(mistake, c, w) for c, w in zip(cases, wants)]
+    outputs = [_mistake_outputs(mistake, c, w) for c, w in zip(cases, wants, strict=True)]
     tol = Tolerance(1e-8, 1e-11)
-    differs = [any(not compare(o.get(k), w[k], tol).ok for k in w) for o, w in zip(outputs, wants)]
+    differs = [any(not compare(o.get(k), w[k], tol).ok for k in w) for o, w in zip(outputs, wants, strict=True)]
     assert any(differs), f"{mistake.name} never differs from the reference on {spec.grade_id}'s cases"
     visible = len(build(spec).make_cases(torch.Generator().manual_seed(5), False))
     assert any(differs[:visible]), f"the visible cases of {spec.grade_id} do not separate {mistake.name}"

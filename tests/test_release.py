@@ -25,7 +25,8 @@ def _solution_lines(aid: str) -> set[str]:
     outside: set[str] = set()
     for cell in nbformat.read(ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4).cells:
         for region in re.findall(pattern, cell.source, flags=re.S):
-            inside.update(s.strip() for s in region.splitlines() if len(s.strip()) > 12 and not s.strip().startswith("#"))
+            inside.update(s.strip() for s in region.splitlines()
+                          if len(s.strip()) > 12 and not s.strip().startswith("#"))
         outside.update(s.strip() for s in re.sub(pattern, "", cell.source, flags=re.S).splitlines())
     return inside - outside
 
@@ -55,7 +56,7 @@ def test_release_markdown_is_clean_myst(aid: str) -> None:
     levels = [len(m) for c in _release(aid).cells if c.cell_type == "markdown"
               for m in re.findall(r"^(#+) ", c.source, flags=re.M)]
     assert levels[0] == 1 and levels.count(1) == 1
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
     shown = [c for c in _release(aid).cells if c.cell_type == "markdown" and "remove-cell" not in c.metadata.get(
         "tags", [])]
     text = "\n".join(c.source for c in shown)

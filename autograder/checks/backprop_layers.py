@@ -5,7 +5,7 @@ Every gradient is compared with torch.autograd (through autograder.reference) in
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -15,6 +15,7 @@ from autograder.checks.builder import CheckSpec, Mistake, on_device, student, te
 from autograder.checks.compare import Tolerance
 from autograder.checks.mistakes import backprop as wrong
 from autograder.checks.spec import Case, Functions, Output
+
 
 def tol(case: Case) -> Tolerance:
     """float64 students at float64 accuracy, float32 students at float32 accuracy."""
@@ -54,7 +55,7 @@ def _run_linear(functions: Functions, case: Case) -> Output:
     out, cache = unpack("linear_forward", student(functions, "linear_forward")(x, W, b), 2)
     grads = unpack("linear_backward", student(functions, "linear_backward")(dout, cache), 3)
     result = {"out": tensor_out("linear_forward's out", out, tuple(dout.shape), x)}
-    for name, value, like in zip(("dx", "dW", "db"), grads, (x, W, b)):
+    for name, value, like in zip(("dx", "dW", "db"), grads, (x, W, b), strict=True):
         result[name] = tensor_out(f"linear_backward's {name}", value, tuple(like.shape), like)
     return result
 

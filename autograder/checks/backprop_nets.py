@@ -100,7 +100,7 @@ def _run_rnn(functions: Functions, case: Case) -> Output:
     hs, cache = unpack("rnn_forward", student(functions, "rnn_forward")(x, h0, Wx, Wh, b), 2)
     grads = unpack("rnn_backward", student(functions, "rnn_backward")(dh, cache), 5)
     out: dict[str, Any] = {"h": tensor_out("rnn_forward's h", hs, tuple(dh.shape), x)}
-    for name, value, like in zip(("dx", "dh0", "dWx", "dWh", "db"), grads, (x, h0, Wx, Wh, b)):
+    for name, value, like in zip(("dx", "dh0", "dWx", "dWh", "db"), grads, (x, h0, Wx, Wh, b), strict=True):
         out[name] = tensor_out(f"rnn_backward's {name}", value, tuple(like.shape), like)
     return out
 

@@ -149,7 +149,7 @@ MISTAKE_CAP = 0.5
 
 def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome:
     """Score = points x (matching outputs / all outputs), at most half for a named mistake; first failure explained."""
-    outputs = list(outputs) + [None] * (len(cases) - len(outputs))
+    outputs = list(outputs) + [{ERROR_KEY: "no output came back"}] * (len(cases) - len(outputs))
     total = good = 0
     first: str | None = None
     worst = (0.0, 0.0)

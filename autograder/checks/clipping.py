@@ -7,7 +7,8 @@ tensors in place; the check reads the original tensor objects back, so clipped c
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,9 +24,17 @@ FORBIDDEN = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_"
              "torch.autograd", "Tensor.backward")
 
 
-def _grads(gen: torch.Generator, shapes: list[tuple[int, ...] | None], scale: float = 1.0) -> list[Tensor | None]:
+def _grads(gen: torch.Generator, shapes: Sequence[tuple[int, ...] | None], scale: float = 1.0) -> list[Tensor | None]:
     """Random gradients of the given shapes (None stays None)."""
     return [None if s is None else torch.randn(s, generator=gen, dtype=torch.float64) * scale for s in shapes]
+
+
+def _tensor(grads: list[Tensor | None], i: int) -> Tensor:
+    """grads[i], which the case builder knows is a tensor."""
+    g = grads[i]
+    if g is None:
+        raise ValueError(f"internal: grads[{i}] is None")
+    return g
 
 
 def _with_norm(grads: list[Tensor | None], target: float, p: float) -> list[Tensor | None]:
@@ -34,7 +43,7 @@ def _with_norm(grads: list[Tensor | None], target: float, p: float) -> list[Tens
     return [None if g is None else g * c for g in grads]
 
 
-def _case(label: str, grads: list[Tensor | None], dtype: str = "float64", **kw: Any) -> Case:
+def _case(label: str, grads: list[Tensor | None], *, dtype: str = "float64", **kw: Any) -> Case:
     """A clipping case; norm_type travels as a string so that inf survives JSON."""
     if "norm_type" in kw:
         kw["norm_type"] = str(float(kw["norm_type"]))
@@ -94,7 +103,7 @@ def _norm_hidden(gen: torch.Generator) -> list[Case]:
         shapes = [tuple(int(n) for n in torch.randint(1, 6, (2,), generator=gen)) for _ in range(k)] + [None]
         scale = float(10 ** (torch.rand((), generator=gen) * 10 - 8))
         cases.append(_case(f"{k} tensors, norm_type={p}, scale {scale:.0e}", _grads(gen, shapes, scale), norm_type=p))
-    cases.append(_case("float32, norm_type=2", _grads(gen, [(4,), (3, 3)]), "float32", norm_type=2.0))
+    cases.append(_case("float32, norm_type=2", _grads(gen, [(4,), (3, 3)]), dtype="float32", norm_type=2.0))
     return cases
 
 
@@ -150,7 +159,8 @@ def _grads_mistake(name: str, hint: str, kernel: Callable[[Case], list[Tensor | 
 CLIP_MISTAKES = (
     _grads_mistake("scaled only when total > max_norm",
                    "torch always multiplies by min(1, max_norm / (total + 1e-6)): a total exactly at max_norm "
-                   "is still scaled by a hair", lambda c: wrong.clip_only_above(c["grads"], float(c["max_norm"]), _p(c))),
+                   "is still scaled by a hair",
+                   lambda c: wrong.clip_only_above(c["grads"], float(c["max_norm"]), _p(c))),
     _grads_mistake("norm_type ignored (always the 2-norm)", "compute the total with the given norm_type",
                    lambda c: wrong.clip_ignoring_norm_type(c["grads"], float(c["max_norm"]), _p(c))),
     _grads_mistake("per-tensor instead of global norm",
@@ -187,9 +197,9 @@ def _flags_visible() -> list[Case]:
     gen = torch.Generator().manual_seed(13)
     shapes = [(4,), (2, 3), None]
     nonfinite = _grads(gen, shapes)
-    nonfinite[0][1] = math.inf
+    _tensor(nonfinite, 0)[1] = math.inf
     nan_grads = _grads(gen, shapes)
-    nan_grads[1][0, 0] = math.nan
+    _tensor(nan_grads, 1)[0, 0] = math.nan
     return [
         _case("norm_type=inf, total = 3 x max_norm", _with_norm(_grads(gen, shapes), 3.0, math.inf),
               max_norm=1.0, norm_type=math.inf),
@@ -219,16 +229,18 @@ def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
                 shapes = [(int(torch.randint(1, 5, (), generator=gen)), 3), None, (4,)]
                 max_norm = float(10 ** (torch.rand((), generator=gen) * 6 - 5))
                 g = _with_norm(_grads(gen, shapes), ratio * max_norm, p)
-                cases.append(_case(f"norm_type={p}, total = {ratio} x max_norm={max_norm:.2g}", g,
-                                   max_norm=max_norm, **({"norm_type": p} if flags else {})))
+                kw: dict[str, Any] = {"max_norm": max_norm, **({"norm_type": p} if flags else {})}
+                cases.append(_case(f"norm_type={p}, total = {ratio} x max_norm={max_norm:.2g}", g, **kw))
         if flags:
             bad = _grads(gen, [(3,), (2, 2)])
-            bad[1][1, 0] = -math.inf
-            cases.append(_case("-inf gradient, error_if_nonfinite=True", bad, max_norm=1.0, error_if_nonfinite=True))
-            cases.append(_case("-inf gradient, error_if_nonfinite=False", [t.clone() for t in bad], max_norm=1.0,
+            _tensor(bad, 1)[1, 0] = -math.inf
+            cases.append(_case("-inf gradient, error_if_nonfinite=True", bad, max_norm=1.0,
+                               error_if_nonfinite=True))
+            copies = [None if t is None else t.clone() for t in bad]
+            cases.append(_case("-inf gradient, error_if_nonfinite=False", copies, max_norm=1.0,
                                error_if_nonfinite=False))
         cases.append(_case("float32, total = 4 x max_norm", _with_norm(_grads(gen, [(6,), (2, 3)]), 4.0, 2.0),
-                           "float32", max_norm=1.0))
+                           dtype="float32", max_norm=1.0))
         return cases
     return make
 
@@ -260,7 +272,7 @@ def _value_cases(gen: torch.Generator, n: int, label: str) -> list[Case]:
     for k in range(n):
         clip = float(10 ** (torch.rand((), generator=gen) * 4 - 3))
         grads = _grads(gen, [(3, 4), None, (6,)], clip * 3)
-        grads[0][0, 0] = -1e9  # a huge negative entry: clamping only from above misses it
+        _tensor(grads, 0)[0, 0] = -1e9  # a huge negative entry: clamping only from above misses it
         cases.append(_case(f"{label} {k + 1}, clip_value={clip:.3g}", grads, clip_value=clip))
     return cases
 

@@ -163,7 +163,7 @@ def _judge_one(case: Case, out: Any) -> tuple[float, str]:
 def _judge(cases: list[Case], outputs: list[Output]) -> Outcome:
     """Average the per-case points; the message names the first problem."""
     max_points = POINTS_HISTORY + POINTS_TARGET
-    outputs = list(outputs) + [None] * (len(cases) - len(outputs))
+    outputs = list(outputs) + [{ERROR_KEY: "no output came back"}] * (len(cases) - len(outputs))
     results = [_judge_one(c, o) for c, o in zip(cases, outputs, strict=True)]
     if not results:
         return Outcome(0.0, max_points, "error", "train_loop: no cases were graded")

@@ -40,7 +40,7 @@ class TanhRNN(nn.Module):
             for p in self.parameters():
                 p.uniform_(-HIDDEN ** -0.5, HIDDEN ** -0.5, generator=gen)
             q, _ = torch.linalg.qr(torch.randn(HIDDEN, HIDDEN, generator=gen))
-            self.rnn.weight_hh_l0.copy_(q * WH_SCALE)
+            self.rnn.get_parameter("weight_hh_l0").copy_(q * WH_SCALE)
 
     def forward(self, x: Tensor) -> Tensor:
         """Predictions of shape (N, 1) from the last hidden state."""
@@ -65,12 +65,13 @@ def plain_sgd(model: nn.Module, x: Tensor, y: Tensor, steps: int, lr: float = DI
         model.zero_grad()
         loss = mse(model, x, y)
         loss.backward()
-        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
         history["loss"].append(float(loss.detach()))
         history["grad_norm"].append(float(norm))
         if not (math.isfinite(history["loss"][-1]) and math.isfinite(float(norm))):
             break
         with torch.no_grad():
             for p in model.parameters():
-                p -= lr * p.grad
+                if p.grad is not None:
+                    p.sub_(lr * p.grad)
     return history

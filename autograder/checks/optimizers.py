@@ -8,7 +8,8 @@ compared with torch.optim in float64, so t = 1, t > 1 and "first bad step" all s
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -138,7 +139,7 @@ def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, 
         """One case per flag combination with random scale and length, plus a float32 case."""
         cases, combos = [], []
         for combo in itertools.product(*flags.values()):
-            hyper = {**base, **dict(zip(flags, combo))}
+            hyper = {**base, **dict(zip(flags, combo, strict=True))}
             hyper = {k: v for k, v in hyper.items() if v is not None}  # None = leave torch's default
             if hyper.get("nesterov") and hyper.get("dampening", 0):
                 continue  # torch refuses Nesterov with dampening

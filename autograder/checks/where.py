@@ -31,7 +31,7 @@ def _cell_name(filename: str) -> str:
         from IPython import get_ipython  # optional: only inside Jupyter
 
         shell = get_ipython()
-        number = shell.compile._filename_map.get(filename) if shell is not None else None  # type: ignore[attr-defined]
+        number = shell.compile._filename_map.get(filename) if shell is not None else None
         if number is not None:
             return f"Cell In[{number}]"
     except Exception:  # noqa: BLE001 - IPython absent or different: fall back to the file name

@@ -29,7 +29,7 @@ def sum_of_norms(grads: Grads, p: float) -> Tensor:
 def scaled(grads: Grads, coef: Tensor | Sequence[Tensor]) -> list[Tensor | None]:
     """Copies g_i * coef_i (one coefficient or one per tensor)."""
     coefs = coef if isinstance(coef, (list, tuple)) else [coef] * len(grads)
-    return [None if g is None else g.double() * c for g, c in zip(grads, coefs)]
+    return [None if g is None else g.double() * c for g, c in zip(grads, coefs, strict=True)]
 
 
 def clip_per_tensor(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:

@@ -105,13 +105,13 @@ def adam(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-3, betas: Seque
         v = beta2 * v + (1 - beta2) * g * g
         t = {"step_not_incremented": 1, "step_off_by_one_ahead": step + 1, "step_off_by_one_behind": step - 1,
              "step_read_before_increment": step - 1}.get(mistake or "", step)
-        bc1, bc2 = (1.0, 1.0) if mistake == "no_bias_correction" else (1 - beta1 ** t, 1 - beta2 ** t)
+        c1, c2 = (1.0, 1.0) if mistake == "no_bias_correction" else (1 - beta1 ** t, 1 - beta2 ** t)
         if mistake == "step_read_before_increment" and t == 0:  # guarded against 1 - beta^0 = 0
-            bc1, bc2 = 1.0, 1.0
-        bc1, bc2 = p.new_tensor(bc1), p.new_tensor(bc2)  # t = 0 must give inf/NaN like the student's code
+            c1, c2 = 1.0, 1.0
         if mistake == "bias_corrected_moments_stored":  # m-hat and v-hat written back into the state
-            m, v = m / bc1, v / bc2
-            bc1, bc2 = p.new_tensor(1.0), p.new_tensor(1.0)
+            m, v = m / c1, v / c2
+            c1, c2 = 1.0, 1.0
+        bc1, bc2 = p.new_tensor(c1), p.new_tensor(c2)  # t = 0 must give inf/NaN like the student's code
         if amsgrad:
             vmax = torch.maximum(vmax, v / bc2 if mistake == "amsgrad_on_v_hat" else v)
             second = vmax if mistake == "amsgrad_on_v_hat" else vmax / bc2
