@@ -1,0 +1,114 @@
+"""Benchmark: grading on a Dask cluster (`--scheduler`) against the local sandboxed workers, same notebooks.
+
+Starts a local Dask cluster (single-threaded worker processes on 127.0.0.1) with 1 and then 2
+workers, grades K submissions on each and locally with the same number of workers, checks that
+every run gives every student the same total, and prints notebooks per second, the 2-worker
+speed-up on the cluster (target >= 1.4x on the 2-core course machine) and the cluster's overhead
+per submission against local grading (target <= 30%). Each timing is one whole `grade` run as an
+instructor sees it (sandbox start-up included) on a cluster that is already up and warm. Usage:
+
+    python benchmarks/grading_cluster.py [--assignment optimizers] [-k 24]
+    python benchmarks/grading_cluster.py --fake   # the tests' small fake assignment
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "tests" / "corpus"
+
+
+def _cohort(source: dict[str, Any], k: int, root: Path, assignment: str, notebook: str) -> None:
+    """K answered notebooks (the solutions) under root/subs; every third has one answer replaced by a stub."""
+    answers = [c["metadata"]["nbgrader"]["grade_id"] for c in source["cells"]
+               if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    for i in range(k):
+        nb = copy.deepcopy(source)
+        if i % 3 == 2 and answers:
+            target = answers[(i // 3) % len(answers)]
+            for cell in nb["cells"]:
+                if cell["metadata"].get("nbgrader", {}).get("grade_id") == target:
+                    names = [line[4:].split("(")[0] for line in "".join(cell["source"]).splitlines()
+                             if line.startswith("def ")]
+                    cell["source"] = "".join(f"def {n}(*args, **kwargs):\n    return None\n" for n in names)
+        folder = root / "subs" / f"student{i:03d}" / assignment
+        folder.mkdir(parents=True)
+        (folder / notebook).write_text(json.dumps(nb))
+
+
+def _run(root: Path, out: str, assignment: str, checks: str, workers: int, scheduler: str | None
+         ) -> tuple[float, dict[str, float]]:
+    """(seconds, student -> total) of one whole grading run, in this process."""
+    from autograder.grading import pipeline, records
+    from autograder.grading.student import Limits
+
+    settings = pipeline.Settings(submissions=root / "subs", assignment_id=assignment, out=root / out,
+                                 workers=workers, limits=Limits(), checks=checks, source=root / "source.ipynb",
+                                 scheduler=scheduler)
+    started = time.perf_counter()
+    results = pipeline.grade(settings, stream=io.StringIO())
+    return time.perf_counter() - started, {s: records.total(r) for s, r in results.items()}
+
+
+def main() -> int:
+    """Grade locally and on 1- and 2-worker clusters; print rates, speed-up and overhead."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", default="optimizers")
+    parser.add_argument("--fake", action="store_true", help="use the tests' fake assignment")
+    parser.add_argument("-k", type=int, default=24, help="number of submissions (default 24)")
+    args = parser.parse_args()
+    sys.path[:0] = [str(REPO), str(CORPUS)]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CORPUS)])  # the Dask workers import the same
+    os.environ.setdefault("COURSE_GRADING_KEY", "benchmark-key-not-secret-0123456789")
+    if args.fake:
+        from fakecourse import notebooks
+
+        assignment, notebook, checks = "fake", "fake.ipynb", "fakecourse.checks:get_assignment"
+        source = notebooks.source_notebook()
+    else:
+        from autograder.checks import get_assignment
+
+        assignment, checks = args.assignment, "autograder.checks:get_assignment"
+        notebook = get_assignment(assignment).notebook
+        source = json.loads((REPO / "solutions" / assignment / notebook).read_text())
+    from distributed import LocalCluster
+
+    timings: dict[str, float] = {}
+    totals: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "source.ipynb").write_text(json.dumps(source))
+        _cohort(source, args.k, root, assignment, notebook)
+        for n in (1, 2):
+            timings[f"local{n}"], totals[f"local{n}"] = _run(root, f"local{n}", assignment, checks, n, None)
+            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address=None, memory_limit=0) as cluster:
+                _run(root, f"warm{n}", assignment, checks, n, cluster.scheduler_address)  # workers import torch
+                timings[f"dask{n}"], totals[f"dask{n}"] = _run(root, f"dask{n}", assignment, checks, n,
+                                                               cluster.scheduler_address)
+    agree = all(totals[name] == totals["local1"] for name in totals)
+    rate = {name: args.k / seconds for name, seconds in timings.items()}
+    print(f"{args.k} notebooks of '{assignment}', notebooks per second (whole runs, sandboxed):")
+    for n in (1, 2):
+        overhead = timings[f"dask{n}"] / timings[f"local{n}"] - 1
+        print(f"  {n} worker(s): Dask cluster {rate[f'dask{n}']:.2f}/s, local {rate[f'local{n}']:.2f}/s; "
+              f"cluster overhead per submission {100 * overhead:+.0f}% "
+              f"({(timings[f'dask{n}'] - timings[f'local{n}']) / args.k * 1000:+.0f} ms; target <= +30%)")
+    print(f"  cluster speed-up, 2 workers over 1: {rate['dask2'] / rate['dask1']:.2f}x (target >= 1.4x); "
+          f"local: {rate['local2'] / rate['local1']:.2f}x")
+    print(f"  every run gave every student the same total: {agree}")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
