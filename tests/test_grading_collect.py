@@ -171,6 +171,22 @@ def test_cleaned_names_never_displace_a_real_id(tmp_path: Path) -> None:
     assert "/Ann-Lee/" in found["Ann-Lee"] and "/Ann Lee/" in found["Ann-Lee-3"]
 
 
+def test_names_that_are_not_utf8_give_writable_rows(tmp_path: Path) -> None:
+    """Folder names in another encoding: ids are clean, reasons and origins can be written as UTF-8."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    os.makedirs(os.fsencode(subs) + b"/caf\xe9/fake")
+    (subs / os.fsdecode(b"caf\xe9") / "fake" / "fake.ipynb").write_bytes(NB)
+    os.makedirs(os.fsencode(subs) + b"/l\xe9a/other")
+    os.mkfifo(os.fsencode(subs) + b"/stray\xff")
+    found = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
+    assert sorted(found) == ["caf", "l-a"] and read(found["caf"]) == NB
+    for sub in found.values():
+        (sub.problem + sub.origin).encode("utf-8")
+    assert "no folder fake/" in found["l-a"].problem and "\\xe9" in found["l-a"].problem
+    assert "\\xff" in collect(subs, "fake", "fake.ipynb").log[0]
+
+
 def test_stray_top_level_files_are_log_lines(tmp_path: Path) -> None:
     """A file beside the student folders belongs to nobody: no row, one line in the run's log."""
     subs = tmp_path / "subs"

@@ -90,8 +90,16 @@ def loaded(sub: Submission) -> Submission:
 
 
 def _shown(name: str) -> str:
-    """A file name quoted in a message (names are student-controlled: capped)."""
-    return f"'{limits.clip(name, limits.NAME_CHARS)}'"
+    """A file name quoted in a message (student-controlled: capped, and bytes that are not UTF-8 escaped)."""
+    return f"'{limits.clip(printable(name), limits.NAME_CHARS)}'"
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be written as UTF-8: bytes that are not UTF-8 shown as \\xNN."""
+    try:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from the file system
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def safe_id(raw: str) -> str:
@@ -130,14 +138,15 @@ def _folder_student(root: Path, root_fd: int, name: str, assignment_id: str, not
             try:
                 mode = os.stat(assignment_id, dir_fd=student_fd, follow_symlinks=False).st_mode
             except FileNotFoundError:
-                return Submission(student, str(root / name), None, problem=f"no folder {assignment_id}/ in {name}/")
+                return Submission(student, printable(str(root / name)), None,
+                              problem=f"no folder {assignment_id}/ in {_shown(name + '/')}")
             if not stat.S_ISDIR(mode):
                 raise reading.Unreadable(f"{_shown(folder)} is {reading.kind(mode)}, not a folder; it was not read")
             assignment_fd = reading.open_dir(student_fd, assignment_id, _shown(folder + "/"))
         finally:
             os.close(student_fd)
     except (reading.Unreadable, OSError) as exc:
-        return Submission(student, str(root / name), None, problem=str(exc), status="malformed")
+        return Submission(student, printable(str(root / name)), None, problem=str(exc), status="malformed")
     candidates: list[tuple[str, Locator]] = []
     odd: dict[str, int] = {}
     count = 0
@@ -146,25 +155,25 @@ def _folder_student(root: Path, root_fd: int, name: str, assignment_id: str, not
             for entry in entries:
                 count += 1
                 if count > limits.FILES_PER_STUDENT:
-                    return Submission(student, str(root / folder), None, status="malformed",
-                                      problem=f"{folder}/ holds more than {limits.FILES_PER_STUDENT} files")
+                    why = f"{_shown(folder + '/')} holds more than {limits.FILES_PER_STUDENT} files"
+                    return Submission(student, printable(str(root / folder)), None, status="malformed", problem=why)
                 if entry.name.endswith(".ipynb") and not entry.name.startswith("."):
                     odd[entry.name] = entry.stat(follow_symlinks=False).st_mode
                     candidates.append((entry.name, Locator(str(root), (name, assignment_id, entry.name))))
     except OSError as exc:
-        return Submission(student, str(root / folder), None, status="malformed",
+        return Submission(student, printable(str(root / folder)), None, status="malformed",
                           problem=f"{_shown(folder + '/')} cannot be listed: {exc.strerror}")
     finally:
         os.close(assignment_fd)
     chosen, problem = _pick(candidates, notebook)
     if chosen is None:
-        return Submission(student, str(root / folder), None, problem=problem)
+        return Submission(student, printable(str(root / folder)), None, problem=problem)
     mode = odd[chosen[0]]
     shown = _shown(f"{folder}/{chosen[0]}")
     if not stat.S_ISREG(mode):
-        return Submission(student, str(root / folder / chosen[0]), None, status="malformed",
+        return Submission(student, printable(str(root / folder / chosen[0])), None, status="malformed",
                           problem=f"{shown} is {reading.kind(mode)}, not a notebook file; it was not read")
-    return Submission(student, str(root / folder / chosen[0]), None, locator=chosen[1])
+    return Submission(student, printable(str(root / folder / chosen[0])), None, locator=chosen[1])
 
 
 def from_folder(root: Path, assignment_id: str, notebook: str, log: list[str] | None = None) -> list[Submission]:
@@ -181,10 +190,10 @@ def from_folder(root: Path, assignment_id: str, notebook: str, log: list[str] | 
             if name.startswith("."):
                 continue
             if is_link:
-                found.append(Submission(safe_id(name), str(root / name), None, status="malformed",
+                found.append(Submission(safe_id(name), printable(str(root / name)), None, status="malformed",
                                         problem=f"{_shown(name)} is a symbolic link; links are never followed"))
             elif not is_dir:
-                log.append(f"{root / name}: not a student folder (<student>/{assignment_id}/), ignored")
+                log.append(f"{printable(str(root / name))}: not a student folder (<student>/{assignment_id}/), ignored")
             else:
                 found.append(_folder_student(root, root_fd, name, assignment_id, notebook))
     finally:
