@@ -5,7 +5,8 @@ workers, grades K submissions on each and locally with the same number of worker
 every run gives every student the same total, and prints notebooks per second, the 2-worker
 speed-up on the cluster (target >= 1.4x on the 2-core course machine) and the cluster's overhead
 per submission against local grading (target <= 30%). Each timing is one whole `grade` run as an
-instructor sees it (sandbox start-up included) on a cluster that is already up and warm. Usage:
+instructor sees it (sandbox start-up included) on a cluster that is already up and warm; local
+and cluster runs alternate and the fastest of each kind counts. Usage:
 
     python benchmarks/grading_cluster.py [--assignment optimizers] [-k 24]
     python benchmarks/grading_cluster.py --fake   # the tests' small fake assignment
@@ -66,6 +67,7 @@ def main() -> int:
     parser.add_argument("--assignment", default="optimizers")
     parser.add_argument("--fake", action="store_true", help="use the tests' fake assignment")
     parser.add_argument("-k", type=int, default=24, help="number of submissions (default 24)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each kind; the fastest counts (default 2)")
     args = parser.parse_args()
     sys.path[:0] = [str(REPO), str(CORPUS)]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CORPUS)])  # the Dask workers import the same
@@ -90,15 +92,17 @@ def main() -> int:
         (root / "source.ipynb").write_text(json.dumps(source))
         _cohort(source, args.k, root, assignment, notebook)
         for n in (1, 2):
-            timings[f"local{n}"], totals[f"local{n}"] = _run(root, f"local{n}", assignment, checks, n, None)
             with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=None, memory_limit=0) as cluster:
                 _run(root, f"warm{n}", assignment, checks, n, cluster.scheduler_address)  # workers import torch
-                timings[f"dask{n}"], totals[f"dask{n}"] = _run(root, f"dask{n}", assignment, checks, n,
-                                                               cluster.scheduler_address)
+                for r in range(args.repeat):  # alternate, keep the fastest: other load only ever slows a run
+                    for name, scheduler in ((f"local{n}", None), (f"dask{n}", cluster.scheduler_address)):
+                        seconds, totals[name] = _run(root, f"{name}-{r}", assignment, checks, n, scheduler)
+                        timings[name] = min(seconds, timings.get(name, seconds))
     agree = all(totals[name] == totals["local1"] for name in totals)
     rate = {name: args.k / seconds for name, seconds in timings.items()}
-    print(f"{args.k} notebooks of '{assignment}', notebooks per second (whole runs, sandboxed):")
+    print(f"{args.k} notebooks of '{assignment}', notebooks per second (fastest of {args.repeat} whole runs, "
+          "sandboxed):")
     for n in (1, 2):
         overhead = timings[f"dask{n}"] / timings[f"local{n}"] - 1
         print(f"  {n} worker(s): Dask cluster {rate[f'dask{n}']:.2f}/s, local {rate[f'local{n}']:.2f}/s; "
