@@ -1,13 +1,17 @@
 """The whole nbgrader round trip with REAL nbgrader in a temporary course: generate, autograde, feedback.
 
 Solutions earn full marks, the untouched release earns zero, a submission with one known mistake per
-optimizer loses exactly the points the checks predict and its feedback names every mistake, and a
-submission that calls torch's clip_grad_norm_ is reported as a forbidden shortcut.
+optimizer loses exactly the points the checks predict and its feedback names every mistake, a
+submission that calls torch's clip_grad_norm_ is reported as a forbidden shortcut, and `autograder
+grade` gives every one of these notebooks exactly the scores plain `nbgrader autograde` gave (both draw
+the hidden inputs from the course key; tests/conftest.py sets a test key for nbgrader's kernels too).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +21,8 @@ import pytest
 
 from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import run, seed_for
+from autograder.grading import pipeline
+from autograder.grading.student import Limits
 from autograder.release import assignment_ids, nbgrader_args, nbgrader_env
 
 pytestmark = pytest.mark.slow
@@ -139,3 +145,21 @@ def test_forbidden_shortcut_is_reported_in_the_feedback(course: tuple[Path, str]
     assert scores["clip_grad_norm_basic"] == scores["clip_grad_norm_flags"] == 0.0
     assert scores["grad_norm"] == 2 and scores["clip_grad_value"] == 1
     assert "forbidden: clip_grad_norm uses torch.nn.utils.clip_grad_norm_" in _feedback(root, "cheat", "clipping")
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], aid: str, tmp_path: Path) -> None:
+    """The same submitted/ folder through `autograder grade`: every student, every question, the same score."""
+    root, db = course
+    assert os.environ.get("COURSE_GRADING_KEY"), "nbgrader's kernels and the grader must share the test key"
+    results = pipeline.grade(pipeline.Settings(
+        submissions=root / "submitted", assignment_id=aid, out=tmp_path / "graded", workers=2,
+        source=root / "solutions" / aid / f"{aid}.ipynb", limits=Limits(timeout=120.0)), io.StringIO())
+    students = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{aid}"))
+    assert sorted(s for s, r in results.items() if r["submitted"]) == students and len(students) >= 2
+    for student in students:
+        batch = {row.grade_id: row.score for row in results[student]["rows"]}
+        assert batch == pytest.approx(_scores(db, aid, student)), (student, results[student]["rows"])
+    if aid == "optimizers":  # the partly wrong notebook: some questions right, the rest 0 in both graders
+        wrong = {row.grade_id: row.status for row in results["wrong"]["rows"]}
+        assert "passed" in wrong.values() and "failed" in wrong.values()
