@@ -369,3 +369,89 @@ def test_clipping_variants(grade_id: str, functions: dict[str, Callable[..., Any
     _expect(outcome, named)
     if named == "scaled only when total > max_norm":
         assert "per-tensor" not in outcome.message
+
+
+# ---- more of the family: realistic slips beyond the issue's list, each named ------------------------------
+
+def linear_float32(x, W, b):  # noqa: ANN001, ANN201
+    """Bug: the forward computed in float32 and cast back."""
+    return (x.float() @ W.float() + b.float()).to(x.dtype), (x, W)
+
+
+def linear_backward(dout, cache):  # noqa: ANN001, ANN201
+    """Correct."""
+    x, W = cache
+    return dout @ W.T, x.T @ dout, dout.sum(dim=0)
+
+
+def mse_sign(pred, target):  # noqa: ANN001, ANN201
+    """Bug: d/dpred with the residual's sign flipped."""
+    r = pred - target
+    return (r ** 2).mean(), 2 * (target - pred) / r.numel()
+
+
+def rnn_backward_no_carry(dh, cache):  # noqa: ANN001, ANN201
+    """Bug: truncated to one step (no gradient carried back from step t + 1)."""
+    x, h0, Wx, Wh, hs = cache
+    dx, dWx, dWh, db = torch.zeros_like(x), torch.zeros_like(Wx), torch.zeros_like(Wh), torch.zeros_like(Wh[0])
+    dh0 = torch.zeros_like(h0)
+    for t in range(x.shape[1] - 1, -1, -1):
+        da = dh[:, t] * (1 - hs[:, t] ** 2)
+        dx[:, t] = da @ Wx.T
+        dWx, dWh, db = dWx + x[:, t].T @ da, dWh + (hs[:, t - 1] if t else h0).T @ da, db + da.sum(dim=0)
+        if t == 0:
+            dh0 = da @ Wh.T
+    return dx, dh0, dWx, dWh, db
+
+
+def sigmoid_forward(x):  # noqa: ANN001, ANN201
+    """Correct."""
+    s = torch.sigmoid(x)
+    return s, s
+
+
+def sigmoid_backward_s(dout, cache):  # noqa: ANN001, ANN201
+    """Bug: sigma' written as s."""
+    return dout * cache
+
+
+def clip_value_abs(grads, clip_value):  # noqa: ANN001, ANN201
+    """Bug: clamps |g|, losing the sign."""
+    for g in grads:
+        if g is not None:
+            g.copy_(g.abs().clamp(max=clip_value))
+
+
+def grad_norm_squared(grads, norm_type=2.0):  # noqa: ANN001, ANN201
+    """Bug: the p-th root forgotten (squared norm for p = 2)."""
+    inf = norm_type == float("inf")
+    parts = [g.abs().max() if inf else (g.abs() ** norm_type).sum() for g in grads if g is not None]
+    if not parts:
+        return torch.tensor(0.0)
+    return torch.stack(parts).max() if inf else torch.stack(parts).sum()
+
+
+def adamw_decay_after_step(param, grad, state, lr=1e-3, weight_decay=1e-2, **hyper):  # noqa: ANN001, ANN003, ANN201
+    """Bug: the Adam step first, then the decoupled decay of the updated parameter."""
+    return adam(param, grad, state, lr=lr, **hyper) * (1 - lr * weight_decay)
+
+
+FAMILY = [
+    ("backprop", "linear", {"linear_forward": linear_float32, "linear_backward": linear_backward},
+     "computed in float32"),
+    ("backprop", "mse_loss", {"mse_loss": mse_sign}, "sign of dpred flipped"),
+    ("backprop", "rnn", {"rnn_forward": rnn_forward, "rnn_backward": rnn_backward_no_carry}, "not carried back"),
+    ("backprop", "sigmoid", {"sigmoid_forward": sigmoid_forward, "sigmoid_backward": sigmoid_backward_s},
+     "written as s"),
+    ("clipping", "clip_grad_value", {"clip_grad_value": clip_value_abs}, "sign lost"),
+    ("clipping", "grad_norm", {"grad_norm": grad_norm_squared}, "p-th root missing"),
+    ("optimizers", "adamw_step", {"adamw_step": _positional(adamw_decay_after_step)},
+     "weight decay applied after the step"),
+]
+
+
+@pytest.mark.parametrize(("assignment", "grade_id", "functions", "named"), FAMILY,
+                         ids=[f"{a}:{g}:{n}" for a, g, _, n in FAMILY])
+def test_family_variants_are_named(assignment: str, grade_id: str, functions: dict[str, Callable[..., Any]],
+                                   named: str) -> None:
+    _expect(grade(assignment, grade_id, **functions), named)
