@@ -2,10 +2,14 @@
 
 Builds K submissions from a source notebook (every third one with a deliberately wrong answer cell,
 so totals differ between students), grades them both ways, checks the per-student totals agree,
-and prints seconds per notebook for each and the ratio. Usage:
+and prints seconds per notebook for each and the ratio. It first measures the per-submission isolation
+overhead on one real worker, as the worker times it: the submission's cgroups limited, killed and
+removed, fresh IPC and mount namespaces, a fresh uid with fresh keyrings. (Moving the worker into the
+next submission's cgroups happens while it waits for the next job; that is reported apart.) Usage:
 
     python benchmarks/grading.py [--assignment optimizers] [-k 40] [--workers 2]
     python benchmarks/grading.py --fake   # the tests' small fake assignment (works before solutions exist)
+    python benchmarks/grading.py --isolation-only [-k 40]   # just the isolation overhead
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ def _nbgrader(course: Path, assignment: str, notebook: str, source: dict, subs: 
     """Grade with `nbgrader autograde` in a fresh course folder; return student -> total."""
     course.mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.root = %r\nc.CourseDirectory.db_url = 'sqlite:///%s/gradebook.db'\n"
-        "c.ExecutePreprocessor.timeout = 60\n" % (str(course), course))
+        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\nc.ExecutePreprocessor.timeout = 60\n")
     (course / "source" / assignment).mkdir(parents=True)
     (course / "source" / assignment / notebook).write_text(json.dumps(source))
     subprocess.run(["nbgrader", "generate_assignment", assignment, "--force"], cwd=course, env=_env(),
@@ -69,6 +73,33 @@ def _nbgrader(course: Path, assignment: str, notebook: str, source: dict, subs: 
         return {s: gb.find_submission(assignment, s).score for s, _ in subs}
 
 
+def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]:
+    """Median milliseconds over k one-cell submissions on one sandboxed worker: isolation parts and the job."""
+    import statistics
+
+    from autograder import plain
+    from autograder.grading import sandbox
+
+    parts: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        exchange = Path(tmp) / "exchange-0"
+        worker = sandbox.start_worker(0, checks, assignment, exchange, sandbox.bwrap_usable(), Path(tmp) / "log")
+        try:
+            for i in range(k):
+                (exchange / f"job-{i}").mkdir()
+                plain.dump({}, exchange / f"job-{i}" / "cases")
+                reply = worker.request({"job": f"job-{i}", "cells": [{"label": "c", "source": "x = 1",
+                                        "answer": True}], "questions": [], "timeout": 10.0, "memory_mb": 512,
+                                        "output_bytes": 4096}, wait=60)
+                measured = {**reply["isolation_parts"], "isolation": reply["isolation_seconds"],
+                            "job": reply["seconds"], "cgroups": float(bool(reply["cgroups"]))}
+                for name, seconds in measured.items():
+                    parts.setdefault(name, []).append(seconds * 1000)
+        finally:
+            worker.stop()
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
 def main() -> int:
     """Run both graders and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,6 +107,7 @@ def main() -> int:
     parser.add_argument("--fake", action="store_true", help="use the tests' fake assignment")
     parser.add_argument("-k", type=int, default=40, help="number of submissions (default 40)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--isolation-only", action="store_true", help="only measure the isolation overhead")
     args = parser.parse_args()
     sys.path[:0] = [str(REPO), str(CORPUS)]
     if args.fake:
@@ -89,6 +121,14 @@ def main() -> int:
         assignment, checks = args.assignment, "autograder.checks:get_assignment"
         notebook = get_assignment(assignment).notebook
         source = json.loads((REPO / "solutions" / assignment / notebook).read_text())
+    cost = isolation_overhead(checks, assignment, args.k)
+    print(f"isolation overhead per submission: {cost['isolation']:.1f} ms (median of {args.k}: limits "
+          f"{cost['limit']:.1f} ms, namespaces/uid/keyrings in the child {cost['enter']:.1f} ms, kill and remove "
+          f"{cost['destroy']:.1f} ms; cgroups: {'yes' if cost['cgroups'] else 'NO, rlimits only'}); plus "
+          f"{cost['background']:.1f} ms of cgroup moves while the worker waits; a whole one-cell submission "
+          f"takes {cost['job']:.1f} ms")
+    if args.isolation_only:
+        return 0
     subs = _submissions(source, args.k)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -2,7 +2,13 @@
 
 Two independent nets: `scan` reads the source (AST) and follows calls into the student's own helpers;
 `tripwire` replaces the shortcuts at run time so that calling one raises `ForbiddenCall` naming it, and
-records the call even when the student's code swallows the exception.
+records the call even when the student's code swallows the exception. Run-time shortcuts are the
+Python entry points (torch.optim and its functional forms, autograd, torch.func, clipping) and, at
+the dispatcher, torch's private fused optimizer kernels (`torch._fused_adam_` and the like, however
+they are reached). The traps keep no `__wrapped__`; `arm_for_good` (the batch grader's worker, before
+it forks a child per submission) replaces every module-level reference and closure cell holding an
+original, so that no original is left for student code to find. The notebook `tripwire` must restore
+the originals afterwards, so it keeps them (in its own frame): there the check is evidence, not a wall.
 """
 
 from __future__ import annotations
@@ -10,9 +16,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import gc
 import importlib
-from collections.abc import Iterable, Iterator
-from typing import Any, Callable
+import re
+import sys
+import types
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 
@@ -113,6 +124,10 @@ def scan(source: str, function_names: Iterable[str], forbidden: Iterable[str]) -
     return result
 
 
+#: Private aten kernels that ARE an optimizer step or clip_grad's per-tensor norms, trapped at the dispatcher.
+FUSED_OPS = re.compile(r"aten::(_fused_(adam|adamw|sgd|adagrad)_?|_foreach_norm)(\.|$)")
+
+
 class Tripwire:
     """Record of the shortcuts hit while the tripwire was armed."""
 
@@ -120,18 +135,39 @@ class Tripwire:
         """Start with nothing tripped."""
         self.tripped: list[str] = []
 
-    def trap(self, name: str) -> Callable[..., Any]:
-        """A replacement for `name` that records the call and raises ForbiddenCall."""
+    def stand_in(self, name: str, original: Any) -> Any:
+        """The trap for `original`: a function for what is callable, else an object whose every attribute is one."""
+        trap = self.trap(name, original)
+        return trap if callable(original) else _TrappedObject(trap)
+
+    def trap(self, name: str, like: Any = None) -> Callable[..., Any]:
+        """A replacement for `name` that records the call and raises ForbiddenCall; it looks like `like`."""
         def trapped(*args: Any, **kwargs: Any) -> Any:
             """Record the call, then refuse it."""
             self.tripped.append(name)
             raise ForbiddenCall(f"{name} is a forbidden shortcut in this exercise: write the computation yourself")
+        for attribute in ("__name__", "__qualname__", "__doc__", "__module__"):  # never __wrapped__
+            value = getattr(like, attribute, None)
+            if isinstance(value, str):
+                setattr(trapped, attribute, value)
         return trapped
+
+
+class _TrappedObject:
+    """Stands in for an object (the autograd engine): any method of it is the trap."""
+
+    def __init__(self, trap: Callable[..., Any]) -> None:
+        """Every attribute will be `trap`."""
+        self._trap = trap
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """The trap, whatever was asked for."""
+        return self.__dict__["_trap"]
 
 
 @functools.cache
 def _targets() -> tuple[tuple[Any, str, str], ...]:
-    """(owner object, attribute, shortcut name) for every patched entry point (computed once: checks arm it per case)."""
+    """(owner object, attribute, shortcut name) for every patched entry point (computed once: armed per case)."""
     import torch.nn.utils as nn_utils
     import torch.nn.utils.clip_grad as clip_grad
     # torch.optim deletes its submodule attributes, so fetch the modules by name
@@ -145,6 +181,10 @@ def _targets() -> tuple[tuple[Any, str, str], ...]:
         # the engine entry point catches grad/backward imported by name before the tripwire was armed
         (torch.autograd, "_engine_run_backward", "torch.autograd"),
         (torch.Tensor, "backward", "Tensor.backward"),
+        # the C++ engine behind them, reached directly or through a new engine object
+        (torch.autograd.Variable, "_execution_engine", "torch.autograd"),
+        *[(torch._C, attr, "torch.autograd") for attr in ("_ImperativeEngine", "_EngineBase")
+          if hasattr(torch._C, attr)],
     ]
     for module in optim_modules:
         for attr in dir(module):
@@ -152,6 +192,15 @@ def _targets() -> tuple[tuple[Any, str, str], ...]:
                     "adam", "adamw", "rmsprop", "sgd"):
                 if callable(getattr(module, attr)) and not attr.endswith("_doc"):
                     targets.append((module, attr, f"torch.optim.{attr.lstrip('_')}"))
+    for module_name, attrs in (("torch.optim._functional", ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adamax",
+                                                          "nadam", "radam", "asgd", "adadelta", "rprop")),
+                               ("torch.autograd.functional", ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp")),
+                               ("torch.func", ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
+                                               "linearize"))):
+        module = importlib.import_module(module_name)
+        for attr in attrs:
+            if callable(getattr(module, attr, None)):
+                targets.append((module, attr, f"{module_name}.{attr}"))
     for owner in (nn_utils, clip_grad):
         for attr, name in (("clip_grad_norm_", "torch.nn.utils.clip_grad_norm_"),
                            ("clip_grad_norm", "torch.nn.utils.clip_grad_norm_"),
@@ -165,17 +214,108 @@ def _targets() -> tuple[tuple[Any, str, str], ...]:
     return tuple(targets)
 
 
+def _trap_fused_ops(wire: Tripwire) -> Any:
+    """Register trapping CPU kernels for FUSED_OPS (every route to them goes through the dispatcher)."""
+    library = torch.library.Library("aten", "IMPL")
+    with warnings.catch_warnings():  # "overriding a previously registered kernel" is the point
+        warnings.simplefilter("ignore")
+        for op in sorted(n for n in torch._C._dispatch_get_all_op_names() if FUSED_OPS.match(n)):
+            short = op.split("::", 1)[1]
+            library.impl(short, wire.trap(f"torch.{short.split('.')[0]}"), "CPU")
+    return library
+
+
 @contextlib.contextmanager
 def tripwire() -> Iterator[Tripwire]:
     """Arm every shortcut so it raises ForbiddenCall; restore the originals on exit (nesting is fine)."""
     wire = Tripwire()
     saved: list[tuple[Any, str, Any]] = []
+    library = None
     try:
         for owner, attr, name in _targets():
             saved.append((owner, attr, owner.__dict__[attr] if attr in vars(owner) else getattr(owner, attr)))
-            setattr(owner, attr, functools.wraps(getattr(owner, attr))(wire.trap(name))
-                    if callable(getattr(owner, attr)) else wire.trap(name))
+            setattr(owner, attr, wire.stand_in(name, getattr(owner, attr)))
+        library = _trap_fused_ops(wire)
         yield wire
     finally:
+        if library is not None:
+            library._destroy()
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
+
+
+_PROCESS_WIRE: list[Tripwire] = []
+
+
+def arm_for_good() -> Tripwire:
+    """Arm every shortcut for the rest of this process, leaving no reference to an original reachable.
+
+    For the batch grader's worker, which never needs the originals: every module attribute and closure
+    cell that holds one gets the trap instead, so the originals are freed. Returns the one process-wide
+    wire (calling it again just returns it).
+    """
+    if _PROCESS_WIRE:
+        return _PROCESS_WIRE[0]
+    wire = Tripwire()
+    traps: dict[int, Callable[..., Any]] = {}
+    for owner, attr, name in _targets():
+        original = getattr(owner, attr)
+        trap = traps.setdefault(id(original), wire.stand_in(name, original))
+        setattr(owner, attr, trap)
+    _replace_everywhere(traps)
+    del traps
+    _PROCESS_WIRE.append(wire)
+    _LIBRARIES.append(_trap_fused_ops(wire))
+    gc.collect()
+    return wire
+
+
+_LIBRARIES: list[Any] = []  # kept alive: dropping the library would restore torch's own kernels
+
+
+def _swap(value: Any, traps: dict[int, Callable[..., Any]]) -> Any:
+    """`value` with originals swapped for traps (a tuple is rebuilt), or `value` itself when none is in it."""
+    if id(value) in traps and traps[id(value)] is not value:
+        return traps[id(value)]
+    if type(value) is tuple and any(id(v) in traps for v in value):
+        return tuple(traps.get(id(v), v) for v in value)
+    return value
+
+
+def _replace_everywhere(traps: dict[int, Callable[..., Any]]) -> None:
+    """Swap each original (by id) for its trap in modules, classes, closure cells, dicts and lists."""
+    for module in list(sys.modules.values()):
+        try:
+            items = list(vars(module).items())
+        except TypeError:
+            continue
+        for attr, value in items:
+            if _swap(value, traps) is not value:
+                setattr(module, attr, _swap(value, traps))
+    objects = gc.get_objects()
+    classes = [o for o in objects if issubclass(type(o), type)]
+    class_dicts = {id(d) for c in classes for d in gc.get_referents(vars(c))}
+    for cls in classes:
+        for attr, value in list(vars(cls).items()):
+            if id(value) in traps and traps[id(value)] is not value:
+                try:
+                    setattr(cls, attr, traps[id(value)])
+                except (TypeError, AttributeError):  # a C type: its methods are not among the originals
+                    pass
+    for obj in objects:
+        kind = type(obj)
+        if kind is types.CellType:
+            try:
+                value = obj.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if _swap(value, traps) is not value:
+                obj.cell_contents = _swap(value, traps)
+        elif kind is dict and id(obj) not in class_dicts:
+            for key, value in list(obj.items()):
+                if _swap(value, traps) is not value:
+                    obj[key] = _swap(value, traps)
+        elif kind is list:
+            for position, value in enumerate(list(obj)):
+                if _swap(value, traps) is not value:
+                    obj[position] = _swap(value, traps)

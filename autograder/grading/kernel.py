@@ -1,9 +1,11 @@
 """The forked child that runs ONE submission inside a sandboxed worker: the only place student code runs.
 
-Order matters: confine first (session, rlimits, unprivileged uid, fresh cwd, captured output), then
-run the restored setup cells, then the student's answer cells and the graded calls with the
-forbidden-shortcut tripwire armed. Results go to `out_dir` as plain JSON + .npz; the worker and the
-trusted grader treat them as untrusted. This function never returns: it ends with os._exit.
+Order matters: confine first (session, fresh IPC and mount namespaces with
+the runner's code covered, rlimits, a uid of its own with fresh keyrings, fresh cwd, captured output,
+and the course's modules dropped from sys.modules), then run the restored setup cells, then the
+student's answer cells and the graded calls with the forbidden-shortcut tripwire armed. Results go
+to `out_dir` as plain JSON + .npz; the worker and the trusted grader treat them as untrusted. `run`
+never returns: it ends with os._exit.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autograder import plain
 from autograder.checks.spec import ERROR_KEY
@@ -32,6 +35,10 @@ class Confinement:
     file_bytes: int = 64 << 20
     processes: int = 64
     uid: int = -1  # >= 0: switch to this unprivileged uid/gid (possible when the worker holds CAP_SETUID)
+    #: Folders to cover in the child's own mount namespace (the runner: the checks the student is graded by).
+    hide: tuple[Path, ...] = ()
+    #: Enter fresh IPC and mount namespaces (needs CAP_SYS_ADMIN: root, or the sandbox's user namespace).
+    namespaces: bool = False
 
 
 def _vm_bytes() -> int:
@@ -43,8 +50,12 @@ def _vm_bytes() -> int:
 
 
 def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, keep_fd: int, cwd: Path) -> None:
-    """New session, capped resources, output into the worker's pipes, unprivileged uid, fresh cwd."""
+    """New session, cgroups and namespaces, capped resources, output into the worker's pipes, own uid, fresh cwd."""
+    from autograder.grading import isolation
+
     os.setsid()
+    if limits.namespaces:
+        isolation.new_namespaces(list(limits.hide))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(stdout_fd, 1)
@@ -64,23 +75,31 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, keep_fd: int, c
         os.setgroups([])
         os.setresgid(limits.uid, limits.uid, limits.uid)
         os.setresuid(limits.uid, limits.uid, limits.uid)  # drops every capability with root
+        isolation.fresh_keyrings()
     os.chdir(cwd)
     os.umask(0o077)
     sys.argv = [""]
-    _forget_grader_modules()
+    _forget_grader_modules(limits.hide)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
 
 
-def _forget_grader_modules() -> None:
-    """Drop the grader's own modules from sys.modules (they name it); what runs keeps its references."""
-    import autograder
+#: Top-level packages of the grader and of the checks (set by the worker): gone from sys.modules in the child.
+COURSE_PACKAGES = ["autograder"]
 
-    for name in [m for m in sys.modules if m.startswith(("autograder.grading", "autograder.plain"))]:
+
+def _forget_grader_modules(hidden: tuple[Path, ...] = ()) -> None:
+    """Drop the course's modules from sys.modules: with the runner covered, `import autograder` then fails.
+
+    What runs (the checks' calling side, the tripwire) keeps its own references to what it needs. The
+    import system's cached listings of the covered folders go too (cheaper than invalidate_caches()).
+    """
+    prefixes = tuple(p for name in COURSE_PACKAGES for p in (name, name + "."))
+    for name in [m for m in sys.modules if m in COURSE_PACKAGES or m.startswith(prefixes)]:
         del sys.modules[name]
-    for attribute in ("grading", "plain"):
-        if hasattr(autograder, attribute):
-            delattr(autograder, attribute)
+    roots = tuple(str(h) for h in hidden)
+    for entry in [e for e in sys.path_importer_cache if e.startswith(roots)] if roots else []:
+        del sys.path_importer_cache[entry]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -131,41 +150,42 @@ def _safe_dump(value: Any, base: Path) -> None:
 
 def run(cells: list[tuple[str, str, bool]], questions: list[Any], cases: dict[str, list[Any]],
         out_dir: Path, progress_fd: int, tripwire: Callable[[], Any] | None) -> None:
-    """Exec the cells, call every question on its cases, write results; never returns."""
+    """Exec the cells, call every question on its cases, write results; never returns.
+
+    `tripwire()` returns the (already armed) process-wide record of forbidden calls, or is None.
+    """
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     errors: list[str] = []
     memory = False
-    armed = None
+    wire = None
     try:
         for label, source, is_answer in cells:
-            if is_answer and armed is None and tripwire is not None:
-                armed = tripwire()
-                wire = armed.__enter__()
+            if is_answer and wire is None and tripwire is not None:
+                wire = tripwire()
             try:
                 exec(compile(source, f"<cell {label}>", "exec"), namespace)  # noqa: S102 - the sandbox's job
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
                 errors.append(f"cell {label}: {_one_line(exc)}")
                 memory = memory or _is_memory(exc)
-        if armed is None and tripwire is not None:
-            armed = tripwire()
-            wire = armed.__enter__()
+        if wire is None and tripwire is not None:
+            wire = tripwire()
         plain.dump({"errors": errors, "memory": memory}, out_dir / "cells")
         os.write(progress_fd, b"cells\n")
         for index, question in enumerate(questions):
             watch = _Watch()
-            seen = len(getattr(wire, "tripped", [])) if armed is not None else 0
+            seen = len(wire.tripped) if wire is not None else 0
             started = time.perf_counter()
             found = {name: namespace.get(name) for name in question.functions}
             missing = [name for name, fn in found.items() if not callable(fn)]
             outputs: list[Any] = []
             if not missing:
-                functions = {name: watch.wrap(fn) for name, fn in found.items()}
+                functions = {name: watch.wrap(fn) for name, fn in found.items() if fn is not None}
                 for case in cases.get(question.grade_id, []):
                     try:
                         outputs.append(question.call(functions, case))
                     except BaseException as exc:  # noqa: BLE001 - call must not raise, but be sure
                         outputs.append({ERROR_KEY: _one_line(exc)})
-            tripped = sorted(set(getattr(wire, "tripped", [])[seen:])) if armed is not None else []
+            tripped = sorted(set(wire.tripped[seen:])) if wire is not None else []
             _safe_dump({"outputs": outputs, "missing": missing, "memory": watch.memory, "tripped": tripped,
                         "seconds": time.perf_counter() - started}, out_dir / f"q{index}")
             os.write(progress_fd, f"q{index}\n".encode())

@@ -1,34 +1,101 @@
 """Start and talk to sandboxed workers: bubblewrap when it works here, else rlimits only (with a LOUD warning).
 
-The sandbox sees a read-only system (/usr, /etc, the Python install, the virtual environment and
-the package that holds the checks — never the course repository, submissions, gradebook or
-solutions), a private /tmp and home on size-capped tmpfs, one exchange folder that only its root
-worker can open, no network, its own PID/IPC/UTS namespaces and a neutral hostname and environment.
+The sandbox sees a read-only system (/usr, /etc, the Python install and the virtual environment),
+a runner folder with only what the worker imports (the grading kernel, plain data, the tripwire and
+the checks' calling side; the reference kernels and known-mistake kernels are replaced by empty
+stubs, and the course repository, submissions, gradebook, grading key and solutions are not there),
+a private /tmp and home on size-capped tmpfs, one exchange folder that only its root worker can
+open, the worker's own cgroup folders, no network, its own PID/IPC/UTS namespaces and a neutral
+hostname and environment. Each submission then gets its own IPC and mount namespaces, uid and
+cgroups inside it (autograder.grading.isolation, autograder.grading.cgroups).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from autograder.grading import protocol
+from autograder.grading import cgroups, isolation, protocol
 from autograder.grading.assignments import import_root
 
 HOME = "/home/user"
 EXCHANGE = "/srv/io"
+RUNNER = "/srv/runner"
+CGROUP_DIR = "/srv/cgroup"
 NO_SANDBOX_WARNING = ("WARNING: bubblewrap (bwrap) is not usable here: student code runs WITHOUT a sandbox "
                       "(rlimits and a separate process only; it can read your files and use the network). "
                       "Install bubblewrap before grading real submissions.")
+NO_CGROUP_WARNING = ("WARNING: no usable cgroups (v2 with memory, pids and cpu delegated, or v1 with those "
+                     "controllers writable as root): memory, process count and CPU are capped PER PROCESS only "
+                     "(rlimits), so a submission can use more in total through many processes or shared memory, "
+                     "and slow the other workers down. Run the grader as root on a machine with cgroups.")
 #: Capabilities the root worker keeps inside the sandbox to confine, signal and clean up after the child;
 #: the child loses all of them when it switches to its unprivileged uid.
-WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+#: CAP_SYS_ADMIN lets the child enter fresh IPC and mount namespaces (and hide the runner) before that.
+WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+               "CAP_SYS_ADMIN")
+#: Parts of the course package the sandbox must not contain: a stub with no code stands in for each.
+WITHHELD = ("reference", "checks/mistakes")
+#: The grader's own modules the worker and the forked child import; nothing else of autograder/grading.
+RUNNER_MODULES = ("__init__.py", "plain.py", "device.py", "grading/__init__.py", "grading/worker.py",
+                  "grading/kernel.py", "grading/protocol.py", "grading/assignments.py", "grading/cgroups.py",
+                  "grading/isolation.py")
+#: What student code sees in place of the runner: what the released notebooks' setup cells import, and
+#: no-op `check`/`grade` (test cells never run in the sandbox). No checks, reference or known mistakes.
+FACADE_MODULES = ("device.py", "checks/exploding_task.py")
+FACADE_CHECKS = '''"""In the grading sandbox test cells do not run: the grader judges the answers outside it."""
+
+
+def check(*args, **kwargs):
+    """Does nothing here."""
+
+
+def grade(*args, **kwargs):
+    """Does nothing here."""
+'''
+STUB = '''"""Withheld from the grading sandbox: answers are judged outside it, so nothing here computes anything."""
+
+
+class _Withheld:
+    """Stands in for every name: calling, indexing or iterating it gives nothing usable."""
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+    def __repr__(self):
+        return "<withheld from the grading sandbox>"
+
+
+WITHHELD = _Withheld()
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return WITHHELD
+'''
 
 
 #: Grading runs on the CPU: a GPU would not fit the per-submission memory limit (CUDA reserves far more
@@ -53,8 +120,8 @@ def bwrap_usable() -> bool:
         return False
 
 
-def _readonly_binds(checks: str) -> list[str]:
-    """--ro-bind arguments for the system, Python, the venv and the package roots the worker imports."""
+def _readonly_binds() -> list[str]:
+    """--ro-bind arguments for the system, Python and the virtual environment (never the course's own code)."""
     args: list[str] = []
     for top in ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin", "/lib32"):
         path = Path(top)
@@ -63,8 +130,6 @@ def _readonly_binds(checks: str) -> list[str]:
         elif path.exists():
             args += ["--ro-bind", top, top]
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sysconfig.get_paths()["purelib"])}
-    for checks_ref in ("autograder.grading.worker:main", checks):
-        paths.add(import_root(checks_ref)[1])
     resolved = sorted({p.resolve() for p in paths})
     outer = [p for p in resolved if not str(p).startswith(("/usr/", "/etc/"))
              and not any(q != p and q in p.parents for q in resolved)]
@@ -77,57 +142,127 @@ def _readonly_binds(checks: str) -> list[str]:
     return args
 
 
-def _pythonpath(checks: str) -> str:
-    """PYTHONPATH with the roots that hold autograder and the checks module."""
-    roots = {str(import_root("autograder.grading.worker:main")[0]), str(import_root(checks)[0])}
-    return ":".join(sorted(roots))
+def _copy_package(src: Path, dst: Path, withheld: tuple[str, ...] = ()) -> None:
+    """Copy the .py files of a package tree, with a stub package in place of each withheld sub-folder."""
+    for file in sorted(src.rglob("*.py")):
+        relative = file.relative_to(src)
+        if any(relative.as_posix().startswith(w + "/") for w in withheld):
+            continue
+        (dst / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, dst / relative)
+    for name in withheld:
+        (dst / name).mkdir(parents=True, exist_ok=True)
+        (dst / name / "__init__.py").write_text(STUB)
 
 
-def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, sandboxed: bool) -> list[str]:
-    """The command line of worker `index`: inside bubblewrap, or bare (fallback)."""
-    is_root = os.geteuid() == 0
-    uid = 200_000 + (os.getpid() % 100_000) * 8 + index if is_root else -1  # unprivileged, one per worker
+def build_runner(dest: Path, checks: str) -> Path:
+    """Write the folder the sandbox imports from: the runner's modules, the checks (minus withheld parts)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    package = import_root("autograder.grading.worker:main")[1]
+    for name in RUNNER_MODULES:
+        (dest / "autograder" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package / name, dest / "autograder" / name)
+    _copy_package(package / "checks", dest / "autograder" / "checks",
+                  tuple(w.removeprefix("checks/") for w in WITHHELD if w.startswith("checks/")))
+    for name in WITHHELD:
+        if not name.startswith("checks/"):
+            (dest / "autograder" / name).mkdir(parents=True, exist_ok=True)
+            (dest / "autograder" / name / "__init__.py").write_text(STUB)
+    top = import_root(checks)[1]
+    if top != package:  # a course whose checks live in their own package (the tests' fake course)
+        if top.is_dir():
+            _copy_package(top, dest / top.name)
+        else:
+            shutil.copyfile(top, dest / top.name)
+    facade = dest / isolation.FACADE / "autograder"
+    (facade / "checks").mkdir(parents=True)
+    (facade / "__init__.py").write_text('"""What the grading sandbox shows of the course: the device, the task."""\n')
+    (facade / "checks" / "__init__.py").write_text(FACADE_CHECKS)
+    for name in FACADE_MODULES:
+        if (package / name).exists():
+            shutil.copyfile(package / name, facade / name)
+    for folder in [dest, *[d for d in dest.rglob("*") if d.is_dir()]]:
+        folder.chmod(0o755)
+    return dest
+
+
+def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, sandboxed: bool,
+                runner: Path | None = None, groups: dict[str, Path] | None = None, cgroup_version: int = 0
+                ) -> list[str]:
+    """The command line of worker `index`: inside bubblewrap, or bare (fallback).
+
+    `runner` is the folder from `build_runner` (default: next to the exchange folder); `groups` are the
+    worker's own cgroup folders from `cgroups.create_worker_groups`, bound into the sandbox.
+    """
+    runner = runner or exchange.parent / f"runner-{index}"
+    groups = groups or {}
+    uid_base = isolation.worker_uid_base(os.getpid(), index) if os.geteuid() == 0 else -1
+    inner_runner = RUNNER if sandboxed else str(runner)
+    inner_groups = {key: (f"{CGROUP_DIR}/{key}" if sandboxed else str(path)) for key, path in groups.items()}
     python = [sys.executable, "-s", "-m", "autograder.grading.worker", "--checks", checks,
-              "--assignment", assignment_id, "--uid", str(uid)]
+              "--assignment", assignment_id, "--uid-base", str(uid_base), "--hide", inner_runner,
+              "--cgroup-version", str(cgroup_version),
+              *[a for key, path in inner_groups.items() for a in ("--cgroup", f"{key}={path}")]]
     if not sandboxed:
         return [*python, "--exchange", str(exchange), "--home", str(exchange.parent / f"home-{index}")]
     namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     # As real root a user namespace would map us to uid 0 again (exempt from RLIMIT_NPROC); instead
     # the worker keeps a few capabilities and the child switches to an unprivileged uid.
-    privileges = ["--cap-drop", "ALL", *[a for cap in WORKER_CAPS for a in ("--cap-add", cap)]] if is_root \
-        else ["--unshare-user"]
+    privileges = ["--cap-drop", "ALL", *[a for cap in WORKER_CAPS for a in ("--cap-add", cap)]] \
+        if os.geteuid() == 0 else ["--unshare-user"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "USER": "user", "LANG": "C.UTF-8",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **CPU_ONLY,
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _pythonpath(checks)}
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNNER}
     setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
+    cgroup_binds = [a for key, path in groups.items() for a in ("--bind", str(path), f"{CGROUP_DIR}/{key}")]
     # The private /tmp and home come first: bwrap applies mounts in order, so a virtual environment
     # or checkout that lives under /tmp (a CI clone, say) is bound on top of the tmpfs, not hidden by it.
     return ["bwrap", "--die-with-parent", "--new-session", "--as-pid-1", *namespaces, *privileges,
             "--perms", "1777", "--size", str(256 << 20), "--tmpfs", "/tmp",
             "--size", str(512 << 20), "--tmpfs", HOME,
-            *_readonly_binds(checks), "--proc", "/proc", "--dev", "/dev",
+            *_readonly_binds(), "--perms", "0755", "--dir", "/srv", "--perms", "0700", "--dir", CGROUP_DIR,
+            "--ro-bind", str(runner), RUNNER, "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm",  # bwrap's own is uncapped
-            "--bind", str(exchange), EXCHANGE,
+            "--bind", str(exchange), EXCHANGE, *cgroup_binds,
             "--hostname", "localhost", "--chdir", HOME, "--clearenv", *setenv,
             *python, "--exchange", EXCHANGE, "--home", HOME, "--scratch", "/tmp", "--scratch", "/dev/shm"]
 
 
+@functools.cache
+def cgroup_layout() -> cgroups.Layout | None:
+    """The cgroup layout workers get their per-submission groups from, or None (then NO_CGROUP_WARNING)."""
+    return cgroups.discover()
+
+
+def cgroup_warning() -> str | None:
+    """NO_CGROUP_WARNING when submissions cannot be accounted as a whole here, else None."""
+    return None if cgroup_layout() is not None else NO_CGROUP_WARNING
+
+
 @dataclass
 class Worker:
-    """One running worker process and the pipes to it."""
+    """One running worker process, the pipes to it, and its cgroup folders."""
 
     index: int
     process: subprocess.Popen[bytes]
     exchange: Path
+    groups: dict[str, Path] = field(default_factory=dict)
+    cgroup_version: int = 0
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """(stdin, stdout) of the worker process (always piped: see start_worker)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        return self.process.stdin, self.process.stdout
 
     def request(self, job: dict[str, Any], wait: float) -> dict[str, Any]:
         """Send a job and wait at most `wait` seconds for its reply; WorkerDied otherwise."""
+        stdin, stdout = self._pipes()
         try:
-            protocol.send(self.process.stdin.fileno(), {"op": "job", **job})
-            ready, _, _ = select.select([self.process.stdout.fileno()], [], [], wait)
+            protocol.send(stdin.fileno(), {"op": "job", **job})
+            ready, _, _ = select.select([stdout.fileno()], [], [], wait)
             if not ready:
                 raise WorkerDied(f"worker {self.index} did not answer within {wait:.0f} s")
-            reply = protocol.receive(self.process.stdout.fileno())
+            reply = protocol.receive(stdout.fileno())
         except (OSError, protocol.ProtocolError) as exc:
             raise WorkerDied(f"worker {self.index} stopped: {exc}") from None
         if reply.get("job") != job["job"] or reply.get("op") not in ("done", "failed"):
@@ -135,15 +270,18 @@ class Worker:
         return reply
 
     def stop(self) -> None:
-        """Ask the worker to exit, then make sure it has."""
+        """Ask the worker to exit, then make sure it has, and remove its cgroups with anything left in them."""
+        stdin, stdout = self._pipes()
         try:
-            protocol.send(self.process.stdin.fileno(), {"op": "exit"})
+            protocol.send(stdin.fileno(), {"op": "exit"})
             self.process.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired, protocol.ProtocolError):
             self.process.kill()
             self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (stdin, stdout):
             stream.close()
+        if self.groups:
+            cgroups.remove_groups(self.groups, self.cgroup_version)
 
 
 def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sandboxed: bool,
@@ -153,16 +291,25 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
     os.chmod(exchange, 0o700)
     if not sandboxed:  # the bare worker's scratch home must be reachable by the child's uid
         (exchange.parent / f"home-{index}").mkdir(mode=0o755, exist_ok=True)
-    argv = worker_argv(checks, assignment_id, exchange, index, sandboxed)
+    runner = build_runner(exchange.parent / f"runner-{index}", checks)
+    layout = cgroup_layout()
+    groups: dict[str, Path] = {}
+    if layout is not None:
+        name = f"autograder-{os.getpid()}-w{index}"
+        cgroups.remove_groups({k: base / name for k, base in layout.own.items()}, layout.version)  # a restart
+        groups = cgroups.create_worker_groups(layout, name)
+    version = layout.version if layout is not None else 0
+    argv = worker_argv(checks, assignment_id, exchange, index, sandboxed, runner, groups, version)
     env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": _pythonpath(checks), **CPU_ONLY}
+                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY}
     with open(log, "ab") as log_file:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                    env=env, start_new_session=True)
-    worker = Worker(index=index, process=process, exchange=exchange)
-    ready, _, _ = select.select([process.stdout.fileno()], [], [], wait)
+    worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version)
+    stdout = worker._pipes()[1]
+    ready, _, _ = select.select([stdout.fileno()], [], [], wait)
     try:
-        if not ready or protocol.receive(process.stdout.fileno()).get("op") != "ready":
+        if not ready or protocol.receive(stdout.fileno()).get("op") != "ready":
             raise protocol.ProtocolError("no ready message")
     except protocol.ProtocolError as exc:
         worker.stop()

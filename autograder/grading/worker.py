@@ -1,10 +1,13 @@
 """A persistent grading worker: imports torch once, then runs each submission in a fresh forked child.
 
 Runs inside the sandbox (normally as PID 1 of its own PID namespace, so no student process can signal
-it). For every job it forks a child (autograder.grading.kernel), polices its wall-clock time
-(extended once per finished phase: the cells, then each question), caps its output, then kills every
-other process it can see, copies the child's result files (size-checked, no symlinks) to the exchange
-folder and wipes the scratch space. Talks to the grader with length-prefixed JSON on fds 0/1.
+it). For every job it makes the submission's cgroups, forks a child (autograder.grading.kernel) that
+joins them, enters fresh IPC and mount namespaces and takes a uid of its own, polices its wall-clock
+time (extended once per finished phase: the cells, then each question), caps its output, then kills
+every process of the submission (the cgroups, then all else it can see), drops results of phases
+during which the submission as a whole ran out of memory, copies the child's result files
+(size-checked, no symlinks) to the exchange folder and wipes the scratch space. Talks to the grader
+with length-prefixed JSON on fds 0/1.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ import signal
 import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from autograder.grading import cgroups, isolation
 
 MAX_RESULT_BYTES = 64 << 20
 
@@ -136,12 +142,20 @@ def _copy_result(src: Path, dst: Path) -> bool:
         os.close(fd)
 
 
-def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: int) -> dict[str, Any]:
-    """Wait for the child: collect capped output, extend the deadline per finished phase, kill at it."""
+def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: int,
+           oom_kills: Callable[[], int]) -> dict[str, Any]:
+    """Wait for the child: collect capped output, extend the deadline per finished phase, kill at it.
+
+    A progress line `setup <seconds>` (the child's isolation time) is recorded, not counted as a phase.
+    `oom_phase` is the first phase during which the submission's cgroup had a process OOM-killed.
+    """
     pidfd = os.pidfd_open(pid)
     kept = {"out": bytearray(), "err": bytearray()}
     total = {"out": 0, "err": 0}
     done_phases, timed_out, status = 0, False, None
+    oom_phase: int | None = None
+    setup: float | None = None
+    partial = b""
     deadline = time.monotonic() + timeout
     open_fds = set(pipes)
     while status is None:
@@ -158,8 +172,14 @@ def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: in
             if not data:
                 open_fds.discard(fd)
             elif pipes[fd] == "progress":
-                for _ in range(data.count(b"\n")):
-                    if done_phases < phases:  # a child cannot buy more time than there are phases
+                *lines, partial = (partial + data).split(b"\n")
+                partial = partial[-64:]
+                for line in lines:
+                    if line.startswith(b"setup ") and setup is None:
+                        setup = _seconds(line[6:])
+                    elif done_phases < phases:  # a child cannot buy more time than there are phases
+                        if oom_phase is None and oom_kills():
+                            oom_phase = done_phases
                         done_phases += 1
                         deadline = time.monotonic() + timeout
             else:
@@ -168,7 +188,16 @@ def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: in
                 kept[name] += data[: max(0, cap - len(kept[name]))]
     os.close(pidfd)
     return {"status": status, "timed_out": timed_out, "phases": done_phases, "kept": kept, "total": total,
-            "open_fds": open_fds}
+            "open_fds": open_fds, "oom_phase": oom_phase, "setup": setup or 0.0}
+
+
+def _seconds(text: bytes) -> float:
+    """A non-negative float from the child's setup line (0.0 when garbled)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if 0.0 <= value < 60.0 else 0.0
 
 
 def _drain(fds: set[int], pipes: dict[int, str], kept: dict[str, bytearray], total: dict[str, int], cap: int) -> None:
@@ -183,6 +212,41 @@ def _drain(fds: set[int], pipes: dict[int, str], kept: dict[str, bytearray], tot
             kept[pipes[fd]] += data[: max(0, cap - len(kept[pipes[fd]]))]
 
 
+def _rss_anon() -> int:
+    """Bytes of anonymous memory this worker holds: the most a forked child can copy-on-write of it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def prepare_groups(ctx: dict[str, Any]) -> None:
+    """Make the next submission's cgroups and move this worker into them (done while idle: see cgroups)."""
+    if not ctx["cgroups"] or ctx.get("next") is not None:
+        return
+    started = time.perf_counter()
+    job = cgroups.Job.create(ctx["cgroups"], ctx["cgroup_version"], f"job-{ctx['jobs'] + 1}")
+    try:
+        job.enter()
+    except OSError:
+        job.destroy()
+        raise
+    ctx["next"], ctx["prepared_seconds"] = job, time.perf_counter() - started
+
+
+def _job_groups(job: dict[str, Any], ctx: dict[str, Any]) -> cgroups.Job | None:
+    """The submission's cgroups: memory_mb on top of what the forked interpreter may copy, 64 processes, the CPU
+    weight of one process. None without cgroups."""
+    if not ctx["cgroups"]:
+        return None
+    from autograder.grading import kernel
+
+    prepare_groups(ctx)
+    groups: cgroups.Job = ctx.pop("next")
+    groups.limit((int(job["memory_mb"]) << 20) + _rss_anon(), kernel.Confinement.processes)
+    return groups
+
+
 def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     """Run one submission in a forked child and report what happened (results stay in files)."""
     from autograder import plain
@@ -193,12 +257,19 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     questions = [ctx["assignment"].question(g) for g in job["questions"]]
     cases = plain.load(job_dir / "cases")
     cells = [(str(c["label"]), str(c["source"]), bool(c["answer"])) for c in job["cells"]]
-    home, uid = ctx["home"], ctx["uid"]
+    isolating = time.perf_counter()
+    groups = _job_groups(job, ctx)  # before the job number moves on: prepared as job-<jobs + 1>
+    created = time.perf_counter() - isolating
+    ctx["jobs"] += 1
+    home = ctx["home"]
+    uid = isolation.uid_for(ctx["uid_base"], ctx["jobs"]) if ctx["uid_base"] >= 0 else -1
     out_dir, work = home / ".out", home / "work"
     for folder in ctx["scratch"]:
         _wipe(folder, ctx["mounts"])
     limits = kernel.Confinement(memory_mb=int(job["memory_mb"]), uid=uid,
-                                cpu_seconds=int(job["timeout"] * (len(questions) + 1)) + 1)
+                                cpu_seconds=int(job["timeout"] * (len(questions) + 1)) + 1,
+                                hide=tuple(ctx["hide"]),
+                                namespaces=ctx["uid_base"] >= 0 or ctx["sandboxed"])
     for folder in (work, out_dir):  # made here: the child cannot create folders in the root-owned home
         folder.mkdir(mode=0o700)
         if uid >= 0:
@@ -209,8 +280,11 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     pid = os.fork()
     if pid == 0:  # the child: confine, then run student code; never returns
         try:
-            os.close(out_r), os.close(err_r), os.close(prog_r)
+            for fd in (out_r, err_r, prog_r):
+                os.close(fd)
+            entered = time.perf_counter()
             kernel.confine(limits, out_w, err_w, prog_w, work)
+            os.write(prog_w, f"setup {time.perf_counter() - entered:.6f}\n".encode())
             kernel.run(cells, questions, cases, out_dir, prog_w, ctx["tripwire"])
         except BaseException:  # noqa: BLE001 - the confinement itself failed: say why, in the child's stderr
             import traceback
@@ -220,9 +294,19 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
             os._exit(70)
     for fd in (out_w, err_w, prog_w):
         os.close(fd)
+    leaving = time.perf_counter()
+    if groups:
+        groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
+    background = time.perf_counter() - leaving + ctx.pop("prepared_seconds", 0.0)
     pipes = {out_r: "out", err_r: "err", prog_r: "progress"}
     cap = int(job["output_bytes"])
-    seen = _watch(pid, pipes, float(job["timeout"]), len(questions) + 1, cap)
+    seen = _watch(pid, pipes, float(job["timeout"]), len(questions) + 1, cap,
+                  groups.oom_kills if groups else lambda: 0)
+    tearing_down = time.perf_counter()
+    oom_kills = groups.oom_kills() if groups else 0
+    if groups:
+        groups.destroy()  # every process of the submission, however it detached itself
+    destroyed = time.perf_counter() - tearing_down
     _kill_others(pid, uid)
     if seen["status"] is None:
         try:
@@ -236,19 +320,29 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     # child can reach when the grader does not run as root) is removed before the copies are made.
     _wipe(ctx["exchange"], frozenset({job_dir}))
     _wipe(job_dir, frozenset({job_dir / "cases.json", job_dir / "cases.npz"}))
+    # A phase during which the kernel killed one of the submission's processes for memory earns nothing,
+    # even if the process it killed was a helper and the main one went on to finish.
+    oom_phase = seen["oom_phase"] if seen["oom_phase"] is not None else (seen["phases"] if oom_kills else None)
+    names = ["cells"] + [f"q{i}" for i in range(len(questions))]
     files = []
-    for name in ["cells"] + [f"q{i}" for i in range(len(questions))]:
+    for name in names[:oom_phase]:
         if all(_copy_result(out_dir / f"{name}{s}", job_dir / f"{name}{s}") for s in (".json", ".npz")):
             files.append(name)
     for folder in ctx["scratch"]:
         _wipe(folder, ctx["mounts"])
     status = seen["status"]
+    exited = status >= 0 and os.WIFEXITED(status)
+    died = os.WTERMSIG(status) if status >= 0 and os.WIFSIGNALED(status) else None
     return {"op": "done", "job": job["job"], "timed_out": seen["timed_out"], "phases": seen["phases"],
-            "exit": os.WEXITSTATUS(status) if status >= 0 and os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if status >= 0 and os.WIFSIGNALED(status) else None,
+            "exit": os.WEXITSTATUS(status) if exited and oom_phase is None else None,
+            "signal": signal.SIGKILL.value if oom_phase is not None and not seen["timed_out"] else died,
+            "oom_kills": oom_kills,
             "stdout": seen["kept"]["out"].decode("utf-8", "replace"), "stdout_bytes": seen["total"]["out"],
             "stderr": seen["kept"]["err"].decode("utf-8", "replace"), "stderr_bytes": seen["total"]["err"],
-            "files": files, "seconds": time.monotonic() - started}
+            "files": files, "seconds": time.monotonic() - started,
+            "isolation_seconds": created + seen["setup"] + destroyed, "cgroups": groups is not None,
+            "isolation_parts": {"limit": created, "enter": seen["setup"], "destroy": destroyed,
+                                "background": background}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exchange", type=Path, required=True)
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--scratch", type=Path, action="append", default=[])
-    parser.add_argument("--uid", type=int, default=-1)
+    parser.add_argument("--uid-base", type=int, default=-1, help="first uid of this worker's pool (-1: no switch)")
+    parser.add_argument("--hide", type=Path, action="append", default=[],
+                        help="folders each child covers before running student code (the runner)")
+    parser.add_argument("--cgroup", action="append", default=[], help="KEY=PATH of this worker's cgroup folders")
+    parser.add_argument("--cgroup-version", type=int, default=0)
     args = parser.parse_args(argv)
     proto_in, proto_out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # stray prints must never corrupt the protocol
@@ -274,11 +372,20 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     assignment = load_assignment(args.checks, args.assignment)
     tripwire = None
-    if assignment.forbidden:
-        from autograder.checks.forbidden import tripwire
-    ctx = {"exchange": args.exchange, "home": args.home, "uid": args.uid, "assignment": assignment,
-           "tripwire": tripwire, "scratch": [args.home, *args.scratch],
-           "mounts": _mounts_and_parents()}
+    if assignment.forbidden:  # armed once, here: every child inherits it, and no original is left to find
+        from autograder.checks.forbidden import arm_for_good
+
+        tripwire = arm_for_good
+        arm_for_good()
+    from autograder import plain  # noqa: F401 - imported before the runner is covered in the children
+    from autograder.grading import kernel
+
+    kernel.COURSE_PACKAGES.append(args.checks.partition(":")[0].split(".")[0])
+    groups = {key: Path(path) for key, _, path in (g.partition("=") for g in args.cgroup)}
+    ctx = {"exchange": args.exchange, "home": args.home, "uid_base": args.uid_base, "assignment": assignment,
+           "tripwire": tripwire, "scratch": [args.home, *args.scratch], "mounts": _mounts_and_parents(),
+           "hide": args.hide, "cgroups": groups, "cgroup_version": args.cgroup_version, "jobs": 0,
+           "sandboxed": os.getpid() == 1}
     protocol.send(proto_out, {"op": "ready", "pid": os.getpid()})
     while True:
         try:
@@ -292,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - report, keep serving
             reply = {"op": "failed", "job": job.get("job"), "error": f"{type(exc).__name__}: {exc}"[:500]}
         protocol.send(proto_out, reply)
+        try:
+            prepare_groups(ctx)  # while the grader judges this reply
+        except OSError:
+            pass  # the next job tries again and reports what the kernel said
 
 
 if __name__ == "__main__":

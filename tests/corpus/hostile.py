@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fakecourse.notebooks import SOLUTIONS, submission
 
@@ -22,7 +23,7 @@ def _scale(body: str, prelude: str = "") -> dict[str, str]:
     return {"ans_scale": prelude + "def scale(x, a):\n" + body + GOOD_SCALE}
 
 
-def _mutate(fn: Callable[[list[dict[str, Any]]], None]) -> Callable[[dict[str, str]], dict[str, Any]]:
+def _mutate(fn: Callable[[list[dict[str, Any]]], Any]) -> Callable[[dict[str, str]], dict[str, Any]]:
     """A builder that applies `fn` to the cells of an honest submission."""
     def build(paths: dict[str, str]) -> dict[str, Any]:
         nb = submission()
@@ -90,6 +91,184 @@ NETWORK = """    import socket
             pass
 """
 
+# --- One submission must leave nothing for the next (issue 9, section 1) ---------------------------------
+# Each "leftovers" student first looks for what an earlier submission could have left (System V shared
+# memory, message queues and semaphores, a POSIX message queue, kernel keys, files in /tmp and /dev/shm),
+# answers wrongly if it finds anything, then leaves all of those behind for the next one. Several copies
+# make it likely that two of them meet on the same worker; tests/test_grading_isolation.py makes sure.
+LEFTOVERS = """import ctypes, os, struct
+_libc = ctypes.CDLL(None, use_errno=True)
+_KEYCTL, _ADD_KEY = {'x86_64': (250, 248), 'aarch64': (219, 217)}[os.uname().machine]
+_libc.syscall.restype = ctypes.c_long
+FOUND = []
+for _kind in ('shm', 'msg', 'sem'):
+    try:
+        if len(open('/proc/sysvipc/' + _kind).read().splitlines()) > 1:
+            FOUND.append('sysv ' + _kind)
+    except OSError:
+        pass
+_libc.mq_open.restype = ctypes.c_int
+if _libc.mq_open(b'/course-leak', os.O_RDONLY) >= 0:
+    FOUND.append('posix mq')
+for _ring in (-4, -5, -3):  # user, user-session, session keyrings
+    if _libc.syscall(ctypes.c_long(_KEYCTL), ctypes.c_long(10), ctypes.c_long(_ring), b'user',
+                     b'course-leak', ctypes.c_long(0)) > 0:  # KEYCTL_SEARCH
+        FOUND.append('key')
+for _path in ('/tmp/course-leak', '/dev/shm/course-leak', os.path.expanduser('~/course-leak')):
+    if os.path.exists(_path):
+        FOUND.append(_path)
+_shm = _libc.shmget(0x5eed, 1 << 20, 0o1666)
+_libc.shmat.restype = ctypes.c_void_p
+_addr = _libc.shmat(_shm, None, 0)
+ctypes.memmove(_addr, b'the previous student was here', 30)
+_libc.msgsnd(_libc.msgget(0x5eed, 0o1666), struct.pack('l16s', 1, b'answers'), 16, 0)
+_libc.semget(0x5eed, 1, 0o1666)
+_libc.mq_open(b'/course-leak', os.O_CREAT | os.O_RDWR, 0o666, None)
+for _ring in (-4, -5, -3):
+    _libc.syscall(ctypes.c_long(_ADD_KEY), b'user', b'course-leak', b'secret', ctypes.c_long(6), ctypes.c_long(_ring))
+for _path in ('/tmp/course-leak', '/dev/shm/course-leak'):
+    try:
+        open(_path, 'w').write('answers')
+    except OSError:
+        pass
+def scale(x, a):
+    return -a * x if FOUND else a * x
+"""
+# Memory counted for the submission as a whole: System V segments attached, filled and detached again
+# (each attachment under the per-process cap, and the segments outlive the process), and many forked
+# children each under the cap. Either way the submission's cgroup runs out: no marks for that question.
+SHM_HOG = """def norm2(x):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    for key in range(40):  # 40 x 64 MiB, far over the 512 MiB limit plus the interpreter
+        segment = libc.shmget(0x7000 + key, 64 << 20, 0o1600)
+        address = libc.shmat(segment, None, 0)
+        ctypes.memset(address, 1, 64 << 20)
+        libc.shmdt(ctypes.c_void_p(address))
+    return x.norm()
+"""
+FORK_HOG = """FORKED = []
+def norm2(x):
+    import os, time
+    if FORKED:
+        return x.norm()
+    FORKED.append(True)
+    read_end, write_end = os.pipe()
+    for _ in range(8):  # 8 x 160 MiB, each child far under the per-process cap
+        if os.fork() == 0:
+            os.close(read_end)
+            hog = b'x' * (160 << 20)
+            os.write(write_end, b'.')
+            os.close(write_end)
+            time.sleep(60)
+            os._exit(0)
+    os.close(write_end)
+    while os.read(read_end, 1):  # until every child has its memory or was killed for it
+        pass
+    return x.norm()
+"""
+# Busy processes in new sessions: the submission gets one CPU in total, whatever it spawns, and they all
+# die with it (the other worker's students must not time out; test_no_student_process_survives checks).
+BUSY = """    import os
+    for _ in range(40):
+        if os.fork() == 0:
+            os.setsid()
+            break
+    while True:
+        pass
+"""
+# --- Shortcuts through the course itself and around the tripwire (issue 9, section 4) --------------------
+COURSE_IMPORTS = """    import gc, importlib, os, sys, types
+    found = []
+    for name in ('autograder.checks.mistakes', 'autograder.reference', 'autograder.grading.kernel',
+                 'autograder.checks.builder', 'fakecourse.checks', 'fakecourse'):
+        try:
+            importlib.import_module(name)
+            found.append(name)
+        except Exception:
+            pass
+    for entry in sys.path:  # where the runner was: nothing of the course's code may be readable there
+        if entry.startswith((sys.prefix, sys.base_prefix)) or not os.path.isdir(entry or '.'):
+            continue
+        for root, _, files in os.walk(entry or '.'):
+            if any(f in ('checks.py', 'kernel.py', 'builder.py', 'optimizers.py') for f in files):
+                found.append(root)
+    stub = ('__getattr__', '__call__', '__getitem__', '__iter__', '__len__', '__repr__', '_Withheld')
+    for obj in gc.get_objects():
+        module = getattr(obj, '__module__', None) if isinstance(obj, types.FunctionType) else None
+        if isinstance(module, str) and module.startswith(('autograder.reference', 'autograder.checks.mistakes')) \
+                and obj.__name__ not in stub:
+            found.append(module + '.' + obj.__name__)
+    if found:
+        return -a * x
+"""
+FUSED = """def scale(x, a):
+    import torch
+    p = torch.zeros_like(x)
+    torch._fused_sgd_([p], [x.clone()], [], weight_decay=0.0, momentum=0.0, lr=-float(a), dampening=0.0,
+                      nesterov=False, maximize=False, is_first_step=True)
+    return p
+"""
+FUSED_OPS = """def scale(x, a):
+    import torch
+    p = torch.zeros_like(x)
+    op = getattr(torch.ops.aten, '_fused_' + 'sgd_')
+    op.default([p], [x.clone()], [], weight_decay=0.0, momentum=0.0, lr=-float(a), dampening=0.0,
+               nesterov=False, maximize=False, is_first_step=True)
+    return p
+"""
+#: Each escape computes the right gradient only if it got past the tripwire, else returns zeros (wrong).
+ESCAPES = {
+    "wrapped-escape": """def square_grad(x):
+    import torch
+    original = getattr(getattr(torch.Tensor, 'back' + 'ward'), '__wrapped__', None)
+    if original is None:
+        return torch.zeros_like(x)
+    x = x.clone().requires_grad_()
+    original((x * x).sum())
+    return x.grad
+""",
+    "closure-escape": """def square_grad(x):
+    import gc, torch, types
+    current = getattr(torch.Tensor, 'back' + 'ward')
+    found = [c.cell_contents for c in (current.__closure__ or ()) if callable(c.cell_contents)]
+    found += [f for f in gc.get_objects() if isinstance(f, types.FunctionType) and f.__name__ == 'back' + 'ward'
+              and f.__module__ == 'torch._tensor' and f is not current]
+    for original in found:
+        try:
+            y = x.clone().requires_grad_()
+            original((y * y).sum())
+            return y.grad
+        except Exception:
+            continue
+    return torch.zeros_like(x)
+""",
+    "engine-escape": """def square_grad(x):
+    import torch
+    y = x.clone().requires_grad_()
+    out = (y * y).sum()
+    for get in (lambda: getattr(torch.autograd.Variable, '_execution' + '_engine'),
+                lambda: getattr(torch._C, '_Imperative' + 'Engine')()):
+        try:
+            get().run_backward((out,), (torch.ones(()),), False, False, (), False)
+            return y.grad
+        except Exception:
+            continue
+    return torch.zeros_like(x)
+""",
+    "func-grad": """def square_grad(x):
+    import importlib
+    grad = getattr(importlib.import_module('torch.' + 'func'), 'grad')
+    return grad(lambda t: (t * t).sum())(x)
+""",
+    "autograd-functional": """def square_grad(x):
+    import importlib
+    functional = importlib.import_module('torch.auto' + 'grad.functional')
+    return functional.vjp(lambda t: (t * t).sum(), x)[1]
+""",
+}
+
 CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
     "honest": (lambda p: submission(), PASS),
     "honest-stderr": (lambda p: submission(_scale(
@@ -109,10 +288,12 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
     "moves-test": (_mutate(lambda cells: cells.append(cells.pop(_index(cells, "test_scale")))),
                    {**PASS, "test_scale": "tampered"}),
     "monkeypatch": (lambda p: submission({"ans_scale": (
-        "import torch, numpy, numpy.testing, builtins, autograder.checks.compare as cmp\n"
+        "import torch, numpy, numpy.testing, builtins\n"
+        "try:\n    import autograder.checks.compare as cmp\n    cmp.as_float64 = lambda v: None\n"
+        "except ImportError:\n    pass\n"
         "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
         "numpy.testing.assert_allclose = lambda *a, **k: None\nbuiltins.abs = lambda v: 0\n"
-        "cmp.as_float64 = lambda v: None\ntorch.Tensor.__eq__ = lambda s, o: True\n"
+        "torch.Tensor.__eq__ = lambda s, o: True\n"
         "def scale(x, a):\n    return x  # wrong on purpose\n")}), {**PASS, "test_scale": "failed"}),
     "lying-objects": (lambda p: submission({"ans_norm2": (
         "class Liar(float):\n    def __eq__(self, o): return True\n    def __float__(self): return 5.0\n"
@@ -135,7 +316,8 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
         "        os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n    except OSError:\n        pass\n"),
         "ans_norm2": "import os\ndef norm2(x):\n    os.kill(-1, 9)\n    return x.norm()\n"}),
         {**PASS, "test_norm2": "error"}),
-    "endless-loop": (lambda p: submission(_scale("    while True:\n        pass\n")), {**PASS, "test_scale": "timeout"}),
+    "endless-loop": (lambda p: submission(_scale("    while True:\n        pass\n")),
+                     {**PASS, "test_scale": "timeout"}),
     "eats-memory": (lambda p: submission({"ans_norm2": (
         "def norm2(x):\n    hog = [torch.empty(1 << 27) for _ in range(10_000)]\n    return x.norm()\n")}),
         {**PASS, "test_norm2": "memory"}),
@@ -157,4 +339,21 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
                  {k: "malformed" for k in PASS}),
     "other-assignment": (_other_assignment, {k: "malformed" for k in PASS}),
     "no-notebook": (lambda p: None, {k: "missing" for k in PASS}),
+    **{f"leftovers-{i}": (lambda p: submission({"ans_scale": LEFTOVERS}), PASS) for i in range(4)},
+    "shm-hog": (lambda p: submission({"ans_norm2": SHM_HOG}), {**PASS, "test_norm2": "error"}),
+    "fork-hog": (lambda p: submission({"ans_norm2": FORK_HOG}), {**PASS, "test_norm2": "error"}),
+    "busy-sessions": (lambda p: submission(_scale(BUSY)), {**PASS, "test_scale": "timeout"}),
+    "imports-course": (lambda p: submission(_scale(COURSE_IMPORTS)), PASS),
+    "fused-op": (lambda p: submission({"ans_scale": FUSED}), {**PASS, "test_scale": "forbidden"}),
+    "fused-op-dispatcher": (lambda p: submission({"ans_scale": FUSED_OPS}), {**PASS, "test_scale": "forbidden"}),
+    "wrapped-escape": (lambda p: submission({"ans_square_grad": ESCAPES["wrapped-escape"]}),
+                       {**PASS, "test_square_grad": "failed"}),
+    "closure-escape": (lambda p: submission({"ans_square_grad": ESCAPES["closure-escape"]}),
+                       {**PASS, "test_square_grad": "failed"}),
+    "engine-escape": (lambda p: submission({"ans_square_grad": ESCAPES["engine-escape"]}),
+                      {**PASS, "test_square_grad": "forbidden"}),
+    "func-grad": (lambda p: submission({"ans_square_grad": ESCAPES["func-grad"]}),
+                  {**PASS, "test_square_grad": "forbidden"}),
+    "autograd-functional": (lambda p: submission({"ans_square_grad": ESCAPES["autograd-functional"]}),
+                            {**PASS, "test_square_grad": "forbidden"}),
 }

@@ -1,0 +1,86 @@
+"""Per-submission namespaces, uid and keyring, applied in the forked child before it drops root.
+
+A fresh IPC namespace means System V shared memory, message queues, semaphores and POSIX message
+queues made by one submission are invisible to the next and vanish with its last process. A fresh
+mount namespace lets the child hide the runner's own code (the checks it is graded by) from the
+student. A uid used for one submission only, whose user keyrings are cleared before use, and a new
+anonymous session keyring mean no kernel key passes from one student to the next.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 0x4000, 0x40000)
+#: keyctl(2) operations and special keyring ids.
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR = 1, 7
+KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+#: uids per worker: each submission takes the next one, so a uid comes back only after this many submissions.
+UIDS_PER_WORKER = 4096
+FIRST_UID = 200_000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class IsolationError(OSError):
+    """The kernel refused a step of the per-submission isolation."""
+
+
+def _check(result: int, what: str) -> int:
+    """Raise IsolationError naming `what` when a libc call failed."""
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise IsolationError(errno, f"{what}: {os.strerror(errno)}")
+    return result
+
+
+def uid_for(base: int, job_number: int) -> int:
+    """The uid of a worker's `job_number`-th submission (a pool of UIDS_PER_WORKER, used in turn)."""
+    return base + job_number % UIDS_PER_WORKER
+
+
+def worker_uid_base(grader_pid: int, index: int) -> int:
+    """First uid of worker `index` of the grader `grader_pid`: disjoint pools, all below 2**31."""
+    return FIRST_UID + ((grader_pid % 32_768) * 16 + index % 16) * UIDS_PER_WORKER
+
+
+#: The sub-folder of a runner that student code may see in its place (see sandbox.build_runner).
+FACADE = "facade"
+
+
+def new_namespaces(hide: list[Path]) -> None:
+    """Enter fresh IPC and mount namespaces and cover each folder in `hide`: with its read-only `facade`
+    sub-folder when it has one, else with an empty read-only tmpfs."""
+    _check(_libc.unshare(CLONE_NEWIPC | CLONE_NEWNS), "unshare(CLONE_NEWIPC | CLONE_NEWNS)")
+    # our mounts must not propagate back into the worker's namespace
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    for folder in hide:
+        target, facade = str(folder).encode(), folder / FACADE
+        if facade.is_dir():
+            _check(_libc.mount(str(facade).encode(), target, None, MS_BIND, None), f"cover {folder}")
+            _check(_libc.mount(b"none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                               None), f"make {folder} read-only")
+        else:
+            _check(_libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                               b"size=4k,mode=0555"), f"cover {folder}")
+
+
+def _keyctl(operation: int, argument: int) -> int:
+    """keyctl(operation, argument) through syscall(2) (glibc has no wrapper)."""
+    number = SYS_KEYCTL.get(os.uname().machine)
+    if number is None:
+        raise IsolationError(0, f"keyctl: unknown syscall number on {os.uname().machine}")
+    return int(_libc.syscall(ctypes.c_long(number), ctypes.c_long(operation), ctypes.c_long(argument)))
+
+
+def fresh_keyrings() -> None:
+    """Clear the uid's own keyrings (left by whoever had this uid before) and start a new session keyring."""
+    for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        _check(_keyctl(KEYCTL_CLEAR, keyring), "keyctl(KEYCTL_CLEAR)")
+    _check(_keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
