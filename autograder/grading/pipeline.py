@@ -281,6 +281,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str
         raise ValueError("--sandbox bwrap: bubblewrap is not usable on this machine")
     if not use_bwrap:
         print(sandbox.NO_SANDBOX_WARNING, file=stream)
+    if settings.scheduler is None and sandbox.cgroup_warning():  # per-submission accounting (grading/cgroups.py)
+        print(sandbox.cgroup_warning(), file=stream)
     (settings.out / "logs").mkdir(exist_ok=True)
     ctx: dict[str, Any] = {
         "assignment": assignment, "source": source, "seed": key.assignment_seed(grading_key, assignment.id),
