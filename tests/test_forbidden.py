@@ -1,11 +1,18 @@
-"""Forbidden shortcuts: the static scan follows aliases and helpers; the tripwire raises, records and restores."""
+"""Forbidden shortcuts: the static scan follows aliases and helpers; the tripwire raises, records and restores,
+traps private routes (fused kernels, torch.func, the engine), and the batch worker's arming frees the originals."""
 
 from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from typing import Any
 
 import pytest
 import torch
 
-from autograder.checks.forbidden import ForbiddenCall, scan, tripwire
+from autograder.checks.forbidden import ForbiddenCall, Tripwire, _targets, scan, tripwire
 
 SOURCE = '''
 import torch
@@ -105,3 +112,90 @@ def test_tripwire_records_a_swallowed_call() -> None:
         except Exception:  # noqa: BLE001 - a student hiding the shortcut
             pass
     assert wire.tripped == ["torch.nn.utils.clip_grad_norm_"]
+
+
+def _fused_sgd(op: Any, p: torch.Tensor) -> None:
+    """One fused SGD step through `op` (torch._fused_sgd_, or the dispatcher's own packet)."""
+    op([p], [torch.ones_like(p)], [], weight_decay=0.0, momentum=0.0, lr=0.5, dampening=0.0, nesterov=False,
+       maximize=False, is_first_step=True)
+
+
+@pytest.mark.parametrize("name, shortcut", [
+    ("torch._fused_sgd_", lambda p: _fused_sgd(torch._fused_sgd_, p)),
+    ("aten packet", lambda p: _fused_sgd(torch.ops.aten._fused_sgd_.default, p)),
+    ("C function table", lambda p: _fused_sgd(torch._C._VariableFunctions._fused_sgd_, p)),
+    ("fused Adam", lambda p: torch._fused_adam_([p], [p.clone()], [torch.zeros(3)], [torch.zeros(3)], [],
+                                                [torch.tensor(1.0)], lr=0.1, beta1=0.9, beta2=0.99, weight_decay=0.0,
+                                                eps=1e-8, amsgrad=False, maximize=False)),
+    ("foreach norms", lambda p: torch._foreach_norm([p])),
+    ("torch.func.grad", lambda p: torch.func.grad(lambda t: (t * t).sum())(p)),
+    ("autograd.functional", lambda p: torch.autograd.functional.vjp(lambda t: (t * t).sum(), p)),
+    ("functional module", lambda p: importlib.import_module("torch.optim._functional").sgd(
+        [p], [p.clone()], [None], weight_decay=0.0, momentum=0.0, lr=0.1, dampening=0.0, nesterov=False,
+        maximize=False)),
+    ("engine", lambda p: torch.autograd.Variable._execution_engine.run_backward(
+        ((p.detach().requires_grad_() * 2).sum(),), (torch.ones(()),), False, False, (), False)),
+])
+def test_tripwire_traps_private_routes_and_restores_them(name: str, shortcut: Any) -> None:
+    """Fused optimizer kernels (however reached), torch.func, autograd.functional, optim._functional, the engine."""
+    p = torch.zeros(3)
+    with tripwire() as wire:
+        with pytest.raises(ForbiddenCall):
+            shortcut(p)
+    assert wire.tripped, name
+    _fused_sgd(torch._fused_sgd_, p)  # torch's own kernel is back once disarmed
+    assert torch.equal(p, torch.full((3,), -0.5))
+
+
+def test_traps_keep_no_original_inside() -> None:
+    """No trap carries __wrapped__ or an original in its closure (functools.wraps used to keep them reachable)."""
+    with tripwire():
+        for owner, attr, _ in _targets():
+            trap = getattr(owner, attr)
+            trap = getattr(trap, "_trap", trap)  # the engine's stand-in hands out the trap for any attribute
+            assert not hasattr(trap, "__wrapped__"), attr
+            cells = [c.cell_contents for c in getattr(trap, "__closure__", None) or ()]
+            assert all(isinstance(c, (str, Tripwire)) for c in cells), (attr, cells)
+
+
+ARM_FOR_GOOD = """
+import gc, importlib, weakref, torch
+from autograder.checks import forbidden
+originals = []
+for owner, attr, name in forbidden._targets():
+    if not isinstance(getattr(owner, attr), type):  # a C class lives as long as torch: replaced, not freed
+        try:
+            originals.append((name, attr, weakref.ref(getattr(owner, attr))))
+        except TypeError:  # the engine object: checked through its attribute below
+            pass
+wire = forbidden.arm_for_good()
+assert forbidden.arm_for_good() is wire
+gc.collect()
+alive = [(name, attr) for name, attr, ref in originals if ref() is not None]
+assert not alive, alive
+functional = importlib.import_module('torch.optim._functional')
+for route in (lambda: functional.adam, lambda: importlib.import_module('torch.optim.adam').adam,
+              lambda: torch.nn.utils.clip_grad_norm_, lambda: torch.Tensor.backward,
+              lambda: torch.autograd.Variable._execution_engine.run_backward):
+    try:
+        route()()
+        raise SystemExit('a route is not trapped')
+    except forbidden.ForbiddenCall:
+        pass
+try:
+    torch._fused_sgd_([torch.zeros(2)], [torch.ones(2)], [], weight_decay=0.0, momentum=0.0, lr=0.5, dampening=0.0,
+                      nesterov=False, maximize=False, is_first_step=True)
+    raise SystemExit('fused op not trapped')
+except forbidden.ForbiddenCall:
+    pass
+print(sorted(set(wire.tripped)))
+"""
+
+
+def test_arm_for_good_leaves_no_original_reachable() -> None:
+    """The batch worker's one-way arming: every original is freed (a weak reference to it dies), so neither
+    __wrapped__, closures, gc.get_referrers nor gc.get_objects can bring one back; every route trips."""
+    done = subprocess.run([sys.executable, "-c", ARM_FOR_GOOD], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COURSE_DEVICE": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "torch._fused_sgd_" in done.stdout and "Tensor.backward" in done.stdout
