@@ -93,10 +93,11 @@ def test_real_question_scores_and_names_the_mistake_as_the_notebook_does(student
 
 def test_visible_cases_are_not_sent_twice_when_the_hidden_draw_starts_with_them() -> None:
     question = ASSIGNMENTS["optimizers"].question("adam_step_basic")
-    visible, prefixed = judging.visible_layout(question)
-    assert prefixed and visible
+    count, prefixed = judging.visible_layout(question)
+    visible = judging.visible_cases(question)
+    assert prefixed and count == len(visible) > 0
     drawn = judging.draw_cases(ASSIGNMENTS["optimizers"], 7)["adam_step_basic"]
-    assert judging._same(drawn[: len(visible)], visible)
+    assert judging._same(drawn[:count], visible)
     assert not judging.visible_layout(FAKE.question("test_norm2"))[1]  # fake: separate draws, both sent
     assert len(judging.draw_cases(FAKE, 7)["test_norm2"]) == 2 + 4
 

@@ -6,6 +6,7 @@ shape is checked here, and a question only scores through its own `judge` on inp
 
 from __future__ import annotations
 
+import functools
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,15 +71,21 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def visible_layout(question: Question) -> tuple[list[Any], bool]:
-    """The visible cases (as `check` draws them) and whether the hidden draw already starts with them.
+def visible_cases(question: Question) -> list[Any]:
+    """The visible cases, as the test cell's `check` draws them."""
+    return question.make_cases(torch.Generator().manual_seed(FIXED_SEED), False)
+
+
+@functools.lru_cache(maxsize=1024)  # a fixed property of each question, asked for every student
+def visible_layout(question: Question) -> tuple[int, bool]:
+    """(how many visible cases, whether the hidden draw already starts with them).
 
     The course's test cells run `check` (visible cases) and then `grade` (hidden cases); the batch
     grader judges both, so a notebook scores here what it scores under `nbgrader autograde`.
     """
-    visible = question.make_cases(torch.Generator().manual_seed(FIXED_SEED), False)
+    visible = visible_cases(question)
     sample = question.make_cases(torch.Generator().manual_seed(FIXED_SEED + 1), True)
-    return visible, _same(sample[: len(visible)], visible)
+    return len(visible), _same(sample[: len(visible)], visible)
 
 
 def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
@@ -86,10 +93,9 @@ def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
     then the hidden draw from the generator seeded by (student seed, grade_id), as `grade` draws it."""
     cases = {}
     for question in assignment.questions:
-        visible, prefixed = visible_layout(question)
         gen = torch.Generator().manual_seed(derive_seed(seed, question.grade_id))
         hidden = question.make_cases(gen, True)
-        cases[question.grade_id] = hidden if prefixed else visible + hidden
+        cases[question.grade_id] = hidden if visible_layout(question)[1] else visible_cases(question) + hidden
     return cases
 
 
@@ -190,11 +196,11 @@ def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Judged:
     """Like the test cell: a failed visible check scores 0; otherwise the hidden cases decide."""
     visible, prefixed = visible_layout(question)
     if visible:
-        seen = question.judge(cases[: len(visible)], outputs[: len(visible)])
+        seen = question.judge(cases[:visible], outputs[:visible])
         if seen.status != "passed":
             status = seen.status if seen.status in ("error", "forbidden") else "failed"
             return 0.0, status, one_line(seen.message), named_mistake(seen)
-    start = 0 if prefixed else len(visible)
+    start = 0 if prefixed else visible
     outcome = question.judge(cases[start:], outputs[start:])
     score = min(max(float(outcome.score), 0.0), float(question.points))
     return score, outcome.status, one_line(outcome.message), named_mistake(outcome)
