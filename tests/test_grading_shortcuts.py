@@ -24,7 +24,8 @@ SOURCE = REPO / "solutions" / "optimizers" / "optimizers.ipynb"
 ADAM = ("adam_step_basic", "adam_step_flags")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sandbox.bwrap_usable(), reason="bubblewrap is not usable")]
 
-SIGNATURE = "def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):\n"
+SIGNATURE = ("def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, "
+             "amsgrad=False):\n")
 SHORTCUTS = {
     "imports-mistakes": SIGNATURE + """    try:
         from autograder.checks.mistakes import optimizers as known
