@@ -9,6 +9,7 @@ folder with the hidden inputs is removed, finished results stay, and `Interrupte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import queue
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -224,15 +225,24 @@ def _check_key(done: dict[str, dict[str, Any]], kept: set[str], key_id: str, out
                          f"({key.ENV} or {key.key_path()}) or regrade everyone without --resume/--student")
 
 
-def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any],
-                 save: Callable[[dict[str, Any]], None]) -> None:
-    """Run the worker threads to the end; on SIGINT/SIGTERM stop them, kill the workers, raise _Stop."""
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While grading, SIGINT and SIGTERM raise _Stop in the main thread (elsewhere: left as they are)."""
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise _Stop(signum)
 
     in_main = threading.current_thread() is threading.main_thread()
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, on_signal) for s in handled} if in_main else {}
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any],
+                 save: Callable[[dict[str, Any]], None]) -> None:
+    """Run the worker threads to the end; on _Stop (a signal) stop them, kill the workers, re-raise."""
     threads = [threading.Thread(target=_work, args=(i, jobs, settings, ctx, save), daemon=True,
                                 name=f"grading-worker-{i}") for i in range(count)]
     try:
@@ -242,17 +252,15 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[st
             for thread in threads:
                 thread.join(0.2)
     except _Stop:
-        for s in previous:  # a second Ctrl-C must not interrupt the clean-up
-            signal.signal(s, signal.SIG_IGN)
+        if threading.current_thread() is threading.main_thread():  # a second Ctrl-C must not stop the clean-up
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, signal.SIG_IGN)
         ctx["stop"].set()
         _kill_children()
         for thread in threads:
             thread.join(30)
         _kill_children()  # a worker a thread was starting while we killed the others
         raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str, Any]]:
@@ -303,12 +311,13 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str
 
     started = time.perf_counter()
     try:
-        if settings.scheduler is not None:
-            from autograder.grading import cluster  # distributed is imported only for a cluster run
+        with _stop_on_signals():
+            if settings.scheduler is not None:
+                from autograder.grading import cluster  # distributed is imported only for a cluster run
 
-            cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
-        else:
-            _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
+                cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
+            else:
+                _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
     except _Stop as stop:
         raise Interrupted(stop.signum, graded[0], len(todo)) from None
     finally:
