@@ -291,6 +291,7 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
     os.chmod(exchange, 0o700)
     if not sandboxed:  # the bare worker's scratch home must be reachable by the child's uid
         (exchange.parent / f"home-{index}").mkdir(mode=0o755, exist_ok=True)
+        os.chmod(exchange.parent, os.stat(exchange.parent).st_mode | 0o111)  # traversable, not listable
     runner = build_runner(exchange.parent / f"runner-{index}", checks)
     layout = cgroup_layout()
     groups: dict[str, Path] = {}
@@ -303,8 +304,9 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
     env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
                                   "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY}
     with open(log, "ab") as log_file:
+        # bare: start in the runner, or `python -m` would import the grader's own checkout from the cwd
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
-                                   env=env, start_new_session=True)
+                                   env=env, start_new_session=True, cwd=None if sandboxed else runner)
     worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version)
     stdout = worker._pipes()[1]
     ready, _, _ = select.select([stdout.fileno()], [], [], wait)
