@@ -334,6 +334,14 @@ def grad_norm_abs_in_place(grads, norm_type=2.0):  # noqa: ANN001, ANN201
     return grad_norm(grads, norm_type)
 
 
+def clip_into_list(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):  # noqa: ANN001, ANN201
+    """Bug: clipped copies written into the list; the caller's tensors stay unchanged."""
+    total = grad_norm(grads, norm_type)
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    grads[:] = [None if g is None else g * coef for g in grads]
+    return total
+
+
 def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  # noqa: ANN001, ANN201
     """Correct clip_grad_norm with a coefficient as a Python float, with bug switches."""
     total = grad_norm(grads, norm_type)
@@ -359,6 +367,7 @@ CLIPPING_CASES = [
      "scaled only when total > max_norm"),
     ("clip_grad_norm_basic", {"clip_grad_norm": lambda *a, **k: clip(*a, **{**k, "bug": "post_clip"})},
      "returning the post-clip norm"),
+    ("clip_grad_norm_basic", {"clip_grad_norm": clip_into_list}, "clip_grad_norm changed the list grads itself"),
 ]
 
 

@@ -63,6 +63,13 @@ def _read_back(grads: list[Tensor | None]) -> Output:
     return {f"grads[{i}]": g.detach().to("cpu").clone() for i, g in enumerate(grads) if g is not None}
 
 
+def _list_kept(function: str, grads: list[Tensor | None], originals: list[Tensor | None]) -> None:
+    """Unusable when the function replaced, added or removed entries of the list it was given."""
+    if len(grads) != len(originals) or any(a is not b for a, b in zip(grads, originals, strict=True)):
+        raise Unusable(f"{function} changed the list grads itself (replaced, added or removed entries); leave the "
+                       "list as it is and change each tensor in place (g.mul_(...), g.clamp_(...))")
+
+
 def _p(case: Case) -> float:
     """The case's norm type as a float (2.0 when absent)."""
     return float(case.get("norm_type", "2.0"))
@@ -78,8 +85,10 @@ def _tol(case: Case) -> Tolerance:
 def _run_norm(functions: Functions, case: Case) -> Output:
     """norm = grad_norm(grads, norm_type); the gradients must not change."""
     grads, like = _inputs(case, watched=True)
+    originals = list(grads)
     kwargs = {"norm_type": _p(case)} if "norm_type" in case else {}
     value = student(functions, "grad_norm")(grads, **kwargs)
+    _list_kept("grad_norm", grads, originals)
     return {"norm": tensor_out("grad_norm's return value", value, (), like)}
 
 
@@ -137,6 +146,7 @@ def _run_clip_norm(functions: Functions, case: Case) -> Output:
         if case.get("error_if_nonfinite") and not isinstance(exc, NotImplementedError):
             return {"raised": "RuntimeError"}
         raise
+    _list_kept("clip_grad_norm", grads, originals)
     return {"total": tensor_out("clip_grad_norm's return value (the pre-clip total norm)", total, (), like),
             **_read_back(originals)}
 
@@ -261,6 +271,7 @@ def _run_clip_value(functions: Functions, case: Case) -> Output:
     grads, _ = _inputs(case)
     originals = list(grads)
     returned = student(functions, "clip_grad_value")(grads, float(case["clip_value"]))
+    _list_kept("clip_grad_value", grads, originals)
     if returned is not None:  # a do-nothing function must not earn points for "returning None" either
         raise Unusable(f"clip_grad_value: expected None (it clips in place, like torch), got {describe(returned)}")
     return _read_back(originals)
