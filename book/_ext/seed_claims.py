@@ -110,9 +110,9 @@ def row_id(n: int) -> str:
 
 
 def quote_line(claims: Claims, claim: Claim) -> str:
-    """MyST paragraph quoting the claim verbatim, with its source and translation."""
-    english = claim.translation or claim.claim
-    return f"Seed `{claims.seeds[claim.seed]}` ({claim.section}): 「{claim.quote}」 (“{english}”)"
+    """MyST paragraph quoting the claim verbatim, with its source and a translation (else the English summary)."""
+    english = f"(“{claim.translation}”)" if claim.translation else f"— in short: {claim.claim}"
+    return f"Seed `{claims.seeds[claim.seed]}` ({claim.section}): 「{claim.quote}」 {english}"
 
 
 def table_markdown(claims: Claims, seed: str) -> str:
