@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -39,3 +40,26 @@ def test_sandbox_caps_shared_memory_and_hides_gpus(tmp_path: Path) -> None:
     assert argv.index("--dev") < shm, "the capped /dev/shm must be mounted over bwrap's own /dev"
     env = {argv[i + 1]: argv[i + 2] for i, arg in enumerate(argv) if arg == "--setenv"}
     assert env["CUDA_VISIBLE_DEVICES"] == "" and env["COURSE_DEVICE"] == "cpu"
+
+
+def test_sandbox_binds_the_runner_never_the_checkout(tmp_path: Path) -> None:
+    """The course package reaches the sandbox only as the runner folder; the checkout itself is not bound."""
+    from autograder.grading import sandbox
+    from autograder.grading.assignments import import_root
+
+    runner = tmp_path / "runner-0"
+    groups = {"memory": tmp_path / "cg-memory", "pids": tmp_path / "cg-pids"}
+    argv = worker_argv("autograder.checks:get_assignment", "optimizers", tmp_path / "exchange-0", 0, sandboxed=True,
+                       runner=runner, groups=groups, cgroup_version=1)
+    package = str(import_root("autograder.grading.worker:main")[1])
+    sources = [argv[i + 1] for i, arg in enumerate(argv) if arg in ("--ro-bind", "--bind")]
+    assert not [s for s in sources if s == package or s.startswith(package + "/") or package.startswith(s + "/")
+                and not s.startswith(sys.prefix)], "the checkout (or a folder above it) is bound into the sandbox"
+    assert argv[argv.index(str(runner)) + 1] == sandbox.RUNNER
+    for key, path in groups.items():
+        assert argv[argv.index(str(path)) - 1] == "--bind" and argv[argv.index(str(path)) + 1].endswith("/" + key)
+    env = {argv[i + 1]: argv[i + 2] for i, arg in enumerate(argv) if arg == "--setenv"}
+    assert env["PYTHONPATH"] == sandbox.RUNNER
+    assert argv[argv.index("--hide") + 1] == sandbox.RUNNER
+    if os.geteuid() == 0:  # to enter each submission's IPC and mount namespaces before dropping root
+        assert argv[argv.index("CAP_SYS_ADMIN") - 1] == "--cap-add"

@@ -94,12 +94,20 @@ def discover() -> Layout | None:
 
 
 def _v2_delegate(path: Path) -> bool:
-    """Enable the needed controllers for children of `path` (fails when `path` holds processes, unless root)."""
+    """Enable the needed controllers for children of `path`.
+
+    v2 refuses while `path` itself holds processes. When the grader is the only one there (as under
+    `systemd-run --scope -p Delegate=yes`), it first moves itself into a leaf `grader` below it.
+    """
     try:
         enabled = set((path / "cgroup.subtree_control").read_text().split())
         missing = [c for c in V2_NEEDED if c not in enabled]
-        if missing:
-            (path / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
+        if not missing:
+            return True
+        if (path / "cgroup.procs").read_text().split() == [str(os.getpid())]:
+            (path / "grader").mkdir(exist_ok=True)
+            (path / "grader" / "cgroup.procs").write_text("0")
+        (path / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
         return True
     except OSError:
         return False

@@ -36,7 +36,8 @@ NO_SANDBOX_WARNING = ("WARNING: bubblewrap (bwrap) is not usable here: student c
 NO_CGROUP_WARNING = ("WARNING: no usable cgroups (v2 with memory, pids and cpu delegated, or v1 with those "
                      "controllers writable as root): memory, process count and CPU are capped PER PROCESS only "
                      "(rlimits), so a submission can use more in total through many processes or shared memory, "
-                     "and slow the other workers down. Run the grader as root on a machine with cgroups.")
+                     "and slow the other workers down. Run the grader as root on a machine with cgroups (with "
+                     "cgroup v2 under systemd: systemd-run --scope -p Delegate=yes python -m autograder grade ...).")
 #: Capabilities the root worker keeps inside the sandbox to confine, signal and clean up after the child;
 #: the child loses all of them when it switches to its unprivileged uid.
 #: CAP_SYS_ADMIN lets the child enter fresh IPC and mount namespaces (and hide the runner) before that.
