@@ -1,4 +1,4 @@
-"""autograder.grading.sandbox/worker: mounts are ordered so a venv under /tmp stays visible, and wiping spares mounts."""
+"""autograder.grading.sandbox/worker: mount order (a venv under /tmp stays visible), wiping spares mounts, the runner."""
 
 from __future__ import annotations
 
