@@ -1,4 +1,4 @@
-"""autograder.grading.sandbox/worker: mount order (a venv under /tmp stays visible), wiping spares mounts, the runner."""
+"""autograder.grading.sandbox/worker: mount order (a venv under /tmp stays visible), wiping, the runner."""
 
 from __future__ import annotations
 
