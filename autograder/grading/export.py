@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,36 @@ def db_url(target: str) -> str:
     return target if "://" in target else f"sqlite:///{Path(target).resolve()}"
 
 
+def _alembic_head() -> str:
+    """The schema version nbgrader stamps on a new gradebook, read from its migrations in-process."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError(f"nbgrader's migrations in {ALEMBIC_DIR} have no head revision")
+    return head
+
+
+def stamp_if_new(url: str) -> None:
+    """Give an empty gradebook nbgrader's version stamp, as `Gradebook` would by running the `alembic`
+    command, which need not be on PATH (so nothing here changes os.environ)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": _alembic_head()})
+    finally:
+        engine.dispose()
+
+
 def to_gradebook(target: str, assignment: Assignment, results: dict[str, dict[str, Any]]) -> int:
     """Create the assignment, notebook, grade cells, students and submissions as needed; set auto scores.
 
@@ -24,10 +51,10 @@ def to_gradebook(target: str, assignment: Assignment, results: dict[str, dict[st
     """
     from nbgrader.api import Grade, Gradebook, MissingEntry
 
-    if shutil.which("alembic") is None:  # nbgrader shells out to `alembic`, which sits next to our python
-        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    url = db_url(target)
+    stamp_if_new(url)
     notebook = Path(assignment.notebook).stem
-    with warnings.catch_warnings(), Gradebook(db_url(target)) as gb:
+    with warnings.catch_warnings(), Gradebook(url) as gb:
         # nbgrader 0.9.6's add_submission trips SQLAlchemy 2's autoflush warning; the rows are written all the same
         # (tests/test_grading_corpus.py reads them back through `nbgrader export`).
         warnings.filterwarnings("ignore", message=".*not in session.*", module="nbgrader")
