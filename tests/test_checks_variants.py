@@ -345,7 +345,7 @@ def clip_into_list(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):  #
 def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  # noqa: ANN001, ANN201
     """Correct clip_grad_norm with a coefficient as a Python float, with bug switches."""
     total = grad_norm(grads, norm_type)
-    if error_if_nonfinite and not torch.isfinite(total):
+    if error_if_nonfinite and not torch.isfinite(total) and bug != "raise_late":
         raise RuntimeError("non-finite total norm")
     coef = max_norm / (float(total) + 1e-6)
     coef = coef if coef < 1.0 or coef != coef else 1.0  # NaN must flow through, as in torch
@@ -354,6 +354,8 @@ def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  #
     for g in grads:
         if g is not None:
             g.mul_(coef)
+    if error_if_nonfinite and not torch.isfinite(total):
+        raise RuntimeError("non-finite total norm (after clipping)")
     return total * coef if bug == "post_clip" else total
 
 
@@ -368,6 +370,8 @@ CLIPPING_CASES = [
     ("clip_grad_norm_basic", {"clip_grad_norm": lambda *a, **k: clip(*a, **{**k, "bug": "post_clip"})},
      "returning the post-clip norm"),
     ("clip_grad_norm_basic", {"clip_grad_norm": clip_into_list}, "clip_grad_norm changed the list grads itself"),
+    ("clip_grad_norm_flags", {"clip_grad_norm": lambda *a, **k: clip(*a, **{**k, "bug": "raise_late"})},
+     "changed the gradients and then raised"),
 ]
 
 

@@ -16,6 +16,7 @@ from torch import Tensor
 from autograder import reference
 from autograder.checks.builder import CheckSpec, Mistake, Unusable, build, on_device, student, tensor_out
 from autograder.checks.compare import Tolerance, describe
+from autograder.checks.guard import same
 from autograder.checks.mistakes import clipping as wrong
 from autograder.checks.spec import Assignment, Case, Functions, Output
 
@@ -139,11 +140,16 @@ def _run_clip_norm(functions: Functions, case: Case) -> Output:
     kwargs: dict[str, Any] = {k: case[k] for k in ("error_if_nonfinite",) if k in case}
     if "norm_type" in case:
         kwargs["norm_type"] = _p(case)
+    before = [None if g is None else g.detach().clone() for g in grads]
     try:
         total = student(functions, "clip_grad_norm")(grads, case["max_norm"], **kwargs)  # an int stays an int
     except RuntimeError as exc:
         # NotImplementedError is a RuntimeError too: an untouched stub must not pass the error cases
         if case.get("error_if_nonfinite") and not isinstance(exc, NotImplementedError):
+            pairs = zip(grads, before, strict=True)
+            if any(g is not None and b is not None and not same(g, b.cpu()) for g, b in pairs):
+                raise Unusable("clip_grad_norm changed the gradients and then raised; torch raises before it "
+                               "changes anything (check the total first)") from None
             return {"raised": "RuntimeError"}
         raise
     _list_kept("clip_grad_norm", grads, originals)
