@@ -114,3 +114,16 @@ def test_progress_lines_for_logs() -> None:
         progress.step(f"s{i}")
     progress.close()
     assert [line.split(" (")[0] for line in log.getvalue().splitlines()] == ["graded 3/7", "graded 6/7", "graded 7/7"]
+
+
+def test_interrupted_says_how_to_finish() -> None:
+    """One line: how many were graded, and the command that finishes the job (--resume, or the same --student run)."""
+    import signal
+
+    stop = pipeline.Interrupted(signal.SIGINT, 3, 10)
+    assert stop.exit_code == 130 and str(stop) == (
+        "stopped by SIGINT: 3 of 10 submission(s) graded and saved in this run; "
+        "rerun the same command with --resume to grade the other 7")
+    regrade = pipeline.Interrupted(signal.SIGTERM, 1, 2, regrade=True)
+    assert regrade.exit_code == 143 and str(regrade).endswith("rerun the same command to regrade the other 1")
+    assert "\n" not in str(stop)

@@ -58,12 +58,13 @@ class Settings:
 class Interrupted(Exception):
     """The run was stopped by a signal after a clean shutdown; the message is the one line to print."""
 
-    def __init__(self, signum: int, graded: int, todo: int) -> None:
-        """Record which signal and how far the run got."""
+    def __init__(self, signum: int, graded: int, todo: int, regrade: bool = False) -> None:
+        """Record which signal and how far the run got (`regrade`: a --student run, which --resume would skip)."""
         self.signum, self.graded, self.todo = signum, graded, todo
         name = signal.Signals(signum).name
+        how = "rerun the same command to regrade" if regrade else "rerun the same command with --resume to grade"
         super().__init__(f"stopped by {name}: {graded} of {todo} submission(s) graded and saved in this run; "
-                         f"rerun the same command with --resume to grade the other {todo - graded}")
+                         f"{how} the other {todo - graded}")
 
     @property
     def exit_code(self) -> int:
@@ -319,7 +320,7 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str
             else:
                 _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
     except _Stop as stop:
-        raise Interrupted(stop.signum, graded[0], len(todo)) from None
+        raise Interrupted(stop.signum, graded[0], len(todo), regrade=bool(settings.students)) from None
     finally:
         progress.close()
         shutil.rmtree(ctx["tmp"], ignore_errors=True)
