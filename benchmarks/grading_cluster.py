@@ -48,8 +48,8 @@ def _cohort(source: dict[str, Any], k: int, root: Path, assignment: str, noteboo
 
 
 def _run(root: Path, out: str, assignment: str, checks: str, workers: int, scheduler: str | None
-         ) -> tuple[float, dict[str, float]]:
-    """(seconds, student -> total) of one whole grading run, in this process."""
+         ) -> tuple[float, dict[str, tuple[float, str]]]:
+    """(seconds, student -> (total, statuses)) of one whole grading run, in this process."""
     from autograder.grading import pipeline, records
     from autograder.grading.student import Limits
 
@@ -58,7 +58,8 @@ def _run(root: Path, out: str, assignment: str, checks: str, workers: int, sched
                                  scheduler=scheduler)
     started = time.perf_counter()
     results = pipeline.grade(settings, stream=io.StringIO())
-    return time.perf_counter() - started, {s: records.total(r) for s, r in results.items()}
+    return time.perf_counter() - started, {s: (records.total(r), " ".join(row.status for row in r["rows"]))
+                                           for s, r in results.items()}
 
 
 def main() -> int:
@@ -86,7 +87,7 @@ def main() -> int:
     from distributed import LocalCluster
 
     timings: dict[str, float] = {}
-    totals: dict[str, dict[str, float]] = {}
+    totals: dict[str, dict[str, tuple[float, str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "source.ipynb").write_text(json.dumps(source))
@@ -97,9 +98,11 @@ def main() -> int:
                 _run(root, f"warm{n}", assignment, checks, n, cluster.scheduler_address)  # workers import torch
                 for r in range(args.repeat):  # alternate, keep the fastest: other load only ever slows a run
                     for name, scheduler in ((f"local{n}", None), (f"dask{n}", cluster.scheduler_address)):
-                        seconds, totals[name] = _run(root, f"{name}-{r}", assignment, checks, n, scheduler)
+                        seconds, totals[f"{name}#{r + 1}"] = _run(root, f"{name}-{r}", assignment, checks, n,
+                                                                  scheduler)
                         timings[name] = min(seconds, timings.get(name, seconds))
-    agree = all(totals[name] == totals["local1"] for name in totals)
+    first = totals["local1#1"]
+    agree = all(got == first for got in totals.values())
     rate = {name: args.k / seconds for name, seconds in timings.items()}
     print(f"{args.k} notebooks of '{assignment}', notebooks per second (fastest of {args.repeat} whole runs, "
           "sandboxed):")
@@ -111,6 +114,9 @@ def main() -> int:
     print(f"  cluster speed-up, 2 workers over 1: {rate['dask2'] / rate['dask1']:.2f}x (target >= 1.4x); "
           f"local: {rate['local2'] / rate['local1']:.2f}x")
     print(f"  every run gave every student the same total: {agree}")
+    for name, got in totals.items():
+        for student in sorted(s for s in got if got[s] != first.get(s)):
+            print(f"  MISMATCH {name} {student}: {got[student]} vs local1#1 {first.get(student)}")
     return 0 if agree else 1
 
 

@@ -48,12 +48,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def env() -> Iterator[None]:
-    """A fixed course key, and the fake course importable here and in every worker process."""
-    saved = {name: os.environ.get(name) for name in ("COURSE_GRADING_KEY", "PYTHONPATH")}
-    os.environ["COURSE_GRADING_KEY"] = KEY
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CORPUS)])
-    yield
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fixed course key, the fake course importable in every worker process, and the workers' own TMPDIR."""
+    saved = {name: os.environ.get(name) for name in ("COURSE_GRADING_KEY", "PYTHONPATH", "TMPDIR")}
+    node_tmp = tmp_path_factory.mktemp("node-tmp")  # where the Dask workers keep their sandboxes' files
+    os.environ.update(COURSE_GRADING_KEY=KEY, PYTHONPATH=os.pathsep.join([str(REPO), str(CORPUS)]),
+                      TMPDIR=str(node_tmp))
+    yield node_tmp
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
@@ -62,7 +63,7 @@ def env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def local_cluster(env: None) -> Iterator[Any]:
+def local_cluster(env: Path) -> Iterator[Any]:
     """A scheduler and two single-threaded worker processes on the loopback interface."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, memory_limit=0) as running:
@@ -116,7 +117,12 @@ def graded(tmp_path_factory: pytest.TempPathFactory, local_cluster: Any) -> Path
     return root
 
 
-def test_cluster_grades_equal_local_grades(graded: Path, client: Any) -> None:
+def _files_left(node_tmp: Path) -> list[Path]:
+    """Files (not empty folders) left in the workers' grading folders, wherever in their scratch space."""
+    return [p for folder in node_tmp.rglob("grading-node-*") for p in folder.rglob("*") if p.is_file()]
+
+
+def test_cluster_grades_equal_local_grades(graded: Path, client: Any, env: Path) -> None:
     """Same key, same notebooks: identical grades.csv, seeds and messages; each result names its worker."""
     assert (graded / "dask" / "grades.csv").read_bytes() == (graded / "local" / "grades.csv").read_bytes()
     statuses = {(r["student_id"], r["grade_id"]): r["status"] for r in _rows(graded / "dask")}
@@ -132,8 +138,12 @@ def test_cluster_grades_equal_local_grades(graded: Path, client: Any) -> None:
         assert result["notes"] == local[student]["notes"] and result["key_id"] == local[student]["key_id"]
         assert result["worker"] in workers and result["seconds"] >= 0.0
         assert result["sandbox"] == local[student]["sandbox"]
-    assert (graded / "dask" / "report.html").is_file() and (graded / "dask" / "feedback" / "honest").is_dir()
+    report = (graded / "dask" / "report.html").read_text()
+    assert "<th>worker</th>" in report and all(r["worker"] in report for r in remote.values())
+    assert "<th>worker</th>" not in (graded / "local" / "report.html").read_text()
+    assert (graded / "dask" / "feedback" / "honest").is_dir()
     assert not any(f.name.startswith("grading-node-") for f in (graded / "dask").rglob("*"))
+    assert _files_left(env) == []  # the plugin's teardown wiped the workers' exchange folders and logs
 
 
 def test_resume_on_the_cluster(graded: Path, tmp_path: Path, local_cluster: Any) -> None:
@@ -189,6 +199,31 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nobody(tmp_path: Path, c
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next test
 
 
+def test_ctrl_c_keeps_what_was_graded_and_leaves_nothing_on_the_workers(tmp_path: Path, client: Any,
+                                                                       local_cluster: Any, env: Path) -> None:
+    """SIGINT mid-batch: exit 130, every saved result complete, and no file (hidden inputs) left on the nodes."""
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    for i in range(8):
+        notebooks.write(notebooks.submission(SLOW_SCALE), tmp_path / "subs" / f"s{i}" / "fake" / "fake.ipynb")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"), "--assignment",
+                             "fake", "--out", str(out), "--source", str(source), "--scheduler",
+                             local_cluster.scheduler_address, *CHECKS], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((out / "results").glob("*.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    saved = records.load_results(out, "fake")
+    assert 1 <= len(saved) < 8 and len(saved) == len(list((out / "results").glob("*.json")))
+    assert all(row.status == "passed" for r in saved.values() for row in r["rows"])
+    while time.time() < deadline and any(client.processing().values()):  # a task already running ends
+        time.sleep(0.1)
+    assert _files_left(env) == []
+
+
 def _closed_port() -> int:
     """A loopback port nothing listens on."""
     with socket.socket() as sock:
@@ -203,7 +238,7 @@ def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     return lines[-1]
 
 
-def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path, env: None,
+def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path, env: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """A closed port: exit 2 and one line naming the address (the refusal comes at once, no hang)."""
     source = _write_cohort(tmp_path)
@@ -216,7 +251,7 @@ def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path, env: None,
     assert "expected tcp://HOST:PORT" in _one_line_error(capsys)
 
 
-def test_scheduler_without_workers_exits_2(tmp_path: Path, env: None, monkeypatch: pytest.MonkeyPatch,
+def test_scheduler_without_workers_exits_2(tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     """A scheduler with no worker at all: exit 2 after the (shortened) wait, saying to start workers."""
     monkeypatch.setattr(cluster, "WORKER_WAIT", 1.0)
@@ -226,7 +261,7 @@ def test_scheduler_without_workers_exits_2(tmp_path: Path, env: None, monkeypatc
     assert "has no workers" in _one_line_error(capsys)
 
 
-def test_worker_without_the_course_exits_2(tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_worker_without_the_course_exits_2(tmp_path: Path, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A real `dask worker` that cannot import the course's checks: exit 2 naming that worker and why."""
     source = _write_cohort(tmp_path)
     with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
@@ -244,7 +279,7 @@ def test_worker_without_the_course_exits_2(tmp_path: Path, env: None, capsys: py
     assert "1 of 1 Dask worker(s) cannot grade" in line and "fakecourse" in line
 
 
-def test_environment_mismatch_is_named(env: None) -> None:
+def test_environment_mismatch_is_named(env: Path) -> None:
     """Another torch, another course source or no bubblewrap (when required) each say what differs."""
     local = {"python": "3.11", "torch": "2.13.0", "autograder source": "aaa", "checks source": "bbb"}
     ok = {"environment": dict(local), "bwrap": True}

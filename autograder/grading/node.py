@@ -86,7 +86,7 @@ class GradingNode(WorkerPlugin):
     def __init__(self, batch: dict[str, Any]) -> None:
         """`batch`: checks, assignment_id, source (bytes), seed, limits (dict), sandbox, environment, probed."""
         self.batch = batch
-        self.address = ""
+        self.address, self.scratch = "", tempfile.gettempdir()
         self.lock = threading.Lock()
         self.state: _State | None = None
 
@@ -97,10 +97,15 @@ class GradingNode(WorkerPlugin):
     def __setstate__(self, data: dict[str, Any]) -> None:
         """Rebuilt on the worker: no state until the first task."""
         self.batch, self.address, self.lock, self.state = data["batch"], "", threading.Lock(), None
+        self.scratch = tempfile.gettempdir()
 
     def setup(self, worker: Any) -> None:
-        """Remember which worker this is (the report names it); start nothing yet."""
+        """Remember which worker this is (the report names it) and its scratch folder; start nothing yet."""
         self.address = str(worker.address)
+        # Inside the worker's own scratch space: Dask removes it when the worker closes, and a worker
+        # killed outright has its folder (hidden inputs of the job in hand included) purged by the
+        # next worker that starts on the node.
+        self.scratch = str(getattr(worker, "local_directory", "") or tempfile.gettempdir())
 
     def teardown(self, worker: Any) -> None:
         """Stop every grading worker and wipe the node's temporary folder."""
@@ -122,7 +127,7 @@ class GradingNode(WorkerPlugin):
                     raise RuntimeError("--sandbox bwrap: bubblewrap is not usable on this worker")
                 self.state = _State(load_assignment(batch["checks"], batch["assignment_id"]),
                                     parse(batch["source"]), usable, environment(batch["checks"]),
-                                    Path(tempfile.mkdtemp(prefix="grading-node-")))
+                                    Path(tempfile.mkdtemp(prefix="grading-node-", dir=self.scratch)))
             return self.state
 
     def _checkout(self, state: _State) -> _Slot:
@@ -138,6 +143,8 @@ class GradingNode(WorkerPlugin):
         def run(job: dict[str, Any]) -> dict[str, Any]:
             wait = limits.timeout * (len(job["questions"]) + 1) + 60
             for attempt in (1, 2):
+                if self.state is not state:  # the batch ended (Ctrl-C, say): start nothing more
+                    return {"op": "failed", "job": job["job"], "error": "the batch was stopped"}
                 try:
                     if slot.worker is None:
                         slot.worker = sandbox.start_worker(slot.index, self.batch["checks"],
@@ -173,8 +180,10 @@ class GradingNode(WorkerPlugin):
                 torn_down = self.state is not state
                 if not torn_down:
                     state.idle.append(slot)
-            if torn_down and slot.worker is not None:  # the plugin was removed while this task ran
-                slot.worker.stop()
+            if torn_down:  # the plugin was removed while this task ran: leave nothing behind
+                if slot.worker is not None:
+                    slot.worker.stop()
+                shutil.rmtree(state.tmp, ignore_errors=True)
         rows = [asdict(row) if not isinstance(row, dict) else row for row in result["rows"]]
         return {**result, "rows": rows, "worker": self.address,
                 "sandbox": SANDBOXED if state.sandboxed else UNSANDBOXED}

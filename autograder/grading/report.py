@@ -106,7 +106,8 @@ def _student(assignment: Assignment, result: dict[str, Any]) -> dict[str, Any]:
     return {"id": result["student_id"], "link": _link(assignment, result["student_id"]),
             "total": records.total(result), "passed": sum(r.status == "passed" for r in rows), "tests": len(rows),
             "all_passed": bool(rows) and all(r.status == "passed" for r in rows), "late": bool(result.get("late")),
-            "seconds": float(result.get("seconds") or 0.0)}
+            "seconds": float(result.get("seconds") or 0.0),
+            "worker": str(result.get("worker") or "")}  # the Dask worker that graded it (--scheduler runs)
 
 
 def render(assignment: Assignment, results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> str:
