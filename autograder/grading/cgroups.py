@@ -113,6 +113,20 @@ def _v2_delegate(path: Path) -> bool:
         return False
 
 
+def worker_group_name(grader_pid: int, index: int) -> str:
+    """The folder name of worker `index` of grader `grader_pid` in every hierarchy."""
+    return f"autograder-{grader_pid}-w{index}"
+
+
+def remove_stale(layout: Layout) -> None:
+    """Remove worker groups left by graders that died without cleaning up (SIGKILL, power loss)."""
+    for base in layout.own.values():
+        for folder in base.glob("autograder-*-w*"):
+            pid = folder.name.split("-")[1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                remove_groups({folder.name: folder}, layout.version)
+
+
 def create_worker_groups(layout: Layout, name: str) -> dict[str, Path]:
     """One folder called `name` in every hierarchy (grader side); removed again by `remove_groups`."""
     made: dict[str, Path] = {}

@@ -10,6 +10,7 @@ anonymous session keyring mean no kernel key passes from one student to the next
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from pathlib import Path
 
@@ -35,8 +36,8 @@ class IsolationError(OSError):
 def _check(result: int, what: str) -> int:
     """Raise IsolationError naming `what` when a libc call failed."""
     if result < 0:
-        errno = ctypes.get_errno()
-        raise IsolationError(errno, f"{what}: {os.strerror(errno)}")
+        code = ctypes.get_errno()
+        raise IsolationError(code, f"{what}: {os.strerror(code)}")
     return result
 
 
@@ -81,6 +82,8 @@ def _keyctl(operation: int, argument: int) -> int:
 
 def fresh_keyrings() -> None:
     """Clear the uid's own keyrings (left by whoever had this uid before) and start a new session keyring."""
+    if _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING) < 0 and ctypes.get_errno() == errno.ENOSYS:
+        return  # a kernel without keyrings: nothing to leak
     for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
         _check(_keyctl(KEYCTL_CLEAR, keyring), "keyctl(KEYCTL_CLEAR)")
     _check(_keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")

@@ -232,7 +232,10 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
 @functools.cache
 def cgroup_layout() -> cgroups.Layout | None:
     """The cgroup layout workers get their per-submission groups from, or None (then NO_CGROUP_WARNING)."""
-    return cgroups.discover()
+    layout = cgroups.discover()
+    if layout is not None:
+        cgroups.remove_stale(layout)
+    return layout
 
 
 def cgroup_warning() -> str | None:
@@ -297,7 +300,7 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
     layout = cgroup_layout()
     groups: dict[str, Path] = {}
     if layout is not None:
-        name = f"autograder-{os.getpid()}-w{index}"
+        name = cgroups.worker_group_name(os.getpid(), index)
         cgroups.remove_groups({k: base / name for k, base in layout.own.items()}, layout.version)  # a restart
         groups = cgroups.create_worker_groups(layout, name)
     version = layout.version if layout is not None else 0
