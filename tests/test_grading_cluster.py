@@ -279,6 +279,37 @@ def test_worker_without_the_course_exits_2(tmp_path: Path, env: Path, capsys: py
     assert "1 of 1 Dask worker(s) cannot grade" in line and "fakecourse" in line
 
 
+def test_a_cluster_that_loses_every_worker_ends_the_run(tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The only worker (no nanny to restart it) is killed mid-batch: exit 2 after the grace, results so far kept."""
+    monkeypatch.setattr(cluster, "NO_WORKERS_GRACE", 2.0)
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    for i in range(6):
+        notebooks.write(notebooks.submission(SLOW_SCALE), tmp_path / "subs" / f"s{i}" / "fake" / "fake.ipynb")
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
+                                   "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def kill_after_first_result() -> None:
+            deadline = time.time() + 120
+            while time.time() < deadline and not list((out / "results").glob("*.json")):
+                time.sleep(0.05)
+            worker.kill()
+
+        killer = threading.Thread(target=kill_after_first_result, daemon=True)
+        killer.start()
+        try:
+            code = _grade(tmp_path / "subs", out, source, "--scheduler", empty.scheduler_address)
+        finally:
+            worker.kill()
+            worker.wait()
+    assert code == 2
+    assert "has had no workers for 2 s" in _one_line_error(capsys)
+    assert 1 <= len(records.load_results(out, "fake")) < 6
+
+
 def test_environment_mismatch_is_named(env: Path) -> None:
     """Another torch, another course source or no bubblewrap (when required) each say what differs."""
     local = {"python": "3.11", "torch": "2.13.0", "autograder source": "aaa", "checks source": "bbb"}

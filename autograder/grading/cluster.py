@@ -243,6 +243,10 @@ def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: 
     try:
         bwrap = check_workers(client, settings.checks, settings.assignment_id, settings.sandbox)
         ctx["sandbox_name"] = _sandbox_name(bwrap, settings.sandbox, stream)
+        threaded = sorted(address for address, n in client.nthreads().items() if n > 1)
+        if threaded:
+            print(f"note: {len(threaded)} Dask worker(s) have several threads but grade one submission at a time "
+                  f"(e.g. {threaded[0]}); start workers with --nthreads 1 and more --nworkers", file=stream)
         limits = settings.limits
         batch = {"checks": settings.checks, "assignment_id": settings.assignment_id, "source": source,
                  "seed": ctx["seed"], "sandbox": settings.sandbox, "environment": node.environment(settings.checks),

@@ -87,7 +87,7 @@ class GradingNode(WorkerPlugin):
         """`batch`: checks, assignment_id, source (bytes), seed, limits (dict), sandbox, environment, probed."""
         self.batch = batch
         self.address, self.scratch = "", tempfile.gettempdir()
-        self.lock = threading.Lock()
+        self.lock, self.one_at_a_time = threading.Lock(), threading.Lock()
         self.state: _State | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -97,6 +97,9 @@ class GradingNode(WorkerPlugin):
     def __setstate__(self, data: dict[str, Any]) -> None:
         """Rebuilt on the worker: no state until the first task."""
         self.batch, self.address, self.lock, self.state = data["batch"], "", threading.Lock(), None
+        # One submission at a time per worker process, whatever its --nthreads: the trusted side parses
+        # notebooks with `ast`, which is not thread-safe in Python 3.11 (python/cpython#106905).
+        self.one_at_a_time = threading.Lock()
         self.scratch = tempfile.gettempdir()
 
     def setup(self, worker: Any) -> None:
@@ -166,6 +169,11 @@ class GradingNode(WorkerPlugin):
         if self.address not in self.batch["probed"] and state.environment != self.batch["environment"]:
             differs = [k for k in state.environment if state.environment[k] != self.batch["environment"].get(k)]
             return {"refused": f"worker {self.address} differs from the instructor's machine in {', '.join(differs)}"}
+        with self.one_at_a_time:
+            return self._grade(state, sub)
+
+    def _grade(self, state: _State, sub: dict[str, Any]) -> dict[str, Any]:
+        """grade() for one submission at a time."""
         limits = Limits(**self.batch["limits"])
         submission = Submission(sub["student_id"], sub["origin"], sub["data"], sub["late"], sub["problem"],
                                 status=sub["status"])
