@@ -2,7 +2,9 @@
 
 Every threat of GUIDE §3 has a student in tests/corpus/hostile.py with the rows it must get; the
 honest questions of each hostile notebook must still pass (one bad cell never costs the others),
-and files outside the sandbox must be neither changed nor readable.
+and files outside the sandbox must be neither changed nor readable. That includes the per-submission
+families (IPC objects, keys and files left for the next student, shared-memory and fork-many memory
+hogs, busy processes in new sessions) and the shortcuts through the course and around the tripwire.
 """
 
 from __future__ import annotations
@@ -144,9 +146,14 @@ def test_seeds_are_recorded_and_per_student(graded: dict) -> None:
 
 
 def test_no_student_process_survives(graded: dict) -> None:
-    """After the batch (fork bomb included) no process runs under the sandbox's student uids."""
+    """After the batch (fork bomb, busy sessions, memory hogs included) no process runs under this run's
+    student uids (other graders on the machine have uid pools of their own)."""
+    from autograder.grading.isolation import UIDS_PER_WORKER, worker_uid_base
+
+    first, last = worker_uid_base(os.getpid(), 0), worker_uid_base(os.getpid(), 15) + UIDS_PER_WORKER
     uids = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
-    assert not [u for u in uids if int(u) >= 200_000]
+    assert not [u for u in uids if first <= int(u) < last]
+    assert all(r["sandbox"] == "bubblewrap" for r in graded["results"].values())
 
 
 def test_reports_and_gradescope(graded: dict) -> None:
