@@ -155,7 +155,7 @@ def norm2(x):
         return x.norm()
     FORKED.append(True)
     read_end, write_end = os.pipe()
-    for _ in range(8):  # 8 x 160 MiB, each child far under the per-process cap
+    for _ in range(5):  # 5 x 160 MiB, each child far under the per-process cap
         if os.fork() == 0:
             os.close(read_end)
             hog = b'x' * (160 << 20)
