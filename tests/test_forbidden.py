@@ -7,11 +7,14 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 import pytest
 import torch
 
+from autograder.checks import forbidden
 from autograder.checks.forbidden import ForbiddenCall, Tripwire, _targets, scan, tripwire
 
 SOURCE = '''
@@ -199,3 +202,33 @@ def test_arm_for_good_leaves_no_original_reachable() -> None:
                           env={**os.environ, "COURSE_DEVICE": "cpu"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "torch._fused_sgd_" in done.stdout and "Tensor.backward" in done.stdout
+
+
+def test_scan_never_parses_in_two_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CPython 3.11's AST validator keeps global state (python/cpython#106905): the batch grader's threads
+    # once got "SystemError: AST constructor recursion depth mismatch" for random students.
+    real_parse, active, peak = forbidden.ast.parse, [0], [0]
+    guard = threading.Lock()
+
+    def slow_parse(*args: Any, **kwargs: Any) -> Any:
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)
+        try:
+            return real_parse(*args, **kwargs)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(forbidden.ast, "parse", slow_parse)
+    source = "import torch\ndef f(p):\n    return torch.optim.SGD([p], lr=0.1)\n"
+    results: list[dict[str, list[str]]] = []
+    threads = [threading.Thread(target=lambda: results.append(forbidden.scan(source, ["f"], ["torch.optim"])))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1
+    assert results == [{"f": ["torch.optim"]}] * 6
