@@ -8,11 +8,11 @@ BIN := .venv/bin
 endif
 STAMP := $(BIN)/../.course-installed
 
-.PHONY: book test release bench clean
+.PHONY: book test release bench clean translations
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make book   build the book into _build/html (executes every chapter, cached)"
+	@echo "make book   build the book into _build/html and its Chinese edition into _build/html/zh_CN (executes every chapter, cached)"
 	@echo "make test   run the whole test suite (builds the book from clean in a temp dir)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -23,6 +23,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python book/_ext/build_zh.py html --build-dir _build
 
 test: $(STAMP)
 	@bash .ci/system-deps
@@ -31,6 +32,12 @@ test: $(STAMP)
 # Instructor helpers (not part of the two set-up commands).
 release: $(STAMP)
 	$(BIN)/python -m autograder release
+
+# After an English edit: re-extract the messages and merge them into book/locale/zh_CN (translators then fill
+# the new and fuzzy ones; tests/test_translations.py says which). Reuses the English build's execution cache.
+translations: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python book/_ext/build_zh.py translations --build-dir _build
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py

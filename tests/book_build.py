@@ -1,7 +1,9 @@
-"""Build the book from clean into a fresh directory and describe what came out (shared by book and browser tests)."""
+"""Build the book (English and its Chinese edition) from clean into a fresh directory and describe what came out
+(shared by book and browser tests)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -14,16 +16,32 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 JB = Path(sys.executable).with_name("jupyter-book")
+BUILD_ZH = REPO / "book" / "_ext" / "build_zh.py"
+ZH = "zh_CN"  # the Chinese edition's folder below the English site
 
 
 @dataclass(frozen=True)
 class BuiltBook:
-    """Where a clean build went, how it ended and how long it took."""
+    """Where a clean build went, how it ended and how long it took (English, then the Chinese edition)."""
 
     html: Path
     returncode: int
     log: str
     seconds: float
+    zh_returncode: int = 0
+    zh_log: str = ""
+    zh_seconds: float = 0.0
+
+    @property
+    def zh_html(self) -> Path:
+        """The Chinese edition, page for page below the English site."""
+        return self.html / ZH
+
+    @property
+    def zh_sphinx_log(self) -> str:
+        """The Chinese sphinx-build's log, as build_zh.py saved it (also for a reused build)."""
+        saved = self.html.parent / ZH / "sphinx.log"
+        return saved.read_text(encoding="utf-8") if saved.is_file() else ""
 
     @property
     def reports(self) -> list[Path]:
@@ -32,16 +50,24 @@ class BuiltBook:
         return sorted(folder.glob("*.log")) if folder.is_dir() else []
 
 
-def build(out: Path) -> BuiltBook:
-    """Run `jupyter-book build . -W --keep-going` into `out` (no cache from earlier builds), as `make book` does."""
+def build(out: Path, chinese: bool = True) -> BuiltBook:
+    """Run `jupyter-book build . -W --keep-going` into `out` (no cache from earlier builds), then the Chinese
+    edition from its execution cache, as `make book` does."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # chapters use tiny tensors: one thread each is faster
     started = time.perf_counter()
     proc = subprocess.run(
         [str(JB), "build", str(REPO), "--path-output", str(out), "-W", "--keep-going"],
-        capture_output=True, text=True, cwd=REPO, timeout=1800,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # chapters use tiny tensors: one thread each is faster
+        capture_output=True, text=True, cwd=REPO, timeout=1800, env=env,
     )
-    return BuiltBook(out / "_build" / "html", proc.returncode, proc.stdout + proc.stderr,
-                     time.perf_counter() - started)
+    english = BuiltBook(out / "_build" / "html", proc.returncode, proc.stdout + proc.stderr,
+                        time.perf_counter() - started)
+    if not chinese or english.returncode != 0:
+        return english
+    started = time.perf_counter()
+    zh = subprocess.run([sys.executable, str(BUILD_ZH), "html", "--build-dir", str(out / "_build")],
+                        capture_output=True, text=True, cwd=REPO, timeout=1800, env=env)
+    return dataclasses.replace(english, zh_returncode=zh.returncode, zh_log=zh.stdout + zh.stderr,
+                               zh_seconds=time.perf_counter() - started)
 
 
 def prebuilt_or_build(out: Path) -> BuiltBook:
@@ -52,7 +78,8 @@ def prebuilt_or_build(out: Path) -> BuiltBook:
     html = Path(given) / "_build" / "html"
     if not (html / "index.html").is_file():
         raise FileNotFoundError(f"BOOK_BUILD_DIR={given}: no built book at {html} (run jupyter-book build "
-                                f". --path-output {given} first)")
+                                f". --path-output {given}, then python book/_ext/build_zh.py html "
+                                f"--build-dir {given}/_build first)")
     return BuiltBook(html, 0, f"prebuilt book reused from {given}", 0.0)
 
 

@@ -1,4 +1,5 @@
-"""The built book in headless Chromium: every TOC page loads offline with math, figures, outputs and working links."""
+"""The built book in headless Chromium: every TOC page, English and Chinese (zh_CN/), loads offline with math,
+figures, outputs and working links; the language switch and both searches work."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
-from tests.book_build import REPO, BuiltBook, toc_files
+from tests.book_build import REPO, ZH, BuiltBook, toc_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -27,7 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
 ]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts"))
-SCREENSHOT_PAGES = ("book/background", "book/optimizers", "book/claims")
+SCREENSHOT_PAGES = ("book/background", "book/optimizers", "book/claims", f"{ZH}/book/clipping")
 
 
 def _chromium_or_skip() -> None:
@@ -132,7 +133,7 @@ def visits(site: tuple[str, list[str]], browser: object) -> dict[str, dict]:
             route.abort()
 
     context.route("**/*", only_local)
-    for page_name in toc_files():
+    for page_name in ALL_PAGES:
         page = context.new_page()
         errors: list[str] = []
         page.on("console", lambda msg, errors=errors: errors.append(msg.text) if msg.type == "error" else None)
@@ -153,21 +154,28 @@ def visits(site: tuple[str, list[str]], browser: object) -> dict[str, dict]:
 
 
 PAGES = toc_files()
+ZH_PAGES = [f"{ZH}/{p}" for p in PAGES]  # the Chinese edition, page for page
+ALL_PAGES = PAGES + ZH_PAGES
 
 
-@pytest.mark.parametrize("page", PAGES)
+def _english_name(page: str) -> str:
+    """The TOC name of a page of either edition ("zh_CN/book/x" -> "book/x")."""
+    return page.removeprefix(f"{ZH}/")
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
 def test_page_has_no_console_errors(visits: dict[str, dict], page: str) -> None:
     """JavaScript ran cleanly: no console error, no uncaught exception."""
     assert visits[page]["console_errors"] == [], f"{page}: {visits[page]['console_errors']}"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", ALL_PAGES)
 def test_page_requests_stay_on_localhost(visits: dict[str, dict], page: str) -> None:
     """The page works offline: every request it made went to 127.0.0.1."""
     assert visits[page]["outside"] == [], f"{page} requested {visits[page]['outside']}"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", ALL_PAGES)
 def test_math_rendered(visits: dict[str, dict], page: str) -> None:
     """Every TeX source element became a MathJax container, and no raw $$ is left in the text."""
     info = visits[page]
@@ -176,17 +184,17 @@ def test_math_rendered(visits: dict[str, dict], page: str) -> None:
         assert info["math"] >= info["mathSource"], f"{page}: {info['mathSource']} formulas, {info['math']} rendered"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", ALL_PAGES)
 def test_figures_loaded(visits: dict[str, dict], page: str) -> None:
     """Every image in the page body decoded (naturalWidth > 0)."""
     assert visits[page]["brokenImages"] == [], f"{page}: broken images {visits[page]['brokenImages']}"
 
 
 FILE_NAME = re.compile(r"(?:^|/)[\w.-]+\.(?:png|jpe?g|svg|gif|webp)$|_images/", re.IGNORECASE)
-FIGURE_NUMBER = re.compile(r"\bFig(?:ure)?\.?\s*\d+")
+FIGURE_NUMBER = re.compile(r"\bFig(?:ure)?\.?\s*\d+|图\s*\d+")  # English "Fig. 3", Chinese "图 3"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", ALL_PAGES)
 def test_figures_have_alt_text_and_numbered_captions(visits: dict[str, dict], page: str) -> None:
     """Every image is a figure a screen reader can use: real alt text, inside <figure> with a numbered caption."""
     problems = []
@@ -204,10 +212,10 @@ def test_figures_have_alt_text_and_numbered_captions(visits: dict[str, dict], pa
 def test_figure_checks_are_not_vacuous(visits: dict[str, dict]) -> None:
     """The figure check above saw the book's figures (one or two dozen), not an empty list."""
     figures = sum(len(info["figures"]) for info in visits.values())
-    assert figures >= 19, f"only {figures} figures seen on all pages"
+    assert figures >= 2 * 19, f"only {figures} figures seen on all pages of both editions"
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if not p.startswith("exercises/")])
+@pytest.mark.parametrize("page", [p for p in ALL_PAGES if not _english_name(p).startswith("exercises/")])
 def test_executed_cells_show_outputs(visits: dict[str, dict], page: str) -> None:
     """Chapters with code cells show their executed outputs (the build ran them)."""
     info = visits[page]
@@ -238,10 +246,11 @@ def test_internal_links_resolve(visits: dict[str, dict], site: tuple[str, list[s
     assert broken == [] and missing == [], f"broken links: {broken}; 404 while loading: {missing}"
 
 
-def test_previous_next_follow_the_toc(visits: dict[str, dict], site: tuple[str, list[str]]) -> None:
-    """The 'next' button of each page leads to the following TOC entry."""
+@pytest.mark.parametrize("edition", [PAGES, ZH_PAGES], ids=["en", ZH])
+def test_previous_next_follow_the_toc(visits: dict[str, dict], site: tuple[str, list[str]], edition: list[str]) -> None:
+    """The 'next' button of each page leads to the following TOC entry of the same edition."""
     base, _ = site
-    for current, following in zip(PAGES, PAGES[1:], strict=False):  # consecutive pairs
+    for current, following in zip(edition, edition[1:], strict=False):  # consecutive pairs
         assert visits[current]["next"] == urljoin(base, f"{following}.html"), f"{current}: next is wrong"
         assert visits[following]["prev"] == urljoin(base, f"{current}.html"), f"{following}: prev is wrong"
 
@@ -249,7 +258,8 @@ def test_previous_next_follow_the_toc(visits: dict[str, dict], site: tuple[str, 
 def test_chapters_and_exercises_offer_downloads(visits: dict[str, dict]) -> None:
     """Readers download each executed chapter as .ipynb and .md; students download each exercise as .ipynb."""
     checked = 0
-    for page, info in visits.items():
+    for name, info in visits.items():
+        page = _english_name(name)
         kinds = {Path(urlparse(d).path).suffix for d in info["downloads"]}
         if page.startswith("book/") and info["codeCells"]:
             assert {".ipynb", ".md"} <= kinds, f"{page}: download menu offers {sorted(kinds)}"
@@ -257,7 +267,7 @@ def test_chapters_and_exercises_offer_downloads(visits: dict[str, dict]) -> None
         elif page.startswith("exercises/"):
             assert ".ipynb" in kinds, f"{page}: download menu offers {sorted(kinds)}"
             checked += 1
-    assert checked >= 10, f"only {checked} pages checked"
+    assert checked >= 20, f"only {checked} pages checked (both editions)"
 
 
 def test_search_finds_clipping(site: tuple[str, list[str]], browser: object) -> None:
@@ -274,4 +284,54 @@ def test_search_finds_clipping(site: tuple[str, list[str]], browser: object) -> 
 def test_screenshots_kept(visits: dict[str, dict]) -> None:
     """Three screenshots are left as test artifacts for a human to look at."""
     shots = [ARTIFACTS / f"{p.replace('/', '_')}.png" for p in SCREENSHOT_PAGES if p in visits]
-    assert len(shots) == 3 and all(s.stat().st_size > 10_000 for s in shots), shots
+    assert len(shots) == len(SCREENSHOT_PAGES) and all(s.stat().st_size > 10_000 for s in shots), shots
+
+
+@pytest.mark.parametrize(("query", "start"), [("clipping", ""), ("梯度裁剪", f"{ZH}/"), ("雅可比矩阵", f"{ZH}/")])
+def test_search_in_each_edition(site: tuple[str, list[str]], browser: object, query: str, start: str) -> None:
+    """Each edition's offline search answers in its language (jieba segments the Chinese index)."""
+    base, _ = site
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(urljoin(base, f"{start}search.html?q={query}"))
+    page.wait_for_selector("#search-results li", timeout=20000)
+    hits = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
+    page.close()
+    assert hits and all(h.startswith(urljoin(base, start)) for h in hits), f"{query}: hits {hits[:5]}"
+    if query in ("clipping", "梯度裁剪"):
+        assert urljoin(base, f"{start}book/clipping.html") in hits, f"search for {query!r} found {hits[:5]}"
+
+
+SWITCH_PAGES = ["book/intro", "book/clipping", "exercises/clipping/clipping", "search", "genindex"]
+
+
+def _click_switch(page: Any) -> str:
+    """Click the sidebar's language switch; return the URL it led to."""
+    with page.expect_navigation():
+        page.click("a.language-switch-link")
+    return str(page.url)
+
+
+@pytest.mark.parametrize("name", SWITCH_PAGES)
+def test_language_switch_leads_to_the_twin_and_back(site: tuple[str, list[str]], browser: object, name: str) -> None:
+    """Served over HTTP: the visible switch leads from a page to its Chinese twin and back to the same page."""
+    base, _ = site
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(urljoin(base, f"{name}.html"))
+    assert page.is_visible("a.language-switch-link"), f"{name}: no visible language switch"
+    assert _click_switch(page) == urljoin(base, f"{ZH}/{name}.html")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.inner_text("a.language-switch-link") == "English"
+    assert _click_switch(page) == urljoin(base, f"{name}.html")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.close()
+
+
+def test_language_switch_works_from_files(built_book: BuiltBook, browser: object) -> None:
+    """Offline from file:// (no server), the relative switch links still reach the twin and back."""
+    page = browser.new_page()  # type: ignore[attr-defined]
+    english = (built_book.html / "book" / "theory.html").as_uri()
+    page.goto(english)
+    assert _click_switch(page) == (built_book.html / ZH / "book" / "theory.html").as_uri()
+    assert "<h1" in page.content() and page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert _click_switch(page) == english
+    page.close()

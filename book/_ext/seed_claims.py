@@ -15,12 +15,17 @@ that quotes each claim verbatim from the data (seed, section, Chinese quote, Eng
 Inline: {verdict}`27` renders "**wrong** (claim 27)" with the link. On the claims page,
 ```{seed-claims-table} 003``` renders one seed's rows (each row has the id ``claim-row-N``) and
 ```{seed-claims-summary}``` the verdict counts. tests/test_claims.py checks the data and every use.
+
+Translated editions (language set, e.g. zh_CN): the text generated here that no chapter's own catalog holds
+(table headers, verdict words, "Claim N", each row's claim, correction and evidence) is translated through
+the claims page's catalog (book/claims.po), into which `make translations` extracts it.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,13 +36,27 @@ from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.builders.gettext import MsgOrigin
+from sphinx.environment import BuildEnvironment
+from sphinx.locale import init as init_locale
 from sphinx.util.docutils import SphinxDirective, SphinxRole
+from sphinx.util.i18n import docname_to_domain
 
 DATA = Path(__file__).resolve().parents[1] / "_data" / "claims.yml"
 CLAIMS_PAGE = "book/claims"
 VERDICTS = ("correct", "partly", "wrong")
 FIELDS = {"n", "seed", "section", "quote", "claim", "verdict", "correction", "evidence"}
 OPTIONAL = {"translation"}
+TABLE_HEADER = ("source", "claim", "verdict", "correction", "evidence")
+SUMMARY_HEADER = ("seed", "claims")
+LABELS = ("Claim {n}", "claim {n}", "— verdict:")  # {n} is the claim number
+
+Translate = Callable[[str], str]
+
+
+def untranslated(text: str) -> str:
+    """The English edition: every message stays as written."""
+    return text
 
 
 class ClaimsError(ValueError):
@@ -115,21 +134,44 @@ def quote_line(claims: Claims, claim: Claim) -> str:
     return f"Seed `{claims.seeds[claim.seed]}` ({claim.section}): 「{claim.quote}」 {english}"
 
 
-def table_markdown(claims: Claims, seed: str) -> str:
+def claims_messages(claims: Claims) -> list[str]:
+    """Every message this extension generates outside the chapters' own catalogs, in catalog order."""
+    messages = [*TABLE_HEADER, *SUMMARY_HEADER, *VERDICTS, *LABELS]
+    for c in claims.rows.values():
+        messages += [c.claim, c.correction, c.evidence]
+    return list(dict.fromkeys(messages))
+
+
+def numbered(label: str, n: int) -> str:
+    """A LABELS message with its claim number filled in."""
+    return label.replace("{n}", str(n))
+
+
+def cell(tr: Translate, text: str) -> str:
+    """A translated table cell; a '|' in a translation would break the table."""
+    translated = tr(text)
+    if "|" in translated:
+        raise ClaimsError(f"the translation of {text[:60]!r} in the {CLAIMS_PAGE} catalog contains '|', "
+                          "which would break the claims table")
+    return translated
+
+
+def table_markdown(claims: Claims, seed: str, tr: Translate = untranslated) -> str:
     """The rows of one seed as a MyST pipe table."""
-    lines = ["| # | source | claim | verdict | correction | evidence |", "|---|---|---|---|---|---|"]
+    lines = ["| # | " + " | ".join(cell(tr, h) for h in TABLE_HEADER) + " |", "|---|---|---|---|---|---|"]
     for c in claims.rows.values():
         if c.seed == seed:
-            lines.append(f"| {c.n} | {c.section} | 「{c.quote}」 — {c.claim} | **{c.verdict}** "
-                         f"| {c.correction} | {c.evidence} |")
+            lines.append(f"| {c.n} | {c.section} | 「{c.quote}」 — {cell(tr, c.claim)} | **{cell(tr, c.verdict)}** "
+                         f"| {cell(tr, c.correction)} | {cell(tr, c.evidence)} |")
     return "\n".join(lines)
 
 
-def summary_markdown(claims: Claims) -> str:
-    """Verdict counts over all claims and per seed, as MyST."""
+def summary_markdown(claims: Claims, tr: Translate = untranslated) -> str:
+    """Verdict counts over all claims and per seed, as MyST (the first line is in the page's own catalog)."""
     total = Counter(c.verdict for c in claims.rows.values())
+    header = "| " + " | ".join(cell(tr, h) for h in (*SUMMARY_HEADER, *VERDICTS)) + " |"
     lines = [f"**{len(claims.rows)} claims checked: {total['correct']} correct, {total['partly']} partly right, "
-             f"{total['wrong']} wrong.**", "", "| seed | claims | correct | partly | wrong |", "|---|---|---|---|---|"]
+             f"{total['wrong']} wrong.**", "", header, "|---|---|---|---|---|"]
     for seed, name in claims.seeds.items():
         c = Counter(r.verdict for r in claims.rows.values() if r.seed == seed)
         lines.append(f"| `{name}` | {sum(c.values())} | {c['correct']} | {c['partly']} | {c['wrong']} |")
@@ -142,13 +184,34 @@ def claim_xref(n: int, text: str) -> addnodes.pending_xref:
                                  reftype="ref", reftarget=row_id(n), refexplicit=True, refwarn=True)
 
 
-def verdict_paragraph(claim: Claim) -> nodes.paragraph:
-    """'Claim N: verdict **wrong**', linked, with classes the HTML test reads back."""
+def verdict_paragraph(claim: Claim, tr: Translate = untranslated) -> nodes.paragraph:
+    """'Claim N — verdict: **wrong**', linked, with classes the HTML test reads back."""
     para = nodes.paragraph(classes=["seed-verdict", f"verdict-{claim.verdict}"])
-    para += nodes.strong("", "", claim_xref(claim.n, f"Claim {claim.n}"))
-    para += nodes.Text(" — verdict: ")
-    para += nodes.strong("", claim.verdict)
+    para += nodes.strong("", "", claim_xref(claim.n, numbered(tr("Claim {n}"), claim.n)))
+    para += nodes.Text(f" {tr('— verdict:')} ")
+    para += nodes.strong("", tr(claim.verdict))
     return para
+
+
+def translator(env: BuildEnvironment) -> Translate:
+    """Look-ups in the claims page's catalog for the language being built (none for English, gettext)."""
+    language = env.config.language
+    if not language or language == "en" or not getattr(env.app.builder, "use_message_catalog", True):
+        return untranslated
+    env.note_dependency(str(DATA))
+    domain = docname_to_domain(CLAIMS_PAGE, env.config.gettext_compact)
+    dirs = [str(Path(env.srcdir) / d) for d in env.config.locale_dirs]
+    catalog, _ = init_locale(dirs, language, domain)
+    return lambda text: catalog.gettext(text) if text else text  # gettext("") is the catalog's header
+
+
+def add_claims_messages(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """gettext builder: put the generated messages into the claims page's catalog."""
+    if app.builder.name != "gettext" or docname != CLAIMS_PAGE:
+        return
+    catalog = app.builder.catalogs[docname_to_domain(docname, app.config.gettext_compact)]  # type: ignore[attr-defined]
+    for message in claims_messages(load_claims()):
+        catalog.add(message, MsgOrigin(str(DATA), 0))
 
 
 def _numbers(arguments: list[str], claims: Claims, where: str) -> list[int]:
@@ -192,9 +255,10 @@ class SeedClaim(_ClaimsDirective):
         box = nodes.admonition(classes=["admonition", style, "seed-claim"])
         text_nodes, messages = self.state.inline_text(f"What the source posts say: {title}", self.lineno)
         box += nodes.title("", "", *text_nodes)
+        tr = translator(self.env)
         for row in rows:
             self.parse_markdown(quote_line(claims, row), box)
-            box += verdict_paragraph(row)
+            box += verdict_paragraph(row, tr)
         self.state.nested_parse(self.content, self.content_offset, box)
         return [box, *messages]
 
@@ -210,7 +274,8 @@ class SeedClaimsTable(_ClaimsDirective):
         if seed not in claims.seeds:
             raise self.error(f"{self.env.docname}: unknown seed {seed!r} (known: {sorted(claims.seeds)})")
         holder = nodes.container()
-        self.parse_markdown(table_markdown(claims, seed), holder)
+        tr = translator(self.env)
+        self.parse_markdown(table_markdown(claims, seed, tr), holder)
         numbers = [c.n for c in claims.rows.values() if c.seed == seed]
         body_rows = [r for tbody in holder.findall(nodes.tbody) for r in tbody.children]
         std = self.env.get_domain("std")
@@ -218,7 +283,7 @@ class SeedClaimsTable(_ClaimsDirective):
             row["ids"].append(row_id(n))
             row["classes"].append(f"verdict-{claims.rows[n].verdict}")
             std.anonlabels[row_id(n)] = (self.env.docname, row_id(n))  # type: ignore[attr-defined]
-            std.labels[row_id(n)] = (self.env.docname, row_id(n), f"Claim {n}")  # type: ignore[attr-defined]
+            std.labels[row_id(n)] = (self.env.docname, row_id(n), numbered(tr("Claim {n}"), n))  # type: ignore[attr-defined]
         return list(holder.children)
 
 
@@ -227,7 +292,7 @@ class SeedClaimsSummary(_ClaimsDirective):
 
     def run(self) -> list[nodes.Node]:
         holder = nodes.container()
-        self.parse_markdown(summary_markdown(self.claims()), holder)
+        self.parse_markdown(summary_markdown(self.claims(), translator(self.env)), holder)
         return list(holder.children)
 
 
@@ -242,10 +307,11 @@ class VerdictRole(SphinxRole):
             msg = self.inliner.reporter.error(f"verdict: no claim {self.text!r} in {DATA}", line=self.lineno)
             return [nodes.problematic(self.rawtext, self.rawtext)], [msg]
         claim = claims.rows[int(match.group(1))]
+        tr = translator(self.env)
         span = nodes.inline(classes=["seed-verdict", f"verdict-{claim.verdict}"])
-        span += nodes.strong("", claim.verdict)
+        span += nodes.strong("", tr(claim.verdict))
         span += nodes.Text(" (")
-        span += claim_xref(claim.n, f"claim {claim.n}")
+        span += claim_xref(claim.n, numbered(tr("claim {n}"), claim.n))
         span += nodes.Text(")")
         return [span], []
 
@@ -256,4 +322,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("seed-claims-table", SeedClaimsTable)
     app.add_directive("seed-claims-summary", SeedClaimsSummary)
     app.add_role("verdict", VerdictRole())
+    app.connect("doctree-resolved", add_claims_messages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
