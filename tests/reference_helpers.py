@@ -7,7 +7,6 @@ from collections.abc import Callable
 import torch
 from hypothesis import settings
 
-
 Tensor = torch.Tensor
 F64 = torch.float64
 FAST = settings(max_examples=8, deadline=None)

@@ -62,7 +62,7 @@ def test_references_agree_on_cuda_and_cpu() -> None:
     for name, call in calls.items():
         on_gpu, on_cpu = _flatten(call(cuda)), _flatten(call(torch.device("cpu")))
         assert len(on_gpu) == len(on_cpu) > 0, name
-        for a, b in zip(on_gpu, on_cpu):
+        for a, b in zip(on_gpu, on_cpu, strict=True):
             assert a.device.type == "cuda" and a.dtype == torch.float64, name
             torch.testing.assert_close(a.cpu(), b, rtol=1e-10, atol=1e-12, msg=name)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from hypothesis import given
@@ -10,7 +9,6 @@ from hypothesis import strategies as st
 
 from autograder import reference as R
 from tests.reference_helpers import FAST, numerical_grad, rand
-
 
 ACTS = {"relu": lambda z: z.clamp(min=0), "tanh": torch.tanh, "sigmoid": lambda z: 1 / (1 + torch.exp(-z))}
 
@@ -30,7 +28,7 @@ def mlp_loss(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, 
 def test_mlp_matches_finite_differences(seed: int, act: str, widths: list[int], n: int) -> None:
     gen = torch.Generator().manual_seed(seed)
     params = {}
-    for l, (i, o) in enumerate(zip(widths, widths[1:]), start=1):
+    for l, (i, o) in enumerate(zip(widths[:-1], widths[1:], strict=True), start=1):
         params[f"W{l}"], params[f"b{l}"] = rand(i, o, gen=gen), rand(o, gen=gen)
     x, y = rand(n, widths[0], gen=gen), torch.randint(widths[-1], (n,), generator=gen)
     loss, grads = R.mlp_loss_and_grads(params, x, y, act)

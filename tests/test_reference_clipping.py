@@ -34,7 +34,7 @@ def test_grad_norm_and_clip_grad_norm(seed: int, p: float, ratio: float, with_no
     coef = min(1.0, max_norm / (total.item() + 1e-6))
     torch.testing.assert_close(pre, total, rtol=1e-12, atol=0)
     assert [c is None for c in clipped] == [g is None for g in grads]
-    for c, g in zip(clipped, grads):
+    for c, g in zip(clipped, grads, strict=True):
         if g is not None:
             torch.testing.assert_close(c, g * coef, rtol=1e-12, atol=0)
 

@@ -52,7 +52,7 @@ def test_kernels_never_mutate_and_return_float64(dtype: torch.dtype) -> None:
     for name, call, inputs in every_kernel(dtype):
         before = [t.clone() for t in inputs]
         outputs = output_tensors(call())
-        assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(inputs, before)), name
+        assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(inputs, before, strict=True)), name
         assert outputs and all(o.dtype == F64 and o.device == inputs[0].device for o in outputs), name
         assert not any(o.requires_grad for o in outputs), name
         ids = {id(t) for t in inputs}
@@ -73,12 +73,15 @@ def _rnn_with(i: int, bad: object) -> list[object]:
 
 
 BAD_CALLS: list[tuple[str, Callable[[], object]]] = [
-    ("activation must be one of 'relu', 'tanh', 'sigmoid', got 'gelu'", lambda: R.mlp_loss_and_grads(_P, _f, _Y, "gelu")),
-    ("params must have keys", lambda: R.mlp_loss_and_grads({"W1": _P["W1"], "b1": _P["b1"], "W3": _P["W2"], "b3": _P["b2"]}, _f, _Y)),
+    ("activation must be one of 'relu', 'tanh', 'sigmoid', got 'gelu'",
+     lambda: R.mlp_loss_and_grads(_P, _f, _Y, "gelu")),
+    ("params must have keys",
+     lambda: R.mlp_loss_and_grads({"W1": _P["W1"], "b1": _P["b1"], "W3": _P["W2"], "b3": _P["b2"]}, _f, _Y)),
     ("params must be a non-empty dict", lambda: R.mlp_loss_and_grads({}, _f, _Y)),
     ("params['W2'] must have shape (4, out)", lambda: R.mlp_loss_and_grads({**_P, "W2": torch.ones(3, 2)}, _f, _Y)),
     ("params['b1'] must have shape (4,)", lambda: R.mlp_loss_and_grads({**_P, "b1": torch.ones(3)}, _f, _Y)),
-    ("params['W1'] must be a floating-point tensor", lambda: R.mlp_loss_and_grads({**_P, "W1": torch.ones(3, 4, dtype=torch.int64)}, _f, _Y)),
+    ("params['W1'] must be a floating-point tensor",
+     lambda: R.mlp_loss_and_grads({**_P, "W1": torch.ones(3, 4, dtype=torch.int64)}, _f, _Y)),
     ("x must be a floating-point tensor", lambda: R.mlp_loss_and_grads(_P, _i, _Y)),
     ("x must be 2-D", lambda: R.mlp_loss_and_grads(_P, torch.ones(3), _Y)),
     ("x must have at least one row", lambda: R.mlp_loss_and_grads(_P, torch.ones(0, 3), _Y[:0])),
@@ -105,9 +108,11 @@ BAD_CALLS: list[tuple[str, Callable[[], object]]] = [
     ("b must have shape (4,)", lambda: R.rnn_backward(*_rnn_with(4, torch.ones(1, 4)), torch.ones(2, 3, 4))),
     ("dh must have shape (2, 3, 4)", lambda: R.rnn_backward(*_RNN, torch.ones(2, 4))),
     ("h0 must be on cpu", lambda: R.rnn_forward(*_rnn_with(1, torch.ones(2, 4, device="meta")))),
-    ("name must be one of 'sgd', 'rmsprop', 'adam', 'adamw', got 'lamb'", lambda: R.optimizer_trajectory("lamb", _f, [_f])),
+    ("name must be one of 'sgd', 'rmsprop', 'adam', 'adamw', got 'lamb'",
+     lambda: R.optimizer_trajectory("lamb", _f, [_f])),
     ("hyper-parameter 'beta1' is not one adam accepts", lambda: R.optimizer_trajectory("adam", _f, [_f], beta1=0.9)),
-    ("hyper-parameter 'betas' is not one sgd accepts", lambda: R.optimizer_trajectory("sgd", _f, [_f], betas=(0.9, 0.9))),
+    ("hyper-parameter 'betas' is not one sgd accepts",
+     lambda: R.optimizer_trajectory("sgd", _f, [_f], betas=(0.9, 0.9))),
     ("param0 must be a floating-point tensor", lambda: R.optimizer_trajectory("sgd", _i, [_f])),
     ("grads[1] must have shape (2, 3)", lambda: R.optimizer_trajectory("sgd", _f, [_f, torch.ones(3)])),
     ("grads[0] must be a torch.Tensor, got NoneType", lambda: R.optimizer_trajectory("sgd", _f, [None])),

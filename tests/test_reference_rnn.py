@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,7 +29,7 @@ def test_rnn_forward_and_bptt(seed: int, n: int, t: int, d: int, hidden: int) ->
     dh = rand(n, t, hidden, gen=gen)
     torch.testing.assert_close(R.rnn_forward(*args), rnn_states(*args), rtol=1e-12, atol=1e-14)
     grads = R.rnn_backward(*args, dh)
-    for arg, grad in zip(args, grads):
+    for arg, grad in zip(args, grads, strict=True):
         expected = numerical_grad(lambda: (rnn_states(*args) * dh).sum().item(), arg)
         torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)
 

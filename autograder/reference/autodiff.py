@@ -106,4 +106,4 @@ def mlp_loss_and_grads(params: dict[str, Tensor], x: Tensor, y: Tensor,
         return F.cross_entropy(h, labels)
 
     loss, grads = vjp(loss_fn, leaves)
-    return loss, dict(zip(names, grads))
+    return loss, dict(zip(names, grads, strict=True))
