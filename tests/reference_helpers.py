@@ -13,8 +13,8 @@ FAST = settings(max_examples=8, deadline=None)
 
 
 def rand(*shape: int, gen: torch.Generator, scale: float = 1.0) -> torch.Tensor:
-    """float64 normal samples from a seeded generator."""
-    return torch.randn(*shape, generator=gen, dtype=F64) * scale
+    """float64 normal samples from a seeded generator (no shape: a 0-dim tensor)."""
+    return torch.randn(shape, generator=gen, dtype=F64) * scale
 
 
 def numerical_grad(f: Callable[[], float], x: torch.Tensor, h: float = 1e-6) -> torch.Tensor:

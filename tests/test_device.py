@@ -45,12 +45,12 @@ def test_references_agree_on_cuda_and_cpu() -> None:
 
     params = {"W1": r(3, 8), "b1": r(8), "W2": r(8, 4), "b2": r(4)}
     x, y = r(6, 3), torch.randint(4, (6,), generator=gen)
-    rnn, dh = [r(2, 5, 3), r(2, 4), r(3, 4), r(4, 4), r(4)], r(2, 5, 4)
+    rnn, dh = (r(2, 5, 3), r(2, 4), r(3, 4), r(4, 4), r(4)), r(2, 5, 4)
     p0, grads = r(7), [r(7) * 10.0**k for k in range(-3, 3)]
     calls = {
         "mlp": lambda dev: R.mlp_loss_and_grads({k: v.to(dev) for k, v in params.items()}, x.to(dev), y.to(dev)),
-        "rnn_forward": lambda dev: R.rnn_forward(*(t.to(dev) for t in rnn)),
-        "rnn_backward": lambda dev: R.rnn_backward(*(t.to(dev) for t in rnn), dh.to(dev)),
+        "rnn_forward": lambda dev: R.rnn_forward(*_to(rnn, dev)),
+        "rnn_backward": lambda dev: R.rnn_backward(*_to(rnn, dev), dh.to(dev)),
         "adam": lambda dev: R.optimizer_trajectory("adam", p0.to(dev), [g.to(dev) for g in grads],
                                                    lr=0.1, amsgrad=True, weight_decay=0.1),
         "rmsprop": lambda dev: R.optimizer_trajectory("rmsprop", p0.to(dev), [g.to(dev) for g in grads],
@@ -67,9 +67,21 @@ def test_references_agree_on_cuda_and_cpu() -> None:
             torch.testing.assert_close(a.cpu(), b, rtol=1e-10, atol=1e-12, msg=name)
 
 
+def _to(ts: tuple[torch.Tensor, ...], dev: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                  torch.Tensor, torch.Tensor]:
+    """The five RNN arguments on `dev`."""
+    x, h0, wx, wh, b = (t.to(dev) for t in ts)
+    return x, h0, wx, wh, b
+
+
 def _flatten(result: object) -> list[torch.Tensor]:
     """Every tensor in a kernel's (nested) result."""
     if isinstance(result, torch.Tensor):
         return [result]
-    items = result.values() if isinstance(result, dict) else result
+    if isinstance(result, dict):
+        items = list(result.values())
+    elif isinstance(result, (list, tuple)):
+        items = list(result)
+    else:
+        raise TypeError(f"unexpected kernel result {type(result).__name__}")
     return [t for item in items for t in _flatten(item)]

@@ -24,7 +24,7 @@ def global_norm(grads: list[torch.Tensor | None], p: float) -> torch.Tensor:
        with_none=st.booleans())
 def test_grad_norm_and_clip_grad_norm(seed: int, p: float, ratio: float, with_none: bool) -> None:
     gen = torch.Generator().manual_seed(seed)
-    grads: list[torch.Tensor | None] = [rand(3, 2, gen=gen), rand(4, gen=gen, scale=5.0), rand((), gen=gen)]
+    grads: list[torch.Tensor | None] = [rand(3, 2, gen=gen), rand(4, gen=gen, scale=5.0), rand(gen=gen)]
     if with_none:
         grads.insert(1, None)
     total = global_norm(grads, p)
@@ -44,7 +44,7 @@ def test_clip_at_and_around_max_norm() -> None:
     at, _ = R.clip_grad_norm(g, 5.0)  # torch still scales by 5 / (5 + 1e-6) at the threshold
     torch.testing.assert_close(at[0], g[0] * 5 / (5 + 1e-6), rtol=1e-14, atol=0)
     below, _ = R.clip_grad_norm(g, 5.0 + 1e-3)
-    assert torch.equal(below[0], g[0])
+    assert below[0] is not None and torch.equal(below[0], g[0])
     barely_below, _ = R.clip_grad_norm(g, 5.0 + 1e-7)  # within 1e-6 of the norm: still scaled
     torch.testing.assert_close(barely_below[0], g[0] * (5.0 + 1e-7) / (5 + 1e-6), rtol=1e-14, atol=0)
     assert torch.linalg.vector_norm(barely_below[0]).item() < 5.0
@@ -63,7 +63,7 @@ def test_nonfinite_gradients() -> None:
         # inf total: coefficient 1/inf = 0, so finite entries become 0 and inf * 0 = nan; nan spreads to all
         expected_finite = 0.0 if bad == math.inf else math.nan
         torch.testing.assert_close(clipped[1], torch.tensor([expected_finite], dtype=F64), equal_nan=True)
-        assert torch.isnan(clipped[0][1])
+        assert clipped[0] is not None and torch.isnan(clipped[0][1])
     inf_norm = R.grad_norm([torch.tensor([1.0, -math.inf])], math.inf)
     assert inf_norm.item() == math.inf
 
@@ -72,7 +72,7 @@ def test_clip_grad_value_and_empty_inputs() -> None:
     g = [torch.tensor([-3.0, 0.5, 2.0]), None, torch.zeros(0)]
     clipped = R.clip_grad_value(g, 1.0)
     torch.testing.assert_close(clipped[0], torch.tensor([-1.0, 0.5, 1.0], dtype=F64))
-    assert clipped[1] is None and clipped[2].shape == (0,)
+    assert clipped[1] is None and clipped[2] is not None and clipped[2].shape == (0,)
     for grads in ([], [None, None]):
         assert R.grad_norm(grads).item() == 0.0 and R.grad_norm(grads).shape == ()
         assert R.clip_grad_norm(grads, 1.0) == (grads, torch.tensor(0.0, dtype=F64))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from hypothesis import given
@@ -84,7 +85,8 @@ def test_sgd(seed: int, steps: int, scale: float, lr: float, momentum: float, da
     if nesterov:
         dampening = 0.0  # torch refuses nesterov with dampening
         momentum = max(momentum, 0.1)
-    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+    hyper: dict[str, Any] = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                 nesterov=nesterov)
     got = R.optimizer_trajectory("sgd", p0, grads, **hyper)
     torch.testing.assert_close(got, sgd_path(p0, grads, **hyper), rtol=1e-10, atol=1e-15)
 
@@ -96,7 +98,8 @@ def test_sgd(seed: int, steps: int, scale: float, lr: float, momentum: float, da
 def test_rmsprop(seed: int, steps: int, scale: float, lr: float, alpha: float, eps: float, weight_decay: float,
                  momentum: float, centered: bool) -> None:
     p0, grads = trajectory_case(seed, steps, scale)
-    hyper = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+    hyper: dict[str, Any] = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                 centered=centered)
     got = R.optimizer_trajectory("rmsprop", p0, grads, **hyper)
     torch.testing.assert_close(got, rmsprop_path(p0, grads, **hyper), rtol=1e-10, atol=1e-15)
 
@@ -108,7 +111,7 @@ def test_rmsprop(seed: int, steps: int, scale: float, lr: float, alpha: float, e
 def test_adam_and_adamw(seed: int, steps: int, scale: float, lr: float, b1: float, b2: float, eps: float,
                         weight_decay: float, amsgrad: bool, name: str) -> None:
     p0, grads = trajectory_case(seed, steps, scale)
-    hyper = dict(lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    hyper: dict[str, Any] = dict(lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
     got = R.optimizer_trajectory(name, p0, grads, **hyper)
     expected = adam_path(p0, grads, **hyper, decoupled=name == "adamw")
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-15)

@@ -24,8 +24,8 @@ def rnn_states(x: Tensor, h0: Tensor, wx: Tensor, wh: Tensor, b: Tensor) -> Tens
        hidden=st.integers(1, 3))
 def test_rnn_forward_and_bptt(seed: int, n: int, t: int, d: int, hidden: int) -> None:
     gen = torch.Generator().manual_seed(seed)
-    args = [rand(n, t, d, gen=gen), rand(n, hidden, gen=gen), rand(d, hidden, gen=gen),
-            rand(hidden, hidden, gen=gen), rand(hidden, gen=gen)]
+    args = (rand(n, t, d, gen=gen), rand(n, hidden, gen=gen), rand(d, hidden, gen=gen),
+            rand(hidden, hidden, gen=gen), rand(hidden, gen=gen))
     dh = rand(n, t, hidden, gen=gen)
     torch.testing.assert_close(R.rnn_forward(*args), rnn_states(*args), rtol=1e-12, atol=1e-14)
     grads = R.rnn_backward(*args, dh)
@@ -36,7 +36,7 @@ def test_rnn_forward_and_bptt(seed: int, n: int, t: int, d: int, hidden: int) ->
 
 def test_rnn_with_no_time_steps() -> None:
     x, h0 = torch.zeros(2, 0, 3, dtype=F64), torch.ones(2, 4, dtype=F64)
-    args = [x, h0, torch.ones(3, 4), torch.ones(4, 4), torch.ones(4)]
+    args = (x, h0, torch.ones(3, 4), torch.ones(4, 4), torch.ones(4))
     assert R.rnn_forward(*args).shape == (2, 0, 4)
     grads = R.rnn_backward(*args, torch.zeros(2, 0, 4))
     assert [tuple(g.shape) for g in grads] == [(2, 0, 3), (2, 4), (3, 4), (4, 4), (4,)]

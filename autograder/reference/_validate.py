@@ -64,7 +64,7 @@ def as_grad_list(name: str, value: object) -> list[Tensor | None]:
 
 def as_threshold(name: str, value: object) -> float:
     """A real number >= 0 (inf allowed): a clipping threshold."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) >= 0:
         raise ValueError(f"{name} must be a real number >= 0, got {value!r}")
     return float(value)
 
@@ -73,6 +73,6 @@ def as_norm_type(value: object) -> float:
     """A positive real p of the p-norm, or inf (the string 'inf' too, as torch allows)."""
     if value == "inf":
         return float("inf")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
         raise ValueError(f"norm_type must be a positive float or float('inf'), got {value!r}")
     return float(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -10,7 +10,7 @@ from torch import Tensor
 from autograder.reference._validate import as_float64, expect_shape
 
 #: name -> (torch class, the hyper-parameters a caller may set; any other name is refused).
-OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], frozenset[str]]] = {
+OPTIMIZERS: dict[str, tuple[Callable[..., torch.optim.Optimizer], frozenset[str]]] = {
     "sgd": (torch.optim.SGD, frozenset({"lr", "momentum", "dampening", "weight_decay", "nesterov"})),
     "rmsprop": (torch.optim.RMSprop,
                 frozenset({"lr", "alpha", "eps", "weight_decay", "momentum", "centered"})),
@@ -19,7 +19,7 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], frozenset[str]]] = {
 }
 
 
-def optimizer_trajectory(name: str, param0: Tensor, grads: Sequence[Tensor], **hyper: object) -> Tensor:
+def optimizer_trajectory(name: str, param0: Tensor, grads: Sequence[Tensor] | Tensor, **hyper: object) -> Tensor:
     """Stacked (steps, *param0.shape) parameters after each step of torch.optim `name` fed grads[k] at step k.
 
     Defaults are torch's (e.g. AdamW weight_decay=0.01); torch's own ValueError for a bad value
