@@ -71,7 +71,7 @@ def test_rendered_verdicts_match_the_claims_table(built_book: BuiltBook, edition
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 HTML_LANG = re.compile(r"<html[^>]*\blang=\"([^\"]+)\"")
-SWITCH = re.compile(r'<a class="language-switch-link" href="([^"]+)" hreflang="([^"]+)"')
+SWITCH = re.compile(r'<a class="[^"]*\blanguage-switch-link\b[^"]*" href="([^"]+)" hreflang="([^"]+)"')
 H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.DOTALL)
 CHAPTERS = [p for p in toc_files() if not p.startswith("exercises/")]
 EXERCISES = [p for p in toc_files() if p.startswith("exercises/")]
@@ -137,6 +137,22 @@ def test_language_switch_links_to_the_twin_and_back(built_book: BuiltBook, page:
         assert lang == hreflang and not href.startswith(("/", "http")), f"{page}: switch {href!r} ({lang})"
         target = ((html / page).parent / href).resolve()
         assert target == (twin_root / f"{page}.html").resolve(), f"{html.name}/{page}: switch leads to {target}"
+
+
+@pytest.mark.parametrize("page", ["book/intro", "book/clipping", "exercises/clipping/clipping"])
+def test_sidebar_part_captions_are_translated(built_book: BuiltBook, page: str) -> None:
+    """The _toc.yml part captions in the Chinese sidebar are Chinese (from book/intro.po), as many as in English."""
+    caption = re.compile(r'caption-text">([^<]+)<')
+    english, chinese = caption.findall(_en(built_book, page)), caption.findall(_zh(built_book, page))
+    assert len(english) >= 5 and len(chinese) == len(english), (english, chinese)
+    assert all(CJK.search(c) for c in chinese), f"zh_CN/{page}: part captions {chinese}"
+
+
+def test_language_switch_is_in_the_article_header(built_book: BuiltBook) -> None:
+    """The switch sits in the article header (always in view), not only in a collapsible sidebar."""
+    for html in (_en(built_book, "book/clipping"), _zh(built_book, "book/clipping")):
+        header = re.search(r'class="bd-header-article.*?<article', html, re.DOTALL)
+        assert header and "language-switch-link" in header.group(0), "no switch in the article header"
 
 
 def _execution_rows(html: str) -> list[str]:

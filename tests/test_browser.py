@@ -317,7 +317,8 @@ def test_language_switch_leads_to_the_twin_and_back(site: tuple[str, list[str]],
     base, _ = site
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(urljoin(base, f"{name}.html"))
-    assert page.is_visible("a.language-switch-link"), f"{name}: no visible language switch"
+    box = page.locator("a.language-switch-link").bounding_box()
+    assert page.is_visible("a.language-switch-link") and box and box["y"] < 200, f"{name}: switch not in view"
     assert _click_switch(page) == urljoin(base, f"{ZH}/{name}.html")
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert page.inner_text("a.language-switch-link") == "English"

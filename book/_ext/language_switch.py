@@ -1,4 +1,4 @@
-"""Sphinx extension: every page links to its twin in the other edition (English <-> Chinese), in the sidebar.
+"""Sphinx extension: every page links to its twin in the other edition (English <-> Chinese), in the header.
 
 The English book is at the site root and the Chinese edition in the `zh_CN/` folder below it, page for page
 (book/_ext/build_zh.py builds it). The link is relative, computed from the page name, so it works from
@@ -16,9 +16,9 @@ from sphinx.config import Config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TWIN_FOLDER = "zh_CN"
-# sphinx-book-theme's default sidebar (its theme.conf) with the switch right under the book's title
-SIDEBAR = ["navbar-logo.html", "language-switch.html", "icon-links.html", "search-button-field.html",
-           "sbt-sidebar-nav.html"]
+# sphinx-book-theme's article header end (its theme.conf), with the switch before the download/full-screen buttons:
+# always in view at the top of the page, on narrow screens too (the sidebar collapses there)
+HEADER_END = ["language-switch.html", "article-header-buttons.html"]
 UNTRANSLATED = "exercises/"
 UNTRANSLATED_NOTE = "本练习尚未译成中文，以下为英文原文。练习的讲解见各章的中文版。"
 
@@ -35,7 +35,7 @@ def twin_url(pagename: str, chinese: bool) -> str:
 
 
 def switch_context(pagename: str, chinese: bool) -> dict[str, str]:
-    """What the sidebar template shows: link, its text in the target language, and labels."""
+    """What the header template shows: link, its text in the target language, and labels."""
     if chinese:
         return {"url": twin_url(pagename, True), "text": "English", "hreflang": "en",
                 "title": "Read this page in English", "aria": "语言 / Language"}
@@ -51,11 +51,12 @@ def add_switch(app: Sphinx, pagename: str, templatename: str, context: dict[str,
         f'\n<link rel="alternate" hreflang="{switch["hreflang"]}" href="{switch["url"]}" />')
 
 
-def use_sidebar(app: Sphinx, config: Config) -> None:
-    """Find the template, and put it in the sidebar unless the book chose its own sidebars."""
+def use_header(app: Sphinx, config: Config) -> None:
+    """Find the template, and put it in the article header unless the book chose that header's components."""
     config.templates_path = [*config.templates_path, str(TEMPLATES)]
-    if not config.html_sidebars:
-        config.html_sidebars = {"**": SIDEBAR}
+    options = dict(config.html_theme_options or {})
+    options.setdefault("article_header_end", HEADER_END)
+    config.html_theme_options = options
 
 
 def note_untranslated(app: Sphinx, doctree: nodes.document, docname: str) -> None:
@@ -72,7 +73,7 @@ def note_untranslated(app: Sphinx, doctree: nodes.document, docname: str) -> Non
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the hooks."""
-    app.connect("config-inited", use_sidebar)
+    app.connect("config-inited", use_header)
     app.connect("html-page-context", add_switch)
     app.connect("doctree-resolved", note_untranslated)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
