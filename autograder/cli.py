@@ -52,7 +52,7 @@ def _grade(args: argparse.Namespace) -> int:
     """Run `grade`."""
     from autograder.grading import pipeline
     from autograder.grading.export import to_gradebook
-    from autograder.grading.student import Limits
+    from autograder.grading.model import Limits
 
     if args.workers < 1 or args.timeout <= 0 or args.memory_mb < 64 or args.output_kb < 1:
         raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64 and --output-kb >= 1 are required")

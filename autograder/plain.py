@@ -118,7 +118,8 @@ def dumps(value: Any) -> tuple[bytes, bytes]:
     """(JSON bytes, .npz bytes) for a plain value."""
     tree, arrays = encode(value)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    named: dict[str, Any] = dict(arrays)  # names are a0, a1, ...: never one of savez's own keywords
+    np.savez(buffer, **named)
     return json.dumps(tree, allow_nan=False).encode(), buffer.getvalue()
 
 

@@ -79,6 +79,7 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
 
     from autograder import plain
     from autograder.grading import sandbox
+    from autograder.grading.model import Cell, Job, Limits
 
     parts: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,11 +89,10 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
             for i in range(k):
                 (exchange / f"job-{i}").mkdir()
                 plain.dump({}, exchange / f"job-{i}" / "cases")
-                reply = worker.request({"job": f"job-{i}", "cells": [{"label": "c", "source": "x = 1",
-                                        "answer": True}], "questions": [], "timeout": 10.0, "memory_mb": 512,
-                                        "output_bytes": 4096}, wait=60)
-                measured = {**reply["isolation_parts"], "isolation": reply["isolation_seconds"],
-                            "job": reply["seconds"], "cgroups": float(bool(reply["cgroups"]))}
+                job = Job(f"job-{i}", (Cell("c", "x = 1", True),), (), Limits(10.0, 512, 4096))
+                reply = worker.request(job, wait=60)
+                measured = {**reply.isolation_parts, "isolation": reply.isolation_seconds,
+                            "job": reply.seconds, "cgroups": float(reply.cgroups)}
                 for name, seconds in measured.items():
                     parts.setdefault(name, []).append(seconds * 1000)
         finally:

@@ -50,15 +50,15 @@ def _cohort(source: dict[str, Any], k: int, root: Path, assignment: str, noteboo
 def _run(root: Path, out: str, assignment: str, checks: str, workers: int, scheduler: str | None
          ) -> tuple[float, dict[str, tuple[float, str]]]:
     """(seconds, student -> (total, statuses)) of one whole grading run, in this process."""
-    from autograder.grading import pipeline, records
-    from autograder.grading.student import Limits
+    from autograder.grading import pipeline
+    from autograder.grading.model import Limits
 
     settings = pipeline.Settings(submissions=root / "subs", assignment_id=assignment, out=root / out,
                                  workers=workers, limits=Limits(), checks=checks, source=root / "source.ipynb",
                                  scheduler=scheduler)
     started = time.perf_counter()
     results = pipeline.grade(settings, stream=io.StringIO())
-    return time.perf_counter() - started, {s: (records.total(r), " ".join(row.status for row in r["rows"]))
+    return time.perf_counter() - started, {s: (r.total, " ".join(row.status for row in r.rows))
                                            for s, r in results.items()}
 
 

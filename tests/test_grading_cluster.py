@@ -19,7 +19,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from autograder.cli import main
 from autograder.grading import cluster, pipeline, records, replies  # noqa: F401 - see below
 from autograder.grading.assignments import load_assignment
 from autograder.grading.collect import Submission
-from autograder.grading.student import Limits
+from autograder.grading.model import Limits, Result
 
 # pipeline is imported here, at collection, because grade() binds sys.stderr as a default argument when
 # first imported: imported inside a capsys test it would keep that test's stream, closed afterwards.
@@ -134,12 +133,12 @@ def test_cluster_grades_equal_local_grades(graded: Path, client: Any, env: Path)
     assert sorted(local) == sorted(remote) == ["autograd", "exits", "honest", "partial", "truncated", "wrong"]
     workers = set(client.scheduler_info()["workers"])
     for student, result in remote.items():
-        assert result["rows"] == local[student]["rows"] and result["seed"] == local[student]["seed"]
-        assert result["notes"] == local[student]["notes"] and result["key_id"] == local[student]["key_id"]
-        assert result["worker"] in workers and result["seconds"] >= 0.0
-        assert result["sandbox"] == local[student]["sandbox"]
+        assert result.rows == local[student].rows and result.seed == local[student].seed
+        assert result.notes == local[student].notes and result.key_id == local[student].key_id
+        assert result.worker in workers and result.seconds >= 0.0
+        assert result.sandbox == local[student].sandbox
     report = (graded / "dask" / "report.html").read_text()
-    assert "<th>worker</th>" in report and all(r["worker"] in report for r in remote.values())
+    assert "<th>worker</th>" in report and all(str(r.worker) in report for r in remote.values())
     assert "<th>worker</th>" not in (graded / "local" / "report.html").read_text()
     assert (graded / "dask" / "feedback" / "honest").is_dir()
     assert not any(f.name.startswith("grading-node-") for f in (graded / "dask").rglob("*"))
@@ -155,7 +154,7 @@ def test_resume_on_the_cluster(graded: Path, tmp_path: Path, local_cluster: Any)
     assert _grade(graded / "subs", out, graded / "fake.ipynb", "--scheduler", address, "--resume") == 0
     assert {p.name: p.read_bytes() for p in (out / "results").glob("*.json") if p.name in kept} == kept
     before = records.load_results(graded / "dask", "fake")["wrong"]
-    assert records.load_results(out, "fake")["wrong"]["rows"] == before["rows"]  # regraded, same grade
+    assert records.load_results(out, "fake")["wrong"].rows == before.rows  # regraded, same grade
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nobody(tmp_path: Path, client: Any, local_cluster: Any,
@@ -169,8 +168,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nobody(tmp_path: Path, c
     saves: Counter[str] = Counter()
     original = records.save_result
 
-    def counting(where: Path, result: dict[str, Any]) -> None:
-        saves[result["student_id"]] += 1
+    def counting(where: Path, result: Result) -> None:
+        saves[result.student_id] += 1
         original(where, result)
 
     monkeypatch.setattr(records, "save_result", counting)
@@ -194,8 +193,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nobody(tmp_path: Path, c
     assert saves == Counter({student: 1 for student in students})
     results = records.load_results(out, "fake")
     assert sorted(results) == students
-    assert all(row.status == "passed" for r in results.values() for row in r["rows"])
-    assert {r["worker"] for r in results.values()} - {killed["address"]}, "someone else took over"
+    assert all(row.status == "passed" for r in results.values() for row in r.rows)
+    assert {r.worker for r in results.values()} - {killed["address"]}, "someone else took over"
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next test
 
 
@@ -218,7 +217,7 @@ def test_ctrl_c_keeps_what_was_graded_and_leaves_nothing_on_the_workers(tmp_path
     assert proc.returncode == 130, err
     saved = records.load_results(out, "fake")
     assert 1 <= len(saved) < 8 and len(saved) == len(list((out / "results").glob("*.json")))
-    assert all(row.status == "passed" for r in saved.values() for row in r["rows"])
+    assert all(row.status == "passed" for r in saved.values() for row in r.rows)
     while time.time() < deadline and any(client.processing().values()):  # a task already running ends
         time.sleep(0.1)
     assert _files_left(env) == []
@@ -328,9 +327,8 @@ def _good_reply() -> tuple[dict[str, Any], Submission, Any]:
     """A well-formed reply for student 'ann', her submission, and the assignment."""
     assignment = load_assignment("fakecourse.checks:get_assignment", "fake")
     sub = Submission("ann", "subs/ann/fake/fake.ipynb", b"{}")
-    failed = replies.failed(sub, assignment, "whatever")
-    reply = {**failed, "rows": [asdict(r) for r in failed["rows"]], "seed": 7, "seconds": 1.5, "worker": "tcp://w:1",
-             "sandbox": "bubblewrap"}
+    failed = pipeline.internal_error(sub, assignment, "whatever")
+    reply = {**failed.to_json(), "seed": 7, "seconds": 1.5, "worker": "tcp://w:1", "sandbox": "bubblewrap"}
     return reply, sub, assignment
 
 
@@ -347,20 +345,26 @@ def _good_reply() -> tuple[dict[str, Any], Submission, Any]:
     lambda r: r.update(seed=True),
     lambda r: r.update(output={"stdout": b"bytes"}),
     lambda r: r.update(notes="not a list"),
+    lambda r: r.update(flag=True),
+    lambda r: r.pop("origin"),
+    lambda r: r.update(late="no"),
+    lambda r: r["rows"][0].update(max_score=9.0),
 ], ids=["other-student", "rows-missing", "rows-reordered", "score-above-max", "score-nan", "row-other-student",
-        "odd-status", "unknown-row-field", "seconds-text", "seed-bool", "output-bytes", "notes-text"])
+        "odd-status", "unknown-row-field", "seconds-text", "seed-bool", "output-bytes", "notes-text", "unknown-field",
+        "origin-missing", "late-text", "max-score-changed"])
 def test_a_malformed_reply_is_refused(damage: Any) -> None:
     """Every kind of damaged reply raises BadResult (the student then gets error rows, never bad data)."""
     reply, sub, assignment = _good_reply()
-    assert replies.accept(reply, sub, assignment, Limits())["rows"][0].status == "error"
+    assert replies.accept(reply, sub, assignment, Limits()).rows[0].status == "error"
     damage(reply)
     with pytest.raises(replies.BadResult):
         replies.accept(reply, sub, assignment, Limits())
 
 
-def test_a_reply_is_capped_and_keeps_plain_extras() -> None:
-    """Output beyond the limit is cut; an unknown small plain field passes; an oversized one is dropped."""
+def test_a_reply_is_capped_and_takes_late_and_notebook_from_the_instructor() -> None:
+    """Output beyond the limit and long notes are cut; what the instructor's side knows is not taken from the reply."""
     reply, sub, assignment = _good_reply()
-    reply.update(output={"stdout": "x" * 5000}, flag=True, huge="y" * 10_000)
+    reply.update(output={"stdout": "x" * 5000}, notes=["n" * 5000] * 200, late=True, notebook="other.ipynb")
     result = replies.accept(reply, sub, assignment, Limits(output_bytes=100))
-    assert len(result["output"]["stdout"]) == 100 and result["flag"] is True and "huge" not in result
+    assert len(result.output["stdout"]) == 100 and len(result.notes) == 100 and len(result.notes[0]) == 2000
+    assert result.late is sub.late and result.notebook == assignment.notebook and result.worker == "tcp://w:1"

@@ -26,7 +26,7 @@ from fakecourse import notebooks  # noqa: E402
 
 from autograder.grading import limits, pipeline, sandbox  # noqa: E402
 from autograder.grading.collect import collect  # noqa: E402
-from autograder.grading.student import Limits  # noqa: E402
+from autograder.grading.model import Limits  # noqa: E402
 
 _NO_SANDBOX = not sandbox.bwrap_usable()
 if _NO_SANDBOX and os.geteuid() == 0:
@@ -79,7 +79,7 @@ def zip_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _check_rows(run: dict, student: str) -> None:
     """Every row of `student` has the expected status, scores accordingly, and names the problem."""
     status, word = run["expected"][student]
-    rows = run["results"][student]["rows"]
+    rows = run["results"][student].rows
     messages = {r.grade_id: r.message for r in rows}
     assert [r.status for r in rows] == [status] * 3, messages
     assert all((r.score == r.max_score) if status == "passed" else r.score == 0 for r in rows)
@@ -102,7 +102,7 @@ def test_folder_batch_has_exactly_the_students(folder_run: dict) -> None:
 def test_links_were_not_followed(folder_run: dict) -> None:
     """A link to the source or to another student's notebook never scores (it would pass if read)."""
     for student in ("link-to-solutions", "link-to-other", "link-relative", "linked-folder", "link-student"):
-        assert sum(r.score for r in folder_run["results"][student]["rows"]) == 0
+        assert sum(r.score for r in folder_run["results"][student].rows) == 0
 
 
 @pytest.mark.parametrize("student", sorted(containers.ZIP))
@@ -114,8 +114,8 @@ def test_zip_students_get_a_row_with_a_reason(zip_run: dict, student: str) -> No
 def test_zip_ids_come_only_from_the_uploads_own_name(zip_run: dict) -> None:
     """Planted <id>/fake/fake.ipynb paths create no rows, rename nobody, and do not satisfy the roster."""
     assert set(zip_run["results"]) == set(zip_run["expected"]) | {"bob"}
-    assert {r.status for r in zip_run["results"]["bob"]["rows"]} == {"missing"}
-    assert zip_run["results"]["mary-major"]["origin"].endswith("Mary Major_789_assignsubmission_file_/fake.ipynb")
+    assert {r.status for r in zip_run["results"]["bob"].rows} == {"missing"}
+    assert zip_run["results"]["mary-major"].origin.endswith("Mary Major_789_assignsubmission_file_/fake.ipynb")
     assert not any(s.startswith(("mary-major-", "doejohn-", "bob-")) for s in zip_run["results"])
 
 
@@ -145,14 +145,14 @@ def test_no_infrastructure_error_for_the_submissions_own_problems(folder_run: di
     """Oversized input is 'malformed' naming its limit, decided before the sandbox: never an 'error' row."""
     for run in (folder_run, zip_run):
         for student, result in run["results"].items():
-            assert {r.status for r in result["rows"]} != {"error"}, (student, result["rows"][0].message)
+            assert {r.status for r in result.rows} != {"error"}, (student, result.rows[0].message)
 
 
 RSS_SCRIPT = """
 import resource, sys
 from pathlib import Path
 from autograder.grading import pipeline
-from autograder.grading.student import Limits
+from autograder.grading.model import Limits
 for submissions in sys.argv[2:]:
     pipeline.grade(pipeline.Settings(submissions=Path(submissions), assignment_id="fake", out=Path(sys.argv[1]),
                                      workers=1, checks="fakecourse.checks:get_assignment", sandbox="none",

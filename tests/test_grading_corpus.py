@@ -25,8 +25,8 @@ sys.path.insert(0, str(CORPUS))
 from fakecourse import notebooks  # noqa: E402
 from hostile import CASES  # noqa: E402
 
-from autograder.grading import pipeline, records, sandbox  # noqa: E402
-from autograder.grading.student import Limits  # noqa: E402
+from autograder.grading import pipeline, sandbox  # noqa: E402
+from autograder.grading.model import Limits  # noqa: E402
 
 # Without bubblewrap the hostile corpus cannot be contained, so it is skipped, except as root (CI), where
 # `make test` installs bubblewrap: there a missing sandbox is a failure, not a reason to test less.
@@ -89,7 +89,7 @@ def test_every_student_gets_one_row_per_graded_cell(graded: dict) -> None:
 @pytest.mark.parametrize("student", sorted(CASES))
 def test_row_statuses(graded: dict, student: str) -> None:
     """Each corpus student gets exactly the expected status per question, and the score that goes with it."""
-    rows = {r.grade_id: r for r in graded["results"][student]["rows"]}
+    rows = {r.grade_id: r for r in graded["results"][student].rows}
     expected = CASES[student][1]
     assert {g: r.status for g, r in rows.items()} == expected, {g: r.message for g, r in rows.items()}
     for row in rows.values():
@@ -104,12 +104,12 @@ def test_row_statuses(graded: dict, student: str) -> None:
 def test_files_outside_the_sandbox_were_not_changed(graded: dict) -> None:
     """The 'escapes' student tried to read and append to these; none changed (and it passed, so none read)."""
     assert graded["before"] == graded["after"]
-    assert graded["results"]["escapes"]["rows"][0].status == "passed"
+    assert graded["results"]["escapes"].rows[0].status == "passed"
 
 
 def test_diagnoses_name_the_problem(graded: dict) -> None:
     """Messages say what happened in words a student understands."""
-    message = {s: {r.grade_id: r.message for r in graded["results"][s]["rows"]} for s in CASES}
+    message = {s: {r.grade_id: r.message for r in graded["results"][s].rows} for s in CASES}
     assert "deleted" in message["deletes-test"]["test_norm2"]
     assert "time limit" in message["endless-loop"]["test_scale"]
     assert "memory" in message["eats-memory"]["test_norm2"]
@@ -121,7 +121,7 @@ def test_diagnoses_name_the_problem(graded: dict) -> None:
 
 def test_output_is_capped_not_fatal(graded: dict) -> None:
     """300 MB of prints keep only the cap, mark the cut, and the question still passes."""
-    output = graded["results"]["prints-gigabytes"]["output"]
+    output = graded["results"]["prints-gigabytes"].output
     assert len(output["stdout"]) <= 32 << 10 and "cut" in output["truncated"]
 
 
@@ -133,16 +133,16 @@ def test_honest_stderr_is_kept_as_feedback(graded: dict) -> None:
 
 def test_notes_for_repaired_notebooks(graded: dict) -> None:
     """Edited test cells and upgraded nbformat 3 notebooks are graded, with a note saying so."""
-    assert any("edited" in n for n in graded["results"]["edits-test"]["notes"])
-    assert any("nbformat 3" in n for n in graded["results"]["nbformat3"]["notes"])
+    assert any("edited" in n for n in graded["results"]["edits-test"].notes)
+    assert any("nbformat 3" in n for n in graded["results"]["nbformat3"].notes)
 
 
 def test_seeds_are_recorded_and_per_student(graded: dict) -> None:
     """Each result records the seed its inputs were drawn from; students get different ones."""
-    seeds = [r["seed"] for r in graded["results"].values() if r["seed"] is not None]
+    seeds = [r.seed for r in graded["results"].values() if r.seed is not None]
     assert len(seeds) == len(set(seeds)) > 10
     stored = json.loads((graded["out"] / "results" / "honest.json").read_text())
-    assert stored["seed"] == graded["results"]["honest"]["seed"] and stored["sandbox"] == "bubblewrap"
+    assert stored["seed"] == graded["results"]["honest"].seed and stored["sandbox"] == "bubblewrap"
 
 
 def test_no_student_process_survives(graded: dict) -> None:
@@ -153,7 +153,7 @@ def test_no_student_process_survives(graded: dict) -> None:
     first, last = worker_uid_base(os.getpid(), 0), worker_uid_base(os.getpid(), 15) + UIDS_PER_WORKER
     uids = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
     assert not [u for u in uids if first <= int(u) < last]
-    assert all(r["sandbox"] == "bubblewrap" for r in graded["results"].values())
+    assert all(r.sandbox == "bubblewrap" for r in graded["results"].values())
 
 
 def test_reports_and_gradescope(graded: dict) -> None:
@@ -163,7 +163,7 @@ def test_reports_and_gradescope(graded: dict) -> None:
         assert section in report
     for student, result in graded["results"].items():
         gradescope = json.loads((graded["out"] / "gradescope" / student / "results.json").read_text())
-        assert gradescope["score"] == pytest.approx(records.total(result))
+        assert gradescope["score"] == pytest.approx(result.total)
         assert len(gradescope["tests"]) == 3
 
 
@@ -180,4 +180,4 @@ def test_nbgrader_export_lists_the_same_scores(graded: dict, tmp_path: Path) -> 
                    env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
     with open(tmp_path / "x.csv", newline="") as f:
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    assert exported == pytest.approx({s: records.total(r) for s, r in graded["results"].items()})
+    assert exported == pytest.approx({s: r.total for s, r in graded["results"].items()})

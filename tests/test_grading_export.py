@@ -7,21 +7,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from autograder.grading import export
-from autograder.grading.judging import Row
+from autograder.grading.model import Result, Row
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
 
 
-def _result(student: str, scores: tuple[float, float, float]) -> dict[str, Any]:
+def _result(student: str, scores: tuple[float, float, float]) -> Result:
     points = [q.points for q in FAKE.questions]
-    return {"student_id": student, "rows": [Row(student, "fake", "fake.ipynb", q.grade_id, s, p, "partial", "")
-                                            for q, s, p in zip(FAKE.questions, scores, points, strict=True)]}
+    return Result(student, "fake", "fake.ipynb", "upload", False, 1, (), {}, 0.1,
+                  tuple(Row(student, "fake", "fake.ipynb", q.grade_id, s, p, "partial", "")
+                        for q, s, p in zip(FAKE.questions, scores, points, strict=True)))
 
 
 def test_new_gradebook_gets_the_alembic_stamp_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

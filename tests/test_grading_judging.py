@@ -15,7 +15,7 @@ from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import run, seed_for
 from autograder.checks.spec import Outcome
 from autograder.grading import judging, records
-from autograder.grading.sanitize import Verdict
+from autograder.grading.model import Result, Verdict
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
@@ -46,12 +46,13 @@ def rmsprop_step(param, grad, state, lr=0.01, alpha=0.99, eps=1e-8, weight_decay
 '''
 
 
-def _batch(assignment: Any, grade_id: str, namespace: dict[str, Any], student: str) -> judging.Judged:
+def _batch(assignment: Any, grade_id: str, namespace: dict[str, Any], student: str) -> tuple[float, str, str, str]:
     """What the batch grader decides for one question (the student's calls made here, not in a sandbox)."""
-    seed = judging.derive_seed(key.assignment_seed(KEY.encode(), assignment.id), student)
+    seed = key.student_seed(KEY.encode(), assignment.id, student)
     question = assignment.question(grade_id)
     cases = judging.draw_cases(assignment, seed)[grade_id]
-    return judging._score(question, cases, [question.call(namespace, case) for case in cases])
+    verdict = judging._score(question, cases, [question.call(namespace, case) for case in cases])
+    return verdict.score, verdict.status, verdict.message, verdict.mistake
 
 
 def _cell(aid: str, grade_id: str, namespace: dict[str, Any], student: str) -> float:
@@ -119,18 +120,34 @@ def test_judge_question_reads_the_sandbox_files_and_records_the_mistake(tmp_path
     cases = judging.draw_cases(assignment, 11)[question.grade_id]
     plain.dump({"outputs": [question.call(namespace, c) for c in cases], "missing": []}, tmp_path / "q0")
     judged = judging.judge_question(question, cases, tmp_path / "q0", [], False, 512)
-    assert isinstance(judged, tuple) and judged[3] == "eps inside the square root"
+    assert isinstance(judged, Verdict) and judged.mistake == "eps inside the square root"
     rows = judging.rows_for("alice", assignment, {question.grade_id: judged})
     assert rows[2].mistake == "eps inside the square root" and rows[0].status == "error"
-    records.save_result(tmp_path, {"student_id": "alice", "assignment": "optimizers", "rows": rows})
-    assert records.load_results(tmp_path, "optimizers")["alice"]["rows"] == rows  # the field survives storage
+    result = Result("alice", "optimizers", assignment.notebook, "o", False, 1, (), {}, 0.1, rows)
+    records.save_result(tmp_path, result)
+    assert records.load_results(tmp_path, "optimizers")["alice"].rows == rows  # the field survives storage
 
 
-def test_verdicts_and_short_tuples_still_make_rows() -> None:
+def test_every_verdict_makes_a_row_and_a_missing_one_is_an_internal_error() -> None:
     rows = judging.rows_for("bob", FAKE, {"test_scale": Verdict("timeout", "too slow"),
-                                          "test_norm2": (1.0, "partial", "half right")})
-    assert [(r.status, r.score, r.mistake) for r in rows] == [("timeout", 0.0, ""), ("partial", 1.0, ""),
+                                          "test_norm2": Verdict("partial", "half right", 1.0, "sign flipped")})
+    assert [(r.status, r.score, r.mistake) for r in rows] == [("timeout", 0.0, ""), ("partial", 1.0, "sign flipped"),
                                                               ("error", 0.0, "")]
+    assert rows[2].message == "not graded (internal error)"
+
+
+def test_why_unfinished_reads_the_reply_record() -> None:
+    """Each way a phase can end without a result is worded from the Reply's fields (the exit code named once)."""
+    from autograder.grading.model import EXIT_RESULTS_UNWRITABLE, Reply
+
+    question = FAKE.question("test_scale")
+    assert judging.why_unfinished(question, Reply("done", "j", timed_out=True), 3).status == "timeout"
+    assert "killed by SIGKILL (out of memory?)" in judging.why_unfinished(None, Reply("done", "j", signal=9), 3).message
+    assert "could not be written" in judging.why_unfinished(
+        question, Reply("done", "j", exit=EXIT_RESULTS_UNWRITABLE), 3).message
+    assert "exit code 3" in judging.why_unfinished(question, Reply("done", "j", exit=3), 3).message
+    failed = judging.why_unfinished(question, Reply.failed("j", "worker died (twice)"), 3)
+    assert failed == Verdict("error", "grading infrastructure error: worker died (twice)")
 
 
 def test_printed_output_is_not_repeated_once_per_job() -> None:

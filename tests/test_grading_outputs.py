@@ -8,12 +8,11 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from autograder.grading import outputs, records
-from autograder.grading.judging import Row
+from autograder.grading import outputs
+from autograder.grading.model import Result, Row, RunSummary
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
@@ -21,14 +20,14 @@ from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
 EVIL = "<script>alert('x')</script>"
 
 
-def _result(student: str = "alice", message: str = "ok", stdout: str = "hello\n") -> dict[str, Any]:
+def _result(student: str = "alice", message: str = "ok", stdout: str = "hello\n") -> Result:
     """One stored result: a partial question with `message`, two passed ones."""
-    return {"student_id": student, "assignment": "fake", "notebook": "fake.ipynb", "seconds": 0.2, "late": True,
-            "seed": 1234, "sandbox": "bubblewrap", "notes": [f"note {EVIL}"],
-            "output": {"stdout": stdout, "stderr": "", "cell_errors": ""},
-            "rows": [Row(student, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed", "fine"),
-                     Row(student, "fake", "fake.ipynb", "test_norm2", 2 / 3, 2.0, "partial", message, "L1"),
-                     Row(student, "fake", "fake.ipynb", "test_square_grad", 2.0, 2.0, "passed", "fine")]}
+    return Result(student, "fake", "fake.ipynb", "upload", True, 1234, (f"note {EVIL}",),
+                  {"stdout": stdout, "stderr": "", "cell_errors": ""}, 0.2,
+                  (Row(student, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed", "fine"),
+                   Row(student, "fake", "fake.ipynb", "test_norm2", 2 / 3, 2.0, "partial", message, "L1"),
+                   Row(student, "fake", "fake.ipynb", "test_square_grad", 2.0, 2.0, "passed", "fine")),
+                  sandbox="bubblewrap")
 
 
 def test_feedback_page_escapes_student_id_messages_notes_and_output() -> None:
@@ -49,21 +48,20 @@ def test_feedback_page_content() -> None:
 
 def test_write_all_writes_every_file_where_the_report_links(tmp_path: Path) -> None:
     results = {"alice": _result(), "bob": _result("bob", "bad")}
-    outputs.write_all(tmp_path, FAKE, results, {"sandbox_name": "bubblewrap", "graded": 2, "elapsed": 1.0})
+    outputs.write_all(tmp_path, FAKE, results, RunSummary("k", "bubblewrap", graded=2, elapsed=1.0))
     for student in results:
         page = tmp_path / outputs.feedback_path(FAKE, student)
         assert page == tmp_path / "feedback" / student / "fake" / "fake.html" and page.is_file()
         assert f'href="feedback/{student}/fake/fake.html"' in (tmp_path / "report.html").read_text()
         gradescope = json.loads((tmp_path / "gradescope" / student / "results.json").read_text())
-        assert gradescope["score"] == records.total(results[student]) and len(gradescope["tests"]) == 3
+        assert gradescope["score"] == results[student].total and len(gradescope["tests"]) == 3
     lines = (tmp_path / "grades.csv").read_text().splitlines()
     assert lines[0] == ",".join(("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status",
                                  "message")) and len(lines) == 7
 
 
 def test_summary_line() -> None:
-    line = outputs.summary_line({"alice": _result()}, {"graded": 1, "elapsed": 2.0, "resumed": 0,
-                                                       "sandbox_name": "bubblewrap"}, 2)
+    line = outputs.summary_line({"alice": _result()}, RunSummary("k", "bubblewrap", graded=1, elapsed=2.0), 2)
     assert line.startswith("graded 1 submission(s) in 2.0 s") and "partial 1, passed 2" in line
 
 

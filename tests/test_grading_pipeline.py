@@ -7,13 +7,13 @@ import dataclasses
 import io
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from autograder import key
 from autograder.grading import pipeline, records
 from autograder.grading.collect import Submission
+from autograder.grading.model import Result
 from autograder.grading.pipeline import _with_roster
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
@@ -50,9 +50,9 @@ def _batch(tmp_path: Path) -> pipeline.Settings:
                              checks=CHECKS, source=source)
 
 
-def _grades(results: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, float, str]]]:
+def _grades(results: dict[str, Result]) -> dict[str, list[tuple[str, float, str]]]:
     """student -> [(grade_id, score, status)]."""
-    return {s: [(r.grade_id, r.score, r.status) for r in result["rows"]] for s, result in results.items()}
+    return {s: [(r.grade_id, r.score, r.status) for r in result.rows] for s, result in results.items()}
 
 
 def _files(out: Path) -> dict[str, bytes]:
@@ -66,8 +66,8 @@ def test_reruns_resume_and_student_regrades_reproduce_every_grade(tmp_path: Path
     assert set(first) == set(STUDENTS)
     assert len({tuple(g) for s, g in first.items() if s != "wrong"}) > 1  # the grade does depend on the inputs
     for student, result in records.load_results(settings.out, "fake").items():
-        assert result["key_id"] == key.key_id(key.load_key())
-        assert result["seed"] == key.student_seed(key.load_key(), "fake", student)  # replays the inputs
+        assert result.key_id == key.key_id(key.load_key())
+        assert result.seed == key.student_seed(key.load_key(), "fake", student)  # replays the inputs
 
     kept = _files(settings.out)
     for student in ("s1", "s4", "wrong"):  # as if the run had been killed before these were saved

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from autograder.grading import limits
-from autograder.grading.judging import Row
+from autograder.grading.model import Result, Row
 from autograder.grading.records import load_results, result_bytes, save_result
 
 
-def _result(**extra: object) -> dict:
-    """A minimal stored result for student 'ann'."""
+def _result(**extra: Any) -> Result:
+    """A minimal result for student 'ann'."""
     row = Row("ann", "fake", "fake.ipynb", "test_scale", 0.0, 1.0, "failed", "wrong")
-    return {"student_id": "ann", "assignment": "fake", "notebook": "fake.ipynb", "origin": "ann", "late": False,
-            "seed": 1, "notes": [], "output": {}, "seconds": 0.1, "rows": [row], **extra}
+    base = Result("ann", "fake", "fake.ipynb", "ann", False, 1, (), {}, 0.1, (row,))
+    changes: dict[str, Any] = {k: tuple(v) if k == "notes" else v for k, v in extra.items()}
+    return dataclasses.replace(base, **changes)
 
 
 def test_notes_output_and_origin_are_capped() -> None:
@@ -40,4 +43,4 @@ def test_saved_results_round_trip(tmp_path: Path) -> None:
     """What is saved is what load_results gives back (rows as Row), capped."""
     save_result(tmp_path, _result(notes=["n"] * 100))
     loaded = load_results(tmp_path, "fake")["ann"]
-    assert loaded["rows"][0].status == "failed" and len(loaded["notes"]) == limits.NOTES + 1
+    assert loaded.rows[0].status == "failed" and len(loaded.notes) == limits.NOTES + 1

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from autograder.grading import report
-from autograder.grading.judging import Row
+from autograder.grading.model import Result, Row, RunSummary
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
@@ -17,15 +17,15 @@ LONG = "x" * 400
 
 
 def _result(student: str, rows: list[tuple[str, float, str, str, str]], submitted: bool = True,
-            seconds: float = 0.5) -> dict[str, Any]:
+            seconds: float = 0.5) -> Result:
     """A stored result with rows (grade_id, score, status, message, mistake)."""
     points = {q.grade_id: q.points for q in FAKE.questions}
-    return {"student_id": student, "assignment": "fake", "notebook": "fake.ipynb", "seconds": seconds,
-            "sandbox": "bubblewrap", "submitted": submitted, "output": {}, "notes": [],
-            "rows": [Row(student, "fake", "fake.ipynb", g, s, points[g], st, m, mi) for g, s, st, m, mi in rows]}
+    return Result(student, "fake", "fake.ipynb", "upload", False, 1, (), {}, seconds,
+                  tuple(Row(student, "fake", "fake.ipynb", g, s, points[g], st, m, mi) for g, s, st, m, mi in rows),
+                  sandbox="bubblewrap", submitted=submitted)
 
 
-def _cohort() -> dict[str, dict[str, Any]]:
+def _cohort() -> dict[str, Result]:
     """Three students make one named mistake (different numbers in each message), one passes, two never submit."""
     results = {}
     for i, student in enumerate(("ann", "ben", "cat")):
@@ -62,16 +62,15 @@ def test_unnamed_failures_group_by_message_without_case_and_numbers() -> None:
 
 def test_missing_is_told_from_a_submission_without_functions() -> None:
     """Old results without the 'submitted' field: roster-only rows (one message for all) are 'not submitted'."""
-    ghost = _result("gus", [(q.grade_id, 0.0, "missing", "no submission found", "") for q in FAKE.questions])
-    del ghost["submitted"]
-    blank = _result("ivy", [(q.grade_id, 0.0, "missing", f"function {q.functions[0]} is not defined", "")
-                            for q in FAKE.questions])
-    del blank["submitted"]
+    ghost = dataclasses.replace(_result("gus", [(q.grade_id, 0.0, "missing", "no submission found", "")
+                                                for q in FAKE.questions]), submitted=None)
+    blank = dataclasses.replace(_result("ivy", [(q.grade_id, 0.0, "missing", f"function {q.functions[0]} is not "
+                                                 "defined", "") for q in FAKE.questions]), submitted=None)
     assert not report.submitted(ghost) and report.submitted(blank)
 
 
 def test_report_page(tmp_path: Path) -> None:
-    page = report.render(FAKE, _cohort(), {"graded": 6, "elapsed": 3.14159, "key_id": "abc123"})
+    page = report.render(FAKE, _cohort(), RunSummary("abc123", "bubblewrap", graded=6, elapsed=3.14159))
     assert "4 of 6 students submitted" in page
     pass_rates = page.split("Pass rate per test")[1].split("Most common diagnoses")[0]
     assert "3/4" in pass_rates and "75%" in pass_rates and "/6" not in pass_rates  # over submitters only
@@ -90,13 +89,13 @@ def test_everything_in_the_report_is_escaped() -> None:
     results[evil] = _result(evil, [("test_scale", 0.0, "failed", f"test_scale: {evil}", evil),
                                    ("test_norm2", 2.0, "passed", "ok", ""),
                                    ("test_square_grad", 2.0, "passed", "", "")])
-    page = report.render(FAKE, results, {"graded": 1, "elapsed": 1.0, "key_id": evil})
+    page = report.render(FAKE, results, RunSummary(evil, "bubblewrap", graded=1, elapsed=1.0))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "%3Cscript%3E" in page  # the link to the feedback page is URL-encoded
 
 
 def test_empty_cohort_renders() -> None:
-    page = report.render(FAKE, {}, {})
+    page = report.render(FAKE, {}, RunSummary("?", "bubblewrap"))
     assert "0 of 0 students submitted" in page and "No submissions yet" in page
 
 
@@ -105,7 +104,8 @@ def test_report_never_touches_the_pyplot_backend() -> None:
     code = ("import sys, matplotlib; matplotlib.use('svg'); sys.path.insert(0, 'tests/corpus')\n"
             "from tests.test_grading_report import _cohort, FAKE\n"
             "from autograder.grading import report\n"
-            "report.render(FAKE, _cohort(), {})\n"
+            "from autograder.grading.model import RunSummary\n"
+            "report.render(FAKE, _cohort(), RunSummary('?', 'bubblewrap'))\n"
             "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
             "assert 'matplotlib.pyplot' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)

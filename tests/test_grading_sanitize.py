@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse import checks, notebooks  # noqa: E402
 
+from autograder.grading.model import Cell  # noqa: E402
 from autograder.grading.notebook import Malformed, parse  # noqa: E402
 from autograder.grading.sanitize import plan  # noqa: E402
 
@@ -28,10 +29,10 @@ def test_honest_submission_runs_setup_from_source_and_answers_from_student() -> 
     nb = notebooks.submission({"ans_scale": "def scale(x, a):\n    return 2 * a * x\n"})
     nb["cells"][1]["source"] = "import os\nos.system('evil')\n"  # student edits the locked setup cell
     built = _plan(nb)
-    assert [label for label, _, _ in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
-    assert built.cells[0][1] == notebooks.SETUP and "2 * a * x" in built.cells[1][1]
+    assert [cell.label for cell in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
+    assert built.cells[0].source == notebooks.SETUP and "2 * a * x" in built.cells[1].source
     assert not built.decided and any("was edited" in n for n in built.notes)
-    assert "assert" not in "".join(source for _, source, _ in built.cells)
+    assert "assert" not in "".join(cell.source for cell in built.cells)
 
 
 def test_added_cells_run_after_the_cell_they_follow() -> None:
@@ -41,10 +42,10 @@ def test_added_cells_run_after_the_cell_they_follow() -> None:
     nb["cells"].insert(2, helper)  # right after the locked setup cell, before the first answer
     nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "print('done')", "outputs": []})
     built = _plan(nb)
-    labels = [label for label, _, _ in built.cells]
+    labels = [cell.label for cell in built.cells]
     assert labels == ["setup", "student cell 3", "ans_scale", "ans_norm2", "ans_square_grad",
                       f"student cell {len(nb['cells'])}"]
-    assert built.cells[1] == ("student cell 3", helper["source"], True)
+    assert built.cells[1] == Cell("student cell 3", str(helper["source"]), True)
     assert "_twice" in built.answers  # the forbidden-shortcut scan sees helpers too
 
 
@@ -97,4 +98,4 @@ def test_thousands_of_copied_cells_cost_one_verdict_and_few_notes() -> None:
     built = _plan(nb)
     assert set(built.decided) == {"test_norm2"}
     assert built.decided["test_norm2"].message == "test cell 'test_norm2' appears 2001 times (duplicated)"
-    assert len(built.notes) <= 2 and sum(label == "setup" for label, _, _ in built.cells) == 1
+    assert len(built.notes) <= 2 and sum(cell.label == "setup" for cell in built.cells) == 1

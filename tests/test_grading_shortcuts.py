@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from autograder.grading import pipeline, sandbox
-from autograder.grading.student import Limits
+from autograder.grading.model import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "solutions" / "optimizers" / "optimizers.ipynb"
@@ -115,14 +115,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_the_honest_solution_passes_through_the_runner(graded: dict[str, Any]) -> None:
     """Control: the course's own notebook, setup cell included, still grades full marks in the new sandbox."""
-    rows = graded["honest"]["rows"]
+    rows = graded["honest"].rows
     assert rows and all(r.status == "passed" for r in rows), {r.grade_id: r.message for r in rows}
 
 
 @pytest.mark.parametrize("student", sorted(SHORTCUTS))
 def test_a_shortcut_earns_nothing(graded: dict[str, Any], student: str) -> None:
     """The Adam questions score 0; the other questions (honest code) still pass."""
-    rows = {r.grade_id: r for r in graded[student]["rows"]}
+    rows = {r.grade_id: r for r in graded[student].rows}
     for grade_id, row in rows.items():
         if grade_id in ADAM:
             assert row.score == 0 and row.status != "passed", (grade_id, row.message)
@@ -133,5 +133,5 @@ def test_a_shortcut_earns_nothing(graded: dict[str, Any], student: str) -> None:
 @pytest.mark.parametrize("student", ["fused-adam", "functional-adam"])
 def test_private_torch_routes_are_reported_as_forbidden(graded: dict[str, Any], student: str) -> None:
     """Calling torch's fused kernel or functional Adam is named as a forbidden shortcut, not a wrong answer."""
-    rows = {r.grade_id: r for r in graded[student]["rows"]}
+    rows = {r.grade_id: r for r in graded[student].rows}
     assert rows["adam_step_basic"].status == "forbidden", rows["adam_step_basic"].message

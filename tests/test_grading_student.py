@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,19 +14,20 @@ from fakecourse import checks, notebooks  # noqa: E402
 
 from autograder.grading import limits  # noqa: E402
 from autograder.grading.collect import Submission, collect  # noqa: E402
+from autograder.grading.model import Job, Limits, Reply, Result  # noqa: E402
 from autograder.grading.notebook import parse  # noqa: E402
 from autograder.grading.protocol import MAX_MESSAGE_BYTES  # noqa: E402
-from autograder.grading.student import Limits, grade_submission  # noqa: E402
+from autograder.grading.student import grade_submission  # noqa: E402
 
 SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
 
 
-def _never(job: dict[str, Any]) -> dict[str, Any]:
+def _never(job: Job) -> Reply:
     """A runner that fails the test: nothing may be sent to the sandbox."""
-    raise AssertionError(f"sent to the sandbox: {len(json.dumps(job))} bytes")
+    raise AssertionError(f"sent to the sandbox: {len(json.dumps(job.to_json()))} bytes")
 
 
-def _grade(sub: Submission, tmp_path: Path) -> dict[str, Any]:
+def _grade(sub: Submission, tmp_path: Path) -> Result:
     """Grade with a runner that must not be called."""
     return grade_submission(sub, checks.ASSIGNMENT, SOURCE, 1, _never, tmp_path, Limits())
 
@@ -40,8 +40,8 @@ def _grade(sub: Submission, tmp_path: Path) -> dict[str, Any]:
 def test_oversized_notebooks_never_reach_the_sandbox(tmp_path: Path, raw: bytes, word: str) -> None:
     """Too many values, too many cells or too much code: malformed rows naming the limit, no job sent."""
     result = _grade(Submission("ann", "x", raw), tmp_path)
-    assert {r.status for r in result["rows"]} == {"malformed"}
-    assert all(word in r.message for r in result["rows"])
+    assert {r.status for r in result.rows} == {"malformed"}
+    assert all(word in r.message for r in result.rows)
 
 
 def test_the_code_cap_fits_the_protocol() -> None:
@@ -58,16 +58,16 @@ def test_unreadable_files_are_the_students_malformed_rows(tmp_path: Path) -> Non
     (subs / "ann" / "fake" / "fake.ipynb").unlink()
     (subs / "ann" / "fake" / "fake.ipynb").symlink_to(tmp_path / "solutions.ipynb")
     result = _grade(sub, tmp_path)
-    assert {r.status for r in result["rows"]} == {"malformed"}
-    assert "symbolic link" in result["rows"][0].message
+    assert {r.status for r in result.rows} == {"malformed"}
+    assert "symbolic link" in result.rows[0].message
 
 
 def test_the_collectors_status_and_reason_are_kept(tmp_path: Path) -> None:
     """A submission with nothing to grade keeps the status collect() decided (malformed) or 'missing'."""
     bad = _grade(Submission("ann", "x", None, problem="fake.ipynb is a FIFO", status="malformed"), tmp_path)
     none = _grade(Submission("bo", "x", None, problem="no notebook submitted"), tmp_path)
-    assert {r.status for r in bad["rows"]} == {"malformed"} and "FIFO" in bad["rows"][0].message
-    assert {r.status for r in none["rows"]} == {"missing"}
+    assert {r.status for r in bad.rows} == {"malformed"} and "FIFO" in bad.rows[0].message
+    assert {r.status for r in none.rows} == {"missing"}
 
 
 def test_notes_and_origin_are_capped(tmp_path: Path) -> None:
@@ -76,6 +76,6 @@ def test_notes_and_origin_are_capped(tmp_path: Path) -> None:
     nb["cells"] += [{"cell_type": "code", "metadata": {"nbgrader": {"grade_id": f"g{i}"}}, "source": 1}
                     for i in range(3000)]
     result = grade_submission(Submission("ann", "o" * 10_000, json.dumps(nb).encode()), checks.ASSIGNMENT,
-                              SOURCE, 1, lambda job: {"op": "failed", "job": job["job"], "error": "no sandbox"},
+                              SOURCE, 1, lambda job: Reply.failed(job.job, "no sandbox"),
                               tmp_path, Limits())
-    assert len(result["notes"]) <= limits.NOTES + 1 and len(result["origin"]) <= limits.NAME_CHARS
+    assert len(result.notes) <= limits.NOTES + 1 and len(result.origin) <= limits.NAME_CHARS

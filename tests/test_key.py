@@ -81,7 +81,7 @@ def test_notebook_and_batch_grader_draw_the_same_hidden_inputs(monkeypatch: pyte
     monkeypatch.setenv(key.ENV, KEY)
     for aid, assignment in ASSIGNMENTS.items():
         seed = key.assignment_seed(KEY.encode(), aid)  # what the pipeline hands to grade_submission
-        drawn = judging.draw_cases(assignment, judging.derive_seed(seed, "alice"))
+        drawn = judging.draw_cases(assignment, key.mix(seed, "alice"))
         for q in assignment.questions:
             in_notebook = q.make_cases(torch.Generator().manual_seed(seed_for(aid, q.grade_id, "alice")), True)
             visible, prefixed = judging.visible_layout(q)

@@ -22,7 +22,7 @@ import pytest
 from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import run, seed_for
 from autograder.grading import pipeline
-from autograder.grading.student import Limits
+from autograder.grading.model import Limits
 from autograder.release import assignment_ids, nbgrader_args, nbgrader_env
 
 pytestmark = pytest.mark.slow
@@ -156,10 +156,10 @@ def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], a
         submissions=root / "submitted", assignment_id=aid, out=tmp_path / "graded", workers=2,
         source=root / "solutions" / aid / f"{aid}.ipynb", limits=Limits(timeout=120.0)), io.StringIO())
     students = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{aid}"))
-    assert sorted(s for s, r in results.items() if r["submitted"]) == students and len(students) >= 2
+    assert sorted(s for s, r in results.items() if r.submitted) == students and len(students) >= 2
     for student in students:
-        batch = {row.grade_id: row.score for row in results[student]["rows"]}
-        assert batch == pytest.approx(_scores(db, aid, student)), (student, results[student]["rows"])
+        batch = {row.grade_id: row.score for row in results[student].rows}
+        assert batch == pytest.approx(_scores(db, aid, student)), (student, results[student].rows)
     if aid == "optimizers":  # the partly wrong notebook: some questions right, the rest 0 in both graders
-        wrong = {row.grade_id: row.status for row in results["wrong"]["rows"]}
+        wrong = {row.grade_id: row.status for row in results["wrong"].rows}
         assert "passed" in wrong.values() and "failed" in wrong.values()

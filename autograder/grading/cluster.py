@@ -11,6 +11,7 @@ is a ClusterError: one line, exit 2, after a bounded wait.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import socket
 import threading
@@ -18,11 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
-from autograder.grading import node, sandbox
+from autograder.grading import model, node, sandbox
 from autograder.grading.collect import Submission, loaded
 from autograder.grading.judging import one_line
-from autograder.grading.replies import BadResult, accept, as_plain, failed
-from autograder.grading.student import Limits
+from autograder.grading.model import Limits, Result, RunContext
+from autograder.grading.replies import BadResult, accept, as_plain
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
 WORKER_WAIT = 15.0  # seconds to wait for a first worker to join
@@ -133,16 +134,20 @@ def _sandbox_name(bwrap: dict[str, bool], mode: str, stream: TextIO) -> str:
     """What the summary says about the sandbox; a loud warning when some workers grade without one."""
     bare = sorted(address for address, usable in bwrap.items() if mode == "none" or not usable)
     if not bare:
-        return node.SANDBOXED
+        return model.SANDBOXED
     if mode != "none":  # with --sandbox none the pipeline has warned already
         names = ", ".join(bare[:3]) + (" ..." if len(bare) > 3 else "")
         print(f"{sandbox.NO_SANDBOX_WARNING} (Dask workers without it: {names})", file=stream)
-    return node.UNSANDBOXED if len(bare) == len(bwrap) else f"{node.UNSANDBOXED} on {len(bare)} of {len(bwrap)} workers"
+    return (model.UNSANDBOXED if len(bare) == len(bwrap)
+            else f"{model.UNSANDBOXED} on {len(bare)} of {len(bwrap)} workers")
 
 
-def _outcome(future: Any, sub: Submission, ctx: dict[str, Any], limits: Limits) -> dict[str, Any]:
+def _outcome(future: Any, sub: Submission, ctx: RunContext, limits: Limits) -> Result:
     """The result to save for one finished task (an error row per question when the task failed)."""
-    assignment = ctx["assignment"]
+    from autograder.grading import pipeline  # the same stamps and error rows as a local worker thread
+
+    assignment = ctx.assignment
+    failed = pipeline.internal_error
     if future.status == "finished":
         raw = future.result()
         if isinstance(raw, dict) and "refused" in raw:
@@ -165,11 +170,7 @@ def _outcome(future: Any, sub: Submission, ctx: dict[str, Any], limits: Limits) 
     else:
         raise ClusterError(f"lost the Dask scheduler (a task was {future.status}); the grades saved so far are "
                            "kept: rerun with --resume")
-    from autograder.grading import pipeline  # the same stamps as a local worker thread puts on its results
-
-    result["key_id"], result["submitted"] = ctx["key_id"], pipeline._handed_in(sub, result)
-    result.setdefault("sandbox", ctx["sandbox_name"])
-    return result
+    return pipeline.stamped(result, sub, ctx)
 
 
 class _Watch:
@@ -197,8 +198,8 @@ class _Watch:
                                "saved so far are kept: start workers and rerun with --resume")
 
 
-def _stream(client: Any, plugin: str, todo: list[Submission], ctx: dict[str, Any], limits: Limits,
-            save: Callable[[dict[str, Any]], None], window: int) -> None:
+def _stream(client: Any, plugin: str, todo: list[Submission], ctx: RunContext, limits: Limits,
+            save: Callable[[Result], None], window: int) -> None:
     """Keep `window` tasks (one per student, keyed by student) in flight; save each result once, as it arrives.
 
     The window bounds what is in memory at once (each task carries its notebook's bytes), here and on the
@@ -234,22 +235,24 @@ def _stream(client: Any, plugin: str, todo: list[Submission], ctx: dict[str, Any
             submit_next()
 
 
-def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: dict[str, Any],
-                     save: Callable[[dict[str, Any]], None], stream: TextIO) -> None:
-    """Grade `todo` on the Dask cluster at settings.scheduler; `save` gets each result as it finishes."""
+def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: RunContext,
+                     save: Callable[[Result], None], stream: TextIO) -> RunContext:
+    """Grade `todo` on the Dask cluster at settings.scheduler; `save` gets each result as it finishes.
+
+    Returns `ctx` naming the sandbox the cluster's workers had."""
     if not todo:
-        return
+        return ctx
     client = connect(settings.scheduler)
     try:
         bwrap = check_workers(client, settings.checks, settings.assignment_id, settings.sandbox)
-        ctx["sandbox_name"] = _sandbox_name(bwrap, settings.sandbox, stream)
+        ctx = dataclasses.replace(ctx, sandbox_name=_sandbox_name(bwrap, settings.sandbox, stream))
         threaded = sorted(address for address, n in client.nthreads().items() if n > 1)
         if threaded:
             print(f"note: {len(threaded)} Dask worker(s) have several threads but grade one submission at a time "
                   f"(e.g. {threaded[0]}); start workers with --nthreads 1 and more --nworkers", file=stream)
         limits = settings.limits
         batch = {"checks": settings.checks, "assignment_id": settings.assignment_id, "source": source,
-                 "seed": ctx["seed"], "sandbox": settings.sandbox, "environment": node.environment(settings.checks),
+                 "seed": ctx.seed, "sandbox": settings.sandbox, "environment": node.environment(settings.checks),
                  "probed": sorted(bwrap),  # these passed the probe just now; a worker that joins later is checked
                  "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb,
                             "output_bytes": limits.output_bytes}}
@@ -262,3 +265,4 @@ def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: 
                 client.unregister_worker_plugin(plugin)
     finally:
         client.close()
+    return ctx

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 from autograder.checks.spec import Assignment
+from autograder.grading.model import Result
 
 
 def db_url(target: str) -> str:
@@ -44,7 +44,7 @@ def stamp_if_new(url: str) -> None:
         engine.dispose()
 
 
-def to_gradebook(target: str, assignment: Assignment, results: dict[str, dict[str, Any]]) -> int:
+def to_gradebook(target: str, assignment: Assignment, results: dict[str, Result]) -> int:
     """Create the assignment, notebook, grade cells, students and submissions as needed; set auto scores.
 
     Returns how many students were written. Manual grades already in the gradebook are left alone.
@@ -70,7 +70,7 @@ def to_gradebook(target: str, assignment: Assignment, results: dict[str, dict[st
             except MissingEntry:
                 gb.add_submission(assignment.id, student_id)
             submitted = gb.find_submission_notebook(notebook, assignment.id, student_id)
-            for row in result["rows"]:
+            for row in result.rows:
                 try:
                     grade = gb.find_grade(row.grade_id, notebook, assignment.id, student_id)
                 except MissingEntry:  # a grade cell added after this submission was created

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import signal
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +17,8 @@ import torch
 from autograder import key, plain
 from autograder.checks.notebook import FIXED_SEED
 from autograder.checks.spec import Assignment, Outcome, Question
-from autograder.grading.sanitize import Verdict
-
-#: CSV header, fixed by the issue.
-HEADER = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status", "message")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of grades.csv: one student's result on one graded cell."""
-
-    student_id: str
-    assignment: str
-    notebook: str
-    grade_id: str
-    score: float
-    max_score: float
-    status: str
-    message: str
-    #: The known mistake the diagnosis names ("eps inside the square root"), or "" when none matched.
-    mistake: str = ""
-
-
-#: What judge_question decides for a question that ran: (score, status, message, named mistake).
-Judged = tuple[float, str, str, str]
+from autograder.grading import model
+from autograder.grading.model import Reply, Row, Verdict
 
 #: How the course's checks word a recognised mistake (autograder.checks.builder), when the outcome
 #: carries no `mistake` field of its own.
@@ -51,11 +29,6 @@ def one_line(text: str, limit: int = 300) -> str:
     """Collapse whitespace to one line and cap its length (messages go into a CSV cell)."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def derive_seed(seed: int, *parts: str) -> int:
-    """A 63-bit seed from a seed and names; the derivation itself lives in autograder.key."""
-    return key.mix(seed, *parts)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -93,7 +66,7 @@ def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
     then the hidden draw from the generator seeded by (student seed, grade_id), as `grade` draws it."""
     cases = {}
     for question in assignment.questions:
-        gen = torch.Generator().manual_seed(derive_seed(seed, question.grade_id))
+        gen = torch.Generator().manual_seed(key.mix(seed, question.grade_id))
         hidden = question.make_cases(gen, True)
         cases[question.grade_id] = hidden if visible_layout(question)[1] else visible_cases(question) + hidden
     return cases
@@ -130,21 +103,21 @@ def _functions_text(question: Question) -> str:
     return ", ".join(question.functions)
 
 
-def why_unfinished(question: Question | None, reply: dict[str, Any], timeout: float) -> Verdict:
+def why_unfinished(question: Question | None, reply: Reply, timeout: float) -> Verdict:
     """Status and reason for a phase that wrote no result (None = the notebook's cells)."""
     what = f"{_functions_text(question)} (for {question.grade_id})" if question else "the notebook's cells"
-    sig = reply.get("signal")
-    if reply.get("timed_out") or sig == signal.SIGXCPU:
+    sig = reply.signal
+    if reply.timed_out or sig == signal.SIGXCPU:
         return Verdict("timeout", f"{what} did not finish within the {timeout:g} s time limit (endless loop?)")
     if sig is not None:
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         hint = " (out of memory?)" if sig == signal.SIGKILL else ""
         return Verdict("error", f"the process running {what} was killed by {name}{hint}")
-    if reply.get("op") == "failed":
-        return Verdict("error", f"grading infrastructure error: {reply.get('error', '?')}")
-    if reply.get("exit") == 70:  # kernel.run's own code for "the results could not be written"
+    if reply.op == "failed":
+        return Verdict("error", f"grading infrastructure error: {reply.error or '?'}")
+    if reply.exit == model.EXIT_RESULTS_UNWRITABLE:
         return Verdict("error", f"the results of {what} could not be written (too large, or memory ran out)")
-    return Verdict("error", f"the code ended its own process (exit code {reply.get('exit')}) while running {what}")
+    return Verdict("error", f"the code ended its own process (exit code {reply.exit}) while running {what}")
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -165,8 +138,8 @@ def read_cells(job_dir: Path) -> tuple[list[str], bool] | None:
 
 
 def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[str],
-                   cells_memory: bool, memory_mb: int) -> Verdict | Judged | None:
-    """(score, status, message, mistake) or a Verdict for one question's result file; None if the file is absent."""
+                   cells_memory: bool, memory_mb: int) -> Verdict | None:
+    """The Verdict on one question's result file (judged, or why it cannot be); None if the file is absent."""
     if not (Path(f"{path}.json").exists() and Path(f"{path}.npz").exists()):
         return None
     meta = _read(path)
@@ -179,8 +152,7 @@ def judge_question(question: Question, cases: list[Any], path: Path, cell_errors
         first = f"; first error: {cell_errors[0]}" if cell_errors else ""
         return Verdict("missing", f"function {names} is not defined{first}")
     if isinstance(meta.get("tripped"), list) and meta["tripped"]:
-        used = ", ".join(sorted({str(t) for t in meta["tripped"]}))
-        return Verdict("forbidden", f"{_functions_text(question)} called {used}, which this exercise forbids")
+        return model.forbidden(question.functions, sorted({str(t) for t in meta["tripped"]}), called=True)
     if meta.get("memory") is True:
         return Verdict("memory", f"{_functions_text(question)} ran out of memory ({memory_mb} MB limit)")
     outputs = meta["outputs"]
@@ -192,29 +164,25 @@ def judge_question(question: Question, cases: list[Any], path: Path, cell_errors
         return Verdict("error", f"the outputs could not be judged: {type(exc).__name__}: {exc}")
 
 
-def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Judged:
+def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
     """Like the test cell: a failed visible check scores 0; otherwise the hidden cases decide."""
     visible, prefixed = visible_layout(question)
     if visible:
         seen = question.judge(cases[:visible], outputs[:visible])
         if seen.status != "passed":
             status = seen.status if seen.status in ("error", "forbidden") else "failed"
-            return 0.0, status, one_line(seen.message), named_mistake(seen)
+            return Verdict(status, one_line(seen.message), 0.0, named_mistake(seen))
     start = 0 if prefixed else visible
     outcome = question.judge(cases[start:], outputs[start:])
     score = min(max(float(outcome.score), 0.0), float(question.points))
-    return score, outcome.status, one_line(outcome.message), named_mistake(outcome)
+    return Verdict(outcome.status, one_line(outcome.message), score, named_mistake(outcome))
 
 
-def rows_for(student_id: str, assignment: Assignment, verdicts: dict[str, Any]) -> list[Row]:
-    """Rows in question order from {grade_id: Verdict | (score, status, message[, mistake])}."""
+def rows_for(student_id: str, assignment: Assignment, verdicts: Mapping[str, Verdict]) -> tuple[Row, ...]:
+    """Rows in question order from {grade_id: Verdict}; a question without one is an internal error."""
     rows = []
     for question in assignment.questions:
-        result = verdicts.get(question.grade_id, Verdict("error", "not graded (internal error)"))
-        if isinstance(result, Verdict):
-            score, status, message, mistake = 0.0, result.status, result.message, ""
-        else:
-            score, status, message, mistake = (*result, "")[:4]
-        rows.append(Row(student_id, assignment.id, assignment.notebook, question.grade_id, round(score, 6),
-                        float(question.points), status, one_line(message), str(mistake)))
-    return rows
+        verdict = verdicts.get(question.grade_id, Verdict("error", "not graded (internal error)"))
+        rows.append(Row(student_id, assignment.id, assignment.notebook, question.grade_id, round(verdict.score, 6),
+                        float(question.points), verdict.status, one_line(verdict.message), verdict.mistake))
+    return tuple(rows)

@@ -24,6 +24,7 @@ from typing import Any
 
 from autograder import plain
 from autograder.checks.spec import ERROR_KEY
+from autograder.grading.model import EXIT_RESULTS_UNWRITABLE, Cell
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def _safe_dump(value: Any, base: Path) -> None:
     plain.dump({**value, "outputs": clean}, base)
 
 
-def run(cells: list[tuple[str, str, bool]], questions: list[Any], cases: dict[str, list[Any]],
+def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
         out_dir: Path, progress_fd: int, tripwire: Callable[[], Any] | None) -> None:
     """Exec the cells, call every question on its cases, write results; never returns.
 
@@ -159,13 +160,13 @@ def run(cells: list[tuple[str, str, bool]], questions: list[Any], cases: dict[st
     memory = False
     wire = None
     try:
-        for label, source, is_answer in cells:
-            if is_answer and wire is None and tripwire is not None:
+        for cell in cells:
+            if cell.answer and wire is None and tripwire is not None:
                 wire = tripwire()
             try:
-                exec(compile(source, f"<cell {label}>", "exec"), namespace)  # noqa: S102 - the sandbox's job
+                exec(compile(cell.source, f"<cell {cell.label}>", "exec"), namespace)  # noqa: S102 - the sandbox's job
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
-                errors.append(f"cell {label}: {_one_line(exc)}")
+                errors.append(f"cell {cell.label}: {_one_line(exc)}")
                 memory = memory or _is_memory(exc)
         if wire is None and tripwire is not None:
             wire = tripwire()
@@ -190,6 +191,6 @@ def run(cells: list[tuple[str, str, bool]], questions: list[Any], cases: dict[st
                         "seconds": time.perf_counter() - started}, out_dir / f"q{index}")
             os.write(progress_fd, f"q{index}\n".encode())
     except BaseException:  # noqa: BLE001 - writing the results failed (disk full, memory): not the student's exit
-        os._exit(70)
+        os._exit(EXIT_RESULTS_UNWRITABLE)
     finally:
         os._exit(0)

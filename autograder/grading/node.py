@@ -10,12 +10,13 @@ temporary folder, and a task can run twice (after a worker died) with the same o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import sys
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,10 @@ from distributed import WorkerPlugin, get_worker
 
 from autograder.grading import sandbox
 from autograder.grading.assignments import import_root, load_assignment
-from autograder.grading.collect import Submission
+from autograder.grading.model import SANDBOXED, UNSANDBOXED, Job, Limits, Reply
 from autograder.grading.notebook import parse
-from autograder.grading.student import Limits, grade_submission
-
-SANDBOXED, UNSANDBOXED = "bubblewrap", "NONE (rlimits only)"
+from autograder.grading.replies import from_plain
+from autograder.grading.student import Runner, grade_submission
 
 
 def _tree_hash(root: Path) -> str:
@@ -141,13 +141,13 @@ class GradingNode(WorkerPlugin):
             index, state.started = state.started, state.started + 1
         return _Slot(index, state.tmp / f"exchange-{index}", state.tmp / f"worker-{index}.log")
 
-    def _runner(self, slot: _Slot, state: _State, limits: Limits) -> Any:
+    def _runner(self, slot: _Slot, state: _State, limits: Limits) -> Runner:
         """student.Runner for one slot: one job to its worker; restart once if it died (as pipeline._work)."""
-        def run(job: dict[str, Any]) -> dict[str, Any]:
-            wait = limits.timeout * (len(job["questions"]) + 1) + 60
+        def run(job: Job) -> Reply:
+            wait = limits.timeout * (len(job.questions) + 1) + 60
             for attempt in (1, 2):
                 if self.state is not state:  # the batch ended (Ctrl-C, say): start nothing more
-                    return {"op": "failed", "job": job["job"], "error": "the batch was stopped"}
+                    return Reply.failed(job.job, "the batch was stopped")
                 try:
                     if slot.worker is None:
                         slot.worker = sandbox.start_worker(slot.index, self.batch["checks"],
@@ -159,7 +159,7 @@ class GradingNode(WorkerPlugin):
                         slot.worker.stop()
                     slot.worker = None
                     if attempt == 2:
-                        return {"op": "failed", "job": job["job"], "error": f"{exc} (twice)"}
+                        return Reply.failed(job.job, f"{exc} (twice)")
             raise AssertionError("unreachable")
         return run
 
@@ -175,8 +175,7 @@ class GradingNode(WorkerPlugin):
     def _grade(self, state: _State, sub: dict[str, Any]) -> dict[str, Any]:
         """grade() for one submission at a time."""
         limits = Limits(**self.batch["limits"])
-        submission = Submission(sub["student_id"], sub["origin"], sub["data"], sub["late"], sub["problem"],
-                                status=sub["status"])
+        submission = from_plain(sub)
         slot = self._checkout(state)
         try:
             result = grade_submission(submission, state.assignment, state.source, self.batch["seed"],
@@ -192,9 +191,8 @@ class GradingNode(WorkerPlugin):
                 if slot.worker is not None:
                     slot.worker.stop()
                 shutil.rmtree(state.tmp, ignore_errors=True)
-        rows = [asdict(row) if not isinstance(row, dict) else row for row in result["rows"]]
-        return {**result, "rows": rows, "worker": self.address,
-                "sandbox": SANDBOXED if state.sandboxed else UNSANDBOXED}
+        return dataclasses.replace(result, worker=self.address,
+                                   sandbox=SANDBOXED if state.sandboxed else UNSANDBOXED).to_json()
 
 
 def grade_remote(plugin: str, sub: dict[str, Any]) -> dict[str, Any]:

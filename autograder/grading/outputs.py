@@ -9,6 +9,7 @@ from typing import Any
 
 from autograder.checks.spec import Assignment
 from autograder.grading import pages, records, report
+from autograder.grading.model import SANDBOXED, Result, RunSummary
 
 #: Captured output shown on a feedback page: (key in result["output"], heading).
 OUTPUT_BLOCKS = (("cell_errors", "Errors while running your cells"), ("stdout", "Printed output"),
@@ -20,43 +21,43 @@ def feedback_path(assignment: Assignment, student_id: str) -> PurePosixPath:
     return PurePosixPath("feedback", student_id, assignment.id, f"{Path(assignment.notebook).stem}.html")
 
 
-def feedback_html(result: dict[str, Any], assignment: Assignment, sandbox_name: str) -> str:
+def feedback_html(result: Result, assignment: Assignment, sandbox_name: str) -> str:
     """One student's feedback page: a row per graded cell, notes, the seed, and captured output (once)."""
-    output = result.get("output") or {}
+    output = result.output
     blocks = [(title, str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
-    return pages.render("feedback.html.j2", assignment=assignment.id, student=result["student_id"],
-                        sandboxed=sandbox_name == "bubblewrap", sandbox=sandbox_name, total=records.total(result),
-                        max_score=assignment.max_score, late=bool(result.get("late")), seed=result.get("seed"),
-                        rows=result["rows"], notes=list(result.get("notes") or []), blocks=blocks)
+    return pages.render("feedback.html.j2", assignment=assignment.id, student=result.student_id,
+                        sandboxed=sandbox_name == SANDBOXED, sandbox=sandbox_name, total=result.total,
+                        max_score=assignment.max_score, late=result.late, seed=result.seed,
+                        rows=result.rows, notes=list(result.notes), blocks=blocks)
 
 
-def _gradescope(result: dict[str, Any]) -> dict[str, Any]:
+def _gradescope(result: Result) -> dict[str, Any]:
     """Gradescope's results.json for one student (one test per graded cell)."""
     tests = [{"name": r.grade_id, "score": r.score, "max_score": r.max_score, "status":
               "passed" if r.status == "passed" else "failed", "output": f"{r.status}: {r.message}"}
-             for r in result["rows"]]
-    return {"score": records.total(result), "execution_time": result.get("seconds", 0.0),
-            "output": "; ".join(result.get("notes", [])), "tests": tests, "visibility": "after_published"}
+             for r in result.rows]
+    return {"score": result.total, "execution_time": result.seconds,
+            "output": "; ".join(result.notes), "tests": tests, "visibility": "after_published"}
 
 
-def write_all(out: Path, assignment: Assignment, results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> None:
+def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> None:
     """grades.csv, feedback/, gradescope/ and report.html for all results so far (each written atomically)."""
     records.atomic_write(out / "grades.csv", records.csv_bytes(results))
     for student_id, result in results.items():
-        page = feedback_html(result, assignment, result.get("sandbox", ctx["sandbox_name"]))
+        page = feedback_html(result, assignment, result.sandbox or summary.sandbox_name)
         records.atomic_write(out / feedback_path(assignment, student_id), page.encode())
         records.atomic_write(out / "gradescope" / student_id / "results.json",
                              json.dumps(_gradescope(result), indent=1).encode())
-    records.atomic_write(out / "report.html", report.render(assignment, results, ctx).encode())
+    records.atomic_write(out / "report.html", report.render(assignment, results, summary).encode())
 
 
-def summary_line(results: dict[str, dict[str, Any]], ctx: dict[str, Any], workers: int) -> str:
+def summary_line(results: dict[str, Result], summary: RunSummary, workers: int) -> str:
     """The one line printed at the end of a batch."""
-    count = max(ctx["graded"], 1)
-    statuses = collections.Counter(row.status for r in results.values() for row in r["rows"])
-    totals = [records.total(r) for r in results.values()]
+    count = max(summary.graded, 1)
+    statuses = collections.Counter(row.status for r in results.values() for row in r.rows)
+    totals = [r.total for r in results.values()]
     mean = sum(totals) / len(totals) if totals else 0.0
-    return (f"graded {ctx['graded']} submission(s) in {ctx['elapsed']:.1f} s ({ctx['elapsed'] / count:.2f} s each, "
-            f"{workers} worker(s), sandbox: {ctx['sandbox_name']}); {ctx['resumed']} kept from before; "
+    return (f"graded {summary.graded} submission(s) in {summary.elapsed:.1f} s ({summary.elapsed / count:.2f} s "
+            f"each, {workers} worker(s), sandbox: {summary.sandbox_name}); {summary.resumed} kept from before; "
             f"{len(results)} students, mean total {mean:.2f}; "
             + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))

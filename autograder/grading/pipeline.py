@@ -26,13 +26,14 @@ from types import FrameType
 from typing import Any, TextIO
 
 from autograder import key
-from autograder.grading import records, sandbox
+from autograder.grading import model, records, sandbox
 from autograder.grading.assignments import DEFAULT_CHECKS, load_assignment
 from autograder.grading.collect import Submission, collect, safe_id
-from autograder.grading.judging import Verdict, rows_for
+from autograder.grading.judging import rows_for
+from autograder.grading.model import Job, Limits, Reply, Result, RunContext, RunSummary, Verdict
 from autograder.grading.notebook import Malformed, parse
 from autograder.grading.progress import Progress
-from autograder.grading.student import Limits, grade_submission
+from autograder.grading.student import grade_submission
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -117,28 +118,33 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
     return unique
 
 
-def internal_error(sub: Submission, assignment: Any, exc: Exception) -> dict[str, Any]:
-    """A result for a submission the grader itself failed on: error rows naming the exception."""
-    reason = Verdict("error", f"internal grader error: {type(exc).__name__}: {exc}")
-    return {"student_id": sub.student_id, "assignment": assignment.id, "notebook": assignment.notebook,
-            "origin": sub.origin, "late": sub.late, "seed": None, "notes": [], "output": {}, "seconds": 0.0,
-            "rows": rows_for(sub.student_id, assignment, {q.grade_id: reason for q in assignment.questions})}
+def internal_error(sub: Submission, assignment: Any, message: str, worker: str | None = None) -> Result:
+    """A result for a submission the grader itself failed on: an error row per question saying why."""
+    reason = Verdict("error", f"internal grader error: {message}")
+    return Result(sub.student_id, assignment.id, assignment.notebook, sub.origin, sub.late, None, (), {}, 0.0,
+                  rows_for(sub.student_id, assignment, {q.grade_id: reason for q in assignment.questions}),
+                  worker=worker)
 
 
-def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any],
-          save: Callable[[dict[str, Any]], None]) -> None:
+def stamped(result: Result, sub: Submission, ctx: RunContext) -> Result:
+    """`result` with the batch's key id, its sandbox (unless it names one) and whether anything was handed in."""
+    return dataclasses.replace(result, key_id=ctx.key_id, sandbox=result.sandbox or ctx.sandbox_name,
+                               submitted=_handed_in(sub, result))
+
+
+def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: RunContext, save: Callable[[Result], None]) -> None:
     """One worker thread: start its worker, grade submissions from the queue, restart on death."""
-    exchange, log = ctx["tmp"] / f"exchange-{index}", settings.out / "logs" / f"worker-{index}.log"
+    exchange, log = ctx.tmp / f"exchange-{index}", settings.out / "logs" / f"worker-{index}.log"
     holder: dict[str, Any] = {"worker": None}
-    stop: threading.Event = ctx["stop"]
+    stop: threading.Event = ctx.stop
 
     def start() -> sandbox.Worker:
         holder["worker"] = sandbox.start_worker(index, settings.checks, settings.assignment_id, exchange,
-                                                ctx["sandboxed"], log)
+                                                ctx.sandboxed, log)
         return holder["worker"]
 
-    def run(job: dict[str, Any]) -> dict[str, Any]:
-        wait = settings.limits.timeout * (len(job["questions"]) + 1) + 60
+    def run(job: Job) -> Reply:
+        wait = settings.limits.timeout * (len(job.questions) + 1) + 60
         for attempt in (1, 2):
             if stop.is_set():
                 raise _Cancelled
@@ -151,7 +157,7 @@ def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any]
                 if stop.is_set():  # killed by the shutdown, not by the student: nothing to record
                     raise _Cancelled from None
                 if attempt == 2:
-                    return {"op": "failed", "job": job["job"], "error": f"{exc} (twice)"}
+                    return Reply.failed(job.job, f"{exc} (twice)")
         raise AssertionError("unreachable")
 
     try:
@@ -161,26 +167,22 @@ def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any]
             except queue.Empty:
                 return
             try:
-                result = grade_submission(sub, ctx["assignment"], ctx["source"], ctx["seed"], run, exchange,
-                                          settings.limits)
+                result = grade_submission(sub, ctx.assignment, ctx.source, ctx.seed, run, exchange, settings.limits)
             except _Cancelled:
                 return
             except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student
-                result = internal_error(sub, ctx["assignment"], exc)
-            result["key_id"], result["sandbox"] = ctx["key_id"], ctx["sandbox_name"]
-            result["submitted"] = _handed_in(sub, result)
+                result = internal_error(sub, ctx.assignment, f"{type(exc).__name__}: {exc}")
             if stop.is_set():
                 return
-            save(result)
+            save(stamped(result, sub, ctx))
     finally:
         if holder["worker"] is not None:
             holder["worker"].stop()
 
 
-def _handed_in(sub: Submission, result: dict[str, Any]) -> bool:
+def _handed_in(sub: Submission, result: Result) -> bool:
     """Whether the student handed anything in (the report lists the others apart)."""
-    empty = sub.data is None and getattr(sub, "locator", None) is None
-    return not empty or any(row.status != "missing" for row in result["rows"])
+    return not sub.empty or any(row.status != "missing" for row in result.rows)
 
 
 def _kill_children() -> None:
@@ -202,7 +204,7 @@ def _kill_children() -> None:
                 pass
 
 
-def _select(subs: list[Submission], done: dict[str, dict[str, Any]], settings: Settings) -> list[Submission]:
+def _select(subs: list[Submission], done: dict[str, Result], settings: Settings) -> list[Submission]:
     """The submissions this run grades: the --student ones, else those without a result (--resume), else all."""
     if settings.students:
         known = {sub.student_id for sub in subs}
@@ -216,11 +218,11 @@ def _select(subs: list[Submission], done: dict[str, dict[str, Any]], settings: S
     return subs
 
 
-def _check_key(done: dict[str, dict[str, Any]], kept: set[str], key_id: str, out: Path) -> None:
+def _check_key(done: dict[str, Result], kept: set[str], key_id: str, out: Path) -> None:
     """Refuse to mix grades from two keys: results kept from before must come from this key."""
-    other = sorted(student for student in kept if done[student].get("key_id") != key_id)
+    other = sorted(student for student in kept if done[student].key_id != key_id)
     if other:
-        found = sorted({str(done[s].get("key_id") or "none (graded before course keys)") for s in other})
+        found = sorted({str(done[s].key_id or "none (graded before course keys)") for s in other})
         raise ValueError(f"{len(other)} result(s) in {out / 'results'} (e.g. {other[0]}) were graded with another "
                          f"grading key (key id {', '.join(found)}; this run: {key_id}). Restore that key "
                          f"({key.ENV} or {key.key_path()}) or regrade everyone without --resume/--student")
@@ -241,8 +243,8 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[str, Any],
-                 save: Callable[[dict[str, Any]], None]) -> None:
+def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunContext,
+                 save: Callable[[Result], None]) -> None:
     """Run the worker threads to the end; on _Stop (a signal) stop them, kill the workers, re-raise."""
     threads = [threading.Thread(target=_work, args=(i, jobs, settings, ctx, save), daemon=True,
                                 name=f"grading-worker-{i}") for i in range(count)]
@@ -256,7 +258,7 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[st
         if threading.current_thread() is threading.main_thread():  # a second Ctrl-C must not stop the clean-up
             for s in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(s, signal.SIG_IGN)
-        ctx["stop"].set()
+        ctx.stop.set()
         _kill_children()
         for thread in threads:
             thread.join(30)
@@ -264,7 +266,7 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: dict[st
         raise
 
 
-def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str, Any]]:
+def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     """Grade every submission not yet graded (all unless --resume); return all results of the assignment."""
     assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
@@ -293,22 +295,20 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str
     if settings.scheduler is None and sandbox.cgroup_warning():  # per-submission accounting (grading/cgroups.py)
         print(sandbox.cgroup_warning(), file=stream)
     (settings.out / "logs").mkdir(exist_ok=True)
-    ctx: dict[str, Any] = {
-        "assignment": assignment, "source": source, "seed": key.assignment_seed(grading_key, assignment.id),
-        "key_id": key_id, "sandboxed": use_bwrap, "stop": threading.Event(),
-        "sandbox_name": "bubblewrap" if use_bwrap else "NONE (rlimits only)",
-        "tmp": Path(tempfile.mkdtemp(prefix="grading-"))}
+    ctx = RunContext(assignment, source, key.assignment_seed(grading_key, assignment.id), key_id, use_bwrap,
+                     model.SANDBOXED if use_bwrap else model.UNSANDBOXED, Path(tempfile.mkdtemp(prefix="grading-")),
+                     threading.Event())
     jobs: queue.Queue = queue.Queue()
     for sub in todo:
         jobs.put(sub)
     progress, lock = Progress(len(todo), stream), threading.Lock()
     graded = [0]
 
-    def save(result: dict[str, Any]) -> None:
+    def save(result: Result) -> None:
         records.save_result(settings.out, result)
         with lock:
             graded[0] += 1
-        progress.step(result["student_id"])
+        progress.step(result.student_id)
 
     started = time.perf_counter()
     try:
@@ -316,18 +316,19 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, dict[str
             if settings.scheduler is not None:
                 from autograder.grading import cluster  # distributed is imported only for a cluster run
 
-                cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
+                ctx = cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
             else:
                 _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
     except _Stop as stop:
         raise Interrupted(stop.signum, graded[0], len(todo), regrade=bool(settings.students)) from None
     finally:
         progress.close()
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+        shutil.rmtree(ctx.tmp, ignore_errors=True)
     everything = records.load_results(settings.out, assignment.id)
-    ctx.update(elapsed=time.perf_counter() - started, graded=len(todo), resumed=len(everything) - len(todo))
+    summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
+                         time.perf_counter() - started)
     from autograder.grading import outputs
 
-    outputs.write_all(settings.out, assignment, everything, ctx)
-    print(outputs.summary_line(everything, ctx, settings.workers), file=stream)
+    outputs.write_all(settings.out, assignment, everything, summary)
+    print(outputs.summary_line(everything, summary, settings.workers), file=stream)
     return everything

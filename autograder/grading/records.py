@@ -11,12 +11,10 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from autograder.grading.judging import HEADER, Row
 from autograder.grading.limits import RESULT_BYTES, bounded_result
+from autograder.grading.model import HEADER, BadRecord, Result
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -39,9 +37,9 @@ def result_path(out: Path, student_id: str) -> Path:
     return out / "results" / f"{student_id}.json"
 
 
-def result_bytes(result: dict[str, Any]) -> bytes:
+def result_bytes(result: Result) -> bytes:
     """One student's result as stored: capped (limits.bounded_result), never more than RESULT_BYTES."""
-    payload = bounded_result({**result, "rows": [asdict(r) if isinstance(r, Row) else r for r in result["rows"]]})
+    payload = bounded_result(result.to_json())
     data = json.dumps(payload, indent=1).encode()
     if len(data) > RESULT_BYTES:  # the captured output is the only part that can still be large: drop it
         payload["output"] = {"truncated": f"captured output dropped: the result exceeded {RESULT_BYTES} bytes"}
@@ -49,37 +47,31 @@ def result_bytes(result: dict[str, Any]) -> bytes:
     return data
 
 
-def save_result(out: Path, result: dict[str, Any]) -> None:
+def save_result(out: Path, result: Result) -> None:
     """Store one student's result (rows as dicts plus seed, timing, notes, captured output)."""
-    atomic_write(result_path(out, result["student_id"]), result_bytes(result))
+    atomic_write(result_path(out, result.student_id), result_bytes(result))
 
 
-def load_results(out: Path, assignment_id: str) -> dict[str, dict[str, Any]]:
-    """student_id -> stored result for this assignment; unreadable or foreign files are skipped."""
+def load_results(out: Path, assignment_id: str) -> dict[str, Result]:
+    """student_id -> stored result for this assignment; unreadable, malformed or foreign files are skipped."""
     results = {}
     for path in sorted((out / "results").glob("*.json")):
         try:
-            result = json.loads(path.read_text())
-        except (OSError, ValueError):
+            result = Result.loads(path.read_bytes(), str(path))
+        except (OSError, BadRecord):
             continue
-        if isinstance(result, dict) and result.get("assignment") == assignment_id and result.get("rows"):
-            result["rows"] = [Row(**row) for row in result["rows"]]
-            results[result["student_id"]] = result
+        if result.assignment == assignment_id and result.rows:
+            results[result.student_id] = result
     return results
 
 
-def csv_bytes(results: dict[str, dict[str, Any]]) -> bytes:
+def csv_bytes(results: dict[str, Result]) -> bytes:
     """grades.csv: the fixed header, then every row, students sorted by id, questions in order."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     for student_id in sorted(results):
-        for row in results[student_id]["rows"]:
+        for row in results[student_id].rows:
             writer.writerow([row.student_id, row.assignment, row.notebook, row.grade_id, f"{row.score:g}",
                              f"{row.max_score:g}", row.status, row.message])
     return buffer.getvalue().encode()
-
-
-def total(result: dict[str, Any]) -> float:
-    """A student's total autograded score."""
-    return sum(row.score for row in result["rows"])

@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from autograder.checks.spec import Assignment
-from autograder.grading import pages, records
+from autograder.grading import pages
+from autograder.grading.model import SANDBOXED, Result, RunSummary
 
 #: How many diagnoses the report lists.
 TOP_DIAGNOSES = 15
@@ -38,13 +39,13 @@ class Diagnosis:
     example: str
 
 
-def submitted(result: dict[str, Any]) -> bool:
+def submitted(result: Result) -> bool:
     """Did the student hand anything in? (Roster-only students have a 'missing' row per test and no notebook.)"""
-    if "submitted" in result:
-        return bool(result["submitted"])
-    rows = result["rows"]
+    if result.submitted is not None:
+        return result.submitted
+    rows = result.rows
     return not (rows and all(r.status == "missing" for r in rows) and len({r.message for r in rows}) == 1
-                and not result.get("output"))
+                and not result.output)
 
 
 def diagnosis_key(grade_id: str, status: str, message: str, mistake: str) -> tuple[str, bool]:
@@ -59,18 +60,18 @@ def diagnosis_key(grade_id: str, status: str, message: str, mistake: str) -> tup
     return f"{status}: {text}".strip(), False
 
 
-def common_diagnoses(results: list[dict[str, Any]], limit: int = TOP_DIAGNOSES) -> list[Diagnosis]:
+def common_diagnoses(results: list[Result], limit: int = TOP_DIAGNOSES) -> list[Diagnosis]:
     """Failed rows of students who submitted, grouped by diagnosis; counted once per student, most common first."""
     students: dict[tuple[str, bool], set[str]] = collections.defaultdict(set)
     tests: dict[tuple[str, bool], set[str]] = collections.defaultdict(set)
     statuses: dict[tuple[str, bool], set[str]] = collections.defaultdict(set)
     example: dict[tuple[str, bool], str] = {}
     for result in results:
-        for row in result["rows"]:
+        for row in result.rows:
             if row.status == "passed":
                 continue
-            key = diagnosis_key(row.grade_id, row.status, row.message, getattr(row, "mistake", ""))
-            students[key].add(str(result["student_id"]))
+            key = diagnosis_key(row.grade_id, row.status, row.message, row.mistake)
+            students[key].add(result.student_id)
             tests[key].add(row.grade_id)
             statuses[key].add(row.status)
             example.setdefault(key, row.message)
@@ -100,23 +101,23 @@ def _link(assignment: Assignment, student_id: str) -> str:
     return "/".join(quote(part, safe="") for part in ("feedback", student_id, assignment.id, f"{stem}.html"))
 
 
-def _student(assignment: Assignment, result: dict[str, Any]) -> dict[str, Any]:
+def _student(assignment: Assignment, result: Result) -> dict[str, Any]:
     """One student's line in the report."""
-    rows = result["rows"]
-    return {"id": result["student_id"], "link": _link(assignment, result["student_id"]),
-            "total": records.total(result), "passed": sum(r.status == "passed" for r in rows), "tests": len(rows),
-            "all_passed": bool(rows) and all(r.status == "passed" for r in rows), "late": bool(result.get("late")),
-            "seconds": float(result.get("seconds") or 0.0),
-            "worker": str(result.get("worker") or "")}  # the Dask worker that graded it (--scheduler runs)
+    rows = result.rows
+    return {"id": result.student_id, "link": _link(assignment, result.student_id),
+            "total": result.total, "passed": sum(r.status == "passed" for r in rows), "tests": len(rows),
+            "all_passed": bool(rows) and all(r.status == "passed" for r in rows), "late": result.late,
+            "seconds": result.seconds,
+            "worker": result.worker or ""}  # the Dask worker that graded it (--scheduler runs)
 
 
-def render(assignment: Assignment, results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> str:
+def render(assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> str:
     """The report page as one HTML string."""
     ordered = [results[s] for s in sorted(results)]
     handed_in = [r for r in ordered if submitted(r)]
     missing = [r for r in ordered if not submitted(r)]
-    rows = [row for r in handed_in for row in r["rows"]]
-    totals = [records.total(r) for r in handed_in]
+    rows = [row for r in handed_in for row in r.rows]
+    totals = [r.total for r in handed_in]
     per_test = []
     for q in assignment.questions:
         mine = [row for row in rows if row.grade_id == q.grade_id]
@@ -124,15 +125,15 @@ def render(assignment: Assignment, results: dict[str, dict[str, Any]], ctx: dict
         per_test.append({"grade_id": q.grade_id, "passed": passed, "count": len(mine), "points": q.points,
                          "rate": f"{100 * passed / len(mine):.0f}%" if mine else "–",
                          "mean": sum(row.score for row in mine) / len(mine) if mine else 0.0})
-    statuses = collections.Counter(row.status for r in ordered for row in r["rows"])
+    statuses = collections.Counter(row.status for r in ordered for row in r.rows)
     students = [_student(assignment, r) for r in handed_in]
     return pages.render(
         "report.html.j2", assignment=assignment.id, students=len(ordered), submitted=handed_in,
         mean=sum(totals) / len(totals) if totals else 0.0, max_score=assignment.max_score,
-        graded=ctx.get("graded", 0), elapsed=float(ctx.get("elapsed", 0.0)), key_id=ctx.get("key_id", "?"),
+        graded=summary.graded, elapsed=summary.elapsed, key_id=summary.key_id,
         statuses=", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
-        unsafe=sorted({str(r.get("sandbox")) for r in ordered if r.get("sandbox") != "bubblewrap"}),
+        unsafe=sorted({str(r.sandbox) for r in ordered if r.sandbox != SANDBOXED}),
         histogram=_histogram_png(totals, assignment.max_score) if totals else "",
         per_test=per_test, diagnoses=common_diagnoses(handed_in), roster=students,
         slow=sorted(students, key=lambda s: -s["seconds"])[:10],
-        missing=[{"id": r["student_id"], "link": _link(assignment, r["student_id"])} for r in missing])
+        missing=[{"id": r.student_id, "link": _link(assignment, r.student_id)} for r in missing])

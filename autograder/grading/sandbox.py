@@ -21,9 +21,9 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from autograder.grading import cgroups, isolation, protocol
+from autograder.grading import cgroups, isolation, model, protocol
 from autograder.grading.assignments import import_root
 
 HOME = "/home/user"
@@ -47,8 +47,8 @@ WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVE
 WITHHELD = ("reference", "checks/mistakes")
 #: The grader's own modules the worker and the forked child import; nothing else of autograder/grading.
 RUNNER_MODULES = ("__init__.py", "plain.py", "device.py", "grading/__init__.py", "grading/worker.py",
-                  "grading/kernel.py", "grading/protocol.py", "grading/assignments.py", "grading/cgroups.py",
-                  "grading/isolation.py")
+                  "grading/kernel.py", "grading/model.py", "grading/protocol.py", "grading/assignments.py",
+                  "grading/cgroups.py", "grading/isolation.py")
 #: What student code sees in place of the runner: what the released notebooks' setup cells import, and
 #: no-op `check`/`grade` (test cells never run in the sandbox). No checks, reference or known mistakes.
 FACADE_MODULES = ("device.py", "checks/exploding_task.py")
@@ -258,19 +258,23 @@ class Worker:
         assert self.process.stdin is not None and self.process.stdout is not None
         return self.process.stdin, self.process.stdout
 
-    def request(self, job: dict[str, Any], wait: float) -> dict[str, Any]:
+    def request(self, job: model.Job, wait: float) -> model.Reply:
         """Send a job and wait at most `wait` seconds for its reply; WorkerDied otherwise."""
         stdin, stdout = self._pipes()
         try:
-            protocol.send(stdin.fileno(), {"op": "job", **job})
+            protocol.send(stdin.fileno(), job.to_json())
             ready, _, _ = select.select([stdout.fileno()], [], [], wait)
             if not ready:
                 raise WorkerDied(f"worker {self.index} did not answer within {wait:.0f} s")
-            reply = protocol.receive(stdout.fileno())
+            raw = protocol.receive(stdout.fileno())
         except (OSError, protocol.ProtocolError) as exc:
             raise WorkerDied(f"worker {self.index} stopped: {exc}") from None
-        if reply.get("job") != job["job"] or reply.get("op") not in ("done", "failed"):
-            raise WorkerDied(f"worker {self.index} answered out of turn: {str(reply)[:200]}")
+        try:
+            reply = model.Reply.from_json(raw)
+        except model.BadRecord as exc:
+            raise WorkerDied(f"worker {self.index} sent a malformed reply: {exc}") from None
+        if reply.job != job.job:
+            raise WorkerDied(f"worker {self.index} answered out of turn: {str(raw)[:200]}")
         return reply
 
     def stop(self) -> None:

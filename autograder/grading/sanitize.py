@@ -14,22 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from autograder.checks.spec import Assignment
+from autograder.grading import model
+from autograder.grading.model import Verdict
 from autograder.grading.notebook import Cell, Malformed, Notebook
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A status decided before any code runs (tampered, missing, forbidden) and its one-line reason."""
-
-    status: str
-    message: str
 
 
 @dataclass(frozen=True)
 class Plan:
     """What to run for one submission and what is already decided."""
 
-    cells: tuple[tuple[str, str, bool], ...]  # (label, source, is_answer)
+    cells: tuple[model.Cell, ...]
     answers: str  # the student's answer code, joined, for the forbidden-shortcut scan
     decided: dict[str, Verdict] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -120,8 +114,8 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
                         "(is it another assignment's notebook, or were the cell ids removed?)")
     notes = list(student_nb.notes)
     unmarked = _unmarked_after(student_nb, known)
-    cells: list[tuple[str, str, bool]] = [(label, text, True) for label, text in unmarked.pop("", [])]
-    answers: list[str] = [text for _, text, _ in cells]
+    cells = [model.Cell(label, text, True) for label, text in unmarked.pop("", [])]
+    answers: list[str] = [cell.source for cell in cells]
     for cell in source.cells:
         if not cell.grade_id:
             continue
@@ -129,7 +123,7 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         if cell.cell_type != "code":
             pass  # a graded markdown answer: nothing to run, but student cells may follow it
         elif cell.role == "setup":
-            cells.append((cell.grade_id, cell.source, False))
+            cells.append(model.Cell(cell.grade_id, cell.source, False))
             if not mine:
                 notes.append(f"read-only cell '{cell.grade_id}' was missing and was restored")
             elif any(m.source != cell.source for m in mine):
@@ -138,12 +132,12 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
             code = [m for m in mine if m.cell_type == "code"]
             if not code:
                 notes.append(f"answer cell '{cell.grade_id}' is missing (deleted or not a code cell)")
-            cells.extend((cell.grade_id, m.source, True) for m in code)
+            cells.extend(model.Cell(cell.grade_id, m.source, True) for m in code)
             answers.extend(m.source for m in code)
         elif cell.role == "test" and any(m.source.strip() != _visible(cell.source) for m in mine):
             notes.append(f"test cell '{cell.grade_id}' was edited; tests always run from the original")
         extra = unmarked.pop(cell.grade_id, [])
-        cells.extend((label, text, True) for label, text in extra)
+        cells.extend(model.Cell(label, text, True) for label, text in extra)
         answers.extend(text for _, text in extra)
     decided = _test_verdicts(student, source, student_nb, assignment)
     return Plan(cells=tuple(cells), answers="\n\n".join(answers), decided=decided, notes=tuple(notes))

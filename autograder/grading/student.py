@@ -12,29 +12,20 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder import plain
+from autograder import key, plain
 from autograder.checks.spec import Assignment
-from autograder.grading import judging
+from autograder.grading import judging, model
 from autograder.grading.collect import Submission, read
-from autograder.grading.judging import Verdict
 from autograder.grading.limits import CODE_BYTES, NAME_CHARS, bounded_notes, clip
+from autograder.grading.model import Job, Limits, Reply, Result, Verdict
 from autograder.grading.notebook import Malformed, Notebook, parse
 from autograder.grading.sanitize import Plan, plan
 
-Runner = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits sent to the worker."""
-
-    timeout: float = 10.0
-    memory_mb: int = 1024
-    output_bytes: int = 64 << 10
+#: Sends one job to a sandboxed worker and returns its reply (pipeline._work, node.GradingNode._runner).
+Runner = Callable[[Job], Reply]
 
 
 def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
@@ -48,28 +39,24 @@ def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
         hits = scan(answers, question.functions, assignment.forbidden)
         used = sorted({name for names in hits.values() for name in names})
         if used:
-            verdicts[question.grade_id] = Verdict(
-                "forbidden", f"{', '.join(question.functions)} uses {', '.join(used)}, which this exercise "
-                             "forbids: write the computation yourself")
+            verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
     return verdicts
 
 
-def _run_pending(pending: list[int], assignment: Assignment, cells: Any, cases: dict[str, list[Any]],
-                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Any], output: dict[str, str]
+def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
+                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str]
                  ) -> list[int]:
     """Run one job for the pending question indices; settle what it decided; return what is left."""
     questions = [assignment.questions[i] for i in pending]
     shutil.rmtree(job_dir, ignore_errors=True)
     job_dir.mkdir(parents=True)
     plain.dump({q.grade_id: cases[q.grade_id] for q in questions}, job_dir / "cases")
-    reply = run({"job": job_dir.name, "cells": [{"label": l, "source": s, "answer": a} for l, s, a in cells],
-                 "questions": [q.grade_id for q in questions], "timeout": limits.timeout,
-                 "memory_mb": limits.memory_mb, "output_bytes": limits.output_bytes})
-    for stream in ("stdout", "stderr"):
-        text = reply.get(stream)
-        if isinstance(text, str) and text:
+    reply = run(Job(job_dir.name, built.cells, tuple(q.grade_id for q in questions), limits))
+    for stream, text, size in (("stdout", reply.stdout, reply.stdout_bytes), ("stderr", reply.stderr,
+                                                                              reply.stderr_bytes)):
+        if text:
             output[stream] = judging.merge_output(output.get(stream, ""), text)[: limits.output_bytes]
-        if isinstance(reply.get(f"{stream}_bytes"), int) and reply[f"{stream}_bytes"] > limits.output_bytes:
+        if size > limits.output_bytes:
             output["truncated"] = f"output beyond {limits.output_bytes} bytes was cut"
     cells_meta = judging.read_cells(job_dir)
     if cells_meta is None:
@@ -94,7 +81,7 @@ def _run_pending(pending: list[int], assignment: Assignment, cells: Any, cases: 
 
 def _code_fits(built: Plan) -> None:
     """Malformed when the code to run would not fit the job sent to the sandbox (decided before sending)."""
-    size = len(json.dumps([{"label": l, "source": s, "answer": a} for l, s, a in built.cells]))
+    size = len(json.dumps([model.cell_json(cell) for cell in built.cells]))
     if size > CODE_BYTES:
         raise Malformed(f"the notebook's code is {size} bytes, more than the {CODE_BYTES} the grader "
                         "runs for one submission")
@@ -112,11 +99,11 @@ def _prepare(sub: Submission, source: Notebook, assignment: Assignment) -> Plan:
 
 
 def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, seed: int, run: Runner,
-                     exchange: Path, limits: Limits) -> dict[str, Any]:
-    """The stored result of one student: rows, the seed, timing, notes and captured output."""
+                     exchange: Path, limits: Limits) -> Result:
+    """The result of one student: rows, the seed, timing, notes and captured output."""
     started = time.perf_counter()
-    student_seed = judging.derive_seed(seed, sub.student_id)
-    verdicts: dict[str, Any] = {}
+    student_seed = key.mix(seed, sub.student_id)
+    verdicts: dict[str, Verdict] = {}
     notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
     output: dict[str, str] = {}
     if sub.data is None and sub.locator is None:
@@ -138,9 +125,7 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             while pending and rounds <= len(assignment.questions):
                 rounds += 1
                 job_dir = exchange / f"job-{secrets.token_hex(8)}"
-                pending = _run_pending(pending, assignment, built.cells, cases, job_dir, run, limits, verdicts, output)
-    return {"student_id": sub.student_id, "assignment": assignment.id, "notebook": assignment.notebook,
-            "origin": clip(sub.origin, NAME_CHARS), "late": sub.late, "seed": student_seed,
-            "notes": bounded_notes(notes),
-            "output": output, "seconds": round(time.perf_counter() - started, 3),
-            "rows": judging.rows_for(sub.student_id, assignment, verdicts)}
+                pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output)
+    return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
+                  student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
+                  judging.rows_for(sub.student_id, assignment, verdicts))

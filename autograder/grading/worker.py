@@ -22,10 +22,12 @@ import stat
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import cgroups, isolation
+from autograder.grading import cgroups, isolation, model
+from autograder.grading.model import Job, Reply
 
 MAX_RESULT_BYTES = 64 << 20
 
@@ -220,56 +222,77 @@ def _rss_anon() -> int:
     return 0
 
 
-def prepare_groups(ctx: dict[str, Any]) -> None:
+@dataclass
+class State:
+    """This worker's settings (from its command line) and what it carries from one job to the next."""
+
+    exchange: Path
+    home: Path
+    uid_base: int
+    assignment: Any  # autograder.checks.spec.Assignment
+    tripwire: Callable[[], Any] | None
+    scratch: list[Path]
+    mounts: frozenset[Path]
+    hide: list[Path]
+    groups: dict[str, Path]  # this worker's cgroup folders (KEY=PATH), empty without cgroups
+    cgroup_version: int
+    sandboxed: bool
+    jobs: int = 0
+    #: The next submission's cgroups, made while idle, and how long that took.
+    next: cgroups.Job | None = None
+    prepared_seconds: float = 0.0
+
+
+def prepare_groups(state: State) -> None:
     """Make the next submission's cgroups and move this worker into them (done while idle: see cgroups)."""
-    if not ctx["cgroups"] or ctx.get("next") is not None:
+    if not state.groups or state.next is not None:
         return
     started = time.perf_counter()
-    job = cgroups.Job.create(ctx["cgroups"], ctx["cgroup_version"], f"job-{ctx['jobs'] + 1}")
+    job = cgroups.Job.create(state.groups, state.cgroup_version, f"job-{state.jobs + 1}")
     try:
         job.enter()
     except OSError:
         job.destroy()
         raise
-    ctx["next"], ctx["prepared_seconds"] = job, time.perf_counter() - started
+    state.next, state.prepared_seconds = job, time.perf_counter() - started
 
 
-def _job_groups(job: dict[str, Any], ctx: dict[str, Any]) -> cgroups.Job | None:
+def _job_groups(job: Job, state: State) -> cgroups.Job | None:
     """The submission's cgroups: memory_mb on top of what the forked interpreter may copy, 64 processes, the CPU
     weight of one process. None without cgroups."""
-    if not ctx["cgroups"]:
+    if not state.groups:
         return None
     from autograder.grading import kernel
 
-    prepare_groups(ctx)
-    groups: cgroups.Job = ctx.pop("next")
-    groups.limit((int(job["memory_mb"]) << 20) + _rss_anon(), kernel.Confinement.processes)
+    prepare_groups(state)
+    groups, state.next = state.next, None
+    assert groups is not None  # prepare_groups made it or raised
+    groups.limit((job.limits.memory_mb << 20) + _rss_anon(), kernel.Confinement.processes)
     return groups
 
 
-def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: Job, state: State) -> Reply:
     """Run one submission in a forked child and report what happened (results stay in files)."""
     from autograder import plain
     from autograder.grading import kernel
 
     started = time.monotonic()
-    job_dir = ctx["exchange"] / str(job["job"])
-    questions = [ctx["assignment"].question(g) for g in job["questions"]]
+    job_dir = state.exchange / job.job
+    questions = [state.assignment.question(g) for g in job.questions]
     cases = plain.load(job_dir / "cases")
-    cells = [(str(c["label"]), str(c["source"]), bool(c["answer"])) for c in job["cells"]]
     isolating = time.perf_counter()
-    groups = _job_groups(job, ctx)  # before the job number moves on: prepared as job-<jobs + 1>
+    groups = _job_groups(job, state)  # before the job number moves on: prepared as job-<jobs + 1>
     created = time.perf_counter() - isolating
-    ctx["jobs"] += 1
-    home = ctx["home"]
-    uid = isolation.uid_for(ctx["uid_base"], ctx["jobs"]) if ctx["uid_base"] >= 0 else -1
+    state.jobs += 1
+    home = state.home
+    uid = isolation.uid_for(state.uid_base, state.jobs) if state.uid_base >= 0 else -1
     out_dir, work = home / ".out", home / "work"
-    for folder in ctx["scratch"]:
-        _wipe(folder, ctx["mounts"])
-    limits = kernel.Confinement(memory_mb=int(job["memory_mb"]), uid=uid,
-                                cpu_seconds=int(job["timeout"] * (len(questions) + 1)) + 1,
-                                hide=tuple(ctx["hide"]),
-                                namespaces=ctx["uid_base"] >= 0 or ctx["sandboxed"])
+    for folder in state.scratch:
+        _wipe(folder, state.mounts)
+    limits = kernel.Confinement(memory_mb=job.limits.memory_mb, uid=uid,
+                                cpu_seconds=int(job.limits.timeout * (len(questions) + 1)) + 1,
+                                hide=tuple(state.hide),
+                                namespaces=state.uid_base >= 0 or state.sandboxed)
     for folder in (work, out_dir):  # made here: the child cannot create folders in the root-owned home
         folder.mkdir(mode=0o700)
         if uid >= 0:
@@ -285,22 +308,23 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
             entered = time.perf_counter()
             kernel.confine(limits, out_w, err_w, prog_w, work)
             os.write(prog_w, f"setup {time.perf_counter() - entered:.6f}\n".encode())
-            kernel.run(cells, questions, cases, out_dir, prog_w, ctx["tripwire"])
+            kernel.run(list(job.cells), questions, cases, out_dir, prog_w, state.tripwire)
         except BaseException:  # noqa: BLE001 - the confinement itself failed: say why, in the child's stderr
             import traceback
 
             traceback.print_exc()
         finally:
-            os._exit(70)
+            os._exit(model.EXIT_RESULTS_UNWRITABLE)
     for fd in (out_w, err_w, prog_w):
         os.close(fd)
     leaving = time.perf_counter()
     if groups:
         groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
-    background = time.perf_counter() - leaving + ctx.pop("prepared_seconds", 0.0)
+    background = time.perf_counter() - leaving + state.prepared_seconds
+    state.prepared_seconds = 0.0
     pipes = {out_r: "out", err_r: "err", prog_r: "progress"}
-    cap = int(job["output_bytes"])
-    seen = _watch(pid, pipes, float(job["timeout"]), len(questions) + 1, cap,
+    cap = job.limits.output_bytes
+    seen = _watch(pid, pipes, job.limits.timeout, len(questions) + 1, cap,
                   groups.oom_kills if groups else lambda: 0)
     tearing_down = time.perf_counter()
     oom_kills = groups.oom_kills() if groups else 0
@@ -318,7 +342,7 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         os.close(fd)
     # Only what the child left in its own out folder counts: anything else in the exchange folder (which a
     # child can reach when the grader does not run as root) is removed before the copies are made.
-    _wipe(ctx["exchange"], frozenset({job_dir}))
+    _wipe(state.exchange, frozenset({job_dir}))
     _wipe(job_dir, frozenset({job_dir / "cases.json", job_dir / "cases.npz"}))
     # A phase during which the kernel killed one of the submission's processes for memory earns nothing,
     # even if the process it killed was a helper and the main one went on to finish.
@@ -328,21 +352,21 @@ def run_job(job: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     for name in names[:oom_phase]:
         if all(_copy_result(out_dir / f"{name}{s}", job_dir / f"{name}{s}") for s in (".json", ".npz")):
             files.append(name)
-    for folder in ctx["scratch"]:
-        _wipe(folder, ctx["mounts"])
+    for folder in state.scratch:
+        _wipe(folder, state.mounts)
     status = seen["status"]
     exited = status >= 0 and os.WIFEXITED(status)
     died = os.WTERMSIG(status) if status >= 0 and os.WIFSIGNALED(status) else None
-    return {"op": "done", "job": job["job"], "timed_out": seen["timed_out"], "phases": seen["phases"],
-            "exit": os.WEXITSTATUS(status) if exited and oom_phase is None else None,
-            "signal": signal.SIGKILL.value if oom_phase is not None and not seen["timed_out"] else died,
-            "oom_kills": oom_kills,
-            "stdout": seen["kept"]["out"].decode("utf-8", "replace"), "stdout_bytes": seen["total"]["out"],
-            "stderr": seen["kept"]["err"].decode("utf-8", "replace"), "stderr_bytes": seen["total"]["err"],
-            "files": files, "seconds": time.monotonic() - started,
-            "isolation_seconds": created + seen["setup"] + destroyed, "cgroups": groups is not None,
-            "isolation_parts": {"limit": created, "enter": seen["setup"], "destroy": destroyed,
-                                "background": background}}
+    return Reply("done", job.job, timed_out=seen["timed_out"], phases=seen["phases"],
+                 exit=os.WEXITSTATUS(status) if exited and oom_phase is None else None,
+                 signal=signal.SIGKILL.value if oom_phase is not None and not seen["timed_out"] else died,
+                 oom_kills=oom_kills,
+                 stdout=seen["kept"]["out"].decode("utf-8", "replace"), stdout_bytes=seen["total"]["out"],
+                 stderr=seen["kept"]["err"].decode("utf-8", "replace"), stderr_bytes=seen["total"]["err"],
+                 files=tuple(files), seconds=time.monotonic() - started,
+                 isolation_seconds=created + seen["setup"] + destroyed, cgroups=groups is not None,
+                 isolation_parts={"limit": created, "enter": seen["setup"], "destroy": destroyed,
+                                  "background": background})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,25 +406,23 @@ def main(argv: list[str] | None = None) -> int:
 
     kernel.COURSE_PACKAGES.append(args.checks.partition(":")[0].split(".")[0])
     groups = {key: Path(path) for key, _, path in (g.partition("=") for g in args.cgroup)}
-    ctx = {"exchange": args.exchange, "home": args.home, "uid_base": args.uid_base, "assignment": assignment,
-           "tripwire": tripwire, "scratch": [args.home, *args.scratch], "mounts": _mounts_and_parents(),
-           "hide": args.hide, "cgroups": groups, "cgroup_version": args.cgroup_version, "jobs": 0,
-           "sandboxed": os.getpid() == 1}
+    state = State(args.exchange, args.home, args.uid_base, assignment, tripwire, [args.home, *args.scratch],
+                  _mounts_and_parents(), args.hide, groups, args.cgroup_version, sandboxed=os.getpid() == 1)
     protocol.send(proto_out, {"op": "ready", "pid": os.getpid()})
     while True:
         try:
-            job = protocol.receive(proto_in)
+            message = protocol.receive(proto_in)
         except protocol.ProtocolError:
             return 0
-        if job.get("op") != "job":
+        if message.get("op") != "job":
             return 0
         try:
-            reply = run_job(job, ctx)
-        except Exception as exc:  # noqa: BLE001 - report, keep serving
-            reply = {"op": "failed", "job": job.get("job"), "error": f"{type(exc).__name__}: {exc}"[:500]}
-        protocol.send(proto_out, reply)
+            reply = run_job(Job.from_json(message), state)
+        except Exception as exc:  # noqa: BLE001 - report (a malformed job included), keep serving
+            reply = Reply.failed(str(message.get("job"))[:100], f"{type(exc).__name__}: {exc}"[:500])
+        protocol.send(proto_out, reply.to_json())
         try:
-            prepare_groups(ctx)  # while the grader judges this reply
+            prepare_groups(state)  # while the grader judges this reply
         except OSError:
             pass  # the next job tries again and reports what the kernel said
 
