@@ -18,7 +18,7 @@ from torch import Tensor
 
 from autograder.checks.compare import Diff, Tolerance, compare, describe
 from autograder.checks.diagnose import diagnose
-from autograder.checks.forbidden import FORBIDDEN_PREFIX, tripwire
+from autograder.checks.forbidden import forbidden_output, is_forbidden, tripwire
 from autograder.checks.guard import ChangedInput, after_call, guarding, watch
 from autograder.checks.spec import ERROR_KEY, Case, Functions, Outcome, Output, Question
 from autograder.checks.where import describe_exception
@@ -123,8 +123,8 @@ def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any student exception becomes a graded message
         out = {ERROR_KEY: describe_exception(exc)}
     if tripped:  # counts even when the student caught ForbiddenCall and carried on
-        return {ERROR_KEY: f"{FORBIDDEN_PREFIX}{tripped[0]} was called inside the graded function "
-                           "(write the computation yourself)"}
+        return forbidden_output(f"{tripped[0]} was called inside the graded function (write the computation "
+                                "yourself)", tripped[0])
     return out
 
 
@@ -155,7 +155,7 @@ def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome
     worst = (0.0, 0.0)
     wants, failing = [], []
     for case, out in zip(cases, outputs, strict=True):
-        if isinstance(out, dict) and str(out.get(ERROR_KEY, "")).startswith(FORBIDDEN_PREFIX):
+        if is_forbidden(out):
             return Outcome(0.0, spec.points, "forbidden", f"{spec.grade_id}: {out[ERROR_KEY]}")
         want = spec.expect(case)
         parts = _case_parts(spec, case, out, want)

@@ -28,12 +28,26 @@ from typing import Any
 
 import torch
 
-#: Prefix of an error output that means "a forbidden shortcut was used" (the judge reports status forbidden).
-FORBIDDEN_PREFIX = "forbidden: "
+from autograder.checks.spec import ERROR_KEY
 
-#: Everything the tripwire intercepts; names are those a message shows to the student.
-SHORTCUTS = ("torch.optim", "torch.autograd", "Tensor.backward", "torch.nn.utils.clip_grad_norm_",
-             "torch.nn.utils.clip_grad_value_")
+#: Key of an error output saying that a forbidden shortcut was used (its value names the shortcut): the judge
+#: gives the question status forbidden from this field, never from the wording of the error text.
+FORBIDDEN_KEY = "__forbidden__"
+
+
+def forbidden_output(reason: str, shortcut: str) -> dict[str, str]:
+    """The error output of a case that used `shortcut`; the student reads 'forbidden: <reason>'."""
+    return {ERROR_KEY: f"forbidden: {reason}", FORBIDDEN_KEY: shortcut}
+
+
+def is_forbidden(output: Any) -> bool:
+    """True for an output made by forbidden_output."""
+    return isinstance(output, dict) and isinstance(output.get(FORBIDDEN_KEY), str)
+
+
+def used_message(function: str, shortcuts: Iterable[str]) -> str:
+    """How a notebook check words a graded function whose source uses forbidden shortcuts."""
+    return f"forbidden: {function} uses {', '.join(shortcuts)} (write the computation yourself)"
 
 
 class ForbiddenCall(RuntimeError):

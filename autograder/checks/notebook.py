@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from autograder.checks.forbidden import FORBIDDEN_PREFIX, scan
+from autograder.checks.forbidden import scan, used_message
 from autograder.checks.spec import Outcome
 
 #: Seed of the visible cases' generator and of hidden cases outside `nbgrader autograde`.
@@ -66,8 +66,7 @@ def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden:
         for name, hits in found.items():
             if hits:
                 return Outcome(0.0, question.points, "forbidden",
-                               f"{grade_id}: {FORBIDDEN_PREFIX}{name} uses {', '.join(hits)} "
-                               "(write the computation yourself)")
+                               f"{grade_id}: {used_message(name, hits)}")
     cases = question.make_cases(torch.Generator().manual_seed(seed), hidden)
     outputs = [question.call(namespace, case) for case in cases]
     return question.judge(cases, outputs)

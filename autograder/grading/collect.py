@@ -29,7 +29,6 @@ from autograder.grading import limits, reading
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>[^/]+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$")
-MAX_MEMBERS = limits.ZIP_MEMBERS
 
 
 @dataclass(frozen=True)

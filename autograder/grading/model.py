@@ -341,10 +341,6 @@ class Result:
         return {**data, "notes": list(self.notes), "output": dict(self.output),
                 "rows": [row.to_json() for row in self.rows]}
 
-    def dumps(self) -> str:
-        """to_json as compact text (what travels back from a Dask worker)."""
-        return json.dumps(self.to_json(), allow_nan=False)
-
     @staticmethod
     def from_json(raw: Any, what: str = "result") -> Result:
         """A Result from its stored or sent form; BadRecord naming the first problem."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from autograder.checks.forbidden import FORBIDDEN_PREFIX
+from autograder.checks.forbidden import forbidden_output, is_forbidden
 from autograder.checks.spec import ERROR_KEY, Assignment, Outcome, Question
 
 FORBIDDEN = ("torch.optim", "torch.autograd", "Tensor.backward", "torch.nn.utils.clip_grad_norm_")
@@ -31,8 +31,9 @@ def _caller(name: str, uses_a: bool):
             args = (case["x"].clone(), case["a"]) if uses_a else (case["x"].clone(),)
             return {"y": functions[name](*args)}
         except Exception as exc:  # noqa: BLE001 - student code
-            prefix = FORBIDDEN_PREFIX if type(exc).__name__ == "ForbiddenCall" else ""
-            return {ERROR_KEY: f"{prefix}{type(exc).__name__}: {exc}"}
+            if type(exc).__name__ == "ForbiddenCall":
+                return forbidden_output(f"{type(exc).__name__}: {exc}", str(exc))
+            return {ERROR_KEY: f"{type(exc).__name__}: {exc}"}
     return call
 
 
@@ -40,10 +41,10 @@ def _judge(points: float, expected):
     """judge(): the share of cases whose `y` matches `expected(case)` in float64."""
     def judge(cases: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> Outcome:
         right, problem = 0, ""
-        for case, out in zip(cases, outputs):
+        for case, out in zip(cases, outputs, strict=False):  # a missing output is caught below
             if not isinstance(out, dict) or ERROR_KEY in out:
                 message = str(out.get(ERROR_KEY)) if isinstance(out, dict) else "no output"
-                if message.startswith(FORBIDDEN_PREFIX):
+                if is_forbidden(out):
                     return Outcome(0.0, points, "forbidden", message)
                 problem = problem or f"raised {message}"
                 continue
