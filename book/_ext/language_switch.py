@@ -16,9 +16,6 @@ from sphinx.config import Config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TWIN_FOLDER = "zh_CN"
-# sphinx-book-theme's article header end (its theme.conf), with the switch before the download/full-screen buttons:
-# always in view at the top of the page, on narrow screens too (the sidebar collapses there)
-HEADER_END = ["language-switch.html", "article-header-buttons.html"]
 UNTRANSLATED = "exercises/"
 UNTRANSLATED_NOTE = "本练习尚未译成中文，以下为英文原文。练习的讲解见各章的中文版。"
 
@@ -52,11 +49,9 @@ def add_switch(app: Sphinx, pagename: str, templatename: str, context: dict[str,
 
 
 def use_header(app: Sphinx, config: Config) -> None:
-    """Find the template, and put it in the article header unless the book chose that header's components."""
-    config.templates_path = [*config.templates_path, str(TEMPLATES)]
-    options = dict(config.html_theme_options or {})
-    options.setdefault("article_header_end", HEADER_END)
-    config.html_theme_options = options
+    """Our article-header-buttons.html (the theme's, switch first) takes precedence over the theme's: the switch
+    is always in view at the top of the page, on narrow screens too (where the sidebar collapses)."""
+    config.templates_path = [str(TEMPLATES), *config.templates_path]  # first: ahead of the themes' own
 
 
 def note_untranslated(app: Sphinx, doctree: nodes.document, docname: str) -> None:
