@@ -32,7 +32,7 @@ class PlainError(ValueError):
 
 
 @dataclass(frozen=True)
-class Limits:
+class DecodeCaps:
     """Caps on what `decode`/`load` accept from an untrusted producer."""
 
     max_json_bytes: int = 8 << 20
@@ -54,8 +54,8 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
 
     def walk(node: Any, path: str, depth: int) -> Any:
-        if depth > Limits.max_depth:
-            raise PlainError(f"{path}: nested deeper than {Limits.max_depth}")
+        if depth > DecodeCaps.max_depth:
+            raise PlainError(f"{path}: nested deeper than {DecodeCaps.max_depth}")
         if node is None or type(node) in (bool, str):
             return node
         if type(node) is int:
@@ -85,7 +85,7 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     return walk(value, "value", 0), arrays
 
 
-def decode(tree: Any, arrays: dict[str, np.ndarray], limits: Limits = Limits()) -> Any:
+def decode(tree: Any, arrays: dict[str, np.ndarray], limits: DecodeCaps = DecodeCaps()) -> Any:
     """The plain value of a tree from `encode`; PlainError on any node that `encode` would not write."""
     count = 0
 
@@ -123,7 +123,7 @@ def dumps(value: Any) -> tuple[bytes, bytes]:
     return json.dumps(tree, allow_nan=False).encode(), buffer.getvalue()
 
 
-def loads(json_bytes: bytes, npz_bytes: bytes, limits: Limits = Limits()) -> Any:
+def loads(json_bytes: bytes, npz_bytes: bytes, limits: DecodeCaps = DecodeCaps()) -> Any:
     """The plain value stored by `dumps`, checking sizes before anything is decompressed or parsed."""
     if len(json_bytes) > limits.max_json_bytes:
         raise PlainError(f"JSON part is {len(json_bytes)} bytes, more than {limits.max_json_bytes}")
@@ -159,7 +159,7 @@ def dump(value: Any, base: Path) -> None:
     Path(f"{base}.json").write_bytes(json_bytes)
 
 
-def load(base: Path, limits: Limits = Limits()) -> Any:
+def load(base: Path, limits: DecodeCaps = DecodeCaps()) -> Any:
     """Read what `dump` wrote at `base`, refusing files larger than the limits before reading them."""
     parts = []
     for suffix, cap in ((".json", limits.max_json_bytes), (".npz", limits.max_array_bytes + (1 << 20))):

@@ -364,7 +364,7 @@ def test_a_malformed_reply_is_refused(damage: Any) -> None:
 def test_a_reply_is_capped_and_takes_late_and_notebook_from_the_instructor() -> None:
     """Output beyond the limit and long notes are cut; what the instructor's side knows is not taken from the reply."""
     reply, sub, assignment = _good_reply()
-    reply.update(output={"stdout": "x" * 5000}, notes=["n" * 5000] * 200, late=True, notebook="other.ipynb")
+    reply.update(output={"stdout": "x" * 5000}, notes=["n" * 3000] * 200, late=True, notebook="other.ipynb")
     result = replies.accept(reply, sub, assignment, Limits(output_bytes=100))
     assert len(result.output["stdout"]) == 100 and len(result.notes) == 100 and len(result.notes[0]) == 2000
     assert result.late is sub.late and result.notebook == assignment.notebook and result.worker == "tcp://w:1"

@@ -23,6 +23,7 @@ from hostile import LEFTOVERS  # noqa: E402
 
 from autograder import plain  # noqa: E402
 from autograder.grading import cgroups, isolation, sandbox  # noqa: E402
+from autograder.grading.model import Cell, Job, Limits  # noqa: E402
 
 LAYOUT = cgroups.discover()
 ROOT = os.geteuid() == 0
@@ -215,14 +216,13 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _job(worker: Any, name: str, source: str, timeout: float = 20.0) -> dict[str, Any]:
-    """Run one submission of a single cell on the worker; return its reply."""
+    """Run one submission of a single cell on the worker; return its reply's fields and the cells' errors."""
     (worker.exchange / name).mkdir()
     plain.dump({}, worker.exchange / name / "cases")
-    reply = worker.request({"job": name, "cells": [{"label": "c", "source": source, "answer": True}],
-                            "questions": [], "timeout": timeout, "memory_mb": 256, "output_bytes": 1 << 16}, wait=120)
+    job = Job(name, (Cell("c", source, True),), (), Limits(timeout, 256, 1 << 16))
+    reply = worker.request(job, wait=120)
     cells = worker.exchange / name / "cells.json"
-    reply["cell_errors"] = cells.read_text() if cells.exists() else "(no cells result)"
-    return reply
+    return {**reply.to_json(), "cell_errors": cells.read_text() if cells.exists() else "(no cells result)"}
 
 
 REPORT = """

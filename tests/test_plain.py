@@ -96,7 +96,7 @@ def test_size_limits_are_checked_before_decompressing() -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("a0.npy", b"\0" * (4 << 20))
     with pytest.raises(plain.PlainError, match="more than"):
-        plain.loads(b'{"A": "a0"}', buffer.getvalue(), plain.Limits(max_array_bytes=1 << 20))
+        plain.loads(b'{"A": "a0"}', buffer.getvalue(), plain.DecodeCaps(max_array_bytes=1 << 20))
     deep = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(plain.PlainError):
         plain.loads(deep, _npz())
