@@ -6,6 +6,7 @@ import io
 import json
 import math
 import zipfile
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def test_round_trip_keeps_types_and_values(value: object) -> None:
 
 def test_tensors_arrays_and_non_finite_floats() -> None:
     """Tensors come back as tensors (dtype kept), arrays as arrays, nan/inf as floats."""
-    value = {"t": torch.arange(6, dtype=torch.float64).reshape(2, 3), "i": torch.tensor([1, 2]),
+    value: dict[str, Any] = {"t": torch.arange(6, dtype=torch.float64).reshape(2, 3), "i": torch.tensor([1, 2]),
              "a": np.ones(2, dtype=np.float32), "x": (math.inf, -math.inf), "n": math.nan,
              "bf": torch.ones(2, dtype=torch.bfloat16)}
     back = plain.loads(*plain.dumps(value))
@@ -58,7 +59,8 @@ def test_lying_float_subclass_is_not_plain() -> None:
 def _npz(**arrays: np.ndarray) -> bytes:
     """An .npz archive as bytes."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    named: dict[str, Any] = dict(arrays)  # test names, never one of savez's own keywords
+    np.savez(buffer, **named)
     return buffer.getvalue()
 
 

@@ -37,7 +37,7 @@ def source_notebook() -> dict[str, Any]:
     """The instructor's source notebook: setup, then answer + test cell per question."""
     cells = [_cell("markdown", "# Fake assignment\n"),
              _cell("code", SETUP, {"grade": False, "solution": False, "locked": True, "grade_id": "setup"})]
-    for (answer_id, answer), (test_id, test) in zip(SOLUTIONS.items(), TESTS.items()):
+    for (answer_id, answer), (test_id, test) in zip(SOLUTIONS.items(), TESTS.items(), strict=True):
         body = "    ### BEGIN SOLUTION\n" + answer.split("\n", 1)[1].rstrip("\n") + "\n    ### END SOLUTION\n"
         cells.append(_cell("code", answer.split("\n", 1)[0] + "\n" + body,
                            {"grade": False, "solution": True, "locked": False, "grade_id": answer_id}))
