@@ -8,7 +8,7 @@ BIN := .venv/bin
 endif
 STAMP := $(BIN)/../.course-installed
 
-.PHONY: book test release bench clean translations
+.PHONY: book test lint release bench clean translations
 .DEFAULT_GOAL := help
 
 help:
@@ -25,9 +25,14 @@ book: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python book/_ext/build_zh.py html --build-dir _build
 
-test: $(STAMP)
+test: $(STAMP) lint
 	@bash .ci/system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Part of `make test`: ruff and mypy, configured in pyproject.toml, must be clean.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Instructor helpers (not part of the two set-up commands).
 release: $(STAMP)
