@@ -27,8 +27,7 @@ import pytest
 from autograder.cli import main
 from autograder.grading import cluster, pipeline, records, replies  # noqa: F401 - see below
 from autograder.grading.assignments import load_assignment
-from autograder.grading.collect import Submission
-from autograder.grading.model import Limits, Result
+from autograder.grading.model import Limits, Result, Submission
 
 # pipeline is imported here, at collection, because grade() binds sys.stderr as a default argument when
 # first imported: imported inside a capsys test it would keep that test's stream, closed afterwards.

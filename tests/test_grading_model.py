@@ -160,3 +160,31 @@ def test_the_model_ships_in_the_runner_and_imports_nothing_of_the_course() -> No
     source = model.__file__ and open(model.__file__).read()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert all(not line.startswith("from autograder") for line in imports), imports
+
+
+def test_a_submission_travels_as_plain_data_and_back() -> None:
+    sub = model.Submission("ann", "subs/ann/fake/fake.ipynb", b"{\"cells\": []}", late=True, status="")
+    assert model.Submission.from_plain(sub.to_plain()) == sub
+    bare = model.Submission("bob", "roster.csv", None, problem="no submission found")
+    assert model.Submission.from_plain(bare.to_plain()) == bare and bare.empty
+
+
+def test_an_unread_submission_is_not_sent() -> None:
+    """Only what collect.loaded read travels: a Locator names a path on the instructor's machine."""
+    unread = model.Submission("ann", "subs", None, locator=model.Locator("subs", ("ann", "fake", "fake.ipynb")))
+    with pytest.raises(ValueError, match="read the notebook"):
+        unread.to_plain()
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda s: s.update(data="text"), "neither bytes nor null"),
+    (lambda s: s.update(late=0), "late is not true/false"),
+    (lambda s: s.update(locator="/etc"), "unknown field"),
+    (lambda s: s.pop("status"), "lacks status"),
+    (lambda s: s.update(student_id=None), "student_id is not text"),
+], ids=["data-text", "late-int", "locator", "no-status", "id-none"])
+def test_a_malformed_submission_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
+    raw = model.Submission("ann", "o", b"{}").to_plain()
+    change(raw)
+    with pytest.raises(BadRecord, match=named):
+        model.Submission.from_plain(raw)

@@ -12,8 +12,7 @@ import pytest
 
 from autograder import key
 from autograder.grading import pipeline, records
-from autograder.grading.collect import Submission
-from autograder.grading.model import Result
+from autograder.grading.model import Result, Submission
 from autograder.grading.pipeline import _with_roster
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))

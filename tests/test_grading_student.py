@@ -13,8 +13,8 @@ import containers  # noqa: E402
 from fakecourse import checks, notebooks  # noqa: E402
 
 from autograder.grading import limits  # noqa: E402
-from autograder.grading.collect import Submission, collect  # noqa: E402
-from autograder.grading.model import Job, Limits, Reply, Result  # noqa: E402
+from autograder.grading.collect import collect  # noqa: E402
+from autograder.grading.model import Job, Limits, Reply, Result, Submission  # noqa: E402
 from autograder.grading.notebook import parse  # noqa: E402
 from autograder.grading.protocol import MAX_MESSAGE_BYTES  # noqa: E402
 from autograder.grading.student import grade_submission  # noqa: E402

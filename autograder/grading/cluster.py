@@ -23,7 +23,7 @@ from autograder.grading import model, node, sandbox
 from autograder.grading.collect import Submission, loaded
 from autograder.grading.judging import one_line
 from autograder.grading.model import Limits, Result, RunContext
-from autograder.grading.replies import BadResult, accept, as_plain
+from autograder.grading.replies import BadResult, accept
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
 WORKER_WAIT = 15.0  # seconds to wait for a first worker to join
@@ -215,7 +215,7 @@ def _stream(client: Any, plugin: str, todo: list[Submission], ctx: RunContext, l
         if sub is not None:
             key = f"{plugin}-{sub.student_id}"
             subs[key] = sub
-            pending.add(client.submit(node.grade_remote, plugin, as_plain(loaded(sub)), key=key, pure=False))
+            pending.add(client.submit(node.grade_remote, plugin, loaded(sub).to_plain(), key=key, pure=False))
 
     for _ in range(window):
         submit_next()

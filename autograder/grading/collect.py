@@ -26,37 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from autograder.grading import limits, reading
+from autograder.grading.model import Locator, Submission
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>[^/]+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$")
-
-
-@dataclass(frozen=True)
-class Locator:
-    """Where a submission's notebook lies, to be read only when it is graded."""
-
-    container: str  # the SUBMISSIONS folder or zip
-    parts: tuple[str, ...] = ()  # folder: path components below the container
-    index: int = -1  # zip: the member's position in the archive (names may repeat)
-    member: str = ""  # zip: the member's name, checked when it is read
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One student's notebook (bytes, or a Locator to read it from) and where it came from."""
-
-    student_id: str
-    origin: str
-    data: bytes | None
-    late: bool = False
-    problem: str = ""  # why there is nothing to grade, or why the student could not be identified
-    locator: Locator | None = None
-    status: str = ""  # the rows' status when there is nothing to grade ('' = missing)
-
-    @property
-    def empty(self) -> bool:
-        """True when there is no notebook to grade (then `problem` says why)."""
-        return self.data is None and self.locator is None
 
 
 class Collected(list[Submission]):

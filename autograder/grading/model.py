@@ -1,6 +1,6 @@
 """The records every grading stage passes, as frozen dataclasses, and their JSON form: the grader's data flow.
 
-    Submission (collect.py: a student's upload, read lazily)
+    Submission (collect.py finds them: a student's notebook, or a `Locator` to read it from when graded)
       -> Plan (sanitize.py: the cells to run, as `Cell`s, and the `Verdict`s decided before any code runs)
       -> Job (student.py -> sandbox.py -> worker.py, JSON over a pipe: the cells, the questions, the `Limits`)
       -> Reply (worker.py -> sandbox.py: how the forked child ended; its result files stay in the exchange folder)
@@ -105,6 +105,54 @@ def _text_map(value: Any, what: str, limit: int = MAX_TEXT) -> dict[str, str]:
     if not isinstance(value, dict) or len(value) > 100:
         raise BadRecord(f"{what} is not a map of text")
     return {_text(k, f"{what} key", 40): _text(v, f"{what}[{str(k)[:40]!r}]", limit) for k, v in value.items()}
+
+
+# --- submissions ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Locator:
+    """Where a submission's notebook lies, to be read only when it is graded."""
+
+    container: str  # the SUBMISSIONS folder or zip
+    parts: tuple[str, ...] = ()  # folder: path components below the container
+    index: int = -1  # zip: the member's position in the archive (names may repeat)
+    member: str = ""  # zip: the member's name, checked when it is read
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's notebook (bytes, or a Locator to read it from) and where it came from."""
+
+    student_id: str
+    origin: str
+    data: bytes | None
+    late: bool = False
+    problem: str = ""  # why there is nothing to grade, or why the student could not be identified
+    locator: Locator | None = None
+    status: str = ""  # the rows' status when there is nothing to grade ('' = missing)
+
+    @property
+    def empty(self) -> bool:
+        """True when there is no notebook to grade (then `problem` says why)."""
+        return self.data is None and self.locator is None
+
+    def to_plain(self) -> dict[str, Any]:
+        """What a Dask task carries: a submission already read (collect.loaded), as str, bytes and bool only."""
+        if self.data is None and self.locator is not None:
+            raise ValueError(f"{self.student_id}: read the notebook (collect.loaded) before sending it")
+        return {"student_id": self.student_id, "origin": self.origin, "data": self.data, "late": self.late,
+                "problem": self.problem, "status": self.status}
+
+    @staticmethod
+    def from_plain(raw: Any) -> Submission:
+        """to_plain's inverse, every field checked; BadRecord naming the first problem."""
+        data = _object(raw, "submission", frozenset({"student_id", "origin", "data", "late", "problem", "status"}))
+        if data["data"] is not None and not isinstance(data["data"], bytes):
+            raise BadRecord("submission data is neither bytes nor null")
+        return Submission(_text(data["student_id"], "submission student_id", 200),
+                          _text(data["origin"], "submission origin", 4000), data["data"],
+                          _flag(data["late"], "submission late"), _text(data["problem"], "submission problem", 4000),
+                          status=_text(data["status"], "submission status", 20))
 
 
 # --- verdicts ------------------------------------------------------------------------------------------

@@ -24,9 +24,8 @@ from distributed import WorkerPlugin, get_worker
 
 from autograder.grading import sandbox
 from autograder.grading.assignments import import_root, load_assignment
-from autograder.grading.model import SANDBOXED, UNSANDBOXED, Job, Limits, Reply
+from autograder.grading.model import SANDBOXED, UNSANDBOXED, Job, Limits, Reply, Submission
 from autograder.grading.notebook import parse
-from autograder.grading.replies import from_plain
 from autograder.grading.student import Runner, grade_submission
 
 
@@ -175,7 +174,7 @@ class GradingNode(WorkerPlugin):
     def _grade(self, state: _State, sub: dict[str, Any]) -> dict[str, Any]:
         """grade() for one submission at a time."""
         limits = Limits(**self.batch["limits"])
-        submission = from_plain(sub)
+        submission = Submission.from_plain(sub)
         slot = self._checkout(state)
         try:
             result = grade_submission(submission, state.assignment, state.source, self.batch["seed"],

@@ -1,7 +1,7 @@
 """What crosses the Dask boundary: a submission as plain data, and the check of each result a worker sends back.
 
-Dask pickles task arguments and results, so both directions carry only plain data: a submission as a
-dict of str, bytes and bool, a result as `model.Result.to_json()`. A reply is rebuilt by
+Dask pickles task arguments and results, so both directions carry only plain data: a submission as
+`model.Submission.to_plain()` (str, bytes and bool), a result as `model.Result.to_json()`. A reply is rebuilt by
 `model.Result.from_json` (every field typed) and then checked against the submission it must be about
 (rows matched to their questions, text capped) before the instructor's process saves it.
 """
@@ -12,9 +12,8 @@ import dataclasses
 from typing import Any
 
 from autograder.checks.spec import Assignment
-from autograder.grading.collect import Submission
 from autograder.grading.judging import one_line
-from autograder.grading.model import BadRecord, Limits, Result
+from autograder.grading.model import BadRecord, Limits, Result, Submission
 
 
 class BadResult(ValueError):
@@ -43,14 +42,3 @@ def accept(raw: Any, sub: Submission, assignment: Assignment, limits: Limits) ->
         seconds=round(max(result.seconds, 0.0), 3),
         rows=rows, worker=one_line(result.worker or "", 200), sandbox=one_line(result.sandbox or "", 100),
         key_id=None, submitted=None)
-
-
-def as_plain(sub: Submission) -> dict[str, Any]:
-    """What a task carries: a submission already read (collect.loaded) as str, bytes and bool, never an object."""
-    return {"student_id": sub.student_id, "origin": sub.origin, "data": sub.data, "late": sub.late,
-            "problem": sub.problem, "status": sub.status}
-
-
-def from_plain(raw: dict[str, Any]) -> Submission:
-    """The submission a task carries (as_plain's inverse)."""
-    return Submission(raw["student_id"], raw["origin"], raw["data"], raw["late"], raw["problem"], status=raw["status"])
