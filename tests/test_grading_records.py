@@ -44,3 +44,12 @@ def test_saved_results_round_trip(tmp_path: Path) -> None:
     save_result(tmp_path, _result(notes=["n"] * 100))
     loaded = load_results(tmp_path, "fake")["ann"]
     assert loaded.rows[0].status == "failed" and len(loaded.notes) == limits.NOTES + 1
+
+
+def test_a_damaged_or_foreign_result_file_is_skipped_not_fatal(tmp_path: Path) -> None:
+    """load_results rebuilds each file through model.Result: a bad one is left out (graded again on --resume)."""
+    save_result(tmp_path, _result())
+    save_result(tmp_path, _result(student_id="bob", assignment="other"))
+    (tmp_path / "results" / "eve.json").write_text('{"student_id": "eve", "assignment": "fake", "rows": "all 10"}')
+    (tmp_path / "results" / "cut.json").write_bytes((tmp_path / "results" / "ann.json").read_bytes()[:50])
+    assert list(load_results(tmp_path, "fake")) == ["ann"]

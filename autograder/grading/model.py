@@ -342,7 +342,7 @@ class Row:
         score, top = _number(data["score"], f"{what} score"), _number(data["max_score"], f"{what} max_score")
         if not 0.0 <= score <= top or not STATUS.fullmatch(texts["status"]):
             raise BadRecord(f"{what} has score {score} or status {texts['status'][:30]!r} out of range")
-        return Row(**texts, score=score, max_score=top, mistake=_text(data.get("mistake", ""), f"{what} mistake", 200))
+        return Row(**texts, score=score, max_score=top, mistake=_text(data.get("mistake", ""), f"{what} mistake", 2000))
 
 
 #: Fields of a stored result, in the order they are written.
