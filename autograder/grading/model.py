@@ -11,9 +11,10 @@
     `RunContext` is what one batch shares with every worker thread (pipeline.py, cluster.py).
 
 Everything that crossed a process or network boundary (a Job in the worker, a Reply in the grader, a Result
-from a Dask worker or from disk) is rebuilt by `from_json`, which checks every field's type and size and
-raises `BadRecord` naming the first problem. Plain data only: JSON types, never pickle. This module imports
-nothing from the course and holds no code a student could use: it ships in the sandbox's runner.
+from a Dask worker or from disk, a Submission on a Dask worker) is rebuilt by `from_json` / `from_plain`,
+which checks every field's type and size and raises `BadRecord` naming the first problem. Plain data only:
+JSON types (and a notebook's bytes), never an object. This module imports nothing from the course and holds
+no code a student could use: it ships in the sandbox's runner.
 """
 
 from __future__ import annotations
