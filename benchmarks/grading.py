@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "tests" / "corpus"
+from target import CORPUS, REPO, grading_target  # benchmarks run as scripts: their own folder is on sys.path
 
 
 def _env() -> dict[str, str]:
@@ -109,18 +108,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--isolation-only", action="store_true", help="only measure the isolation overhead")
     args = parser.parse_args()
-    sys.path[:0] = [str(REPO), str(CORPUS)]
-    if args.fake:
-        from fakecourse import notebooks
-
-        assignment, notebook, checks = "fake", "fake.ipynb", "fakecourse.checks:get_assignment"
-        source = notebooks.source_notebook()
-    else:
-        from autograder.checks import get_assignment
-
-        assignment, checks = args.assignment, "autograder.checks:get_assignment"
-        notebook = get_assignment(assignment).notebook
-        source = json.loads((REPO / "solutions" / assignment / notebook).read_text())
+    assignment, notebook, checks, source = grading_target(args.fake, args.assignment)
     cost = isolation_overhead(checks, assignment, args.k)
     print(f"isolation overhead per submission: {cost['isolation']:.1f} ms (median of {args.k}: limits "
           f"{cost['limit']:.1f} ms, namespaces/uid/keyrings in the child {cost['enter']:.1f} ms, kill and remove "

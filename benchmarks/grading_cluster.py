@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "tests" / "corpus"
+from target import CORPUS, REPO, grading_target  # benchmarks run as scripts: their own folder is on sys.path
 
 
 def _cohort(source: dict[str, Any], k: int, root: Path, assignment: str, notebook: str) -> None:
@@ -76,20 +75,9 @@ def main() -> int:
     parser.add_argument("-k", type=int, default=24, help="number of submissions (default 24)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each kind; the fastest counts (default 2)")
     args = parser.parse_args()
-    sys.path[:0] = [str(REPO), str(CORPUS)]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), str(CORPUS)])  # the Dask workers import the same
     os.environ.setdefault("COURSE_GRADING_KEY", "benchmark-key-not-secret-0123456789")
-    if args.fake:
-        from fakecourse import notebooks
-
-        assignment, notebook, checks = "fake", "fake.ipynb", "fakecourse.checks:get_assignment"
-        source = notebooks.source_notebook()
-    else:
-        from autograder.checks import get_assignment
-
-        assignment, checks = args.assignment, "autograder.checks:get_assignment"
-        notebook = get_assignment(assignment).notebook
-        source = json.loads((REPO / "solutions" / assignment / notebook).read_text())
+    assignment, notebook, checks, source = grading_target(args.fake, args.assignment)
     from distributed import LocalCluster
 
     timings: dict[str, float] = {}

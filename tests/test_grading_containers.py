@@ -24,17 +24,12 @@ sys.path.insert(0, str(CORPUS))
 import containers  # noqa: E402
 from fakecourse import notebooks  # noqa: E402
 
-from autograder.grading import limits, pipeline, sandbox  # noqa: E402
+from autograder.grading import limits, pipeline  # noqa: E402
 from autograder.grading.collect import collect  # noqa: E402
 from autograder.grading.model import Limits  # noqa: E402
+from tests.sandbox_required import sandbox_marks  # noqa: E402
 
-_NO_SANDBOX = not sandbox.bwrap_usable()
-if _NO_SANDBOX and os.geteuid() == 0:
-    pytest.fail("bubblewrap is not usable although we are root: `make test` installs it (.ci/system-deps)",
-                pytrace=False)
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(_NO_SANDBOX, reason="bubblewrap (bwrap) is not usable here: "
-                                 "`sudo apt-get install bubblewrap` to run the container corpus")]
+pytestmark = sandbox_marks("the container corpus")
 CHECKS = "fakecourse.checks:get_assignment"
 #: Generous bounds on what one student may leave in OUT/ (an honest result is a few KB).
 FEEDBACK_BYTES = 4 * limits.RESULT_BYTES

@@ -25,18 +25,11 @@ sys.path.insert(0, str(CORPUS))
 from fakecourse import notebooks  # noqa: E402
 from hostile import CASES  # noqa: E402
 
-from autograder.grading import pipeline, sandbox  # noqa: E402
+from autograder.grading import pipeline  # noqa: E402
 from autograder.grading.model import Limits  # noqa: E402
+from tests.sandbox_required import sandbox_marks  # noqa: E402
 
-# Without bubblewrap the hostile corpus cannot be contained, so it is skipped, except as root (CI), where
-# `make test` installs bubblewrap: there a missing sandbox is a failure, not a reason to test less.
-_NO_SANDBOX = not sandbox.bwrap_usable()
-if _NO_SANDBOX and os.geteuid() == 0:
-    pytest.fail("bubblewrap is not usable although we are root: `make test` installs it (.ci/system-deps)",
-                pytrace=False)
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(_NO_SANDBOX, reason="bubblewrap (bwrap) is not usable here: "
-                                 "`sudo apt-get install bubblewrap` to run the hostile corpus")]
+pytestmark = sandbox_marks("the hostile corpus")
 CHECKS = "fakecourse.checks:get_assignment"
 
 

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from autograder.grading import pipeline, sandbox
+from autograder.grading import pipeline
 from autograder.grading.model import Limits
+from tests.sandbox_required import sandbox_marks
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "solutions" / "optimizers" / "optimizers.ipynb"
 ADAM = ("adam_step_basic", "adam_step_flags")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sandbox.bwrap_usable(), reason="bubblewrap is not usable")]
+pytestmark = sandbox_marks("the shortcut submissions")
 
 SIGNATURE = ("def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, "
              "amsgrad=False):\n")
