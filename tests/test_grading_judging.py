@@ -15,6 +15,7 @@ from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import run, seed_for
 from autograder.checks.spec import Outcome
 from autograder.grading import judging, records
+from autograder.grading.limits import MESSAGE_CHARS
 from autograder.grading.model import Result, Verdict
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
@@ -134,6 +135,16 @@ def test_every_verdict_makes_a_row_and_a_missing_one_is_an_internal_error() -> N
     assert [(r.status, r.score, r.mistake) for r in rows] == [("timeout", 0.0, ""), ("partial", 1.0, "sign flipped"),
                                                               ("error", 0.0, "")]
     assert rows[2].message == "not graded (internal error)"
+
+
+def test_a_long_diagnosis_keeps_the_students_line_and_whole_exception() -> None:
+    # The checks put the failing line and the exception text in the message; the CSV row must not cut them.
+    exception = "ValueError: " + "shape mismatch in layer 3; " * 30 + "END"
+    message = f"mlp_loss_and_grads raised (in mlp_loss_and_grads, Cell In[4], line 7: `h = x @ W`) {exception}"
+    rows = judging.rows_for("bob", FAKE, {"test_scale": Verdict("error", message)})
+    assert rows[0].message.endswith("END") and "Cell In[4], line 7" in rows[0].message
+    flood = judging.rows_for("bob", FAKE, {"test_scale": Verdict("error", "x" * 10**6)})
+    assert len(flood[0].message) == MESSAGE_CHARS  # still capped: a student cannot fill the CSV
 
 
 def test_why_unfinished_reads_the_reply_record() -> None:

@@ -18,6 +18,7 @@ from autograder import key, plain
 from autograder.checks.notebook import FIXED_SEED
 from autograder.checks.spec import Assignment, Outcome, Question
 from autograder.grading import model
+from autograder.grading.limits import MESSAGE_CHARS
 from autograder.grading.model import Reply, Row, Verdict
 
 #: How the course's checks word a recognised mistake (autograder.checks.builder), when the outcome
@@ -171,11 +172,11 @@ def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
         seen = question.judge(cases[:visible], outputs[:visible])
         if seen.status != "passed":
             status = seen.status if seen.status in ("error", "forbidden") else "failed"
-            return Verdict(status, one_line(seen.message), 0.0, named_mistake(seen))
+            return Verdict(status, one_line(seen.message, MESSAGE_CHARS), 0.0, named_mistake(seen))
     start = 0 if prefixed else visible
     outcome = question.judge(cases[start:], outputs[start:])
     score = min(max(float(outcome.score), 0.0), float(question.points))
-    return Verdict(outcome.status, one_line(outcome.message), score, named_mistake(outcome))
+    return Verdict(outcome.status, one_line(outcome.message, MESSAGE_CHARS), score, named_mistake(outcome))
 
 
 def rows_for(student_id: str, assignment: Assignment, verdicts: Mapping[str, Verdict]) -> tuple[Row, ...]:
@@ -183,6 +184,7 @@ def rows_for(student_id: str, assignment: Assignment, verdicts: Mapping[str, Ver
     rows = []
     for question in assignment.questions:
         verdict = verdicts.get(question.grade_id, Verdict("error", "not graded (internal error)"))
+        message = one_line(verdict.message, MESSAGE_CHARS)
         rows.append(Row(student_id, assignment.id, assignment.notebook, question.grade_id, round(verdict.score, 6),
-                        float(question.points), verdict.status, one_line(verdict.message), verdict.mistake))
+                        float(question.points), verdict.status, message, verdict.mistake))
     return tuple(rows)

@@ -32,6 +32,9 @@ NAME_CHARS = 200
 #: Per-student result (OUT/results/<id>.json): notes kept, characters per note and per captured stream.
 NOTES = 50
 NOTE_CHARS = 300
+#: A question's diagnosis in grades.csv and the feedback: long enough for the student's failing line and the
+#: whole exception text (the checks never cut them), short enough that 20 questions stay far below RESULT_BYTES.
+MESSAGE_CHARS = 2_000
 OUTPUT_CHARS = 256 << 10
 #: The stored result as a whole; feedback and Gradescope files are rendered from it, so they stay small too.
 RESULT_BYTES = 2 << 20
