@@ -74,3 +74,27 @@ def test_unwritable_results_end_with_the_named_exit_code(tmp_path: Path) -> None
     """Results that cannot be written are the grader's problem, told apart from a student's own exit code."""
     code, progress = _run([Cell("ans", "x = 1", True)], tmp_path / "absent")
     assert code == EXIT_RESULTS_UNWRITABLE and progress == []
+
+
+def test_an_exception_names_the_students_cell_line_and_its_source(tmp_path: Path) -> None:
+    # The feedback quotes the failing line, as the notebook's own check does: linecache must know the cell.
+    from autograder.checks import ASSIGNMENTS
+
+    question = ASSIGNMENTS["clipping"].question("grad_norm")
+    cases = {"grad_norm": question.make_cases(torch.Generator().manual_seed(0), False)}
+    source = "def grad_norm(grads, norm_type=2.0):\n    total = 0\n    raise ValueError('boom ' * 3)\n"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            kernel.run([Cell("answer-grad_norm", source, True)], [question], cases, tmp_path, write, None)
+        finally:
+            os._exit(99)
+    os.close(write)
+    while os.read(read, 4096):
+        pass
+    os.close(read)
+    os.waitpid(pid, 0)
+    message = plain.load(tmp_path / "q0")["outputs"][0][ERROR_KEY]
+    assert "cell answer-grad_norm, line 3: `raise ValueError('boom ' * 3)`" in message, message

@@ -11,6 +11,7 @@ never returns: it ends with os._exit.
 from __future__ import annotations
 
 import builtins
+import linecache
 import os
 import resource
 import signal
@@ -164,7 +165,10 @@ def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
             if cell.answer and wire is None and tripwire is not None:
                 wire = tripwire()
             try:
-                exec(compile(cell.source, f"<cell {cell.label}>", "exec"), namespace)  # noqa: S102 - the sandbox's job
+                filename = f"<cell {cell.label}>"
+                # Tracebacks and the checks' "line N: `...`" read source through linecache, as in Jupyter.
+                linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
+                exec(compile(cell.source, filename, "exec"), namespace)  # noqa: S102 - the sandbox's job
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
                 errors.append(f"cell {cell.label}: {_one_line(exc)}")
                 memory = memory or _is_memory(exc)
