@@ -88,7 +88,7 @@ def main() -> int:
         _cohort(source, args.k, root, assignment, notebook)
         for n in (1, 2):
             with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                              dashboard_address=None, memory_limit=0) as cluster:
+                              dashboard_address="127.0.0.1:0", memory_limit=0) as cluster:
                 _run(root, f"warm{n}", assignment, checks, n, cluster.scheduler_address)  # workers import torch
                 for r in range(args.repeat):  # alternate, keep the fastest: other load only ever slows a run
                     for name, scheduler in ((f"local{n}", None), (f"dask{n}", cluster.scheduler_address)):

@@ -45,7 +45,15 @@ SLOW_SCALE = {"ans_scale": "import time\ndef scale(x, a):\n    time.sleep(0.1)\n
 pytestmark = pytest.mark.slow
 
 
+def _empty_cluster() -> Any:
+    """A scheduler on loopback with no workers (and its dashboard on a free loopback port)."""
+    import distributed
+
+    return distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
+
+
 @pytest.fixture(scope="module")
+
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fixed course key, the fake course importable in every worker process, and the workers' own TMPDIR."""
     saved = {name: os.environ.get(name) for name in ("COURSE_GRADING_KEY", "PYTHONPATH", "TMPDIR")}
@@ -64,7 +72,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def local_cluster(env: Path) -> Iterator[Any]:
     """A scheduler and two single-threaded worker processes on the loopback interface."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, memory_limit=0) as running:
+                                  dashboard_address="127.0.0.1:0", memory_limit=0) as running:
         yield running
 
 
@@ -254,7 +262,7 @@ def test_scheduler_without_workers_exits_2(tmp_path: Path, env: Path, monkeypatc
     """A scheduler with no worker at all: exit 2 after the (shortened) wait, saying to start workers."""
     monkeypatch.setattr(cluster, "WORKER_WAIT", 1.0)
     source = _write_cohort(tmp_path)
-    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
+    with _empty_cluster() as empty:
         assert _grade(tmp_path / "subs", tmp_path / "out", source, "--scheduler", empty.scheduler_address) == 2
     assert "has no workers" in _one_line_error(capsys)
 
@@ -262,7 +270,7 @@ def test_scheduler_without_workers_exits_2(tmp_path: Path, env: Path, monkeypatc
 def test_worker_without_the_course_exits_2(tmp_path: Path, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A real `dask worker` that cannot import the course's checks: exit 2 naming that worker and why."""
     source = _write_cohort(tmp_path)
-    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
+    with _empty_cluster() as empty:
         bare = {**os.environ, "PYTHONPATH": str(REPO)}  # autograder yes, the fake course's checks no
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
                                    "--nthreads", "1", "--no-nanny", "--no-dashboard"], env=bare,
@@ -285,7 +293,7 @@ def test_a_cluster_that_loses_every_worker_ends_the_run(tmp_path: Path, env: Pat
     for i in range(6):
         notebooks.write(notebooks.submission(SLOW_SCALE), tmp_path / "subs" / f"s{i}" / "fake" / "fake.ipynb")
     out = tmp_path / "out"
-    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
+    with _empty_cluster() as empty:
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
                                    "--nthreads", "1", "--no-nanny", "--no-dashboard"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
