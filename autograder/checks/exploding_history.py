@@ -34,20 +34,31 @@ def _load(model: nn.Module, flat: Tensor) -> None:
             offset += n
 
 
-def measure(seed: int, snapshots: Tensor) -> list[tuple[float, float]]:
-    """(full-batch loss, pre-clip global 2-norm of the gradients) at each recorded parameter vector."""
+def measure(seed: int, snapshots: Tensor) -> list[tuple[float, float, float]]:
+    """(full-batch loss, pre-clip global 2-norm, largest |gradient|) at each recorded parameter vector."""
     model = task.make_model(seed)
     x, y = task.make_task(seed)
     values = []
-    for flat in snapshots:
-        _load(model, flat)
-        model.zero_grad(set_to_none=True)
-        loss = task.mse(model, x, y)
-        loss.backward()
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters()
-                                                     if p.grad is not None]))
-        values.append((float(loss.detach()), float(norm)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: thread hand-offs cost far more than they save, most of all under load
+    try:
+        for flat in snapshots:
+            values.append(_measure_one(model, x, y, flat))
+    finally:
+        torch.set_num_threads(threads)
     return values
+
+
+def _measure_one(model: nn.Module, x: Tensor, y: Tensor, flat: Tensor) -> tuple[float, float, float]:
+    """(loss, global 2-norm, largest |gradient|) of the model at one parameter vector."""
+    _load(model, flat)
+    model.zero_grad(set_to_none=True)
+    loss = task.mse(model, x, y)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    largest = max(float(g.abs().max()) for g in grads)
+    return float(loss.detach()), float(norm), largest
 
 
 def steps_taken(snapshots: Tensor, final: Tensor) -> int:
@@ -61,7 +72,20 @@ def _close(a: float, b: float) -> bool:
     return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= ATOL + RTOL * abs(b)
 
 
-def check(loss: list[float], norm: list[float], measured: list[tuple[float, float]]) -> str | None:
+def _why_norm(n_i: float, pass_: tuple[float, float, float]) -> str:
+    """What a wrong grad_norm entry most likely is, given the forward pass its loss matches."""
+    pre, largest = pass_[1], pass_[2]
+    if n_i == 0:
+        return "it is 0: log the norm after backward(), before the step"
+    if _close(n_i, largest) and not _close(largest, pre):
+        return "it is the largest |gradient| (the infinity norm): log the global 2-norm"
+    if n_i < pre * (1 - 1e-3):
+        return ("it looks like the post-clip norm (smaller than the pre-clip one): log the value that "
+                "clip_grad_norm_ returns (the pre-clip norm)")
+    return "log the global 2-norm of all parameter gradients, before clipping"
+
+
+def check(loss: list[float], norm: list[float], measured: list[tuple[float, float, float]]) -> str | None:
     """None when each (loss, grad_norm) entry matches a forward pass, in order; else what is wrong, where."""
     j = 0
     for i, (l_i, n_i) in enumerate(zip(loss, norm, strict=True)):
@@ -71,18 +95,18 @@ def check(loss: list[float], norm: list[float], measured: list[tuple[float, floa
         if j < len(measured):
             j += 1
             continue
-        same_loss = next((m for m in measured[start:] if _close(l_i, m[0])), None)
+        rest = measured[start:]
+        after = next((k for k in range(len(rest) - 1) if _close(n_i, rest[k][1]) and _close(l_i, rest[k + 1][0])),
+                     None)
+        if after is not None:
+            return (f"history['loss'][{i}] = {l_i:.6g} is the loss AFTER the step (the grader measured it at the next "
+                    f"forward pass; the step used loss {rest[after][0]:.6g}): log loss.item() of the forward pass "
+                    "whose gradient the step uses")
+        same_loss = next((m for m in rest if _close(l_i, m[0])), None)
         if same_loss is None:
-            want = measured[start][0] if start < len(measured) else math.nan
+            want = rest[0][0] if rest else math.nan
             return (f"history['loss'][{i}] = {l_i:.6g}, but the grader measured {want:.6g} for the model's "
                     f"parameters at that step (log loss.item() of the forward pass that the step uses)")
-        pre = same_loss[1]
-        if n_i == 0:
-            why = "it is 0: log the norm after backward(), before the step"
-        elif n_i < pre * (1 - 1e-3):
-            why = "it looks like the post-clip norm: log the value that clip_grad_norm_ returns (the pre-clip norm)"
-        else:
-            why = "log the global 2-norm of all parameter gradients, before clipping"
         return (f"history['grad_norm'][{i}] = {n_i:.6g}, but the pre-clip gradient norm the grader measured "
-                f"for that step is {pre:.6g}: {why}")
+                f"for that step is {same_loss[1]:.6g}: {_why_norm(n_i, same_loss)}")
     return None

@@ -12,9 +12,12 @@ import math
 import torch
 from torch import Tensor, nn
 
-#: What the student's training loop must achieve, and with how many optimizer steps at most.
-LOSS_TARGET = 0.1
-STEP_BUDGET = 120
+#: What the student's loop must achieve: the grader-measured loss of the parameters it leaves behind is at
+#: most LOSS_FACTOR x the fresh model's loss, within STEP_BUDGET optimizer steps. A ratio, not an absolute loss:
+#: training a diverging RNN is chaotic (the final loss of one seed changes with torch's SIMD level), so the target
+#: sits where the worst honest loop measured (benchmarks/capstone_sweep.py) stays at most half of it.
+LOSS_FACTOR = 0.5
+STEP_BUDGET = 300
 #: The setting that diverges: plain SGD at this learning rate, no clipping.
 DIVERGING_LR = 0.5
 SEQ_LEN, BATCH, HIDDEN, WH_SCALE = 10, 64, 12, 1.6
