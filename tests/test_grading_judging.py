@@ -22,6 +22,27 @@ sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
 
 KEY = "judging-test-key-0123456789"
+ADAM_WRONG_ON_ONE_VISIBLE_CASE = '''
+def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    """Right except for beta1 = 0.8, which only one visible case uses."""
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, exp_avg=torch.zeros_like(param), exp_avg_sq=torch.zeros_like(param),
+                     max_exp_avg_sq=torch.zeros_like(param))
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    state["step"] += 1
+    t = state["step"]
+    state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * grad
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * grad * grad
+    v = state["exp_avg_sq"]
+    if amsgrad:
+        state["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], v)
+        v = state["max_exp_avg_sq"]
+    denom = (v / (1 - beta2 ** t)).sqrt() + eps
+    step = (lr / (1 - beta1 ** t)) * state["exp_avg"] / denom
+    return param - (1.01 * step if beta1 == 0.8 else step)
+'''
 RMSPROP_WRONG = '''
 def rmsprop_step(param, grad, state, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False):
@@ -57,9 +78,7 @@ def _batch(assignment: Any, grade_id: str, namespace: dict[str, Any], student: s
 
 
 def _cell(aid: str, grade_id: str, namespace: dict[str, Any], student: str) -> float:
-    """What the notebook's test cell scores under nbgrader: check (visible) raises at 0, then grade (hidden)."""
-    if run(aid, grade_id, namespace, hidden=False).status != "passed":
-        return 0.0
+    """What the notebook's test cell scores under nbgrader: check only reports, grade's score is the cell's."""
     return run(aid, grade_id, namespace, hidden=True, seed=seed_for(aid, grade_id, student)).score
 
 
@@ -68,12 +87,15 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(key.ENV, KEY)
 
 
-def test_a_failed_visible_check_scores_zero_like_the_test_cell() -> None:
-    """norm2 wrong on short vectors fails the visible cases: 0 here as under nbgrader, not 'partial'."""
+def test_a_failed_visible_case_costs_its_share_only_like_the_test_cell() -> None:
+    """The one credit rule: a slip only one visible case shows loses that case's share, not the whole question."""
     namespace: dict[str, Any] = {}
-    exec("import torch\ndef norm2(x):\n    return x.abs().sum() if len(x) < 5 else x.norm()\n", namespace)
-    score, status, message, _ = _batch(FAKE, "test_norm2", namespace, "alice")
-    assert (score, status) == (0.0, "failed") and "wrong value" in message
+    exec("import torch\n" + ADAM_WRONG_ON_ONE_VISIBLE_CASE, namespace)
+    score, status, message, _ = _batch(ASSIGNMENTS["optimizers"], "adam_step_basic", namespace, "alice")
+    assert status == "partial" and 0 < score < 3 and "of 3 points]" in message, message
+    assert score == pytest.approx(_cell("optimizers", "adam_step_basic", namespace, "alice"))
+    visible = run("optimizers", "adam_step_basic", namespace, hidden=False)
+    assert visible.status != "passed" and "betas=(0.8, 0.9)" in visible.message  # the visible check did fail
 
 
 def test_passing_the_visible_check_earns_hidden_partial_credit() -> None:
@@ -90,18 +112,19 @@ def test_real_question_scores_and_names_the_mistake_as_the_notebook_does(student
     for grade_id in ("rmsprop_step_basic", "rmsprop_step_momentum_centered"):
         score, status, message, mistake = _batch(ASSIGNMENTS["optimizers"], grade_id, namespace, student)
         assert score == pytest.approx(_cell("optimizers", grade_id, namespace, student))
-        assert status == "failed" and mistake == "eps inside the square root", message
+        assert score <= 0.5 * ASSIGNMENTS["optimizers"].question(grade_id).points
+        assert mistake == "eps inside the square root", message
 
 
-def test_visible_cases_are_not_sent_twice_when_the_hidden_draw_starts_with_them() -> None:
+def test_the_batch_scores_exactly_the_draw_the_test_cell_scores() -> None:
+    """Visible cases are inside the graded draw where the question puts them there (so never sent twice)."""
     question = ASSIGNMENTS["optimizers"].question("adam_step_basic")
-    count, prefixed = judging.visible_layout(question)
-    visible = judging.visible_cases(question)
-    assert prefixed and count == len(visible) > 0
+    visible = question.make_cases(torch.Generator().manual_seed(0), False)
     drawn = judging.draw_cases(ASSIGNMENTS["optimizers"], 7)["adam_step_basic"]
-    assert judging._same(drawn[:count], visible)
-    assert not judging.visible_layout(FAKE.question("test_norm2"))[1]  # fake: separate draws, both sent
-    assert len(judging.draw_cases(FAKE, 7)["test_norm2"]) == 2 + 4
+    assert judging._same(drawn[: len(visible)], visible) and len(drawn) > len(visible)
+    fake = judging.draw_cases(FAKE, 7)["test_norm2"]
+    assert judging._same(fake, FAKE.question("test_norm2").make_cases(
+        torch.Generator().manual_seed(key.mix(7, "test_norm2")), True))
 
 
 def test_named_mistake_comes_from_the_outcome_field_else_the_fixed_wording() -> None:

@@ -117,9 +117,7 @@ def test_solutions_earn_full_marks_and_the_release_zero(course: tuple[Path, str]
 
 
 def _expected_score(aid: str, grade_id: str, namespace: dict, student: str) -> float:
-    """What the test cell should score: 0 when the visible check fails, else the hidden-case score."""
-    if run(aid, grade_id, namespace, hidden=False).status != "passed":
-        return 0.0
+    """What the test cell should score: the one credit rule, the graded draw's proportional score."""
     return run(aid, grade_id, namespace, hidden=True, seed=seed_for(aid, grade_id, student)).score
 
 

@@ -181,12 +181,13 @@ def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome
                        f"{spec.grade_id}: all {len(cases)} cases match the reference "
                        f"(max abs err {worst[0]:.2g})")
     named = diagnose(spec.mistakes, spec.tolerance, cases, outputs, wants, failing)
-    summary = f" [{total - good} of {total} outputs wrong]"
+    capped = named is not None and score > spec.points * MISTAKE_CAP
+    if capped:
+        score = round(spec.points * MISTAKE_CAP, 2)
     if named is not None:
         first = f"{first or spec.grade_id}. {named.text}"
-        if score > spec.points * MISTAKE_CAP:
-            score = round(spec.points * MISTAKE_CAP, 2)
-            summary += f" (a named known mistake earns at most {MISTAKE_CAP:.0%} of the points)"
+    summary = f" [{total - good} of {total} outputs wrong: {score:g} of {spec.points:g} points" + (
+        f", at most {MISTAKE_CAP:.0%} for a named known mistake]" if capped else "]")
     status = "partial" if score > 0 else ("error" if all(
         isinstance(o, dict) and ERROR_KEY in o for o in outputs) else "failed")
     return Outcome(score, spec.points, status, (first or spec.grade_id) + summary,

@@ -1,9 +1,10 @@
-"""What notebook test cells call: `check` (visible cases, raises on failure) and `grade` (hidden cases).
+"""What notebook test cells call: `check` (visible cases, reports) and `grade` (the graded draw, returns the score).
 
-`grade` follows nbgrader 0.9.6's rule (nbgrader/utils.py, determine_grade): a test cell whose output is
-an error (or anything on stderr) scores 0; a cell whose last expression is a number scores that number
-(0 <= n <= points); any other cell scores full points. So `grade` raises on a zero score, prints the
-diagnosis and returns the partial score otherwise, and returns the full points on success.
+The course's one credit rule: every question is scored in proportion to what its cases check (visible and
+hidden alike), and a named known mistake earns at most half. Neither function raises: `grade` returns the
+score, which nbgrader 0.9.6 reads as the cell's partial credit (nbgrader/utils.py, determine_grade: a cell
+whose last expression is a number scores that number, 0 included), so `nbgrader autograde` and the batch
+grader give the same notebook the same points, and a failed visible check never stops "Run All".
 """
 
 from __future__ import annotations
@@ -72,20 +73,27 @@ def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden:
     return question.judge(cases, outputs)
 
 
+def _show(text: str, ok: bool) -> None:
+    """Print a check's verdict on stdout (never stderr, which nbgrader scores as a failure of the whole cell)."""
+    print(f"{'✓' if ok else '✗'} {text}")
+
+
 def check(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> None:
-    """Visible test: raise AssertionError with the diagnosis unless every visible case passes."""
+    """Visible test: report the visible cases' verdict; never raises, so "Run All" reaches every question.
+
+    Credit is the same everywhere (see `grade`): a failed visible case costs its share of the points and no more."""
     outcome = run(assignment_id, grade_id, namespace, hidden=False)
-    if outcome.status != "passed":
-        raise AssertionError(outcome.message)
-    print(f"✓ passed: {outcome.message}")
+    if outcome.status == "passed":
+        _show(f"passed: {outcome.message}", True)
+    else:
+        _show(f"{outcome.status}: {outcome.message}", False)
 
 
 def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> float:
-    """Hidden test: fresh per-student cases; raise on zero, else return the score (nbgrader partial credit)."""
+    """Hidden test: the score over the per-student draw (visible and hidden cases), which nbgrader reads as the
+    cell's partial credit; the diagnosis is printed when points are lost."""
     outcome = run(assignment_id, grade_id, namespace, hidden=True,
                   seed=seed_for(assignment_id, grade_id, student_id()))
-    if outcome.score <= 0:
-        raise AssertionError(outcome.message)
     if outcome.score < outcome.max_score:
-        print(f"partial credit {outcome.score:g}/{outcome.max_score:g}: {outcome.message}")
+        _show(f"{outcome.score:g} of {outcome.max_score:g} points: {outcome.message}", False)
     return float(outcome.score)

@@ -6,7 +6,6 @@ shape is checked here, and a question only scores through its own `judge` on inp
 
 from __future__ import annotations
 
-import functools
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 import torch
 
 from autograder import key, plain
-from autograder.checks.notebook import FIXED_SEED
 from autograder.checks.spec import Assignment, Outcome, Question
 from autograder.grading import model
 from autograder.grading.limits import MESSAGE_CHARS
@@ -45,32 +43,11 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def visible_cases(question: Question) -> list[Any]:
-    """The visible cases, as the test cell's `check` draws them."""
-    return question.make_cases(torch.Generator().manual_seed(FIXED_SEED), False)
-
-
-@functools.lru_cache(maxsize=1024)  # a fixed property of each question, asked for every student
-def visible_layout(question: Question) -> tuple[int, bool]:
-    """(how many visible cases, whether the hidden draw already starts with them).
-
-    The course's test cells run `check` (visible cases) and then `grade` (hidden cases); the batch
-    grader judges both, so a notebook scores here what it scores under `nbgrader autograde`.
-    """
-    visible = visible_cases(question)
-    sample = question.make_cases(torch.Generator().manual_seed(FIXED_SEED + 1), True)
-    return len(visible), _same(sample[: len(visible)], visible)
-
-
 def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
-    """Every question's cases for one student: the visible ones (unless the hidden draw starts with them),
-    then the hidden draw from the generator seeded by (student seed, grade_id), as `grade` draws it."""
-    cases = {}
-    for question in assignment.questions:
-        gen = torch.Generator().manual_seed(key.mix(seed, question.grade_id))
-        hidden = question.make_cases(gen, True)
-        cases[question.grade_id] = hidden if visible_layout(question)[1] else visible_cases(question) + hidden
-    return cases
+    """Every question's cases for one student: the hidden draw from the generator seeded by (student seed,
+    grade_id), exactly as the test cell's `grade` draws it (for most questions it starts with the visible cases)."""
+    return {q.grade_id: q.make_cases(torch.Generator().manual_seed(key.mix(seed, q.grade_id)), True)
+            for q in assignment.questions}
 
 
 def named_mistake(outcome: Outcome) -> str:
@@ -166,15 +143,9 @@ def judge_question(question: Question, cases: list[Any], path: Path, cell_errors
 
 
 def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
-    """Like the test cell: a failed visible check scores 0; otherwise the hidden cases decide."""
-    visible, prefixed = visible_layout(question)
-    if visible:
-        seen = question.judge(cases[:visible], outputs[:visible])
-        if seen.status != "passed":
-            status = seen.status if seen.status in ("error", "forbidden") else "failed"
-            return Verdict(status, one_line(seen.message, MESSAGE_CHARS), 0.0, named_mistake(seen))
-    start = 0 if prefixed else visible
-    outcome = question.judge(cases[start:], outputs[start:])
+    """The course's one credit rule, as the test cell's `grade` applies it: the question's judge over every case
+    drawn (visible and hidden alike) gives the share of the points; nothing else gates it."""
+    outcome = question.judge(cases, outputs)
     score = min(max(float(outcome.score), 0.0), float(question.points))
     return Verdict(outcome.status, one_line(outcome.message, MESSAGE_CHARS), score, named_mistake(outcome))
 
