@@ -1,10 +1,11 @@
 """Name the known mistake a student's outputs show, using every graded case, not only the first failure.
 
-A mistake is *consistent* with a submission when its kernel reproduces the student's outputs on at least
-one failing case and is contradicted on none (a case where the kernel differs from the reference but the
-student does not match it). The consistent mistakes explaining the most failing cases are named; when
-the cases cannot tell several apart, all of them are named. "computed in float32" is checked last, for
-every question: float64 inputs, outputs right to float32 accuracy but not to float64 accuracy.
+A mistake is named only when it reproduces EVERY graded case: on each case the mistaken kernel's outputs
+(and the reference's, for the outputs the mistake leaves alone) match all of the student's outputs, and at
+least one failing case shows it. A case the kernel cannot compute explains nothing: it contradicts the name
+when the student failed it. When the cases cannot tell several mistakes apart, all of them are named.
+"computed in float32" is checked last, for every question: on every failing float64 case the outputs are right
+to float32 accuracy, not to float64 accuracy, and exactly representable in float32 (they went through it).
 """
 
 from __future__ import annotations
@@ -56,35 +57,21 @@ def _float32_like(case: Case, out: Output, want: Output) -> bool | None:
             return False
         got = as_float64(out.get(key))
         if got is not None and got.shape == w.shape and bool((got != w).any()):
+            finite_got = got[torch.isfinite(got)]
+            if not torch.equal(finite_got, finite_got.float().double()):
+                return False  # float64 digits a float32 computation cannot produce: another mistake
             loose = True
     return loose
 
 
 def diagnose(mistakes: tuple[Any, ...], tolerance: Callable[[Case], Tolerance], cases: list[Case],
              outputs: list[Any], wants: list[Output], failing: list[bool]) -> Named | None:
-    """The consistent known mistake(s) explaining the most failing cases, else float32, else None."""
+    """The known mistake(s) reproducing every graded case, else float32, else None."""
     graded = [i for i, out in enumerate(outputs) if isinstance(out, dict) and ERROR_KEY not in out]
     if not any(failing[i] for i in graded):
         return None
-    best: list[Any] = []
-    best_hits = 0
-    for mistake in mistakes:
-        hits, contradicted = 0, False
-        for i in graded:
-            verdict = _verdict(mistake, tolerance(cases[i]), cases[i], outputs[i], wants[i])
-            if verdict is None:
-                continue
-            if verdict and failing[i]:
-                hits += 1
-            elif not verdict:
-                contradicted = True
-                break
-        if contradicted or hits == 0:
-            continue
-        if hits > best_hits:
-            best, best_hits = [mistake], hits
-        elif hits == best_hits:
-            best.append(mistake)
+    best = [m for m in mistakes
+            if all(_explains(m, tolerance(cases[i]), cases[i], outputs[i], wants[i], failing[i]) for i in graded)]
     if best:
         return Named(tuple(m.name for m in best), tuple(m.hint for m in best))
     verdicts = [_float32_like(cases[i], outputs[i], wants[i]) for i in graded if failing[i]]
@@ -93,16 +80,15 @@ def diagnose(mistakes: tuple[Any, ...], tolerance: Callable[[Case], Tolerance], 
     return None
 
 
-def _verdict(mistake: Any, tol: Tolerance, case: Case, out: Output, want: Output) -> bool | None:
-    """Does the student's output on this case match the mistake? None when the case cannot tell."""
+def _explains(mistake: Any, tol: Tolerance, case: Case, out: Output, want: Output, failed: bool) -> bool:
+    """Does the mistake reproduce all of this case's outputs? (Overflow-style mistakes: its pattern on failures.)"""
     if mistake.matches is not None:
-        return True if mistake.matches(case, out) else None
+        return bool(mistake.matches(case, out)) if failed else True
     try:
         wrong = mistake.kernel(case)
-    except Exception:  # noqa: BLE001 - a kernel that cannot handle a case says nothing about it
-        return None
+    except Exception:  # noqa: BLE001 - a kernel that cannot compute a case explains nothing about it
+        return not failed
     if wrong is None or not set(wrong) <= set(want):
-        return None
-    if all(compare(wrong[k], want[k], tol).ok for k in wrong):
-        return None  # the mistake gives the right answer on this case
-    return all(compare(out.get(k), wrong[k], tol).ok for k in wrong)
+        return not failed
+    predicted = {**want, **wrong}
+    return all(compare(out.get(k), predicted[k], tol).ok for k in want)
