@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from autograder import key
-from autograder.grading import model, records, sandbox
+from autograder.grading import model, preflight, records, sandbox
 from autograder.grading.assignments import DEFAULT_CHECKS, load_assignment
 from autograder.grading.collect import Submission, collect, safe_id
 from autograder.grading.judging import rows_for
@@ -291,6 +291,9 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     if settings.sandbox == "bwrap" and not use_bwrap:
         raise ValueError("--sandbox bwrap: bubblewrap is not usable on this machine")
     if not use_bwrap:
+        problem = preflight.unsandboxed_problem()
+        if problem is not None:  # every honest notebook would score 0: refuse instead
+            raise ValueError(problem)
         print(sandbox.NO_SANDBOX_WARNING, file=stream)
     if settings.scheduler is None and sandbox.cgroup_warning():  # per-submission accounting (grading/cgroups.py)
         print(sandbox.cgroup_warning(), file=stream)
