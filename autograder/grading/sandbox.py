@@ -27,6 +27,10 @@ from autograder.grading import cgroups, isolation, model, protocol
 from autograder.grading.assignments import import_root
 
 HOME = "/home/user"
+#: matplotlib's and fontconfig's config and cache in the submission's own scratch /tmp (wiped after it): the
+#: home is not the child's to write, and their complaints about it must not reach the student's feedback.
+SCRATCH_CACHES = {"MPLCONFIGDIR": "/tmp/.matplotlib", "XDG_CACHE_HOME": "/tmp/.cache",
+                  "XDG_CONFIG_HOME": "/tmp/.config"}
 EXCHANGE = "/srv/io"
 RUNNER = "/srv/runner"
 CGROUP_DIR = "/srv/cgroup"
@@ -213,7 +217,7 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
         if os.geteuid() == 0 else ["--unshare-user"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "USER": "user", "LANG": "C.UTF-8",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **CPU_ONLY,
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNNER}
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNNER, **SCRATCH_CACHES}
     setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
     cgroup_binds = [a for key, path in groups.items() for a in ("--bind", str(path), f"{CGROUP_DIR}/{key}")]
     # The private /tmp and home come first: bwrap applies mounts in order, so a virtual environment
