@@ -22,7 +22,8 @@ def _mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
 
 def _global_norm(params: list[torch.nn.Parameter]) -> float:
     """The pre-clip global 2-norm of all gradients, by hand."""
-    return float(torch.sqrt(sum((p.grad ** 2).sum() for p in params if p.grad is not None)))
+    squares = [(p.grad ** 2).sum() for p in params if p.grad is not None]
+    return float(torch.sqrt(torch.stack(squares).sum()))
 
 
 def torch_loop(make: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer], clip: str, level: float) -> Loop:
@@ -66,8 +67,9 @@ def manual_loop(lr: float, clip: str, level: float) -> Loop:
             coef = min(1.0, level / (total + 1e-6))
             with torch.no_grad():
                 for p in params:
-                    g = p.grad * coef if clip == "norm" else p.grad.clamp(-level, level)
-                    p -= lr * g
+                    if p.grad is not None:
+                        g = p.grad * coef if clip == "norm" else p.grad.clamp(-level, level)
+                        p.sub_(lr * g)
         return history
     return train
 

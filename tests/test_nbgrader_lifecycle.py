@@ -40,6 +40,20 @@ OPTIMIZER_MISTAKES = {
     "adamw-step": ("param = param * (1 - lr * weight_decay)", "grad = grad + weight_decay * param",
                    "L2 and decoupled weight decay swapped (L2 used here)"),
 }
+#: Borderline notebooks, one per assignment (cell grade_id -> (correct text, altered text)): near-miss answers
+#: whose grade depends on tolerances, partial credit and the credit rule, where two graders could drift apart.
+BORDERLINE = {
+    "optimizers": {"adam-step": ("denom = (v / (1 - beta2 ** t)).sqrt() + eps",
+                                 "denom = (v / (1 - beta2 ** t)).sqrt() + 10 * eps"),
+                   "rmsprop-step": ("denom = v.sqrt() + eps  # eps outside the square root",
+                                    "denom = v.sqrt() + eps * (1 + 1e-3)")},
+    "clipping": {"clip-grad-norm": ("coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)",
+                                    "coef = torch.clamp(max_norm / (total - 1e-6), max=1.0)")},
+    "backprop": {"linear-solution": ("dout.sum(dim=0)  #", "dout.float().sum(dim=0).to(dout.dtype)  #"),
+                 "mse-solution": ("2 * r / r.numel()", "2 * r / (r.numel() + 1e-9)")},
+    "exploding": {"train-solution": ("optimizer = torch.optim.Adam(model.parameters(), lr=0.01)",
+                                     "optimizer = torch.optim.SGD(model.parameters(), lr=0.5)")},
+}
 CHEAT = '''
 def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Calls torch's own clipping: a forbidden shortcut."""
@@ -74,7 +88,8 @@ def _submit(course: Path, student: str, aid: str, nb: dict) -> None:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A graded temporary course: students solver, blank (every assignment), wrong (optimizers), cheat (clipping)."""
+    """A graded temporary course: students solver, blank and borderline (every assignment), wrong (optimizers),
+    cheat (clipping)."""
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "solutions", course / "solutions")
     args = nbgrader_args(course, course / "release", course.parent / "gradebook.db")
@@ -87,6 +102,15 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     for grade_id, (old, new, _) in OPTIMIZER_MISTAKES.items():
         _edit(wrong, grade_id, old, new)
     _submit(course, "wrong", "optimizers", wrong)
+    for aid, edits in BORDERLINE.items():
+        near = json.loads((course / "solutions" / aid / f"{aid}.ipynb").read_text())
+        for grade_id, (old, new) in edits.items():
+            _edit(near, grade_id, old, new)
+        _submit(course, "borderline", aid, near)
+    halfway = json.loads((course / "solutions" / "exploding" / "exploding.ipynb").read_text())
+    _edit(halfway, "train-solution", 'history["grad_norm"].append(norm.item())',
+          'history["grad_norm"].append(min(norm.item(), 1.0))')  # the post-clip norm: the history point goes
+    _submit(course, "halfway", "exploding", halfway)
     cheat = json.loads((course / "solutions" / "clipping" / "clipping.ipynb").read_text())
     cell = next(c for c in cheat["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "clip-grad-norm")
     cell["source"] = CHEAT
@@ -158,6 +182,13 @@ def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], a
     for student in students:
         batch = {row.grade_id: row.score for row in results[student].rows}
         assert batch == pytest.approx(_scores(db, aid, student)), (student, results[student].rows)
+    near = {row.grade_id: row for row in results["borderline"].rows}
+    if aid == "exploding":  # the chapter's own fix (plain SGD + clipping at 1) earns every point in both graders
+        assert all(r.status == "passed" for r in near.values()), near
+        # the capstone's split under the one rule: a wrong history loses its point only, in both graders
+        assert [(r.score, r.max_score) for r in results["halfway"].rows] == [(2.0, 3.0)], results["halfway"].rows
+    else:  # near misses lose some points, not all, and the same ones in both graders (checked above)
+        assert 0 < sum(r.score for r in near.values()) < ASSIGNMENTS[aid].max_score, near
     if aid == "optimizers":  # the partly wrong notebook: some questions right, the rest 0 in both graders
         wrong = {row.grade_id: row.status for row in results["wrong"].rows}
         assert "passed" in wrong.values() and "failed" in wrong.values()
