@@ -40,3 +40,11 @@ def test_no_list_marker_inside_inline_math(path: Path) -> None:
             bad.append(f"line {n}: {stripped[:60]!r}")
         dollars += line.replace("$$", "").count("$")
     assert not bad, f"{path.name}: a line inside $...$ starts like a list item: {bad}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_what_to_see_is_followed_by_text(path: Path) -> None:
+    # An edit that cut the first words of a caption left "What to see:, mode=..." (issue 20).
+    bad = [f"line {n}: {line.strip()[:60]!r}" for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+           if re.search(r"What to see:\s*[,;:.)]", line)]
+    assert not bad, f"{path.name}: a caption's 'What to see:' is followed by punctuation: {bad}"

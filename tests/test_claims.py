@@ -147,6 +147,18 @@ def test_resolved_disagreements() -> None:
     assert {n: CLAIMS.rows[n].verdict for n in expected} == expected
 
 
+def test_reviewed_verdicts_record_their_reason() -> None:
+    """The verdicts changed after the expert review (issue 20) have their new value and a recorded reason, and the
+    two definitions of explosion (claims 23 and 34) are judged alike."""
+    expected = {2: "partly", 23: "partly", 36: "correct", 37: "partly"}
+    assert {n: CLAIMS.rows[n].verdict for n in expected} == expected
+    assert CLAIMS.rows[23].verdict == CLAIMS.rows[34].verdict
+    text = (BOOK / "_data" / "claims.yml").read_text(encoding="utf-8")
+    for n in expected:
+        block = re.search(rf"^- n: {n}\n(.*?)(?=^- n: )", text, re.MULTILINE | re.DOTALL)
+        assert block and "# verdict reviewed" in block.group(1), f"claim {n}: no recorded reason for its verdict"
+
+
 @pytest.mark.skipif(not SEEDS.is_dir(), reason=f"seed posts not found at {SEEDS}")
 def test_quotes_are_verbatim_in_the_seeds() -> None:
     """Every quote (split at … omissions) appears in its seed, ignoring whitespace and $ math delimiters."""
