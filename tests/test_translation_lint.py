@@ -22,6 +22,7 @@ BAD = {
     "doubled-gloss": ("*Gradient clipping* (梯度裁剪) limits it.", "**梯度裁剪**（梯度裁剪）限制它。"),
     "emphasis-punctuation": ("A **forward hook** and a **backward hook**.",
                              "一个**前向钩子**和一个**。反向钩子**"),
+    "display-math": ("\nx = 1 \\quad (\\text{layer } L)\n", "\nx = 1 \\quad (\\text{第 } L \\text{ 层})\n"),
 }
 GOOD = ("A **forward hook** runs *after* `forward`, see {term}`gradient` and $x^*$.",
         "**前向钩子**在 `forward` **之后**运行，见{term}`梯度 <gradient>`与 $x^*$（gradient）。")

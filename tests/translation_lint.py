@@ -99,6 +99,14 @@ def emphasis_around_punctuation(msgid: str, msgstr: str) -> list[str]:
             if m.group(2)[0] in CJK_PUNCTUATION]
 
 
+def display_math_unchanged(msgid: str, msgstr: str) -> list[str]:
+    """A display equation (its message starts with a newline) must stay as written: Sphinx re-parses a translated
+    one as reStructuredText and MyST shows "::" instead; its words are translated as their own messages
+    (book/_ext/math_i18n.py)."""
+    return ["display equation changed (translate its \\text{} words instead)"] if (
+        msgid.startswith("\n") and msgstr != msgid) else []
+
+
 Rule = Callable[[str, str], list[str]]
 RULES: dict[str, Rule] = {
     "role-targets": role_targets,
@@ -106,6 +114,7 @@ RULES: dict[str, Rule] = {
     "cjk-italics": cjk_italics,
     "doubled-gloss": doubled_gloss,
     "emphasis-punctuation": emphasis_around_punctuation,
+    "display-math": display_math_unchanged,
 }
 
 
