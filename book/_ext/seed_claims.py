@@ -57,6 +57,7 @@ LABELS = ("Claim {n}", "claim {n}", "{claim} — verdict: {verdict}", "{verdict}
 HEADINGS = ("What the source post says, checked: ", "What the source posts say, checked: ")  # one seed, several
 QUOTE = "Seed {seed} {title}, {section}: 「{quote}」 {english}"
 UNTITLED = "[untitled; on {topic}]"
+SUMMARY_SEED = "{seed} {title} ({file})"  # a row of the verdict counts
 SEED_FIELDS = {"file", "title", "topic", "english"}
 
 Translate = Callable[[str], str]
@@ -179,8 +180,8 @@ def fill(template: str, **parts: str | nodes.Node) -> list[nodes.Node]:
     return out
 
 
-def seed_label(claims: Claims, seed: str, tr: Translate = untranslated) -> nodes.Node:
-    """"Seed 004" as an abbreviation whose tooltip names the file and the English title."""
+def seed_label(claims: Claims, seed: str) -> nodes.Node:
+    """The seed's number as an abbreviation whose tooltip names the file and the English title."""
     post = claims.posts.get(seed, Seed(file=claims.seeds[seed]))
     tip = f"{post.file}: {post.english}" if post.english else post.file
     return nodes.abbreviation("", seed, explanation=tip)
@@ -192,14 +193,14 @@ def quote_line(claims: Claims, claim: Claim, tr: Translate = untranslated) -> no
     post = claims.posts.get(claim.seed, Seed(file=claims.seeds[claim.seed]))
     english = f"(“{claim.translation}”)" if claim.translation else f"— in short: {claim.claim}"
     para = nodes.paragraph(classes=["seed-quote"])
-    para += fill(tr(QUOTE), seed=seed_label(claims, claim.seed, tr), title=post.heading(tr), section=claim.section,
+    para += fill(tr(QUOTE), seed=seed_label(claims, claim.seed), title=post.heading(tr), section=claim.section,
                  quote=claim.quote, english=english)
     return para
 
 
 def claims_messages(claims: Claims) -> list[str]:
     """Every message this extension generates outside the chapters' own catalogs, in catalog order."""
-    messages = [*TABLE_HEADER, *SUMMARY_HEADER, *VERDICTS, *LABELS, *HEADINGS, QUOTE, UNTITLED]
+    messages = [*TABLE_HEADER, *SUMMARY_HEADER, *VERDICTS, *LABELS, *HEADINGS, QUOTE, UNTITLED, SUMMARY_SEED]
     for c in claims.rows.values():
         messages += [c.claim, c.correction, c.evidence]
     return list(dict.fromkeys(messages))
@@ -238,8 +239,9 @@ def summary_markdown(claims: Claims, tr: Translate = untranslated) -> str:
     for seed, name in claims.seeds.items():
         c = Counter(r.verdict for r in claims.rows.values() if r.seed == seed)
         post = claims.posts.get(seed, Seed(file=name))
-        lines.append(f"| {seed} {cell(tr, post.heading(tr))} (`{name}`) | {sum(c.values())} | {c['correct']} "
-                     f"| {c['partly']} | {c['wrong']} |")
+        label = cell(tr, SUMMARY_SEED).replace("{seed}", seed).replace("{title}", post.heading(tr))
+        label = label.replace("{file}", f"`{name}`")
+        lines.append(f"| {label} | {sum(c.values())} | {c['correct']} | {c['partly']} | {c['wrong']} |")
     return "\n".join(lines)
 
 
