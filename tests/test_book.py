@@ -240,3 +240,22 @@ def test_chinese_claims_table_is_translated(built_book: BuiltBook) -> None:
     words = {"correct": "正确", "partly": "部分正确", "wrong": "错误"}
     untranslated = [n for verdict, n, row in rows if f"<strong>{words[verdict]}</strong>" not in row]
     assert not untranslated, f"claims {untranslated[:10]} show an untranslated verdict"
+
+
+def test_chinese_interface_has_no_english_leftovers(built_book: BuiltBook) -> None:
+    """Site title (sidebar and <title>), footer, folded-cell prompts, the execution table's header, the seed-claim
+    boxes and the inline verdicts of the Chinese edition read Chinese (book/_ext/zh_ui.py, build_zh.py)."""
+    en_clipping, zh_clipping = _en(built_book, "book/clipping"), _zh(built_book, "book/clipping")
+    assert re.search(r"<title>[^<]*驯服梯度爆炸</title>", zh_clipping) and 'logo__title">驯服梯度爆炸<' in zh_clipping
+    for leftover in ("Taming exploding gradients", "The course authors", "© Copyright", "code cell"):
+        assert leftover not in zh_clipping, f"zh_CN/book/clipping: English {leftover!r} left"
+    if "Show code cell source" in en_clipping:
+        assert "显示代码单元格的源代码" in zh_clipping
+    head = re.search(r"<thead>.*?</thead>", _zh(built_book, "book/execution"), re.DOTALL)
+    assert head and "运行时间（秒）" in head.group(0) and "Run Time" not in head.group(0)
+    optimizers = _zh(built_book, "book/optimizers")
+    assert "原博文的说法与核查：" in optimizers and "What the source" not in optimizers
+    assert re.search(r'<abbr title="004_f3fac6dfbcb9d479: [^"]+">004</abbr>《19\. 梯度爆炸的防止与修复', _zh(
+        built_book, "book/background"))
+    verdicts = re.findall(r'<span class="seed-verdict[^"]*"><strong>[^<]+</strong>(.)', _zh(built_book, "book/faq"))
+    assert verdicts and set(verdicts) == {"（"}, f"inline verdicts open with {set(verdicts)}"

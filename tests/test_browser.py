@@ -337,3 +337,19 @@ def test_language_switch_works_from_files(built_book: BuiltBook, browser: object
     assert "<h1" in page.content() and page.evaluate("document.documentElement.lang") == "zh-CN"
     assert _click_switch(page) == english
     page.close()
+
+
+@pytest.mark.parametrize(("query", "chapter"), [
+    ("学习率预热", "book/step_size"), ("余弦退火", "book/step_size"), ("梯度截断", "book/clipping"),
+    ("权重初始化", "book/initialization"), ("优化算法", "book/optimizers")])
+def test_chinese_search_finds_the_chapter_first(site: tuple[str, list[str]], browser: object, query: str,
+                                                 chapter: str) -> None:
+    """A compound term or a seed's synonym finds its chapter first or second (book/_ext/zh_search.py)."""
+    base, _ = site
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(urljoin(base, f"{ZH}/search.html?q={query}"))
+    page.wait_for_selector("#search-results li", timeout=20000)
+    hits = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
+    page.close()
+    top = [urldefrag(h).url for h in hits[:2]]
+    assert urljoin(base, f"{ZH}/{chapter}.html") in top, f"search for {query!r} found {hits[:5]}"

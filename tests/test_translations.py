@@ -10,6 +10,7 @@ from babel.messages.pofile import read_po
 
 from tests.book_build import REPO, toc_files
 from tests.translation_lint import check_catalog
+from tests.translation_terms import catalog_prose, glossary_problems, load_terms, parse_glossary, term_problems
 
 sys.path.insert(0, str(REPO / "book" / "_ext"))
 from seed_claims import claims_messages, load_claims  # noqa: E402 - book/_ext is not a package
@@ -17,6 +18,7 @@ from seed_claims import claims_messages, load_claims  # noqa: E402 - book/_ext i
 CATALOGS = REPO / "book" / "locale" / "zh_CN" / "LC_MESSAGES"
 UNTRANSLATED = "exercises/"  # released notebooks stay English in the Chinese edition (with a note)
 TRANSLATED_PAGES = [p for p in toc_files() if not p.startswith(UNTRANSLATED)]
+TERMS = REPO / "book" / "locale" / "zh_CN" / "terms.yml"
 ALL_CATALOGS = sorted(str(p.relative_to(CATALOGS).with_suffix("")) for p in CATALOGS.rglob("*.po"))
 
 
@@ -77,3 +79,23 @@ def test_catalogs_are_valid_po_with_unique_messages() -> None:
         assert "charset=utf-8" in text.lower(), f"{page}: not declared UTF-8"
         ids = [line for line in text.splitlines() if line.startswith("msgid ") and line != 'msgid ""']
         assert len(ids) == len(set(ids)), f"{page}: duplicate msgids"
+
+
+@pytest.mark.parametrize("page", TRANSLATED_PAGES)
+def test_catalog_uses_the_term_list(page: str) -> None:
+    """book/locale/zh_CN/terms.yml: one Chinese term per concept; no forbidden variant in any message's prose,
+    abbreviations introduced, required terms named."""
+    if not _catalog(page).is_file():
+        pytest.fail(f"no catalog for {page}")
+    problems = term_problems(load_terms(TERMS), catalog_prose(_catalog(page)), page)
+    assert not problems, f"{len(problems)} term problems:\n" + "\n".join(problems[:30])
+
+
+def test_glossary_headwords_are_the_terms() -> None:
+    """The glossary (English source and Chinese catalog) lists each concept under the term the text uses."""
+    glossary = parse_glossary((REPO / "book" / "glossary.md").read_text(encoding="utf-8"))
+    with _catalog("book/glossary").open("rb") as fh:
+        translated = {str(m.id): str(m.string) for m in read_po(fh) if m.id}
+    problems = glossary_problems(load_terms(TERMS), glossary, translated)
+    assert not problems, "\n".join(problems)
+    assert len(glossary.entries) > 50 and glossary.headwords("bias correction")[0] == "bias correction"

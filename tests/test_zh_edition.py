@@ -13,7 +13,18 @@ sys.path.insert(0, str(REPO / "book" / "_ext"))
 import build_zh  # noqa: E402 - book/_ext is not a package
 import glue_i18n  # noqa: E402
 import language_switch  # noqa: E402
+import math_i18n  # noqa: E402
 import seed_claims  # noqa: E402
+import zh_search  # noqa: E402
+import zh_ui  # noqa: E402
+from docutils import nodes  # noqa: E402
+
+from tests.book_build import toc_files  # noqa: E402
+
+SEEDS = REPO.parent / "shared" / "seeds"  # the source posts live next to the repository, not in it
+# the review's searches (issue 19) and the chapter each must find first or second
+REVIEW_QUERIES = {"学习率预热": "book/step_size", "余弦退火": "book/step_size", "梯度截断": "book/clipping",
+                  "权重初始化": "book/initialization", "优化算法": "book/optimizers"}
 
 
 @pytest.mark.parametrize(("page", "chinese", "url"), [
@@ -72,6 +83,104 @@ def test_generated_conf_is_jupyter_books_plus_the_extension_path() -> None:
     assert namespace["bibtex_bibfiles"] == [str(REPO / "book" / "references.bib")]
     assert namespace["html_search_options"] == {"dict": str(build_zh.SEARCH_TERMS)}
     assert "梯度裁剪" in build_zh.SEARCH_TERMS.read_text(encoding="utf-8").split()
+    # the Chinese edition's own: title from intro.po, author, footer, interface and search extensions
+    assert namespace["html_title"] == "驯服梯度爆炸" and namespace["author"] == "课程作者"
+    assert {"zh_ui", "zh_search"} <= set(extensions) and namespace["html_search_scorer"] == build_zh.SCORER
+    theme = namespace["html_theme_options"]
+    assert isinstance(theme, dict) and "copyright-zh.html" in theme["footer_content_items"]
+    assert (REPO / "book" / "_ext" / "templates" / "copyright-zh.html").is_file()
+
+
+def test_title_without_translation_is_refused(tmp_path: Path) -> None:
+    """A catalog that lost the book's title fails the build with a message naming it, not an English title."""
+    catalog = tmp_path / build_zh.LOCALE_DIR / build_zh.LANGUAGE / "LC_MESSAGES" / f"{build_zh.TITLE_CATALOG}.po"
+    catalog.parent.mkdir(parents=True)
+    catalog.write_text('msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n', encoding="utf-8")
+    with pytest.raises(build_zh.BuildError, match="does not translate the book's title"):
+        build_zh.translated_title(tmp_path, "Taming exploding gradients")
+
+
+@pytest.mark.parametrize(("english", "chinese"), [
+    ("Show code cell source", "显示代码单元格的源代码"), ("Hide code cell outputs", "隐藏代码单元格的输出"),
+    ("Show code cell content", "显示代码单元格的内容"), ("Show the source", "Show the source")])
+def test_folded_cell_prompts_in_chinese(english: str, chinese: str) -> None:
+    """myst-nb's prompts with each {type} it fills in become Chinese; other text is left alone."""
+    assert zh_ui.prompt(english) == chinese
+
+
+def _table(header: list[str]) -> nodes.document:
+    """A document holding one table with the given header cells."""
+    doc = nodes.document(None, None)  # docutils accepts a bare document (no settings, no reporter) here
+    row = nodes.row("", *(nodes.entry("", nodes.paragraph(text=h)) for h in header))
+    doc += nodes.table("", nodes.tgroup("", nodes.thead("", row)))
+    return doc
+
+
+def test_execution_table_header_in_chinese() -> None:
+    """The header of myst-nb's execution statistics table is translated; other tables are not touched."""
+    stats = _table(list(zh_ui.EXEC_TABLE_HEADER))
+    assert zh_ui.translate_exec_table(stats) == 1
+    assert [p.astext() for p in stats.findall(nodes.paragraph)] == list(zh_ui.EXEC_TABLE_HEADER.values())
+    other = _table(["Document", "Size"])
+    assert zh_ui.translate_exec_table(other) == 0 and other.astext() == "Document\n\nSize"
+
+
+def test_search_keywords_cover_the_review_queries() -> None:
+    """Each query of the review is a keyword of its chapter, a whole word for jieba, and the keyword file names
+    only pages of the book; the generated scorer carries the keywords and Sphinx's own constants."""
+    keywords = zh_search.load_keywords()
+    terms = set(build_zh.SEARCH_TERMS.read_text(encoding="utf-8").split())
+    for query, page in REVIEW_QUERIES.items():
+        assert query in keywords[page] and query in terms, query
+    assert set(keywords) <= set(toc_files())
+    assert all(w in terms for words in keywords.values() for w in words)
+    js = zh_search.scorer_js(keywords)
+    assert '"book/clipping": ["梯度裁剪", "梯度截断"' in js
+    for constant in ("objNameMatch: 11", "objPrio: {0: 15, 1: 5, 2: -5}", "title: 15", "term: 5", "partialTerm: 2"):
+        assert constant in js
+
+
+def test_every_seed_has_its_title_or_topic() -> None:
+    """claims.yml names each source post by its real title, or (untitled posts) its topic, and an English gloss;
+    the titles and topics are the posts' own words."""
+    posts = seed_claims.load_claims().posts
+    assert sorted(posts) == ["000", "001", "002", "003", "004"]
+    assert all(p.english and bool(p.title) != bool(p.topic) for p in posts.values())
+    assert posts["001"].title == "深度学习中的梯度爆炸问题及解决策略"
+    if SEEDS.is_dir():
+        for key, post in posts.items():
+            assert (post.title or post.topic) in (SEEDS / f"{post.file}.txt").read_text(encoding="utf-8"), key
+
+
+def test_quote_line_names_the_post() -> None:
+    """A box's quote line shows the seed number (its file and English title as a tooltip) and its title; the
+    Chinese template drops the English translation and chooses its own punctuation."""
+    claims = seed_claims.load_claims()
+    claim = next(c for c in claims.rows.values() if c.seed == "004")
+    line = seed_claims.quote_line(claims, claim)
+    title = "《19. 梯度爆炸的防止与修复：从超参数调整到模型结构优化》"
+    assert line.astext().startswith(f"Seed 004 {title}, {claim.section}: 「")
+    abbr = next(iter(line.findall(nodes.abbreviation)))
+    assert abbr["explanation"].startswith("004_f3fac6dfbcb9d479: 19. Preventing")
+    zh = {seed_claims.QUOTE: "原博文 {seed}{title}（{section}）：「{quote}」",
+          seed_claims.UNTITLED: "〔无标题，谈{topic}〕"}
+    untitled = next(c for c in claims.rows.values() if c.seed == "000")
+    text = seed_claims.quote_line(claims, untitled, lambda s: zh.get(s, s)).astext()
+    assert text == f"原博文 000〔无标题，谈{claims.posts['000'].topic}〕（{untitled.section}）：「{untitled.quote}」"
+
+
+def test_seed_entry_needs_a_title_or_topic() -> None:
+    """A seed given as a mapping must name its file and a title or topic."""
+    text = "seeds: {'000': {file: f}}\nclaims: []\n"
+    with pytest.raises(seed_claims.ClaimsError, match="seed 000: needs file and a title"):
+        seed_claims.parse_claims(text, "claims.yml")
+
+
+def test_label_templates_keep_or_drop_parts() -> None:
+    """fill() puts each named part in place and drops text for parts a translation leaves out."""
+    out = seed_claims.fill("{verdict}（{claim}）", verdict=nodes.strong("", "错误"), claim="论断 3")
+    assert "".join(n.astext() for n in out) == "错误（论断 3）" and isinstance(out[0], nodes.strong)
+    assert "".join(n.astext() for n in seed_claims.fill("a {gone} b", other="x")) == "a {gone} b"
 
 
 def test_a_build_that_executed_is_refused() -> None:
@@ -100,12 +209,23 @@ def test_english_claims_output_is_unchanged() -> None:
 def test_claims_translation_is_applied_and_checked() -> None:
     """A translating look-up reaches headers, verdicts and rows; a '|' in a translation is refused."""
     claims = seed_claims.load_claims()
-    zh = {"claim": "论断", "wrong": "错误", "Claim {n}": "论断 {n}", "— verdict:": "— 结论："}
+    zh = {"claim": "论断", "wrong": "错误", "Claim {n}": "论断 {n}",
+          "{claim} — verdict: {verdict}": "{claim}——判定：{verdict}"}
     table = seed_claims.table_markdown(claims, "000", lambda s: zh.get(s, s))
     assert "| 论断 |" in table.splitlines()[0]
     claim = next(c for c in claims.rows.values() if c.verdict == "wrong")
-    assert seed_claims.verdict_paragraph(claim, lambda s: zh.get(s, s)).astext() == f"论断 {claim.n} — 结论： 错误"
+    assert seed_claims.verdict_paragraph(claim, lambda s: zh.get(s, s)).astext() == f"论断 {claim.n}——判定：错误"
     with pytest.raises(seed_claims.ClaimsError, match="contains '\\|'"):
         seed_claims.table_markdown(claims, "000", lambda s: "a | b" if s == "evidence" else s)
     messages = seed_claims.claims_messages(claims)
     assert len(messages) == len(set(messages)) and claims.rows[1].evidence in messages
+
+
+def test_words_in_display_math_are_messages() -> None:
+    """\\text{} words of an equation are found (not sub/superscript labels) and replaced by their translation;
+    the rest of the equation is kept character for character."""
+    latex = r"\prod_k D_k \quad (\text{layer } L \text{ on the left}),\ n_\text{in},\ x^\text{out}\ \text{1}"
+    assert math_i18n.math_words(latex) == ["layer ", " on the left"]
+    zh = {"layer ": "第 ", " on the left": " 层在最左"}
+    assert math_i18n.translate_latex(latex, lambda s: zh.get(s, s)) == latex.replace(
+        r"\text{layer } L \text{ on the left}", r"\text{第 } L \text{ 层在最左}")

@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from zh_search import load_keywords, scorer_js  # book/_ext, next to this file
+
 ROOT = Path(__file__).resolve().parents[2]
 EXT = Path(__file__).resolve().parent
 LANGUAGE = "zh_CN"
@@ -29,15 +31,32 @@ UNTRANSLATED = ("exercises/",)  # released notebooks stay English (a Chinese not
 SEARCH_TERMS = EXT / "zh_search_terms.txt"  # course terms jieba must index whole (梯度裁剪, not 梯度 + 裁剪 only)
 SEARCH_BAR_TEXT = "在本书中搜索……"
 EXECUTED = "Executing notebook"  # myst-nb's log line when a notebook runs instead of coming from the cache
+EXTENSIONS = ["zh_ui", "zh_search", "math_i18n"]  # interface text; search keywords; words in display math
+SCORER = "zh_search_scorer.js"  # written next to the generated conf.py (zh_search.scorer_js)
+TITLE_CATALOG = "book/intro"  # the root page's catalog translates the book's title (its first heading)
+AUTHOR = "课程作者"  # _config.yml's author, "The course authors"
+# the theme's footer, with our copyright line (the theme's "© Copyright" has no zh_CN translation)
+FOOTER = ["author.html", "copyright-zh.html", "last-updated.html", "extra-footer.html"]
 
 
 class BuildError(RuntimeError):
     """A build step failed (the message says which and why)."""
 
 
-def sphinx_conf(root: Path) -> str:
-    """The conf.py text `jupyter-book config sphinx` writes for `root`, plus book/_ext on sys.path and the
-    Chinese search's word list and search-box text."""
+def translated_title(root: Path, title: str) -> str:
+    """The book's title as the root page's catalog translates it (the title is that page's first heading)."""
+    from babel.messages.pofile import read_po  # babel comes with Sphinx
+
+    with (root / LOCALE_DIR / LANGUAGE / "LC_MESSAGES" / f"{TITLE_CATALOG}.po").open("rb") as fh:
+        message = read_po(fh).get(title)
+    if message is None or not message.string:
+        raise BuildError(f"{TITLE_CATALOG}.po does not translate the book's title {title!r}")
+    return str(message.string)
+
+
+def sphinx_conf(root: Path, conf_dir: Path | None = None) -> str:
+    """The conf.py text `jupyter-book config sphinx` writes for `root`, plus book/_ext on sys.path, the
+    Chinese search's word list and search-box text, the Chinese title, author and footer, and EXTENSIONS."""
     from jupyter_book.config import get_final_config  # heavy import: only when building
 
     # the two overrides `jupyter-book config sphinx` passes for a book (see jupyter_book/cli/main.py)
@@ -49,7 +68,15 @@ def sphinx_conf(root: Path) -> str:
     # sphinxcontrib-bibtex reads bibtex_bibfiles relative to the conf.py folder, here a temporary one
     config["bibtex_bibfiles"] = [str(root / name) for name in config.get("bibtex_bibfiles", [])]
     config["html_search_options"] = {"dict": str(SEARCH_TERMS)}  # read by Sphinx's zh search (jieba)
-    config["html_theme_options"] = {**config.get("html_theme_options", {}), "search_bar_text": SEARCH_BAR_TEXT}
+    config["html_theme_options"] = {**config.get("html_theme_options", {}), "search_bar_text": SEARCH_BAR_TEXT,
+                                    "footer_content_items": FOOTER}
+    config["extensions"] = [*config["extensions"], *EXTENSIONS]
+    # Sphinx opens the scorer relative to the working directory: name it in the conf.py folder, where
+    # run_sphinx writes it
+    config["html_search_scorer"] = str((conf_dir or Path(".")) / SCORER)
+    # the sidebar's site title and every <title>: Jupyter Book copies _config.yml's title into html_title
+    config["html_title"] = translated_title(root, config["html_title"])
+    config["author"] = AUTHOR
     lines += [f"{key} = {config[key]!r}" for key in sorted(config)]
     return "\n".join(lines) + "\n"
 
@@ -63,7 +90,8 @@ def i18n_options(build: Path) -> list[str]:
 def run_sphinx(args: Sequence[str], root: Path) -> str:
     """Run sphinx-build with a freshly generated conf.py; return its log, raise BuildError when it fails."""
     with tempfile.TemporaryDirectory(prefix="book-conf-") as conf:
-        (Path(conf) / "conf.py").write_text(sphinx_conf(root), encoding="utf-8")
+        (Path(conf) / "conf.py").write_text(sphinx_conf(root, Path(conf)), encoding="utf-8")
+        (Path(conf) / SCORER).write_text(scorer_js(load_keywords()), encoding="utf-8")
         command = [sys.executable, "-m", "sphinx", "-c", conf, *args]
         proc = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     log = proc.stdout + proc.stderr

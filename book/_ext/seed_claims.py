@@ -7,18 +7,20 @@ Usage in any chapter (MyST):
     The discussion, in MyST. Do NOT restate a verdict here: the box shows the table's verdict itself.
     ```
 
-renders a "What the source posts say: <title>" box (warning style; tip style when every claim is correct)
-that quotes each claim verbatim from the data (seed, section, Chinese quote, English translation), links
-"claim N" to its row on the claims page and shows the verdict from the table, then the discussion.
-``:title:`` is optional (default: the first claim's English summary).
+renders a "What the source post says, checked: <title>" box (warning style; tip style when every claim is
+correct) that quotes each claim verbatim from the data (seed number and real title, section, Chinese quote,
+English translation), links "claim N" to its row on the claims page and shows the verdict from the table,
+then the discussion. ``:title:`` is optional (default: the first claim's English summary); it is the only part
+of the box in the chapter's own catalog.
 
 Inline: {verdict}`27` renders "**wrong** (claim 27)" with the link. On the claims page,
 ```{seed-claims-table} 003``` renders one seed's rows (each row has the id ``claim-row-N``) and
 ```{seed-claims-summary}``` the verdict counts. tests/test_claims.py checks the data and every use.
 
 Translated editions (language set, e.g. zh_CN): the text generated here that no chapter's own catalog holds
-(table headers, verdict words, "Claim N", each row's claim, correction and evidence) is translated through
-the claims page's catalog (book/claims.po), into which `make translations` extracts it.
+(the box's heading and quote lines, table headers, verdict words, "Claim N", each row's claim, correction and
+evidence) is translated through the claims page's catalog (book/claims.po), into which `make translations`
+extracts it. Labels are templates ("{verdict} ({claim})") so a translation also chooses the punctuation.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from sphinx.application import Sphinx
 from sphinx.builders.gettext import MsgOrigin
 from sphinx.environment import BuildEnvironment
 from sphinx.locale import init as init_locale
+from sphinx.transforms import SphinxTransform
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 from sphinx.util.i18n import docname_to_domain
 
@@ -49,7 +52,13 @@ FIELDS = {"n", "seed", "section", "quote", "claim", "verdict", "correction", "ev
 OPTIONAL = {"translation"}
 TABLE_HEADER = ("source", "claim", "verdict", "correction", "evidence")
 SUMMARY_HEADER = ("seed", "claims")
-LABELS = ("Claim {n}", "claim {n}", "— verdict:")  # {n} is the claim number
+# templates: {n} is the claim number; the other {names} are filled with the parts named in fill()
+LABELS = ("Claim {n}", "claim {n}", "{claim} — verdict: {verdict}", "{verdict} ({claim})")
+HEADINGS = ("What the source post says, checked: ", "What the source posts say, checked: ")  # one seed, several
+QUOTE = "Seed {seed} {title}, {section}: 「{quote}」 {english}"
+UNTITLED = "[untitled; on {topic}]"
+SUMMARY_SEED = "{seed} {title} ({file})"  # a row of the verdict counts
+SEED_FIELDS = {"file", "title", "topic", "english"}
 
 Translate = Callable[[str], str]
 
@@ -79,11 +88,38 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Seed:
+    """A source post: its file, and its real title or (untitled posts) its topic in its own words."""
+
+    file: str
+    title: str = ""
+    topic: str = ""
+    english: str = ""  # the title or topic in English (the English edition's tooltip)
+
+    def heading(self, tr: Translate = untranslated) -> str:
+        """《title》, or the translated "[untitled; on topic]"."""
+        if self.title:
+            return f"《{self.title}》"
+        return tr(UNTITLED).replace("{topic}", self.topic) if self.topic else ""
+
+
+@dataclass(frozen=True)
 class Claims:
-    """All claims, numbered 1..N, and the seed ids they come from."""
+    """All claims, numbered 1..N, and the seed ids they come from (id -> file name; titles in `posts`)."""
 
     seeds: dict[str, str]
     rows: dict[int, Claim]
+    posts: dict[str, Seed] = field(default_factory=dict)
+
+
+def parse_seed(key: str, value: object, where: str) -> Seed:
+    """A seed entry: its file name, or a mapping with file, title or topic, and english."""
+    if not isinstance(value, dict):
+        return Seed(file=str(value))
+    if set(value) - SEED_FIELDS or "file" not in value or not (value.get("title") or value.get("topic")):
+        raise ClaimsError(f"{where}: seed {key}: needs file and a title (or, untitled, a topic); allowed fields "
+                          f"{sorted(SEED_FIELDS)}, got {sorted(value)}")
+    return Seed(**{k: str(v) for k, v in value.items()})
 
 
 def parse_claims(text: str, where: str = str(DATA)) -> Claims:
@@ -94,7 +130,8 @@ def parse_claims(text: str, where: str = str(DATA)) -> Claims:
         raise ClaimsError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("seeds"), dict) or not isinstance(doc.get("claims"), list):
         raise ClaimsError(f"{where}: expected a mapping with 'seeds' (mapping) and 'claims' (list)")
-    seeds = {str(k): str(v) for k, v in doc["seeds"].items()}
+    posts = {str(k): parse_seed(str(k), v, where) for k, v in doc["seeds"].items()}
+    seeds = {k: s.file for k, s in posts.items()}
     rows: dict[int, Claim] = {}
     for i, entry in enumerate(doc["claims"], start=1):
         if not isinstance(entry, dict):
@@ -115,7 +152,7 @@ def parse_claims(text: str, where: str = str(DATA)) -> Claims:
         if any("|" in f for f in (claim.quote, claim.claim, claim.correction, claim.evidence, claim.section)):
             raise ClaimsError(f"{where}: claim {claim.n}: '|' would break the table")
         rows[claim.n] = claim
-    return Claims(seeds, rows)
+    return Claims(seeds, rows, posts)
 
 
 def load_claims(path: Path = DATA) -> Claims:
@@ -128,15 +165,42 @@ def row_id(n: int) -> str:
     return f"claim-row-{n}"
 
 
-def quote_line(claims: Claims, claim: Claim) -> str:
-    """MyST paragraph quoting the claim verbatim, with its source and a translation (else the English summary)."""
+def fill(template: str, **parts: str | nodes.Node) -> list[nodes.Node]:
+    """The nodes of a label template: text between the {names}, each name replaced by its part (a translation
+    may drop a part, e.g. the English translation of a Chinese quote)."""
+    out: list[nodes.Node] = []
+    for piece in re.split(r"(\{[a-z]+\})", template):
+        name = piece[1:-1] if re.fullmatch(r"\{[a-z]+\}", piece) else None
+        if name is None or name not in parts:
+            if piece:
+                out.append(nodes.Text(piece))
+        else:
+            part = parts[name]
+            out.append(part if isinstance(part, nodes.Node) else nodes.Text(part))
+    return out
+
+
+def seed_label(claims: Claims, seed: str) -> nodes.Node:
+    """The seed's number as an abbreviation whose tooltip names the file and the English title."""
+    post = claims.posts.get(seed, Seed(file=claims.seeds[seed]))
+    tip = f"{post.file}: {post.english}" if post.english else post.file
+    return nodes.abbreviation("", seed, explanation=tip)
+
+
+def quote_line(claims: Claims, claim: Claim, tr: Translate = untranslated) -> nodes.paragraph:
+    """The claim quoted verbatim with its seed (number, real title), section and an English translation (else
+    the English summary); no source line, so no chapter catalog extracts it: it is translated as a template."""
+    post = claims.posts.get(claim.seed, Seed(file=claims.seeds[claim.seed]))
     english = f"(“{claim.translation}”)" if claim.translation else f"— in short: {claim.claim}"
-    return f"Seed `{claims.seeds[claim.seed]}` ({claim.section}): 「{claim.quote}」 {english}"
+    para = nodes.paragraph(classes=["seed-quote"])
+    para += fill(tr(QUOTE), seed=seed_label(claims, claim.seed), title=post.heading(tr), section=claim.section,
+                 quote=claim.quote, english=english)
+    return para
 
 
 def claims_messages(claims: Claims) -> list[str]:
     """Every message this extension generates outside the chapters' own catalogs, in catalog order."""
-    messages = [*TABLE_HEADER, *SUMMARY_HEADER, *VERDICTS, *LABELS]
+    messages = [*TABLE_HEADER, *SUMMARY_HEADER, *VERDICTS, *LABELS, *HEADINGS, QUOTE, UNTITLED, SUMMARY_SEED]
     for c in claims.rows.values():
         messages += [c.claim, c.correction, c.evidence]
     return list(dict.fromkeys(messages))
@@ -174,7 +238,10 @@ def summary_markdown(claims: Claims, tr: Translate = untranslated) -> str:
              f"{total['wrong']} wrong.**", "", header, "|---|---|---|---|---|"]
     for seed, name in claims.seeds.items():
         c = Counter(r.verdict for r in claims.rows.values() if r.seed == seed)
-        lines.append(f"| `{name}` | {sum(c.values())} | {c['correct']} | {c['partly']} | {c['wrong']} |")
+        post = claims.posts.get(seed, Seed(file=name))
+        label = cell(tr, SUMMARY_SEED).replace("{seed}", seed).replace("{title}", post.heading(tr))
+        label = label.replace("{file}", f"`{name}`")
+        lines.append(f"| {label} | {sum(c.values())} | {c['correct']} | {c['partly']} | {c['wrong']} |")
     return "\n".join(lines)
 
 
@@ -187,9 +254,9 @@ def claim_xref(n: int, text: str) -> addnodes.pending_xref:
 def verdict_paragraph(claim: Claim, tr: Translate = untranslated) -> nodes.paragraph:
     """'Claim N — verdict: **wrong**', linked, with classes the HTML test reads back."""
     para = nodes.paragraph(classes=["seed-verdict", f"verdict-{claim.verdict}"])
-    para += nodes.strong("", "", claim_xref(claim.n, numbered(tr("Claim {n}"), claim.n)))
-    para += nodes.Text(f" {tr('— verdict:')} ")
-    para += nodes.strong("", tr(claim.verdict))
+    para += fill(tr("{claim} — verdict: {verdict}"),
+                 claim=nodes.strong("", "", claim_xref(claim.n, numbered(tr("Claim {n}"), claim.n))),
+                 verdict=nodes.strong("", tr(claim.verdict)))
     return para
 
 
@@ -253,11 +320,14 @@ class SeedClaim(_ClaimsDirective):
         title = self.options.get("title") or rows[0].claim
         style = "tip" if all(r.verdict == "correct" for r in rows) else "warning"
         box = nodes.admonition(classes=["admonition", style, "seed-claim"])
-        text_nodes, messages = self.state.inline_text(f"What the source posts say: {title}", self.lineno)
-        box += nodes.title("", "", *text_nodes)
+        text_nodes, messages = self.state.inline_text(title, self.lineno)
+        heading = nodes.title(title, "", *text_nodes)  # the chapter's catalog translates the title ...
+        self.set_source_info(heading)
+        heading["seed_heading"] = HEADINGS[len({r.seed for r in rows}) > 1]  # ... AddHeading puts this first
+        box += heading
         tr = translator(self.env)
         for row in rows:
-            self.parse_markdown(quote_line(claims, row), box)
+            box += quote_line(claims, row, tr)
             box += verdict_paragraph(row, tr)
         self.state.nested_parse(self.content, self.content_offset, box)
         return [box, *messages]
@@ -296,6 +366,19 @@ class SeedClaimsSummary(_ClaimsDirective):
         return list(holder.children)
 
 
+class AddHeading(SphinxTransform):
+    """After the chapter's catalog translated a box's title, put the (claims catalog's) heading in front of it."""
+
+    default_priority = 25  # after sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        tr = translator(self.env)
+        for heading in self.document.findall(nodes.title):
+            if "seed_heading" in heading:
+                heading.insert(0, nodes.Text(tr(heading["seed_heading"])))
+                del heading["seed_heading"]
+
+
 class VerdictRole(SphinxRole):
     """{verdict}`27` -> '**wrong** (claim 27)', linked to the row."""
 
@@ -309,10 +392,8 @@ class VerdictRole(SphinxRole):
         claim = claims.rows[int(match.group(1))]
         tr = translator(self.env)
         span = nodes.inline(classes=["seed-verdict", f"verdict-{claim.verdict}"])
-        span += nodes.strong("", tr(claim.verdict))
-        span += nodes.Text(" (")
-        span += claim_xref(claim.n, numbered(tr("claim {n}"), claim.n))
-        span += nodes.Text(")")
+        span += fill(tr("{verdict} ({claim})"), verdict=nodes.strong("", tr(claim.verdict)),
+                     claim=claim_xref(claim.n, numbered(tr("claim {n}"), claim.n)))
         return [span], []
 
 
@@ -322,5 +403,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("seed-claims-table", SeedClaimsTable)
     app.add_directive("seed-claims-summary", SeedClaimsSummary)
     app.add_role("verdict", VerdictRole())
+    app.add_transform(AddHeading)
     app.connect("doctree-resolved", add_claims_messages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
