@@ -9,6 +9,7 @@ import json
 import sys
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def _stored(sub: Submission, source: str | None) -> Result:
     return Result(sub.student_id, FAKE.id, FAKE.notebook, sub.origin, False, 1, (), {}, 0.1, rows, source=source)
 
 
-def _settings(tmp_path: Path, **changes: object) -> pipeline.Settings:
+def _settings(tmp_path: Path, **changes: Any) -> pipeline.Settings:
     """Settings for a folder of submissions under tmp_path/subs."""
     return dataclasses.replace(pipeline.Settings(submissions=tmp_path / "subs", assignment_id="fake",
                                                  out=tmp_path / "out"), **changes)
@@ -76,7 +77,7 @@ def test_a_stored_result_of_another_upload_is_never_kept_under_its_id(tmp_path: 
     subs = {s.name: s for s in collect(tmp_path / "subs", "fake", "fake.ipynb")}
     jose, josè = subs["josé"], subs["josè"]
     assert jose.student_id != josè.student_id
-    planted = dataclasses.replace(_stored(josè, current_fingerprint(jose)))
+    planted = _stored(josè, current_fingerprint(jose))
     assert not records.matches(planted, josè) and records.matches(_stored(jose, current_fingerprint(jose)), jose)
 
 
