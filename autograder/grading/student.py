@@ -20,7 +20,7 @@ from autograder.checks.spec import Assignment
 from autograder.grading import judging, model
 from autograder.grading.collect import Submission, fingerprint, read
 from autograder.grading.limits import CODE_BYTES, NAME_CHARS, bounded_notes, clip
-from autograder.grading.model import Job, Limits, Reply, Result, Verdict
+from autograder.grading.model import Job, Limits, Reply, Result, Verdict, safe_text
 from autograder.grading.notebook import Malformed, Notebook, parse
 from autograder.grading.sanitize import Plan, plan
 
@@ -36,7 +36,8 @@ def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
 
     verdicts = {}
     for question in assignment.questions:
-        hits = scan(answers, question.functions, assignment.forbidden)
+        # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
+        hits = scan(safe_text(answers), question.functions, assignment.forbidden)
         used = sorted({name for names in hits.values() for name in names})
         if used:
             verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
