@@ -378,3 +378,13 @@ def test_one_id_for_two_uploads_is_told_apart_by_path_not_order(tmp_path: Path) 
         found = collect(_zip(tmp_path / folder / "lms.zip", order), "fake", "fake.ipynb")
         runs.append({read(s): s.student_id for s in found})
     assert runs[0] == runs[1] and len(set(runs[0].values())) == 2 and "ann_1" not in runs[0].values()
+
+
+def test_the_readme_examples_of_ids_hold() -> None:
+    """The ids the README quotes are the ones safe_id gives."""
+    examples = {"alice": "alice", "josé": "josé", "李小龙": "李小龙", "doejohn_123": "doejohn_123",
+                "Ann Lee": "ann-lee~a36e143c", "Ana": "ana~dea210f0",
+                unicodedata.normalize("NFD", "josé"): "josé~0c06649e"}
+    assert {name: safe_id(name) for name in examples} == examples
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert all(f"`{student}`" in readme for student in examples.values() if "~" in student)
