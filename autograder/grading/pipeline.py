@@ -278,7 +278,9 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
         if stale:
             print(f"{len(stale)} stored result(s) were graded from another upload than the one there now (e.g. "
                   f"{stale[0]}): regraded", file=stream)
-    _check_key(done, set(done) - {sub.student_id for sub in todo}, key_id, settings.out)
+    # only results the outputs will list must share the key (files of names no longer uploaded are not listed)
+    _check_key(done, {sub.student_id for sub in subs if sub.student_id in done} - {sub.student_id for sub in todo},
+               key_id, settings.out)
     # on a cluster, bubblewrap is checked on every Dask worker instead (grading/cluster.py)
     use_bwrap = settings.sandbox != "none" and (settings.scheduler is not None or sandbox.bwrap_usable())
     if settings.sandbox == "bwrap" and not use_bwrap:
