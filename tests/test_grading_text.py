@@ -25,7 +25,7 @@ from fakecourse import checks, notebooks  # noqa: E402
 
 from autograder import plain  # noqa: E402
 from autograder.checks.spec import ERROR_KEY  # noqa: E402
-from autograder.grading import outputs, records  # noqa: E402
+from autograder.grading import outputs, pipeline, records  # noqa: E402
 from autograder.grading.model import Job, Limits, Reply, Result, Row, RunSummary, Submission, safe_text  # noqa: E402
 from autograder.grading.notebook import parse  # noqa: E402
 from autograder.grading.student import grade_submission  # noqa: E402
@@ -208,6 +208,8 @@ def test_a_damaged_stored_result_is_regraded_or_an_error_row_never_a_crash(tmp_p
     stored, broken = records.load_stored(tmp_path, FAKE.id)
     assert set(stored) == {"alice"} and set(broken) == {"bob"} and "bob.json" in broken["bob"]
     subs = [Submission("alice", "u", b"1", name="alice"), Submission("bob", "u", b"2", name="bob")]
+    resumed = pipeline._select(subs, stored, pipeline.Settings(tmp_path, FAKE.id, tmp_path, resume=True))
+    assert "bob" in {s.student_id for s in resumed}  # --resume regrades bob instead of failing on his file
     everything = records.current(tmp_path, FAKE, subs)
     bob = everything["bob"].rows
     assert {r.status for r in bob} == {"error"} and "cannot be used" in bob[0].message
