@@ -200,9 +200,11 @@ def _select(subs: list[Submission], done: dict[str, Result], settings: Settings)
         if unknown:
             raise ValueError(f"--student {', '.join(unknown)}: no such student in {settings.submissions}"
                              + (f" or {settings.roster}" if settings.roster else ""))
-    if settings.students or settings.resume:
+    if settings.students:  # and any stored result that belongs to another upload than the one there now
         return [sub for sub in subs if sub.student_id in set(settings.students)
-                or not records.matches(done.get(sub.student_id), sub)]
+                or (sub.student_id in done and not records.matches(done[sub.student_id], sub))]
+    if settings.resume:
+        return [sub for sub in subs if not records.matches(done.get(sub.student_id), sub)]
     return subs
 
 
