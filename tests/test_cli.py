@@ -85,9 +85,9 @@ def test_lms_zip_end_to_end(tmp_path: Path) -> None:
     by_student: dict[str, list[str]] = {}
     for row in rows:
         by_student.setdefault(row["student_id"], []).append(row["status"])
-    assert by_student == {"doejohn": ["passed"] * 3, "mary-major": ["failed", "passed", "passed"],
+    assert by_student == {"doejohn_123": ["passed"] * 3, "mary-major_789": ["failed", "passed", "passed"],
                           "unmatched-whoever": ["malformed"] * 3}
-    assert json.loads((out / "results" / "doejohn.json").read_text())["late"] is True
+    assert json.loads((out / "results" / "doejohn_123.json").read_text())["late"] is True
     assert "graded 3 submission(s)" in err and "wrote 3 students into the gradebook" in err
     assert "\r[" not in err  # no progress bar when stderr is not a terminal
 

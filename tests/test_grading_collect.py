@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import unicodedata
 import warnings
 import zipfile
 from pathlib import Path
@@ -40,9 +41,9 @@ def test_folder_layout(tmp_path: Path) -> None:
     (tmp_path / "di" / "fake").mkdir(parents=True)
     (tmp_path / "di" / "fake" / "renamed.ipynb").write_bytes(NB)
     found = {s.student_id: s for s in collect(tmp_path, "fake", "fake.ipynb")}
-    assert sorted(found) == ["ann", "bo-b", "cy", "di"]
+    assert sorted(found) == ["ann", safe_id("bo b"), "cy", "di"] and safe_id("bo b").startswith("bo-b~")
     assert read(found["ann"]) == NB and read(found["di"]) == NB
-    assert found["bo-b"].empty and "no folder fake/" in found["bo-b"].problem
+    assert found[safe_id("bo b")].empty and "no folder fake/" in found[safe_id("bo b")].problem
     assert found["cy"].empty and "several notebooks" in found["cy"].problem
 
 
@@ -59,11 +60,11 @@ def test_canvas_and_moodle_names(tmp_path: Path) -> None:
         "__MACOSX/._doejohn_123_456_fake.ipynb": b"junk",
     })
     found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
-    assert read(found["doejohn"]) == NB and not found["doejohn"].late
-    assert read(found["roejane"]) == NB and found["roejane"].late
-    assert found["pdfonly"].empty and "no notebook" in found["pdfonly"].problem
-    assert read(found["mary-major"]) == NB and read(found["rick-minor"]) == NB
-    unknown = found["unmatched-random-name"]
+    assert read(found["doejohn_123"]) == NB and not found["doejohn_123"].late
+    assert read(found["roejane_124"]) == NB and found["roejane_124"].late
+    assert found["pdfonly_125"].empty and "no notebook" in found["pdfonly_125"].problem
+    assert read(found["mary-major_789"]) == NB and read(found["rick-minor_790"]) == NB
+    unknown = found[safe_id("unmatched-random name")]
     assert unknown.empty and "matches no known naming" in unknown.problem
 
 
@@ -85,7 +86,8 @@ def test_bad_source_and_ids(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("no")
     with pytest.raises(ValueError, match="x.txt"):
         collect(tmp_path / "x.txt", "fake", "fake.ipynb")
-    assert safe_id("../../etc") == "etc" and safe_id("Ann Lee") == "Ann-Lee" and safe_id("..") == "unnamed"
+    assert safe_id("../../etc").startswith("etc~") and safe_id("Ann Lee").startswith("ann-lee~")
+    assert safe_id("..").startswith("unnamed~") and safe_id("ann") == "ann"
 
 
 # ---- hostile folders: nothing is read through a link, only regular files -----------------------------
@@ -162,13 +164,14 @@ def test_oversize_and_crowded_folders(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_cleaned_names_never_displace_a_real_id(tmp_path: Path) -> None:
-    """'Ann Lee' and 'Ann-Lee' both clean to 'Ann-Lee': the folder already named so keeps it; ids are unique."""
+    """'Ann Lee', 'Ann-Lee' and 'ann-lee' clean to the same text: each keeps an id of its own, derived from its
+    name alone (no '-2' by order); the name that is already an id keeps it as it is."""
     subs = tmp_path / "subs"
-    for name in ("Ann Lee", "Ann-Lee", "Ann-Lee-2"):
+    for name in ("Ann Lee", "Ann-Lee", "ann-lee", "ann-lee-2"):
         (_student(subs, name) / "fake.ipynb").write_bytes(NB)
     found = {s.student_id: s.origin for s in collect(subs, "fake", "fake.ipynb")}
-    assert sorted(found) == ["Ann-Lee", "Ann-Lee-2", "Ann-Lee-3"]
-    assert "/Ann-Lee/" in found["Ann-Lee"] and "/Ann Lee/" in found["Ann-Lee-3"]
+    assert sorted(found) == sorted(["ann-lee", "ann-lee-2", safe_id("Ann Lee"), safe_id("Ann-Lee")])
+    assert len(found) == 4 and "/ann-lee/" in found["ann-lee"] and "/Ann Lee/" in found[safe_id("Ann Lee")]
 
 
 def test_names_that_are_not_utf8_give_writable_rows(tmp_path: Path) -> None:
@@ -180,10 +183,11 @@ def test_names_that_are_not_utf8_give_writable_rows(tmp_path: Path) -> None:
     os.makedirs(os.fsencode(subs) + b"/l\xe9a/other")
     os.mkfifo(os.fsencode(subs) + b"/stray\xff")
     found = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
-    assert sorted(found) == ["caf", "l-a"] and read(found["caf"]) == NB
+    cafe, lea = safe_id(os.fsdecode(b"caf\xe9")), safe_id(os.fsdecode(b"l\xe9a"))
+    assert sorted(found) == sorted([cafe, lea]) and cafe.startswith("caf-xe9~") and read(found[cafe]) == NB
     for sub in found.values():
-        (sub.problem + sub.origin).encode("utf-8")
-    assert "no folder fake/" in found["l-a"].problem and "\\xe9" in found["l-a"].problem
+        (sub.student_id + sub.problem + sub.origin).encode("utf-8")
+    assert "no folder fake/" in found[lea].problem and "\\xe9" in found[lea].problem
     assert "\\xff" in collect(subs, "fake", "fake.ipynb").log[0]
 
 
@@ -212,10 +216,10 @@ def test_paths_planted_inside_an_lms_area_never_make_ids(tmp_path: Path) -> None
         "trudy_5_6_x/bob/fake/fake.ipynb": b"trudy",
     })
     found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
-    assert sorted(found) == ["eve-evil", "eve-flat", "mallory", "mary-major", "trudy"]
-    assert read(found["mary-major"]) == NB and read(found["eve-evil"]) == b"eve"
-    assert read(found["eve-flat"]) == b"flat" and read(found["mallory"]) == b"mallory"
-    assert read(found["trudy"]) == b"trudy"
+    assert sorted(found) == ["eve-evil_790", "eve-flat_791", "mallory_1", "mary-major_789", "trudy_5"]
+    assert read(found["mary-major_789"]) == NB and read(found["eve-evil_790"]) == b"eve"
+    assert read(found["eve-flat_791"]) == b"flat" and read(found["mallory_1"]) == b"mallory"
+    assert read(found["trudy_5"]) == b"trudy"
 
 
 def test_nested_copies_in_an_nbgrader_zip_are_not_students(tmp_path: Path) -> None:
@@ -236,7 +240,7 @@ def test_unsafe_and_duplicate_member_names(tmp_path: Path) -> None:
             z.writestr("dup_5_6_fake.ipynb", NB)
             z.writestr("dup_5_6_fake.ipynb", b"other")
     found = collect(archive, "fake", "fake.ipynb")
-    assert [s.student_id for s in found] == ["dup"]
+    assert [s.student_id for s in found] == ["dup_5"]
     assert found[0].empty and "cannot tell which" in found[0].problem
     assert sum("unsafe name" in line for line in found.log) == 2
 
@@ -265,7 +269,7 @@ def test_corrupt_lying_and_encrypted_members_become_rows(tmp_path: Path) -> None
     _patch(archive, names["small"], _sizes(100))
     _patch(archive, names["large"], _sizes(1 << 30))
     _patch(archive, names["crypt"], _encrypted)
-    found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
+    found = {s.student_id.removesuffix("_1"): s for s in collect(archive, "fake", "fake.ipynb")}
     for student in ("corrupt", "small", "crypt"):
         with pytest.raises(Unreadable, match="cannot be read from the zip"):
             read(found[student])
@@ -291,8 +295,8 @@ def test_one_uploads_many_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     archive = _zip(tmp_path / "m.zip", {**{f"crowd_1_2_f{i}.txt": b"" for i in range(11)},
                                         "crowd_1_2_fake.ipynb": NB, "ok_3_4_fake.ipynb": NB})
     found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
-    assert found["crowd"].status == "malformed" and "more than the 10" in found["crowd"].problem
-    assert read(found["ok"]) == NB
+    assert found["crowd_1"].status == "malformed" and "more than the 10" in found["crowd_1"].problem
+    assert read(found["ok_3"]) == NB
 
 
 def test_a_zip_directory_too_large_to_load_is_refused_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,3 +312,79 @@ def test_long_names_give_short_distinct_ids() -> None:
     """An id names files in OUT/: capped at ID_CHARS, and two long names stay distinct."""
     a, b = safe_id("x" * 300 + "a"), safe_id("x" * 300 + "b")
     assert len(a) <= limits.ID_CHARS and len(b) <= limits.ID_CHARS and a != b
+
+
+# ---- ids are a function of the upload's own name: never shared, never shifted by others -----------------
+
+def _folded(name: str) -> str:
+    """How a case- and normalisation-insensitive file system (APFS, NTFS) compares names."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())
+
+
+NAMES = ["josé", "josè", unicodedata.normalize("NFD", "josé"), "jos", "Ana", "ana", "ANA", "Ann Lee", "Ann-Lee",
+         "ann-lee", "ann_lee", "straße", "strasse", "李小龙", "x" * 300 + "a", "x" * 300 + "b", "x" * 64,
+         "ann~1", "ann-1", "..", "-", "a\u202eb", "a\x00b", "a\tb", "unnamed"]
+
+
+def test_ids_never_collide_even_case_or_normal_form_insensitively() -> None:
+    """NFC/NFD pairs, case-only differences, names that clean to the same text and long names with one prefix:
+    every id differs from every other also as a case- and normal-form-insensitive file system sees it."""
+    ids = [safe_id(name) for name in NAMES]
+    assert len({_folded(i) for i in ids}) == len(NAMES), dict(zip(NAMES, ids, strict=True))
+    for name, student in zip(NAMES, ids, strict=True):
+        assert 0 < len(student) <= limits.ID_CHARS and len(student.encode()) <= limits.ID_BYTES
+        assert not student.startswith((".", "-")) and "/" not in student and student == _folded(student)
+        assert safe_id(name) == student  # a function of the name alone
+    assert safe_id("josé") == "josé" and safe_id("ana") == "ana" and safe_id("Ana") != "ana"
+
+
+def test_a_student_added_between_runs_changes_no_other_id(tmp_path: Path) -> None:
+    """Folder josé is graded; josè, Josè and NFD josé arrive: josé keeps its id, every id depends on its name only."""
+    subs = tmp_path / "subs"
+    (_student(subs, "josé") / "fake.ipynb").write_bytes(b"jose")
+    before = {s.student_id: s.name for s in collect(subs, "fake", "fake.ipynb")}
+    for name in ("josè", "Josè", unicodedata.normalize("NFD", "josé"), "jos"):
+        (_student(subs, name) / "fake.ipynb").write_bytes(name.encode())
+    after = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
+    assert before == {"josé": "josé"} and read(after["josé"]) == b"jose"
+    assert len(after) == 5 and all(student == safe_id(sub.name) for student, sub in after.items())
+
+
+def test_canvas_ids_do_not_depend_on_who_else_submitted(tmp_path: Path) -> None:
+    """A second Canvas 'lee' (another user id) joining the download changes nothing for the first."""
+    first = _zip(tmp_path / "a.zip", {"lee_1_10_fake.ipynb": NB})
+    both = _zip(tmp_path / "b.zip", {"lee_1_10_fake.ipynb": NB, "lee_2_11_fake.ipynb": b"other"})
+    assert [s.student_id for s in collect(first, "fake", "fake.ipynb")] == ["lee_1"]
+    assert [s.student_id for s in collect(both, "fake", "fake.ipynb")] == ["lee_1", "lee_2"]
+
+
+def test_case_only_folders_get_result_files_a_case_insensitive_system_keeps_apart(tmp_path: Path) -> None:
+    """'Ana', 'ana' and 'ANA' are three uploads: three ids, three result files that never fold to one name."""
+    subs = tmp_path / "subs"
+    for name in ("Ana", "ana", "ANA"):
+        (_student(subs, name) / "fake.ipynb").write_bytes(name.encode())
+    found = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
+    files = {f"{student}.json".casefold() for student in found}
+    assert len(found) == 3 == len(files) and {read(s) for s in found.values()} == {b"Ana", b"ana", b"ANA"}
+
+
+def test_one_id_for_two_uploads_is_told_apart_by_path_not_order(tmp_path: Path) -> None:
+    """A zip mixing conventions: Canvas 'ann_1' and an nbgrader folder 'ann_1' would share an id; both get one
+    derived from their own path instead, the same whichever member comes first."""
+    members = {"ann_1_2_fake.ipynb": b"canvas", "submitted/ann_1/fake/fake.ipynb": b"nbgrader"}
+    runs = []
+    for folder, order in (("one", members), ("two", dict(reversed(members.items())))):
+        (tmp_path / folder).mkdir()
+        found = collect(_zip(tmp_path / folder / "lms.zip", order), "fake", "fake.ipynb")
+        runs.append({read(s): s.student_id for s in found})
+    assert runs[0] == runs[1] and len(set(runs[0].values())) == 2 and "ann_1" not in runs[0].values()
+
+
+def test_the_readme_examples_of_ids_hold() -> None:
+    """The ids the README quotes are the ones safe_id gives."""
+    examples = {"alice": "alice", "josé": "josé", "李小龙": "李小龙", "doejohn_123": "doejohn_123",
+                "Ann Lee": "ann-lee~a36e143c", "Ana": "ana~dea210f0",
+                unicodedata.normalize("NFD", "josé"): "josé~0c06649e"}
+    assert {name: safe_id(name) for name in examples} == examples
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert all(f"`{student}`" in readme for student in examples.values() if "~" in student)

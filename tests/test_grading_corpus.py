@@ -23,7 +23,8 @@ CORPUS = Path(__file__).parent / "corpus"
 sys.path.insert(0, str(CORPUS))
 
 from fakecourse import notebooks  # noqa: E402
-from hostile import CASES  # noqa: E402
+from hostile import CASES as THREATS  # noqa: E402
+from hostile_text import DANGEROUS, TEXT_CASES  # noqa: E402
 
 from autograder.grading import pipeline  # noqa: E402
 from autograder.grading.model import Limits  # noqa: E402
@@ -31,6 +32,8 @@ from tests.sandbox_required import sandbox_marks  # noqa: E402
 
 pytestmark = sandbox_marks("the hostile corpus")
 CHECKS = "fakecourse.checks:get_assignment"
+#: Every corpus student: the threats, and the hostile text of issue 18 §4.
+CASES = {**THREATS, **TEXT_CASES}
 
 
 def _digest(path: Path) -> str:
@@ -174,3 +177,15 @@ def test_nbgrader_export_lists_the_same_scores(graded: dict, tmp_path: Path) -> 
     with open(tmp_path / "x.csv", newline="") as f:
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     assert exported == pytest.approx({s: r.total for s, r in graded["results"].items()})
+
+
+def test_hostile_text_leaves_every_output_written_and_clean(graded: dict) -> None:
+    """Surrogates, NUL, escapes, bidi overrides and invalid UTF-8 from exceptions, prints and the notebook's own
+    JSON: every output file (grades.csv, results, feedback, Gradescope, report) is valid UTF-8 without them."""
+    files = [p for p in graded["out"].rglob("*") if p.is_file() and p.suffix in (".csv", ".json", ".html")]
+    assert len(files) >= 3 * len(CASES)
+    for path in files:
+        text = path.read_bytes().decode("utf-8")
+        assert not DANGEROUS.intersection(text), (path, ascii(sorted(DANGEROUS.intersection(text))[:5]))
+    message = {r.grade_id: r.message for r in graded["results"]["raises-surrogate"].rows}
+    assert "bad \ufffd value" in message["test_scale"]

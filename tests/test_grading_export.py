@@ -66,3 +66,26 @@ def test_nbgrader_export_lists_the_same_totals(tmp_path: Path) -> None:
     with open(tmp_path / "grades.csv", newline="") as f:
         totals = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     assert totals == {"ann": 3.5, "ben": 2.0}
+
+
+def test_a_student_the_gradebook_refuses_costs_only_that_student(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the gradebook raises on one student, the others are written, and a line names who and why."""
+    import io
+
+    from nbgrader.api import Gradebook
+
+    real = Gradebook.update_or_create_student
+
+    def refuse_bob(self: Gradebook, name: str, **kwargs: object) -> object:
+        if name == "bob":
+            raise ValueError("the gradebook refused bob")
+        return real(self, name, **kwargs)
+
+    monkeypatch.setattr(Gradebook, "update_or_create_student", refuse_bob)
+    results = {s: _result(s, (1.0, 1.0, 1.0)) for s in ("alice", "bob", "carol")}
+    log = io.StringIO()
+    assert export.to_gradebook(str(tmp_path / "gradebook.db"), FAKE, results, log) == 2
+    assert "bob not written" in log.getvalue() and "refused bob" in log.getvalue()
+    with Gradebook(export.db_url(str(tmp_path / "gradebook.db"))) as gb:
+        assert sorted(s.id for s in gb.students) == ["alice", "carol"]

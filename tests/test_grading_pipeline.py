@@ -12,6 +12,7 @@ import pytest
 
 from autograder import key
 from autograder.grading import pipeline, records
+from autograder.grading.collect import safe_id
 from autograder.grading.model import Result, Submission
 from autograder.grading.pipeline import _with_roster
 
@@ -21,15 +22,15 @@ from fakecourse import notebooks  # noqa: E402
 CHECKS = "fakecourse.checks:get_assignment"
 
 
-def test_duplicate_ids_never_collide_with_real_ones(tmp_path: Path) -> None:
-    """Two 'alice' notebooks and a real 'alice-2' get three different ids (one results file each)."""
-    subs = [Submission("alice", "a1", b"1"), Submission("alice", "a2", b"2"), Submission("alice-2", "a3", b"3")]
+def test_the_roster_adds_missing_students_under_the_same_ids(tmp_path: Path) -> None:
+    """Roster lines get the id their upload would have (collect.safe_id), and a 'missing' row only when absent."""
+    subs = [Submission("alice", "a1", b"1", name="alice"), Submission("alice-2", "a3", b"3", name="alice-2")]
     roster = tmp_path / "roster.csv"
-    roster.write_text("student_id\nalice\nbob\n")
-    ids = [s.student_id for s in _with_roster(subs, roster)]
-    assert len(ids) == len(set(ids)) == 4
-    assert ids[0] == "alice" and ids[2] == "alice-2" and ids[3] == "bob"
-    assert [s.origin for s in _with_roster(subs, None)] == ["a1", "a2", "a3"]
+    roster.write_text("student_id\nalice\nbob\nBob Roe, second column\n")
+    added = _with_roster(subs, roster)
+    assert [s.student_id for s in added] == ["alice", "alice-2", "bob", safe_id("Bob Roe")]
+    assert all(s.empty and s.problem == "no submission found" for s in added[2:])
+    assert [s.origin for s in _with_roster(subs, None)] == ["a1", "a3"]
 
 
 # --- Same notebook, same grade: reruns, --resume and --student reproduce every grade (real sandbox). ---

@@ -84,6 +84,44 @@ def test_object_arrays_and_pickles_are_refused() -> None:
         plain.loads(json.dumps({"A": "a0"}).encode(), buffer.getvalue())
 
 
+#: Set by `_ran_in_the_grader` when an unpickled payload executes (it must never be).
+RAN: list[str] = []
+
+
+def _ran_in_the_grader(marker: str) -> dict[str, int]:
+    """What a hostile pickle calls while it is loaded: records that it ran, and leaves a file behind."""
+    RAN.append(marker)
+    with open(marker, "w") as f:
+        f.write("pickle payload ran in the trusted process")
+    return {"x": 1}
+
+
+class _Payload:
+    """An object whose unpickling runs `_ran_in_the_grader` (the __reduce__ of a hostile result file)."""
+
+    def __init__(self, marker: str) -> None:
+        """Remember where to leave the marker."""
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Unpickling calls _ran_in_the_grader(marker)."""
+        return _ran_in_the_grader, (self.marker,)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_pickled_payload_never_runs(tmp_path, named: bool) -> None:
+    """An .npz member holding a pickle whose loading has a side effect: refused, and the side effect never
+    happened (with allow_pickle=True the dtype check still raises afterwards, so only this catches it)."""
+    marker = tmp_path / "ran"
+    buffer = io.BytesIO()
+    np.savez(buffer, a0=np.array([_Payload(str(marker))], dtype=object), a1=np.ones(2))
+    tree = {"A": "a0"} if named else {"A": "a1"}  # referenced or not: every member is loaded and checked
+    RAN.clear()
+    with pytest.raises(plain.PlainError):
+        plain.loads(json.dumps(tree).encode(), buffer.getvalue())
+    assert not marker.exists() and RAN == [], "the pickled payload ran in the grader's process"
+
+
 def test_foreign_byte_order_is_refused_not_crashing() -> None:
     """A big-endian array (torch.from_numpy raises ValueError on it) is a PlainError like any bad input."""
     buffer = io.BytesIO()

@@ -3,10 +3,14 @@
 Names understood (anything else becomes a row or a log line saying so, never a crash):
 - nbgrader: ``<student_id>/<assignment_id>/<notebook>.ipynb`` (in a folder, or anywhere inside a zip);
 - Canvas:   ``<name>_<userid>_<submissionid>_<original file>``, with ``<name>_LATE_...`` marking late work;
-  the student id is ``<name>`` (``<name>_<userid>`` when two students share a name);
+  the upload's name is ``<name>_<userid>``;
 - Moodle:   ``<Full Name>_<id>_assignsubmission_file_/<file>`` (or the same flattened with no ``/``);
-  the student id is the full name in lower case with ``-`` for spaces (``..._<id>`` if it clashes).
+  the upload's name is the full name in lower case with ``-`` for spaces, ``_<id>``.
 Canvas' re-upload suffix (``fake-1.ipynb``) is accepted for the expected notebook name.
+
+A student id is a function of the upload's own name only (`safe_id`), never of the order or of who else
+submitted: the name itself when it is already a safe file name, else the cleaned name plus a hash of the raw
+one, so two uploads never share an id or a result file (on case-insensitive file systems either).
 
 The container is hostile too. An id comes only from the upload's own LMS name: the outermost Canvas or
 Moodle name in a member's path owns everything below it, so a student cannot plant another student's
@@ -21,12 +25,13 @@ import hashlib
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from autograder.grading import limits, reading
-from autograder.grading.model import Locator, Submission
+from autograder.grading.model import Locator, Submission, safe_text
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>[^/]+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$")
@@ -67,20 +72,66 @@ def _shown(name: str) -> str:
 
 
 def printable(name: str) -> str:
-    """A file name as text that can be written as UTF-8: bytes that are not UTF-8 shown as \\xNN."""
+    """A file name as safe one-line text (model.safe_text): bytes that are not UTF-8 shown as \\xNN."""
     try:
-        return os.fsencode(name).decode("utf-8", "backslashreplace")
+        text = os.fsencode(name).decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate that did not come from the file system
-        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe_text(text, lines=False)
+
+
+#: Separates a cleaned name from the hash of the raw one; never part of a name kept as it is.
+HASHED = "~"
+
+
+def _kept_char(char: str) -> bool:
+    """A character an id may hold: a letter, mark or decimal digit of any script, '.', '_' or '-'."""
+    return char in "._-" or unicodedata.category(char)[0] in "LM" or unicodedata.category(char) == "Nd"
+
+
+def _folded(text: str) -> str:
+    """NFC, case-folded, NFC again: one spelling per name, whatever the file system's case and normal form."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def _digest(raw: str) -> str:
+    """8 hex digits of sha256 of the raw name (every str has its own bytes under 'surrogatepass')."""
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def safe_id(raw: str) -> str:
-    """A student id usable as a folder name: letters, digits, '.', '_', '-' only, at most ID_CHARS long."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", raw.strip()).strip("-.") or "unnamed"
-    if len(cleaned) <= limits.ID_CHARS:
-        return cleaned
-    digest = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:8]  # long names stay distinct
-    return f"{cleaned[: limits.ID_CHARS - 9].rstrip('-.')}-{digest}"
+    """The student id of an upload named `raw`, a function of that name alone.
+
+    `raw` itself when it is already a safe file name: NFC and lower case (case-folded), only letters, marks,
+    digits, '.', '_' and '-', not starting with '.' or '-', at most ID_CHARS characters and ID_BYTES bytes.
+    Otherwise cleaning loses information, so the id is the cleaned name, '~' and a hash of the raw name:
+    `José` -> `josé~1a2b3c4d`, NFD `josé` -> `josé~5e6f...`. Ids that differ only in case or normal form
+    cannot arise, so neither can two result files that a case-insensitive file system would merge.
+    """
+    if (raw and raw == _folded(raw) and all(map(_kept_char, raw)) and raw[0] not in ".-"
+            and len(raw) <= limits.ID_CHARS and len(raw.encode("utf-8", "surrogatepass")) <= limits.ID_BYTES):
+        return raw
+    cleaned = re.sub(r"-{2,}", "-", "".join(c if _kept_char(c) else "-" for c in _folded(printable(raw))))
+    room = limits.ID_CHARS - 9
+    while len(cleaned[:room].encode()) > limits.ID_BYTES - 9:
+        room -= 1
+    return f"{cleaned[:room].strip('-.') or 'unnamed'}{HASHED}{_digest(raw)}"
+
+
+def fingerprint(sub: Submission, data: bytes | None) -> str:
+    """What a result was graded from: sha256 of the upload's own name and its notebook bytes (None: no notebook
+    could be read). --resume reuses a stored result only when this still matches."""
+    digest = hashlib.sha256(sub.name.encode("utf-8", "surrogatepass"))
+    digest.update(b"\0notebook\0" + data if data is not None else b"\0none")
+    return digest.hexdigest()
+
+
+def current_fingerprint(sub: Submission) -> str:
+    """fingerprint() of the upload as it is now (its notebook read again; an unreadable one counts as none)."""
+    try:
+        return fingerprint(sub, read(sub))
+    except reading.Unreadable:
+        return fingerprint(sub, None)
 
 
 def _pick(candidates: list[tuple[str, Locator]], notebook: str) -> tuple[tuple[str, Locator] | None, str]:
@@ -155,19 +206,18 @@ def from_folder(root: Path, assignment_id: str, notebook: str, log: list[str] | 
     root_fd = reading.open_dir(None, root, str(root))
     try:
         with os.scandir(root_fd) as scan:
-            # a name that is already its own id comes first, so a cleaned-up name never displaces it
-            entries = sorted((safe_id(e.name) != e.name, e.name, e.is_symlink(), e.is_dir(follow_symlinks=False))
-                             for e in scan)
-        for _, name, is_link, is_dir in entries:
+            entries = sorted((e.name, e.is_symlink(), e.is_dir(follow_symlinks=False)) for e in scan)
+        for name, is_link, is_dir in entries:
             if name.startswith("."):
                 continue
             if is_link:
                 found.append(Submission(safe_id(name), printable(str(root / name)), None, status="malformed",
-                                        problem=f"{_shown(name)} is a symbolic link; links are never followed"))
+                                        problem=f"{_shown(name)} is a symbolic link; links are never followed",
+                                        name=name))
             elif not is_dir:
                 log.append(f"{printable(str(root / name))}: not a student folder (<student>/{assignment_id}/), ignored")
             else:
-                found.append(_folder_student(root, root_fd, name, assignment_id, notebook))
+                found.append(replace(_folder_student(root, root_fd, name, assignment_id, notebook), name=name))
     finally:
         os.close(root_fd)
     return found
@@ -193,18 +243,8 @@ def _owner(parts: tuple[str, ...]) -> tuple[str, str, bool, str] | None:
             return "canvas", f"{match['name']}_{match['uid']}", bool(match["late"]), "/".join([match["file"], *rest])
         if match := MOODLE.match(part):
             inside = "/".join([match["file"], *rest] if match["file"] else rest)
-            return "moodle", f"{match['name'].lower()}_{match['uid']}", False, inside
+            return "moodle", f"{'-'.join(match['name'].lower().split())}_{match['uid']}", False, inside
     return None
-
-
-def _resolve_ids(keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Student ids for (kind, name_uid) keys: the name alone unless two students share it."""
-    def short(kind: str, raw: str) -> str:
-        return safe_id(raw if kind == "nbgrader" else raw.rsplit("_", 1)[0])
-    counts: dict[str, int] = {}
-    for kind, raw in keys:
-        counts[short(kind, raw)] = counts.get(short(kind, raw), 0) + 1
-    return {(k, r): short(k, r) if counts[short(k, r)] == 1 else safe_id(r) for k, r in keys}
 
 
 def _unsafe(name: str) -> bool:
@@ -241,10 +281,10 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
                 if len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb"):
                     nbgrader.append((len(parts) - 3, parts, locator))
                 elif name.endswith(".ipynb"):
-                    unknown.append(Submission(safe_id("unmatched-" + PurePosixPath(name).stem), name, None,
-                                              status="malformed",
+                    own = "unmatched-" + name.removesuffix(".ipynb")  # the whole path: two strays never share
+                    unknown.append(Submission(safe_id(own), printable(name), None, status="malformed",
                                               problem=f"{_shown(name)} matches no known naming (nbgrader, Canvas, "
-                                                      "Moodle): cannot tell whose submission it is"))
+                                                      "Moodle): cannot tell whose submission it is", name=own))
                 else:
                     ignored += 1
                 continue
@@ -269,44 +309,36 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
             else:
                 log.append(f"{path.name}: {_shown('/'.join(parts))} is nested inside {_shown(parts[depth])}'s "
                            "folder, not a student of its own: ignored")
-    ids = _resolve_ids(sorted(uploads))
     found = []
     for key, upload in sorted(uploads.items()):
-        origin = f"{path.name}:{key[1]}"
+        origin = printable(f"{path.name}:{key[1]}")
         if upload.files > limits.FILES_PER_STUDENT:
-            found.append(Submission(ids[key], origin, None, upload.late, status="malformed",
+            found.append(Submission(key[1], origin, None, upload.late, status="malformed",
                                     problem=f"the upload holds {upload.files} files, more than the "
                                             f"{limits.FILES_PER_STUDENT} allowed"))
             continue
         chosen, problem = _pick(upload.notebooks, notebook)
         if chosen is None:
-            found.append(Submission(ids[key], origin, None, upload.late, problem))
+            found.append(Submission(key[1], origin, None, upload.late, problem))
         elif chosen[0] in upload.links:
-            found.append(Submission(ids[key], origin, None, upload.late, status="malformed", problem=(
+            found.append(Submission(key[1], origin, None, upload.late, status="malformed", problem=(
                 f"{_shown(chosen[0])} is a symbolic link in the zip; links are never followed")))
         else:
-            found.append(Submission(ids[key], f"{path.name}:{chosen[1].member}", None, upload.late, locator=chosen[1]))
-    return found + unknown
+            found.append(Submission(key[1], printable(f"{path.name}:{chosen[1].member}"), None, upload.late,
+                                    locator=chosen[1]))
+    # each upload is known by its own LMS name (key[1], used as the id above): its id is that name's safe_id
+    return [replace(sub, student_id=safe_id(sub.student_id), name=sub.student_id) for sub in found] + unknown
 
 
 def unique_ids(subs: list[Submission]) -> list[Submission]:
-    """Make ids unique: the first holder (in a stable order) keeps an id, later ones get '-2', '-3', ..."""
-    taken = {s.student_id for s in subs}
-    seen: set[str] = set()
-    out = []
+    """Ids as they are, unless two uploads' names give the same id (a zip mixing naming conventions, or a hash
+    collision): then each of them is told apart by a hash of its own path in the upload, never by order."""
+    holders: dict[str, int] = {}
     for sub in subs:
-        if sub.student_id not in seen:
-            seen.add(sub.student_id)
-            out.append(sub)
-            continue
-        count = 2
-        while f"{sub.student_id}-{count}" in taken:  # never collide with a real id such as 'alice-2'
-            count += 1
-        new_id = f"{sub.student_id}-{count}"
-        taken.add(new_id)
-        seen.add(new_id)
-        out.append(replace(sub, student_id=new_id))
-    return out
+        holders[sub.student_id] = holders.get(sub.student_id, 0) + 1
+    return [sub if holders[sub.student_id] == 1 else
+            replace(sub, student_id=safe_id(f"{sub.student_id}{HASHED}{_digest(sub.origin)}"))
+            for sub in subs]
 
 
 def collect(source: Path, assignment_id: str, notebook: str) -> Collected:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
+from typing import Any, TextIO
 
 from autograder.checks.spec import Assignment
 from autograder.grading.model import Result
@@ -44,12 +46,14 @@ def stamp_if_new(url: str) -> None:
         engine.dispose()
 
 
-def to_gradebook(target: str, assignment: Assignment, results: dict[str, Result]) -> int:
+def to_gradebook(target: str, assignment: Assignment, results: dict[str, Result], stream: TextIO = sys.stderr
+                 ) -> int:
     """Create the assignment, notebook, grade cells, students and submissions as needed; set auto scores.
 
-    Returns how many students were written. Manual grades already in the gradebook are left alone.
+    Returns how many students were written. Manual grades already in the gradebook are left alone. A student
+    the gradebook refuses is left out with a line on `stream` saying why; the others are written all the same.
     """
-    from nbgrader.api import Grade, Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
     url = db_url(target)
     stamp_if_new(url)
@@ -63,22 +67,36 @@ def to_gradebook(target: str, assignment: Assignment, results: dict[str, Result]
         for q in assignment.questions:
             gb.update_or_create_grade_cell(q.grade_id, notebook, assignment.id, max_score=q.points,
                                            cell_type="code")
+        written = 0
         for student_id, result in sorted(results.items()):
-            gb.update_or_create_student(student_id)
             try:
-                gb.find_submission(assignment.id, student_id)
-            except MissingEntry:
-                gb.add_submission(assignment.id, student_id)
-            submitted = gb.find_submission_notebook(notebook, assignment.id, student_id)
-            for row in result.rows:
-                try:
-                    grade = gb.find_grade(row.grade_id, notebook, assignment.id, student_id)
-                except MissingEntry:  # a grade cell added after this submission was created
-                    cell = gb.find_grade_cell(row.grade_id, notebook, assignment.id)
-                    grade = Grade(cell_id=cell.id, notebook=submitted)
-                    gb.db.add(grade)
-                grade.auto_score = float(row.score)
-                grade.manual_score = None
-                grade.needs_manual_grade = False
-            gb.db.commit()
-    return len(results)
+                _write_student(gb, assignment, notebook, student_id, result)
+            except Exception as exc:  # noqa: BLE001 - one student's row never stops the others' export
+                gb.db.rollback()
+                print(f"gradebook: {student_id} not written ({type(exc).__name__}: {str(exc)[:200]})", file=stream)
+                continue
+            written += 1
+    return written
+
+
+def _write_student(gb: Any, assignment: Assignment, notebook: str, student_id: str, result: Result) -> None:
+    """One student's submission and auto scores, committed."""
+    from nbgrader.api import Grade, MissingEntry
+
+    gb.update_or_create_student(student_id)
+    try:
+        gb.find_submission(assignment.id, student_id)
+    except MissingEntry:
+        gb.add_submission(assignment.id, student_id)
+    submitted = gb.find_submission_notebook(notebook, assignment.id, student_id)
+    for row in result.rows:
+        try:
+            grade = gb.find_grade(row.grade_id, notebook, assignment.id, student_id)
+        except MissingEntry:  # a grade cell added after this submission was created
+            cell = gb.find_grade_cell(row.grade_id, notebook, assignment.id)
+            grade = Grade(cell_id=cell.id, notebook=submitted)
+            gb.db.add(grade)
+        grade.auto_score = float(row.score)
+        grade.manual_score = None
+        grade.needs_manual_grade = False
+    gb.db.commit()

@@ -26,8 +26,10 @@ ZIP_MEMBERS = 50_000
 ZIP_DIRECTORY_BYTES = 32 << 20
 #: Files one student's upload may hold (a zip's members, or the entries of an assignment folder).
 FILES_PER_STUDENT = 1_000
-#: Characters of a student id (it names files and folders in OUT/) and of a name quoted in a message.
+#: Characters of a student id (it names files and folders in OUT/) and of a name quoted in a message; an id's
+#: UTF-8 bytes are capped too, so that `<id>.json` stays within the 255 bytes a file name may have.
 ID_CHARS = 64
+ID_BYTES = 160
 NAME_CHARS = 200
 #: Per-student result (OUT/results/<id>.json): notes kept, characters per note and per captured stream.
 NOTES = 50

@@ -48,6 +48,36 @@ class BadRecord(ValueError):
     """A record read from JSON is malformed: the message names the field and the problem."""
 
 
+# --- text from the other side of the trust boundary ------------------------------------------------------
+
+#: Code points no output file may hold, whoever wrote them: C0 and C1 controls (tab and newline aside),
+#: DEL, lone surrogates (not encodable as UTF-8), and the bidi embeddings, overrides and isolates that
+#: make text display in another order than it reads (U+202A-202E, U+2066-2069).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def safe_text(value: str | bytes, *, lines: bool = True) -> str:
+    """`value` as text every output can hold: bytes decoded as UTF-8, CR and CRLF made newlines, and each unsafe
+    code point (see _UNSAFE; newline and tab too unless `lines`) replaced by U+FFFD.
+
+    The one place student-controlled text is made safe: every Row and Result passes its text through it
+    when it is built, whether it was graded here, sent by a Dask worker or read back from disk.
+    """
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return (_UNSAFE if lines else _UNSAFE_IN_A_LINE).sub("\ufffd", text)
+
+
+def _safe_fields(record: Any, one_line: tuple[str, ...], many_lines: tuple[str, ...] = ()) -> None:
+    """Make the named text fields of a frozen record safe in place (safe_text), as it is built."""
+    for name in one_line + many_lines:
+        value = getattr(record, name)
+        if isinstance(value, str | bytes):
+            object.__setattr__(record, name, safe_text(value, lines=name in many_lines))
+
+
 # --- strict readers for untrusted JSON ------------------------------------------------------------------
 
 def _object(raw: Any, what: str, required: frozenset[str], optional: frozenset[str] = frozenset()
@@ -131,6 +161,7 @@ class Submission:
     problem: str = ""  # why there is nothing to grade, or why the student could not be identified
     locator: Locator | None = None
     status: str = ""  # the rows' status when there is nothing to grade ('' = missing)
+    name: str = ""  # the upload's own name, as found (the id derives from it: collect.safe_id)
 
     @property
     def empty(self) -> bool:
@@ -142,18 +173,20 @@ class Submission:
         if self.data is None and self.locator is not None:
             raise ValueError(f"{self.student_id}: read the notebook (collect.loaded) before sending it")
         return {"student_id": self.student_id, "origin": self.origin, "data": self.data, "late": self.late,
-                "problem": self.problem, "status": self.status}
+                "problem": self.problem, "status": self.status, "name": self.name}
 
     @staticmethod
     def from_plain(raw: Any) -> Submission:
         """to_plain's inverse, every field checked; BadRecord naming the first problem."""
-        data = _object(raw, "submission", frozenset({"student_id", "origin", "data", "late", "problem", "status"}))
+        data = _object(raw, "submission", frozenset({"student_id", "origin", "data", "late", "problem", "status",
+                                                     "name"}))
         if data["data"] is not None and not isinstance(data["data"], bytes):
             raise BadRecord("submission data is neither bytes nor null")
         return Submission(_text(data["student_id"], "submission student_id", 200),
                           _text(data["origin"], "submission origin", 4000), data["data"],
                           _flag(data["late"], "submission late"), _text(data["problem"], "submission problem", 4000),
-                          status=_text(data["status"], "submission status", 20))
+                          status=_text(data["status"], "submission status", 20),
+                          name=_text(data["name"], "submission name", 4000))
 
 
 # --- verdicts ------------------------------------------------------------------------------------------
@@ -329,6 +362,10 @@ class Row:
     #: The known mistake the diagnosis names ("eps inside the square root"), or "" when none matched.
     mistake: str = ""
 
+    def __post_init__(self) -> None:
+        """Every text field made safe (safe_text): a row can never hold text an output cannot."""
+        _safe_fields(self, ("student_id", "assignment", "notebook", "grade_id", "status", "message", "mistake"))
+
     def to_json(self) -> dict[str, Any]:
         """The row as stored in a result file."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -348,7 +385,9 @@ class Row:
 
 #: Fields of a stored result, in the order they are written.
 _RESULT_FIELDS = ("student_id", "assignment", "notebook", "origin", "late", "seed", "notes", "output", "seconds",
-                  "rows", "worker", "key_id", "sandbox", "submitted")
+                  "rows", "worker", "key_id", "sandbox", "submitted", "source")
+#: Result fields left out of the stored form while unset (None).
+_OPTIONAL_RESULT_FIELDS = _RESULT_FIELDS[10:]
 
 
 @dataclass(frozen=True)
@@ -357,6 +396,8 @@ class Result:
 
     `worker` names the Dask worker that graded it (cluster runs); `key_id`, `sandbox` and `submitted` are
     stamped by the batch before it is saved (None: not stamped, e.g. results stored by older versions).
+    `source` fingerprints what was graded (collect.fingerprint: the upload's name and notebook bytes), so
+    that --resume reuses the result only for the same upload (None: unknown, never reused).
     """
 
     student_id: str
@@ -373,6 +414,14 @@ class Result:
     key_id: str | None = None
     sandbox: str | None = None
     submitted: bool | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        """Every text field made safe (safe_text), captured output keeping its lines."""
+        _safe_fields(self, ("student_id", "assignment", "notebook", "origin", "worker", "key_id", "sandbox",
+                            "source"))
+        object.__setattr__(self, "notes", tuple(safe_text(note, lines=False) for note in self.notes))
+        object.__setattr__(self, "output", {safe_text(k, lines=False): safe_text(v) for k, v in self.output.items()})
 
     @property
     def total(self) -> float:
@@ -384,7 +433,7 @@ class Result:
         data: dict[str, Any] = {}
         for name in _RESULT_FIELDS:
             value = getattr(self, name)
-            if value is None and name in ("worker", "key_id", "sandbox", "submitted"):
+            if value is None and name in _OPTIONAL_RESULT_FIELDS:
                 continue
             data[name] = value
         return {**data, "notes": list(self.notes), "output": dict(self.output),
@@ -394,13 +443,13 @@ class Result:
     def from_json(raw: Any, what: str = "result") -> Result:
         """A Result from its stored or sent form; BadRecord naming the first problem."""
         required = frozenset(_RESULT_FIELDS[:10])
-        data = _object(raw, what, required, frozenset(_RESULT_FIELDS[10:]))
+        data = _object(raw, what, required, frozenset(_OPTIONAL_RESULT_FIELDS))
         seed = None if data["seed"] is None else _integer(data["seed"], f"{what} seed")
         rows = data["rows"]
         if not isinstance(rows, list) or len(rows) > MAX_ITEMS:
             raise BadRecord(f"{what} rows is not a list")
         optional = {k: None if data.get(k) is None else _text(data[k], f"{what} {k}", 1000)
-                    for k in ("worker", "key_id", "sandbox")}
+                    for k in ("worker", "key_id", "sandbox", "source")}
         return Result(
             _text(data["student_id"], f"{what} student_id", 200), _text(data["assignment"], f"{what} assignment", 200),
             _text(data["notebook"], f"{what} notebook", 200), _text(data["origin"], f"{what} origin", 4000),

@@ -40,15 +40,37 @@ def _gradescope(result: Result) -> dict[str, Any]:
             "output": "; ".join(result.notes), "tests": tests, "visibility": "after_published"}
 
 
-def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> None:
-    """grades.csv, feedback/, gradescope/ and report.html for all results so far (each written atomically)."""
-    records.atomic_write(out / "grades.csv", records.csv_bytes(results))
-    for student_id, result in results.items():
-        page = feedback_html(result, assignment, result.sandbox or summary.sandbox_name)
-        records.atomic_write(out / feedback_path(assignment, student_id), page.encode())
-        records.atomic_write(out / "gradescope" / student_id / "results.json",
-                             json.dumps(_gradescope(result), indent=1).encode())
-    records.atomic_write(out / "report.html", report.render(assignment, results, summary).encode())
+def _student_files(out: Path, assignment: Assignment, result: Result, sandbox_name: str) -> dict[Path, bytes]:
+    """One student's files (feedback page, Gradescope file) as bytes, with their report and CSV lines tried too:
+    any error rendering them is raised here, before anything is written."""
+    page = feedback_html(result, assignment, result.sandbox or sandbox_name)
+    report.student_line(assignment, result)
+    records.csv_bytes({result.student_id: result})
+    return {out / feedback_path(assignment, result.student_id): page.encode(),
+            out / "gradescope" / result.student_id / "results.json":
+                json.dumps(_gradescope(result), indent=1, allow_nan=False).encode()}
+
+
+def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> dict[str, Result]:
+    """grades.csv, feedback/, gradescope/ and report.html for all results so far (each written atomically).
+
+    A result that cannot be rendered costs only its student: an error row saying why (records.unusable)
+    takes its place in every output, and the others are written as usual. Returns what was written.
+    """
+    written: dict[str, Result] = {}
+    for student_id, result in sorted(results.items()):
+        try:
+            files = _student_files(out, assignment, result, summary.sandbox_name)
+        except Exception as exc:  # noqa: BLE001 - one student's result never stops the batch's outputs
+            result = records.unusable(student_id, assignment, f"it cannot be rendered: {type(exc).__name__}: "
+                                      f"{exc}", result.origin)
+            files = _student_files(out, assignment, result, summary.sandbox_name)
+        for path, data in files.items():
+            records.atomic_write(path, data)
+        written[student_id] = result
+    records.atomic_write(out / "grades.csv", records.csv_bytes(written))
+    records.atomic_write(out / "report.html", report.render(assignment, written, summary).encode())
+    return written
 
 
 def summary_line(results: dict[str, Result], summary: RunSummary, workers: int) -> str:

@@ -92,29 +92,16 @@ def _source_path(settings: Settings, notebook: str) -> Path:
 
 
 def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission]:
-    """Add a 'missing' submission for every roster id without one; make ids unique."""
-    taken = {sub.student_id for sub in subs}
-    seen: dict[str, int] = {}
-    unique = []
-    for sub in subs:
-        if sub.student_id not in seen:
-            seen[sub.student_id] = 1
-            unique.append(sub)
-            continue
-        count = seen[sub.student_id]
-        while f"{sub.student_id}-{count + 1}" in taken:  # never collide with a real id such as 'alice-2'
-            count += 1
-        seen[sub.student_id] = count + 1
-        new_id = f"{sub.student_id}-{count + 1}"
-        taken.add(new_id)
-        seen[new_id] = 1
-        unique.append(dataclasses.replace(sub, student_id=new_id))
+    """Add a 'missing' submission for every roster id without one (ids are unique already: collect.unique_ids)."""
+    seen = {sub.student_id for sub in subs}
+    unique = list(subs)
     if roster:
         for line in roster.read_text().splitlines():
-            student = safe_id(line.split(",")[0]) if line.strip() else ""
+            name = line.split(",")[0].strip()
+            student = safe_id(name) if name else ""
             if student and student not in seen and student != "student_id":
-                unique.append(Submission(student, str(roster), None, problem="no submission found"))
-                seen[student] = 1
+                unique.append(Submission(student, str(roster), None, problem="no submission found", name=name))
+                seen.add(student)
     return unique
 
 
@@ -205,16 +192,19 @@ def _kill_children() -> None:
 
 
 def _select(subs: list[Submission], done: dict[str, Result], settings: Settings) -> list[Submission]:
-    """The submissions this run grades: the --student ones, else those without a result (--resume), else all."""
+    """The submissions this run grades: the --student ones, else those without a result (--resume), else all;
+    with either option also every student whose stored result was graded from another upload (records.matches)."""
     if settings.students:
         known = {sub.student_id for sub in subs}
         unknown = [s for s in settings.students if s not in known]
         if unknown:
             raise ValueError(f"--student {', '.join(unknown)}: no such student in {settings.submissions}"
                              + (f" or {settings.roster}" if settings.roster else ""))
-        return [sub for sub in subs if sub.student_id in set(settings.students)]
+    if settings.students:  # and any stored result that belongs to another upload than the one there now
+        return [sub for sub in subs if sub.student_id in set(settings.students)
+                or (sub.student_id in done and not records.matches(done[sub.student_id], sub))]
     if settings.resume:
-        return [sub for sub in subs if sub.student_id not in done]
+        return [sub for sub in subs if not records.matches(done.get(sub.student_id), sub)]
     return subs
 
 
@@ -285,7 +275,14 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     settings.out.mkdir(parents=True, exist_ok=True)
     done = records.load_results(settings.out, assignment.id) if settings.resume or settings.students else {}
     todo = _select(subs, done, settings)
-    _check_key(done, set(done) - {sub.student_id for sub in todo}, key_id, settings.out)
+    if settings.resume or settings.students:
+        stale = [s.student_id for s in todo if s.student_id in done and s.student_id not in settings.students]
+        if stale:
+            print(f"{len(stale)} stored result(s) were graded from another upload than the one there now (e.g. "
+                  f"{stale[0]}): regraded", file=stream)
+    # only results the outputs will list must share the key (files of names no longer uploaded are not listed)
+    _check_key(done, {sub.student_id for sub in subs if sub.student_id in done} - {sub.student_id for sub in todo},
+               key_id, settings.out)
     # on a cluster, bubblewrap is checked on every Dask worker instead (grading/cluster.py)
     use_bwrap = settings.sandbox != "none" and (settings.scheduler is not None or sandbox.bwrap_usable())
     if settings.sandbox == "bwrap" and not use_bwrap:
@@ -327,11 +324,11 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     finally:
         progress.close()
         shutil.rmtree(ctx.tmp, ignore_errors=True)
-    everything = records.load_results(settings.out, assignment.id)
+    everything = records.current(settings.out, assignment, subs)
     summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
                          time.perf_counter() - started)
     from autograder.grading import outputs
 
-    outputs.write_all(settings.out, assignment, everything, summary)
+    everything = outputs.write_all(settings.out, assignment, everything, summary)
     print(outputs.summary_line(everything, summary, settings.workers), file=stream)
     return everything

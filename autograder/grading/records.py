@@ -12,9 +12,11 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from autograder.grading.limits import RESULT_BYTES, bounded_result
-from autograder.grading.model import HEADER, BadRecord, Result
+from autograder.grading.collect import current_fingerprint
+from autograder.grading.limits import MESSAGE_CHARS, RESULT_BYTES, bounded_result, clip
+from autograder.grading.model import HEADER, BadRecord, Result, Row, Submission
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -52,17 +54,75 @@ def save_result(out: Path, result: Result) -> None:
     atomic_write(result_path(out, result.student_id), result_bytes(result))
 
 
-def load_results(out: Path, assignment_id: str) -> dict[str, Result]:
-    """student_id -> stored result for this assignment; unreadable, malformed or foreign files are skipped."""
-    results = {}
+def read_result(path: Path) -> Result:
+    """One stored result; BadRecord saying why when it cannot be used (unreadable, oversize, malformed)."""
+    try:
+        if path.is_symlink() or path.stat().st_size > 2 * RESULT_BYTES:  # ours are never larger than RESULT_BYTES
+            raise BadRecord(f"{path.name} is a link or larger than {2 * RESULT_BYTES} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadRecord(f"{path.name} cannot be read: {exc.strerror}") from None
+    try:
+        return Result.loads(data, path.name)
+    except BadRecord:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file is one student's problem, never the batch's
+        raise BadRecord(f"{path.name}: {type(exc).__name__}: {exc}") from None
+
+
+def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[str, str]]:
+    """(student_id -> stored result for this assignment, student_id -> why its file cannot be used).
+
+    The id of an unusable file is its name (results/<id>.json): that student is regraded by --resume, or
+    gets an error row in the outputs; results of another assignment are left alone.
+    """
+    results, broken = {}, {}
     for path in sorted((out / "results").glob("*.json")):
         try:
-            result = Result.loads(path.read_bytes(), str(path))
-        except (OSError, BadRecord):
+            result = read_result(path)
+        except BadRecord as exc:
+            broken[path.stem] = str(exc)
             continue
-        if result.assignment == assignment_id and result.rows:
-            results[result.student_id] = result
+        if result.assignment != assignment_id:
+            continue
+        if not result.rows or result.student_id != path.stem:
+            broken[path.stem] = f"{path.name} holds no rows or another student's result"
+            continue
+        results[result.student_id] = result
+    return results, broken
+
+
+def load_results(out: Path, assignment_id: str) -> dict[str, Result]:
+    """student_id -> stored result for this assignment; unusable or foreign files are left out (load_stored)."""
+    return load_stored(out, assignment_id)[0]
+
+
+def matches(stored: Result | None, sub: Submission) -> bool:
+    """True when `stored` was graded from this very upload (same name, same notebook bytes): only then may
+    --resume or --student keep it; a result without a fingerprint (older versions) never matches."""
+    return stored is not None and stored.source is not None and stored.source == current_fingerprint(sub)
+
+
+def current(out: Path, assignment: Any, subs: list[Submission]) -> dict[str, Result]:
+    """The stored result of every student of this batch (results of ids no longer uploaded are left out); a
+    student whose file cannot be used gets an error row saying why (unusable)."""
+    stored, broken = load_stored(out, assignment.id)
+    results = {}
+    for sub in subs:
+        if sub.student_id in stored:
+            results[sub.student_id] = stored[sub.student_id]
+        elif sub.student_id in broken:
+            results[sub.student_id] = unusable(sub.student_id, assignment, broken[sub.student_id], sub.origin)
     return results
+
+
+def unusable(student_id: str, assignment: Any, reason: str, origin: str = "") -> Result:
+    """An error row per question for a student whose stored result cannot be used or rendered, saying why."""
+    message = f"internal grader error: the stored result cannot be used ({reason}); regrade with --student"
+    rows = tuple(Row(student_id, assignment.id, assignment.notebook, q.grade_id, 0.0, float(q.points), "error",
+                     clip(" ".join(message.split()), MESSAGE_CHARS)) for q in assignment.questions)
+    return Result(student_id, assignment.id, assignment.notebook, origin, False, None, (), {}, 0.0, rows,
+                  submitted=True)
 
 
 def csv_bytes(results: dict[str, Result]) -> bytes:

@@ -3,7 +3,8 @@
 Dask pickles task arguments and results, so both directions carry only plain data: a submission as
 `model.Submission.to_plain()` (str, bytes and bool), a result as `model.Result.to_json()`. A reply is rebuilt by
 `model.Result.from_json` (every field typed) and then checked against the submission it must be about
-(rows matched to their questions, text capped) before the instructor's process saves it.
+(rows matched to their questions, text capped and made safe by the records themselves, the fingerprint of
+what was graded computed here) before the instructor's process saves it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from autograder.checks.spec import Assignment
+from autograder.grading.collect import current_fingerprint
 from autograder.grading.judging import one_line
 from autograder.grading.model import BadRecord, Limits, Result, Submission
 
@@ -41,4 +43,4 @@ def accept(raw: Any, sub: Submission, assignment: Assignment, limits: Limits) ->
         notes=tuple(note[:2000] for note in result.notes[:100]), output=output,
         seconds=round(max(result.seconds, 0.0), 3),
         rows=rows, worker=one_line(result.worker or "", 200), sandbox=one_line(result.sandbox or "", 100),
-        key_id=None, submitted=None)
+        key_id=None, submitted=None, source=current_fingerprint(sub))  # computed here, never taken from the worker

@@ -101,7 +101,7 @@ def _link(assignment: Assignment, student_id: str) -> str:
     return "/".join(quote(part, safe="") for part in ("feedback", student_id, assignment.id, f"{stem}.html"))
 
 
-def _student(assignment: Assignment, result: Result) -> dict[str, Any]:
+def student_line(assignment: Assignment, result: Result) -> dict[str, Any]:
     """One student's line in the report."""
     rows = result.rows
     return {"id": result.student_id, "link": _link(assignment, result.student_id),
@@ -126,7 +126,7 @@ def render(assignment: Assignment, results: dict[str, Result], summary: RunSumma
                          "rate": f"{100 * passed / len(mine):.0f}%" if mine else "–",
                          "mean": sum(row.score for row in mine) / len(mine) if mine else 0.0})
     statuses = collections.Counter(row.status for r in ordered for row in r.rows)
-    students = [_student(assignment, r) for r in handed_in]
+    students = [student_line(assignment, r) for r in handed_in]
     return pages.render(
         "report.html.j2", assignment=assignment.id, students=len(ordered), submitted=handed_in,
         mean=sum(totals) / len(totals) if totals else 0.0, max_score=assignment.max_score,

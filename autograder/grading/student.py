@@ -18,9 +18,9 @@ from typing import Any
 from autograder import key, plain
 from autograder.checks.spec import Assignment
 from autograder.grading import judging, model
-from autograder.grading.collect import Submission, read
+from autograder.grading.collect import Submission, fingerprint, read
 from autograder.grading.limits import CODE_BYTES, NAME_CHARS, bounded_notes, clip
-from autograder.grading.model import Job, Limits, Reply, Result, Verdict
+from autograder.grading.model import Job, Limits, Reply, Result, Verdict, safe_text
 from autograder.grading.notebook import Malformed, Notebook, parse
 from autograder.grading.sanitize import Plan, plan
 
@@ -36,7 +36,8 @@ def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
 
     verdicts = {}
     for question in assignment.questions:
-        hits = scan(answers, question.functions, assignment.forbidden)
+        # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
+        hits = scan(safe_text(answers), question.functions, assignment.forbidden)
         used = sorted({name for names in hits.values() for name in names})
         if used:
             verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
@@ -87,9 +88,11 @@ def _code_fits(built: Plan) -> None:
                         "runs for one submission")
 
 
-def _prepare(sub: Submission, source: Notebook, assignment: Assignment) -> Plan:
-    """Read, parse and sanitize a submission; Malformed (reading.Unreadable included) with the reason."""
+def _prepare(sub: Submission, source: Notebook, assignment: Assignment, fingerprints: list[str]) -> Plan:
+    """Read, parse and sanitize a submission, appending to `fingerprints` what was read (collect.fingerprint);
+    Malformed (reading.Unreadable included) with the reason."""
     raw = read(sub)
+    fingerprints.append(fingerprint(sub, raw))
     if raw is None:
         raise Malformed(sub.problem or "no notebook submitted")
     built = plan(parse(raw), source, assignment)
@@ -106,13 +109,14 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
     verdicts: dict[str, Verdict] = {}
     notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
     output: dict[str, str] = {}
+    fingerprints = [fingerprint(sub, None)]  # what was graded: replaced below once the notebook is read
     if sub.data is None and sub.locator is None:
         status = sub.status or ("malformed" if "matches no known naming" in sub.problem else "missing")
         verdicts = {q.grade_id: Verdict(status, sub.problem or "no notebook submitted")
                     for q in assignment.questions}
     else:
         try:
-            built = _prepare(sub, source, assignment)
+            built = _prepare(sub, source, assignment, fingerprints)
         except Malformed as exc:
             verdicts = {q.grade_id: Verdict("malformed", str(exc)) for q in assignment.questions}
         else:
@@ -128,4 +132,4 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
                 pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output)
     return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
                   student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
-                  judging.rows_for(sub.student_id, assignment, verdicts))
+                  judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1])

@@ -59,8 +59,7 @@ def _kill_others(child: int, uid: int) -> None:
         if os.getpid() == 1:
             victims = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != 1]
         else:  # no PID namespace: only what is certainly the submission's
-            victims = [child] + ([_pid_of_uid(uid)] if uid >= 0 else [])
-            victims = [v for v in victims if v]
+            victims = [child] + (_pids_of_uid(uid) if uid >= 0 else [])
         for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -77,7 +76,9 @@ def _kill_others(child: int, uid: int) -> None:
                 reaped = 0
             if reaped <= 0:
                 break
-        if not victims or (os.getpid() != 1 and not _alive(child)):
+        # without a PID namespace, done only once the child and every live process of its uid are gone
+        # (a daemon in a session of its own is in neither the child's group nor, at first, the list above)
+        if not victims or (os.getpid() != 1 and not _alive(child) and not (uid >= 0 and _pids_of_uid(uid))):
             return
         time.sleep(0.005)
 
@@ -87,16 +88,19 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
 
-def _pid_of_uid(uid: int) -> int:
-    """Some live process owned by `uid`, or 0."""
+def _pids_of_uid(uid: int) -> list[int]:
+    """Every live process owned by `uid` (zombies left out: they are dead, only waiting for their parent)."""
+    pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    return int(entry)
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    if stat[stat.rfind(")") + 2:][:1] != "Z":
+                        pids.append(int(entry))
             except OSError:
                 continue
-    return 0
+    return pids
 
 
 def _mounts_and_parents() -> frozenset[Path]:

@@ -212,34 +212,34 @@ def _symlink_member(target: str) -> Callable[[zipfile.ZipFile, str], None]:
 
 MOODLE_MARY = "Mary Major_789_assignsubmission_file_"
 
-#: student id -> (members, status of every row, a word the message holds)
+#: student id (collect.safe_id of the LMS name and user id) -> (members, status of every row, a word the message holds)
 ZIP: dict[str, tuple[Members, str, str]] = {
-    "mary-major": ([(f"{MOODLE_MARY}/{NB}", honest_bytes())], PASS, ""),
+    "mary-major_789": ([(f"{MOODLE_MARY}/{NB}", honest_bytes())], PASS, ""),
     # plants Mary's and Bob's nbgrader paths (and Moodle- and Canvas-looking names) in her own area
-    "eve-evil": ([("Eve Evil_790_assignsubmission_file_/" + NB, honest_bytes()),
+    "eve-evil_790": ([("Eve Evil_790_assignsubmission_file_/" + NB, honest_bytes()),
                   ("Eve Evil_790_assignsubmission_file_/mary-major/fake/" + NB, b"{}"),
                   ("Eve Evil_790_assignsubmission_file_/bob/fake/" + NB, b"{}"),
                   ("Eve Evil_790_assignsubmission_file_/doejohn_123_456_fake.ipynb", b"{}"),
                   (f"Eve Evil_790_assignsubmission_file_/{MOODLE_MARY}/{NB}", b"{}")], PASS, ""),
-    "eve-flat": ([(f"Eve Flat_791_assignsubmission_file_{MOODLE_MARY}{NB}", honest_bytes())], PASS, ""),
-    "doejohn": ([(f"doejohn_123_456_{NB}", honest_bytes())], PASS, ""),
-    "mallory": ([(f"mallory_302_402_doejohn_123_456_{NB}", honest_bytes())], PASS, ""),
-    "evecanvas": ([(f"evecanvas_301_401_x/bob/fake/{NB}", honest_bytes())], PASS, ""),
-    "corrupt": ([(f"corrupt_310_410_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
-    "liarsmall": ([(f"liarsmall_311_411_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
-    "liarbig": ([(f"liarbig_318_418_{NB}", honest_bytes())], PASS, ""),
-    "encrypted": ([(f"encrypted_319_419_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
-    "bomb": ([(f"bomb_312_412_{NB}", _streamed(limits.NOTEBOOK_BYTES + (1 << 20)))], MALFORMED, "larger than"),
-    "hoarder": ([(f"hoarder_313_413_{NB}", honest_bytes()),
+    "eve-flat_791": ([(f"Eve Flat_791_assignsubmission_file_{MOODLE_MARY}{NB}", honest_bytes())], PASS, ""),
+    "doejohn_123": ([(f"doejohn_123_456_{NB}", honest_bytes())], PASS, ""),
+    "mallory_302": ([(f"mallory_302_402_doejohn_123_456_{NB}", honest_bytes())], PASS, ""),
+    "evecanvas_301": ([(f"evecanvas_301_401_x/bob/fake/{NB}", honest_bytes())], PASS, ""),
+    "corrupt_310": ([(f"corrupt_310_410_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
+    "liarsmall_311": ([(f"liarsmall_311_411_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
+    "liarbig_318": ([(f"liarbig_318_418_{NB}", honest_bytes())], PASS, ""),
+    "encrypted_319": ([(f"encrypted_319_419_{NB}", honest_bytes())], MALFORMED, "cannot be read from the zip"),
+    "bomb_312": ([(f"bomb_312_412_{NB}", _streamed(limits.NOTEBOOK_BYTES + (1 << 20)))], MALFORMED, "larger than"),
+    "hoarder_313": ([(f"hoarder_313_413_{NB}", honest_bytes()),
                  *[(f"hoarder_313_413_big{i}.ipynb", _streamed(16 << 20)) for i in range(12)]], PASS, ""),
-    "crowd": ([(f"crowd_314_414_{NB}", honest_bytes()),
+    "crowd_314": ([(f"crowd_314_414_{NB}", honest_bytes()),
                *[(f"crowd_314_414_f{i}.txt", b"") for i in range(limits.FILES_PER_STUDENT)]], MALFORMED, "files"),
-    "dup": ([(f"dup_315_415_{NB}", honest_bytes()), (f"dup_315_415_{NB}", b"{}")], "missing", "cannot tell"),
-    "linker": ([(f"linker_316_416_{NB}", _symlink_member("/work/main/solutions/fake/fake.ipynb"))],
+    "dup_315": ([(f"dup_315_415_{NB}", honest_bytes()), (f"dup_315_415_{NB}", b"{}")], "missing", "cannot tell"),
+    "linker_316": ([(f"linker_316_416_{NB}", _symlink_member("/work/main/solutions/fake/fake.ipynb"))],
                MALFORMED, "symbolic link"),
-    "longname": ([("longname_317_417_" + "x" * 2000 + ".ipynb", honest_bytes())], PASS, ""),
+    "longname_317": ([("longname_317_417_" + "x" * 2000 + ".ipynb", honest_bytes())], PASS, ""),
     "unmatched-random": ([("random.ipynb", honest_bytes())], MALFORMED, "matches no known naming"),
-    "junkzip": ([(f"junkzip_320_420_{NB}", junk_cells())], MALFORMED, "JSON values"),
+    "junkzip_320": ([(f"junkzip_320_420_{NB}", junk_cells())], MALFORMED, "JSON values"),
 }
 #: members that belong to nobody: a line in the run's log, never a row (and never an id)
 STRAYS: Members = [(f"../{MOODLE_MARY}/{NB}", b"{}"), (f"/abs/doejohn_123_456_{NB}", b"{}"),
