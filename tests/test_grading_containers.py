@@ -151,7 +151,7 @@ from autograder.grading import pipeline
 from autograder.grading.model import Limits
 for submissions in sys.argv[2:]:
     pipeline.grade(pipeline.Settings(submissions=Path(submissions), assignment_id="fake", out=Path(sys.argv[1]),
-                                     workers=1, checks="fakecourse.checks:get_assignment", sandbox="none",
+                                     workers=1, checks="fakecourse.checks:get_assignment", sandbox="auto",
                                      source=Path(sys.argv[1]).parent / "source" / "fake.ipynb",
                                      limits=Limits(timeout=5.0, memory_mb=512)))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
