@@ -56,7 +56,19 @@ function boxWideInlineMath() {
   });
 }
 
+// sphinx-book-theme puts an "On this page" button in the article header, but pydata-sphinx-theme listens on the
+// page's first .secondary-toggle only (in the hidden navbar), so the visible one did nothing: forward its clicks.
+function forwardContentsButton() {
+  const first = document.querySelector(".secondary-toggle");
+  for (const button of document.querySelectorAll(".bd-header-article .secondary-toggle")) {
+    if (first && button !== first) {
+      button.addEventListener("click", (event) => { event.preventDefault(); first.click(); });
+    }
+  }
+}
+
 labelTableCells();
+forwardContentsButton();
 boxWideInlineMath();
 enableFigureZoom();
 keepAnchorOnLanguageSwitch();
