@@ -56,11 +56,11 @@ def is_mathjax(script: Any) -> bool:
 
 def only_where_math(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     """A page without formulas loads no MathJax (myst-nb has Sphinx add it to every page, 0.73 MB)."""
-    if app.env.get_domain("math").has_equations(pagename):  # type: ignore[attr-defined]  # MathDomain's own API
+    # the page's own formulas (MathDomain.has_equations also counts every page below it in the toctree)
+    if app.env.get_domain("math").data["has_equations"].get(pagename, False):
         return
-    scripts = context.get("script_files")
-    if scripts is not None:
-        scripts[:] = [script for script in scripts if not is_mathjax(script)]  # Sphinx restores the list per page
+    # a new list for this page's template: the builder's own list is left alone
+    context["script_files"] = [script for script in context.get("script_files", []) if not is_mathjax(script)]
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
