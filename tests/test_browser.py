@@ -526,6 +526,20 @@ def test_page_contents_reachable_beside_the_wide_column(site: tuple[str, list[st
     page.close()
 
 
+def test_figure_opens_full_size_on_click(site: tuple[str, list[str]], browser: object) -> None:
+    """On a phone, a click on a figure shows it over the page at 1200 px or more; Escape closes it."""
+    base, _ = site
+    page = browser.new_page(viewport=PHONE)  # type: ignore[attr-defined]
+    page.goto(urljoin(base, "book/code.html#fig-code-deep-mlp"))
+    page.click("#fig-code-deep-mlp img")
+    zoomed = page.locator(".figure-zoom img")
+    box = zoomed.bounding_box()
+    assert zoomed.is_visible() and box and box["width"] >= 1200, f"the enlarged figure is {box}"
+    page.keyboard.press("Escape")
+    assert page.locator(".figure-zoom").count() == 0
+    page.close()
+
+
 def test_one_mathjax_for_both_editions(built_book: BuiltBook, visits: dict[str, dict]) -> None:
     """The Chinese edition carries no MathJax folder: its pages load the English copy (and render math)."""
     assert (built_book.html / "_static" / "mathjax" / "startup.js").is_file()
