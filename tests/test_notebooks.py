@@ -17,7 +17,8 @@ IDS = sorted(ASSIGNMENTS)
 #: The book chapter(s) each exercise must link to (built pages, reached from exercises/<id>/ in Jupyter).
 CHAPTERS = {"optimizers": ["optimizers"], "clipping": ["clipping"], "backprop": ["core_concepts", "theory"],
             "exploding": ["code", "clipping"]}
-LINK = re.compile(r'href="\.\./\.\./_build/html/book/([a-z_]+)\.html#([a-z0-9-]+)"')
+# served by autograder.book_server (JupyterLab opens them in a browser tab, rendered; tests/test_jupyterlab_links.py)
+LINK = re.compile(r'target="_blank" href="/course-book/book/([a-z_]+)\.html#([a-z0-9-]+)"')
 
 
 def _source(aid: str) -> nbformat.NotebookNode:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import email
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -18,13 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 STDLIB = set(sys.stdlib_module_names)
 
 
+JUPYTER_CONFIG = "jupyter-config/jupyter_server_config.d/autograder.json"  # pyproject's data-files
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The course package built as a wheel from the working tree (offline: no build isolation)."""
     out = tmp_path_factory.mktemp("wheel")
     # Build from a copy of the tracked files: setuptools writes build/ and *.egg-info beside its source.
     src = tmp_path_factory.mktemp("src")
-    for name in ["pyproject.toml", "README.md", *_tracked_package_files()]:
+    for name in ["pyproject.toml", "README.md", JUPYTER_CONFIG, *_tracked_package_files()]:
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, src / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
@@ -63,6 +67,15 @@ def _third_party_imports() -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module.split(".")[0])
     return {n for n in names if n not in STDLIB and n != "autograder"}
+
+
+def test_wheel_enables_the_book_server_extension(wheel: Path) -> None:
+    """Installing the package enables autograder.book_server (the exercise notebooks' links to /course-book/)."""
+    with zipfile.ZipFile(wheel) as zf:
+        config = [n for n in zf.namelist() if n.endswith("data/etc/jupyter/jupyter_server_config.d/autograder.json")]
+        assert config, "the wheel does not install the Jupyter server config that enables the book extension"
+        enabled = json.loads(zf.read(config[0]))["ServerApp"]["jpserver_extensions"]
+    assert enabled == {"autograder.book_server": True}
 
 
 def test_every_import_is_a_declared_dependency(wheel: Path) -> None:

@@ -62,7 +62,7 @@ def test_release_markdown_is_clean_myst(aid: str) -> None:
     text = "\n".join(c.source for c in shown)
     assert "href=" not in text, "links to the built book work from Jupyter only: keep them in a remove-cell cell"
     for cell in _release(aid).cells:
-        for page, label in re.findall(r'href="\.\./\.\./_build/html/book/([a-z_]+)\.html#([a-z0-9-]+)"', cell.source):
+        for page, label in re.findall(r'href="/course-book/book/([a-z_]+)\.html#([a-z0-9-]+)"', cell.source):
             assert f"({label})=" in (ROOT / "book" / f"{page}.md").read_text(encoding="utf-8")
     assert "](" not in text and "{cite}" not in text  # no markdown links or roles that can break the build
 
