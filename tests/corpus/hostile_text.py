@@ -43,7 +43,7 @@ PRINTS_NASTY = ("import os, sys\n"
                 "def scale(x, a):\n"
                 "    return a * x\n")
 #: A helper cell of the student's own that fails with a message holding a lone surrogate and a NUL.
-CELL_ERROR = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+CELL_ERROR: dict[str, Any] = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
               "source": "raise RuntimeError('cell ' + chr(0xD83D) + chr(0) + chr(0x202E) + ' failed')\n"}
 
 
