@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import json
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -52,12 +51,10 @@ def write_all(out: Path, assignment: Assignment, results: dict[str, Result], sum
 
 
 def summary_line(results: dict[str, Result], summary: RunSummary, workers: int) -> str:
-    """The one line printed at the end of a batch."""
+    """The one line printed at the end of a batch (its counts are the report's: report.cohort)."""
     count = max(summary.graded, 1)
-    statuses = collections.Counter(row.status for r in results.values() for row in r.rows)
-    totals = [r.total for r in results.values()]
-    mean = sum(totals) / len(totals) if totals else 0.0
+    counts = report.cohort(results)
     return (f"graded {summary.graded} submission(s) in {summary.elapsed:.1f} s ({summary.elapsed / count:.2f} s "
             f"each, {workers} worker(s), sandbox: {summary.sandbox_name}); {summary.resumed} kept from before; "
-            f"{len(results)} students, mean total {mean:.2f}; "
-            + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+            f"{len(counts.results)} students, {len(counts.handed_in)} submitted, mean total {counts.mean:.2f} over "
+            f"them; students by outcome: {counts.outcome_text() or 'none'}; grading key fingerprint {summary.key_id}")
