@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,9 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"where assignments come from (default {DEFAULT_CHECKS})")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="auto: bubblewrap if usable, else rlimits only with a loud warning (default auto)")
+    p.add_argument("--book-url", metavar="URL",
+                   help="link feedback to the book published here (default: the local build, _build/html; "
+                        "also $COURSE_BOOK_URL)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="grade on this Dask cluster (its workers need the same course environment and "
                         "bubblewrap); default: local sandboxed workers")
@@ -99,6 +103,10 @@ def _grade(args: argparse.Namespace) -> int:
         problem = wrong_folder(args.submissions, args.assignment, notebook)
         if problem:
             raise ValueError(problem)
+    if args.book_url:
+        from autograder.grading import sections
+
+        os.environ[sections.URL_ENV] = args.book_url  # read where the feedback pages are written
     settings = pipeline.Settings(
         submissions=args.submissions, assignment_id=args.assignment, out=args.out, workers=args.workers,
         limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb, output_bytes=args.output_kb * 1024),

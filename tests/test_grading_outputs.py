@@ -41,7 +41,7 @@ def test_feedback_page_content() -> None:
     assert "3.67 / 5" in page and "(late)" in page and "0.67 / 2" in page and "0.666" not in page
     assert page.count("epoch 1") == 1 and "Printed output" in page
     assert "Warnings and errors printed" not in page  # empty blocks are left out
-    assert "seed 1234" in page and "without a sandbox" not in page
+    assert "1234" not in page and "case set K-" in page and "without a sandbox" not in page  # a label, not the seed
     bare = outputs.feedback_html(_result(), FAKE, "NONE (rlimits only)")
     assert "Graded without a sandbox (NONE (rlimits only))" in bare
 

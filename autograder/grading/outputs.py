@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autograder.checks.spec import Assignment
-from autograder.grading import pages, records, report
+from autograder.grading import pages, records, report, sections
 from autograder.grading.model import SANDBOXED, Result, RunSummary
 
 #: Captured output shown on a feedback page: (key in result["output"], heading).
@@ -20,14 +20,30 @@ def feedback_path(assignment: Assignment, student_id: str) -> PurePosixPath:
     return PurePosixPath("feedback", student_id, assignment.id, f"{Path(assignment.notebook).stem}.html")
 
 
-def feedback_html(result: Result, assignment: Assignment, sandbox_name: str) -> str:
-    """One student's feedback page: a row per graded cell, notes, the seed, and captured output (once)."""
+def feedback_rows(result: Result, assignment: Assignment, book: str) -> list[dict[str, Any]]:
+    """The page's rows: failures first (then partial credit, then passes), each with its book section's link."""
+    functions = {q.grade_id: q.functions for q in assignment.questions}
+    order = {"passed": 2, "partial": 1}
+    rows = sorted(result.rows, key=lambda r: order.get(r.status, 0))  # stable: question order within a kind
+    out = []
+    for row in rows:
+        section = sections.section_for(functions.get(row.grade_id, ()))
+        out.append({"row": row, "failing": row.status not in order, "topic": section.topic if section else "",
+                    "link": sections.link(section, book) if section and book else ""})
+    return out
+
+
+def feedback_html(result: Result, assignment: Assignment, sandbox_name: str, book: str = "") -> str:
+    """One student's feedback page: failures first, each question linked to its book section at `book`, notes,
+    a short case label (not the seed), and captured output (once)."""
     output = result.output
     blocks = [(title, str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
+    rows = feedback_rows(result, assignment, book)
     return pages.render("feedback.html.j2", assignment=assignment.id, student=result.student_id,
                         sandboxed=sandbox_name == SANDBOXED, sandbox=sandbox_name, total=result.total,
-                        max_score=assignment.max_score, late=result.late, seed=result.seed,
-                        rows=result.rows, notes=list(result.notes), blocks=blocks)
+                        max_score=assignment.max_score, late=result.late, case=pages.case_label(result.seed),
+                        rows=rows, failing=[r["row"].grade_id for r in rows if r["row"].status != "passed"],
+                        notes=list(result.notes), blocks=blocks)
 
 
 def _gradescope(result: Result) -> dict[str, Any]:
@@ -42,8 +58,10 @@ def _gradescope(result: Result) -> dict[str, Any]:
 def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> None:
     """grades.csv, feedback/, gradescope/ and report.html for all results so far (each written atomically)."""
     records.atomic_write(out / "grades.csv", records.csv_bytes(results))
+    book_url = sections.book_url()
     for student_id, result in results.items():
-        page = feedback_html(result, assignment, result.sandbox or summary.sandbox_name)
+        book = sections.book_base(out / feedback_path(assignment, student_id).parent, book_url)
+        page = feedback_html(result, assignment, result.sandbox or summary.sandbox_name, book)
         records.atomic_write(out / feedback_path(assignment, student_id), page.encode())
         records.atomic_write(out / "gradescope" / student_id / "results.json",
                              json.dumps(_gradescope(result), indent=1).encode())
