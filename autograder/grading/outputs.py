@@ -1,14 +1,25 @@
-"""Everything written after a batch: grades.csv, per-student feedback, Gradescope files, the cohort report."""
+"""Everything written after a batch: grades.csv, totals.csv, lms/, feedback, Gradescope files, the cohort report.
+
+File modes are chosen, not left to the umask: what a course shares (feedback pages, report, CSVs, Gradescope
+and LMS files) is 0644 in 0755 folders, so TAs or a web server can read OUT/feedback; what stays private
+(results/ with every student's seed and captured output, logs/) is 0600 in 0700 folders. The key lives
+elsewhere (autograder/key.py: 0600 in a 0700 folder) and hidden inputs only in a 0700 temporary folder.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autograder.checks.spec import Assignment
-from autograder.grading import pages, records, report, sections
+from autograder.grading import pages, records, report, sections, totals
 from autograder.grading.model import SANDBOXED, Result, RunSummary
+
+#: Modes of what a course shares, and of the folders that stay private (results/, logs/).
+PUBLIC_FILE, PUBLIC_DIR, PRIVATE_DIR = 0o644, 0o755, 0o700
+PRIVATE = ("results", "logs")
 
 #: Captured output shown on a feedback page: (key in result["output"], heading).
 OUTPUT_BLOCKS = (("cell_errors", "Errors while running your cells"), ("stdout", "Printed output"),
@@ -55,17 +66,34 @@ def _gradescope(result: Result) -> dict[str, Any]:
             "output": "; ".join(result.notes), "tests": tests, "visibility": "after_published"}
 
 
+def publish(out: Path, relative: str | PurePosixPath, data: bytes) -> None:
+    """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR."""
+    path = out / relative
+    records.atomic_write(path, data)
+    os.chmod(path, PUBLIC_FILE)
+    folder = out
+    for part in PurePosixPath(relative).parts[:-1]:
+        folder = folder / part
+        os.chmod(folder, PUBLIC_DIR)
+
+
 def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> None:
-    """grades.csv, feedback/, gradescope/ and report.html for all results so far (each written atomically)."""
-    records.atomic_write(out / "grades.csv", records.csv_bytes(results))
+    """grades.csv, totals.csv, lms/, feedback/, gradescope/ and report.html for all results so far (atomically)."""
+    os.chmod(out, PUBLIC_DIR)
+    for name in PRIVATE:
+        if (out / name).is_dir():
+            os.chmod(out / name, PRIVATE_DIR)
+    publish(out, "grades.csv", records.csv_bytes(results))
+    publish(out, "totals.csv", totals.totals_csv(results, assignment))
+    publish(out, "lms/canvas.csv", totals.canvas_csv(results, assignment))
+    publish(out, "lms/moodle.csv", totals.moodle_csv(results, assignment))
     book_url = sections.book_url()
     for student_id, result in results.items():
         book = sections.book_base(out / feedback_path(assignment, student_id).parent, book_url)
         page = feedback_html(result, assignment, result.sandbox or summary.sandbox_name, book)
-        records.atomic_write(out / feedback_path(assignment, student_id), page.encode())
-        records.atomic_write(out / "gradescope" / student_id / "results.json",
-                             json.dumps(_gradescope(result), indent=1).encode())
-    records.atomic_write(out / "report.html", report.render(assignment, results, summary).encode())
+        publish(out, feedback_path(assignment, student_id), page.encode())
+        publish(out, f"gradescope/{student_id}/results.json", json.dumps(_gradescope(result), indent=1).encode())
+    publish(out, "report.html", report.render(assignment, results, summary).encode())
 
 
 def summary_line(results: dict[str, Result], summary: RunSummary, workers: int) -> str:
