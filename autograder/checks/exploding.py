@@ -89,7 +89,7 @@ def _call(functions: Functions, case: Case) -> Output:
                 "snapshots": torch.stack(snapshots) if snapshots else torch.zeros((0, 0), dtype=torch.float64)}
     except Unusable as exc:
         return {ERROR_KEY: str(exc)}
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the student's loop may raise anything
+    except (Exception, SystemExit) as exc:  # the student's loop may raise anything
         return {ERROR_KEY: f"train {describe_exception(exc)}"}
 
 
@@ -148,7 +148,7 @@ def _judge_one(case: Case, out: Any) -> tuple[float, str]:
         notes.append(problem)
     try:
         final_loss = _final_loss(case, out)
-    except Exception as exc:  # noqa: BLE001 - garbage parameters
+    except Exception as exc:  # garbage parameters
         final_loss, notes = math.nan, notes + [f"the trained parameters could not be loaded ({type(exc).__name__})"]
     if not isinstance(calls, int) or calls > 2 * steps or taken is None or taken > steps:
         notes.append(f"the model was run {calls} times and took {taken} steps; the budget is {steps} steps "
