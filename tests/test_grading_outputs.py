@@ -15,7 +15,7 @@ from autograder.grading import outputs
 from autograder.grading.model import Result, Row, RunSummary
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 EVIL = "<script>alert('x')</script>"
 

@@ -12,7 +12,7 @@ from autograder.grading import pages, report
 from autograder.grading.model import Result, Row, RunSummary
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 LONG = "x" * 400
 

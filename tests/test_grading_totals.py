@@ -12,7 +12,7 @@ from autograder.grading import outputs, records, totals
 from autograder.grading.model import Result, Row, RunSummary
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 STATUSES = {"ann": ("passed", "passed", "passed"), "ben": ("failed", "timeout", "passed"),
             "cat": ("passed", "forbidden", "tampered"), "gus": ("missing", "missing", "missing")}
