@@ -167,3 +167,45 @@ def test_short_key_messages_name_their_source_and_fix(keyless: Path, monkeypatch
     _machine(monkeypatch, tmp_path / "z")
     with pytest.raises(ValueError, match=f"from {tmp_path / 'bad'}"):
         keytool.run(argparse.Namespace(action="create", origin=tmp_path / "bad"))
+
+
+def test_the_seed_derivation_is_frozen() -> None:
+    """Exact values: changing the derivation would silently change every student's hidden inputs mid-course (and
+    disagree with results and nbgrader grades already given). Mutation testing found no other test pinning them."""
+    assert key.key_id(b"k" * 20) == "89d540dc6ac9"
+    assert key.mix(12345, "alice") == 7242383917606196341
+    assert key.mix(12345, "alice", "q1") == 9153272712807211404
+    assert key.assignment_seed(b"k" * 20, "optimizers") == 1565785709506647140
+    assert key.question_seed(b"k" * 20, "optimizers", "alice", "adam_step_basic") == 9196987779152896496
+
+
+def test_key_file_defaults_and_boundaries(keyless: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert key.key_path() == tmp_path / "home" / ".config" / "taming-exploding-gradients" / "grading.key"
+    made = key.load_key()
+    assert len(made) == 64 and int(made, 16) >= 0  # 256 random bits, hex
+    assert stat.S_IMODE(key.key_path().parent.stat().st_mode) == 0o700  # the folder is private too
+    monkeypatch.setenv(key.ENV, "x" * key.MIN_LENGTH)  # exactly the minimum is enough
+    assert key.load_key() == b"x" * key.MIN_LENGTH
+    monkeypatch.setenv(key.ENV, "x" * (key.MIN_LENGTH - 1))
+    with pytest.raises(ValueError) as short:
+        key.load_key()
+    assert str(short.value) == (
+        f"grading key from the environment variable {key.ENV} is 15 characters long; at least 16 are needed: set "
+        f"{key.ENV} to the line `python -m autograder key export` prints on the machine that graded first, or "
+        "unset it to use the key file")
+    monkeypatch.delenv(key.ENV)
+    keyless.parent.mkdir(parents=True)
+    keyless.write_text("y" * 15)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(keyless.parents[1]))
+    with pytest.raises(ValueError) as from_file:
+        key.load_key()
+    assert str(from_file.value).endswith(
+        "copy the course's key there with `python -m autograder key create --from FILE`, or delete the file to have "
+        "a new one made (every hidden input then changes)")
+    keyless.unlink()
+    keyless.mkdir()  # something that is not a readable file where the key should be
+    with pytest.raises(ValueError, match=f"grading key file {keyless} cannot be read: Is a directory"):
+        key.load_key()
