@@ -124,3 +124,30 @@ def test_load_refuses_oversized_files_by_their_size(tmp_path: Path) -> None:
     (tmp_path / "v.json").write_bytes(b'"abcdefghi"')
     with pytest.raises(plain.PlainError, match=r"v\.json: 11 bytes, more than 10"):
         plain.load(tmp_path / "v", caps)
+
+
+def test_dict_nesting_counts_towards_depth_too() -> None:
+    deep: object = 1
+    for _ in range(plain.DecodeCaps.max_depth):
+        deep = {"k": deep}
+    tree, _ = plain.encode(deep)
+    assert plain.decode(tree, {}) == deep
+    with pytest.raises(plain.PlainError, match="nested deeper than 32"):
+        plain.encode({"k": deep})
+    assert _loads({"d": {"a": {"d": {"b": 1}}}}, caps=plain.DecodeCaps(max_depth=2)) == {"a": {"b": 1}}
+    with pytest.raises(plain.PlainError, match="deeper than 1"):
+        _loads({"d": {"a": {"d": {"b": 1}}}}, caps=plain.DecodeCaps(max_depth=1))
+
+
+def test_a_non_numeric_array_is_named(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, a0=np.array(["text"]))
+    with pytest.raises(plain.PlainError, match="array 'a0' has dtype <U4, not numeric"):
+        _loads({"A": "a0"}, buffer.getvalue())
+
+
+def test_load_passes_its_caps_on_to_the_decoder(tmp_path: Path) -> None:
+    plain.dump([1, 2, 3], tmp_path / "v")
+    assert plain.load(tmp_path / "v") == [1, 2, 3]
+    with pytest.raises(plain.PlainError, match="more than 2 nodes"):
+        plain.load(tmp_path / "v", plain.DecodeCaps(max_nodes=2))
