@@ -1,4 +1,4 @@
-"""sanitize's two pure helpers, checked against their definitions (mutation testing found them under-tested).
+"""sanitize's pure helpers against their definitions, and plan's flags and notes (mutation testing's survivors).
 
 _moved: the test cells outside a longest common subsequence of the student's and the source's order
 (a reordering costs as few questions as possible); _visible: a test cell as released, hidden region dropped.
@@ -7,11 +7,19 @@ _moved: the test cells outside a longest common subsequence of the student's and
 from __future__ import annotations
 
 import itertools
+import json
+import sys
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.grading.sanitize import _moved, _visible
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from fakecourse import checks, notebooks
+
+from autograder.grading.model import Cell
+from autograder.grading.notebook import parse
+from autograder.grading.sanitize import _moved, _visible, plan
 
 
 def _is_subsequence(part: list[int], whole: list[int]) -> bool:
@@ -53,3 +61,22 @@ def test_visible_drops_only_the_hidden_region() -> None:
     assert _visible("  check(1)\n\n") == "check(1)"
     assert _visible("### BEGIN HIDDEN TESTS\nsecret()\n") == ""  # an unclosed region hides the rest
     assert _visible("### end hidden tests\nx") == "### end hidden tests\nx"  # markers are exact
+
+
+def test_plan_marks_what_is_student_code_and_says_what_it_restored() -> None:
+    """Which planned cells count as the student's (answer=True) and the exact notes: mutation survivors, pinned."""
+    source = parse(json.dumps(notebooks.source_notebook()).encode())
+    nb = notebooks.submission()
+    top = {"cell_type": "code", "metadata": {}, "source": "import math\n", "outputs": []}
+    nb["cells"][3]["source"] = "pass  # my own test"  # test_scale edited
+    nb["cells"][4]["cell_type"] = "markdown"  # ans_norm2 is no longer code
+    del nb["cells"][1]  # the locked setup cell deleted
+    nb["cells"].insert(0, top)  # a helper before everything
+    built = plan(parse(json.dumps(nb).encode()), source, checks.ASSIGNMENT)
+    assert built.cells[0] == Cell("student cell 1", "import math\n", True)
+    assert built.cells[1] == Cell("setup", notebooks.SETUP, False)  # restored from the source, not the student's
+    assert [(c.label, c.answer) for c in built.cells[2:]] == [("ans_scale", True), ("ans_square_grad", True)]
+    assert built.notes == ("read-only cell 'setup' was missing and was restored",
+                           "test cell 'test_scale' was edited; tests always run from the original",
+                           "answer cell 'ans_norm2' is missing (deleted or not a code cell)")
+    assert built.answers == "\n\n".join(c.source for c in built.cells if c.answer)
