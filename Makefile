@@ -54,7 +54,8 @@ translations: $(STAMP)
 # (minutes; the tool is pinned apart, in requirements-mutation.txt). `mutmut results` lists survivors.
 mutation: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-mutation.txt
-	$(BIN)/python -m mutmut run --max-children 2
+	@# a throw-away HOME: a mutant of key.key_path that ignores $$XDG_CONFIG_HOME must not write a key into yours
+	HOME="$$(mktemp -d)" $(BIN)/python -m mutmut run --max-children 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
