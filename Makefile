@@ -8,12 +8,13 @@ BIN := .venv/bin
 endif
 STAMP := $(BIN)/../.course-installed
 
-.PHONY: book test lint release bench clean translations
+.PHONY: book test check lint release bench clean translations mutation
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the book into _build/html and its Chinese edition into _build/html/zh_CN (executes every chapter, cached)"
 	@echo "make test   run the whole test suite (builds the book from clean in a temp dir)"
+	@echo "make check  the contributor's fast loop: ruff, mypy and the unit tests (no book build, browser or sandbox corpora)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv .venv
@@ -29,6 +30,11 @@ test: $(STAMP) lint
 	@bash .ci/system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The fast loop for contributors: lint, types and every test not marked slow, browser or gpu (no book build,
+# no browser, no sandboxed corpora). Run `make test` before handing work in.
+check: $(STAMP) lint
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not gpu" $(PYTEST_ARGS)
+
 # Part of `make test`: ruff and mypy, configured in pyproject.toml, must be clean.
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,6 +49,13 @@ release: $(STAMP)
 translations: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python book/_ext/build_zh.py translations --build-dir _build
+
+# Mutation testing of the small trust-critical modules listed under [tool.mutmut] in pyproject.toml
+# (minutes; the tool is pinned apart, in requirements-mutation.txt). `mutmut results` lists survivors.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-mutation.txt
+	@# a throw-away HOME: a mutant of key.key_path that ignores $$XDG_CONFIG_HOME must not write a key into yours
+	HOME="$$(mktemp -d)" $(BIN)/python -m mutmut run --max-children 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py

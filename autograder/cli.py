@@ -1,15 +1,49 @@
-"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks.
+"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks, manage the `key`.
 
 Exit status: 0 when the batch completed (students may still have failed); 2 for usage or
-configuration errors, with one line saying what to fix; 130 after Ctrl-C (143 after SIGTERM), with
-one line saying how many were graded and to rerun with --resume.
+configuration errors, with one line saying what to fix (a misspelled option: "did you mean ...?");
+130 after Ctrl-C (143 after SIGTERM), with one line saying how many were graded and to rerun with --resume.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, and a suggestion for a misspelled option of a sub-command."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: error: message (see prog --help)` on one line and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def check_options(self, args: Sequence[str]) -> None:
+        """Refuse an unknown --option of the sub-command in `args` before argparse reports what it then misses."""
+        commands = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        for position, token in enumerate(args):
+            if commands and token in commands[0].choices:
+                child = commands[0].choices[token]
+                if isinstance(child, Parser) and child.add_help:  # `release` passes its options on
+                    child.check_options(args[position + 1:])
+                return
+            if token == "--":
+                return
+            if token.startswith("--") and not commands:
+                self._check_option(token.split("=", 1)[0])
+
+    def _check_option(self, option: str) -> None:
+        """error() for an option that neither exists nor abbreviates one, naming the closest one."""
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        if option in known or any(o.startswith(option) for o in known):
+            return
+        close = difflib.get_close_matches(option[2:], [o[2:] for o in known], n=1, cutoff=0.6)  # '--' alike in all
+        self.error(f"unrecognized option {option}" + (f"; did you mean --{close[0]}?" if close else ""))
 
 
 def _grade_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +77,9 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"where assignments come from (default {DEFAULT_CHECKS})")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="auto: bubblewrap if usable, else rlimits only with a loud warning (default auto)")
+    p.add_argument("--book-url", metavar="URL",
+                   help="link feedback to the book published here (default: the local build, _build/html; "
+                        "also $COURSE_BOOK_URL)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="grade on this Dask cluster (its workers need the same course environment and "
                         "bubblewrap); default: local sandboxed workers")
@@ -58,6 +95,18 @@ def _grade(args: argparse.Namespace) -> int:
         raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64 and --output-kb >= 1 are required")
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
+    if args.submissions.is_dir():
+        from autograder.grading.assignments import load_assignment
+        from autograder.grading.layout import wrong_folder
+
+        notebook = load_assignment(args.checks, args.assignment).notebook
+        problem = wrong_folder(args.submissions, args.assignment, notebook)
+        if problem:
+            raise ValueError(problem)
+    if args.book_url:
+        from autograder.grading import sections
+
+        os.environ[sections.URL_ENV] = args.book_url  # read where the feedback pages are written
     settings = pipeline.Settings(
         submissions=args.submissions, assignment_id=args.assignment, out=args.out, workers=args.workers,
         limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb, output_bytes=args.output_kb * 1024),
@@ -81,10 +130,14 @@ def _grade(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the sub-command; 2 with a message on usage/configuration errors."""
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    from autograder import keytool
+
+    parser = Parser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _grade_parser(sub)
     sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader release)", add_help=False)
+    keytool.add_parser(sub)
+    parser.check_options(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
     if args.command == "release":
         from autograder.release import main as release_main  # lazy: owned by the exercises helper
@@ -93,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return _grade(args)
+        return keytool.run(args) if args.command == "key" else _grade(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

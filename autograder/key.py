@@ -8,9 +8,13 @@ student's inputs without revealing the key.
 
 The key is the environment variable COURSE_GRADING_KEY when set, otherwise the file
 `$XDG_CONFIG_HOME/taming-exploding-gradients/grading.key` (default `~/.config/...`), created once with
-mode 0600 on first use. It lives in the instructor's home, never in the repository, so neither the
-release nor the solutions carry it, and the grading sandbox (private home, cleared environment)
-cannot read it.
+mode 0600 on first use (one line on stderr says where, with its fingerprint). It lives in the
+instructor's home, never in the repository, so neither the release nor the solutions carry it, and the
+grading sandbox (private home, cleared environment) cannot read it.
+
+Every machine that grades the course needs the same key, or its hidden inputs and grades differ: the
+fingerprint (key_id) is printed in every run's summary and report so a second TA can compare, and
+`python -m autograder key create|show|export` (autograder/keytool.py) moves the key between machines.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import sys
 from pathlib import Path
+from typing import TextIO
 
 ENV = "COURSE_GRADING_KEY"
 #: A key shorter than this is refused: it could be guessed, and with it every student's hidden inputs.
@@ -32,43 +38,67 @@ def key_path() -> Path:
     return Path(config) / "taming-exploding-gradients" / "grading.key"
 
 
-def _checked(raw: bytes, where: str) -> bytes:
-    """The key without surrounding whitespace; ValueError naming `where` when it is too short."""
+def source() -> str:
+    """Where load_key() takes the key from: 'the environment variable ...' or the key file's path."""
+    return f"the environment variable {ENV}" if os.environ.get(ENV) is not None else str(key_path())
+
+
+def checked(raw: bytes, where: str) -> bytes:
+    """The key without surrounding whitespace; ValueError naming `where` and its fix when it is too short."""
     key = raw.strip()
     if len(key) < MIN_LENGTH:
-        raise ValueError(f"grading key from {where} is {len(key)} characters long; at least {MIN_LENGTH} are needed "
-                         f"(delete the file to have a new one made, or set {ENV})")
+        fix = (f"set {ENV} to the line `python -m autograder key export` prints on the machine that graded "
+               "first, or unset it to use the key file" if where.startswith("the environment")
+               else "copy the course's key there with `python -m autograder key create --from FILE`, or delete "
+                    "the file to have a new one made (every hidden input then changes)")
+        raise ValueError(f"grading key from {where} is {len(key)} characters long; at least {MIN_LENGTH} are "
+                         f"needed: {fix}")
     return key
 
 
-def _create(path: Path) -> None:
-    """Write a fresh random key to `path` (0600) unless one is there; racing creators agree on one file."""
+def write_key(path: Path, value: bytes) -> bool:
+    """Write `value` as the key file at `path` (0600, folder 0700) unless one is there; True if this call wrote it.
+
+    Racing creators agree on one file: the key is linked into place atomically and never overwrites.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
+        with os.fdopen(fd, "wb") as f:
+            f.write(value.strip() + b"\n")
             f.flush()
             os.fsync(f.fileno())
         try:
-            os.link(tmp, path)  # atomic and never overwrites: a concurrent creator's key wins if it came first
+            os.link(tmp, path)
         except FileExistsError:
-            pass
+            return False
+        return True
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def load_key() -> bytes:
-    """The course key: $COURSE_GRADING_KEY, else the key file (created on first use)."""
+def new_key() -> bytes:
+    """A fresh random key (256 bits, hex)."""
+    return secrets.token_hex(32).encode()
+
+
+def created_line(path: Path, key: bytes) -> str:
+    """The line printed when a key file is made: where, its fingerprint, and how to copy it to another machine."""
+    return (f"created a new grading key in {path} (fingerprint {key_id(key)}); every machine that grades this "
+            f"course needs the same key: `python -m autograder key export` prints it")
+
+
+def load_key(stream: TextIO | None = None) -> bytes:
+    """The course key: $COURSE_GRADING_KEY, else the key file (created on first use, one line on `stream`)."""
     value = os.environ.get(ENV)
     if value is not None:
-        return _checked(value.encode(), f"the environment variable {ENV}")
+        return checked(value.encode(), f"the environment variable {ENV}")
     path = key_path()
-    if not path.exists():
-        _create(path)
+    if not path.exists() and write_key(path, new_key()):
+        print(created_line(path, path.read_bytes().strip()), file=stream or sys.stderr, flush=True)
     try:
-        return _checked(path.read_bytes(), str(path))
+        return checked(path.read_bytes(), str(path))
     except OSError as exc:
         raise ValueError(f"grading key file {path} cannot be read: {exc.strerror}") from None
 

@@ -7,7 +7,7 @@ the gradebook is kept outside the repository so student data is never committed.
 
 from pathlib import Path
 
-c = get_config()  # type: ignore[name-defined]  # noqa: F821 - traitlets injects get_config when nbgrader loads this file
+c = get_config()  # type: ignore[name-defined]  # traitlets injects get_config when nbgrader loads this file
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADEBOOK = Path.home() / ".local" / "share" / "taming-exploding-gradients" / "gradebook.db"

@@ -148,7 +148,7 @@ def loads(json_bytes: bytes, npz_bytes: bytes, limits: DecodeCaps = DecodeCaps()
     except PlainError:
         raise
     except Exception as exc:  # zipfile/numpy raise many types on corrupt input; all mean "not plain"
-        raise PlainError(f".npz part does not load: {type(exc).__name__}: {exc}") from None
+        raise PlainError(f".npz part does not load: {type(exc).__name__}: {exc}") from exc
     return decode(tree, arrays, limits)
 
 

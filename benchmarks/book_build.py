@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_cache import get_cache  # noqa: E402
+from jupyter_cache import get_cache
 
-from tests.book_build import build  # noqa: E402
+from tests.book_build import build
 
 CHAPTER_BUDGET_S = 60.0
 BUILD_BUDGET_S = 360.0

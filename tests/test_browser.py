@@ -45,7 +45,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     missing: list[str]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature fixed by the stdlib
+    def log_message(self, format: str, *args: object) -> None:  # `format`: signature fixed by the stdlib
         # Chromium asks for /favicon.ico by itself on some page loads (the book declares no icon): not a book link
         if len(args) >= 2 and str(args[1]) == "404" and " /favicon.ico " not in str(args[0]):
             self.missing.append(str(args[0]))

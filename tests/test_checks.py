@@ -62,7 +62,7 @@ def test_forbidden_lists() -> None:
 
 
 @pytest.mark.parametrize("assignment, question", QUESTIONS, ids=IDS)
-def test_cases_are_plain_deterministic_and_hidden_extends_visible(assignment, question) -> None:  # noqa: ANN001
+def test_cases_are_plain_deterministic_and_hidden_extends_visible(assignment, question) -> None:
     visible = question.make_cases(torch.Generator().manual_seed(1), False)
     hidden = question.make_cases(torch.Generator().manual_seed(1), True)
     again = question.make_cases(torch.Generator().manual_seed(1), True)
@@ -82,11 +82,11 @@ GARBAGE: dict[str, object] = {
 }
 
 
-def _garbage_functions(question, kind: str) -> dict:  # noqa: ANN001
+def _garbage_functions(question, kind: str) -> dict:
     if kind == "missing":
         return {}
 
-    def bad(*args, **kwargs):  # noqa: ANN002, ANN003
+    def bad(*args, **kwargs):
         if GARBAGE[kind] is ZeroDivisionError:
             raise ZeroDivisionError("boom")
         return GARBAGE[kind]
@@ -97,7 +97,7 @@ def _garbage_functions(question, kind: str) -> dict:  # noqa: ANN001
 @pytest.mark.parametrize("assignment, question", [p for p in QUESTIONS if p[0].id != "exploding"], ids=[
     i for i, p in zip(IDS, QUESTIONS, strict=True) if p[0].id != "exploding"])
 @pytest.mark.parametrize("kind", list(GARBAGE))
-def test_call_and_judge_never_crash_on_garbage(assignment, question, kind: str) -> None:  # noqa: ANN001
+def test_call_and_judge_never_crash_on_garbage(assignment, question, kind: str) -> None:
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
     outputs = [question.call(_garbage_functions(question, kind), c) for c in cases]
     assert all(isinstance(o, dict) for o in outputs)
@@ -109,7 +109,7 @@ def test_call_and_judge_never_crash_on_garbage(assignment, question, kind: str) 
 
 
 @pytest.mark.parametrize("assignment, question", QUESTIONS, ids=IDS)
-def test_judge_survives_junk_outputs(assignment, question) -> None:  # noqa: ANN001
+def test_judge_survives_junk_outputs(assignment, question) -> None:
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
     for junk in (None, "text", 3, {"params": "x", "loss": [1, 2]}, {"state": 5, "loss": np.ones(3)}, {ERROR_KEY: 7}):
         outcome = question.judge(cases, [junk] * len(cases))
@@ -124,9 +124,9 @@ def _solution_functions(assignment_id: str) -> dict:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         source = "".join(cell["source"])
         if cell["cell_type"] == "code" and meta.get("solution") and "def " in source and "plt." not in source:
-            exec(source.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), namespace)  # noqa: S102
+            exec(source.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), namespace)
         elif cell["cell_type"] == "code" and meta.get("grade_id") == "setup":
-            exec(source, namespace)  # noqa: S102
+            exec(source, namespace)
     return namespace
 
 
@@ -141,7 +141,7 @@ def _to_numpy(value: object) -> object:
 
 @pytest.mark.parametrize("assignment, question", [p for p in QUESTIONS if p[0].id != "exploding"], ids=[
     i for i, p in zip(IDS, QUESTIONS, strict=True) if p[0].id != "exploding"])
-def test_solutions_get_full_marks_with_tensor_or_numpy_outputs(assignment, question) -> None:  # noqa: ANN001
+def test_solutions_get_full_marks_with_tensor_or_numpy_outputs(assignment, question) -> None:
     functions = _solution_functions(assignment.id)
     cases = question.make_cases(torch.Generator().manual_seed(9), True)
     outputs = [question.call(functions, c) for c in cases]
@@ -168,7 +168,7 @@ def test_forbidden_shortcut_is_reported_as_such() -> None:
     question = ASSIGNMENTS["optimizers"].question("sgd_step_basic")
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
 
-    def cheat(param, grad, state, lr, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def cheat(param, grad, state, lr, **kwargs):
         p = torch.nn.Parameter(param.clone())
         p.grad = grad
         try:
@@ -185,7 +185,7 @@ def test_exploding_judge_measures_the_loss_itself() -> None:
     question = ASSIGNMENTS["exploding"].questions[0]
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
 
-    def liar(model, x, y, steps):  # noqa: ANN001, ANN202
+    def liar(model, x, y, steps):
         return {"loss": [0.0] * 3, "grad_norm": [1.0] * 3}  # trains nothing, claims success
 
     outcome = question.judge(cases, [question.call({"train": liar}, c) for c in cases])

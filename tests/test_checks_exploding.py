@@ -14,7 +14,7 @@ from autograder.checks.exploding import POINTS_HISTORY, POINTS_TARGET
 from autograder.checks.spec import Outcome
 
 
-def _loop(model, x, y, steps, log: Callable[[float, torch.Tensor, int], tuple[Any, Any] | None]):  # noqa: ANN001, ANN202
+def _loop(model, x, y, steps, log: Callable[[float, torch.Tensor, int], tuple[Any, Any] | None]):
     """Adam + global clipping at 1; `log(loss, pre-clip norm, step)` says what goes into the history."""
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     history: dict[str, list[Any]] = {"loss": [], "grad_norm": []}
@@ -48,7 +48,7 @@ VARIANTS: dict[str, tuple[Callable[..., Any], str | None]] = {
 }
 
 
-def _manual(model, x, y, steps):  # noqa: ANN001, ANN202
+def _manual(model, x, y, steps):
     """Correct alternative: plain SGD with a hand-written global norm and clip at 1."""
     history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
     params = list(model.parameters())
@@ -91,7 +91,7 @@ def test_history_variants(name: str) -> None:
 
 
 def test_changing_x_in_place_is_reported() -> None:
-    def train(model, x, y, steps):  # noqa: ANN001, ANN202
+    def train(model, x, y, steps):
         x.mul_(1.0001)
         return _loop(model, x, y, steps, lambda l, n, k: (l, n.item()))
 
@@ -100,7 +100,7 @@ def test_changing_x_in_place_is_reported() -> None:
 
 
 def test_a_loop_that_raises_is_located() -> None:
-    def train(model, x, y, steps):  # noqa: ANN001, ANN202
+    def train(model, x, y, steps):
         raise KeyError("no such optimizer " + "y" * 300 + " END")
 
     outcome = _grade(train)

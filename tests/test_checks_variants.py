@@ -23,7 +23,7 @@ def grade(assignment: str, grade_id: str, **functions: Callable[..., Any]) -> Ou
 
 # ---- optimizers ----------------------------------------------------------------------------------------
 
-def sgd(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, bug=None):  # noqa: ANN001, ANN201, PLR0913
+def sgd(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, bug=None):
     """torch.optim.SGD, with a switch for the bugs below."""
     if weight_decay != 0 and bug != "decay_after":
         grad = grad + weight_decay * param
@@ -42,21 +42,21 @@ def sgd(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, n
     return param - lr * grad
 
 
-def sgd_grad_in_place(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):  # noqa: ANN001, ANN201, PLR0913
+def sgd_grad_in_place(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     """Bug: the caller's gradient is changed (grad += wd * param)."""
     if weight_decay != 0:
         grad += weight_decay * param
     return sgd(param, grad, state, lr, momentum, dampening, 0.0, nesterov)
 
 
-def sgd_param_in_place_returned(param, grad, state, lr, **hyper):  # noqa: ANN001, ANN003, ANN201
+def sgd_param_in_place_returned(param, grad, state, lr, **hyper):
     """Correct alternative: param updated in place and returned, as torch.optim does."""
     new = sgd(param, grad, state, lr, **hyper)
     param.copy_(new)
     return param
 
 
-def adam(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,  # noqa: ANN001, ANN201, PLR0913
+def adam(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
          decoupled=False, bug=None):
     """torch.optim.Adam / AdamW written the textbook way (m-hat, v-hat), with bug switches."""
     b1, b2 = betas
@@ -81,7 +81,7 @@ def adam(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     return param - lr * m_hat / (v_hat.sqrt() + eps)
 
 
-def adam_in_place(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):  # noqa: ANN001, ANN201, PLR0913
+def adam_in_place(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
     """Correct alternative: in-place state updates (mul_/add_/addcmul_) and an in-place step on param."""
     b1, b2 = betas
     if not state:
@@ -98,7 +98,7 @@ def adam_in_place(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, wei
     return param
 
 
-def rmsprop(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,  # noqa: ANN001, ANN201, PLR0913
+def rmsprop(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
             bug=None):
     """torch.optim.RMSprop with bug switches."""
     if not state:
@@ -166,50 +166,50 @@ def _expect(outcome: Outcome, named: str | None) -> None:
 
 # ---- backprop ------------------------------------------------------------------------------------------
 
-def relu_forward(x):  # noqa: ANN001, ANN201
+def relu_forward(x):
     """Correct alternative: torch.where."""
     return torch.where(x > 0, x, torch.zeros_like(x)), x
 
 
-def relu_backward(dout, cache):  # noqa: ANN001, ANN201
+def relu_backward(dout, cache):
     """Correct alternative: torch.where."""
     return torch.where(cache > 0, dout, torch.zeros_like(dout))
 
 
-def relu_backward_in_place(dout, cache):  # noqa: ANN001, ANN201
+def relu_backward_in_place(dout, cache):
     """Bug: zeroes the caller's dout."""
     dout[cache <= 0] = 0
     return dout
 
 
-def relu_forward_in_place(x):  # noqa: ANN001, ANN201
+def relu_forward_in_place(x):
     """Bug: clamps the caller's x."""
     return x.clamp_(min=0), x
 
 
-def tanh_forward_exp(x):  # noqa: ANN001, ANN201
+def tanh_forward_exp(x):
     """Bug: tanh from exp overflows to NaN for |x| ~ 1e3."""
     u = (x.exp() - (-x).exp()) / (x.exp() + (-x).exp())
     return u, u
 
 
-def tanh_forward(x):  # noqa: ANN001, ANN201
+def tanh_forward(x):
     """Correct."""
     u = torch.tanh(x)
     return u, u
 
 
-def tanh_backward(dout, cache):  # noqa: ANN001, ANN201
+def tanh_backward(dout, cache):
     """Correct."""
     return dout * (1 - cache ** 2)
 
 
-def tanh_backward_one_minus(dout, cache):  # noqa: ANN001, ANN201
+def tanh_backward_one_minus(dout, cache):
     """Bug: 1 - tanh instead of 1 - tanh^2."""
     return dout * (1 - cache)
 
 
-def linear_forward_loops(x, W, b):  # noqa: ANN001, ANN201
+def linear_forward_loops(x, W, b):
     """Correct alternative: element loops."""
     out = torch.zeros(x.shape[0], W.shape[1], dtype=x.dtype, device=x.device)
     for n in range(x.shape[0]):
@@ -218,7 +218,7 @@ def linear_forward_loops(x, W, b):  # noqa: ANN001, ANN201
     return out, (x, W)
 
 
-def linear_backward_loops(dout, cache):  # noqa: ANN001, ANN201
+def linear_backward_loops(dout, cache):
     """Correct alternative: element loops for db, matrix products for the rest."""
     x, W = cache
     db = torch.zeros(dout.shape[1], dtype=dout.dtype, device=dout.device)
@@ -227,7 +227,7 @@ def linear_backward_loops(dout, cache):  # noqa: ANN001, ANN201
     return dout @ W.T, x.T @ dout, db
 
 
-def ce_logsumexp(logits, y):  # noqa: ANN001, ANN201
+def ce_logsumexp(logits, y):
     """Correct alternative: torch.logsumexp and softmax."""
     n = logits.shape[0]
     log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)
@@ -236,24 +236,24 @@ def ce_logsumexp(logits, y):  # noqa: ANN001, ANN201
     return -(log_p * onehot).sum() / n, (torch.softmax(logits, dim=1) - onehot) / n
 
 
-def ce_grad_not_averaged(logits, y):  # noqa: ANN001, ANN201
+def ce_grad_not_averaged(logits, y):
     """Bug: dlogits not divided by N."""
     loss, d = ce_logsumexp(logits, y)
     return loss, d * logits.shape[0]
 
 
-def mse_in_place(pred, target):  # noqa: ANN001, ANN201
+def mse_in_place(pred, target):
     """Bug: pred -= target changes the caller's prediction."""
     pred -= target
     return (pred ** 2).mean(), 2 * pred / pred.numel()
 
 
-def mse_long_error(pred, target):  # noqa: ANN001, ANN201
+def mse_long_error(pred, target):
     """A student helper that raises with a long message."""
     raise ValueError("shapes do not match: " + "x" * 400 + " END")
 
 
-def rnn_forward(x, h0, Wx, Wh, b):  # noqa: ANN001, ANN201
+def rnn_forward(x, h0, Wx, Wh, b):
     """Correct."""
     h, states = h0, []
     for t in range(x.shape[1]):
@@ -263,7 +263,7 @@ def rnn_forward(x, h0, Wx, Wh, b):  # noqa: ANN001, ANN201
     return hs, (x, h0, Wx, Wh, hs)
 
 
-def rnn_backward_in_place(dh, cache):  # noqa: ANN001, ANN201
+def rnn_backward_in_place(dh, cache):
     """Bug: the carry is added into the caller's dh."""
     x, h0, Wx, Wh, hs = cache
     dx, dWx, dWh, db = torch.zeros_like(x), torch.zeros_like(Wx), torch.zeros_like(Wh), torch.zeros_like(Wh[0])
@@ -311,7 +311,7 @@ def test_student_exception_shows_its_frame_and_whole_text() -> None:
 
 # ---- clipping ------------------------------------------------------------------------------------------
 
-def grad_norm(grads, norm_type=2.0):  # noqa: ANN001, ANN201
+def grad_norm(grads, norm_type=2.0):
     """Correct alternative: one vector of all entries."""
     flat = [g.reshape(-1) for g in grads if g is not None]
     if not flat:
@@ -319,14 +319,14 @@ def grad_norm(grads, norm_type=2.0):  # noqa: ANN001, ANN201
     return torch.linalg.vector_norm(torch.cat(flat), norm_type)
 
 
-def grad_norm_float32(grads, norm_type=2.0):  # noqa: ANN001, ANN201
+def grad_norm_float32(grads, norm_type=2.0):
     """Bug: the norm computed in float32."""
     value = grad_norm([None if g is None else g.float() for g in grads], norm_type)
     like = next((g for g in grads if g is not None), value)
     return value.to(like.dtype)
 
 
-def grad_norm_abs_in_place(grads, norm_type=2.0):  # noqa: ANN001, ANN201
+def grad_norm_abs_in_place(grads, norm_type=2.0):
     """Bug: takes |g| in place, changing the caller's gradients."""
     for g in grads:
         if g is not None:
@@ -334,7 +334,7 @@ def grad_norm_abs_in_place(grads, norm_type=2.0):  # noqa: ANN001, ANN201
     return grad_norm(grads, norm_type)
 
 
-def clip_into_list(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):  # noqa: ANN001, ANN201
+def clip_into_list(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Bug: clipped copies written into the list; the caller's tensors stay unchanged."""
     total = grad_norm(grads, norm_type)
     coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
@@ -342,7 +342,7 @@ def clip_into_list(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):  #
     return total
 
 
-def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  # noqa: ANN001, ANN201
+def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):
     """Correct clip_grad_norm with a coefficient as a Python float, with bug switches."""
     total = grad_norm(grads, norm_type)
     if error_if_nonfinite and not torch.isfinite(total) and bug != "raise_late":
@@ -386,24 +386,24 @@ def test_clipping_variants(grade_id: str, functions: dict[str, Callable[..., Any
 
 # ---- more of the family: realistic slips beyond the issue's list, each named ------------------------------
 
-def linear_float32(x, W, b):  # noqa: ANN001, ANN201
+def linear_float32(x, W, b):
     """Bug: the forward computed in float32 and cast back."""
     return (x.float() @ W.float() + b.float()).to(x.dtype), (x, W)
 
 
-def linear_backward(dout, cache):  # noqa: ANN001, ANN201
+def linear_backward(dout, cache):
     """Correct."""
     x, W = cache
     return dout @ W.T, x.T @ dout, dout.sum(dim=0)
 
 
-def mse_sign(pred, target):  # noqa: ANN001, ANN201
+def mse_sign(pred, target):
     """Bug: d/dpred with the residual's sign flipped."""
     r = pred - target
     return (r ** 2).mean(), 2 * (target - pred) / r.numel()
 
 
-def rnn_backward_no_carry(dh, cache):  # noqa: ANN001, ANN201
+def rnn_backward_no_carry(dh, cache):
     """Bug: truncated to one step (no gradient carried back from step t + 1)."""
     x, h0, Wx, Wh, hs = cache
     dx, dWx, dWh, db = torch.zeros_like(x), torch.zeros_like(Wx), torch.zeros_like(Wh), torch.zeros_like(Wh[0])
@@ -417,25 +417,25 @@ def rnn_backward_no_carry(dh, cache):  # noqa: ANN001, ANN201
     return dx, dh0, dWx, dWh, db
 
 
-def sigmoid_forward(x):  # noqa: ANN001, ANN201
+def sigmoid_forward(x):
     """Correct."""
     s = torch.sigmoid(x)
     return s, s
 
 
-def sigmoid_backward_s(dout, cache):  # noqa: ANN001, ANN201
+def sigmoid_backward_s(dout, cache):
     """Bug: sigma' written as s."""
     return dout * cache
 
 
-def clip_value_abs(grads, clip_value):  # noqa: ANN001, ANN201
+def clip_value_abs(grads, clip_value):
     """Bug: clamps |g|, losing the sign."""
     for g in grads:
         if g is not None:
             g.copy_(g.abs().clamp(max=clip_value))
 
 
-def grad_norm_squared(grads, norm_type=2.0):  # noqa: ANN001, ANN201
+def grad_norm_squared(grads, norm_type=2.0):
     """Bug: the p-th root forgotten (squared norm for p = 2)."""
     inf = norm_type == float("inf")
     parts = [g.abs().max() if inf else (g.abs() ** norm_type).sum() for g in grads if g is not None]
@@ -444,7 +444,7 @@ def grad_norm_squared(grads, norm_type=2.0):  # noqa: ANN001, ANN201
     return torch.stack(parts).max() if inf else torch.stack(parts).sum()
 
 
-def adamw_decay_after_step(param, grad, state, lr=1e-3, weight_decay=1e-2, **hyper):  # noqa: ANN001, ANN003, ANN201
+def adamw_decay_after_step(param, grad, state, lr=1e-3, weight_decay=1e-2, **hyper):
     """Bug: the Adam step first, then the decoupled decay of the updated parameter."""
     return adam(param, grad, state, lr=lr, **hyper) * (1 - lr * weight_decay)
 

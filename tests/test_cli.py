@@ -46,6 +46,25 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
     assert exit_info.value.code == 2
 
 
+
+def test_a_misspelled_option_is_one_line_with_a_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--assignement` (also before the options it leaves missing): one line, 'did you mean --assignment?', exit 2."""
+    for args in (["grade", "x", "--assignement", "fake", "--out", "o"], ["grade", "x", "--out=o", "--assignement=f"],
+                 ["key", "export", "--fiel", "k"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.count("\n") == 1, err
+        assert "did you mean --assignment?" in err or "did you mean --file?" in err
+    with pytest.raises(SystemExit):
+        main(["grade", "x", "--out", "o", "--frobnicate", "red"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized option --frobnicate" in err and "did you mean" not in err
+    with pytest.raises(SystemExit):  # a missing option: one line too (argparse prints the whole usage)
+        main(["grade", "x", "--out", "o"])
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not Path("o").exists() and not (tmp_path / "o").exists()
+
 def test_seed_option_is_gone_and_the_key_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """--seed no longer exists (inputs come from the course key); a guessable key or unknown --student exit 2."""

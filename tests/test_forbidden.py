@@ -94,7 +94,7 @@ def test_scan_survives_bad_source_and_unknown_names() -> None:
         [p], [p], [p], [p], [], [torch.tensor(0.0)], beta1=0.9, beta2=0.9, lr=1.0, weight_decay=0.0, eps=1e-8,
         maximize=False, amsgrad=False)),
 ])
-def test_tripwire_raises_records_and_restores(name: str, shortcut) -> None:  # noqa: ANN001
+def test_tripwire_raises_records_and_restores(name: str, shortcut) -> None:
     p = torch.zeros(3, requires_grad=True)
     with tripwire() as wire:
         with pytest.raises(ForbiddenCall):

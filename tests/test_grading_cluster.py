@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from autograder.cli import main
-from autograder.grading import cluster, pipeline, records, replies  # noqa: F401 - see below
+from autograder.grading import cluster, pipeline, records, replies  # see below
 from autograder.grading.assignments import load_assignment
 from autograder.grading.model import Limits, Result, Submission
 

@@ -14,7 +14,7 @@ from autograder.grading import export
 from autograder.grading.model import Result, Row
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 
 def _result(student: str, scores: tuple[float, float, float]) -> Result:

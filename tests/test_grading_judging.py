@@ -19,7 +19,7 @@ from autograder.grading.limits import MESSAGE_CHARS
 from autograder.grading.model import Result, Verdict
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 KEY = "judging-test-key-0123456789"
 ADAM_WRONG_ON_ONE_VISIBLE_CASE = '''

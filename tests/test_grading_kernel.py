@@ -15,7 +15,7 @@ from autograder.grading import kernel
 from autograder.grading.model import EXIT_RESULTS_UNWRITABLE, Cell
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 SCALE = FAKE.question("test_scale")
 CASES = {"test_scale": [{"x": torch.arange(3, dtype=torch.float64), "a": 2.0},

@@ -21,9 +21,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 
-from autograder import plain  # noqa: E402
-from autograder.grading import sandbox  # noqa: E402
-from autograder.grading.model import Cell, Job, Limits  # noqa: E402
+from autograder import plain
+from autograder.grading import sandbox
+from autograder.grading.model import Cell, Job, Limits
 
 ROOT = os.geteuid() == 0
 pytestmark = pytest.mark.skipif(not ROOT, reason="the no-cgroup path of the killer runs only as root here")

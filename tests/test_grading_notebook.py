@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-import containers  # noqa: E402
-from fakecourse import notebooks  # noqa: E402
+import containers
+from fakecourse import notebooks
 
-from autograder.grading import limits  # noqa: E402
-from autograder.grading.notebook import Malformed, json_values, parse  # noqa: E402
+from autograder.grading import limits
+from autograder.grading.notebook import Malformed, json_values, parse
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from autograder.grading.model import Result, Submission
 from autograder.grading.pipeline import _with_roster
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse import notebooks  # noqa: E402
+from fakecourse import notebooks
 
 CHECKS = "fakecourse.checks:get_assignment"
 

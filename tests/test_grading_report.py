@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import subprocess
 import sys
 from pathlib import Path
 
-from autograder.grading import report
+from autograder.grading import pages, report
 from autograder.grading.model import Result, Row, RunSummary
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse.checks import ASSIGNMENT as FAKE  # noqa: E402
+from fakecourse.checks import ASSIGNMENT as FAKE
 
 LONG = "x" * 400
 
@@ -90,7 +91,8 @@ def test_everything_in_the_report_is_escaped() -> None:
                                    ("test_norm2", 2.0, "passed", "ok", ""),
                                    ("test_square_grad", 2.0, "passed", "", "")])
     page = report.render(FAKE, results, RunSummary(evil, "bubblewrap", graded=1, elapsed=1.0))
-    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1  # the report's own table sorter, nothing else
     assert "%3Cscript%3E" in page  # the link to the feedback page is URL-encoded
 
 
@@ -110,3 +112,57 @@ def test_report_never_touches_the_pyplot_backend() -> None:
             "assert 'matplotlib.pyplot' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_one_definition_of_every_count_in_report_and_console() -> None:
+    """Mean over the students who submitted, missing apart, students counted once: the report and the summary agree."""
+    from autograder.grading import outputs
+
+    results = _cohort()
+    counts = report.cohort(results)
+    assert [r.student_id for r in counts.handed_in] == ["ann", "ben", "cat", "dan"]
+    assert [r.student_id for r in counts.missing] == ["gus", "hal"]
+    assert abs(counts.mean - (3 * (1 + 1 / 3 + 2) + 4) / 4) < 1e-6  # not over 6, and not 4 rows of 'missing'
+    assert counts.outcomes == {"partial": 3, "failed": 1, report.NOT_SUBMITTED: 2}
+    assert counts.outcome_text() == "failed 1, partial 3, not submitted 2"
+    page = report.render(FAKE, results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0))
+    line = outputs.summary_line(results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0), 2)
+    assert f"mean total {pages.score(counts.mean)} of 5" in page and f"mean total {counts.mean:.2f} over them" in line
+    assert "6 students, 4 submitted" in line and "4 of 6 students submitted" in page
+    assert counts.outcome_text() in line and counts.outcome_text() in page
+    assert "missing 6" not in line and "missing" not in counts.outcome_text()  # rows are never counted as students
+    assert "fingerprint abc123" in line and "fingerprint <b>abc123</b>" in page
+
+
+def test_an_untouched_stub_is_one_not_attempted_diagnosis() -> None:
+    stub = [("test_scale", "scale (for test_scale): case [n=3]: raised NotImplementedError (in scale, cell "
+                           "answer-1, line 3: `raise NotImplementedError`)"),
+            ("test_norm2", "test_norm2: raised NotImplementedError: write norm2 (in norm2, cell answer-2, line 7: "
+                           "`raise NotImplementedError(\"write norm2\")`)"),
+            ("test_square_grad", "test_square_grad: case [x=-1]: raised NotImplementedError")]
+    results = [_result(s, [(g, 0.0, "error", m, "") for g, m in stub]) for s in ("ann", "ben")]
+    (found,) = report.common_diagnoses(results)
+    assert found.key == report.NOT_ATTEMPTED and found.count == 2
+    assert found.tests == ("test_norm2", "test_scale", "test_square_grad")
+
+
+def test_diagnoses_show_numbers_they_share_and_never_a_hash() -> None:
+    """A shared number ('10 s time limit', 'line 4') is kept; numbers that differ read '…', not '#'."""
+    timeouts = [_result(s, [("test_scale", 0.0, "timeout", "scale (for test_scale) did not finish within the 10 s "
+                                                            "time limit (endless loop?)", "")]) for s in ("ann", "ben")]
+    (timeout,) = report.common_diagnoses(timeouts)
+    assert timeout.key == "timeout: scale (for test_scale) did not finish within the 10 s time limit (endless loop?)"
+    errs = [_result(s, [("test_norm2", 0.0, "failed", f"test_norm2: case [n={n}]: output 'y' differs: max abs err "
+                                                      f"{err} at step 4 (in norm2, cell answer-2, line {line}: `x`)",
+                         "")]) for s, n, err, line in (("ann", 3, 0.5, 2), ("ben", 4, 1.5e-3, 9))]
+    (err,) = report.common_diagnoses(errs)
+    assert err.key == "failed: output 'y' differs: max abs err … at step 4" and "#" not in err.key
+    page = report.render(FAKE, {r.student_id: r for r in errs + timeouts[:0]}, RunSummary("k", "bubblewrap"))
+    assert "#" not in html.unescape(page.split("Most common diagnoses")[1].split("Students")[0])
+
+
+def test_histogram_counts_whole_students() -> None:
+    fig = report.histogram([1.0, 2.5], 5.0)
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_yticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)

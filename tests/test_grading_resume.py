@@ -18,7 +18,7 @@ from autograder.grading.collect import collect, current_fingerprint, fingerprint
 from autograder.grading.model import Result, Row, Submission
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse import checks, notebooks  # noqa: E402
+from fakecourse import checks, notebooks
 
 FAKE = checks.ASSIGNMENT
 CHECKS = "fakecourse.checks:get_assignment"

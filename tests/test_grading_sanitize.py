@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse import checks, notebooks  # noqa: E402
+from fakecourse import checks, notebooks
 
-from autograder.grading.model import Cell  # noqa: E402
-from autograder.grading.notebook import Malformed, parse  # noqa: E402
-from autograder.grading.sanitize import plan  # noqa: E402
+from autograder.grading.model import Cell
+from autograder.grading.notebook import Malformed, parse
+from autograder.grading.sanitize import plan
 
 SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
 

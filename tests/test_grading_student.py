@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-import containers  # noqa: E402
-from fakecourse import checks, notebooks  # noqa: E402
+import containers
+from fakecourse import checks, notebooks
 
-from autograder.grading import limits  # noqa: E402
-from autograder.grading.collect import collect  # noqa: E402
-from autograder.grading.model import Job, Limits, Reply, Result, Submission  # noqa: E402
-from autograder.grading.notebook import parse  # noqa: E402
-from autograder.grading.protocol import MAX_MESSAGE_BYTES  # noqa: E402
-from autograder.grading.student import grade_submission  # noqa: E402
+from autograder.grading import limits
+from autograder.grading.collect import collect
+from autograder.grading.model import Job, Limits, Reply, Result, Submission
+from autograder.grading.notebook import parse
+from autograder.grading.protocol import MAX_MESSAGE_BYTES
+from autograder.grading.student import grade_submission
 
 SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
 

@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from fakecourse import checks, notebooks  # noqa: E402
+from fakecourse import checks, notebooks
 
-from autograder import plain  # noqa: E402
-from autograder.checks.spec import ERROR_KEY  # noqa: E402
-from autograder.grading import outputs, pipeline, records  # noqa: E402
-from autograder.grading.model import Job, Limits, Reply, Result, Row, RunSummary, Submission, safe_text  # noqa: E402
-from autograder.grading.notebook import parse  # noqa: E402
-from autograder.grading.student import grade_submission  # noqa: E402
+from autograder import plain
+from autograder.checks.spec import ERROR_KEY
+from autograder.grading import outputs, pipeline, records
+from autograder.grading.model import Job, Limits, Reply, Result, Row, RunSummary, Submission, safe_text
+from autograder.grading.notebook import parse
+from autograder.grading.student import grade_submission
 
 FAKE = checks.ASSIGNMENT
 SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import stat
 import threading
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import key
+from autograder import key, keytool
 from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import FIXED_SEED, seed_for
+from autograder.cli import main
 from autograder.grading import judging
 
 KEY = "a-course-key-of-reasonable-length"
@@ -91,3 +93,117 @@ def test_notebook_and_batch_grader_draw_the_same_hidden_inputs(monkeypatch: pyte
 def test_outside_autograde_the_fixed_seed_needs_no_key(keyless: Path) -> None:
     assert seed_for("optimizers", "adam_step_basic", None) == FIXED_SEED
     assert not keyless.exists()
+
+
+def _machine(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """Act as another machine: its own HOME and XDG_CONFIG_HOME, no COURSE_GRADING_KEY. Returns its key file."""
+    monkeypatch.delenv(key.ENV, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home / ".config" / "taming-exploding-gradients" / "grading.key"
+
+
+def test_creating_a_key_prints_where_and_its_fingerprint(keyless: Path, capsys: pytest.CaptureFixture) -> None:
+    made = key.load_key()
+    err = capsys.readouterr().err
+    assert err == key.created_line(keyless, made) + "\n"
+    assert str(keyless) in err and key.key_id(made) in err and "key export" in err
+    key.load_key()
+    assert capsys.readouterr().err == ""  # said once, when the file is made, not on every use
+
+
+def test_key_lifecycle_on_two_machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture) -> None:
+    """Machine A creates and exports; machine B imports (file or environment line): same fingerprint, same seeds."""
+    first = _machine(monkeypatch, tmp_path / "a")
+    assert main(["key", "show"]) == 2 and "no grading key yet" in capsys.readouterr().err
+    assert main(["key", "create"]) == 0
+    assert f"created a new grading key in {first}" in capsys.readouterr().err
+    fingerprint = key.key_id(first.read_bytes().strip())
+    assert main(["key", "show"]) == 0 and capsys.readouterr().out == (
+        f"grading key from {first}, fingerprint {fingerprint}\n")
+    assert main(["key", "create"]) == 2 and "not replaced" in capsys.readouterr().err  # never overwritten
+    seed_a = key.student_seed(key.load_key(), "optimizers", "alice")
+    assert main(["key", "export"]) == 0
+    exported = capsys.readouterr()
+    assert exported.out.startswith(f"export {key.ENV}=") and fingerprint in exported.err
+    copy = tmp_path / "usb" / "grading.key"
+    assert main(["key", "export", "--file", str(copy)]) == 0
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    capsys.readouterr()
+
+    second = _machine(monkeypatch, tmp_path / "b")
+    assert main(["key", "create", "--from", str(copy)]) == 0
+    assert stat.S_IMODE(second.stat().st_mode) == 0o600 and second.read_bytes() == first.read_bytes()
+    assert fingerprint in capsys.readouterr().err
+    assert key.student_seed(key.load_key(), "optimizers", "alice") == seed_a
+
+    third = _machine(monkeypatch, tmp_path / "c")  # the printed line, pasted into a file or set in the shell
+    (tmp_path / "line.sh").write_text(exported.out)
+    assert main(["key", "create", "--from", str(tmp_path / "line.sh")]) == 0
+    assert key.key_id(third.read_bytes().strip()) == fingerprint
+    _machine(monkeypatch, tmp_path / "d")
+    monkeypatch.setenv(key.ENV, exported.out.split("=", 1)[1].strip().strip("'"))
+    assert key.student_seed(key.load_key(), "optimizers", "alice") == seed_a
+    assert main(["key", "show"]) == 0 and f"from the environment variable {key.ENV}" in capsys.readouterr().out
+    assert main(["key", "create"]) == 2 and key.ENV in capsys.readouterr().err
+    assert not (tmp_path / "d" / ".config").exists()  # nothing written while the environment holds the key
+
+
+def test_short_key_messages_name_their_source_and_fix(keyless: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv(key.ENV, "short")
+    with pytest.raises(ValueError, match=f"from the environment variable {key.ENV} .* set {key.ENV}") as env:
+        key.load_key()
+    assert "delete the file" not in str(env.value)
+    monkeypatch.delenv(key.ENV)
+    keyless.parent.mkdir(parents=True)
+    keyless.write_text("short")
+    with pytest.raises(ValueError, match=f"from {keyless} .* delete the file"):
+        key.load_key()
+    (tmp_path / "bad").write_text("tiny")
+    _machine(monkeypatch, tmp_path / "z")
+    with pytest.raises(ValueError, match=f"from {tmp_path / 'bad'}"):
+        keytool.run(argparse.Namespace(action="create", origin=tmp_path / "bad"))
+
+
+def test_the_seed_derivation_is_frozen() -> None:
+    """Exact values: changing the derivation would silently change every student's hidden inputs mid-course (and
+    disagree with results and nbgrader grades already given). Mutation testing found no other test pinning them."""
+    assert key.key_id(b"k" * 20) == "89d540dc6ac9"
+    assert key.mix(12345, "alice") == 7242383917606196341
+    assert key.mix(12345, "alice", "q1") == 9153272712807211404
+    assert key.assignment_seed(b"k" * 20, "optimizers") == 1565785709506647140
+    assert key.question_seed(b"k" * 20, "optimizers", "alice", "adam_step_basic") == 9196987779152896496
+
+
+def test_key_file_defaults_and_boundaries(keyless: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert key.key_path() == tmp_path / "home" / ".config" / "taming-exploding-gradients" / "grading.key"
+    made = key.load_key()
+    assert len(made) == 64 and int(made, 16) >= 0  # 256 random bits, hex
+    assert stat.S_IMODE(key.key_path().parent.stat().st_mode) == 0o700  # the folder is private too
+    monkeypatch.setenv(key.ENV, "x" * key.MIN_LENGTH)  # exactly the minimum is enough
+    assert key.load_key() == b"x" * key.MIN_LENGTH
+    monkeypatch.setenv(key.ENV, "x" * (key.MIN_LENGTH - 1))
+    with pytest.raises(ValueError) as short:
+        key.load_key()
+    assert str(short.value) == (
+        f"grading key from the environment variable {key.ENV} is 15 characters long; at least 16 are needed: set "
+        f"{key.ENV} to the line `python -m autograder key export` prints on the machine that graded first, or "
+        "unset it to use the key file")
+    monkeypatch.delenv(key.ENV)
+    keyless.parent.mkdir(parents=True)
+    keyless.write_text("y" * 15)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(keyless.parents[1]))
+    with pytest.raises(ValueError) as from_file:
+        key.load_key()
+    assert str(from_file.value).endswith(
+        "copy the course's key there with `python -m autograder key create --from FILE`, or delete the file to have "
+        "a new one made (every hidden input then changes)")
+    keyless.unlink()
+    keyless.mkdir()  # something that is not a readable file where the key should be
+    with pytest.raises(ValueError, match=f"grading key file {keyless} cannot be read: Is a directory"):
+        key.load_key()

@@ -151,7 +151,7 @@ def test_known_mistakes_lose_exactly_the_predicted_points_and_are_named(course: 
     namespace: dict = {}
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("import torch\n" + "".join(cell["source"]), namespace)  # noqa: S102
+            exec("import torch\n" + "".join(cell["source"]), namespace)
     scores = _scores(db, "optimizers", "wrong")
     for q in ASSIGNMENTS["optimizers"].questions:
         assert scores[q.grade_id] == pytest.approx(_expected_score("optimizers", q.grade_id, namespace, "wrong")), q

@@ -13,7 +13,7 @@ from tests.translation_lint import check_catalog
 from tests.translation_terms import catalog_prose, glossary_problems, load_terms, parse_glossary, term_problems
 
 sys.path.insert(0, str(REPO / "book" / "_ext"))
-from seed_claims import claims_messages, load_claims  # noqa: E402 - book/_ext is not a package
+from seed_claims import claims_messages, load_claims  # book/_ext is not a package
 
 CATALOGS = REPO / "book" / "locale" / "zh_CN" / "LC_MESSAGES"
 UNTRANSLATED = "exercises/"  # released notebooks stay English in the Chinese edition (with a note)

@@ -10,16 +10,16 @@ import pytest
 from tests.book_build import REPO
 
 sys.path.insert(0, str(REPO / "book" / "_ext"))
-import build_zh  # noqa: E402 - book/_ext is not a package
-import glue_i18n  # noqa: E402
-import language_switch  # noqa: E402
-import math_i18n  # noqa: E402
-import seed_claims  # noqa: E402
-import zh_search  # noqa: E402
-import zh_ui  # noqa: E402
-from docutils import nodes  # noqa: E402
+import build_zh
+import glue_i18n
+import language_switch
+import math_i18n
+import seed_claims
+import zh_search
+import zh_ui
+from docutils import nodes
 
-from tests.book_build import toc_files  # noqa: E402
+from tests.book_build import toc_files
 
 SEEDS = REPO.parent / "shared" / "seeds"  # the source posts live next to the repository, not in it
 # the review's searches (issue 19) and the chapter each must find first or second
@@ -72,7 +72,7 @@ def test_generated_conf_is_jupyter_books_plus_the_extension_path() -> None:
     """conf.py is generated from _config.yml: Jupyter Book's values, book/_ext importable, absolute .bib paths."""
     conf = build_zh.sphinx_conf(REPO)
     namespace: dict[str, object] = {}
-    exec(compile(conf, "conf.py", "exec"), namespace)  # noqa: S102 - our own generated file
+    exec(compile(conf, "conf.py", "exec"), namespace)  # our own generated file
     assert str(REPO / "book" / "_ext") in sys.path
     assert namespace["html_theme"] == "sphinx_book_theme"
     assert namespace["external_toc_path"] == "_toc.yml"

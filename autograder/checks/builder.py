@@ -120,7 +120,7 @@ def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
                 tripped = list(wire.tripped)
     except (Unusable, ChangedInput) as exc:
         out = {ERROR_KEY: str(exc)}
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any student exception becomes a graded message
+    except (Exception, SystemExit) as exc:  # any student exception becomes a graded message
         out = {ERROR_KEY: describe_exception(exc)}
     if tripped:  # counts even when the student caught ForbiddenCall and carried on
         return forbidden_output(f"{tripped[0]} was called inside the graded function (write the computation "
@@ -138,7 +138,7 @@ def _case_parts(spec: CheckSpec, case: Case, out: Any, want: Output) -> list[tup
     for key, value in want.items():
         try:
             parts.append((key, compare(out.get(key), value, spec.tolerance(case), key in spec.step_keys)))
-        except Exception as exc:  # noqa: BLE001 - garbage must not crash the judge
+        except Exception as exc:  # garbage must not crash the judge
             parts.append((key, Diff(False, f"could not read this output ({type(exc).__name__})")))
     return parts
 

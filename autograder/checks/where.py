@@ -34,7 +34,7 @@ def _cell_name(filename: str) -> str:
         number = shell.compile._filename_map.get(filename) if shell is not None else None
         if number is not None:
             return f"Cell In[{number}]"
-    except Exception:  # noqa: BLE001 - IPython absent or different: fall back to the file name
+    except (ImportError, AttributeError, TypeError):  # IPython absent or different: fall back to the file name
         pass
     if filename.startswith("<") and filename.endswith(">"):
         return filename[1:-1]

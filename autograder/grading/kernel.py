@@ -145,7 +145,7 @@ def _safe_dump(value: Any, base: Path) -> None:
         try:
             plain.encode(output)
             clean.append(output)
-        except Exception as exc:  # noqa: BLE001 - anything the student returned
+        except Exception as exc:  # anything the student returned
             clean.append({ERROR_KEY: f"returned something that is not plain data: {exc}"[:300]})
     plain.dump({**value, "outputs": clean}, base)
 
@@ -168,8 +168,8 @@ def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
                 filename = f"<cell {cell.label}>"
                 # Tracebacks and the checks' "line N: `...`" read source through linecache, as in Jupyter.
                 linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
-                exec(compile(cell.source, filename, "exec"), namespace)  # noqa: S102 - the sandbox's job
-            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+                exec(compile(cell.source, filename, "exec"), namespace)  # running it is the sandbox's job
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt included
                 errors.append(f"cell {cell.label}: {_one_line(exc)}")
                 memory = memory or _is_memory(exc)
         if wire is None and tripwire is not None:
@@ -188,13 +188,13 @@ def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
                 for case in cases.get(question.grade_id, []):
                     try:
                         outputs.append(question.call(functions, case))
-                    except BaseException as exc:  # noqa: BLE001 - call must not raise, but be sure
+                    except BaseException as exc:  # call must not raise, but be sure
                         outputs.append({ERROR_KEY: _one_line(exc)})
             tripped = sorted(set(wire.tripped[seen:])) if wire is not None else []
             _safe_dump({"outputs": outputs, "missing": missing, "memory": watch.memory, "tripped": tripped,
                         "seconds": time.perf_counter() - started}, out_dir / f"q{index}")
             os.write(progress_fd, f"q{index}\n".encode())
-    except BaseException:  # noqa: BLE001 - writing the results failed (disk full, memory): not the student's exit
+    except BaseException:  # writing the results failed (disk full, memory): not the student's exit
         os._exit(EXIT_RESULTS_UNWRITABLE)
     finally:
         os._exit(0)

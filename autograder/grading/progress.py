@@ -1,4 +1,4 @@
-"""Progress of a batch: a tqdm bar on a terminal; in a pipe or a log, a line every few students."""
+"""Progress of a batch: a tqdm bar on a terminal; in a pipe or a log, a line per student, at most one a second."""
 
 from __future__ import annotations
 
@@ -27,16 +27,30 @@ def progress_line(done: int, total: int, elapsed: float) -> str:
 
 
 class Progress:
-    """Counts finished students; shows a bar on a terminal, else prints a line every `every` students."""
+    """Counts finished students; a bar on a terminal, else a line per student (at most one per `interval` s).
 
-    def __init__(self, total: int, stream: TextIO, every: int = 5) -> None:
+    The last student always gets its line, so a log ends with the count; `every` (tests, scripts) prints
+    exactly every `every` students instead.
+    """
+
+    def __init__(self, total: int, stream: TextIO, every: int | None = None, interval: float = 1.0) -> None:
         """Start at zero of `total`, writing to `stream`."""
-        self.total, self.done, self.stream, self.every = total, 0, stream, max(1, every)
+        self.total, self.done, self.stream = total, 0, stream
+        self.every, self.interval = (max(1, every) if every else None), interval
         self.started = time.monotonic()
+        self.last = -float("inf")  # when the last line was printed: the first student always gets one
         self.lock = threading.Lock()
         self.bar: tqdm | None = None
         if stream.isatty() and total:
             self.bar = tqdm(total=total, file=stream, unit="student", dynamic_ncols=True, leave=True)
+
+    def _due(self, now: float) -> bool:
+        """Whether the student just counted gets a line."""
+        if self.done == self.total:
+            return True
+        if self.every is not None:
+            return self.done % self.every == 0
+        return now - self.last >= self.interval
 
     def step(self, label: str) -> None:
         """One more student finished (`label` names it on the bar)."""
@@ -45,9 +59,11 @@ class Progress:
             if self.bar is not None:
                 self.bar.set_postfix_str(label[:30], refresh=False)
                 self.bar.update(1)
-            elif self.done % self.every == 0 or self.done == self.total:
-                print(progress_line(self.done, self.total, time.monotonic() - self.started), file=self.stream,
-                      flush=True)
+                return
+            now = time.monotonic()
+            if self._due(now):
+                self.last = now
+                print(progress_line(self.done, self.total, now - self.started), file=self.stream, flush=True)
 
     def close(self) -> None:
         """Finish the bar (the terminal line is left in place)."""
