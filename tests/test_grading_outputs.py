@@ -73,6 +73,7 @@ def test_templates_ship_in_the_wheel(tmp_path: Path) -> None:
     shutil.copytree(repo / "autograder", src / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):  # built from a copy: no build/ or egg-info in the checkout
         shutil.copy(repo / name, src / name)
+    shutil.copytree(repo / "jupyter-config", src / "jupyter-config")  # the book server's data-files
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

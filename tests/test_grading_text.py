@@ -172,10 +172,10 @@ def test_a_result_that_cannot_be_rendered_costs_only_its_student(tmp_path: Path,
     and everyone else's outputs are written as usual."""
     real = outputs.feedback_html
 
-    def fragile(result: Result, assignment: Any, sandbox_name: str) -> str:
+    def fragile(result: Result, assignment: Any, sandbox_name: str, book: str = "") -> str:
         if result.student_id == "bob" and result.rows[0].status != "error":
             raise ValueError("template exploded")
-        return real(result, assignment, sandbox_name)
+        return real(result, assignment, sandbox_name, book)
 
     monkeypatch.setattr(outputs, "feedback_html", fragile)
     results = {s: Result(s, FAKE.id, FAKE.notebook, "u", False, 1, (), {}, 0.1, _rows(s, ["fine"], [""], ["passed"]))
