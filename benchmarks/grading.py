@@ -76,7 +76,6 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
     """Median milliseconds over k one-cell submissions on one sandboxed worker: isolation parts and the job."""
     import statistics
 
-    from autograder import plain
     from autograder.grading import sandbox
     from autograder.grading.model import Cell, Job, Limits
 
@@ -87,7 +86,6 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
         try:
             for i in range(k):
                 (exchange / f"job-{i}").mkdir()
-                plain.dump({}, exchange / f"job-{i}" / "cases")
                 job = Job(f"job-{i}", (Cell("c", "x = 1", True),), (), Limits(10.0, 512, 4096))
                 reply = worker.request(job, wait=60)
                 measured = {**reply.isolation_parts, "isolation": reply.isolation_seconds,

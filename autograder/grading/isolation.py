@@ -109,11 +109,11 @@ def claim_slot(start: int, folder: Path = SLOT_LOCKS) -> SlotClaim:
 FACADE = "facade"
 
 
-def new_namespaces(hide: list[Path]) -> None:
-    """Enter fresh IPC and mount namespaces and cover each folder in `hide`: with its read-only `facade`
-    sub-folder when it has one, else with an empty read-only tmpfs."""
-    _check(_libc.unshare(CLONE_NEWIPC | CLONE_NEWNS), "unshare(CLONE_NEWIPC | CLONE_NEWNS)")
-    # our mounts must not propagate back into the worker's namespace
+def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS) -> None:
+    """Enter fresh namespaces (IPC and mount unless told otherwise) and cover each folder in `hide`: with
+    its read-only `facade` sub-folder when it has one, else with an empty read-only tmpfs."""
+    _check(_libc.unshare(flags), f"unshare({flags:#x})")
+    # our mounts must not propagate back into the namespace we came from
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     for folder in hide:
         target, facade = str(folder).encode(), folder / FACADE

@@ -176,6 +176,9 @@ def _watch(pid: int, status_of: Callable[[], int], pipes: dict[int, str], timeou
             elif pipes[fd] == "results":
                 if phases.feed(data):
                     deadline = time.monotonic() + timeout
+                if phases.closed and status is None:  # nothing it does from now on can count: stop it at once
+                    status = -1
+                    break
             else:
                 name = pipes[fd]
                 total[name] += len(data)
@@ -309,7 +312,7 @@ def run_job(job: Job, state: State) -> Reply:
         groups.destroy()  # every process of the submission, however it detached itself
     destroyed = time.perf_counter() - tearing_down
     _kill_others(pid, uid, spare=state.template.pid)
-    if seen["status"] is None:
+    if seen["status"] in (None, -1):
         seen["status"] = state.template.status()
     phases.finish()
     _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
@@ -379,9 +382,13 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
         from autograder.checks.pinning import pin_forbidden_modules
 
         # first: every module that holds a shortcut is loaded before arming, and stays the one loaded
-        hide += pin_forbidden_modules()
+        pinned = pin_forbidden_modules()
         tripwire = arm_for_good
         arm_for_good()
+        if os.getpid() == 1:  # in the sandbox: cover their files once, here (no child can see them again)
+            isolation.new_namespaces(pinned, isolation.CLONE_NEWNS)
+        else:  # bare: each child covers them in its own mount namespace, where it can make one
+            hide += pinned
     from autograder import plain  # noqa: F401 - imported before the runner is covered in the children
     from autograder.grading import kernel
 
