@@ -84,7 +84,9 @@ def test_row_statuses(graded: dict, student: str) -> None:
     """Each corpus student gets exactly the expected status per question, and the score that goes with it."""
     rows = {r.grade_id: r for r in graded["results"][student].rows}
     expected = CASES[student][1]
-    assert {g: r.status for g, r in rows.items()} == expected, {g: r.message for g, r in rows.items()}
+    allowed = {g: status if isinstance(status, tuple) else (status,) for g, status in expected.items()}
+    assert set(rows) == set(allowed) and all(rows[g].status in allowed[g] for g in rows), \
+        {g: (r.status, r.message) for g, r in rows.items()}
     for row in rows.values():
         if row.status == "passed":
             assert row.score == row.max_score

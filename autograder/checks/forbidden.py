@@ -303,7 +303,8 @@ def _trap_fused_ops_for_good(wire: Tripwire) -> None:
         warnings.simplefilter("ignore")
         for op in sorted(n for n in torch._C._dispatch_get_all_op_names() if FUSED_OPS.match(n)):
             short = op.split("::", 1)[1]
-            handle.impl(short, "CPU", wire.trap(f"torch.{short.split('.')[0]}"), False)
+            # the stub omits the with_keyset flag that Library.impl passes too
+            handle.impl(short, "CPU", wire.trap(f"torch.{short.split('.')[0]}"), False)  # type: ignore[call-arg]
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(handle))
 
 

@@ -1,6 +1,7 @@
 """The adversarial corpus (GUIDE §3): one submission per threat, and the rows each must produce.
 
-`CASES` maps a student id to (builder, expected statuses per grade_id). A builder gets the run's
+`CASES` maps a student id to (builder, expected statuses per grade_id: a status, or a tuple of the statuses
+allowed where timing decides between them). A builder gets the run's
 paths (submissions folder, output folder, source notebook, a secret file) so that attacks can aim
 at real files; it returns a notebook dict or raw bytes (None = no notebook at all).
 """
@@ -323,20 +324,14 @@ for _fd in _pipes():
     except OSError:
         pass
 """
-OOM_AFTER = """    import os, time
+OOM_AFTER = """    import ctypes
     answer = {answer}
-    helpers = []
-    for _ in range(6):  # 6 x 160 MiB at once, each under the per-process cap, together over the cgroup's
-        pid = os.fork()
-        if pid == 0:
-            try:
-                hog = b'x' * (160 << 20)
-                time.sleep(1)
-            finally:
-                os._exit(0)
-        helpers.append(pid)
-    for pid in helpers:  # the kernel kills some of them for memory; the answer is still returned
-        os.waitpid(pid, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    for key in range(40):  # shared memory counts for the submission's cgroup: killed for memory
+        address = libc.shmat(libc.shmget(0x6000 + key, 64 << 20, 0o1600), None, 0)
+        ctypes.memset(address, 1, 64 << 20)
+        libc.shmdt(ctypes.c_void_p(address))
     return answer
 """
 KILL_AFTER = """    import os, signal
@@ -361,6 +356,9 @@ def _then(prelude: str, ending: str) -> dict[str, str]:
 
 
 FORFEITED = {"test_scale": "error", "test_norm2": "error", "test_square_grad": "error"}
+#: A memory kill races the phase's deadline on a loaded machine: killed (error) or timed out, it scores 0.
+FORFEITED_MEMORY = {"test_scale": ("error", "timeout"), "test_norm2": ("error", "timeout"),
+                    "test_square_grad": ("error", "timeout")}
 # --- Torch loaded again is still torch (issue 18, section 3) ------------------------------------------------
 # Each route computes the right answer only if it reached an untrapped copy of torch's implementation.
 ROUTES = """import importlib, importlib.util, importlib.machinery, os, runpy, sys, types, torch
@@ -457,7 +455,7 @@ FOREACH_NORM = """def norm2(x):
     return getattr(torch.ops.aten, '_foreach_' + 'norm').Scalar([x], 2)[0]
 """
 
-CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
+CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, Any]]] = {
     "honest": (lambda p: submission(), PASS),
     "honest-stderr": (lambda p: submission(_scale(
         "    import warnings, sys\n    warnings.warn('float64 is slow')\n    print('note', file=sys.stderr)\n",
@@ -546,7 +544,7 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
                             {**PASS, "test_square_grad": "forbidden"}),
     "fake-lines-oom": (lambda p: submission(_then(FAKE_LINES, OOM_AFTER)), FORFEITED),
     "forged-files-kill": (lambda p: submission(_then(FORGED_FILES, KILL_AFTER)), FORFEITED),
-    "forged-files-oom": (lambda p: submission(_then(FORGED_FILES, OOM_AFTER)), FORFEITED),
+    "forged-files-oom": (lambda p: submission(_then(FORGED_FILES, OOM_AFTER)), FORFEITED_MEMORY),
     "forged-frames-timeout": (lambda p: submission(_then(FORGED_FRAMES, LOOP_AFTER)), FORFEITED),
     "reloads-torch": (lambda p: submission(RELOADED), {**PASS, **{k: "forbidden" for k in PASS}}),
     "runs-torch-files": (lambda p: submission({**RELOADED, "ans_scale": RELOADED["ans_scale"] + ONLY_FILES}),
