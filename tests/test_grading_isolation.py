@@ -333,9 +333,10 @@ def test_student_code_cannot_import_the_course(worker: Any) -> None:
 def test_isolation_overhead_is_reported(worker: Any) -> None:
     """Every reply says how long the isolation took and in which parts (the benchmark prints the median)."""
     reply = _job(worker, "job-cost", "x = 1")
-    assert set(reply["isolation_parts"]) == {"limit", "enter", "destroy", "background"}
+    assert set(reply["isolation_parts"]) == {"limit", "enter", "destroy", "background", "spawn"}
     assert reply["isolation_seconds"] == pytest.approx(sum(v for k, v in reply["isolation_parts"].items()
-                                                           if k != "background"))
+                                                           if k not in ("background", "spawn")))
+    assert 0 < reply["isolation_parts"]["spawn"] < reply["seconds"]  # the template's fork and its answer
     assert reply["cgroups"] is (LAYOUT is not None)
 
 

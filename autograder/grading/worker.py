@@ -292,12 +292,14 @@ def run_job(job: Job, state: State) -> Reply:
     pipes, child_ends, inputs_fd = _pipe_pairs()
     descriptor = {"job": job.job, "questions": list(job.questions), "memory_mb": job.limits.memory_mb, "uid": uid,
                   "cpu_seconds": int(job.limits.timeout * (count + 1)) + 1}
+    spawning = time.perf_counter()
     try:
         pid = state.template.spawn(descriptor, child_ends)
     finally:
         for fd in child_ends:
             os.close(fd)
     leaving = time.perf_counter()
+    spawned = leaving - spawning
     if groups:
         groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
     background = time.perf_counter() - leaving + state.prepared_seconds
@@ -343,7 +345,7 @@ def run_job(job: Job, state: State) -> Reply:
                  files=tuple(files), seconds=time.monotonic() - started,
                  isolation_seconds=created + (phases.setup or 0.0) + destroyed, cgroups=groups is not None,
                  isolation_parts={"limit": created, "enter": phases.setup or 0.0, "destroy": destroyed,
-                                  "background": background})
+                                  "background": background, "spawn": spawned})
 
 
 def main(argv: list[str] | None = None) -> int | ChildJob:

@@ -501,7 +501,9 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, Any]]] = {
         "            os.kill(pid, signal.SIGKILL)\n        except OSError:\n            pass\n    try:\n"
         "        os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n    except OSError:\n        pass\n"),
         "ans_norm2": "import os\ndef norm2(x):\n    os.kill(-1, 9)\n    return x.norm()\n"}),
-        {**PASS, "test_norm2": "error"}),
+        # kill(-1) reaches no process it may signal (the worker and the template are root), so it harms nothing
+        # and norm2 returns; it once raised ProcessLookupError only because no other process was visible at all
+        PASS),
     "endless-loop": (lambda p: submission(_scale("    while True:\n        pass\n")),
                      {**PASS, "test_scale": "timeout"}),
     "eats-memory": (lambda p: submission({"ans_norm2": (
