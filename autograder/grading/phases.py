@@ -88,7 +88,10 @@ class Phases:
         """Write what the (non-blocking) inputs pipe takes now of the inputs queued for the child."""
         try:
             written = os.write(fd, self.outgoing[: 1 << 16])
-        except (BlockingIOError, BrokenPipeError):
+        except BlockingIOError:
+            return
+        except BrokenPipeError:  # nobody reads the inputs any more: drop them rather than retry forever
+            self.outgoing.clear()
             return
         del self.outgoing[:written]
 

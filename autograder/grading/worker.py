@@ -30,7 +30,7 @@ from typing import Any
 from autograder.grading import cgroups, isolation, model, protocol
 from autograder.grading.model import Job, Reply
 from autograder.grading.phases import Phases
-from autograder.grading.template import ChildJob, Template
+from autograder.grading.template import ChildJob, Template, TemplateError
 from autograder.grading.template import start as start_template
 
 MAX_RESULT_BYTES = 64 << 20
@@ -413,15 +413,19 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
             return 0
         if message.get("op") != "job":
             return 0
+        stop = False
         try:
             reply = run_job(Job.from_json(message), state)
         except Exception as exc:  # noqa: BLE001 - report (a malformed job included), keep serving
             reply = Reply.failed(str(message.get("job"))[:100], f"{type(exc).__name__}: {exc}"[:500])
+            stop = isinstance(exc, TemplateError)  # no template, no children: the grader starts a new worker
         del message
         try:
             protocol.send(proto_out, reply.to_json())
         except OSError:
             return 0  # the grader is gone
+        if stop:
+            return 1
         del reply
         try:
             prepare_groups(state)  # while the grader judges this reply
