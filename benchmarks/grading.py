@@ -94,6 +94,9 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
                             "job": reply.seconds, "cgroups": float(reply.cgroups)}
                 for name, seconds in measured.items():
                     parts.setdefault(name, []).append(seconds * 1000)
+        except sandbox.WorkerDied:
+            print((Path(tmp) / "log").read_text()[-4000:], file=sys.stderr)  # why the worker stopped
+            raise
         finally:
             worker.stop()
     return {name: statistics.median(values) for name, values in parts.items()}

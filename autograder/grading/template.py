@@ -33,13 +33,20 @@ class Template:
     pid: int
     channel: socket.socket
 
-    def spawn(self, descriptor: dict[str, Any], fds: list[int]) -> int:
-        """Have the template fork a child for `descriptor` with `fds` as its pipes; the child's pid."""
+    def spawn(self, descriptor: dict[str, Any], fds: list[int]) -> tuple[int, int]:
+        """Have the template fork a child for `descriptor` with `fds` as its pipes: (its pid, a pidfd of it).
+
+        The pidfd is opened by the template before it can reap the child, so it stays valid however fast
+        the child ends (a pid alone could already be gone, or reused).
+        """
         socket.send_fds(self.channel, [json.dumps(descriptor).encode()], fds)
-        answer = self._answer()
-        if not isinstance(answer.get("pid"), int):
+        data, pidfds, _, _ = socket.recv_fds(self.channel, DESCRIPTOR_BYTES, 1)
+        answer = _decode(data)
+        if not isinstance(answer.get("pid"), int) or len(pidfds) != 1:
+            for fd in pidfds:
+                os.close(fd)
             raise TemplateError(f"the template could not start the child: {answer.get('error', answer)}")
-        return int(answer["pid"])
+        return int(answer["pid"]), pidfds[0]
 
     def status(self) -> int:
         """The wait status of the last child (blocks until the template has reaped it)."""
@@ -50,11 +57,15 @@ class Template:
 
     def _answer(self) -> dict[str, Any]:
         """One message from the template; TemplateError when it is gone."""
-        data = self.channel.recv(DESCRIPTOR_BYTES)
-        if not data:
-            raise TemplateError("the template process is gone")
-        answer = json.loads(data)
-        return answer if isinstance(answer, dict) else {}
+        return _decode(self.channel.recv(DESCRIPTOR_BYTES))
+
+
+def _decode(data: bytes) -> dict[str, Any]:
+    """A message from the template as a dict; TemplateError when the channel was closed."""
+    if not data:
+        raise TemplateError("the template process is gone")
+    answer = json.loads(data)
+    return answer if isinstance(answer, dict) else {}
 
 
 @dataclass
@@ -111,6 +122,8 @@ def serve(channel: socket.socket, settings: Any) -> ChildJob:
             return ChildJob(settings, descriptor, fds)
         for fd in fds:
             os.close(fd)
-        channel.send(json.dumps({"pid": pid}).encode())
+        pidfd = os.pidfd_open(pid)  # before the child can be reaped: the worker watches it through this
+        socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd])
+        os.close(pidfd)
         _, status = os.waitpid(pid, 0)
         channel.send(json.dumps({"status": status}).encode())

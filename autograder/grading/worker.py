@@ -141,11 +141,10 @@ def _read_inputs(job_dir: Path, count: int) -> list[bytes]:
     return frames
 
 
-def _watch(pid: int, status_of: Callable[[], int], pipes: dict[int, str], timeout: float, phases: Phases,
+def _watch(pidfd: int, status_of: Callable[[], int], pipes: dict[int, str], timeout: float, phases: Phases,
            inputs_fd: int, cap: int) -> dict[str, Any]:
-    """Wait for the child: collect capped output, accept phases, feed inputs, extend the deadline per
-    accepted phase, stop at it. `status_of()` gives the child's wait status once it has exited."""
-    pidfd = os.pidfd_open(pid)
+    """Wait for the child (`pidfd`, closed here): collect capped output, accept phases, feed inputs, extend the
+    deadline per accepted phase, stop at it. `status_of()` gives the child's wait status once it has exited."""
     kept = {"out": bytearray(), "err": bytearray()}
     total = {"out": 0, "err": 0}
     timed_out, status = False, None
@@ -226,6 +225,8 @@ class State:
     cgroup_version: int
     template: Template
     jobs: int = 0
+    #: A child was forked whose wait status the template has not handed over yet (then the worker must stop).
+    pending: bool = False
     #: The next submission's cgroups, made while idle (the template already in them), and how long that took.
     next: cgroups.Job | None = None
     prepared_seconds: float = 0.0
@@ -293,8 +294,9 @@ def run_job(job: Job, state: State) -> Reply:
     descriptor = {"job": job.job, "questions": list(job.questions), "memory_mb": job.limits.memory_mb, "uid": uid,
                   "cpu_seconds": int(job.limits.timeout * (count + 1)) + 1}
     spawning = time.perf_counter()
+    state.pending = True
     try:
-        pid = state.template.spawn(descriptor, child_ends)
+        pid, pidfd = state.template.spawn(descriptor, child_ends)
     finally:
         for fd in child_ends:
             os.close(fd)
@@ -307,7 +309,7 @@ def run_job(job: Job, state: State) -> Reply:
     cap = job.limits.output_bytes
     phases = Phases(["cells"] + [f"q{i}" for i in range(count)], inputs,
                     groups.oom_kills if groups else lambda: 0, MAX_RESULT_BYTES)
-    seen = _watch(pid, state.template.status, pipes, job.limits.timeout, phases, inputs_fd, cap)
+    seen = _watch(pidfd, state.template.status, pipes, job.limits.timeout, phases, inputs_fd, cap)
     tearing_down = time.perf_counter()
     oom_kills = groups.oom_kills() if groups else 0
     if groups:
@@ -316,6 +318,7 @@ def run_job(job: Job, state: State) -> Reply:
     _kill_others(pid, uid, spare=state.template.pid)
     if seen["status"] in (None, -1):
         seen["status"] = state.template.status()
+    state.pending = False
     phases.finish()
     _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
     for fd in [*pipes, inputs_fd]:
@@ -418,7 +421,8 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
             reply = run_job(Job.from_json(message), state)
         except Exception as exc:  # noqa: BLE001 - report (a malformed job included), keep serving
             reply = Reply.failed(str(message.get("job"))[:100], f"{type(exc).__name__}: {exc}"[:500])
-            stop = isinstance(exc, TemplateError)  # no template, no children: the grader starts a new worker
+            # no template (or one out of step with us): no more children here; the grader starts a new worker
+            stop = isinstance(exc, TemplateError) or state.pending
         del message
         try:
             protocol.send(proto_out, reply.to_json())
