@@ -293,6 +293,36 @@ print(' '.join(sorted(f.as_posix().split('site-packages/')[-1] for f in folders)
 """
 
 
+NAMES = """
+import torch
+from autograder.checks import forbidden
+targets = forbidden._targets()
+aliases = {}  # an original reachable under several names gets one trap, named after one of them
+for owner, attr, name in targets:
+    aliases.setdefault(id(getattr(owner, attr)), set()).add(name)
+allowed = [aliases[id(getattr(owner, attr))] for owner, attr, _ in targets]
+forbidden.arm_for_good()
+wrong = []
+for (owner, attr, name), names in zip(targets, allowed):
+    trap = getattr(owner, attr)
+    try:
+        getattr(trap, '_trap', trap)()
+    except forbidden.ForbiddenCall as exc:
+        if str(exc).split(' ')[0] not in names:
+            wrong.append((attr, name, str(exc).split(' ')[0]))
+assert not wrong, wrong
+"""
+
+
+def test_every_trap_names_its_own_shortcut() -> None:
+    """After arming for good, each trap reports the shortcut it stands for (traps are matched to originals
+    by id, so an original freed during arming once lent its id, and its trap, to another: torch.autograd.grad
+    was reported as torch.optim)."""
+    done = subprocess.run([sys.executable, "-c", NAMES], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COURSE_DEVICE": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_reimports_reloads_and_undone_registrations_stay_trapped() -> None:
     """In the worker's arming: a module dropped from sys.modules and imported again, or reloaded, is the
     trapped one; autograd recording cannot be turned back on; destroying every torch.library.Library the

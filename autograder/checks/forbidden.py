@@ -279,12 +279,16 @@ def arm_for_good() -> Tripwire:
         return _PROCESS_WIRE[0]
     wire = Tripwire()
     traps: dict[int, Callable[..., Any]] = {}
+    # every original stays alive until all are replaced: traps are keyed by id, and a freed original's id
+    # could come back as another original's (which would then get the wrong trap, and the wrong name)
+    originals = []
     for owner, attr, name in _targets():
         original = getattr(owner, attr)
+        originals.append(original)
         trap = traps.setdefault(id(original), wire.stand_in(name, original))
         setattr(owner, attr, trap)
     _replace_everywhere(traps)
-    del traps
+    del traps, originals
     _PROCESS_WIRE.append(wire)
     _trap_fused_ops_for_good(wire)
     _lock_grad_mode(wire)
