@@ -422,3 +422,36 @@ def test_the_next_child_finds_nothing_of_the_previous_submission(worker: Any) ->
     grader_frames = [f for f in seen["stack"] if f.split(":")[0] in ("worker.py", "template.py")
                      and not f.endswith(":<module>")]
     assert not grader_frames, seen["stack"]
+
+
+BARE = """def scale(x, a):
+    import os, sys
+    try:
+        open(sys.modules['torch.optim.sgd'].__file__).read()
+        covered = False
+    except OSError:
+        covered = True
+    return {'covered': covered, 'uid': os.getuid(), 'y': a * x}
+"""
+
+
+def test_the_bare_fallback_grades_through_the_template_too() -> None:
+    """Without bubblewrap the worker is no PID 1: its template still forks each child, the child decodes its
+    inputs after dropping root and answers; as root it has a uid of its own and torch's sources are covered."""
+    import tempfile
+
+    import torch
+
+    # not under pytest's tmp_path: its 0700 parents would keep the child's uid out of its home
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = sandbox.start_worker(0, CHECKS, "fake", Path(tmp) / "exchange-0", False, Path(tmp) / "worker.log")
+        try:
+            replies = [_job(worker, f"job-bare-{i}", BARE, scale_cases=[{"x": torch.ones(2, dtype=torch.float64),
+                                                                          "a": 2.0}]) for i in range(2)]
+        finally:
+            worker.stop()
+    seen = [r["result"]["outputs"][0]["y"] if r["result"] else r for r in replies]
+    assert all(isinstance(s, dict) and "covered" in s for s in seen), seen
+    assert [s["y"].tolist() for s in seen] == [[2.0, 2.0]] * 2
+    if ROOT:
+        assert all(s["covered"] for s in seen) and len({s["uid"] for s in seen}) == 2
