@@ -4,8 +4,10 @@ Builds K submissions from a source notebook (every third one with a deliberately
 so totals differ between students), grades them both ways, checks the per-student totals agree,
 and prints seconds per notebook for each and the ratio. It first measures the per-submission isolation
 overhead on one real worker, as the worker times it: the submission's cgroups limited, killed and
-removed, fresh IPC and mount namespaces, a fresh uid with fresh keyrings. (Moving the worker into the
-next submission's cgroups happens while it waits for the next job; that is reported apart.) Usage:
+removed, fresh IPC and mount namespaces, a fresh uid with fresh keyrings; and what the clean template
+costs (each child is forked by a process that never held student data, reached over a socket).
+(Moving the template into the next submission's cgroups happens while the worker waits for the next
+job; that is reported apart.) Usage:
 
     python benchmarks/grading.py [--assignment optimizers] [-k 40] [--workers 2]
     python benchmarks/grading.py --fake   # the tests' small fake assignment (works before solutions exist)
@@ -76,7 +78,6 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
     """Median milliseconds over k one-cell submissions on one sandboxed worker: isolation parts and the job."""
     import statistics
 
-    from autograder import plain
     from autograder.grading import sandbox
     from autograder.grading.model import Cell, Job, Limits
 
@@ -87,13 +88,15 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
         try:
             for i in range(k):
                 (exchange / f"job-{i}").mkdir()
-                plain.dump({}, exchange / f"job-{i}" / "cases")
                 job = Job(f"job-{i}", (Cell("c", "x = 1", True),), (), Limits(10.0, 512, 4096))
                 reply = worker.request(job, wait=60)
                 measured = {**reply.isolation_parts, "isolation": reply.isolation_seconds,
                             "job": reply.seconds, "cgroups": float(reply.cgroups)}
                 for name, seconds in measured.items():
                     parts.setdefault(name, []).append(seconds * 1000)
+        except sandbox.WorkerDied:
+            print((Path(tmp) / "log").read_text()[-4000:], file=sys.stderr)  # why the worker stopped
+            raise
         finally:
             worker.stop()
     return {name: statistics.median(values) for name, values in parts.items()}
@@ -115,6 +118,8 @@ def main() -> int:
           f"{cost['destroy']:.1f} ms; cgroups: {'yes' if cost['cgroups'] else 'NO, rlimits only'}); plus "
           f"{cost['background']:.1f} ms of cgroup moves while the worker waits; a whole one-cell submission "
           f"takes {cost['job']:.1f} ms")
+    print(f"clean template: forking each child from the template (not the worker) takes {cost['spawn']:.1f} ms "
+          f"per submission (descriptor and pipes over a socket, fork, the child's pid back; median of {args.k})")
     if args.isolation_only:
         return 0
     subs = _submissions(source, args.k)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from autograder.checks import forbidden
+from autograder.checks import ASSIGNMENTS, forbidden
 from autograder.checks.forbidden import ForbiddenCall, Tripwire, _targets, scan, tripwire
 
 SOURCE = '''
@@ -102,6 +102,60 @@ def test_tripwire_raises_records_and_restores(name: str, shortcut) -> None:
     assert wire.tripped, name
     (p * p).sum().backward()  # everything works again once disarmed
     torch.optim.SGD([p], lr=0.1).step()
+
+
+#: Every name the course forbids, from the assignments themselves: the one list both nets must cover.
+COURSE_FORBIDDEN = sorted({name for a in ASSIGNMENTS.values() for name in a.forbidden})
+#: name -> (a call that uses it, the shortcut the tripwire must record). `p` has a gradient; `f(t) = sum t^2`.
+USES = {
+    "torch.optim": ("torch.optim.SGD([p], lr=0.1)", "torch.optim"),
+    "torch.autograd": ("torch.autograd.grad(f(p), p)", "torch.autograd.grad"),
+    "Tensor.backward": ("f(p).backward()", "Tensor.backward"),
+    "torch.func": ("torch.func.grad(f)(p)", "torch.func.grad"),
+    "torch.nn.utils.clip_grad": ("torch.nn.utils.clip_grad.clip_grad_norm_([p], 1.0)",
+                                 "torch.nn.utils.clip_grad_norm_"),
+    "torch.nn.utils.clip_grad_norm_": ("torch.nn.utils.clip_grad_norm_([p], 1.0)", "torch.nn.utils.clip_grad_norm_"),
+    "torch.nn.utils.clip_grad_value_": ("torch.nn.utils.clip_grad_value_([p], 1.0)",
+                                        "torch.nn.utils.clip_grad_value_"),
+    "torch.nn.utils.get_total_norm": ("torch.nn.utils.get_total_norm([p.grad])", "torch.nn.utils.get_total_norm"),
+    "torch.nn.utils.clip_grads_with_norm_": ("torch.nn.utils.clip_grads_with_norm_([p], 1.0, torch.tensor(2.0))",
+                                             "torch.nn.utils.clip_grads_with_norm_"),
+}
+#: The scan leaves `x.backward()` to the tripwire: statically it is a student's own layer.backward(...) too.
+RUN_TIME_ONLY = {"Tensor.backward"}
+
+
+def test_every_forbidden_name_has_a_use_here() -> None:
+    """The tests below are parametrized from the course's own list: a name dropped from an assignment (or
+    added without a use here) fails this test, so no entry can disappear from both nets unnoticed."""
+    assert sorted(USES) == COURSE_FORBIDDEN
+
+
+def _with_gradient() -> torch.Tensor:
+    """A leaf with a gradient, for the clipping shortcuts."""
+    p = torch.ones(3, requires_grad=True)
+    p.grad = torch.full((3,), 2.0)
+    return p
+
+
+@pytest.mark.parametrize("name", sorted(USES))
+def test_the_tripwire_traps_every_forbidden_name(name: str) -> None:
+    """Each forbidden name, used the ordinary way, raises ForbiddenCall and records the shortcut."""
+    call, recorded = USES[name]
+    namespace = {"torch": torch, "p": _with_gradient(), "f": lambda t: (t * t).sum()}
+    with tripwire() as wire:
+        with pytest.raises(ForbiddenCall):
+            eval(call, namespace)
+    assert recorded in wire.tripped, (name, wire.tripped)
+
+
+@pytest.mark.parametrize("name", sorted(set(USES) - RUN_TIME_ONLY))
+def test_the_scan_finds_every_forbidden_name(name: str) -> None:
+    """Each forbidden name, used inside a graded function (through a helper, under an alias), is found
+    by the static scan with the course's list."""
+    call = USES[name][0].replace("torch.", "tt.")
+    source = f"import torch as tt\ndef helper(p, f):\n    return {call}\ndef graded(p):\n    return helper(p, None)\n"
+    assert name in scan(source, ["graded"], COURSE_FORBIDDEN)["graded"]
 
 
 def test_tripwire_records_a_swallowed_call() -> None:
@@ -202,6 +256,81 @@ def test_arm_for_good_leaves_no_original_reachable() -> None:
                           env={**os.environ, "COURSE_DEVICE": "cpu"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "torch._fused_sgd_" in done.stdout and "Tensor.backward" in done.stdout
+
+
+PINNED = """
+import gc, importlib, sys, torch
+from autograder.checks import forbidden, pinning
+folders = pinning.pin_forbidden_modules()
+wire = forbidden.arm_for_good()
+sgd, clip = sys.modules['torch.optim.sgd'], sys.modules['torch.nn.utils.clip_grad']
+for name in [n for n in sys.modules if n.startswith(('torch.optim', 'torch.nn.utils'))]:
+    del sys.modules[name]
+assert importlib.import_module('torch.optim.' + 'sgd') is sgd, 'a fresh import is a new module'
+assert importlib.reload(sgd) is sgd and importlib.import_module('torch.nn.utils.clip_grad') is clip
+assert sys.modules['torch.optim'].SGD is sgd.SGD
+for use in (lambda: sgd.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), lambda: clip.clip_grad_value_([], 1.0),
+            lambda: torch.set_grad_enabled(True), lambda: torch.enable_grad().__enter__()):
+    try:
+        use()
+        raise SystemExit('a reloaded or re-enabled shortcut works')
+    except forbidden.ForbiddenCall:
+        pass
+y = torch.ones(2, requires_grad=True)
+assert not torch.is_grad_enabled() and (y * y).sum().grad_fn is None, 'a graph was recorded'
+with torch.no_grad():  # honest code may still turn recording off
+    pass
+for obj in gc.get_objects():  # destroying a Library would restore the kernels it overrode
+    if isinstance(obj, torch.library.Library):
+        obj._destroy()
+try:
+    torch._fused_sgd_([torch.zeros(2)], [torch.ones(2)], [], weight_decay=0.0, momentum=0.0, lr=0.5, dampening=0.0,
+                      nesterov=False, maximize=False, is_first_step=True)
+    raise SystemExit('the fused kernel is back')
+except forbidden.ForbiddenCall:
+    pass
+print(' '.join(sorted(f.as_posix().split('site-packages/')[-1] for f in folders)))
+"""
+
+
+NAMES = """
+import torch
+from autograder.checks import forbidden
+targets = forbidden._targets()
+aliases = {}  # an original reachable under several names gets one trap, named after one of them
+for owner, attr, name in targets:
+    aliases.setdefault(id(getattr(owner, attr)), set()).add(name)
+allowed = [aliases[id(getattr(owner, attr))] for owner, attr, _ in targets]
+forbidden.arm_for_good()
+wrong = []
+for (owner, attr, name), names in zip(targets, allowed):
+    trap = getattr(owner, attr)
+    try:
+        getattr(trap, '_trap', trap)()
+    except forbidden.ForbiddenCall as exc:
+        if str(exc).split(' ')[0] not in names:
+            wrong.append((attr, name, str(exc).split(' ')[0]))
+assert not wrong, wrong
+"""
+
+
+def test_every_trap_names_its_own_shortcut() -> None:
+    """After arming for good, each trap reports the shortcut it stands for (traps are matched to originals
+    by id, so an original freed during arming once lent its id, and its trap, to another: torch.autograd.grad
+    was reported as torch.optim)."""
+    done = subprocess.run([sys.executable, "-c", NAMES], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COURSE_DEVICE": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_reimports_reloads_and_undone_registrations_stay_trapped() -> None:
+    """In the worker's arming: a module dropped from sys.modules and imported again, or reloaded, is the
+    trapped one; autograd recording cannot be turned back on; destroying every torch.library.Library the
+    garbage collector finds does not bring the fused kernels back; the folders to cover are torch's."""
+    done = subprocess.run([sys.executable, "-c", PINNED], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COURSE_DEVICE": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["torch/autograd", "torch/func", "torch/nn/utils", "torch/optim"]
 
 
 def test_scan_never_parses_in_two_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

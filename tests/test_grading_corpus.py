@@ -87,7 +87,9 @@ def test_row_statuses(graded: dict, student: str) -> None:
     """Each corpus student gets exactly the expected status per question, and the score that goes with it."""
     rows = {r.grade_id: r for r in graded["results"][student].rows}
     expected = CASES[student][1]
-    assert {g: r.status for g, r in rows.items()} == expected, {g: r.message for g, r in rows.items()}
+    allowed = {g: status if isinstance(status, tuple) else (status,) for g, status in expected.items()}
+    assert set(rows) == set(allowed) and all(rows[g].status in allowed[g] for g in rows), \
+        {g: (r.status, r.message) for g, r in rows.items()}
     for row in rows.values():
         if row.status == "passed":
             assert row.score == row.max_score
@@ -144,11 +146,11 @@ def test_seeds_are_recorded_and_per_student(graded: dict) -> None:
 def test_no_student_process_survives(graded: dict) -> None:
     """After the batch (fork bomb, busy sessions, memory hogs included) no process runs under this run's
     student uids (other graders on the machine have uid pools of their own)."""
-    from autograder.grading.isolation import UIDS_PER_WORKER, worker_uid_base
+    from autograder.grading.isolation import UIDS_PER_WORKER, preferred_slot, slot_base
 
-    first, last = worker_uid_base(os.getpid(), 0), worker_uid_base(os.getpid(), 15) + UIDS_PER_WORKER
+    pools = [slot_base(preferred_slot(os.getpid(), i)) for i in range(2)]  # the pools its 2 workers held
     uids = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
-    assert not [u for u in uids if first <= int(u) < last]
+    assert not [u for u in uids if any(first <= int(u) < first + UIDS_PER_WORKER for first in pools)]
     assert all(r.sandbox == "bubblewrap" for r in graded["results"].values())
 
 

@@ -162,13 +162,46 @@ def test_v2_limits_are_written_where_cgroup_v2_reads_them(tmp_path: Path) -> Non
     assert job.home == {cgroups.UNIFIED: tmp_path / "worker"} and (tmp_path / "worker").is_dir()
 
 
-def test_uid_pools_are_disjoint_and_rotate() -> None:
-    """Each worker's submissions take uids from its own pool, in turn; pools never overlap."""
-    a, b = isolation.worker_uid_base(1234, 0), isolation.worker_uid_base(1234, 1)
-    assert abs(a - b) >= isolation.UIDS_PER_WORKER
-    uids = [isolation.uid_for(a, n) for n in range(1, isolation.UIDS_PER_WORKER + 1)]
+def test_uid_pools_rotate_and_stay_below_2_31() -> None:
+    """Each worker's submissions take uids from its own pool, in turn; the last pool ends below 2**31."""
+    base = isolation.slot_base(7)
+    uids = [isolation.uid_for(base, n) for n in range(1, isolation.UIDS_PER_WORKER + 1)]
     assert len(set(uids)) == isolation.UIDS_PER_WORKER and min(uids) >= isolation.FIRST_UID
-    assert max(isolation.worker_uid_base(pid, 15) + isolation.UIDS_PER_WORKER for pid in range(0, 1 << 22, 997)) < 2**31
+    assert isolation.slot_base(isolation.SLOTS - 1) + isolation.UIDS_PER_WORKER <= 2**31
+    assert all(0 <= isolation.preferred_slot(pid, i) < isolation.SLOTS for pid in (1, 4_194_303) for i in (0, 99))
+
+
+CLAIM = """
+import sys, time
+from pathlib import Path
+from autograder.grading import isolation
+claim = isolation.claim_slot(int(sys.argv[1]), Path(sys.argv[2]))
+print(claim.slot, flush=True)
+time.sleep(60)
+"""
+
+
+def test_no_two_live_workers_share_a_uid_pool(tmp_path: Path) -> None:
+    """However many workers (40 here, more than the 16 slots a grader once had) and graders (another
+    process here) ask for the same pool, each live one holds a different one; a released pool is reused."""
+    claims = [isolation.claim_slot(5, tmp_path) for _ in range(40)]
+    other = subprocess.Popen([sys.executable, "-c", CLAIM, "5", str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert other.stdout is not None
+        theirs = int(other.stdout.readline())
+        slots = [c.slot for c in claims]
+        assert len(set(slots)) == 40 and theirs not in slots, (slots, theirs)
+        ranges = sorted((c.uid_base, c.uid_base + isolation.UIDS_PER_WORKER) for c in claims)
+        assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:], strict=False)), "two pools overlap"
+    finally:
+        other.kill()
+        other.wait()
+    claims[3].release()
+    again = [isolation.claim_slot(5, tmp_path) for _ in range(2)]
+    assert [c.slot for c in again] == [claims[3].slot, theirs]  # freed by release, and by the holder's death
+    for claim in claims + again:
+        claim.release()
 
 
 def test_runner_withholds_the_course(tmp_path: Path) -> None:
@@ -215,14 +248,21 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Any:
     assert not any(path.exists() for path in groups.values()), "the worker's cgroups outlived it"
 
 
-def _job(worker: Any, name: str, source: str, timeout: float = 20.0) -> dict[str, Any]:
-    """Run one submission of a single cell on the worker; return its reply's fields and the cells' errors."""
+def _job(worker: Any, name: str, source: str, timeout: float = 20.0, scale_cases: list[Any] | None = None
+         ) -> dict[str, Any]:
+    """Run one submission of a single cell on the worker (and `scale` on `scale_cases`, when given); return
+    its reply's fields, the cells' errors and the scale question's result (None if not accepted)."""
     (worker.exchange / name).mkdir()
-    plain.dump({}, worker.exchange / name / "cases")
-    job = Job(name, (Cell("c", source, True),), (), Limits(timeout, 256, 1 << 16))
+    questions: tuple[str, ...] = ()
+    if scale_cases is not None:
+        plain.dump(scale_cases, worker.exchange / name / "cases-0")
+        questions = ("test_scale",)
+    job = Job(name, (Cell("c", source, True),), questions, Limits(timeout, 256, 1 << 16))
     reply = worker.request(job, wait=120)
     cells = worker.exchange / name / "cells.json"
-    return {**reply.to_json(), "cell_errors": cells.read_text() if cells.exists() else "(no cells result)"}
+    result = plain.load(worker.exchange / name / "q0") if "q0" in reply.files else None
+    return {**reply.to_json(), "cell_errors": cells.read_text() if cells.exists() else "(no cells result)",
+            "result": result}
 
 
 REPORT = """
@@ -293,7 +333,125 @@ def test_student_code_cannot_import_the_course(worker: Any) -> None:
 def test_isolation_overhead_is_reported(worker: Any) -> None:
     """Every reply says how long the isolation took and in which parts (the benchmark prints the median)."""
     reply = _job(worker, "job-cost", "x = 1")
-    assert set(reply["isolation_parts"]) == {"limit", "enter", "destroy", "background"}
+    assert set(reply["isolation_parts"]) == {"limit", "enter", "destroy", "background", "spawn"}
     assert reply["isolation_seconds"] == pytest.approx(sum(v for k, v in reply["isolation_parts"].items()
-                                                           if k != "background"))
+                                                           if k not in ("background", "spawn")))
+    assert 0 < reply["isolation_parts"]["spawn"] < reply["seconds"]  # the template's fork and its answer
     assert reply["cgroups"] is (LAYOUT is not None)
+
+
+# --- A child starts from a state that never held another student's data (issue 18, section 1) -------------
+#: The next submission looks for the token the previous one printed: in every frame above its function, in
+#: every object the garbage collector knows, and in all of its own readable memory. It knows the token only as
+#: hex (so its own source does not hold it) and skips the one place its needle lives and its read buffer.
+REMANENCE = """
+def scale(x, a):
+    import ctypes, gc, os, sys
+    needle = bytes.fromhex(HEX)
+    found, stack = [], []
+    def holds(value):
+        if type(value) is str:
+            value = value.encode('utf-8', 'replace')
+        return type(value) in (bytes, bytearray) and value is not needle and needle in value
+    frame = sys._getframe()
+    while frame is not None:
+        stack.append(os.path.basename(frame.f_code.co_filename) + ':' + frame.f_code.co_name)
+        found += ['frame ' + stack[-1] for v in list(frame.f_locals.values()) if holds(v)]
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        found += ['gc ' + type(obj).__name__ for v in gc.get_referents(obj) if holds(v)]
+    buffer = bytearray(1 << 20)
+    start = ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
+    own = id(needle) + bytes.__basicsize__ - 1
+    class iovec(ctypes.Structure):
+        _fields_ = [('base', ctypes.c_void_p), ('size', ctypes.c_size_t)]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.process_vm_readv.restype = ctypes.c_ssize_t
+    def read(address, size):  # own memory, without faulting (/proc/self/mem is root's in a non-dumpable child)
+        local, remote = iovec(start, size), iovec(address, size)
+        got = libc.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+        if got < 0:
+            raise OSError(ctypes.get_errno(), 'process_vm_readv')
+        return got
+    scanned = 0
+    for line in open('/proc/self/maps').read().splitlines():
+        fields = line.split()
+        if fields[1][0] != 'r' or fields[-1] in ('[vvar]', '[vsyscall]', '[vvar_vclock]'):
+            continue
+        low, high = (int(v, 16) for v in fields[0].split('-'))
+        address = low
+        while address < high:
+            try:
+                size = read(address, min(len(buffer), high - address))
+            except OSError:
+                break
+            scanned += size
+            at = buffer.find(needle, 0, size)
+            while at >= 0:
+                hit = address + at
+                if hit != own and not start <= hit < start + len(buffer):
+                    found.append('memory ' + (fields[5] if len(fields) > 5 else 'anonymous'))
+                at = buffer.find(needle, at + 1, size)
+            if size < len(buffer):
+                break
+            address += size - len(needle)  # overlap: a token across two reads is still seen
+    return {'found': sorted(set(found)), 'stack': stack, 'scanned': scanned}
+"""
+
+
+@needs_sandbox
+def test_the_next_child_finds_nothing_of_the_previous_submission(worker: Any) -> None:
+    """A submission prints a secret; the next one on the same worker searches its stack, the garbage collector
+    and all its readable memory for it, and finds nothing; no frame above it belongs to the worker or the
+    template (only the kernel, the checks' caller, the worker module's top level and runpy)."""
+    import secrets
+
+    import torch
+
+    token = f"remanence-{secrets.token_hex(12)}"
+    first = _job(worker, "job-secret", f"print({token!r})\nsecret = {token!r} * 3\n")
+    assert token in first["stdout"], "the secret was not even printed: the test would prove nothing"
+    case = [{"x": torch.ones(2, dtype=torch.float64), "a": 1.0}]
+    reply = _job(worker, "job-search", f"HEX = {token.encode().hex()!r}\n" + REMANENCE, scale_cases=case)
+    assert reply["result"] is not None, reply
+    output = reply["result"]["outputs"][0]
+    assert "y" in output, output
+    seen = output["y"]
+    assert seen["scanned"] > 50 << 20, "the memory scan read too little to mean anything"
+    assert seen["found"] == [], seen["found"]
+    grader_frames = [f for f in seen["stack"] if f.split(":")[0] in ("worker.py", "template.py")
+                     and not f.endswith(":<module>")]
+    assert not grader_frames, seen["stack"]
+
+
+BARE = """def scale(x, a):
+    import os, sys
+    try:
+        open(sys.modules['torch.optim.sgd'].__file__).read()
+        covered = False
+    except OSError:
+        covered = True
+    return {'covered': covered, 'uid': os.getuid(), 'y': a * x}
+"""
+
+
+def test_the_bare_fallback_grades_through_the_template_too() -> None:
+    """Without bubblewrap the worker is no PID 1: its template still forks each child, the child decodes its
+    inputs after dropping root and answers; as root it has a uid of its own and torch's sources are covered."""
+    import tempfile
+
+    import torch
+
+    # not under pytest's tmp_path: its 0700 parents would keep the child's uid out of its home
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = sandbox.start_worker(0, CHECKS, "fake", Path(tmp) / "exchange-0", False, Path(tmp) / "worker.log")
+        try:
+            replies = [_job(worker, f"job-bare-{i}", BARE, scale_cases=[{"x": torch.ones(2, dtype=torch.float64),
+                                                                          "a": 2.0}]) for i in range(2)]
+        finally:
+            worker.stop()
+    seen = [r["result"]["outputs"][0]["y"] if r["result"] else r for r in replies]
+    assert all(isinstance(s, dict) and "covered" in s for s in seen), seen
+    assert [s["y"].tolist() for s in seen] == [[2.0, 2.0]] * 2
+    if ROOT:
+        assert all(s["covered"] for s in seen) and len({s["uid"] for s in seen}) == 2

@@ -143,8 +143,10 @@ def test_judge_question_reads_the_sandbox_files_and_records_the_mistake(tmp_path
     question = assignment.question("rmsprop_step_basic")
     cases = judging.draw_cases(assignment, 11)[question.grade_id]
     plain.dump({"outputs": [question.call(namespace, c) for c in cases], "missing": []}, tmp_path / "q0")
-    judged = judging.judge_question(question, cases, tmp_path / "q0", [], False, 512)
+    judged = judging.judge_question(question, cases, tmp_path / "q0", [], False, 512, ("cells", "q0"))
     assert isinstance(judged, Verdict) and judged.mistake == "eps inside the square root"
+    # the file is there, but a phase the worker did not accept is unfinished, whatever files exist
+    assert judging.judge_question(question, cases, tmp_path / "q0", [], False, 512, ("cells",)) is None
     rows = judging.rows_for("alice", assignment, {question.grade_id: judged})
     assert rows[2].mistake == "eps inside the square root" and rows[0].status == "error"
     result = Result("alice", "optimizers", assignment.notebook, "o", False, 1, (), {}, 0.1, rows)

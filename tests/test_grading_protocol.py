@@ -1,4 +1,5 @@
-"""grading.protocol: length-prefixed JSON over a pipe, and every way a message can be refused."""
+"""grading.protocol and grading.phases: length-prefixed JSON over a pipe, and every way a message can be
+refused; result frames from the child, and which of them the worker accepts as finished phases."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from autograder.grading import protocol
+from autograder.grading.phases import Phases
+from autograder.grading.protocol import SETUP_PHASE, frame
 
 
 @pytest.fixture
@@ -61,3 +64,51 @@ def test_receiving_refuses_what_is_not_one_object(pipe: dict[str, int], raw: byt
     os.close(write)
     with pytest.raises(protocol.ProtocolError, match=named):
         protocol.receive(pipe["read"])
+
+
+# --- result frames and the phases the worker accepts (autograder.grading.phases) --------------------------
+
+def _phases(kills: list[int] | None = None) -> Phases:
+    """A record for the cells and two questions, with marked inputs, whose memory-kill count is `kills[0]`."""
+    kills = kills if kills is not None else [0]
+    return Phases(["cells", "q0", "q1"], [b"inputs-0", b"inputs-1"], lambda: kills[0], 1 << 20)
+
+
+def test_phases_are_accepted_once_in_order_and_inputs_follow_them() -> None:
+    record = _phases()
+    assert record.feed(frame(SETUP_PHASE, b"0.25", b"")) == 0 and record.setup == 0.25
+    assert record.outgoing == b""  # no question's inputs before the cells phase was accepted
+    assert record.feed(frame(0, b"c", b"C")[:5]) == 0  # half a frame waits for the rest
+    assert record.feed(frame(0, b"c", b"C")[5:] + frame(1, b"q", b"Q")) == 2
+    assert [name for name, _, _ in record.accepted] == ["cells", "q0"] and record.accepted[1][1:] == (b"q", b"Q")
+    assert bytes(record.outgoing) == b"inputs-0inputs-1"
+
+
+@pytest.mark.parametrize("bad", [
+    frame(1, b"q0 before the cells", b""),  # out of order: a forged 'finished' question
+    frame(0, b"c", b"") + frame(0, b"c again", b""),  # a phase twice
+    b"cells\nq0\nq1\n" + b"\0" * 8,  # the old progress lines
+    frame(0, b"x" * 10, b"")[:4] + b"\xff" * 9,  # sizes over the cap
+    frame(SETUP_PHASE, b"0", b"") + frame(0, b"c", b"") + frame(SETUP_PHASE, b"0", b""),  # setup after a phase
+])
+def test_anything_out_of_order_closes_the_channel(bad: bytes) -> None:
+    """After a malformed or out-of-order frame nothing more is accepted, not even a well-formed next phase."""
+    record = _phases()
+    record.feed(bad)
+    before = len(record.accepted)
+    assert record.closed and record.feed(frame(before, b"late", b"")) == 0 and len(record.accepted) == before
+
+
+def test_a_memory_kill_forfeits_the_phase_it_arrives_in_and_all_later() -> None:
+    kills = [0]
+    record = _phases(kills)
+    assert record.feed(frame(0, b"c", b"")) == 1
+    kills[0] = 1  # a helper of the submission was killed for memory
+    assert record.feed(frame(1, b"q", b"") + frame(2, b"q", b"")) == 0
+    assert record.oom_phase == 1 and [n for n, _, _ in record.accepted] == ["cells"] and record.closed
+    quiet = _phases(kills)  # killed after the last accepted phase: finish() still marks the rest forfeited
+    quiet.oom_kills = lambda: 0
+    quiet.feed(frame(0, b"c", b""))
+    quiet.oom_kills = lambda: 1
+    quiet.finish()
+    assert quiet.oom_phase == 1

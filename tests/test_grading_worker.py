@@ -63,3 +63,36 @@ def test_sandbox_binds_the_runner_never_the_checkout(tmp_path: Path) -> None:
     assert argv[argv.index("--hide") + 1] == sandbox.RUNNER
     if os.geteuid() == 0:  # to enter each submission's IPC and mount namespaces before dropping root
         assert argv[argv.index("CAP_SYS_ADMIN") - 1] == "--cap-add"
+
+
+def test_the_runner_imports_nothing_trusted() -> None:
+    """Every module that ships into the sandbox (sandbox.RUNNER_MODULES) imports, anywhere in its code, only
+    other runner modules and the checks' calling side: never judging, the grading key, the pipeline, the
+    reference kernels or the known mistakes (the trusted side stays out of reach of student code)."""
+    import ast
+
+    from autograder.grading import sandbox
+    from autograder.grading.assignments import import_root
+
+    package = import_root("autograder.grading.worker:main")[1]
+    shipped = {f"autograder.{name.removesuffix('.py').removesuffix('/__init__').replace('/', '.')}"
+               for name in sandbox.RUNNER_MODULES}
+    withheld = tuple(f"autograder.{w.replace('/', '.')}" for w in sandbox.WITHHELD)
+    trusted = []
+    for name in sandbox.RUNNER_MODULES:
+        tree = ast.parse((package / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autograder"):
+                targets = [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("autograder")]
+            else:
+                continue
+            for target in targets:  # `from a.b import c`: c is a module when a file or folder says so
+                path = package.parent / target.replace(".", "/")
+                module = target if path.with_suffix(".py").exists() or path.is_dir() else target.rsplit(".", 1)[0]
+                checks = module.startswith("autograder.checks") and not module.startswith(withheld)
+                if module not in shipped and not checks:
+                    trusted.append(f"{name} imports {target}")
+    assert not trusted, trusted
+    assert {"autograder.grading.template", "autograder.grading.phases"} <= shipped

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import ctypes
 import functools
 import gc
 import importlib
@@ -278,19 +279,52 @@ def arm_for_good() -> Tripwire:
         return _PROCESS_WIRE[0]
     wire = Tripwire()
     traps: dict[int, Callable[..., Any]] = {}
+    # every original stays alive until all are replaced: traps are keyed by id, and a freed original's id
+    # could come back as another original's (which would then get the wrong trap, and the wrong name)
+    originals = []
     for owner, attr, name in _targets():
         original = getattr(owner, attr)
+        originals.append(original)
         trap = traps.setdefault(id(original), wire.stand_in(name, original))
         setattr(owner, attr, trap)
     _replace_everywhere(traps)
-    del traps
+    del traps, originals
     _PROCESS_WIRE.append(wire)
-    _LIBRARIES.append(_trap_fused_ops(wire))
+    _trap_fused_ops_for_good(wire)
+    _lock_grad_mode(wire)
     gc.collect()
     return wire
 
 
-_LIBRARIES: list[Any] = []  # kept alive: dropping the library would restore torch's own kernels
+def _trap_fused_ops_for_good(wire: Tripwire) -> None:
+    """Register the FUSED_OPS traps through a dispatcher handle that no Python object refers to.
+
+    A torch.library.Library (or its finalizer) found with gc could be destroyed, and destroying it restores
+    torch's own kernels; the bare handle is not tracked by gc, and one extra reference keeps it forever.
+    """
+    handle = torch._C._dispatch_library("IMPL", "aten", "", "", 0)
+    with warnings.catch_warnings():  # "overriding a previously registered kernel" is the point
+        warnings.simplefilter("ignore")
+        for op in sorted(n for n in torch._C._dispatch_get_all_op_names() if FUSED_OPS.match(n)):
+            short = op.split("::", 1)[1]
+            # the stub omits the with_keyset flag that Library.impl passes too
+            handle.impl(short, "CPU", wire.trap(f"torch.{short.split('.')[0]}"), False)  # type: ignore[call-arg]
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(handle))
+
+
+def _lock_grad_mode(wire: Tripwire) -> None:
+    """Record no autograd graph in this thread, for good: calling a graph node (`y.grad_fn(...)`) would run
+    torch's derivative formulas without the engine. Turning recording (or forward AD) on again is the trap."""
+    torch._C._set_grad_enabled(False)
+    grad_trap = wire.trap("torch.autograd")
+
+    def set_grad_enabled(mode: bool) -> None:
+        """Recording stays off: off is a no-op, on is a forbidden shortcut."""
+        if mode:
+            grad_trap()
+    for attr, stand_in in (("_set_grad_enabled", set_grad_enabled), ("_set_fwd_grad_enabled", set_grad_enabled),
+                           ("_enter_dual_level", grad_trap)):
+        setattr(torch._C, attr, stand_in)
 
 
 def _swap(value: Any, traps: dict[int, Callable[..., Any]]) -> Any:

@@ -4,9 +4,10 @@ Two sides. The grader (root, outside the sandbox) makes one folder per worker in
 needs (`create_worker_groups`) and binds them into that worker's sandbox. The worker makes one child
 group per submission in them (`Job.create`), and afterwards kills everything in it and removes it
 (`Job.destroy`). Moving a process between cgroups waits for an RCU grace period (tens of ms on a busy
-machine), so the worker does not move the child: while idle it moves ITSELF into the next
-submission's groups (`Job.enter`), forks the child there (a fork lands in its parent's groups for
-free), and steps back out (`Job.leave`) while the child already runs.
+machine), so the worker does not move the child: while idle it moves the clean template (the process
+that forks children, autograder.grading.template) into the next submission's groups (`Job.enter`), the
+template forks the child there (a fork lands in its parent's groups for free), and the worker moves
+the template back out (`Job.leave`) while the child already runs.
 cgroup v2 (one unified hierarchy, `cgroup.kill`) and v1 (memory, pids, cpu and freezer mounted
 separately, as on the course machines) are both supported; `None` from `discover` means neither is
 usable and the grader falls back to per-process rlimits, saying so loudly.
@@ -268,20 +269,21 @@ class Job:
             (self.paths["pids"] / "pids.max").write_text(str(processes))
             (self.paths["cpu"] / "cpu.shares").write_text(str(CPU_SHARES_V1))
 
-    inside: bool = False
+    #: The process moved in by `enter` (0: the caller), or None while none is.
+    inside: int | None = None
 
-    def enter(self) -> None:
-        """Move the calling process into every group of the job (its next fork starts there)."""
-        self.inside = True
+    def enter(self, pid: int = 0) -> None:
+        """Move process `pid` (0: the caller) into every group of the job (its next fork starts there)."""
+        self.inside = pid
         for folder in self.paths.values():
-            (folder / "cgroup.procs").write_text("0")
+            (folder / "cgroup.procs").write_text(str(pid))
 
     def leave(self) -> None:
-        """Move the calling process back to the worker's own groups (before anything in the job is killed)."""
-        if self.inside:
+        """Move the process `enter` moved back to the worker's own groups (before anything in the job is killed)."""
+        if self.inside is not None:
             for folder in self.home.values():
-                (folder / "cgroup.procs").write_text("0")
-            self.inside = False
+                (folder / "cgroup.procs").write_text(str(self.inside))
+            self.inside = None
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed because the submission as a whole ran out of memory."""

@@ -4,14 +4,18 @@ A fresh IPC namespace means System V shared memory, message queues, semaphores a
 queues made by one submission are invisible to the next and vanish with its last process. A fresh
 mount namespace lets the child hide the runner's own code (the checks it is graded by) from the
 student. A uid used for one submission only, whose user keyrings are cleared before use, and a new
-anonymous session keyring mean no kernel key passes from one student to the next.
+anonymous session keyring mean no kernel key passes from one student to the next. Each live worker
+holds a pool of uids of its own (`claim_slot`), so no two submissions running at once share a uid
+(keyrings, the per-uid process limit), however many workers and graders run.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
@@ -41,25 +45,75 @@ def _check(result: int, what: str) -> int:
     return result
 
 
+#: Pools of UIDS_PER_WORKER uids from FIRST_UID, all below 2**31.
+SLOTS = (2**31 - FIRST_UID) // UIDS_PER_WORKER
+#: Where live workers hold their pool: one lock file per slot, locked for as long as the worker lives, by
+#: every grader on this machine (a machine-wide folder, as root).
+SLOT_LOCKS = Path("/run/autograder-uid-slots")
+
+
 def uid_for(base: int, job_number: int) -> int:
     """The uid of a worker's `job_number`-th submission (a pool of UIDS_PER_WORKER, used in turn)."""
     return base + job_number % UIDS_PER_WORKER
 
 
-def worker_uid_base(grader_pid: int, index: int) -> int:
-    """First uid of worker `index` of the grader `grader_pid`: disjoint pools, all below 2**31."""
-    return FIRST_UID + ((grader_pid % 32_768) * 16 + index % 16) * UIDS_PER_WORKER
+def slot_base(slot: int) -> int:
+    """First uid of pool `slot`."""
+    return FIRST_UID + slot * UIDS_PER_WORKER
+
+
+def preferred_slot(grader_pid: int, index: int) -> int:
+    """The slot worker `index` of grader `grader_pid` tries first (the next free one if that is taken)."""
+    return (grader_pid * 64 + index) % SLOTS
+
+
+@dataclass
+class SlotClaim:
+    """A pool of uids held by one live worker: the slot, and the locked file that holds it."""
+
+    slot: int
+    fd: int
+
+    @property
+    def uid_base(self) -> int:
+        """First uid of the pool."""
+        return slot_base(self.slot)
+
+    def release(self) -> None:
+        """Give the pool back (after the worker and every process of it are gone)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def claim_slot(start: int, folder: Path = SLOT_LOCKS) -> SlotClaim:
+    """Lock the first free slot from `start` on: no two live workers (of any grader here) share a uid.
+
+    The lock is an flock on `folder/<slot>`: the kernel drops it when the holder dies, so a crashed
+    grader's pools come free again (its sandboxes die with it: bwrap --die-with-parent).
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for offset in range(SLOTS):
+        slot = (start + offset) % SLOTS
+        fd = os.open(folder / str(slot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return SlotClaim(slot, fd)
+    raise IsolationError(errno.EAGAIN, f"all {SLOTS} uid pools are held by live workers")
 
 
 #: The sub-folder of a runner that student code may see in its place (see sandbox.build_runner).
 FACADE = "facade"
 
 
-def new_namespaces(hide: list[Path]) -> None:
-    """Enter fresh IPC and mount namespaces and cover each folder in `hide`: with its read-only `facade`
-    sub-folder when it has one, else with an empty read-only tmpfs."""
-    _check(_libc.unshare(CLONE_NEWIPC | CLONE_NEWNS), "unshare(CLONE_NEWIPC | CLONE_NEWNS)")
-    # our mounts must not propagate back into the worker's namespace
+def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS) -> None:
+    """Enter fresh namespaces (IPC and mount unless told otherwise) and cover each folder in `hide`: with
+    its read-only `facade` sub-folder when it has one, else with an empty read-only tmpfs."""
+    _check(_libc.unshare(flags), f"unshare({flags:#x})")
+    # our mounts must not propagate back into the namespace we came from
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     for folder in hide:
         target, facade = str(folder).encode(), folder / FACADE

@@ -7,7 +7,7 @@ shape is checked here, and a question only scores through its own `judge` on inp
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +107,13 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_cells(job_dir: Path) -> tuple[list[str], bool] | None:
-    """(cell error lines, ran out of memory) from the cells phase, or None if it did not finish."""
+def read_cells(job_dir: Path, accepted: Collection[str]) -> tuple[list[str], bool] | None:
+    """(cell error lines, ran out of memory) from the cells phase, or None if the worker did not accept it.
+
+    `accepted` is the reply's `files`: the phases the worker accepted (autograder.grading.phases).
+    """
+    if "cells" not in accepted:
+        return None
     meta = _read(job_dir / "cells")
     if meta is None or not isinstance(meta.get("errors"), list):
         return None
@@ -116,9 +121,10 @@ def read_cells(job_dir: Path) -> tuple[list[str], bool] | None:
 
 
 def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[str],
-                   cells_memory: bool, memory_mb: int) -> Verdict | None:
-    """The Verdict on one question's result file (judged, or why it cannot be); None if the file is absent."""
-    if not (Path(f"{path}.json").exists() and Path(f"{path}.npz").exists()):
+                   cells_memory: bool, memory_mb: int, accepted: Collection[str]) -> Verdict | None:
+    """The Verdict on one question's result file (judged, or why it cannot be); None if the worker did not
+    accept that phase (`accepted`: the reply's `files`), whatever files exist."""
+    if path.name not in accepted:
         return None
     meta = _read(path)
     if meta is None or not isinstance(meta.get("outputs"), list) or not isinstance(meta.get("missing"), list):

@@ -1,16 +1,20 @@
 """The forked child that runs ONE submission inside a sandboxed worker: the only place student code runs.
 
-Order matters: confine first (session, fresh IPC and mount namespaces with
-the runner's code covered, rlimits, a uid of its own with fresh keyrings, fresh cwd, captured output,
-and the course's modules dropped from sys.modules), then run the restored setup cells, then the
-student's answer cells and the graded calls with the forbidden-shortcut tripwire armed. Results go
-to `out_dir` as plain JSON + .npz; the worker and the trusted grader treat them as untrusted. `run`
-never returns: it ends with os._exit.
+The clean template (autograder.grading.template) forks it; `child_main` reads the job's code from its
+folder, then confines (session, fresh IPC and mount namespaces with the runner's code and the forbidden
+torch sources covered, rlimits, a uid of its own with fresh keyrings, fresh cwd, captured output, and
+the course's modules dropped from sys.modules), then `run` runs the restored setup cells, the student's
+answer cells and the graded calls with the forbidden-shortcut tripwire armed. Each phase's result goes
+up the result pipe as one frame of plain JSON + .npz, and each question's inputs come down another pipe
+only once the worker accepted the phase before (autograder.grading.phases): the worker and the grader
+treat every frame as untrusted. Neither function returns: they end with os._exit.
 """
 
 from __future__ import annotations
 
 import builtins
+import fcntl
+import json
 import linecache
 import os
 import resource
@@ -25,7 +29,15 @@ from typing import Any
 
 from autograder import plain
 from autograder.checks.spec import ERROR_KEY
+from autograder.grading import protocol
 from autograder.grading.model import EXIT_RESULTS_UNWRITABLE, Cell
+
+#: The child's fds for its result frames (up to the worker) and its questions' inputs (down from it).
+RESULT_FD, INPUT_FD = 3, 4
+#: The file in the job's folder holding the cells to run (written by the worker, read by the child as root).
+CODE = "code.json"
+#: The most bytes of one question's inputs the child accepts.
+INPUT_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,19 @@ class Confinement:
     namespaces: bool = False
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What every child of one worker shares, fixed at start-up before any job (so: no student data)."""
+
+    exchange: Path
+    home: Path
+    assignment: Any  # autograder.checks.spec.Assignment
+    tripwire: Callable[[], Any] | None
+    #: Folders each child covers (the runner; the forbidden torch sources when the assignment has a tripwire).
+    hide: tuple[Path, ...]
+    namespaces: bool
+
+
 def _vm_bytes() -> int:
     """Current virtual memory size of this process (RLIMIT_AS counts from here)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -51,19 +76,22 @@ def _vm_bytes() -> int:
     return 0
 
 
-def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, keep_fd: int, cwd: Path) -> None:
-    """New session, cgroups and namespaces, capped resources, output into the worker's pipes, own uid, fresh cwd."""
+def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, result_fd: int, input_fd: int, cwd: Path) -> None:
+    """New session, cgroups and namespaces, capped resources, output into the worker's pipes, own uid, fresh cwd.
+
+    Afterwards the only open fds are 0 (/dev/null), 1 and 2 (captured output), RESULT_FD and INPUT_FD.
+    """
     from autograder.grading import isolation
 
     os.setsid()
     if limits.namespaces:
         isolation.new_namespaces(list(limits.hide))
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (stdout_fd, stderr_fd, result_fd, input_fd)]
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    os.dup2(stdout_fd, 1)
-    os.dup2(stderr_fd, 2)
-    os.closerange(3, keep_fd)
-    os.closerange(keep_fd + 1, 65536)
+    for fd, target in zip(high, (1, 2, RESULT_FD, INPUT_FD), strict=True):
+        os.dup2(fd, target)
+    os.closerange(INPUT_FD + 1, 65536)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     # over-size writes fail with EFBIG (an exception the student sees) instead of killing the process
@@ -137,24 +165,59 @@ class _Watch:
         return watched
 
 
-def _safe_dump(value: Any, base: Path) -> None:
-    """Dump plain data; a non-plain output becomes an error output instead of failing the question."""
-    outputs = value.get("outputs", [])
+def _send(fd: int, phase: int, value: Any) -> None:
+    """Send one phase's result up the result pipe; a non-plain output becomes an error output instead."""
     clean = []
-    for output in outputs:
+    for output in value.get("outputs", []):
         try:
             plain.encode(output)
             clean.append(output)
         except Exception as exc:  # anything the student returned
             clean.append({ERROR_KEY: f"returned something that is not plain data: {exc}"[:300]})
-    plain.dump({**value, "outputs": clean}, base)
+    if "outputs" in value:
+        value = {**value, "outputs": clean}
+    protocol.write_all(fd, protocol.frame(phase, *plain.dumps(value)))
 
 
-def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
-        out_dir: Path, progress_fd: int, tripwire: Callable[[], Any] | None) -> None:
-    """Exec the cells, call every question on its cases, write results; never returns.
+def _inputs(fd: int, phase: int) -> list[Any]:
+    """The cases of the question of `phase`, once the worker sends them (after accepting the phase before)."""
+    got, json_bytes, npz_bytes = protocol.read_frame(fd, INPUT_BYTES)
+    cases = plain.loads(json_bytes, npz_bytes)
+    if got != phase or not isinstance(cases, list):
+        raise protocol.ProtocolError(f"inputs for phase {got}, expected {phase}")
+    return cases
 
-    `tripwire()` returns the (already armed) process-wide record of forbidden calls, or is None.
+
+def child_main(job: Any) -> None:
+    """The child's whole life (job: a template.ChildJob): read the code, confine, run; never returns."""
+    settings, descriptor = job.settings, job.descriptor
+    try:
+        out_w, err_w, result_w, input_r = job.fds
+        job_dir = settings.exchange / descriptor["job"]
+        cells = [Cell(str(c["label"]), str(c["source"]), c["answer"] is True)
+                 for c in json.loads((job_dir / CODE).read_bytes())]
+        questions = [settings.assignment.question(g) for g in descriptor["questions"]]
+        limits = Confinement(memory_mb=int(descriptor["memory_mb"]), uid=int(descriptor["uid"]),
+                             cpu_seconds=int(descriptor["cpu_seconds"]), hide=tuple(settings.hide),
+                             namespaces=settings.namespaces)
+        del job, descriptor
+        entered = time.perf_counter()
+        confine(limits, out_w, err_w, result_w, input_r, settings.home / "work")
+        protocol.write_all(RESULT_FD, protocol.frame(protocol.SETUP_PHASE,
+                                                     f"{time.perf_counter() - entered:.6f}".encode(), b""))
+        run(cells, questions, RESULT_FD, INPUT_FD, settings.tripwire)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(EXIT_RESULTS_UNWRITABLE)
+
+
+def run(cells: list[Cell], questions: list[Any], result_fd: int, input_fd: int,
+        tripwire: Callable[[], Any] | None) -> None:
+    """Exec the cells, call every question on its cases, send results; never returns.
+
+    Phase 0 is the cells, phase i + 1 question i, whose cases arrive on `input_fd`. `tripwire()` returns
+    the (already armed) process-wide record of forbidden calls, or is None.
     """
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     errors: list[str] = []
@@ -174,9 +237,9 @@ def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
                 memory = memory or _is_memory(exc)
         if wire is None and tripwire is not None:
             wire = tripwire()
-        plain.dump({"errors": errors, "memory": memory}, out_dir / "cells")
-        os.write(progress_fd, b"cells\n")
+        _send(result_fd, 0, {"errors": errors, "memory": memory})
         for index, question in enumerate(questions):
+            cases = _inputs(input_fd, index + 1)
             watch = _Watch()
             seen = len(wire.tripped) if wire is not None else 0
             started = time.perf_counter()
@@ -185,15 +248,15 @@ def run(cells: list[Cell], questions: list[Any], cases: dict[str, list[Any]],
             outputs: list[Any] = []
             if not missing:
                 functions = {name: watch.wrap(fn) for name, fn in found.items() if fn is not None}
-                for case in cases.get(question.grade_id, []):
+                for case in cases:
                     try:
                         outputs.append(question.call(functions, case))
                     except BaseException as exc:  # call must not raise, but be sure
                         outputs.append({ERROR_KEY: _one_line(exc)})
             tripped = sorted(set(wire.tripped[seen:])) if wire is not None else []
-            _safe_dump({"outputs": outputs, "missing": missing, "memory": watch.memory, "tripped": tripped,
-                        "seconds": time.perf_counter() - started}, out_dir / f"q{index}")
-            os.write(progress_fd, f"q{index}\n".encode())
+            del cases
+            _send(result_fd, index + 1, {"outputs": outputs, "missing": missing, "memory": watch.memory,
+                                         "tripped": tripped, "seconds": time.perf_counter() - started})
     except BaseException:  # writing the results failed (disk full, memory): not the student's exit
         os._exit(EXIT_RESULTS_UNWRITABLE)
     finally:

@@ -51,3 +51,31 @@ def receive(fd: int) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError(f"message is a {type(message).__name__}, expected an object")
     return message
+
+
+# --- frames between the worker and the forked child: its results up, a question's inputs down ---------------
+
+#: magic, phase (0 = the cells, i + 1 = question i, SETUP_PHASE = the child's isolation time), JSON and .npz sizes.
+FRAME = struct.Struct(">4sBII")
+FRAME_MAGIC = b"RSLT"
+SETUP_PHASE = 255
+
+
+def frame(phase: int, json_bytes: bytes, npz_bytes: bytes) -> bytes:
+    """One frame: header, then the JSON part, then the .npz part (see autograder.plain.dumps)."""
+    return FRAME.pack(FRAME_MAGIC, phase, len(json_bytes), len(npz_bytes)) + json_bytes + npz_bytes
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of `data` to a blocking fd."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_frame(fd: int, cap: int) -> tuple[int, bytes, bytes]:
+    """Read one frame from a blocking fd; ProtocolError when it is malformed or a part exceeds `cap`."""
+    magic, phase, json_size, npz_size = FRAME.unpack(_read_exactly(fd, FRAME.size))
+    if magic != FRAME_MAGIC or json_size > cap or npz_size > cap:
+        raise ProtocolError("malformed frame")
+    return phase, _read_exactly(fd, json_size), _read_exactly(fd, npz_size)

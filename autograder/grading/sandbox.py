@@ -52,7 +52,7 @@ WITHHELD = ("reference", "checks/mistakes")
 #: The grader's own modules the worker and the forked child import; nothing else of autograder/grading.
 RUNNER_MODULES = ("__init__.py", "plain.py", "device.py", "grading/__init__.py", "grading/worker.py",
                   "grading/kernel.py", "grading/model.py", "grading/protocol.py", "grading/assignments.py",
-                  "grading/cgroups.py", "grading/isolation.py")
+                  "grading/cgroups.py", "grading/isolation.py", "grading/template.py", "grading/phases.py")
 #: What student code sees in place of the runner: what the released notebooks' setup cells import, and
 #: no-op `check`/`grade` (test cells never run in the sandbox). No checks, reference or known mistakes.
 FACADE_MODULES = ("device.py", "checks/exploding_task.py")
@@ -192,16 +192,16 @@ def build_runner(dest: Path, checks: str) -> Path:
 
 
 def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, sandboxed: bool,
-                runner: Path | None = None, groups: dict[str, Path] | None = None, cgroup_version: int = 0
-                ) -> list[str]:
+                runner: Path | None = None, groups: dict[str, Path] | None = None, cgroup_version: int = 0,
+                uid_base: int = -1) -> list[str]:
     """The command line of worker `index`: inside bubblewrap, or bare (fallback).
 
     `runner` is the folder from `build_runner` (default: next to the exchange folder); `groups` are the
-    worker's own cgroup folders from `cgroups.create_worker_groups`, bound into the sandbox.
+    worker's own cgroup folders from `cgroups.create_worker_groups`, bound into the sandbox; `uid_base`
+    the first uid of the pool the worker holds (isolation.claim_slot; -1: submissions keep our uid).
     """
     runner = runner or exchange.parent / f"runner-{index}"
     groups = groups or {}
-    uid_base = isolation.worker_uid_base(os.getpid(), index) if os.geteuid() == 0 else -1
     inner_runner = RUNNER if sandboxed else str(runner)
     inner_groups = {key: (f"{CGROUP_DIR}/{key}" if sandboxed else str(path)) for key, path in groups.items()}
     python = [sys.executable, "-s", "-m", "autograder.grading.worker", "--checks", checks,
@@ -256,6 +256,8 @@ class Worker:
     exchange: Path
     groups: dict[str, Path] = field(default_factory=dict)
     cgroup_version: int = 0
+    #: The pool of uids this worker holds while it lives (None: not root, submissions keep our uid).
+    uids: isolation.SlotClaim | None = None
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         """(stdin, stdout) of the worker process (always piped: see start_worker)."""
@@ -294,6 +296,8 @@ class Worker:
             stream.close()
         if self.groups:
             cgroups.remove_groups(self.groups, self.cgroup_version)
+        if self.uids is not None:
+            self.uids.release()  # the sandbox and every process in it are gone: the pool may be reused
 
 
 def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sandboxed: bool,
@@ -312,14 +316,17 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
         cgroups.remove_groups({k: base / name for k, base in layout.own.items()}, layout.version)  # a restart
         groups = cgroups.create_worker_groups(layout, name)
     version = layout.version if layout is not None else 0
-    argv = worker_argv(checks, assignment_id, exchange, index, sandboxed, runner, groups, version)
+    uids = isolation.claim_slot(isolation.preferred_slot(os.getpid(), index)) if os.geteuid() == 0 else None
+    argv = worker_argv(checks, assignment_id, exchange, index, sandboxed, runner, groups, version,
+                       uids.uid_base if uids else -1)
     env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
                                   "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY}
     with open(log, "ab") as log_file:
         # bare: start in the runner, or `python -m` would import the grader's own checkout from the cwd
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                    env=env, start_new_session=True, cwd=None if sandboxed else runner)
-    worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version)
+    worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version,
+                    uids=uids)
     stdout = worker._pipes()[1]
     ready, _, _ = select.select([stdout.fileno()], [], [], wait)
     try:

@@ -51,7 +51,8 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
     questions = [assignment.questions[i] for i in pending]
     shutil.rmtree(job_dir, ignore_errors=True)
     job_dir.mkdir(parents=True)
-    plain.dump({q.grade_id: cases[q.grade_id] for q in questions}, job_dir / "cases")
+    for position, q in enumerate(questions):  # the worker hands each to the child only in its own phase
+        plain.dump(cases[q.grade_id], job_dir / f"cases-{position}")
     reply = run(Job(job_dir.name, built.cells, tuple(q.grade_id for q in questions), limits))
     for stream, text, size in (("stdout", reply.stdout, reply.stdout_bytes), ("stderr", reply.stderr,
                                                                               reply.stderr_bytes)):
@@ -59,7 +60,8 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
             output[stream] = judging.merge_output(output.get(stream, ""), text)[: limits.output_bytes]
         if size > limits.output_bytes:
             output["truncated"] = f"output beyond {limits.output_bytes} bytes was cut"
-    cells_meta = judging.read_cells(job_dir)
+    # Only the phases the worker accepted count (Reply.files), never whatever files exist.
+    cells_meta = judging.read_cells(job_dir, reply.files)
     if cells_meta is None:
         for q in questions:
             verdicts[q.grade_id] = judging.why_unfinished(None, reply, limits.timeout)
@@ -70,7 +72,7 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
     left: list[int] = []
     for position, q in enumerate(questions):
         result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
-                                        limits.memory_mb)
+                                        limits.memory_mb, reply.files)
         if result is None:
             verdicts[q.grade_id] = judging.why_unfinished(q, reply, limits.timeout)
             left = pending[position + 1:]

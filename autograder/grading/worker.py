@@ -1,24 +1,25 @@
 """A persistent grading worker: imports torch once, then runs each submission in a fresh forked child.
 
 Runs inside the sandbox (normally as PID 1 of its own PID namespace, so no student process can signal
-it). For every job it makes the submission's cgroups, forks a child (autograder.grading.kernel) that
-joins them, enters fresh IPC and mount namespaces and takes a uid of its own, polices its wall-clock
-time (extended once per finished phase: the cells, then each question), caps its output, then kills
-every process of the submission (the cgroups, then all else it can see), drops results of phases
-during which the submission as a whole ran out of memory, copies the child's result files
-(size-checked, no symlinks) to the exchange folder and wipes the scratch space. Talks to the grader
-with length-prefixed JSON on fds 0/1.
+it). At start-up, before any job, it forks the clean template (autograder.grading.template), which
+forks every submission's child, so that no child is ever a copy of a process that held another
+student's data. For every job it makes the submission's cgroups (the template forks the child inside
+them), has the template fork a child (autograder.grading.kernel) that enters fresh IPC and mount
+namespaces and takes a uid of its own, polices its wall-clock time (extended once per phase the worker
+accepted: the cells, then each question), caps its output, then kills every process of the submission
+(the cgroups, then all else it can see), writes the phases it accepted (autograder.grading.phases) to
+the exchange folder and wipes the scratch space. Talks to the grader with length-prefixed JSON on fds 0/1.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import select
 import shutil
 import signal
-import stat
 import sys
 import time
 from collections.abc import Callable
@@ -26,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import cgroups, isolation, model
+from autograder.grading import cgroups, isolation, model, protocol
 from autograder.grading.model import Job, Reply
+from autograder.grading.phases import Phases
+from autograder.grading.template import ChildJob, Template, TemplateError
+from autograder.grading.template import start as start_template
 
 MAX_RESULT_BYTES = 64 << 20
 
@@ -53,11 +57,12 @@ def _nondumpable() -> None:
         pass
 
 
-def _kill_others(child: int, uid: int) -> None:
-    """SIGKILL every process but this worker: all of the PID namespace, else the child's group and uid."""
+def _kill_others(child: int, uid: int, spare: int) -> None:
+    """SIGKILL every process but this worker and `spare` (the template): all of the PID namespace, else the
+    child's group and uid."""
     for _ in range(200):
         if os.getpid() == 1:
-            victims = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != 1]
+            victims = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, spare)]
         else:  # no PID namespace: only what is certainly the submission's
             victims = [child] + (_pids_of_uid(uid) if uid >= 0 else [])
         for pid in victims:
@@ -131,37 +136,22 @@ def _wipe(folder: Path, keep: frozenset[Path] = frozenset()) -> None:
                 pass
 
 
-def _copy_result(src: Path, dst: Path) -> bool:
-    """Copy a regular file written by the child, refusing symlinks, devices and oversize files."""
-    try:
-        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RESULT_BYTES:
-            return False
-        with os.fdopen(os.dup(fd), "rb") as f:
-            dst.write_bytes(f.read(MAX_RESULT_BYTES + 1)[:MAX_RESULT_BYTES])
-        return True
-    finally:
-        os.close(fd)
+def _read_inputs(job_dir: Path, count: int) -> list[bytes]:
+    """The frames with each question's cases, from the files the grader wrote (cases-<i>.json/.npz)."""
+    frames = []
+    for index in range(count):
+        parts = [(job_dir / f"cases-{index}{suffix}").read_bytes() for suffix in (".json", ".npz")]
+        frames.append(protocol.frame(index + 1, *parts))
+    return frames
 
 
-def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: int,
-           oom_kills: Callable[[], int]) -> dict[str, Any]:
-    """Wait for the child: collect capped output, extend the deadline per finished phase, kill at it.
-
-    A progress line `setup <seconds>` (the child's isolation time) is recorded, not counted as a phase.
-    `oom_phase` is the first phase during which the submission's cgroup had a process OOM-killed.
-    """
-    pidfd = os.pidfd_open(pid)
+def _watch(pidfd: int, status_of: Callable[[], int], pipes: dict[int, str], timeout: float, phases: Phases,
+           inputs_fd: int, cap: int) -> dict[str, Any]:
+    """Wait for the child (`pidfd`, closed here): collect capped output, accept phases, feed inputs, extend the
+    deadline per accepted phase, stop at it. `status_of()` gives the child's wait status once it has exited."""
     kept = {"out": bytearray(), "err": bytearray()}
     total = {"out": 0, "err": 0}
-    done_phases, timed_out, status = 0, False, None
-    oom_phase: int | None = None
-    setup: float | None = None
-    partial = b""
+    timed_out, status = False, None
     deadline = time.monotonic() + timeout
     open_fds = set(pipes)
     while status is None:
@@ -169,58 +159,57 @@ def _watch(pid: int, pipes: dict[int, str], timeout: float, phases: int, cap: in
         if left <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select([pidfd, *open_fds], [], [], left)
+        writing = [inputs_fd] if phases.outgoing else []
+        ready, writable, _ = select.select([pidfd, *open_fds], writing, [], left)
+        if writable:
+            phases.send(inputs_fd)
         for fd in ready:
             if fd == pidfd:
-                _, status = os.waitpid(pid, 0)
+                status = status_of()
+                for results in [f for f in open_fds if pipes[f] == "results"]:
+                    for _ in range(4096):  # what it sent before it exited (bounded: its helpers may write on)
+                        data = _read_now(results)
+                        if not data or phases.closed:
+                            break
+                        phases.feed(data)
                 continue
             data = os.read(fd, 1 << 16)
             if not data:
                 open_fds.discard(fd)
-            elif pipes[fd] == "progress":
-                *lines, partial = (partial + data).split(b"\n")
-                partial = partial[-64:]
-                for line in lines:
-                    if line.startswith(b"setup ") and setup is None:
-                        setup = _seconds(line[6:])
-                    elif done_phases < phases:  # a child cannot buy more time than there are phases
-                        if oom_phase is None and oom_kills():
-                            oom_phase = done_phases
-                        done_phases += 1
-                        deadline = time.monotonic() + timeout
+            elif pipes[fd] == "results":
+                if phases.feed(data):
+                    deadline = time.monotonic() + timeout
+                if phases.closed and status is None:  # nothing it does from now on can count: stop it at once
+                    status = -1
+                    break
             else:
                 name = pipes[fd]
                 total[name] += len(data)
                 kept[name] += data[: max(0, cap - len(kept[name]))]
     os.close(pidfd)
-    return {"status": status, "timed_out": timed_out, "phases": done_phases, "kept": kept, "total": total,
-            "open_fds": open_fds, "oom_phase": oom_phase, "setup": setup or 0.0}
+    return {"status": status, "timed_out": timed_out, "kept": kept, "total": total, "open_fds": open_fds}
 
 
-def _seconds(text: bytes) -> float:
-    """A non-negative float from the child's setup line (0.0 when garbled)."""
-    try:
-        value = float(text)
-    except ValueError:
-        return 0.0
-    return value if 0.0 <= value < 60.0 else 0.0
+def _read_now(fd: int) -> bytes:
+    """What can be read from `fd` without waiting (b'' if nothing)."""
+    ready, _, _ = select.select([fd], [], [], 0)
+    return os.read(fd, 1 << 16) if ready else b""
 
 
 def _drain(fds: set[int], pipes: dict[int, str], kept: dict[str, bytearray], total: dict[str, int], cap: int) -> None:
-    """Read what is left in the pipes once every writer is dead."""
+    """Read what is left in the output pipes once every writer is dead (result frames are no longer accepted)."""
     for fd in fds:
-        while pipes[fd] != "progress":
-            ready, _, _ = select.select([fd], [], [], 0)
-            data = os.read(fd, 1 << 16) if ready else b""
+        while pipes[fd] != "results":
+            data = _read_now(fd)
             if not data:
                 break
             total[pipes[fd]] += len(data)
             kept[pipes[fd]] += data[: max(0, cap - len(kept[pipes[fd]]))]
 
 
-def _rss_anon() -> int:
-    """Bytes of anonymous memory this worker holds: the most a forked child can copy-on-write of it."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _rss_anon(pid: int) -> int:
+    """Bytes of anonymous memory process `pid` holds: the most a child forked from it can copy-on-write."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("RssAnon:"):
             return int(line.split()[1]) * 1024
     return 0
@@ -234,27 +223,27 @@ class State:
     home: Path
     uid_base: int
     assignment: Any  # autograder.checks.spec.Assignment
-    tripwire: Callable[[], Any] | None
     scratch: list[Path]
     mounts: frozenset[Path]
-    hide: list[Path]
     groups: dict[str, Path]  # this worker's cgroup folders (KEY=PATH), empty without cgroups
     cgroup_version: int
-    sandboxed: bool
+    template: Template
     jobs: int = 0
-    #: The next submission's cgroups, made while idle, and how long that took.
+    #: A child was forked whose wait status the template has not handed over yet (then the worker must stop).
+    pending: bool = False
+    #: The next submission's cgroups, made while idle (the template already in them), and how long that took.
     next: cgroups.Job | None = None
     prepared_seconds: float = 0.0
 
 
 def prepare_groups(state: State) -> None:
-    """Make the next submission's cgroups and move this worker into them (done while idle: see cgroups)."""
+    """Make the next submission's cgroups and move the template into them (done while idle: see cgroups)."""
     if not state.groups or state.next is not None:
         return
     started = time.perf_counter()
     job = cgroups.Job.create(state.groups, state.cgroup_version, f"job-{state.jobs + 1}")
     try:
-        job.enter()
+        job.enter(state.template.pid)
     except OSError:
         job.destroy()
         raise
@@ -271,110 +260,106 @@ def _job_groups(job: Job, state: State) -> cgroups.Job | None:
     prepare_groups(state)
     groups, state.next = state.next, None
     assert groups is not None  # prepare_groups made it or raised
-    groups.limit((job.limits.memory_mb << 20) + _rss_anon(), kernel.Confinement.processes)
+    groups.limit((job.limits.memory_mb << 20) + _rss_anon(state.template.pid), kernel.Confinement.processes)
     return groups
 
 
+def _pipe_pairs() -> tuple[dict[int, str], list[int], int]:
+    """({read end: stream}, the child's ends (stdout, stderr, results, inputs), the worker's inputs end)."""
+    ends = {name: os.pipe() for name in ("out", "err", "results", "inputs")}
+    os.set_blocking(ends["inputs"][1], False)  # a child that stops reading must never block the worker
+    pipes = {ends[name][0]: name for name in ("out", "err", "results")}
+    child = [ends["out"][1], ends["err"][1], ends["results"][1], ends["inputs"][0]]
+    return pipes, child, ends["inputs"][1]
+
+
 def run_job(job: Job, state: State) -> Reply:
-    """Run one submission in a forked child and report what happened (results stay in files)."""
-    from autograder import plain
+    """Run one submission in a child forked by the template and report what happened (results stay in files)."""
     from autograder.grading import kernel
 
     started = time.monotonic()
     job_dir = state.exchange / job.job
-    questions = [state.assignment.question(g) for g in job.questions]
-    cases = plain.load(job_dir / "cases")
+    count = len([state.assignment.question(g) for g in job.questions])  # KeyError for an unknown question
+    _wipe(job_dir, frozenset(job_dir / f"cases-{i}{s}" for i in range(count) for s in (".json", ".npz")))
+    inputs = _read_inputs(job_dir, count)
+    (job_dir / kernel.CODE).write_text(json.dumps([model.cell_json(c) for c in job.cells]))
     isolating = time.perf_counter()
     groups = _job_groups(job, state)  # before the job number moves on: prepared as job-<jobs + 1>
     created = time.perf_counter() - isolating
     state.jobs += 1
-    home = state.home
     uid = isolation.uid_for(state.uid_base, state.jobs) if state.uid_base >= 0 else -1
-    out_dir, work = home / ".out", home / "work"
     for folder in state.scratch:
         _wipe(folder, state.mounts)
-    limits = kernel.Confinement(memory_mb=job.limits.memory_mb, uid=uid,
-                                cpu_seconds=int(job.limits.timeout * (len(questions) + 1)) + 1,
-                                hide=tuple(state.hide),
-                                namespaces=state.uid_base >= 0 or state.sandboxed)
-    for folder in (work, out_dir):  # made here: the child cannot create folders in the root-owned home
-        folder.mkdir(mode=0o700)
-        if uid >= 0:
-            os.chown(folder, uid, uid)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    prog_r, prog_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: confine, then run student code; never returns
-        try:
-            for fd in (out_r, err_r, prog_r):
-                os.close(fd)
-            entered = time.perf_counter()
-            kernel.confine(limits, out_w, err_w, prog_w, work)
-            os.write(prog_w, f"setup {time.perf_counter() - entered:.6f}\n".encode())
-            kernel.run(list(job.cells), questions, cases, out_dir, prog_w, state.tripwire)
-        except BaseException:  # noqa: BLE001 - the confinement itself failed: say why, in the child's stderr
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(model.EXIT_RESULTS_UNWRITABLE)
-    for fd in (out_w, err_w, prog_w):
-        os.close(fd)
+    work = state.home / "work"
+    work.mkdir(mode=0o700)  # made here: the child cannot create folders in the root-owned home
+    if uid >= 0:
+        os.chown(work, uid, uid)
+    pipes, child_ends, inputs_fd = _pipe_pairs()
+    descriptor = {"job": job.job, "questions": list(job.questions), "memory_mb": job.limits.memory_mb, "uid": uid,
+                  "cpu_seconds": int(job.limits.timeout * (count + 1)) + 1}
+    spawning = time.perf_counter()
+    state.pending = True
+    try:
+        pid, pidfd = state.template.spawn(descriptor, child_ends)
+    finally:
+        for fd in child_ends:
+            os.close(fd)
     leaving = time.perf_counter()
+    spawned = leaving - spawning
     if groups:
         groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
     background = time.perf_counter() - leaving + state.prepared_seconds
     state.prepared_seconds = 0.0
-    pipes = {out_r: "out", err_r: "err", prog_r: "progress"}
     cap = job.limits.output_bytes
-    seen = _watch(pid, pipes, job.limits.timeout, len(questions) + 1, cap,
-                  groups.oom_kills if groups else lambda: 0)
+    phases = Phases(["cells"] + [f"q{i}" for i in range(count)], inputs,
+                    groups.oom_kills if groups else lambda: 0, MAX_RESULT_BYTES)
+    seen = _watch(pidfd, state.template.status, pipes, job.limits.timeout, phases, inputs_fd, cap)
     tearing_down = time.perf_counter()
     oom_kills = groups.oom_kills() if groups else 0
     if groups:
         groups.destroy()  # every process of the submission, however it detached itself
     destroyed = time.perf_counter() - tearing_down
-    _kill_others(pid, uid)
-    if seen["status"] is None:
-        try:
-            _, seen["status"] = os.waitpid(pid, 0)
-        except ChildProcessError:
-            seen["status"] = -1
+    _kill_others(pid, uid, spare=state.template.pid)
+    if seen["status"] in (None, -1):
+        seen["status"] = state.template.status()
+    state.pending = False
+    phases.finish()
     _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
-    for fd in pipes:
+    for fd in [*pipes, inputs_fd]:
         os.close(fd)
-    # Only what the child left in its own out folder counts: anything else in the exchange folder (which a
-    # child can reach when the grader does not run as root) is removed before the copies are made.
+    # Only what the worker accepted counts: it becomes the job's files now that every process of the
+    # submission is dead; anything else in the exchange folder (which a child can reach when the grader
+    # does not run as root) is removed first.
     _wipe(state.exchange, frozenset({job_dir}))
-    _wipe(job_dir, frozenset({job_dir / "cases.json", job_dir / "cases.npz"}))
-    # A phase during which the kernel killed one of the submission's processes for memory earns nothing,
-    # even if the process it killed was a helper and the main one went on to finish.
-    oom_phase = seen["oom_phase"] if seen["oom_phase"] is not None else (seen["phases"] if oom_kills else None)
-    names = ["cells"] + [f"q{i}" for i in range(len(questions))]
+    _wipe(job_dir)
     files = []
-    for name in names[:oom_phase]:
-        if all(_copy_result(out_dir / f"{name}{s}", job_dir / f"{name}{s}") for s in (".json", ".npz")):
-            files.append(name)
+    for name, json_bytes, npz_bytes in phases.accepted[:phases.oom_phase]:
+        (job_dir / f"{name}.npz").write_bytes(npz_bytes)
+        (job_dir / f"{name}.json").write_bytes(json_bytes)
+        files.append(name)
     for folder in state.scratch:
         _wipe(folder, state.mounts)
     status = seen["status"]
+    oom_phase = phases.oom_phase
     exited = status >= 0 and os.WIFEXITED(status)
     died = os.WTERMSIG(status) if status >= 0 and os.WIFSIGNALED(status) else None
-    return Reply("done", job.job, timed_out=seen["timed_out"], phases=seen["phases"],
+    return Reply("done", job.job, timed_out=seen["timed_out"], phases=len(files),
                  exit=os.WEXITSTATUS(status) if exited and oom_phase is None else None,
                  signal=signal.SIGKILL.value if oom_phase is not None and not seen["timed_out"] else died,
                  oom_kills=oom_kills,
                  stdout=seen["kept"]["out"].decode("utf-8", "replace"), stdout_bytes=seen["total"]["out"],
                  stderr=seen["kept"]["err"].decode("utf-8", "replace"), stderr_bytes=seen["total"]["err"],
                  files=tuple(files), seconds=time.monotonic() - started,
-                 isolation_seconds=created + seen["setup"] + destroyed, cgroups=groups is not None,
-                 isolation_parts={"limit": created, "enter": seen["setup"], "destroy": destroyed,
-                                  "background": background})
+                 isolation_seconds=created + (phases.setup or 0.0) + destroyed, cgroups=groups is not None,
+                 isolation_parts={"limit": created, "enter": phases.setup or 0.0, "destroy": destroyed,
+                                  "background": background, "spawn": spawned})
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve jobs from fd 0, answer on fd 1, until told to exit or the pipe closes."""
+def main(argv: list[str] | None = None) -> int | ChildJob:
+    """Serve jobs from fd 0, answer on fd 1, until told to exit or the pipe closes.
+
+    Returns the exit status; in a child the template forked, its job instead (see the end of this file).
+    """
     parser = argparse.ArgumentParser(description="sandboxed grading worker (started by the grader)")
     parser.add_argument("--checks", required=True)
     parser.add_argument("--assignment", required=True)
@@ -391,27 +376,46 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)  # stray prints must never corrupt the protocol
     _blank_command_line()
     _nondumpable()
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # a child that closed its inputs pipe must not kill the worker: writes fail with EPIPE instead
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     import torch
 
-    from autograder.grading import protocol
     from autograder.grading.assignments import load_assignment
 
     torch.set_num_threads(1)
     assignment = load_assignment(args.checks, args.assignment)
     tripwire = None
+    hide = list(args.hide)
     if assignment.forbidden:  # armed once, here: every child inherits it, and no original is left to find
         from autograder.checks.forbidden import arm_for_good
+        from autograder.checks.pinning import pin_forbidden_modules
 
+        # first: every module that holds a shortcut is loaded before arming, and stays the one loaded
+        pinned = pin_forbidden_modules()
         tripwire = arm_for_good
         arm_for_good()
-    from autograder import plain  # noqa: F401 - imported before the runner is covered in the children
+        if os.getpid() == 1:  # in the sandbox: cover their files once, here (no child can see them again)
+            isolation.new_namespaces(pinned, isolation.CLONE_NEWNS)
+        else:  # bare: each child covers them in its own mount namespace, where it can make one
+            hide += pinned
+    from autograder import plain  # imported before the runner is covered in the children
+
+    # Children decode their inputs after dropping root: load now, once, every module that takes (zipfile's
+    # cp437 codec, numpy's .npy reader), which a child's uid may not be able to read (a Python under /root).
+    plain.loads(*plain.dumps([{"x": torch.zeros(1)}]))
     from autograder.grading import kernel
 
     kernel.COURSE_PACKAGES.append(args.checks.partition(":")[0].split(".")[0])
+    sandboxed = os.getpid() == 1
+    settings = kernel.Settings(args.exchange, args.home, assignment, tripwire, tuple(hide),
+                               namespaces=args.uid_base >= 0 or sandboxed)
+    forked = start_template(settings, keep=(1, 2))
+    if isinstance(forked, ChildJob):
+        return forked  # a submission's child: the template's frames are gone now
     groups = {key: Path(path) for key, _, path in (g.partition("=") for g in args.cgroup)}
-    state = State(args.exchange, args.home, args.uid_base, assignment, tripwire, [args.home, *args.scratch],
-                  _mounts_and_parents(), args.hide, groups, args.cgroup_version, sandboxed=os.getpid() == 1)
+    state = State(args.exchange, args.home, args.uid_base, assignment, [args.home, *args.scratch],
+                  _mounts_and_parents(), groups, args.cgroup_version, forked)
+    del settings, forked
     protocol.send(proto_out, {"op": "ready", "pid": os.getpid()})
     while True:
         try:
@@ -420,11 +424,21 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if message.get("op") != "job":
             return 0
+        stop = False
         try:
             reply = run_job(Job.from_json(message), state)
         except Exception as exc:  # noqa: BLE001 - report (a malformed job included), keep serving
             reply = Reply.failed(str(message.get("job"))[:100], f"{type(exc).__name__}: {exc}"[:500])
-        protocol.send(proto_out, reply.to_json())
+            # no template (or one out of step with us): no more children here; the grader starts a new worker
+            stop = isinstance(exc, TemplateError) or state.pending
+        del message
+        try:
+            protocol.send(proto_out, reply.to_json())
+        except OSError:
+            return 0  # the grader is gone
+        if stop:
+            return 1
+        del reply
         try:
             prepare_groups(state)  # while the grader judges this reply
         except OSError:
@@ -432,4 +446,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # A child forked by the template returns here, with no frame of the worker or the template above it:
+    # student code that walks its stack up reaches only the kernel, this module's top level and runpy.
+    _outcome = main()
+    if not isinstance(_outcome, ChildJob):
+        sys.exit(_outcome)
+    from autograder.grading.kernel import child_main
+
+    child_main(_outcome)

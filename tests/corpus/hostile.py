@@ -1,6 +1,7 @@
 """The adversarial corpus (GUIDE §3): one submission per threat, and the rows each must produce.
 
-`CASES` maps a student id to (builder, expected statuses per grade_id). A builder gets the run's
+`CASES` maps a student id to (builder, expected statuses per grade_id: a status, or a tuple of the statuses
+allowed where timing decides between them). A builder gets the run's
 paths (submissions folder, output folder, source notebook, a secret file) so that attacks can aim
 at real files; it returns a notebook dict or raw bytes (None = no notebook at all).
 """
@@ -269,7 +270,192 @@ ESCAPES = {
 """,
 }
 
-CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
+# --- The grader alone decides which phases finished (issue 18, section 2) -----------------------------------
+# Each writes what once marked work as finished, then its graded functions compute the right answer and are
+# killed for memory, kill themselves, or loop forever: every question must score 0, as without the forgery.
+PIPES = """import os, stat
+def _pipes():
+    found = []
+    for fd in range(3, 256):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and fd not in (0, 1, 2):
+                found.append(fd)
+        except OSError:
+            pass
+    return found
+"""
+FAKE_LINES = PIPES + """for _fd in _pipes():
+    try:
+        os.write(_fd, b'setup 0.1\\ncells\\nq0\\nq1\\nq2\\n')
+    except OSError:
+        pass
+"""
+FORGED_FILES = """import io, json, os, numpy
+def _forge(folder):
+    buffer = io.BytesIO()
+    numpy.savez(buffer, a0=numpy.zeros(3))
+    for name in ('cells', 'q0', 'q1', 'q2'):
+        tree = {'d': {'errors': {'l': []}, 'memory': False}} if name == 'cells' else \\
+            {'d': {'outputs': {'l': [{'d': {'y': {'T': 'a0'}}}] * 6}, 'missing': {'l': []}, 'memory': False,
+                   'tripped': {'l': []}}}
+        try:
+            os.makedirs(folder, exist_ok=True)
+            open(os.path.join(folder, name + '.json'), 'w').write(json.dumps(tree))
+            open(os.path.join(folder, name + '.npz'), 'wb').write(buffer.getvalue())
+        except OSError:
+            pass
+for _folder in (os.path.expanduser('~/.out'), os.getcwd(), '/tmp', '/srv/io'):
+    _forge(_folder)
+    for _entry in (os.listdir(_folder) if os.access(_folder, os.R_OK) else []):
+        _forge(os.path.join(_folder, _entry))
+"""
+FORGED_FRAMES = PIPES + """import io, json, struct, numpy
+def _frame(phase, tree):
+    buffer = io.BytesIO()
+    numpy.savez(buffer, a0=numpy.zeros(3))
+    body = json.dumps(tree).encode()
+    return struct.pack('>4sBII', b'RSLT', phase, len(body), len(buffer.getvalue())) + body + buffer.getvalue()
+_claims = _frame(0, {'d': {'errors': {'l': []}, 'memory': False}}) + b''.join(
+    _frame(p, {'d': {'outputs': {'l': []}, 'missing': {'l': []}, 'memory': False, 'tripped': {'l': []}}})
+    for p in (1, 2, 3))
+for _fd in _pipes():
+    try:
+        os.write(_fd, _claims)
+    except OSError:
+        pass
+"""
+OOM_AFTER = """    import ctypes
+    answer = {answer}
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    for key in range(40):  # shared memory counts for the submission's cgroup: killed for memory
+        address = libc.shmat(libc.shmget(0x6000 + key, 64 << 20, 0o1600), None, 0)
+        ctypes.memset(address, 1, 64 << 20)
+        libc.shmdt(ctypes.c_void_p(address))
+    return answer
+"""
+KILL_AFTER = """    import os, signal
+    answer = {answer}
+    os.kill(os.getpid(), signal.SIGKILL)
+    return answer
+"""
+LOOP_AFTER = """    answer = {answer}
+    while True:
+        pass
+    return answer
+"""
+ANSWERS = {"scale": ("x, a", "a * x"), "norm2": ("x", "x.norm()"), "square_grad": ("x", "2 * x")}
+
+
+def _then(prelude: str, ending: str) -> dict[str, str]:
+    """Answers whose functions compute the right value and then end as `ending` says, after `prelude`."""
+    cells = {f"ans_{name}": f"def {name}({args}):\n" + ending.format(answer=answer)
+             for name, (args, answer) in ANSWERS.items()}
+    cells["ans_scale"] = prelude + cells["ans_scale"]
+    return cells
+
+
+FORFEITED = {"test_scale": "error", "test_norm2": "error", "test_square_grad": "error"}
+#: A memory kill races the phase's deadline on a loaded machine: killed (error) or timed out, it scores 0.
+FORFEITED_MEMORY = {"test_scale": ("error", "timeout"), "test_norm2": ("error", "timeout"),
+                    "test_square_grad": ("error", "timeout")}
+# --- Torch loaded again is still torch (issue 18, section 3) ------------------------------------------------
+# Each route computes the right answer only if it reached an untrapped copy of torch's implementation.
+ROUTES = """import importlib, importlib.util, importlib.machinery, os, runpy, sys, types, torch
+def _routes(module_name, attribute):
+    name = 'torch.' + module_name
+    yield 'reimport', lambda: _reimport(name, attribute)
+    yield 'reload', lambda: getattr(importlib.reload(importlib.import_module(name)), attribute)
+    path = importlib.import_module(name).__file__
+    yield 'exec', lambda: _run_source(open(path).read(), path)[attribute]
+    yield 'spec', lambda: _from_spec(importlib.util.spec_from_file_location('fresh_' + attribute, path), attribute)
+    yield 'runpy', lambda: runpy.run_path(path)[attribute]
+    yield 'loader', lambda: getattr(importlib.machinery.SourceFileLoader('fresh2', path).load_module(), attribute)
+    cached = importlib.util.cache_from_source(path)
+    yield 'pyc', lambda: _from_spec(importlib.util.spec_from_loader(
+        'fresh3', importlib.machinery.SourcelessFileLoader('fresh3', cached)), attribute)
+def _reimport(name, attribute):
+    package = name.rsplit('.', 1)[0] if name.count('.') > 1 else name
+    for key in [k for k in sys.modules if k.startswith(package)]:
+        del sys.modules[key]
+    return getattr(importlib.import_module(name), attribute)
+def _run_source(source, path):
+    namespace = {'__name__': 'fresh', '__file__': path, '__package__': 'torch'}
+    exec(compile(source, path, 'exec'), namespace)
+    return namespace
+def _from_spec(spec, attribute):
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)
+def _first(module_name, attribute, use, wrong):
+    for _, get in _routes(module_name, attribute):
+        try:
+            return use(get())
+        except Exception:
+            continue
+    return wrong
+"""
+RELOADED = {
+    "ans_scale": ROUTES + """def _sgd_scale(SGD, x, a):
+    p = torch.zeros_like(x).requires_grad_()
+    p.grad = x.clone()
+    SGD([p], lr=-a).step()
+    return p.detach()
+def scale(x, a):
+    return _first('optim.sgd', 'SGD', lambda SGD: _sgd_scale(SGD, x, a), torch.zeros_like(x))
+""",
+    "ans_norm2": """def norm2(x):
+    def use(clip):
+        p = torch.zeros_like(x).requires_grad_()
+        p.grad = x.clone()
+        return clip([p], 1e9, foreach=False)
+    return _first('nn.utils.clip_grad', 'clip_grad_norm_', use, torch.zeros(()))
+""",
+    "ans_square_grad": """def square_grad(x):
+    def use(grad):
+        y = x.clone().requires_grad_()
+        return grad((y * y).sum(), y)[0]
+    return _first('autograd', 'grad', use, torch.zeros_like(x))
+""",
+}
+#: What each route gets: a fresh import or reload is the trapped module (forbidden); a file route fails to read.
+ONLY_FILES = """import importlib, sys
+_routes_all = _routes
+def _routes(module_name, attribute):
+    return [(n, g) for n, g in _routes_all(module_name, attribute) if n not in ('reimport', 'reload')]
+"""
+GRAPH_NODES = """def square_grad(x):
+    import torch
+    y = x.clone().requires_grad_()
+    out = (y * y).sum()
+    for enable in (lambda: None, lambda: torch.set_grad_enabled(True), lambda: torch._C._set_grad_enabled(True)):
+        try:
+            enable()
+            out = (y * y).sum()
+            first = out.grad_fn(torch.ones(()))
+            return sum(out.grad_fn.next_functions[0][0](first))
+        except Exception:
+            continue
+    return torch.zeros_like(x)
+"""
+UNDOES_TRAPS = """def scale(x, a):
+    import gc, torch
+    for obj in gc.get_objects():  # destroying a library restores the kernels it overrode
+        if isinstance(obj, torch.library.Library):
+            obj._destroy()
+        elif type(obj).__name__ == 'finalize' and getattr((obj.peek() or (0, 0))[1], '__name__', '') == '_del_library':
+            obj()
+    p = torch.zeros_like(x)
+    torch._fused_sgd_([p], [x.clone()], [], weight_decay=0.0, momentum=0.0, lr=-float(a), dampening=0.0,
+                      nesterov=False, maximize=False, is_first_step=True)
+    return p
+"""
+FOREACH_NORM = """def norm2(x):
+    import torch
+    return getattr(torch.ops.aten, '_foreach_' + 'norm').Scalar([x], 2)[0]
+"""
+
+CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, Any]]] = {
     "honest": (lambda p: submission(), PASS),
     "honest-stderr": (lambda p: submission(_scale(
         "    import warnings, sys\n    warnings.warn('float64 is slow')\n    print('note', file=sys.stderr)\n",
@@ -315,7 +501,9 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
         "            os.kill(pid, signal.SIGKILL)\n        except OSError:\n            pass\n    try:\n"
         "        os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n    except OSError:\n        pass\n"),
         "ans_norm2": "import os\ndef norm2(x):\n    os.kill(-1, 9)\n    return x.norm()\n"}),
-        {**PASS, "test_norm2": "error"}),
+        # kill(-1) reaches no process it may signal (the worker and the template are root), so it harms nothing
+        # and norm2 returns; it once raised ProcessLookupError only because no other process was visible at all
+        PASS),
     "endless-loop": (lambda p: submission(_scale("    while True:\n        pass\n")),
                      {**PASS, "test_scale": "timeout"}),
     "eats-memory": (lambda p: submission({"ans_norm2": (
@@ -356,4 +544,14 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, str]]] = {
                   {**PASS, "test_square_grad": "forbidden"}),
     "autograd-functional": (lambda p: submission({"ans_square_grad": ESCAPES["autograd-functional"]}),
                             {**PASS, "test_square_grad": "forbidden"}),
+    "fake-lines-oom": (lambda p: submission(_then(FAKE_LINES, OOM_AFTER)), FORFEITED),
+    "forged-files-kill": (lambda p: submission(_then(FORGED_FILES, KILL_AFTER)), FORFEITED),
+    "forged-files-oom": (lambda p: submission(_then(FORGED_FILES, OOM_AFTER)), FORFEITED_MEMORY),
+    "forged-frames-timeout": (lambda p: submission(_then(FORGED_FRAMES, LOOP_AFTER)), FORFEITED),
+    "reloads-torch": (lambda p: submission(RELOADED), {**PASS, **{k: "forbidden" for k in PASS}}),
+    "runs-torch-files": (lambda p: submission({**RELOADED, "ans_scale": RELOADED["ans_scale"] + ONLY_FILES}),
+                         {k: "failed" for k in PASS}),
+    "graph-nodes": (lambda p: submission({"ans_square_grad": GRAPH_NODES}), {**PASS, "test_square_grad": "forbidden"}),
+    "undoes-traps": (lambda p: submission({"ans_scale": UNDOES_TRAPS}), {**PASS, "test_scale": "forbidden"}),
+    "foreach-norm": (lambda p: submission({"ans_norm2": FOREACH_NORM}), {**PASS, "test_norm2": "forbidden"}),
 }
