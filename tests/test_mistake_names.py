@@ -25,10 +25,10 @@ ASSIGNMENTS = (("backprop", backprop), ("optimizers", optimizers), ("clipping", 
 Variant = tuple[str, str, dict[str, Callable[..., Any]]]
 
 
-def grade(assignment: str, grade_id: str, functions: dict[str, Callable[..., Any]]) -> Outcome:
-    """Visible and hidden cases for seed 3, through call and judge, as the batch grader does."""
+def grade(assignment: str, grade_id: str, functions: dict[str, Callable[..., Any]], seed: int = 3) -> Outcome:
+    """Visible and hidden cases for one seed, through call and judge, as the batch grader does."""
     question = get_assignment(assignment).question(grade_id)
-    cases = question.make_cases(torch.Generator().manual_seed(3), True)
+    cases = question.make_cases(torch.Generator().manual_seed(seed), True)
     return question.judge(cases, [question.call(functions, case) for case in cases])
 
 

@@ -170,3 +170,10 @@ def test_the_students_without_bugs_pass(grade_id: str, name: str, step: Callable
     """The bug switches sit in an honest implementation: with none set, full marks."""
     outcome = grade("optimizers", grade_id, {name: step})
     assert outcome.status == "passed", outcome.message
+
+
+def test_a_float32_case_through_an_ill_conditioned_mistake_keeps_the_name() -> None:
+    """Seed 11's float32 case: centered RMSprop with alpha swapped computes v - g_avg^2 with heavy cancellation,
+    so the student's float32 trajectory is 1.4e-4 (relative) from the float64 mistake: still that mistake."""
+    step = {"rmsprop_step": functools.partial(rmsprop_step, bug="alpha_swapped")}
+    assert_named(grade("optimizers", "rmsprop_step_momentum_centered", step, seed=11), "alpha and 1 - alpha swapped")
