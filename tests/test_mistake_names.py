@@ -9,7 +9,7 @@ that fails when a question gains a mistake without a variant.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -25,7 +25,7 @@ ASSIGNMENTS = (("backprop", backprop), ("optimizers", optimizers), ("clipping", 
 Variant = tuple[str, str, dict[str, Callable[..., Any]]]
 
 
-def grade(assignment: str, grade_id: str, functions: dict[str, Callable[..., Any]], seed: int = 3) -> Outcome:
+def grade(assignment: str, grade_id: str, functions: Mapping[str, Callable[..., Any]], seed: int = 3) -> Outcome:
     """Visible and hidden cases for one seed, through call and judge, as the batch grader does."""
     question = get_assignment(assignment).question(grade_id)
     cases = question.make_cases(torch.Generator().manual_seed(seed), True)
