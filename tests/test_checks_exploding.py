@@ -70,6 +70,53 @@ def _manual(model, x, y, steps):
 VARIANTS["correct, manual norm and SGD"] = (_manual, None)
 
 
+def _loss_after_step(model, x, y, steps):  # noqa: ANN001, ANN202
+    """Bug: the loss logged is recomputed after optimizer.step() (a forward pass of the next parameters)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        optimizer.step()
+        with torch.no_grad():
+            history["loss"].append(((model(x) - y) ** 2).mean().item())
+        history["grad_norm"].append(norm.item())
+    return history
+
+
+def _infinity_norm(model, x, y, steps):  # noqa: ANN001, ANN202
+    """Bug: the largest |gradient| (the infinity norm, before clipping) logged instead of the global 2-norm."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        largest = max(p.grad.abs().max().item() for p in model.parameters())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        optimizer.step()
+        history["loss"].append(loss.item())
+        history["grad_norm"].append(largest)
+    return history
+
+
+#: Look-alikes: (loop, what the message must say, what it must not say).
+LOOK_ALIKES = {
+    "loss after the step": (_loss_after_step, "is the loss AFTER the step", "history['grad_norm']"),
+    "infinity norm": (_infinity_norm, "the infinity norm", "post-clip"),
+}
+
+
+@pytest.mark.parametrize("name", list(LOOK_ALIKES))
+def test_history_look_alikes_are_told_their_own_mistake(name: str) -> None:
+    """A loss logged after the step is about the loss (its norm is right); a max |g| is the infinity norm."""
+    train, said, not_said = LOOK_ALIKES[name]
+    outcome = _grade(train)
+    assert said in outcome.message and not_said not in outcome.message, outcome.message
+    assert outcome.score == POINTS_TARGET, outcome.message  # the target is met: only the history point goes
+
+
 def _grade(train: Callable[..., Any]) -> Outcome:
     question = get_assignment("exploding").question("train_loop")
     cases = question.make_cases(torch.Generator().manual_seed(0), False)

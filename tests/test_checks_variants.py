@@ -371,7 +371,7 @@ CLIPPING_CASES = [
      "returning the post-clip norm"),
     ("clip_grad_norm_basic", {"clip_grad_norm": clip_into_list}, "clip_grad_norm changed the list grads itself"),
     ("clip_grad_norm_flags", {"clip_grad_norm": lambda *a, **k: clip(*a, **{**k, "bug": "raise_late"})},
-     "changed the gradients and then raised"),
+     "gradients changed before raising"),
 ]
 
 

@@ -1,5 +1,8 @@
-"""Each known wrong variant is a tested kernel: it differs from the reference on the check's own inputs,
-and the judge names it when a student's outputs match it."""
+"""Each known wrong variant is a tested kernel: it differs from the reference on the check's own (visible)
+inputs, and the judge names it when given the kernel's own outputs.
+
+That second part is circular (a kernel that stops matching the bug it names still passes it): that the
+kernels ARE the bugs is tested by the hand-written students in test_mistake_names_*.py."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from torch import Tensor
 from autograder import reference
 from autograder.checks.builder import CheckSpec, Mistake, Unusable, build, on_device, student, tensor_out
 from autograder.checks.compare import Tolerance, describe
-from autograder.checks.guard import same
 from autograder.checks.mistakes import clipping as wrong
 from autograder.checks.spec import Assignment, Case, Functions, Output
 
@@ -134,23 +133,18 @@ GRAD_NORM = CheckSpec(
 # ---- clip_grad_norm ----------------------------------------------------------------------------------
 
 def _run_clip_norm(functions: Functions, case: Case) -> Output:
-    """total = clip_grad_norm(grads, max_norm, ...); the tensors are read back after the call."""
+    """total = clip_grad_norm(grads, max_norm, ...); the tensors are read back after the call, also after a raise."""
     grads, like = _inputs(case)
     originals = list(grads)
     kwargs: dict[str, Any] = {k: case[k] for k in ("error_if_nonfinite",) if k in case}
     if "norm_type" in case:
         kwargs["norm_type"] = _p(case)
-    before = [None if g is None else g.detach().clone() for g in grads]
     try:
         total = student(functions, "clip_grad_norm")(grads, case["max_norm"], **kwargs)  # an int stays an int
     except RuntimeError as exc:
         # NotImplementedError is a RuntimeError too: an untouched stub must not pass the error cases
         if case.get("error_if_nonfinite") and not isinstance(exc, NotImplementedError):
-            pairs = zip(grads, before, strict=True)
-            if any(g is not None and b is not None and not same(g, b.cpu()) for g, b in pairs):
-                raise Unusable("clip_grad_norm changed the gradients and then raised; torch raises before it "
-                               "changes anything (check the total first)") from None
-            return {"raised": "RuntimeError"}
+            return {"raised": "RuntimeError", **_read_back(originals)}  # torch raises before it changes anything
         raise
     _list_kept("clip_grad_norm", grads, originals)
     return {"total": tensor_out("clip_grad_norm's return value (the pre-clip total norm)", total, (), like),
@@ -158,53 +152,103 @@ def _run_clip_norm(functions: Functions, case: Case) -> Output:
 
 
 def _expect_clip_norm(case: Case) -> Output:
-    """torch's clipped gradients and pre-clip total, or the RuntimeError it raises."""
+    """torch's clipped gradients and pre-clip total, or the RuntimeError it raises (gradients unchanged)."""
     try:
         clipped, total = reference.clip_grad_norm(case["grads"], float(case["max_norm"]), _p(case),
                                                   bool(case.get("error_if_nonfinite", False)))
     except RuntimeError:
-        return {"raised": "RuntimeError"}
-    return {"total": total, **{f"grads[{i}]": g for i, g in enumerate(clipped) if g is not None}}
+        return {"raised": "RuntimeError", **_named_grads(case["grads"])}
+    return {"total": total, **_named_grads(clipped)}
+
+
+def _named_grads(grads: Sequence[Tensor | None]) -> Output:
+    """{'grads[i]': g} for the tensors of a gradient list."""
+    return {f"grads[{i}]": g for i, g in enumerate(grads) if g is not None}
+
+
+def _raises(case: Case) -> bool:
+    """Does torch raise on this case (a non-finite total with error_if_nonfinite=True)?"""
+    return bool(case.get("error_if_nonfinite")) and not bool(torch.isfinite(wrong.global_norm(case["grads"], _p(case))))
 
 
 def _grads_mistake(name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
     """A mistake that shows in the clipped gradients."""
-    return Mistake(name, hint, lambda c: {f"grads[{i}]": g for i, g in enumerate(kernel(c)) if g is not None})
+    return Mistake(name, hint, lambda c: _named_grads(kernel(c)))
+
+
+def _clip_mistake(name: str, hint: str, kernel: Callable[[Case], Output]) -> Mistake:
+    """A clip_grad_norm mistake: its outputs where torch clips, torch's own behaviour (raise first) where it raises."""
+    return Mistake(name, hint, lambda c: {} if _raises(c) else kernel(c))
+
+
+def _clip_grads(name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
+    """A clip_grad_norm mistake that shows in the clipped gradients."""
+    return _clip_mistake(name, hint, lambda c: _named_grads(kernel(c)))
+
+
+def _args(c: Case) -> tuple[list[Tensor | None], float, float]:
+    """(grads, max_norm, norm_type) of a clip_grad_norm case."""
+    return c["grads"], float(c["max_norm"]), _p(c)
 
 
 CLIP_MISTAKES = (
-    _grads_mistake("scaled only when total > max_norm",
-                   "torch always multiplies by min(1, max_norm / (total + 1e-6)): a total exactly at max_norm "
-                   "is still scaled by a hair",
-                   lambda c: wrong.clip_only_above(c["grads"], float(c["max_norm"]), _p(c))),
-    _grads_mistake("norm_type ignored (always the 2-norm)", "compute the total with the given norm_type",
-                   lambda c: wrong.clip_ignoring_norm_type(c["grads"], float(c["max_norm"]), _p(c))),
-    _grads_mistake("per-tensor instead of global norm",
-                   "compute ONE norm over all gradients, then scale every tensor by the same factor",
-                   lambda c: wrong.clip_per_tensor(c["grads"], float(c["max_norm"]), _p(c))),
-    _grads_mistake("missing 1e-6", "torch scales by max_norm / (total + 1e-6)",
-                   lambda c: wrong.clip_without_eps(c["grads"], float(c["max_norm"]), _p(c))),
-    _grads_mistake("scale factor not clamped at 1", "torch uses min(1, max_norm / (total + 1e-6)): "
-                   "gradients below max_norm are left alone",
-                   lambda c: wrong.clip_without_clamp(c["grads"], float(c["max_norm"]), _p(c))),
-    _grads_mistake("clipped copies instead of in-place changes",
-                   "modify each tensor in place (g.mul_(coef)); replacing list entries does not change them",
-                   lambda c: wrong.unchanged(c["grads"])),
-    Mistake("returning the post-clip norm", "return the total norm computed BEFORE clipping",
-            lambda c: {"total": wrong.post_clip_norm(c["grads"], float(c["max_norm"]), _p(c))}),
+    _clip_grads("scaled only when total > max_norm",
+                "torch always multiplies by min(1, max_norm / (total + 1e-6)): a total exactly at max_norm "
+                "is still scaled by a hair", lambda c: wrong.clip_only_above(*_args(c))),
+    _clip_mistake("norm_type ignored (always the 2-norm)", "compute the total with the given norm_type",
+                  lambda c: {"total": wrong.global_norm(c["grads"], 2.0),
+                             **_named_grads(wrong.clip_ignoring_norm_type(*_args(c)))}),
+    _clip_grads("per-tensor instead of global norm",
+                "compute ONE norm over all gradients, then scale every tensor by the same factor",
+                lambda c: wrong.clip_per_tensor(*_args(c))),
+    _clip_grads("missing 1e-6", "torch scales by max_norm / (total + 1e-6)",
+                lambda c: wrong.clip_without_eps(*_args(c))),
+    _clip_grads("1e-6 subtracted instead of added", "torch scales by max_norm / (total + 1e-6), with a plus",
+                lambda c: wrong.clip_eps_subtracted(*_args(c))),
+    _clip_grads("scale factor not clamped at 1", "torch uses min(1, max_norm / (total + 1e-6)): "
+                "gradients below max_norm are left alone", lambda c: wrong.clip_without_clamp(*_args(c))),
+    _clip_grads("a NaN scale factor dropped (Python's min(1.0, nan) is 1.0)",
+                "when the total is NaN torch multiplies every gradient by NaN: clamp with torch.clamp(coef, max=1.0), "
+                "which keeps NaN (Python's min(1.0, nan) returns 1.0, and `if coef < 1` is False for NaN)",
+                lambda c: wrong.clip_nan_dropped(*_args(c))),
+    _clip_grads("clipped copies instead of in-place changes",
+                "modify each tensor in place (g.mul_(coef)); replacing list entries does not change them",
+                lambda c: wrong.unchanged(c["grads"])),
+    _clip_mistake("returning the post-clip norm", "return the total norm computed BEFORE clipping",
+                  lambda c: {"total": wrong.post_clip_norm(*_args(c))}),
 )
+#: Only the flags question has non-finite gradients with error_if_nonfinite=True.
+RAISED_LATE = Mistake("gradients changed before raising",
+                      "torch checks the total first and raises before it changes any gradient: test "
+                      "torch.isfinite(total) before you multiply",
+                      lambda c: _named_grads(wrong.clip_then_raise(*_args(c))) if _raises(c) else {})
+
+
+def _exact(grads: list[list[float] | None], scale: float = 1.0) -> list[Tensor | None]:
+    """Gradients with a total norm that is exact in floating point (small integers times a power of two)."""
+    return [None if g is None else torch.tensor(g, dtype=torch.float64) * scale for g in grads]
+
+
+def _nan_grads(gen: torch.Generator, shapes: Sequence[tuple[int, ...] | None]) -> list[Tensor | None]:
+    """Random gradients with one NaN entry: the total is NaN."""
+    grads = _grads(gen, shapes)
+    _tensor(grads, len(shapes) - 1).view(-1)[0] = math.nan
+    return grads
 
 
 def _clip_visible() -> list[Case]:
-    """Totals far above, exactly at, just above and below max_norm, and tiny gradients."""
+    """Totals far above, exactly at (exact in floating point), just above and below max_norm, tiny gradients, NaN."""
     gen = torch.Generator().manual_seed(11)
     shapes = [(3, 4), None, (5,)]
     return [
         _case("total = 5 x max_norm", _with_norm(_grads(gen, shapes), 5.0, 2.0), max_norm=1.0),
-        _case("total = max_norm exactly", _with_norm(_grads(gen, shapes), 1.0, 2.0), max_norm=1.0),
+        _case("total = max_norm exactly: grads [3, 0] and [4], max_norm 5", _exact([[3.0, 0.0], None, [4.0]]),
+              max_norm=5.0),
         _case("total = 1.001 x max_norm", _with_norm(_grads(gen, shapes), 2.002, 2.0), max_norm=2.0),
         _case("total below max_norm (no clipping)", _with_norm(_grads(gen, shapes), 0.5, 2.0), max_norm=1.0),
         _case("gradients ~1e-8, max_norm=1e-7", _with_norm(_grads(gen, shapes), 3e-7, 2.0), max_norm=1e-7),
+        _case("a NaN gradient: the total is NaN and torch multiplies every gradient by NaN",
+              _nan_grads(gen, shapes), max_norm=1.0),
     ]
 
 
@@ -224,6 +268,10 @@ def _flags_visible() -> list[Case]:
               max_norm=1.0, norm_type=math.inf),
         _case("inf gradient, error_if_nonfinite=True", nonfinite, max_norm=1.0, error_if_nonfinite=True),
         _case("NaN gradient, error_if_nonfinite=False", nan_grads, max_norm=1.0, error_if_nonfinite=False),
+        _case("total = max_norm exactly: grads [0, -4] and [3], max_norm 5", _exact([[0.0, -4.0], [3.0], None]),
+              max_norm=5.0),
+        _case("norm_type=1, total = max_norm exactly: grads [2, -3] and [5], max_norm 10",
+              _exact([[2.0, -3.0], None, [5.0]]), max_norm=10.0, norm_type=1.0),
         # finite gradients with the flag on: raising whenever the flag is set is wrong, clip as usual
         _case("finite gradients, error_if_nonfinite=True", _with_norm(_grads(gen, shapes), 2.5, 2.0),
               max_norm=1.0, error_if_nonfinite=True),
@@ -234,19 +282,40 @@ def _flags_visible() -> list[Case]:
     ]
 
 
+#: Integer gradients and their exact 2-norm (Pythagorean quadruples and triples).
+_EXACT_2 = (([1.0, 2.0], [2.0]), 3.0), (([2.0, 3.0], [6.0]), 7.0), (([5.0], [12.0, 0.0]), 13.0), \
+    (([8.0, 0.0], [15.0]), 17.0), (([2.0, 6.0], [9.0]), 11.0)
+
+
+def _exact_case(gen: torch.Generator, p: float, flags: bool) -> Case:
+    """A random total exactly at max_norm in floating point: integers times 2^k, for the 2-, 1- or inf-norm."""
+    pick = int(torch.randint(0, len(_EXACT_2), (), generator=gen))
+    (a, b), total2 = _EXACT_2[pick]
+    signs = torch.randint(0, 2, (len(a) + len(b),), generator=gen) * 2 - 1
+    a = [x * float(s) for x, s in zip(a, signs[: len(a)], strict=True)]
+    b = [x * float(s) for x, s in zip(b, signs[len(a):], strict=True)]
+    total = {2.0: total2, 1.0: sum(map(abs, a + b)), math.inf: max(map(abs, a + b))}[p]
+    scale = 2.0 ** int(torch.randint(-20, 5, (), generator=gen))
+    kw: dict[str, Any] = {"max_norm": total * scale, **({"norm_type": p} if flags else {})}
+    return _case(f"norm_type={p}, total = max_norm = {total * scale:.6g} exactly", _exact([a, None, b], scale), **kw)
+
+
 def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
-    """Hidden cases: totals around max_norm for every norm type (flags) or the 2-norm (basic)."""
+    """Hidden cases: totals around and exactly at max_norm for every norm type (flags) or the 2-norm (basic)."""
     def make(gen: torch.Generator) -> list[Case]:
         """The hidden cases for one generator."""
         cases = []
         norm_types = (2.0, 1.0, math.inf, 3.0) if flags else (2.0,)
         for p in norm_types:
-            for ratio in (0.3, 1.0, 1.0005, 7.0):
+            # no ratio 1.0 "to rounding": a total one ulp either side of max_norm would decide a branch by chance
+            for ratio in (0.3, 1.0005, 7.0):
                 shapes = [(int(torch.randint(1, 5, (), generator=gen)), 3), None, (4,)]
                 max_norm = float(10 ** (torch.rand((), generator=gen) * 6 - 5))
                 g = _with_norm(_grads(gen, shapes), ratio * max_norm, p)
                 kw: dict[str, Any] = {"max_norm": max_norm, **({"norm_type": p} if flags else {})}
                 cases.append(_case(f"norm_type={p}, total = {ratio} x max_norm={max_norm:.2g}", g, **kw))
+            if p != 3.0:  # no integers have an exact 3-norm sum (Fermat)
+                cases.append(_exact_case(gen, p, flags))
         if flags:
             bad = _grads(gen, [(3,), (2, 2)])
             _tensor(bad, 1)[1, 0] = -math.inf
@@ -255,6 +324,8 @@ def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
             copies = [None if t is None else t.clone() for t in bad]
             cases.append(_case("-inf gradient, error_if_nonfinite=False", copies, max_norm=1.0,
                                error_if_nonfinite=False))
+        else:
+            cases.append(_case("a NaN gradient", _nan_grads(gen, [(2, 3), (4,)]), max_norm=1.0))
         cases.append(_case("float32, total = 4 x max_norm", _with_norm(_grads(gen, [(6,), (2, 3)]), 4.0, 2.0),
                            dtype="float32", max_norm=1.0))
         return cases
@@ -265,7 +336,8 @@ def _clip_spec(grade_id: str, points: float, visible: Callable[[], list[Case]], 
     """A clip_grad_norm question with the given visible cases."""
     return CheckSpec(grade_id=grade_id, points=points, functions=("clip_grad_norm",), visible=visible,
                      hidden=_clip_hidden(flags), run=_run_clip_norm, expect=_expect_clip_norm,
-                     mistakes=CLIP_MISTAKES if flags else tuple(m for m in CLIP_MISTAKES if "norm_type" not in m.name),
+                     mistakes=(*CLIP_MISTAKES, RAISED_LATE) if flags
+                     else tuple(m for m in CLIP_MISTAKES if "norm_type" not in m.name),
                      tolerance=_tol,
                      description="clip_grad_norm like torch.nn.utils.clip_grad_norm_")
 

@@ -58,8 +58,10 @@ def _softmax_ce(logits: Tensor, y: Tensor, stable: bool) -> tuple[Tensor, Tensor
         z = z - z.max(dim=1, keepdim=True).values
     e = z.exp()
     p = e / e.sum(dim=1, keepdim=True)
+    # stable: log-softmax, since log(p) is -inf where p underflows (logits ~1e3 apart); unstable: inf / inf = NaN
+    log_p = z - e.sum(dim=1, keepdim=True).log() if stable else p.log()
     n = z.shape[0]
-    loss = -(p[torch.arange(n), y]).log().mean()
+    loss = -log_p[torch.arange(n), y].mean()
     onehot = torch.zeros_like(p)
     onehot[torch.arange(n), y] = 1.0
     return loss, (p - onehot) / n

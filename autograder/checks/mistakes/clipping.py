@@ -54,7 +54,7 @@ def clip_only_above(grads: Grads, max_norm: float, p: float) -> list[Tensor | No
 
 
 def clip_ignoring_norm_type(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
-    """Mistake: norm_type ignored, the 2-norm used for the clipping factor."""
+    """Mistake: norm_type ignored, the 2-norm used for the clipping factor (and returned as the total)."""
     del p
     return scaled(grads, (max_norm / (global_norm(grads, 2.0) + 1e-6)).clamp(max=1.0))
 
@@ -88,3 +88,21 @@ def clamp_upper_only(grads: Grads, clip_value: float) -> list[Tensor | None]:
 def unchanged(grads: Grads) -> list[Tensor | None]:
     """Mistake: clipped copies put into the list (or returned) while the tensors themselves stay unchanged."""
     return [None if g is None else g.double().clone() for g in grads]
+
+
+def clip_eps_subtracted(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: max_norm / (total - 1e-6); below 1e-6 the factor turns negative and flips the gradients."""
+    return scaled(grads, (max_norm / (global_norm(grads, p) - 1e-6)).clamp(max=1.0))
+
+
+def clip_nan_dropped(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: Python's min(1.0, nan) is 1.0, so a NaN total leaves the gradients unchanged (torch makes them NaN)."""
+    total = global_norm(grads, p)
+    if bool(torch.isnan(total)):
+        return unchanged(grads)
+    return scaled(grads, (max_norm / (total + 1e-6)).clamp(max=1.0))
+
+
+def clip_then_raise(grads: Grads, max_norm: float, p: float) -> list[Tensor | None]:
+    """Mistake: the gradients multiplied by the (zero or NaN) factor of a non-finite total, then the error raised."""
+    return scaled(grads, (max_norm / (global_norm(grads, p) + 1e-6)).clamp(max=1.0))

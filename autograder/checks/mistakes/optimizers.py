@@ -73,7 +73,7 @@ def rmsprop(param0: Tensor, grads: Sequence[Tensor], lr: float = 1e-2, alpha: fl
         v = a * v + (1 - a) * g * g
         centred_v = v
         if centered:
-            gbar = alpha * gbar + (1 - alpha) * g
+            gbar = a * gbar + (1 - a) * g  # a student who swaps alpha swaps it in both averages
             centred_v = {"centered_without_squared_mean": v,
                          "centered_mean_not_squared": v - gbar}.get(mistake or "", v - gbar * gbar)
         denom = (centred_v + eps).sqrt() if mistake == "eps_inside_sqrt" else centred_v.sqrt() + eps
