@@ -121,7 +121,7 @@ ADAM_BUGS = {
     "step counter off by one (t + 1)": "t_ahead",
     "step counter off by one (t - 1)": "t_behind",
     "step count read before its increment (t - 1 in the bias correction)": "read_before",
-    "bias-corrected m-hat / v-hat stored in the state": "store_hats",
+    "bias-corrected m-hat and v-hat stored in the state": "store_hats",
 }
 FLAGS_BUGS = {**ADAM_BUGS, "AMSGrad on the bias-corrected v-hat instead of the raw v": "amsgrad_hat"}
 SGD_BUGS = {

@@ -44,7 +44,7 @@ HINTS = {
                              "torch's first momentum buffer is the raw gradient; dampening starts at step 2"),
     "step_read_before_increment": ("step count read before its increment (t - 1 in the bias correction)",
                                    "add 1 to state['step'] first, then read t for 1 - beta^t"),
-    "bias_corrected_moments_stored": ("bias-corrected m-hat / v-hat stored in the state",
+    "bias_corrected_moments_stored": ("bias-corrected m-hat and v-hat stored in the state",
                                       "keep the raw m and v in the state; m-hat and v-hat are only for this step"),
     "nesterov_previous_buffer": ("Nesterov with the previous momentum buffer",
                                  "update the buffer first, then use g + momentum * (the NEW buffer)"),
