@@ -23,6 +23,7 @@ from autograder.grading import model, node, sandbox
 from autograder.grading.collect import Submission, loaded
 from autograder.grading.judging import one_line
 from autograder.grading.model import Limits, Result, RunContext
+from autograder.grading.outcome import internal_error, stamped
 from autograder.grading.replies import BadResult, accept
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
@@ -144,10 +145,8 @@ def _sandbox_name(bwrap: dict[str, bool], mode: str, stream: TextIO) -> str:
 
 def _outcome(future: Any, sub: Submission, ctx: RunContext, limits: Limits) -> Result:
     """The result to save for one finished task (an error row per question when the task failed)."""
-    from autograder.grading import pipeline  # the same stamps and error rows as a local worker thread
-
     assignment = ctx.assignment
-    failed = pipeline.internal_error
+    failed = internal_error  # the same error rows and stamps as a local worker (grading/outcome.py)
     if future.status == "finished":
         raw = future.result()
         if isinstance(raw, dict) and "refused" in raw:
@@ -170,7 +169,7 @@ def _outcome(future: Any, sub: Submission, ctx: RunContext, limits: Limits) -> R
     else:
         raise ClusterError(f"lost the Dask scheduler (a task was {future.status}); the grades saved so far are "
                            "kept: rerun with --resume")
-    return pipeline.stamped(result, sub, ctx)
+    return stamped(result, sub, ctx.key_id, ctx.sandbox_name)
 
 
 class _Watch:
