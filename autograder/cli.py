@@ -1,4 +1,4 @@
-"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks.
+"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks, `serve` them.
 
 Exit status: 0 when the batch completed (students may still have failed); 2 for usage or
 configuration errors, with one line saying what to fix; 130 after Ctrl-C (143 after SIGTERM), with
@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _grade_parser(sub)
+    from autograder.grading.service import command as service_command  # `serve` and `tokens` (issue 22)
+
+    service_command.add_parsers(sub)
     sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader release)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "release":
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return _grade(args)
+        return service_command.run(args) if args.command in ("serve", "tokens") else _grade(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,120 @@
+"""Start the service: open the database (migrations run), build one core Pool per assignment, grade what a
+previous run left ungraded, and serve HTTP with uvicorn until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from autograder import key
+from autograder.grading import sandbox
+from autograder.grading.assignments import DEFAULT_CHECKS, load_assignment
+from autograder.grading.core import Pool, load_source, sandboxed
+from autograder.grading.model import Limits
+from autograder.grading.service import policy
+from autograder.grading.service.app import Service, build
+from autograder.grading.service.db import Store, url_for
+from autograder.grading.service.grading import Grading
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything `serve` needs (the command's options)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "autograder-serve.db"
+    assignments: tuple[str, ...] = ()
+    policy: Path | None = None
+    workers: int = 2
+    timeout: float = 10.0
+    memory_mb: int = 1024
+    output_kb: int = 64
+    max_bytes: int = 32 << 20
+    wait: float = 60.0
+    public_url: str = ""
+    source: Path | None = None
+    checks: str = DEFAULT_CHECKS
+    sandbox: str = "auto"
+
+
+def scratch(url: str) -> Path:
+    """The service's own temporary folder (exchange folders, worker logs), the same for the same database.
+
+    Wiped at every start: a run killed outright leaves no hidden inputs behind for long."""
+    folder = Path(tempfile.gettempdir()) / f"autograder-serve-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+def pools(options: Options, tmp: Path) -> dict[str, Pool]:
+    """One core Pool per served assignment (workers start in the background once serving)."""
+    use_bwrap = sandboxed(options.sandbox)
+    if not use_bwrap:
+        print(sandbox.NO_SANDBOX_WARNING, file=sys.stderr)
+    if sandbox.cgroup_warning():
+        print(sandbox.cgroup_warning(), file=sys.stderr)
+    grading_key = key.load_key()
+    limits = Limits(timeout=options.timeout, memory_mb=options.memory_mb, output_bytes=options.output_kb * 1024)
+    made = {}
+    for assignment_id in options.assignments:
+        assignment = load_assignment(options.checks, assignment_id)
+        source = load_source(options.source or REPO / "solutions" / assignment.id / assignment.notebook)
+        (tmp / assignment.id).mkdir()
+        made[assignment.id] = Pool(options.checks, assignment, source, key.assignment_seed(grading_key, assignment.id),
+                                   limits, use_bwrap, tmp / assignment.id, tmp / assignment.id,
+                                   key_id=key.key_id(grading_key))
+    return made
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM, once uvicorn has shut down (BaseException: nothing on the way swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        """Remember the signal."""
+        super().__init__(signum)
+        self.signum = signum
+
+
+def serve(options: Options) -> int:
+    """Run the service until a signal stops it; 0."""
+    import uvicorn
+
+    url = url_for(options.db)
+    tmp = scratch(url)
+    store = Store(url)
+    served = pools(options, tmp)
+    service = Service(store, Grading(store, served, options.workers, lambda i: service.graded(i)), served,
+                      policy.load(options.policy, list(served)), options.max_bytes, options.wait, options.public_url)
+    recovered = service.grading.start()
+    where = options.db if "://" not in options.db else url.split("://")[0] + "://..."
+    print(f"serving {', '.join(served)} on http://{options.host}:{options.port}/ (database {where}; "
+          f"{recovered} submission(s) from before queued for grading)", file=sys.stderr, flush=True)
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the handler it found:
+    # this one, so the workers are stopped and the hidden inputs removed below instead of dying on the spot.
+    previous = {s: signal.signal(s, stopped) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.run(build(service), host=options.host, port=options.port, log_level="warning",
+                    timeout_graceful_shutdown=5)
+    except _Stopped as stop:
+        print(f"stopped by {signal.Signals(stop.signum).name}; submissions not yet graded are graded at the next "
+              "start", file=sys.stderr)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        service.grading.stop()
+        store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
