@@ -46,11 +46,14 @@ class Options:
     sandbox: str = "auto"
 
 
-def scratch(url: str) -> Path:
-    """The service's own temporary folder (exchange folders, worker logs), the same for the same database.
+def scratch_path(url: str) -> Path:
+    """The service's own temporary folder (exchange folders, worker logs), the same for the same database."""
+    return Path(tempfile.gettempdir()) / f"autograder-serve-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
 
-    Wiped at every start: a run killed outright leaves no hidden inputs behind for long."""
-    folder = Path(tempfile.gettempdir()) / f"autograder-serve-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+def scratch(url: str) -> Path:
+    """scratch_path(url), wiped and made again: a run killed outright leaves no hidden inputs behind for long."""
+    folder = scratch_path(url)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700)
     return folder
