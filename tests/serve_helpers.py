@@ -48,12 +48,13 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(CORPUS)])}
 
 
-def start(root: Path, db: Path, source: Path, *extra: str, wait: float = 180) -> Running:
-    """Start the service for the fake assignment and wait until /healthz answers (or fail with its log)."""
+def start(root: Path, db: Path, source: Path, *extra: str, wait: float = 180, assignment: str = "fake",
+          checks: str = CHECKS) -> Running:
+    """Start the service for one assignment (the fake one) and wait until /healthz answers (or fail with its log)."""
     port = free_port()
     log = root / f"serve-{port}.log"
-    command = [sys.executable, "-m", "autograder", "serve", "--db", str(db), "--assignment", "fake", "--checks",
-               CHECKS, "--source", str(source), "--port", str(port), *extra]
+    command = [sys.executable, "-m", "autograder", "serve", "--db", str(db), "--assignment", assignment, "--checks",
+               checks, "--source", str(source), "--port", str(port), *extra]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env(), cwd=root)
     running = Running(process, f"http://127.0.0.1:{port}/", log)

@@ -8,14 +8,18 @@ names its sandbox (and, when the pool knows the run's key id, carries the batch'
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import secrets
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import sandbox
-from autograder.grading.model import SANDBOXED, UNSANDBOXED, Job, Limits, Reply, Result, Submission
+from autograder import plain
+from autograder.grading import judging, sandbox
+from autograder.grading.model import SANDBOXED, UNSANDBOXED, Cell, Job, Limits, Reply, Result, Submission
 from autograder.grading.notebook import Malformed, Notebook, parse
 from autograder.grading.outcome import internal_error, stamped
 from autograder.grading.student import Runner, grade_submission
@@ -70,6 +74,10 @@ class Pool:
         self._idle: list[_Slot] = []
         self._started = 0
         self._closed = False
+        # Workers are started from these long-lived threads, never from the caller's: bubblewrap's
+        # --die-with-parent follows the *thread* that started it (PR_SET_PDEATHSIG), so a worker started by a
+        # short-lived thread (a warm-up, a finished batch thread) would die with it under another thread's job.
+        self._starter = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="grading-start")
 
     @property
     def sandbox_name(self) -> str:
@@ -92,18 +100,34 @@ class Pool:
         return stamped(result, sub, self.key_id, self.sandbox_name) if self.key_id is not None else result
 
     def warm(self, count: int) -> None:
-        """Start `count` workers now (a service's first submissions then find them warm); failures wait for use."""
+        """Start `count` workers now and run one empty job on each (a worker's first job pays one-off costs), so a
+        service's first submissions find them warm; a failure here waits for `grade`, which records it.
+
+        Drawing one set of hidden inputs here also imports what judging needs (torch) into this process."""
+        judging.draw_cases(self.assignment, self.seed)
         slots = [self._checkout() for _ in range(count)]
         try:
             for slot in slots:
-                if slot.worker is None and not self.stop.is_set():
-                    slot.worker = sandbox.start_worker(slot.index, self.checks, self.assignment.id, slot.exchange,
-                                                       self.sandboxed, slot.log)
+                if self.stop.is_set():
+                    break
+                if slot.worker is None:
+                    slot.worker = self._start(slot)
+                job_dir = slot.exchange / f"warm-{secrets.token_hex(4)}"
+                job_dir.mkdir()
+                plain.dump({}, job_dir / "cases")
+                slot.worker.request(Job(job_dir.name, (Cell("warm-up", "pass", False),), (), self.limits),
+                                    self.limits.timeout + 60)
+                shutil.rmtree(job_dir, ignore_errors=True)
         except sandbox.WorkerDied:
-            pass  # grade() starts it again and records the failure if it persists
+            pass
         finally:
             for slot in slots:
                 self._checkin(slot)
+
+    def warm_count(self) -> int:
+        """How many idle workers are started and waiting (the service's /healthz shows it)."""
+        with self._lock:
+            return sum(slot.worker is not None for slot in self._idle)
 
     def close(self) -> None:
         """Cancel what is in hand and stop every worker (a worker busy now is stopped when its job returns)."""
@@ -112,6 +136,16 @@ class Pool:
             self._closed, idle, self._idle = True, self._idle, []
         for slot in idle:
             _stop(slot)
+        self._starter.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, slot: _Slot) -> sandbox.Worker:
+        """Start the slot's worker from the pool's own starter threads (see __init__); WorkerDied if it fails."""
+        try:
+            future = self._starter.submit(sandbox.start_worker, slot.index, self.checks, self.assignment.id,
+                                          slot.exchange, self.sandboxed, slot.log)
+        except RuntimeError:  # the pool closed meanwhile
+            raise sandbox.WorkerDied("the grading pool is closing") from None
+        return future.result()
 
     def _checkout(self) -> _Slot:
         """An idle slot, or a new one."""
@@ -138,8 +172,7 @@ class Pool:
                     raise Cancelled
                 try:
                     if slot.worker is None:
-                        slot.worker = sandbox.start_worker(slot.index, self.checks, self.assignment.id,
-                                                           slot.exchange, self.sandboxed, slot.log)
+                        slot.worker = self._start(slot)
                     return slot.worker.request(job, wait)
                 except sandbox.WorkerDied as exc:
                     _stop(slot)

@@ -304,10 +304,11 @@ async def script(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """GET /healthz: the service answers, and how much it holds."""
+    """GET /healthz: the service answers, how much it holds, how many idle workers are warm per assignment."""
     service = _service(request)
     counts = await run_in_threadpool(service.store.counts)
-    return JSONResponse({"ok": True, **counts, "queued": service.grading.queue.qsize()})
+    warm = {a: pool.warm_count() for a, pool in sorted(service.pools.items())}
+    return JSONResponse({"ok": True, **counts, "queued": service.grading.queue.qsize(), "warm_workers": warm})
 
 
 def build(service: Service) -> Starlette:
