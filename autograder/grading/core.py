@@ -15,7 +15,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from autograder import plain
 from autograder.grading import judging, sandbox
@@ -23,6 +23,30 @@ from autograder.grading.model import SANDBOXED, UNSANDBOXED, Cell, Job, Limits, 
 from autograder.grading.notebook import Malformed, Notebook, parse
 from autograder.grading.outcome import internal_error, stamped
 from autograder.grading.student import Runner, grade_submission
+
+
+class Grader(Protocol):
+    """What drivers need of a pool: `Pool` here, `remote.ClusterPool` on a Dask cluster (serve --scheduler)."""
+
+    assignment: Any
+    key_id: str | None
+    stop: threading.Event
+
+    @property
+    def sandbox_name(self) -> str:
+        """How results name the sandbox."""
+
+    def grade(self, sub: Submission) -> Result:
+        """One submission's result."""
+
+    def warm(self, count: int) -> None:
+        """Get ready for `count` submissions at once."""
+
+    def warm_count(self) -> int:
+        """How many workers are ready."""
+
+    def close(self) -> None:
+        """Stop grading and release the workers."""
 
 
 class Cancelled(BaseException):

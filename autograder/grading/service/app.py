@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from autograder.grading import outputs, report
-from autograder.grading.core import Pool
+from autograder.grading.core import Grader
 from autograder.grading.service import export, tokens
 from autograder.grading.service.db import Person, Store, Stored
 from autograder.grading.service.grading import Grading
@@ -47,7 +47,7 @@ class Service:
 
     store: Store
     grading: Grading
-    pools: dict[str, Pool]
+    pools: dict[str, Grader]
     policies: dict[str, Policy]
     max_bytes: int
     wait: float = 60.0  # seconds a POST waits for its result before answering 202 with the link
@@ -242,7 +242,7 @@ async def _instructor(request: Request) -> Response | None:
     return None
 
 
-def _pool(request: Request) -> Pool | None:
+def _pool(request: Request) -> Grader | None:
     return _service(request).pools.get(request.path_params.get("assignment", ""))
 
 
@@ -258,7 +258,7 @@ async def instructor(request: Request) -> Response:
                  policies={a: p.describe() for a, p in sorted(service.policies.items())})
 
 
-async def _counted(request: Request, pool: Pool) -> dict[str, Any]:
+async def _counted(request: Request, pool: Grader) -> dict[str, Any]:
     service = _service(request)
     return await run_in_threadpool(export.counted, service.store, pool, service.policies[pool.assignment.id])
 

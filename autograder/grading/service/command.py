@@ -48,6 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="instructor source notebook (one --assignment only; default solutions/<ID>/<notebook>)")
     p.add_argument("--checks", default=DEFAULT_CHECKS, metavar="MODULE:FUNCTION", help="as for grade")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto", help="as for grade")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="grade on this Dask cluster, as `grade --scheduler` does (default: local sandboxed workers)")
 
     t = sub.add_parser("tokens", help="issue student (and instructor) tokens for `serve`; writes a CSV for mail merge",
                        description="Give every roster student without a token a new one. Only the tokens' hashes "
@@ -105,4 +107,5 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(Options(host=args.host, port=args.port, db=args.db, assignments=tuple(assignments),
                          policy=args.policy, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                          output_kb=args.output_kb, max_bytes=int(args.max_upload_mb * (1 << 20)), wait=args.wait,
-                         public_url=args.public_url, source=args.source, checks=args.checks, sandbox=args.sandbox))
+                         public_url=args.public_url, source=args.source, checks=args.checks, sandbox=args.sandbox,
+                         scheduler=args.scheduler))

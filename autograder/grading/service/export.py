@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.grading import outputs, records
-from autograder.grading.core import Pool
+from autograder.grading.core import Grader
 from autograder.grading.model import Result, RunSummary, Submission
 from autograder.grading.service.db import Store, Stored
 from autograder.grading.service.policy import Policy
@@ -36,7 +36,7 @@ def choose(stored: list[Stored], policy: Policy) -> Stored | None:
     return max(real, key=lambda s: (s.result.total if s.result else 0.0, s.id))
 
 
-def counted(store: Store, pool: Pool, policy: Policy) -> dict[str, Result]:
+def counted(store: Store, pool: Grader, policy: Policy) -> dict[str, Result]:
     """student id -> the result that counts, plus `missing` results for students with a token and none."""
     by_student: dict[str, list[Stored]] = {}
     for stored in store.graded(pool.assignment.id):
@@ -52,19 +52,19 @@ def counted(store: Store, pool: Pool, policy: Policy) -> dict[str, Result]:
     return results
 
 
-def summary(pool: Pool, results: dict[str, Result]) -> RunSummary:
+def summary(pool: Grader, results: dict[str, Result]) -> RunSummary:
     """What the report's header says about this 'run': the key, the sandbox, how many were graded."""
     return RunSummary(pool.key_id or "", pool.sandbox_name, graded=sum(bool(r.submitted) for r in results.values()))
 
 
-def write(out: Path, pool: Pool, results: dict[str, Result]) -> None:
+def write(out: Path, pool: Grader, results: dict[str, Result]) -> None:
     """Everything `autograder grade` writes into OUT, for these results."""
     for result in results.values():
         records.save_result(out, result)
     outputs.write_all(out, pool.assignment, results, summary(pool, results))
 
 
-def zipped(pool: Pool, results: dict[str, Result]) -> bytes:
+def zipped(pool: Grader, results: dict[str, Result]) -> bytes:
     """The export as a zip (the folder `write` makes)."""
     with tempfile.TemporaryDirectory(prefix="serve-export-") as tmp:
         write(Path(tmp), pool, results)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from autograder.grading import records
-from autograder.grading.core import Cancelled, Pool
+from autograder.grading.core import Cancelled, Grader
 from autograder.grading.model import Result, Submission
 from autograder.grading.service.db import Store
 
@@ -27,9 +27,9 @@ def refused(result: Result) -> bool:
 
 
 class Grading:
-    """N threads sharing one queue of submission ids and one core Pool per assignment."""
+    """N threads sharing one queue of submission ids and one pool per assignment (core.Pool, or a ClusterPool)."""
 
-    def __init__(self, store: Store, pools: dict[str, Pool], threads: int, done: Callable[[int], None]) -> None:
+    def __init__(self, store: Store, pools: dict[str, Grader], threads: int, done: Callable[[int], None]) -> None:
         """`done(submission_id)` is called (from a grading thread) once the result is stored."""
         self.store, self.pools, self.count, self.done = store, pools, threads, done
         self.queue: queue.Queue[int | None] = queue.Queue()

@@ -1,5 +1,6 @@
-"""Start the service: open the database (migrations run), build one core Pool per assignment, grade what a
-previous run left ungraded, and serve HTTP with uvicorn until SIGINT or SIGTERM."""
+"""Start the service: open the database (migrations run), build one pool per assignment (local sandboxed
+workers, or a Dask cluster with --scheduler), grade what a previous run left ungraded, and serve HTTP with
+uvicorn until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from autograder import key
 from autograder.grading import sandbox
 from autograder.grading.assignments import DEFAULT_CHECKS, load_assignment
-from autograder.grading.core import Pool, load_source, sandboxed
+from autograder.grading.core import Grader, Pool, load_source, sandboxed
 from autograder.grading.model import Limits
 from autograder.grading.service import policy
 from autograder.grading.service.app import Service, build
@@ -44,6 +46,7 @@ class Options:
     source: Path | None = None
     checks: str = DEFAULT_CHECKS
     sandbox: str = "auto"
+    scheduler: str | None = None  # a Dask scheduler address: grade there (remote.ClusterPool)
 
 
 def scratch_path(url: str) -> Path:
@@ -59,23 +62,32 @@ def scratch(url: str) -> Path:
     return folder
 
 
-def pools(options: Options, tmp: Path) -> dict[str, Pool]:
-    """One core Pool per served assignment (workers start in the background once serving)."""
-    use_bwrap = sandboxed(options.sandbox)
-    if not use_bwrap:
-        print(sandbox.NO_SANDBOX_WARNING, file=sys.stderr)
-    if sandbox.cgroup_warning():
-        print(sandbox.cgroup_warning(), file=sys.stderr)
+def pools(options: Options, tmp: Path, client: Any = None) -> dict[str, Grader]:
+    """One pool per served assignment: a core Pool (workers start in the background once serving), or a
+    remote.ClusterPool on the Dask cluster `client` is connected to (--scheduler)."""
+    if client is None:
+        use_bwrap = sandboxed(options.sandbox)
+        if not use_bwrap:
+            print(sandbox.NO_SANDBOX_WARNING, file=sys.stderr)
+        if sandbox.cgroup_warning():
+            print(sandbox.cgroup_warning(), file=sys.stderr)
     grading_key = key.load_key()
     limits = Limits(timeout=options.timeout, memory_mb=options.memory_mb, output_bytes=options.output_kb * 1024)
-    made = {}
+    made: dict[str, Grader] = {}
     for assignment_id in options.assignments:
         assignment = load_assignment(options.checks, assignment_id)
-        source = load_source(options.source or REPO / "solutions" / assignment.id / assignment.notebook)
+        source_file = options.source or REPO / "solutions" / assignment.id / assignment.notebook
+        load_source(source_file)  # the same check and message as the batch's
+        seed, key_id = key.assignment_seed(grading_key, assignment.id), key.key_id(grading_key)
+        if client is not None:
+            from autograder.grading.remote import ClusterPool
+
+            made[assignment.id] = ClusterPool(client, options.checks, assignment, source_file.read_bytes(), seed,
+                                              limits, options.sandbox, key_id)
+            continue
         (tmp / assignment.id).mkdir()
-        made[assignment.id] = Pool(options.checks, assignment, source, key.assignment_seed(grading_key, assignment.id),
-                                   limits, use_bwrap, tmp / assignment.id, tmp / assignment.id,
-                                   key_id=key.key_id(grading_key))
+        made[assignment.id] = Pool(options.checks, assignment, load_source(source_file), seed, limits, use_bwrap,
+                                   tmp / assignment.id, tmp / assignment.id, key_id=key_id)
     return made
 
 
@@ -95,7 +107,12 @@ def serve(options: Options) -> int:
     url = url_for(options.db)
     tmp = scratch(url)
     store = Store(url)
-    served = pools(options, tmp)
+    client = None
+    if options.scheduler is not None:
+        from autograder.grading.cluster import connect
+
+        client = connect(options.scheduler)
+    served = pools(options, tmp, client)
     service = Service(store, Grading(store, served, options.workers, lambda i: service.graded(i)), served,
                       policy.load(options.policy, list(served)), options.max_bytes, options.wait, options.public_url)
     recovered = service.grading.start()
@@ -118,6 +135,8 @@ def serve(options: Options) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         service.grading.stop()
+        if client is not None:
+            client.close()
         store.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
