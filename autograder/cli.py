@@ -1,4 +1,5 @@
-"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks, manage the `key`.
+"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks, manage the `key`,
+`serve` them to students (and make their `tokens`).
 
 Exit status: 0 when the batch completed (students may still have failed); 2 for usage or
 configuration errors, with one line saying what to fix (a misspelled option: "did you mean ...?");
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _grade_parser(sub)
+    from autograder.grading.service import command as service_command  # `serve` and `tokens` (issue 22)
+
+    service_command.add_parsers(sub)
     sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader release)", add_help=False)
     keytool.add_parser(sub)
     parser.check_options(sys.argv[1:] if argv is None else argv)
@@ -146,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return keytool.run(args) if args.command == "key" else _grade(args)
+        if args.command == "key":
+            return keytool.run(args)
+        return service_command.run(args) if args.command in ("serve", "tokens") else _grade(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

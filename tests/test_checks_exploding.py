@@ -70,7 +70,7 @@ def _manual(model, x, y, steps):
 VARIANTS["correct, manual norm and SGD"] = (_manual, None)
 
 
-def _loss_after_step(model, x, y, steps):  # noqa: ANN001, ANN202
+def _loss_after_step(model, x, y, steps):
     """Bug: the loss logged is recomputed after optimizer.step() (a forward pass of the next parameters)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
@@ -85,7 +85,7 @@ def _loss_after_step(model, x, y, steps):  # noqa: ANN001, ANN202
     return history
 
 
-def _infinity_norm(model, x, y, steps):  # noqa: ANN001, ANN202
+def _infinity_norm(model, x, y, steps):
     """Bug: the largest |gradient| (the infinity norm, before clipping) logged instead of the global 2-norm."""
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     history: dict[str, list[float]] = {"loss": [], "grad_norm": []}

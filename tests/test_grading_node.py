@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from autograder.grading import node
+from autograder.grading import core, node
 from autograder.grading.model import UNSANDBOXED, Result, Row, Submission
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -76,11 +76,11 @@ def test_only_the_plain_batch_travels(tmp_path: Path) -> None:
 def test_a_worker_whose_environment_differs_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = {**node.environment(CHECKS), "torch": "0.0.1"}
     plugin = _node(tmp_path, environment=other)
-    monkeypatch.setattr(node, "grade_submission", lambda *a, **k: pytest.fail("graded on a different worker"))
+    monkeypatch.setattr(core, "grade_submission", lambda *a, **k: pytest.fail("graded on a different worker"))
     reply = plugin.grade(_sub())
     assert reply == {"refused": "worker tcp://10.0.0.9:4242 differs from the instructor's machine in torch"}
     probed = _node(tmp_path, environment=other, probed=["tcp://10.0.0.9:4242"])  # checked by the probe already
-    monkeypatch.setattr(node, "grade_submission", _fake_grade)
+    monkeypatch.setattr(core, "grade_submission", _fake_grade)
     assert "refused" not in probed.grade(_sub())
 
 
@@ -94,13 +94,13 @@ def _fake_grade(sub: Submission, assignment: Any, source: Any, seed: int, run: A
 
 def test_results_name_the_worker_and_sandbox_and_slots_are_reused(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node, "grade_submission", _fake_grade)
+    monkeypatch.setattr(core, "grade_submission", _fake_grade)
     plugin = _node(tmp_path)
     first = Result.from_json(plugin.grade(_sub("alice")))
     second = Result.from_json(plugin.grade(_sub("bob")))
     assert first.worker == second.worker == "tcp://10.0.0.9:4242"
     assert first.sandbox == UNSANDBOXED  # --sandbox none on this worker
-    assert plugin.state is not None and [s.index for s in plugin.state.idle] == [0]  # one slot, reused
+    assert plugin.state is not None and [s.index for s in plugin.state.pool._idle] == [0]  # one slot, reused
     assert plugin.state.tmp.parent == tmp_path / "scratch"  # inside the Dask worker's own scratch space
 
 
@@ -109,19 +109,21 @@ def test_a_grader_bug_becomes_an_internal_error_not_a_lost_student(tmp_path: Pat
     def broken(*args: Any, **kwargs: Any) -> Result:
         raise KeyError("oops")
 
-    monkeypatch.setattr(node, "grade_submission", broken)
+    monkeypatch.setattr(core, "grade_submission", broken)
     plugin = _node(tmp_path)
-    assert plugin.grade(_sub()) == {"internal_error": "KeyError: 'oops'", "worker": "tcp://10.0.0.9:4242"}
-    assert plugin.state is not None and len(plugin.state.idle) == 1  # the slot is returned for the next student
+    result = Result.from_json(plugin.grade(_sub()))  # the core's internal-error row, never a lost student
+    assert {row.status for row in result.rows} == {"error"} and "KeyError" in result.rows[0].message
+    assert result.worker == "tcp://10.0.0.9:4242"
+    assert plugin.state is not None and len(plugin.state.pool._idle) == 1  # the slot is returned for the next student
 
 
 def test_teardown_stops_workers_and_wipes_the_scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node, "grade_submission", _fake_grade)
+    monkeypatch.setattr(core, "grade_submission", _fake_grade)
     plugin = _node(tmp_path)
     plugin.grade(_sub())
     assert plugin.state is not None
     tmp, stopped = plugin.state.tmp, []
-    plugin.state.idle[0].worker = SimpleNamespace(stop=lambda: stopped.append(1))  # type: ignore[assignment]
+    plugin.state.pool._idle[0].worker = SimpleNamespace(stop=lambda: stopped.append(1))  # type: ignore[assignment]
     plugin.teardown(None)
     assert plugin.state is None and not tmp.exists() and stopped == [1]
 
@@ -133,6 +135,6 @@ def test_a_batch_torn_down_mid_task_leaves_nothing_behind(tmp_path: Path, monkey
         plugin.teardown(None)  # the plugin is removed (Ctrl-C on the instructor's side) while this task runs
         return _fake_grade(sub, *args)
 
-    monkeypatch.setattr(node, "grade_submission", torn)
+    monkeypatch.setattr(core, "grade_submission", torn)
     plugin.grade(_sub())
     assert plugin.state is None and list((tmp_path / "scratch").iterdir()) == []

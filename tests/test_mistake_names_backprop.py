@@ -12,42 +12,42 @@ import torch
 from tests.test_mistake_names import Variant, assert_named, grade
 
 
-def linear_forward(x, W, b):  # noqa: ANN001, ANN201
+def linear_forward(x, W, b):
     return x @ W + b, (x, W)
 
 
-def linear_backward_db_mean(dout, cache):  # noqa: ANN001, ANN201
+def linear_backward_db_mean(dout, cache):
     """Bug: db averaged over the batch."""
     x, W = cache
     return dout @ W.T, x.T @ dout, dout.mean(dim=0)
 
 
-def relu_forward(x):  # noqa: ANN001, ANN201
+def relu_forward(x):
     return torch.clamp(x, min=0), x
 
 
-def relu_backward_at_zero(dout, cache):  # noqa: ANN001, ANN201
+def relu_backward_at_zero(dout, cache):
     """Bug: the gradient passes where x >= 0."""
     return dout * (cache >= 0)
 
 
-def activation(name, bug=None):  # noqa: ANN001, ANN201
+def activation(name, bug=None):
     """(forward, backward) of tanh or sigmoid with a bug switch."""
-    def forward(x):  # noqa: ANN001, ANN202
+    def forward(x):
         if bug == "exp":  # the textbook formula with exp of the raw input: inf / inf at |x| ~ 1e3
             out = (x.exp() - (-x).exp()) / (x.exp() + (-x).exp()) if name == "tanh" else x.exp() / (1 + x.exp())
         else:
             out = torch.tanh(x) if name == "tanh" else torch.sigmoid(x)
         return out, (x if bug == "preactivation" else out)
 
-    def backward(dout, cache):  # noqa: ANN001, ANN202
+    def backward(dout, cache):
         if name == "tanh":
             return dout * (1 - cache) if bug == "one_minus" else dout * (1 - cache ** 2)
         return dout * cache if bug == "s_only" else dout * cache * (1 - cache)
     return {f"{name}_forward": forward, f"{name}_backward": backward}
 
 
-def cross_entropy(logits, y, bug=None):  # noqa: ANN001, ANN201
+def cross_entropy(logits, y, bug=None):
     """Mean softmax cross-entropy with a bug switch."""
     n, c = logits.shape
     z = logits if bug == "unstable" else logits - logits.max(dim=1, keepdim=True).values
@@ -63,7 +63,7 @@ def cross_entropy(logits, y, bug=None):  # noqa: ANN001, ANN201
     return picked.mean(), (p - onehot) if bug == "grad_not_averaged" else (p - onehot) / n
 
 
-def mse(pred, target, bug=None):  # noqa: ANN001, ANN201
+def mse(pred, target, bug=None):
     """Mean squared error with a bug switch."""
     r = pred - target
     if bug == "batch_only":
@@ -74,7 +74,7 @@ def mse(pred, target, bug=None):  # noqa: ANN001, ANN201
     return (r ** 2).mean(), d
 
 
-def mlp(params, x, y, activation="relu", bug=None):  # noqa: ANN001, ANN201
+def mlp(params, x, y, activation="relu", bug=None):
     """A loop over layers, forward then backward, with a bug switch."""
     act = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
     layers = len(params) // 2
@@ -96,7 +96,7 @@ def mlp(params, x, y, activation="relu", bug=None):  # noqa: ANN001, ANN201
     return loss, grads
 
 
-def rnn_forward(x, h0, Wx, Wh, b):  # noqa: ANN001, ANN201
+def rnn_forward(x, h0, Wx, Wh, b):
     h, hs = h0, []
     for t in range(x.shape[1]):
         h = torch.tanh(x[:, t] @ Wx + h @ Wh + b)
@@ -105,7 +105,7 @@ def rnn_forward(x, h0, Wx, Wh, b):  # noqa: ANN001, ANN201
     return out, (x, h0, Wx, Wh, out)
 
 
-def rnn_backward(dh, cache, bug=None):  # noqa: ANN001, ANN201
+def rnn_backward(dh, cache, bug=None):
     """Backpropagation through time with a bug switch."""
     x, h0, Wx, Wh, hs = cache
     dx = torch.zeros_like(x)

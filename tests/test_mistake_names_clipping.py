@@ -12,11 +12,11 @@ import torch
 from tests.test_mistake_names import Variant, assert_named, assert_not_named, grade
 
 
-def _present(grads):  # noqa: ANN001, ANN202
+def _present(grads):
     return [g for g in grads if g is not None]
 
 
-def grad_norm(grads, norm_type=2.0, bug=None):  # noqa: ANN001, ANN201
+def grad_norm(grads, norm_type=2.0, bug=None):
     """The global p-norm, written the textbook way; bug switches for the norm mistakes."""
     present = _present(grads)
     if not present:
@@ -31,7 +31,7 @@ def grad_norm(grads, norm_type=2.0, bug=None):  # noqa: ANN001, ANN201
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, p) for g in present]), p)
 
 
-def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  # noqa: ANN001, ANN201, C901, PLR0912
+def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):
     """clip_grad_norm like torch, with a switch for each student bug below."""
     total = grad_norm(grads, 2.0 if bug == "ignore_p" else norm_type)
     if error_if_nonfinite and not torch.isfinite(total) and bug != "raise_late":
@@ -54,7 +54,7 @@ def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  #
         if bug == "per_tensor":
             g.mul_(torch.clamp(max_norm / (torch.linalg.vector_norm(g, norm_type) + 1e-6), max=1.0))
         elif bug == "copies":
-            g = g * coef  # noqa: PLW2901 - the bug: rebinds the loop variable, the caller's tensor is untouched
+            g = g * coef
         elif bug == "divide_if_above":
             if total > max_norm:
                 g.div_(total / max_norm)
@@ -65,7 +65,7 @@ def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):  #
     return total * coef if bug == "post_clip" else total
 
 
-def clamp_each(grads, clip_value, bug=None):  # noqa: ANN001, ANN201
+def clamp_each(grads, clip_value, bug=None):
     """clip_grad_value like torch, with bug switches."""
     for g in grads:
         if g is None:
@@ -75,7 +75,7 @@ def clamp_each(grads, clip_value, bug=None):  # noqa: ANN001, ANN201
         elif bug == "abs":
             g.copy_(g.abs().clamp(max=clip_value))
         elif bug == "copies":
-            g = g.clamp(-clip_value, clip_value)  # noqa: PLW2901 - the bug: a new tensor, the caller's is untouched
+            g = g.clamp(-clip_value, clip_value)
         else:
             g.clamp_(-clip_value, clip_value)
 

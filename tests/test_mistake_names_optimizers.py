@@ -12,7 +12,7 @@ import torch
 from tests.test_mistake_names import Variant, assert_named, grade
 
 
-def sgd_step(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, bug=None):  # noqa: ANN001, ANN201, PLR0913
+def sgd_step(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, bug=None):
     """torch.optim.SGD, one step, with a switch for each student bug."""
     if weight_decay and bug != "decay_after_momentum":
         grad = grad + weight_decay * param
@@ -37,7 +37,7 @@ def sgd_step(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0
     return param - lr * grad
 
 
-def rmsprop_step(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,  # noqa: ANN001, ANN201, PLR0913
+def rmsprop_step(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, bug=None):
     """torch.optim.RMSprop, one step, with bug switches."""
     if not state:
@@ -66,7 +66,7 @@ def rmsprop_step(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay
     return param - lr * update
 
 
-def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,  # noqa: ANN001, ANN201, C901, PLR0912, PLR0913
+def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
               decoupled=False, bug=None):
     """torch.optim.Adam (decoupled=False) or AdamW, one step, written with m-hat and v-hat; bug switches."""
     beta1, beta2 = betas
@@ -108,7 +108,7 @@ def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_
     return param
 
 
-def _adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,  # noqa: ANN001, ANN202, PLR0913
+def _adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
                 bug=None):
     """AdamW's signature (its default weight_decay is 1e-2)."""
     return adam_step(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=True, bug=bug)

@@ -23,6 +23,7 @@ from autograder.grading import model, node, sandbox
 from autograder.grading.collect import Submission, loaded
 from autograder.grading.judging import one_line
 from autograder.grading.model import Limits, Result, RunContext
+from autograder.grading.outcome import internal_error, stamped
 from autograder.grading.replies import BadResult, accept
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
@@ -144,10 +145,8 @@ def _sandbox_name(bwrap: dict[str, bool], mode: str, stream: TextIO) -> str:
 
 def _outcome(future: Any, sub: Submission, ctx: RunContext, limits: Limits) -> Result:
     """The result to save for one finished task (an error row per question when the task failed)."""
-    from autograder.grading import pipeline  # the same stamps and error rows as a local worker thread
-
     assignment = ctx.assignment
-    failed = pipeline.internal_error
+    failed = internal_error  # the same error rows and stamps as a local worker (grading/outcome.py)
     if future.status == "finished":
         raw = future.result()
         if isinstance(raw, dict) and "refused" in raw:
@@ -170,7 +169,7 @@ def _outcome(future: Any, sub: Submission, ctx: RunContext, limits: Limits) -> R
     else:
         raise ClusterError(f"lost the Dask scheduler (a task was {future.status}); the grades saved so far are "
                            "kept: rerun with --resume")
-    return pipeline.stamped(result, sub, ctx)
+    return stamped(result, sub, ctx.key_id, ctx.sandbox_name)
 
 
 class _Watch:
@@ -235,6 +234,18 @@ def _stream(client: Any, plugin: str, todo: list[Submission], ctx: RunContext, l
             submit_next()
 
 
+def register(client: Any, checks: str, assignment_id: str, source: bytes, seed: int, mode: str, limits: Limits,
+             probed: list[str]) -> str:
+    """Register one batch's GradingNode plugin on every worker (plain data only); its name."""
+    batch = {"checks": checks, "assignment_id": assignment_id, "source": source, "seed": seed, "sandbox": mode,
+             "environment": node.environment(checks),
+             "probed": probed,  # these passed the probe just now; a worker that joins later is checked
+             "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb, "output_bytes": limits.output_bytes}}
+    plugin = f"autograder-{secrets.token_hex(6)}"
+    client.register_plugin(node.GradingNode(batch), name=plugin)
+    return plugin
+
+
 def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: RunContext,
                      save: Callable[[Result], None], stream: TextIO) -> RunContext:
     """Grade `todo` on the Dask cluster at settings.scheduler; `save` gets each result as it finishes.
@@ -250,16 +261,10 @@ def grade_on_cluster(settings: Any, source: bytes, todo: list[Submission], ctx: 
         if threaded:
             print(f"note: {len(threaded)} Dask worker(s) have several threads but grade one submission at a time "
                   f"(e.g. {threaded[0]}); start workers with --nthreads 1 and more --nworkers", file=stream)
-        limits = settings.limits
-        batch = {"checks": settings.checks, "assignment_id": settings.assignment_id, "source": source,
-                 "seed": ctx.seed, "sandbox": settings.sandbox, "environment": node.environment(settings.checks),
-                 "probed": sorted(bwrap),  # these passed the probe just now; a worker that joins later is checked
-                 "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb,
-                            "output_bytes": limits.output_bytes}}
-        plugin = f"autograder-{secrets.token_hex(6)}"
-        client.register_plugin(node.GradingNode(batch), name=plugin)
+        plugin = register(client, settings.checks, settings.assignment_id, source, ctx.seed, settings.sandbox,
+                          settings.limits, sorted(bwrap))
         try:
-            _stream(client, plugin, todo, ctx, limits, save, window=2 * sum(client.nthreads().values()) + 2)
+            _stream(client, plugin, todo, ctx, settings.limits, save, window=2 * sum(client.nthreads().values()) + 2)
         finally:
             with contextlib.suppress(Exception):  # the cluster may be gone; its workers clean up on exit
                 client.unregister_worker_plugin(plugin)

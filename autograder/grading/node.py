@@ -3,7 +3,7 @@
 The instructor's process registers one `GradingNode` plugin per batch (plain data only: where the checks
 live, the source notebook's bytes, the run seed, the limits, the sandbox mode); every Dask worker gets
 it, one that joins or restarts mid-batch included. `grade_remote` takes one submission as plain data,
-grades it exactly as the local pipeline does (sandbox.start_worker + student.grade_submission, judging
+grades it with the same core as the local pipeline (a `core.Pool` of warm sandboxed workers, judging
 in this trusted process) and returns plain, JSON-able data. Nothing is written outside this node's own
 temporary folder, and a task can run twice (after a worker died) with the same outcome.
 """
@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from distributed import WorkerPlugin, get_worker
 
 from autograder.grading import sandbox
 from autograder.grading.assignments import import_root, load_assignment
-from autograder.grading.model import SANDBOXED, UNSANDBOXED, Job, Limits, Reply, Submission
+from autograder.grading.core import Cancelled, Pool
+from autograder.grading.model import Limits, Submission
 from autograder.grading.notebook import parse
-from autograder.grading.student import Runner, grade_submission
 
 
 def _tree_hash(root: Path) -> str:
@@ -57,26 +57,12 @@ def probe(checks: str, assignment_id: str) -> dict[str, Any]:
 
 
 @dataclass
-class _Slot:
-    """One warm sandboxed grading worker (started on first use) and its exchange folder."""
-
-    index: int
-    exchange: Path
-    log: Path
-    worker: sandbox.Worker | None = None
-
-
-@dataclass
 class _State:
-    """Per-Dask-worker state of a batch, built lazily on the first task."""
+    """Per-Dask-worker state of a batch, built lazily on the first task: the core's pool and its folder."""
 
-    assignment: Any
-    source: Any
-    sandboxed: bool
+    pool: Pool
     environment: dict[str, str]
     tmp: Path
-    idle: list[_Slot] = field(default_factory=list)
-    started: int = 0
 
 
 class GradingNode(WorkerPlugin):
@@ -114,53 +100,22 @@ class GradingNode(WorkerPlugin):
         with self.lock:
             state, self.state = self.state, None
         if state is not None:
-            for slot in state.idle:
-                if slot.worker is not None:
-                    slot.worker.stop()
+            state.pool.close()
             shutil.rmtree(state.tmp, ignore_errors=True)
 
     def _ready(self) -> _State:
-        """The batch state, built on first use (assignment, parsed source, sandbox decision)."""
+        """The batch state, built on first use (assignment, parsed source, sandbox decision, the pool)."""
         with self.lock:
             if self.state is None:
                 batch = self.batch
                 usable = batch["sandbox"] != "none" and sandbox.bwrap_usable()
                 if batch["sandbox"] == "bwrap" and not usable:
                     raise RuntimeError("--sandbox bwrap: bubblewrap is not usable on this worker")
-                self.state = _State(load_assignment(batch["checks"], batch["assignment_id"]),
-                                    parse(batch["source"]), usable, environment(batch["checks"]),
-                                    Path(tempfile.mkdtemp(prefix="grading-node-", dir=self.scratch)))
+                tmp = Path(tempfile.mkdtemp(prefix="grading-node-", dir=self.scratch))
+                pool = Pool(batch["checks"], load_assignment(batch["checks"], batch["assignment_id"]),
+                            parse(batch["source"]), batch["seed"], Limits(**batch["limits"]), usable, tmp, tmp)
+                self.state = _State(pool, environment(batch["checks"]), tmp)
             return self.state
-
-    def _checkout(self, state: _State) -> _Slot:
-        """An idle slot, or a new one (there are never more slots than tasks running at once)."""
-        with self.lock:
-            if state.idle:
-                return state.idle.pop()
-            index, state.started = state.started, state.started + 1
-        return _Slot(index, state.tmp / f"exchange-{index}", state.tmp / f"worker-{index}.log")
-
-    def _runner(self, slot: _Slot, state: _State, limits: Limits) -> Runner:
-        """student.Runner for one slot: one job to its worker; restart once if it died (as pipeline._work)."""
-        def run(job: Job) -> Reply:
-            wait = limits.timeout * (len(job.questions) + 1) + 60
-            for attempt in (1, 2):
-                if self.state is not state:  # the batch ended (Ctrl-C, say): start nothing more
-                    return Reply.failed(job.job, "the batch was stopped")
-                try:
-                    if slot.worker is None:
-                        slot.worker = sandbox.start_worker(slot.index, self.batch["checks"],
-                                                           self.batch["assignment_id"], slot.exchange,
-                                                           state.sandboxed, slot.log)
-                    return slot.worker.request(job, wait)
-                except sandbox.WorkerDied as exc:
-                    if slot.worker is not None:
-                        slot.worker.stop()
-                    slot.worker = None
-                    if attempt == 2:
-                        return Reply.failed(job.job, f"{exc} (twice)")
-            raise AssertionError("unreachable")
-        return run
 
     def grade(self, sub: dict[str, Any]) -> dict[str, Any]:
         """One student's result as plain data, or {'refused': why} when this worker's environment differs."""
@@ -169,29 +124,14 @@ class GradingNode(WorkerPlugin):
             differs = [k for k in state.environment if state.environment[k] != self.batch["environment"].get(k)]
             return {"refused": f"worker {self.address} differs from the instructor's machine in {', '.join(differs)}"}
         with self.one_at_a_time:
-            return self._grade(state, sub)
-
-    def _grade(self, state: _State, sub: dict[str, Any]) -> dict[str, Any]:
-        """grade() for one submission at a time."""
-        limits = Limits(**self.batch["limits"])
-        submission = Submission.from_plain(sub)
-        slot = self._checkout(state)
-        try:
-            result = grade_submission(submission, state.assignment, state.source, self.batch["seed"],
-                                      self._runner(slot, state, limits), slot.exchange, limits)
-        except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student (as pipeline._work)
-            return {"internal_error": f"{type(exc).__name__}: {exc}", "worker": self.address}
-        finally:
-            with self.lock:
-                torn_down = self.state is not state
-                if not torn_down:
-                    state.idle.append(slot)
-            if torn_down:  # the plugin was removed while this task ran: leave nothing behind
-                if slot.worker is not None:
-                    slot.worker.stop()
-                shutil.rmtree(state.tmp, ignore_errors=True)
-        return dataclasses.replace(result, worker=self.address,
-                                   sandbox=SANDBOXED if state.sandboxed else UNSANDBOXED).to_json()
+            try:
+                result = state.pool.grade(Submission.from_plain(sub))
+            except Cancelled:  # the plugin was removed while this task ran (Ctrl-C, say)
+                return {"internal_error": "the batch was stopped", "worker": self.address}
+            finally:
+                if self.state is not state:  # torn down meanwhile: leave nothing behind
+                    shutil.rmtree(state.tmp, ignore_errors=True)
+        return dataclasses.replace(result, worker=self.address).to_json()
 
 
 def grade_remote(plugin: str, sub: dict[str, Any]) -> dict[str, Any]:

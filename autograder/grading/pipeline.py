@@ -1,7 +1,8 @@
 """The batch: collect submissions, grade them on N warm sandboxed workers, write every output.
 
-Each worker thread owns one worker process; a worker that dies is restarted and the job retried
-once, so one submission can never stop the batch. Results are saved per student as they finish.
+N threads grade through one `core.Pool` (warm workers; a worker that dies is restarted and the job
+retried once, so one submission can never stop the batch; the same core grades on a Dask node and in
+the HTTP service). Results are saved per student as they finish.
 Hidden inputs come from the course key (autograder.key), so every rerun, `--resume` and `--student`
 regrade reproduces the same grades. SIGINT/SIGTERM stop cleanly: workers are killed, the temporary
 folder with the hidden inputs is removed, finished results stay, and `Interrupted` says what to do.
@@ -10,7 +11,6 @@ folder with the hidden inputs is removed, finished results stay, and `Interrupte
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import queue
 import shutil
@@ -23,17 +23,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TextIO
 
 from autograder import key
 from autograder.grading import model, preflight, records, sandbox
 from autograder.grading.assignments import DEFAULT_CHECKS, load_assignment
 from autograder.grading.collect import Submission, collect, safe_id
-from autograder.grading.judging import rows_for
-from autograder.grading.model import Job, Limits, Reply, Result, RunContext, RunSummary, Verdict
-from autograder.grading.notebook import Malformed, parse
+from autograder.grading.core import Cancelled, Pool, load_source, sandboxed
+from autograder.grading.model import Limits, Result, RunContext, RunSummary
+from autograder.grading.outcome import internal_error
 from autograder.grading.progress import Progress
-from autograder.grading.student import grade_submission
+
+__all__ = ["Interrupted", "Settings", "grade", "internal_error"]  # internal_error: kept where callers found it
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,10 +83,6 @@ class _Stop(BaseException):
         self.signum = signum
 
 
-class _Cancelled(BaseException):
-    """Raised in a worker thread once the run is stopping: the student in hand is not saved."""
-
-
 def _source_path(settings: Settings, notebook: str) -> Path:
     """The instructor's source notebook: --source, else solutions/<id>/<notebook> in the repository."""
     return settings.source or REPO / "solutions" / settings.assignment_id / notebook
@@ -105,71 +102,18 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
     return unique
 
 
-def internal_error(sub: Submission, assignment: Any, message: str, worker: str | None = None) -> Result:
-    """A result for a submission the grader itself failed on: an error row per question saying why."""
-    reason = Verdict("error", f"internal grader error: {message}")
-    return Result(sub.student_id, assignment.id, assignment.notebook, sub.origin, sub.late, None, (), {}, 0.0,
-                  rows_for(sub.student_id, assignment, {q.grade_id: reason for q in assignment.questions}),
-                  worker=worker)
-
-
-def stamped(result: Result, sub: Submission, ctx: RunContext) -> Result:
-    """`result` with the batch's key id, its sandbox (unless it names one) and whether anything was handed in."""
-    return dataclasses.replace(result, key_id=ctx.key_id, sandbox=result.sandbox or ctx.sandbox_name,
-                               submitted=_handed_in(sub, result))
-
-
-def _work(index: int, jobs: queue.Queue, settings: Settings, ctx: RunContext, save: Callable[[Result], None]) -> None:
-    """One worker thread: start its worker, grade submissions from the queue, restart on death."""
-    exchange, log = ctx.tmp / f"exchange-{index}", settings.out / "logs" / f"worker-{index}.log"
-    holder: dict[str, Any] = {"worker": None}
-    stop: threading.Event = ctx.stop
-
-    def start() -> sandbox.Worker:
-        holder["worker"] = sandbox.start_worker(index, settings.checks, settings.assignment_id, exchange,
-                                                ctx.sandboxed, log)
-        return holder["worker"]
-
-    def run(job: Job) -> Reply:
-        wait = settings.limits.timeout * (len(job.questions) + 1) + 60
-        for attempt in (1, 2):
-            if stop.is_set():
-                raise _Cancelled
-            try:
-                return (holder["worker"] or start()).request(job, wait)
-            except sandbox.WorkerDied as exc:
-                if holder["worker"] is not None:
-                    holder["worker"].stop()
-                holder["worker"] = None
-                if stop.is_set():  # killed by the shutdown, not by the student: nothing to record
-                    raise _Cancelled from None
-                if attempt == 2:
-                    return Reply.failed(job.job, f"{exc} (twice)")
-        raise AssertionError("unreachable")
-
-    try:
-        while not stop.is_set():
-            try:
-                sub = jobs.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                result = grade_submission(sub, ctx.assignment, ctx.source, ctx.seed, run, exchange, settings.limits)
-            except _Cancelled:
-                return
-            except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student
-                result = internal_error(sub, ctx.assignment, f"{type(exc).__name__}: {exc}")
-            if stop.is_set():
-                return
-            save(stamped(result, sub, ctx))
-    finally:
-        if holder["worker"] is not None:
-            holder["worker"].stop()
-
-
-def _handed_in(sub: Submission, result: Result) -> bool:
-    """Whether the student handed anything in (the report lists the others apart)."""
-    return not sub.empty or any(row.status != "missing" for row in result.rows)
+def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None]) -> None:
+    """One worker thread: grade submissions from the queue with the pool until it is empty or stopping."""
+    while not pool.stop.is_set():
+        try:
+            sub = jobs.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            result = pool.grade(sub)
+        except Cancelled:
+            return
+        save(result)
 
 
 def _kill_children() -> None:
@@ -236,8 +180,10 @@ def _stop_on_signals() -> Iterator[None]:
 def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunContext,
                  save: Callable[[Result], None]) -> None:
     """Run the worker threads to the end; on _Stop (a signal) stop them, kill the workers, re-raise."""
-    threads = [threading.Thread(target=_work, args=(i, jobs, settings, ctx, save), daemon=True,
-                                name=f"grading-worker-{i}") for i in range(count)]
+    pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
+                settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop)
+    threads = [threading.Thread(target=_work, args=(pool, jobs, save), daemon=True, name=f"grading-worker-{i}")
+               for i in range(count)]
     try:
         for thread in threads:
             thread.start()
@@ -254,18 +200,15 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
             thread.join(30)
         _kill_children()  # a worker a thread was starting while we killed the others
         raise
+    finally:
+        pool.close()
 
 
 def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     """Grade every submission not yet graded (all unless --resume); return all results of the assignment."""
     assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
-    if not source_file.is_file():
-        raise ValueError(f"source notebook {source_file} not found (give it with --source)")
-    try:
-        source = parse(source_file.read_bytes())
-    except Malformed as exc:
-        raise ValueError(f"source notebook {source_file}: {exc}") from None
+    source = load_source(source_file)
     collected = collect(settings.submissions, assignment.id, assignment.notebook)
     for line in getattr(collected, "log", ()):  # files in the upload that belong to no student
         print(line, file=stream)
@@ -284,9 +227,7 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     _check_key(done, {sub.student_id for sub in subs if sub.student_id in done} - {sub.student_id for sub in todo},
                key_id, settings.out)
     # on a cluster, bubblewrap is checked on every Dask worker instead (grading/cluster.py)
-    use_bwrap = settings.sandbox != "none" and (settings.scheduler is not None or sandbox.bwrap_usable())
-    if settings.sandbox == "bwrap" and not use_bwrap:
-        raise ValueError("--sandbox bwrap: bubblewrap is not usable on this machine")
+    use_bwrap = settings.sandbox != "none" if settings.scheduler is not None else sandboxed(settings.sandbox)
     if not use_bwrap:
         problem = preflight.unsandboxed_problem()
         if problem is not None:  # every honest notebook would score 0: refuse instead
