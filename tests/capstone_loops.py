@@ -62,7 +62,7 @@ def manual_loop(lr: float, clip: str, level: float) -> Loop:
             loss = _mse(model, x, y)
             loss.backward()
             total = _global_norm(params)
-            history["loss"].append(float(loss))
+            history["loss"].append(loss.item())
             history["grad_norm"].append(total)
             coef = min(1.0, level / (total + 1e-6))
             with torch.no_grad():

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from autograder.checks import get_assignment
-from autograder.checks.exploding import POINTS_TARGET, loss_ratio
+from autograder.checks.exploding import POINTS_TARGET, target_ratio
 from autograder.checks.exploding_task import STEP_BUDGET
 from tests.capstone_loops import HONEST, UNTAMED
 
@@ -44,7 +44,7 @@ def sweep_level(n: int) -> dict[str, Any]:
             full += outcome.score == outcome.max_score
             if outcome.score != outcome.max_score:
                 failures.append(f"{name}, seed {seed}: {outcome.message}")
-            worst = max(worst, (loss_ratio(case, out), name, seed))
+            worst = max(worst, (target_ratio(case, out), name, seed))
         for name, loop in UNTAMED.items():
             out = question.call({"train": loop}, case)
             if question.judge([case], [out]).score >= POINTS_TARGET:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import statistics
 import warnings
 from typing import Any
 
@@ -104,15 +105,37 @@ def _loss_of(case: Case, state: Any) -> float:
         return float(task.mse(model, *task.make_task(case["seed"])))
 
 
-def loss_ratio(case: Case, out: Output) -> float:
-    """Final loss / starting loss, both measured by the grader (NaN when no usable parameters came back)."""
+def _taken(case: Case, out: Output) -> tuple[int | None, Any]:
+    """(optimizer steps the model took, the recorded parameter vectors) from what came back, None when unusable."""
+    steps = int(case["steps"])
+    size = sum(p.numel() for p in task.make_model(int(case["seed"])).parameters())
+    snapshots, final = as_float64(out.get("snapshots")), as_float64(out.get("final"))
+    # untrusted sizes: at most the snapshots the sandbox side keeps, each one parameter vector long
+    if (snapshots is not None and final is not None and tuple(final.shape) == (size,) and snapshots.dim() == 2
+            and len(snapshots) <= MAX_SNAPSHOTS_PER_STEP * steps
+            and (len(snapshots) == 0 or snapshots.shape[1] == size)):
+        snapshots = snapshots.reshape(-1, size)
+        return history_check.steps_taken(snapshots, final), snapshots
+    return None, None
+
+
+def target_ratio(case: Case, out: Output, measured: list[tuple[float, float, float]] | None = None) -> float:
+    """Median loss over the run's last TAIL_STEPS forward passes and at the parameters left behind, over the fresh
+    model's loss, all measured by the grader (inf when any of them is NaN/inf, NaN when nothing usable came back)."""
     try:
-        return _loss_of(case, out.get("state")) / _loss_of(case, None)
+        if measured is None:
+            _, snapshots = _taken(case, out)
+            measured = history_check.measure(int(case["seed"]), snapshots) if snapshots is not None else []
+        tail = [m[0] for m in measured[-task.TAIL_STEPS:]] + [_loss_of(case, out.get("state"))]
+        if not all(math.isfinite(v) for v in tail):
+            return math.inf
+        return float(statistics.median(tail)) / _loss_of(case, None)
     except Exception:
         return math.nan
 
 
-def _history_problem(case: Case, out: Output, taken: int | None) -> str | None:
+def _history_problem(case: Case, out: Output, taken: int | None,
+                     measured: list[tuple[float, float, float]]) -> str | None:
     """Why the history point is lost, or None: well-formed, finite, one entry per step, matching the grader."""
     steps = int(case["steps"])
     if out.get("history_error"):
@@ -129,7 +152,7 @@ def _history_problem(case: Case, out: Output, taken: int | None) -> str | None:
     if len(loss) != taken:
         return (f"the history has {len(loss)} entries but the model took {taken} optimizer steps (measured by the "
                 "grader): record one loss and one grad_norm at every step")
-    return history_check.check(loss.tolist(), norm.tolist(), history_check.measure(int(case["seed"]), snapshots))
+    return history_check.check(loss.tolist(), norm.tolist(), measured)
 
 
 def _judge_one(case: Case, out: Any) -> tuple[float, str]:
@@ -140,37 +163,30 @@ def _judge_one(case: Case, out: Any) -> tuple[float, str]:
     if isinstance(foreign, int) and foreign > 0:
         return 0.0, (f"train ran a copy of the model ({foreign} forward passes), not the model it was given: "
                      "train `model` itself, in place")
-    size = sum(p.numel() for p in task.make_model(int(case["seed"])).parameters())
-    snapshots, final = as_float64(out.get("snapshots")), as_float64(out.get("final"))
-    taken = None
-    # untrusted sizes: at most the snapshots the sandbox side keeps, each one parameter vector long
-    if (snapshots is not None and final is not None and tuple(final.shape) == (size,) and snapshots.dim() == 2
-            and len(snapshots) <= MAX_SNAPSHOTS_PER_STEP * steps
-            and (len(snapshots) == 0 or snapshots.shape[1] == size)):
-        taken = history_check.steps_taken(snapshots.reshape(-1, size), final)
+    taken, snapshots = _taken(case, out)
+    measured = history_check.measure(int(case["seed"]), snapshots) if snapshots is not None else []
     points, notes = 0.0, []
-    problem = _history_problem(case, out, taken)
+    problem = _history_problem(case, out, taken, measured)
     if problem is None:
         points += POINTS_HISTORY
     else:
         notes.append(problem)
     start = _loss_of(case, None)
-    ratio = loss_ratio(case, out)
-    final_loss = ratio * start
+    ratio = target_ratio(case, out, measured)
+    tail = f"the median loss of the last {task.TAIL_STEPS} steps (measured by the grader)"
     if not isinstance(out.get("state"), dict):
         notes.append("the trained parameters could not be loaded")
     if not isinstance(calls, int) or calls > 2 * steps or taken is None or taken > steps:
         notes.append(f"the model was run {calls} times and took {taken} steps; the budget is {steps} steps "
                      f"(at most {2 * steps} forward passes)")
-    elif not math.isfinite(final_loss):
-        notes.append(f"the final loss is {final_loss} (measured by the grader): training diverged")
+    elif not math.isfinite(ratio):
+        notes.append("the loss became NaN/inf near the end of training (measured by the grader): training diverged")
     elif ratio > task.LOSS_FACTOR:
-        notes.append(f"the final loss {final_loss:.4g} is {ratio:.2f} x the starting loss {start:.4g} (measured by "
-                     f"the grader); the target is at most {task.LOSS_FACTOR} x")
+        notes.append(f"{tail} is {ratio:.2f} x the starting loss {start:.4g}; the target is at most "
+                     f"{task.LOSS_FACTOR} x")
     else:
         points += POINTS_TARGET
-    return points, "; ".join(notes) or (f"final loss {final_loss:.4g} = {ratio:.2f} x the starting loss "
-                                        f"{start:.4g} in {taken} steps")
+    return points, "; ".join(notes) or f"{tail} is {ratio:.2f} x the starting loss {start:.4g} ({taken} steps)"
 
 
 def _judge(cases: list[Case], outputs: list[Output]) -> Outcome:
@@ -189,8 +205,8 @@ def _judge(cases: list[Case], outputs: list[Output]) -> Outcome:
 
 TRAIN = Question(grade_id="train_loop", points=POINTS_HISTORY + POINTS_TARGET, functions=("train",),
                  make_cases=_make_cases, call=_call, judge=_judge,
-                 description=(f"end at most {task.LOSS_FACTOR} x the starting loss within {task.STEP_BUDGET} steps, "
-                              "no NaN/inf"))
+                 description=(f"median loss of the last {task.TAIL_STEPS} steps at most {task.LOSS_FACTOR} x the "
+                              f"starting loss within {task.STEP_BUDGET} steps, no NaN/inf"))
 
 ASSIGNMENT = Assignment(id="exploding", notebook="exploding.ipynb", questions=(TRAIN,),
                         manual=("exploding_diagnosis",), forbidden=())

@@ -12,12 +12,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-#: What the student's loop must achieve: the grader-measured loss of the parameters it leaves behind is at
-#: most LOSS_FACTOR x the fresh model's loss, within STEP_BUDGET optimizer steps. A ratio, not an absolute loss:
-#: training a diverging RNN is chaotic (the final loss of one seed changes with torch's SIMD level), so the target
-#: sits where the worst honest loop measured (benchmarks/capstone_sweep.py) stays at most half of it.
+#: What the student's loop must achieve: over its last TAIL_STEPS steps (and at the parameters it leaves behind)
+#: the grader-measured loss is in the median at most LOSS_FACTOR x the fresh model's loss, within STEP_BUDGET
+#: optimizer steps. A ratio and a median, not one final loss value: training a diverging RNN is chaotic (the final
+#: loss of one seed changes with torch's SIMD level) and even a tamed run spikes now and then, so the target sits
+#: where the worst honest loop measured (benchmarks/capstone_sweep.py) stays well below it.
 LOSS_FACTOR = 0.5
 STEP_BUDGET = 300
+TAIL_STEPS = 60
 #: The setting that diverges: plain SGD at this learning rate, no clipping.
 DIVERGING_LR = 0.5
 SEQ_LEN, BATCH, HIDDEN, WH_SCALE = 10, 64, 12, 1.6
