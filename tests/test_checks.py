@@ -189,7 +189,7 @@ def test_exploding_judge_measures_the_loss_itself() -> None:
         return {"loss": [0.0] * 3, "grad_norm": [1.0] * 3}  # trains nothing, claims success
 
     outcome = question.judge(cases, [question.call({"train": liar}, c) for c in cases])
-    assert outcome.score == 0 and "final loss" in outcome.message
+    assert outcome.score == 0 and "1.00 x the starting loss" in outcome.message
     assert "optimizer steps (measured by the grader)" in outcome.message
     junk = question.judge(cases, [question.call({"train": lambda *a: None}, c) for c in cases])
     assert junk.score == 0 and "must return a dict" in junk.message
