@@ -84,5 +84,5 @@ def test_batch_grader_grades_both_languages_alike(tmp_path: Path) -> None:
     solver = graded[None]["solver"]
     assert all(status == "passed" for _, _, status, _ in solver), solver
     assert sum(score for _, score, _, _ in solver) == ASSIGNMENTS[AID].max_score
-    wrong = {gid: (status, mistake) for gid, _, status, mistake in graded[None]["wrong"]}
-    assert wrong["rmsprop_step_basic"][0] != "passed" and "eps" in wrong["rmsprop_step_basic"][1]
+    seen = {gid: (status, mistake) for gid, _, status, mistake in graded[None]["wrong"]}
+    assert seen["rmsprop_step_basic"][0] != "passed" and "eps" in seen["rmsprop_step_basic"][1]
