@@ -18,9 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po, write_po
-
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("zh_CN",)
 LOCALE = Path("solutions") / "locale"
@@ -81,6 +78,8 @@ def _text(source: str | list[str]) -> str:
 
 def load(aid: str, lang: str, root: Path = ROOT) -> dict[str, str]:
     """msgid -> msgstr of the finished (non-empty, non-fuzzy) translations of one catalog."""
+    from babel.messages.pofile import read_po  # lazy: the grader imports this module for LANGUAGES only
+
     path = catalog_path(aid, lang, root)
     if not path.is_file():
         return {}
@@ -147,6 +146,9 @@ def release_translations(ids: list[str], english: Path, out: Path, root: Path = 
 
 def update(aid: str, english: Any, lang: str, root: Path = ROOT) -> Path:
     """Merge the English release's messages into the catalog: new ones empty, obsolete ones dropped."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
     old = load(aid, lang, root)
     catalog = Catalog(locale=lang, project=f"exercise {aid}", domain=aid)
     for msgid in messages(english):

@@ -80,6 +80,10 @@ def test_batch_grader_grades_both_languages_alike(tmp_path: Path) -> None:
             limits=Limits(timeout=120.0)), io.StringIO())
         graded[lang] = {s: [(r.grade_id, r.score, r.status, r.mistake) for r in res.rows]
                         for s, res in results.items()}
+        assert {res.language for res in results.values()} == {lang}  # stored in the result JSON
+        page = (tmp_path / (lang or "en") / "out" / "feedback" / "wrong" / AID / f"{AID}.html").read_text("utf-8")
+        assert ("与已知错误吻合：eps 放在了平方根里面" in page) == (lang == "zh_CN")  # the student's language
+        assert ("This matches a known mistake: eps inside the square root" in page) == (lang is None)
     assert graded[None] == graded["zh_CN"]
     solver = graded[None]["solver"]
     assert all(status == "passed" for _, _, status, _ in solver), solver
