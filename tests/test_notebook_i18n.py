@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import cast
 
 import nbformat
 import pytest
@@ -78,3 +79,29 @@ def test_a_missing_translation_stops_the_release(tmp_path: Path) -> None:
     with pytest.raises(MissingTranslation, match="nobody translated"):
         release_translations([aid], english, tmp_path / "out")
     assert not (tmp_path / "out" / LANG / aid).exists()
+
+
+def test_the_chinese_edition_reads_exercise_pages_from_the_chinese_notebooks(tmp_path: Path) -> None:
+    """book/_ext/language_switch.py swaps the page source in the zh build only, and publishes the zh download."""
+    import sys
+    from types import SimpleNamespace
+    from typing import Any
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import language_switch
+
+    zh_app, en_app = (cast(Any, SimpleNamespace)(config=SimpleNamespace(language=lang), outdir=str(tmp_path))
+                      for lang in (LANG, None))
+    for aid in IDS:
+        source = ["english"]
+        language_switch.use_chinese_notebook(zh_app, f"exercises/{aid}/{aid}", source)
+        assert notebook_language(json.loads(source[0])) == LANG
+        language_switch.use_chinese_notebook(en_app, f"exercises/{aid}/{aid}", source := ["english"])
+        assert source == ["english"]
+    language_switch.use_chinese_notebook(zh_app, "book/clipping", source := ["chapter"])
+    assert source == ["chapter"]
+    copied = tmp_path / "_sources" / "exercises" / IDS[0] / f"{IDS[0]}.ipynb"
+    copied.parent.mkdir(parents=True)
+    copied.write_text("english", encoding="utf-8")
+    language_switch.publish_chinese_notebooks(zh_app, None)
+    assert notebook_language(json.loads(copied.read_text(encoding="utf-8"))) == LANG
