@@ -78,6 +78,14 @@ def use_chinese_notebook(app: Sphinx, docname: str, source: list[str]) -> None:
         source[0] = path.read_text(encoding="utf-8")
 
 
+def reread_exercises(app: Sphinx, env: Any, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
+    """Chinese edition: always re-read the exercise pages (their source on disk is not what they show, so
+    Sphinx's own check would miss a new Chinese release); four small pages, never executed."""
+    if not is_chinese(app.config.language):
+        return []
+    return [name for name in env.found_docs if chinese_notebook(name) is not None]
+
+
 def publish_chinese_notebooks(app: Sphinx, exception: Exception | None) -> None:
     """Chinese edition: the exercise pages' .ipynb download (the copied source) is the Chinese notebook."""
     if exception is not None or not is_chinese(app.config.language):
@@ -110,5 +118,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", add_switch)
     app.connect("doctree-resolved", note_untranslated)
     app.connect("source-read", use_chinese_notebook)
+    app.connect("env-get-outdated", reread_exercises)
     app.connect("build-finished", publish_chinese_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
