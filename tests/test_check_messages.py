@@ -142,3 +142,18 @@ def test_release_notebooks_quote_the_checks_own_wording() -> None:
     text = ROOT / "exercises" / ZH / "optimizers" / "optimizers.ipynb"
     source = "".join("".join(c["source"]) for c in json.loads(text.read_text(encoding="utf-8"))["cells"])
     assert msg.render("x. This matches a known mistake: a — b", ZH).split("：")[0].removeprefix("x。") in source
+
+
+def test_hostile_text_renders_in_linear_time() -> None:
+    """Messages embed the student's exception text: frames that backtrack took 85 s on 2000 such characters
+    (the message cap) before parameters got tight shapes; now each takes milliseconds. The 10 s bound is a
+    guard against that blow-up (polynomial in the length), not a performance target."""
+    import time
+
+    msg.render("warm up the catalog", ZH)
+    for unit in (" [1 of 2 outputs wrong: 1 of 2 points, at most ", "]: output 'a' differs: b (also: ",
+                 ". This matches a known mistake: a — b"):
+        hostile = "q: case [" + unit * (2000 // len(unit))
+        started = time.perf_counter()
+        assert msg.render(hostile, ZH).startswith("q")
+        assert time.perf_counter() - started < 10

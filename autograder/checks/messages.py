@@ -72,9 +72,14 @@ PAGE = ("{assignment} — feedback for {student}", "Graded without a sandbox ({s
         "Errors while running your cells", "Printed output", "Warnings and errors printed", "Output cut",
         "passed", "partial", "failed", "error", "forbidden", "timeout", "memory", "malformed", "missing")
 TRANSLATED_PARAMS = frozenset({"head", "mistake", "hint", "pairs", "reason", "error", "message"})
-#: What a parameter may look like, where a looser match would let a frame swallow code (`f(x): ...`).
+#: What a parameter may look like: tight shapes keep a frame from swallowing code (`f(x): ...`) and keep the
+#: matching linear on hostile text (an exception message is the student's): numbers are numbers, a label has no
+#: "]", a key no quote. Messages are rendered to at most MAX_DEPTH nested frames.
+_NUMBER = r"-?[\d.]+(?:e[+-]?\d+)?%?"
 SHAPES = {"grade_id": r"[A-Za-z_][\w-]*", "function": r"[A-Za-z_]\w*", "name": r"\w+", "what": r"[^:\n]+?",
-          "head": r".+"}
+          "head": r".+", "label": r"[^\]\n]+", "key": r"[^'\n]+", "others": r"[^()\n]+",
+          **dict.fromkeys(("wrong", "total", "score", "points", "cap", "n", "err", "abs", "rel", "step"), _NUMBER)}
+MAX_DEPTH = 4
 
 _language: list[str | None] = [None]  # set_language's choice (one per kernel: a notebook is one student)
 
@@ -122,9 +127,9 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.S)
 
 
-def render(text: str, lang: str | None) -> str:
+def render(text: str, lang: str | None, depth: int = 0) -> str:
     """The English message `text` in `lang` (unchanged for English or what the catalog does not know)."""
-    if lang is None or not text:
+    if lang is None or not text or depth > MAX_DEPTH:
         return text
     table = catalog(lang)
     if text in table:
@@ -132,15 +137,16 @@ def render(text: str, lang: str | None) -> str:
     for template in FRAMES:
         m = _pattern(template).fullmatch(text)
         if m and template in table:
-            params = {k: _param(k, v, lang) for k, v in m.groupdict().items()}
+            params = {k: _param(k, v, lang, depth + 1) for k, v in m.groupdict().items()}
             return table[template].format(**params)
     return text
 
 
-def _param(name: str, value: str, lang: str) -> str:
+def _param(name: str, value: str, lang: str, depth: int) -> str:
     if name == "pairs":  # "a — hint; or b — hint"
-        return "；或 ".join(" — ".join(render(p, lang) for p in pair.split(" — ", 1)) for pair in value.split("; or "))
-    return render(value, lang) if name in TRANSLATED_PARAMS else value
+        return "；或 ".join(" — ".join(render(p, lang, depth) for p in pair.split(" — ", 1))
+                           for pair in value.split("; or "))
+    return render(value, lang, depth) if name in TRANSLATED_PARAMS else value
 
 
 def verdict(status: str, message: str, lang: str | None) -> str:
