@@ -208,6 +208,7 @@ def test_exercise_pages_show_the_chinese_notebooks(built_book: BuiltBook, page: 
     assert "exercise-note" in zh and f"exercises/zh_CN/{aid}/{aid}.ipynb" in zh
     assert "Rules of the game" not in zh and "How your functions are graded" not in zh
     assert "exercise-note" not in _en(built_book, page)
+    assert f"exercises/zh_CN/{aid}/{aid}.ipynb" in _zh(built_book, "book/exercises")  # the chapter lists them
 
 
 @pytest.mark.parametrize(("what", "pattern"), [

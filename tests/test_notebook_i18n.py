@@ -100,9 +100,9 @@ def test_the_chinese_edition_reads_exercise_pages_from_the_chinese_notebooks(tmp
         assert source == ["english"]
     language_switch.use_chinese_notebook(zh_app, "book/clipping", source := ["chapter"])
     assert source == ["chapter"]
-    env = SimpleNamespace(found_docs={"book/clipping", *(f"exercises/{aid}/{aid}" for aid in IDS)})
+    env = SimpleNamespace(found_docs={"book/clipping", "book/exercises", *(f"exercises/{aid}/{aid}" for aid in IDS)})
     assert sorted(language_switch.reread_exercises(zh_app, env, set(), set(), set())) == sorted(
-        f"exercises/{aid}/{aid}" for aid in IDS)  # incremental zh builds pick up a new Chinese release
+        ["book/exercises", *(f"exercises/{aid}/{aid}" for aid in IDS)])  # zh rebuilds pick up a new release
     assert language_switch.reread_exercises(en_app, env, set(), set(), set()) == []
     copied = tmp_path / "_sources" / "exercises" / IDS[0] / f"{IDS[0]}.ipynb"
     copied.parent.mkdir(parents=True)

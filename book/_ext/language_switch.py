@@ -7,6 +7,7 @@ file:// and when served.
 Exercise pages in the Chinese edition show the Chinese notebooks exercises/zh_CN/<id>/<id>.ipynb (written by
 `make release` from the English release and solutions/locale catalogs: autograder/notebook_i18n.py) in place of
 the English ones, with a note saying where that notebook is and how to open it; their .ipynb download is it too.
+The Chinese exercises chapter (book/exercises) gets a note listing the Chinese notebooks.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ EXERCISE = re.compile(r"exercises/(\w+)/\1")  # an exercise page's docname: exer
 EXERCISE_NOTE = ("本页就是中文版练习笔记本 {path} 的内容。在仓库根目录运行 .venv/bin/jupyter lab，"
                  "打开这个文件即可作答；在这个文件夹里，检查信息也以中文显示。"
                  "英文版为 exercises/{aid}/{aid}.ipynb，两者评分完全相同。")
+EXERCISES_PAGE = "book/exercises"  # the chapter that introduces the exercises: its note lists the notebooks
+EXERCISES_PAGE_NOTE = ("中文版练习笔记本位于 exercises/zh_CN/<练习>/<练习>.ipynb（{paths}）。在仓库根目录运行 "
+                       ".venv/bin/jupyter lab 打开即可；它们的代码单元格与英文版完全相同，评分也完全相同，"
+                       "检查信息和批量评分的反馈页面为中文。")
 
 
 def is_chinese(language: str | None) -> bool:
@@ -83,7 +88,7 @@ def reread_exercises(app: Sphinx, env: Any, added: set[str], changed: set[str], 
     Sphinx's own check would miss a new Chinese release); four small pages, never executed."""
     if not is_chinese(app.config.language):
         return []
-    return [name for name in env.found_docs if chinese_notebook(name) is not None]
+    return [name for name in env.found_docs if chinese_notebook(name) is not None or name == EXERCISES_PAGE]
 
 
 def publish_chinese_notebooks(app: Sphinx, exception: Exception | None) -> None:
@@ -97,13 +102,18 @@ def publish_chinese_notebooks(app: Sphinx, exception: Exception | None) -> None:
 
 
 def note_untranslated(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    """Chinese edition: exercise pages open with a note saying where the Chinese notebook is."""
-    if not (is_chinese(app.config.language) and docname.startswith(UNTRANSLATED)):
+    """Chinese edition: exercise pages (and the exercises chapter) open with a note saying where the Chinese
+    notebook is (are) and how to open it."""
+    if not is_chinese(app.config.language):
         return
     path = chinese_notebook(docname)
-    if path is None:
+    if docname == EXERCISES_PAGE:
+        found = sorted((ROOT / "exercises" / TWIN_FOLDER).glob("*/*.ipynb"))
+        text = EXERCISES_PAGE_NOTE.format(paths="、".join(p.relative_to(ROOT).as_posix() for p in found))
+    elif path is not None:
+        text = EXERCISE_NOTE.format(path=path.relative_to(ROOT).as_posix(), aid=path.stem)
+    else:
         return
-    text = EXERCISE_NOTE.format(path=path.relative_to(ROOT).as_posix(), aid=path.stem)
     note = nodes.note("", nodes.paragraph("", text), classes=["exercise-note"])
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is not None and section.children and isinstance(section[0], nodes.title):
