@@ -41,6 +41,10 @@ def test_every_message_has_a_translation(aid: str) -> None:
     han = [m for m in source_messages(aid) if not re.search(r"[\u4e00-\u9fff]", table[m])
            and not (m.startswith("#") and table[m] == m and len(m.split()) == 2)]
     assert not han, f"{aid}: translations without Chinese text: {han[:2]}"
+    # bold, not italics, on Chinese (italic CJK renders as fake slanted glyphs)
+    prose = [re.sub(r"`[^`]*`|\$[^$]*\$", "", t) for t in table.values()]  # code and math may hold a *
+    italic = [t for t in prose if re.search(r"(?<!\*)\*[^*\s]([^*\n]*[^*\s])?\*(?!\*)", t)]
+    assert not italic, f"{aid}: *italics* in {italic[:1]}"
 
 
 @pytest.mark.parametrize("aid", IDS)
