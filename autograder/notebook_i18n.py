@@ -89,8 +89,10 @@ def load(aid: str, lang: str, root: Path = ROOT) -> dict[str, str]:
 
 
 def relink(text: str, lang: str) -> str:
-    """Links to the built book from exercises/<id>/ become links to that language's edition from
-    exercises/<lang>/<id>/ (one folder deeper)."""
+    """Links to the built book become links to that language's edition: the course package's book server
+    (/course-book/ serves _build/html/, so /course-book/<lang>/ is that edition) and plain relative links from
+    exercises/<id>/ (the translated notebook is one folder deeper)."""
+    text = text.replace('href="/course-book/', f'href="/course-book/{lang}/')
     text = text.replace('href="../../_build/html/', f'href="../../../_build/html/{lang}/')
     return text.replace("`_build/html/index.html`", f"`_build/html/{lang}/index.html`")
 

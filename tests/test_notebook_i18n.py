@@ -68,9 +68,9 @@ def test_chinese_release_keeps_code_ids_and_grading_metadata(aid: str) -> None:
         elif en["source"].strip() != ANSWER:
             assert re.search(r"[\u4e00-\u9fff]", zh["source"]), f"{aid}/{en.get('id')}: markdown left in English"
     text = "\n".join(c["source"] for c in chinese["cells"])
-    assert "../../_build/html/book/" not in text and f"../../../_build/html/{LANG}/book/" in text
-    for page in re.findall(rf"\.\./\.\./\.\./_build/html/{LANG}/book/([a-z_]+)\.html", text):
-        assert (ROOT / "book" / f"{page}.md").is_file()
+    assert 'href="/course-book/book/' not in text and f'href="/course-book/{LANG}/book/' in text  # zh edition
+    for page, label in re.findall(rf'href="/course-book/{LANG}/book/([a-z_]+)\.html#([a-z0-9-]+)"', text):
+        assert f"({label})=" in (ROOT / "book" / f"{page}.md").read_text(encoding="utf-8")
 
 
 def test_a_missing_translation_stops_the_release(tmp_path: Path) -> None:
