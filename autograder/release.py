@@ -2,7 +2,9 @@
 
 `python -m autograder release` (or `python -m autograder.release`) runs `nbgrader generate_assignment` with
 source = solutions/ and release = exercises/, using a throw-away gradebook so no gradebook.db lands in the
-repository. `--check` regenerates into a temporary folder and fails when exercises/ is out of sync.
+repository, then writes the translated releases exercises/<lang>/<id>/<id>.ipynb (autograder/notebook_i18n.py:
+the same cells and nbgrader metadata, markdown from solutions/locale/<lang>/LC_MESSAGES/<id>.po).
+`--check` regenerates into a temporary folder and fails when exercises/ is out of sync.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from autograder.notebook_i18n import LANGUAGES, MissingTranslation, release_translations
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE, RELEASE = "solutions", "exercises"
@@ -70,11 +74,13 @@ def out_of_sync(ids: list[str], root: Path = ROOT) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="course-release-check-") as tmp:
         fresh = Path(tmp) / RELEASE
         generate(ids, fresh, root)
+        release_translations(ids, fresh, fresh, root)
         stale = []
-        for aid in ids:
-            mine, new = root / RELEASE / aid / f"{aid}.ipynb", fresh / aid / f"{aid}.ipynb"
+        for name in [*ids, *(f"{lang}/{aid}" for lang in LANGUAGES for aid in ids)]:
+            aid = name.rsplit("/", 1)[-1]
+            mine, new = root / RELEASE / name / f"{aid}.ipynb", fresh / name / f"{aid}.ipynb"
             if not mine.is_file() or normalized(mine) != normalized(new):
-                stale.append(aid)
+                stale.append(name)
         return stale
 
 
@@ -90,7 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"release: unknown assignment(s) {unknown}; known: {known}", file=sys.stderr)
         return 2
     ids = args.ids or known
-    if args.check:
+    try:
+        return _run(ids, args.check)
+    except MissingTranslation as exc:
+        print(f"release: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(ids: list[str], check: bool) -> int:
+    """Check or write the English and translated releases of ids."""
+    if check:
         stale = out_of_sync(ids)
         if stale:
             print(f"exercises/ is out of sync for {stale}: run `python -m autograder release`", file=sys.stderr)
@@ -104,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(Path(tmp) / aid, target)
             print(f"released {RELEASE}/{aid}/{aid}.ipynb")
+        for path in release_translations(ids, Path(tmp), ROOT / RELEASE):  # same cells, translated markdown
+            print(f"released {path.relative_to(ROOT)}")
     return 0
 
 

@@ -199,10 +199,16 @@ def test_chapters_are_translated(built_book: BuiltBook, page: str) -> None:
 
 
 @pytest.mark.parametrize("page", EXERCISES)
-def test_exercise_pages_say_they_are_in_english(built_book: BuiltBook, page: str) -> None:
-    """Exercise pages stay English in the Chinese edition, with a Chinese note saying so."""
-    assert "untranslated-note" in _zh(built_book, page) and "本练习尚未译成中文" in _zh(built_book, page)
-    assert "untranslated-note" not in _en(built_book, page)
+def test_exercise_pages_show_the_chinese_notebooks(built_book: BuiltBook, page: str) -> None:
+    """Exercise pages of the Chinese edition render exercises/zh_CN/<id>/<id>.ipynb, Chinese title first, with a
+    note saying where that notebook is; the English pages have neither."""
+    zh, aid = _zh(built_book, page), page.rsplit("/", 1)[-1]
+    title = H1.search(zh)
+    assert title and CJK.search(title.group(1)), f"zh_CN/{page}: title not translated"
+    assert "exercise-note" in zh and f"exercises/zh_CN/{aid}/{aid}.ipynb" in zh
+    assert "Rules of the game" not in zh and "How your functions are graded" not in zh
+    assert "exercise-note" not in _en(built_book, page)
+    assert f"exercises/zh_CN/{aid}/{aid}.ipynb" in _zh(built_book, "book/exercises")  # the chapter lists them
 
 
 @pytest.mark.parametrize(("what", "pattern"), [

@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "book" / "_ext"))
 from seed_claims import claims_messages, load_claims  # book/_ext is not a package
 
 CATALOGS = REPO / "book" / "locale" / "zh_CN" / "LC_MESSAGES"
-UNTRANSLATED = "exercises/"  # released notebooks stay English in the Chinese edition (with a note)
+UNTRANSLATED = "exercises/"  # exercise pages come from exercises/zh_CN, translated by solutions/locale catalogs
 TRANSLATED_PAGES = [p for p in toc_files() if not p.startswith(UNTRANSLATED)]
 TERMS = REPO / "book" / "locale" / "zh_CN" / "terms.yml"
 ALL_CATALOGS = sorted(str(p.relative_to(CATALOGS).with_suffix("")) for p in CATALOGS.rglob("*.po"))

@@ -7,6 +7,7 @@ test cells call (see autograder/checks/notebook.py).
 from __future__ import annotations
 
 from autograder.checks import backprop, clipping, exploding, optimizers
+from autograder.checks.messages import set_language
 from autograder.checks.notebook import check, grade
 from autograder.checks.spec import Assignment
 
@@ -22,4 +23,4 @@ def get_assignment(assignment_id: str) -> Assignment:
         raise KeyError(f"unknown assignment {assignment_id!r}; known: {sorted(ASSIGNMENTS)}") from None
 
 
-__all__ = ["ASSIGNMENTS", "Assignment", "check", "get_assignment", "grade"]
+__all__ = ["ASSIGNMENTS", "Assignment", "check", "get_assignment", "grade", "set_language"]

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from autograder.checks.forbidden import scan, used_message
+from autograder.checks.messages import language, points_lost, verdict
 from autograder.checks.spec import Outcome
 
 #: Seed of the visible cases' generator and of hidden cases outside `nbgrader autograde`.
@@ -83,10 +84,7 @@ def check(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> No
 
     Credit is the same everywhere (see `grade`): a failed visible case costs its share of the points and no more."""
     outcome = run(assignment_id, grade_id, namespace, hidden=False)
-    if outcome.status == "passed":
-        _show(f"passed: {outcome.message}", True)
-    else:
-        _show(f"{outcome.status}: {outcome.message}", False)
+    _show(verdict(outcome.status, outcome.message, language()), outcome.status == "passed")
 
 
 def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> float:
@@ -95,5 +93,5 @@ def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> fl
     outcome = run(assignment_id, grade_id, namespace, hidden=True,
                   seed=seed_for(assignment_id, grade_id, student_id()))
     if outcome.score < outcome.max_score:
-        _show(f"{outcome.score:g} of {outcome.max_score:g} points: {outcome.message}", False)
+        _show(points_lost(outcome.score, outcome.max_score, outcome.message, language()), False)
     return float(outcome.score)

@@ -117,6 +117,15 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
+def _language(value: Any, what: str) -> str | None:
+    """A stored language: None (English) or one the course knows."""
+    from autograder.notebook_i18n import LANGUAGES
+
+    if value is None or value in LANGUAGES:
+        return value if isinstance(value, str) else None
+    raise BadRecord(f"{what} language {str(value)[:30]!r} is not one of {LANGUAGES}")
+
+
 def _flag(value: Any, what: str) -> bool:
     """A bool."""
     if not isinstance(value, bool):
@@ -385,7 +394,7 @@ class Row:
 
 #: Fields of a stored result, in the order they are written.
 _RESULT_FIELDS = ("student_id", "assignment", "notebook", "origin", "late", "seed", "notes", "output", "seconds",
-                  "rows", "worker", "key_id", "sandbox", "submitted", "source")
+                  "rows", "worker", "key_id", "sandbox", "submitted", "source", "language")
 #: Result fields left out of the stored form while unset (None).
 _OPTIONAL_RESULT_FIELDS = _RESULT_FIELDS[10:]
 
@@ -422,6 +431,8 @@ class Result:
                             "source"))
         object.__setattr__(self, "notes", tuple(safe_text(note, lines=False) for note in self.notes))
         object.__setattr__(self, "output", {safe_text(k, lines=False): safe_text(v) for k, v in self.output.items()})
+    #: The language of the submitted notebook (metadata.autograder.language): its feedback is rendered in it.
+    language: str | None = None
 
     @property
     def total(self) -> float:
@@ -456,7 +467,8 @@ class Result:
             _flag(data["late"], f"{what} late"), seed, _texts(data["notes"], f"{what} notes", 4000),
             _text_map(data["output"], f"{what} output"), _number(data["seconds"], f"{what} seconds"),
             tuple(Row.from_json(r, f"{what} row {i}") for i, r in enumerate(rows)), **optional,
-            submitted=None if data.get("submitted") is None else _flag(data["submitted"], f"{what} submitted"))
+            submitted=None if data.get("submitted") is None else _flag(data["submitted"], f"{what} submitted"),
+            language=_language(data.get("language"), what))
 
     @staticmethod
     def loads(text: str | bytes, what: str = "result") -> Result:

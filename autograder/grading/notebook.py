@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.grading import limits
+from autograder.notebook_i18n import LANGUAGES
 
 #: Notebooks larger than this are refused unread (a honest exercise notebook is well under 1 MB).
 MAX_BYTES = limits.NOTEBOOK_BYTES
@@ -46,6 +47,8 @@ class Notebook:
 
     cells: tuple[Cell, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The language the notebook asks for (metadata.autograder.language, a known one only), None: English.
+    language: str | None = None
 
 
 def _role(meta: dict[str, Any]) -> str:
@@ -147,7 +150,14 @@ def parse(raw: bytes) -> Notebook:
     for why, where in skipped.items():  # one note per kind of problem, however many cells have it
         more = f" and {len(where) - 5} more" if len(where) > 5 else ""
         notes.append(f"cell(s) {', '.join(map(str, where[:5]))}{more} {why} and were ignored")
-    return Notebook(cells=tuple(cells), notes=tuple(notes))
+    return Notebook(cells=tuple(cells), notes=tuple(notes), language=_language(data.get("metadata")))
+
+
+def _language(meta: Any) -> str | None:
+    """The notebook's language from its metadata, only when it is one the course knows (the value is hostile)."""
+    course = meta.get("autograder") if isinstance(meta, dict) else None
+    lang = course.get("language") if isinstance(course, dict) else None
+    return lang if isinstance(lang, str) and lang in LANGUAGES else None
 
 
 def _cell(index: int, raw_cell: Any) -> Cell | str:

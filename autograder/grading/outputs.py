@@ -8,11 +8,13 @@ elsewhere (autograder/key.py: 0600 in a 0700 folder) and hidden inputs only in a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from autograder.checks import messages
 from autograder.checks.spec import Assignment
 from autograder.grading import pages, records, report, sections, totals
 from autograder.grading.model import SANDBOXED, Result, RunSummary
@@ -46,15 +48,18 @@ def feedback_rows(result: Result, assignment: Assignment, book: str) -> list[dic
 
 def feedback_html(result: Result, assignment: Assignment, sandbox_name: str, book: str = "") -> str:
     """One student's feedback page: failures first, each question linked to its book section at `book`, notes,
-    a short case label (not the seed), and captured output (once)."""
-    output = result.output
-    blocks = [(title, str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
-    rows = feedback_rows(result, assignment, book)
+    a short case label (not the seed), and captured output (once); in the language of the student's notebook
+    (chrome, statuses and check messages through the checks' catalog, autograder/checks/messages.py)."""
+    lang, output = result.language, result.output
+    _ = messages.translator(lang)
+    blocks = [(_(title), str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
+    rows = [{**r, "row": dataclasses.replace(r["row"], message=messages.render(r["row"].message, lang))}
+            for r in feedback_rows(result, assignment, book)]
     return pages.render("feedback.html.j2", assignment=assignment.id, student=result.student_id,
                         sandboxed=sandbox_name == SANDBOXED, sandbox=sandbox_name, total=result.total,
                         max_score=assignment.max_score, late=result.late, case=pages.case_label(result.seed),
                         rows=rows, failing=[r["row"].grade_id for r in rows if r["row"].status != "passed"],
-                        notes=list(result.notes), blocks=blocks)
+                        notes=list(result.notes), blocks=blocks, lang=lang or "en", _=_)
 
 
 def _gradescope(result: Result) -> dict[str, Any]:

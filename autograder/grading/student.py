@@ -90,17 +90,19 @@ def _code_fits(built: Plan) -> None:
                         "runs for one submission")
 
 
-def _prepare(sub: Submission, source: Notebook, assignment: Assignment, fingerprints: list[str]) -> Plan:
+def _prepare(sub: Submission, source: Notebook, assignment: Assignment,
+             fingerprints: list[str]) -> tuple[Plan, str | None]:
     """Read, parse and sanitize a submission, appending to `fingerprints` what was read (collect.fingerprint);
-    Malformed (reading.Unreadable included) with the reason."""
+    return the plan and the notebook's language; Malformed (reading.Unreadable included) with the reason."""
     raw = read(sub)
     fingerprints.append(fingerprint(sub, raw))
     if raw is None:
         raise Malformed(sub.problem or "no notebook submitted")
-    built = plan(parse(raw), source, assignment)
+    parsed = parse(raw)
+    built = plan(parsed, source, assignment)
     del raw  # one notebook's bytes at a time, and only until it is parsed
     _code_fits(built)
-    return built
+    return built, parsed.language
 
 
 def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, seed: int, run: Runner,
@@ -112,13 +114,14 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
     notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
     output: dict[str, str] = {}
     fingerprints = [fingerprint(sub, None)]  # what was graded: replaced below once the notebook is read
+    language = None  # the student's notebook says which language its feedback is written in
     if sub.data is None and sub.locator is None:
         status = sub.status or ("malformed" if "matches no known naming" in sub.problem else "missing")
         verdicts = {q.grade_id: Verdict(status, sub.problem or "no notebook submitted")
                     for q in assignment.questions}
     else:
         try:
-            built = _prepare(sub, source, assignment, fingerprints)
+            built, language = _prepare(sub, source, assignment, fingerprints)
         except Malformed as exc:
             verdicts = {q.grade_id: Verdict("malformed", str(exc)) for q in assignment.questions}
         else:
@@ -134,4 +137,5 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
                 pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output)
     return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
                   student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
-                  judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1])
+                  judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1],
+                  language=language)

@@ -1,0 +1,187 @@
+"""Translated releases of the exercise notebooks: one English source plus one gettext catalog per assignment.
+
+The messages are the paragraphs (blank-line separated blocks) of the released notebook's markdown cells that
+hold prose; display math, code fences and nbgrader's "YOUR ANSWER HERE" stay as they are. The catalogs live in
+solutions/locale/<lang>/LC_MESSAGES/<id>.po (read with Babel, no compiled .mo). A translated notebook keeps
+every code cell, cell id and nbgrader metadata (grade_ids, points, checksums) of the English release; only
+markdown text changes, its links point to that language's edition of the book, and the notebook's metadata
+says its language (`metadata.autograder.language`), which the checks and the grader read.
+
+`python -m autograder.notebook_i18n update [ids]` merges new messages into the catalogs (keeping translations).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("zh_CN",)
+LOCALE = Path("solutions") / "locale"
+ANSWER = "YOUR ANSWER HERE"  # nbgrader's placeholder in markdown answer cells: the autograder looks for it
+_BLOCK = re.compile(r"^\s*(\$\$.*\$\$|```.*```)\s*$", re.S)
+_MATH_OR_CODE = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|<[^>]*>", re.S)
+
+
+def catalog_path(aid: str, lang: str, root: Path = ROOT) -> Path:
+    """Where the catalog of one assignment in one language lives."""
+    return root / LOCALE / lang / "LC_MESSAGES" / f"{aid}.po"
+
+
+def release_path(aid: str, lang: str | None, root: Path = ROOT) -> Path:
+    """The released notebook: exercises/<id>/<id>.ipynb in English, exercises/<lang>/<id>/<id>.ipynb otherwise."""
+    folder = root / "exercises" if lang is None else root / "exercises" / lang
+    return folder / aid / f"{aid}.ipynb"
+
+
+def _blocks(source: str) -> list[str]:
+    """A markdown cell's paragraphs, split at blank lines."""
+    return re.split(r"\n[ \t]*\n", source.strip("\n"))
+
+
+def is_message(block: str) -> bool:
+    """A paragraph is translated when it holds prose: letters outside math, code and HTML tags."""
+    if _BLOCK.match(block) or block.strip() == ANSWER:
+        return False
+    return re.search(r"[A-Za-z]{2,}", _MATH_OR_CODE.sub(" ", block)) is not None
+
+
+def messages(nb: Any) -> list[str]:
+    """The notebook's messages in order of first appearance."""
+    seen: dict[str, None] = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for block in _blocks(_text(cell["source"])):
+                if is_message(block):
+                    seen.setdefault(block, None)
+    return list(seen)
+
+
+def source_messages(aid: str, root: Path = ROOT) -> list[str]:
+    """The messages the release of solutions/<id> will hold (solution regions become nbgrader's placeholder),
+    without running nbgrader."""
+    import json
+
+    nb = json.loads((root / "solutions" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", ANSWER, _text(cell["source"]), flags=re.S)
+    return messages(nb)
+
+
+def _text(source: str | list[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+def load(aid: str, lang: str, root: Path = ROOT) -> dict[str, str]:
+    """msgid -> msgstr of the finished (non-empty, non-fuzzy) translations of one catalog."""
+    from babel.messages.pofile import read_po  # lazy: the grader imports this module for LANGUAGES only
+
+    path = catalog_path(aid, lang, root)
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+
+
+def relink(text: str, lang: str) -> str:
+    """Links to the built book become links to that language's edition: the course package's book server
+    (/course-book/ serves _build/html/, so /course-book/<lang>/ is that edition) and plain relative links from
+    exercises/<id>/ (the translated notebook is one folder deeper)."""
+    text = text.replace('href="/course-book/', f'href="/course-book/{lang}/')
+    text = text.replace('href="../../_build/html/', f'href="../../../_build/html/{lang}/')
+    return text.replace("`_build/html/index.html`", f"`_build/html/{lang}/index.html`")
+
+
+def translate(nb: Any, table: dict[str, str], lang: str) -> tuple[Any, list[str]]:
+    """A copy of the notebook with its markdown translated; the messages that had no translation."""
+    out = copy.deepcopy(nb)
+    missing: list[str] = []
+    for cell in out["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        blocks = []
+        for block in _blocks(_text(cell["source"])):
+            if is_message(block) and block not in table:
+                missing.append(block)
+            blocks.append(relink(table.get(block, block), lang))
+        cell["source"] = "\n\n".join(blocks)
+    out["metadata"]["autograder"] = {**out["metadata"].get("autograder", {}), "language": lang}
+    return out, missing
+
+
+def notebook_language(nb: Any) -> str | None:
+    """The language a notebook asks for (None: English)."""
+    meta = nb.get("metadata", {}) if isinstance(nb, dict) else {}
+    lang = meta.get("autograder", {}).get("language") if isinstance(meta.get("autograder"), dict) else None
+    return lang if lang in LANGUAGES else None
+
+
+class MissingTranslation(RuntimeError):
+    """A catalog lacks the translation of a message of the English release."""
+
+
+def release_translations(ids: list[str], english: Path, out: Path, root: Path = ROOT) -> list[Path]:
+    """Write out/<lang>/<id>/<id>.ipynb for every language from the English releases english/<id>/<id>.ipynb;
+    raise MissingTranslation (naming the catalog and the message) when a message has no translation."""
+    import nbformat
+
+    written = []
+    for aid in ids:
+        nb = nbformat.read(english / aid / f"{aid}.ipynb", as_version=4)
+        for lang in LANGUAGES:
+            done, missing = translate(nb, load(aid, lang, root), lang)
+            if missing:
+                raise MissingTranslation(f"{catalog_path(aid, lang, root)}: {len(missing)} message(s) without a "
+                                         f"translation (run `python -m autograder.notebook_i18n update`), the "
+                                         f"first: {missing[0][:200]!r}")
+            target = out / lang / aid / f"{aid}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nbformat.from_dict(done), target)
+            written.append(target)
+    return written
+
+
+def update(aid: str, english: Any, lang: str, root: Path = ROOT) -> Path:
+    """Merge the English release's messages into the catalog: new ones empty, obsolete ones dropped."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    old = load(aid, lang, root)
+    catalog = Catalog(locale=lang, project=f"exercise {aid}", domain=aid)
+    for msgid in messages(english):
+        catalog.add(msgid, old.get(msgid, ""))
+    path = catalog_path(aid, lang, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=0, omit_header=False, sort_output=False)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `update [ids]` refreshes the catalogs from the English releases."""
+    import nbformat
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "update":
+        print("usage: python -m autograder.notebook_i18n update [ids]", file=sys.stderr)
+        return 2
+    import tempfile
+
+    from autograder.release import assignment_ids, generate
+
+    ids = args[1:] or assignment_ids()
+    with tempfile.TemporaryDirectory(prefix="course-i18n-") as tmp:
+        generate(ids, Path(tmp))  # a fresh English release: exercises/ may be stale
+        for aid in ids:
+            for lang in LANGUAGES:
+                print(update(aid, nbformat.read(Path(tmp) / aid / f"{aid}.ipynb", as_version=4), lang))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""An English and a Chinese notebook holding the same code get the same grade: through `autograder grade` (the
+batch pipeline, real sandbox) and through the checks' in-process path, for the solution code and for code with
+a known mistake. (nbgrader autograde sees the same code cells, cell ids and checksums: tests/test_notebook_i18n.py.)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.checks import ASSIGNMENTS
+from autograder.checks.notebook import run
+from autograder.grading import pipeline
+from autograder.grading.model import Limits
+from autograder.notebook_i18n import release_path
+
+ROOT = Path(__file__).resolve().parent.parent
+AID = "optimizers"  # the quickest assignment with named mistakes on every question
+#: (correct line, wrong line) in the solution cell "rmsprop-step": eps inside the square root
+MISTAKE = ("denom = v.sqrt() + eps  # eps outside the square root", "denom = (v + eps).sqrt()")
+
+
+def _solution_code(wrong: bool) -> dict[str, str]:
+    """cell id -> source of every solution code cell of the instructor's notebook (optionally with the mistake)."""
+    nb = json.loads((ROOT / "solutions" / AID / f"{AID}.ipynb").read_text(encoding="utf-8"))
+    code = {c["id"]: "".join(c["source"]) for c in nb["cells"]
+            if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
+    if wrong:
+        assert MISTAKE[0] in code["rmsprop-step"]
+        code["rmsprop-step"] = code["rmsprop-step"].replace(*MISTAKE)
+    return code
+
+
+def _submission(lang: str | None, wrong: bool) -> dict[str, Any]:
+    """The released notebook in that language with the student's answers typed into its solution cells."""
+    nb = json.loads(release_path(AID, lang).read_text(encoding="utf-8"))
+    code = _solution_code(wrong)
+    for cell in nb["cells"]:
+        if cell.get("id") in code:
+            cell["source"] = code[cell["id"]]
+    return nb
+
+
+def _namespace(nb: dict[str, Any]) -> dict[str, Any]:
+    """What the student's kernel holds after running the solution cells."""
+    namespace: dict[str, Any] = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and cell["metadata"].get("nbgrader", {}).get("solution"):
+            exec("import torch\n" + cell["source"], namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("wrong", [False, True], ids=["solution", "known-mistake"])
+def test_in_process_checks_grade_both_languages_alike(wrong: bool) -> None:
+    en, zh = _namespace(_submission(None, wrong)), _namespace(_submission("zh_CN", wrong))
+    for q in ASSIGNMENTS[AID].questions:
+        a, b = run(AID, q.grade_id, en, hidden=True), run(AID, q.grade_id, zh, hidden=True)  # the graded draw
+        assert (a.score, a.status, a.mistake) == (b.score, b.status, b.mistake), q.grade_id
+    if wrong:  # the test would be empty if the mistake were not seen
+        outcome = run(AID, "rmsprop_step_basic", zh, hidden=True)
+        assert outcome.status != "passed" and outcome.mistake and "eps" in outcome.mistake
+
+
+@pytest.mark.slow
+def test_batch_grader_grades_both_languages_alike(tmp_path: Path) -> None:
+    """Two runs with the same student ids (so the same hidden inputs): English notebooks, then Chinese ones."""
+    graded = {}
+    for lang in (None, "zh_CN"):
+        subs = tmp_path / (lang or "en") / "subs"
+        for student, wrong in (("solver", False), ("wrong", True)):
+            target = subs / student / AID / f"{AID}.ipynb"
+            target.parent.mkdir(parents=True)
+            target.write_text(json.dumps(_submission(lang, wrong)), encoding="utf-8")
+        results = pipeline.grade(pipeline.Settings(
+            submissions=subs, assignment_id=AID, out=tmp_path / (lang or "en") / "out", workers=2,
+            limits=Limits(timeout=120.0)), io.StringIO())
+        graded[lang] = {s: [(r.grade_id, r.score, r.status, r.mistake) for r in res.rows]
+                        for s, res in results.items()}
+        assert {res.language for res in results.values()} == {lang}  # stored in the result JSON
+        page = (tmp_path / (lang or "en") / "out" / "feedback" / "wrong" / AID / f"{AID}.html").read_text("utf-8")
+        assert ("与已知错误吻合：eps 放在了平方根里面" in page) == (lang == "zh_CN")  # the student's language
+        assert ("This matches a known mistake: eps inside the square root" in page) == (lang is None)
+    assert graded[None] == graded["zh_CN"]
+    solver = graded[None]["solver"]
+    assert all(status == "passed" for _, _, status, _ in solver), solver
+    assert sum(score for _, score, _, _ in solver) == ASSIGNMENTS[AID].max_score
+    seen = {gid: (status, mistake) for gid, _, status, mistake in graded[None]["wrong"]}
+    assert seen["rmsprop_step_basic"][0] != "passed" and "eps" in seen["rmsprop_step_basic"][1]

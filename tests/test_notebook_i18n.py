@@ -1,0 +1,115 @@
+"""The Chinese releases exercises/zh_CN/<id>/<id>.ipynb: every message translated, and the same notebook as the
+English release except for its markdown (same code, cell ids, nbgrader metadata and checksums)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import cast
+
+import nbformat
+import pytest
+
+from autograder.notebook_i18n import (
+    ANSWER,
+    MissingTranslation,
+    load,
+    notebook_language,
+    release_path,
+    release_translations,
+    source_messages,
+    translate,
+)
+from autograder.release import assignment_ids, normalized
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS = assignment_ids()
+LANG = "zh_CN"
+
+
+def _read(aid: str, lang: str | None) -> nbformat.NotebookNode:
+    return nbformat.read(release_path(aid, lang), as_version=4)
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_every_message_has_a_translation(aid: str) -> None:
+    table = load(aid, LANG)
+    missing = [m for m in source_messages(aid) if m not in table]
+    assert not missing, f"solutions/locale/{LANG}/LC_MESSAGES/{aid}.po lacks {len(missing)}: {missing[0][:120]!r}"
+    # a heading that is only a name (## Adam) may stay as it is; everything else must read Chinese
+    han = [m for m in source_messages(aid) if not re.search(r"[\u4e00-\u9fff]", table[m])
+           and not (m.startswith("#") and table[m] == m and len(m.split()) == 2)]
+    assert not han, f"{aid}: translations without Chinese text: {han[:2]}"
+    # bold, not italics, on Chinese (italic CJK renders as fake slanted glyphs)
+    prose = [re.sub(r"`[^`]*`|\$[^$]*\$", "", t) for t in table.values()]  # code and math may hold a *
+    italic = [t for t in prose if re.search(r"(?<!\*)\*[^*\s]([^*\n]*[^*\s])?\*(?!\*)", t)]
+    assert not italic, f"{aid}: *italics* in {italic[:1]}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_chinese_release_is_the_english_one_translated(aid: str) -> None:
+    """In sync without nbgrader: translating the checked-in English release gives the checked-in Chinese one."""
+    english, chinese = _read(aid, None), _read(aid, LANG)
+    fresh, missing = translate(english, load(aid, LANG), LANG)
+    assert missing == []
+    assert json.loads(nbformat.writes(nbformat.from_dict(fresh))) == json.loads(nbformat.writes(chinese))
+    assert notebook_language(chinese) == LANG and notebook_language(english) is None
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_chinese_release_keeps_code_ids_and_grading_metadata(aid: str) -> None:
+    english, chinese = normalized(release_path(aid, None)), normalized(release_path(aid, LANG))
+    assert len(english["cells"]) == len(chinese["cells"])
+    for en, zh in zip(english["cells"], chinese["cells"], strict=True):
+        assert (en["cell_type"], en.get("id"), en["metadata"]) == (zh["cell_type"], zh.get("id"), zh["metadata"])
+        if en["cell_type"] == "code":
+            assert en["source"] == zh["source"]
+        elif en["source"].strip() != ANSWER:
+            assert re.search(r"[\u4e00-\u9fff]", zh["source"]), f"{aid}/{en.get('id')}: markdown left in English"
+    text = "\n".join(c["source"] for c in chinese["cells"])
+    assert 'href="/course-book/book/' not in text and f'href="/course-book/{LANG}/book/' in text  # zh edition
+    for page, label in re.findall(rf'href="/course-book/{LANG}/book/([a-z_]+)\.html#([a-z0-9-]+)"', text):
+        assert f"({label})=" in (ROOT / "book" / f"{page}.md").read_text(encoding="utf-8")
+
+
+def test_a_missing_translation_stops_the_release(tmp_path: Path) -> None:
+    aid = IDS[0]
+    english = tmp_path / "en"
+    (english / aid).mkdir(parents=True)
+    nb = _read(aid, None)
+    nb.cells.append(nbformat.v4.new_markdown_cell("A paragraph nobody translated."))
+    nbformat.write(nb, english / aid / f"{aid}.ipynb")
+    with pytest.raises(MissingTranslation, match="nobody translated"):
+        release_translations([aid], english, tmp_path / "out")
+    assert not (tmp_path / "out" / LANG / aid).exists()
+
+
+def test_the_chinese_edition_reads_exercise_pages_from_the_chinese_notebooks(tmp_path: Path) -> None:
+    """book/_ext/language_switch.py swaps the page source in the zh build only, and publishes the zh download."""
+    import sys
+    from types import SimpleNamespace
+    from typing import Any
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import language_switch
+
+    zh_app, en_app = (cast(Any, SimpleNamespace)(config=SimpleNamespace(language=lang), outdir=str(tmp_path))
+                      for lang in (LANG, None))
+    for aid in IDS:
+        source = ["english"]
+        language_switch.use_chinese_notebook(zh_app, f"exercises/{aid}/{aid}", source)
+        assert notebook_language(json.loads(source[0])) == LANG
+        language_switch.use_chinese_notebook(en_app, f"exercises/{aid}/{aid}", source := ["english"])
+        assert source == ["english"]
+    language_switch.use_chinese_notebook(zh_app, "book/clipping", source := ["chapter"])
+    assert source == ["chapter"]
+    env = SimpleNamespace(found_docs={"book/clipping", "book/exercises", *(f"exercises/{aid}/{aid}" for aid in IDS)})
+    assert sorted(language_switch.reread_exercises(zh_app, env, set(), set(), set())) == sorted(
+        ["book/exercises", *(f"exercises/{aid}/{aid}" for aid in IDS)])  # zh rebuilds pick up a new release
+    assert language_switch.reread_exercises(en_app, env, set(), set(), set()) == []
+    copied = tmp_path / "_sources" / "exercises" / IDS[0] / f"{IDS[0]}.ipynb"
+    copied.parent.mkdir(parents=True)
+    copied.write_text("english", encoding="utf-8")
+    language_switch.publish_chinese_notebooks(zh_app, None)
+    assert notebook_language(json.loads(copied.read_text(encoding="utf-8"))) == LANG
