@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.model import LANGUAGES  # one list, on the runner side (the records check it)
+
 ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("zh_CN",)
 LOCALE = Path("solutions") / "locale"
 ANSWER = "YOUR ANSWER HERE"  # nbgrader's placeholder in markdown answer cells: the autograder looks for it
 _BLOCK = re.compile(r"^\s*(\$\$.*\$\$|```.*```)\s*$", re.S)
