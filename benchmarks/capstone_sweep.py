@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from simd_levels import in_child, per_level  # benchmarks run as scripts: their own folder is on sys.path
 
-from tests.capstone_sweep import LEVELS, sweep_level  # noqa: E402
+from tests.capstone_sweep import sweep_level
 
 
 def main() -> None:
@@ -30,16 +24,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50, help="student seeds per loop (seed 0 + hidden draws)")
     args = parser.parse_args()
-    if os.environ.get("_CAPSTONE_LEVEL"):
+    if in_child():
         print(json.dumps(sweep_level(args.seeds)))
         return
     from autograder.checks.exploding_task import LOSS_FACTOR
 
-    for level in LEVELS:
-        env = {**os.environ, "ATEN_CPU_CAPABILITY": level, "_CAPSTONE_LEVEL": "1", "OMP_NUM_THREADS": "1"}
-        done = subprocess.run([sys.executable, __file__, "--seeds", str(args.seeds)], env=env, capture_output=True,
-                              text=True, check=True)
-        report = json.loads(done.stdout.strip().splitlines()[-1])
+    for level, report in per_level(__file__, ["--seeds", str(args.seeds)]).items():
         print(f"{level:>7} (torch runs {report['capability']}): honest full marks {report['full']}/{report['runs']}, "
               f"worst honest ratio {report['worst']:.3f} ({report['worst_loop']}, seed {report['worst_seed']}) "
               f"vs target {LOSS_FACTOR}: margin {LOSS_FACTOR / report['worst']:.2f}x; untamed loops that kept the "

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from simd_levels import LEVELS, in_child, per_level  # benchmarks run as scripts: their own folder is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
-LEVELS = ("default", "avx2", "avx512")
 
 
 def _namespace(aid: str) -> dict[str, Any]:
@@ -81,16 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="hidden draws per question")
     args = parser.parse_args()
-    if os.environ.get("_MARGIN_LEVEL"):
+    if in_child():
         print(json.dumps(level_report(args.seeds)))
         return
-    reports = {}
-    for level in LEVELS:
-        env = {**os.environ, "ATEN_CPU_CAPABILITY": level, "_MARGIN_LEVEL": "1",
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        done = subprocess.run([sys.executable, __file__, "--seeds", str(args.seeds)], env=env, capture_output=True,
-                              text=True, check=True)
-        reports[level] = json.loads(done.stdout.strip().splitlines()[-1])
+    reports = per_level(__file__, ["--seeds", str(args.seeds)])
     for question in reports[LEVELS[0]]["worst"]:
         shares = {level: reports[level]["worst"][question] for level in LEVELS}
         print(f"{question:45s} " + "  ".join(f"{lv} {v:.2e}" for lv, v in shares.items())
