@@ -49,7 +49,7 @@ class Parser(argparse.ArgumentParser):
 
 def _grade_parser(sub: argparse._SubParsersAction) -> None:
     """Options of `grade`."""
-    from autograder.grading.assignments import DEFAULT_CHECKS
+    from autograder.grading.runner.assignments import DEFAULT_CHECKS
 
     p = sub.add_parser("grade", help="grade a folder or LMS zip of submissions in sandboxed workers",
                        description="Grade every submission; writes OUT/grades.csv, OUT/feedback/, OUT/report.html, "
@@ -88,24 +88,24 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     """Run `grade`."""
-    from autograder.grading import pipeline
-    from autograder.grading.export import to_gradebook
-    from autograder.grading.model import Limits
+    from autograder.grading.drivers import pipeline
+    from autograder.grading.outputs.export import to_gradebook
+    from autograder.grading.runner.wire import Limits
 
     if args.workers < 1 or args.timeout <= 0 or args.memory_mb < 64 or args.output_kb < 1:
         raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64 and --output-kb >= 1 are required")
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
     if args.submissions.is_dir():
-        from autograder.grading.assignments import load_assignment
-        from autograder.grading.layout import wrong_folder
+        from autograder.grading.inbox.layout import wrong_folder
+        from autograder.grading.runner.assignments import load_assignment
 
         notebook = load_assignment(args.checks, args.assignment).notebook
         problem = wrong_folder(args.submissions, args.assignment, notebook)
         if problem:
             raise ValueError(problem)
     if args.book_url:
-        from autograder.grading import sections
+        from autograder.grading.outputs import sections
 
         os.environ[sections.URL_ENV] = args.book_url  # read where the feedback pages are written
     settings = pipeline.Settings(
@@ -122,7 +122,7 @@ def _grade(args: argparse.Namespace) -> int:
         print("stopped by SIGINT; rerun the same command with --resume to finish", file=sys.stderr)
         return 130
     if args.gradebook:
-        from autograder.grading.assignments import load_assignment
+        from autograder.grading.runner.assignments import load_assignment
 
         count = to_gradebook(args.gradebook, load_assignment(args.checks, args.assignment), results)
         print(f"wrote {count} students into the gradebook {args.gradebook}", file=sys.stderr)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _grade_parser(sub)
-    from autograder.grading.service import command as service_command  # `serve` and `tokens` (issue 22)
+    from autograder.grading.drivers.service import command as service_command  # `serve` and `tokens` (issue 22)
 
     service_command.add_parsers(sub)
     sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader release)", add_help=False)

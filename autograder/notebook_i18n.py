@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autograder.grading.model import LANGUAGES  # one list, on the runner side (the records check it)
+from autograder.grading.core.model import LANGUAGES  # one list, on the runner side (the records check it)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = Path("solutions") / "locale"

@@ -78,8 +78,8 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
     """Median milliseconds over k one-cell submissions on one sandboxed worker: isolation parts and the job."""
     import statistics
 
-    from autograder.grading import sandbox
-    from autograder.grading.model import Cell, Job, Limits
+    from autograder.grading.core import sandbox
+    from autograder.grading.runner.wire import Job, Limits, RunCell
 
     parts: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +88,7 @@ def isolation_overhead(checks: str, assignment: str, k: int) -> dict[str, float]
         try:
             for i in range(k):
                 (exchange / f"job-{i}").mkdir()
-                job = Job(f"job-{i}", (Cell("c", "x = 1", True),), (), Limits(10.0, 512, 4096))
+                job = Job(f"job-{i}", (RunCell("c", "x = 1", True),), (), Limits(10.0, 512, 4096))
                 reply = worker.request(job, wait=60)
                 measured = {**reply.isolation_parts, "isolation": reply.isolation_seconds,
                             "job": reply.seconds, "cgroups": float(reply.cgroups)}

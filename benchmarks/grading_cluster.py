@@ -49,8 +49,8 @@ def _cohort(source: dict[str, Any], k: int, root: Path, assignment: str, noteboo
 def _run(root: Path, out: str, assignment: str, checks: str, workers: int, scheduler: str | None
          ) -> tuple[float, dict[str, tuple[float, str]]]:
     """(seconds, student -> (total, statuses)) of one whole grading run, in this process."""
-    from autograder.grading import pipeline
-    from autograder.grading.model import Limits
+    from autograder.grading.drivers import pipeline
+    from autograder.grading.runner.wire import Limits
 
     settings = pipeline.Settings(submissions=root / "subs", assignment_id=assignment, out=root / out,
                                  workers=workers, limits=Limits(), checks=checks, source=root / "source.ipynb",

@@ -164,7 +164,7 @@ def report(records: list[dict[str, Any]], elapsed: float, db: Path, args: argpar
 def agree(records: list[dict[str, Any]], root: Path, source: Path, checks: str, notebook: str, assignment: str
           ) -> None:
     """Grade every student's last answered submission with the batch grader; count identical rows."""
-    from autograder.grading import pipeline
+    from autograder.grading.drivers import pipeline
 
     last: dict[str, dict[str, Any]] = {}
     for record in sorted(records, key=lambda r: r["sent"]):

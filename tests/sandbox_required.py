@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from autograder.grading import sandbox
+from autograder.grading.core import sandbox
 
 
 def sandbox_marks(what: str) -> list[pytest.MarkDecorator]:

@@ -14,9 +14,10 @@ import pytest
 from autograder.checks import check, get_assignment, set_language
 from autograder.checks import messages as msg
 from autograder.checks.notebook import run
-from autograder.grading.model import BadRecord, Result, Row
-from autograder.grading.notebook import parse
-from autograder.grading.outputs import feedback_html
+from autograder.grading.core.model import Result, Row
+from autograder.grading.inbox.notebook import parse
+from autograder.grading.outputs.batch import feedback_html
+from autograder.grading.runner.fields import BadRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 ZH = "zh_CN"

@@ -14,8 +14,8 @@ import pytest
 
 from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import run
-from autograder.grading import pipeline
-from autograder.grading.model import Limits
+from autograder.grading.drivers import pipeline
+from autograder.grading.runner.wire import Limits
 from autograder.notebook_i18n import release_path
 
 ROOT = Path(__file__).resolve().parent.parent

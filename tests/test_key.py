@@ -14,7 +14,7 @@ from autograder import key, keytool
 from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import FIXED_SEED, seed_for
 from autograder.cli import main
-from autograder.grading import judging
+from autograder.grading.core import judging
 
 KEY = "a-course-key-of-reasonable-length"
 

@@ -21,8 +21,8 @@ import pytest
 
 from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import run, seed_for
-from autograder.grading import pipeline
-from autograder.grading.model import Limits
+from autograder.grading.drivers import pipeline
+from autograder.grading.runner.wire import Limits
 from autograder.release import assignment_ids, nbgrader_args, nbgrader_env
 
 pytestmark = pytest.mark.slow

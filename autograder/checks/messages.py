@@ -64,7 +64,7 @@ FRAMES = (
 #: The verdict prefixes the notebook prints before a message.
 VERDICTS = ("passed: {message}", "partial: {message}", "failed: {message}", "error: {message}",
             "forbidden: {message}", "{score} of {points} points: {message}")
-#: The feedback page's chrome and the row statuses of the batch grader (autograder/grading/outputs.py).
+#: The feedback page's chrome and the row statuses of the batch grader (autograder/grading/outputs/batch.py).
 PAGE = ("{assignment} — feedback for {student}", "Graded without a sandbox ({sandbox}).", "Total:", "(late)",
         "To work on:", "(first in the table, each linked to the section of the book that teaches it).",
         "Every test passed.", "Hidden tests used inputs drawn for you from the course key", "(case set {case})",

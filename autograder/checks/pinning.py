@@ -7,7 +7,7 @@ So the batch worker, before it arms the tripwire, imports every module of PINNED
 finder first on sys.meta_path that answers any later import or reload of an already loaded module of
 those packages (PINNED_PREFIXES) with that same, trapped module object; and each child covers the
 packages' folders (sources and __pycache__) with an empty file system before student code runs
-(autograder.grading.isolation), so no file of theirs can be read again, whatever loader is used.
+(autograder.grading.runner.isolation), so no file of theirs can be read again, whatever loader is used.
 """
 
 from __future__ import annotations

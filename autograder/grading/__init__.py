@@ -1,8 +1,11 @@
 """The batch grader: collect -> sanitize -> run in a sandbox -> judge in the trusted process -> record -> report.
 
-Each step is a small module: `collect` (folders and LMS zips), `notebook` + `sanitize` (read and repair
-untrusted notebooks), `student` (one submission end to end), `sandbox` + `worker` + `kernel` (where
-student code runs), `judging` (trusted comparison), `records` (atomic per-student results, CSV),
-`outputs`, `report` and `export` (HTML, Gradescope, nbgrader gradebook), tied together by `pipeline`
-(or `cluster` + `node` on Dask). The records they pass to each other are defined once, in `model`.
+Split along the trust boundary:
+- `runner/`: everything that runs beside student code and ships into the sandbox (worker, clean template,
+  child, isolation, cgroups, protocol, phases, `wire` records, `limits`); it imports nothing trusted.
+- `inbox/`: untrusted uploads in (`collect`, `reading`, `notebook`, `sanitize`, `layout`).
+- `core/`: the trusted records (`model`), one submission end to end (`student`), the sandbox it starts,
+  the judge, the worker `pool` every driver shares.
+- `drivers/`: the batch (`pipeline`, `progress`), a Dask cluster (`cluster/`), the HTTP `service/`.
+- `outputs/`: stored results, grades.csv and totals, feedback pages, the cohort report, gradebook exports.
 """

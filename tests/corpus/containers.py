@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fakecourse.notebooks import submission
 
-from autograder.grading import limits
+from autograder.grading.runner import limits
 
 NB = "fake.ipynb"
 PASS = "passed"

@@ -96,7 +96,7 @@ NETWORK = """    import socket
 # Each "leftovers" student first looks for what an earlier submission could have left (System V shared
 # memory, message queues and semaphores, a POSIX message queue, kernel keys, files in /tmp and /dev/shm),
 # answers wrongly if it finds anything, then leaves all of those behind for the next one. Several copies
-# make it likely that two of them meet on the same worker; tests/test_grading_isolation.py makes sure.
+# make it likely that two of them meet on the same worker; tests/grading/runner/test_isolation.py makes sure.
 LEFTOVERS = """import ctypes, os, struct
 _libc = ctypes.CDLL(None, use_errno=True)
 _KEYCTL, _ADD_KEY = {'x86_64': (250, 248), 'aarch64': (219, 217)}[os.uname().machine]
@@ -182,7 +182,7 @@ BUSY = """    import os
 # --- Shortcuts through the course itself and around the tripwire (issue 9, section 4) --------------------
 COURSE_IMPORTS = """    import gc, importlib, os, sys, types
     found = []
-    for name in ('autograder.checks.mistakes', 'autograder.reference', 'autograder.grading.kernel',
+    for name in ('autograder.checks.mistakes', 'autograder.reference', 'autograder.grading.runner.child',
                  'autograder.checks.builder', 'fakecourse.checks', 'fakecourse'):
         try:
             importlib.import_module(name)

@@ -1,7 +1,7 @@
 """Hostile text (issue 18 §4): submissions whose exceptions, prints, names and notebook text carry lone
 surrogates, NUL and other control characters, terminal escapes, bidi overrides and invalid UTF-8.
 
-`TEXT_CASES` has the same form as hostile.CASES (tests/test_grading_corpus.py grades both in one batch):
+`TEXT_CASES` has the same form as hostile.CASES (tests/grading/core/test_corpus.py grades both in one batch):
 student id -> (builder, expected statuses per grade_id). Every output of the batch must still be written
 and be valid UTF-8 without those code points (`DANGEROUS`).
 """
@@ -16,7 +16,7 @@ from fakecourse.notebooks import submission
 PASS = {"test_scale": "passed", "test_norm2": "passed", "test_square_grad": "passed"}
 #: Built from escapes at run time, so that this file itself stays plain text.
 NASTY = "".join(map(chr, (0xD800, 0x0, 0x1B, 0x5B, 0x33, 0x31, 0x6D, 0x7, 0x202E, 0x2066, 0x85, 0x9B, 0xDFFF)))
-#: Code points that must appear in no output file (model.safe_text replaces them).
+#: Code points that must appear in no output file (fields.safe_text replaces them).
 DANGEROUS = frozenset(chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0),
                                        *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000)))
 

@@ -1,0 +1,169 @@
+"""Trusted side of one submission: draw its inputs, read back what the sandbox wrote, judge, explain.
+
+Nothing read from the sandbox is believed: files are decoded by autograder.plain with limits, their
+shape is checked here, and a question only scores through its own `judge` on inputs drawn here.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autograder import key, plain
+from autograder.checks.spec import Assignment, Outcome, Question
+from autograder.grading.core import model
+from autograder.grading.core.model import Row, Verdict
+from autograder.grading.runner import wire
+from autograder.grading.runner.limits import MESSAGE_CHARS
+from autograder.grading.runner.wire import Reply
+
+#: How the course's checks word a recognised mistake (autograder.checks.builder), when the outcome
+#: carries no `mistake` field of its own.
+MISTAKE_MARKER = "This matches a known mistake: "
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace to one line and cap its length (messages go into a CSV cell)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Plain data equal in structure and value (NaN equal to NaN), for comparing drawn cases."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(torch.equal(a.isnan(), b.isnan()))
+                and bool(torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
+    """Every question's cases for one student: the hidden draw from the generator seeded by (student seed,
+    grade_id), exactly as the test cell's `grade` draws it (for most questions it starts with the visible cases)."""
+    return {q.grade_id: q.make_cases(torch.Generator().manual_seed(key.mix(seed, q.grade_id)), True)
+            for q in assignment.questions}
+
+
+def named_mistake(outcome: Outcome) -> str:
+    """The known mistake an outcome names: its `mistake` field, else the checks' fixed wording."""
+    field = getattr(outcome, "mistake", None)
+    if isinstance(field, str) and field:
+        return field
+    message = str(outcome.message)
+    if MISTAKE_MARKER not in message:
+        return ""
+    return one_line(message.split(MISTAKE_MARKER, 1)[1].split(" — ", 1)[0], 120)
+
+
+def merge_output(previous: str, new: str) -> str:
+    """Printed output of a later job appended to the earlier: each job reruns the notebook's cells, so the
+    lines it shares with the start of what is already kept are not repeated."""
+    if not previous:
+        return new
+    old_lines, new_lines = previous.splitlines(keepends=True), new.splitlines(keepends=True)
+    shared = 0
+    while shared < min(len(old_lines), len(new_lines)) and old_lines[shared] == new_lines[shared]:
+        shared += 1
+    rest = "".join(new_lines[shared:])
+    if not rest:
+        return previous
+    return previous + ("" if previous.endswith("\n") else "\n") + rest
+
+
+def _functions_text(question: Question) -> str:
+    """'adam_step' or 'a, b' for messages."""
+    return ", ".join(question.functions)
+
+
+def why_unfinished(question: Question | None, reply: Reply, timeout: float) -> Verdict:
+    """Status and reason for a phase that wrote no result (None = the notebook's cells)."""
+    what = f"{_functions_text(question)} (for {question.grade_id})" if question else "the notebook's cells"
+    sig = reply.signal
+    if reply.timed_out or sig == signal.SIGXCPU:
+        return Verdict("timeout", f"{what} did not finish within the {timeout:g} s time limit (endless loop?)")
+    if sig is not None:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
+        return Verdict("error", f"the process running {what} was killed by {name}{hint}")
+    if reply.op == "failed":
+        return Verdict("error", f"grading infrastructure error: {reply.error or '?'}")
+    if reply.exit == wire.EXIT_RESULTS_UNWRITABLE:
+        return Verdict("error", f"the results of {what} could not be written (too large, or memory ran out)")
+    return Verdict("error", f"the code ended its own process (exit code {reply.exit}) while running {what}")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A result file from the sandbox as a dict, or None when it is absent, oversize or malformed."""
+    try:
+        value = plain.load(path)
+    except (plain.PlainError, OSError, ValueError):  # whatever the sandbox wrote, a bad file is the student's
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_cells(job_dir: Path, accepted: Collection[str]) -> tuple[list[str], bool] | None:
+    """(cell error lines, ran out of memory) from the cells phase, or None if the worker did not accept it.
+
+    `accepted` is the reply's `files`: the phases the worker accepted (autograder.grading.runner.phases).
+    """
+    if "cells" not in accepted:
+        return None
+    meta = _read(job_dir / "cells")
+    if meta is None or not isinstance(meta.get("errors"), list):
+        return None
+    return [one_line(e) for e in meta["errors"] if isinstance(e, str)][:20], meta.get("memory") is True
+
+
+def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[str],
+                   cells_memory: bool, memory_mb: int, accepted: Collection[str]) -> Verdict | None:
+    """The Verdict on one question's result file (judged, or why it cannot be); None if the worker did not
+    accept that phase (`accepted`: the reply's `files`), whatever files exist."""
+    if path.name not in accepted:
+        return None
+    meta = _read(path)
+    if meta is None or not isinstance(meta.get("outputs"), list) or not isinstance(meta.get("missing"), list):
+        return Verdict("error", "the submission's results could not be read back (malformed or too large)")
+    if meta["missing"]:
+        names = ", ".join(str(m) for m in meta["missing"][:5])
+        if cells_memory:
+            return Verdict("memory", f"{names} not defined: the notebook ran out of memory ({memory_mb} MB limit)")
+        first = f"; first error: {cell_errors[0]}" if cell_errors else ""
+        return Verdict("missing", f"function {names} is not defined{first}")
+    if isinstance(meta.get("tripped"), list) and meta["tripped"]:
+        return model.forbidden(question.functions, sorted({str(t) for t in meta["tripped"]}), called=True)
+    if meta.get("memory") is True:
+        return Verdict("memory", f"{_functions_text(question)} ran out of memory ({memory_mb} MB limit)")
+    outputs = meta["outputs"]
+    if len(outputs) != len(cases):
+        return Verdict("error", f"{len(outputs)} outputs for {len(cases)} cases")
+    try:
+        return _score(question, cases, outputs)
+    except Exception as exc:  # noqa: BLE001 - judge is trusted, but outputs may be odd
+        return Verdict("error", f"the outputs could not be judged: {type(exc).__name__}: {exc}")
+
+
+def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
+    """The course's one credit rule, as the test cell's `grade` applies it: the question's judge over every case
+    drawn (visible and hidden alike) gives the share of the points; nothing else gates it."""
+    outcome = question.judge(cases, outputs)
+    score = min(max(float(outcome.score), 0.0), float(question.points))
+    return Verdict(outcome.status, one_line(outcome.message, MESSAGE_CHARS), score, named_mistake(outcome))
+
+
+def rows_for(student_id: str, assignment: Assignment, verdicts: Mapping[str, Verdict]) -> tuple[Row, ...]:
+    """Rows in question order from {grade_id: Verdict}; a question without one is an internal error."""
+    rows = []
+    for question in assignment.questions:
+        verdict = verdicts.get(question.grade_id, Verdict("error", "not graded (internal error)"))
+        message = one_line(verdict.message, MESSAGE_CHARS)
+        rows.append(Row(student_id, assignment.id, assignment.notebook, question.grade_id, round(verdict.score, 6),
+                        float(question.points), verdict.status, message, verdict.mistake))
+    return tuple(rows)

@@ -1,0 +1,216 @@
+"""One grading core for every driver: a pool of warm sandboxed workers and `Pool.grade(submission) -> Result`.
+
+The batch pipeline (a thread per worker), each Dask worker (node.py) and the HTTP service's grading
+threads all grade through a Pool: a worker is started on first use and kept warm, a worker that dies
+is restarted and the job retried once, a grader bug becomes the internal-error result, and each result
+names its sandbox (and, when the pool knows the run's key id, carries the batch's stamps).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from autograder import plain
+from autograder.grading.core import judging, sandbox
+from autograder.grading.core.model import SANDBOXED, UNSANDBOXED, Result, Submission
+from autograder.grading.core.outcome import internal_error, stamped
+from autograder.grading.core.student import Runner, grade_submission
+from autograder.grading.inbox.notebook import Malformed, Notebook, parse
+from autograder.grading.runner.wire import Job, Limits, Reply, RunCell
+
+
+class Grader(Protocol):
+    """What drivers need of a pool: `Pool` here, `remote.ClusterPool` on a Dask cluster (serve --scheduler)."""
+
+    assignment: Any
+    key_id: str | None
+    stop: threading.Event
+
+    @property
+    def sandbox_name(self) -> str:
+        """How results name the sandbox."""
+
+    def grade(self, sub: Submission) -> Result:
+        """One submission's result."""
+
+    def warm(self, count: int) -> None:
+        """Get ready for `count` submissions at once."""
+
+    def warm_count(self) -> int:
+        """How many workers are ready."""
+
+    def close(self) -> None:
+        """Stop grading and release the workers."""
+
+
+class Cancelled(BaseException):
+    """The pool is stopping: the submission in hand gets no result (BaseException: `except Exception` misses it)."""
+
+
+def load_source(path: Path) -> Notebook:
+    """The instructor's parsed source notebook; ValueError naming the file when it is missing or unreadable."""
+    if not path.is_file():
+        raise ValueError(f"source notebook {path} not found (give it with --source)")
+    try:
+        return parse(path.read_bytes())
+    except Malformed as exc:
+        raise ValueError(f"source notebook {path}: {exc}") from None
+
+
+def sandboxed(mode: str) -> bool:
+    """Whether workers run in bubblewrap for --sandbox `mode` (auto, bwrap, none); ValueError if bwrap is unusable."""
+    usable = mode != "none" and sandbox.bwrap_usable()
+    if mode == "bwrap" and not usable:
+        raise ValueError("--sandbox bwrap: bubblewrap is not usable on this machine")
+    return usable
+
+
+@dataclass
+class _Slot:
+    """One warm sandboxed worker (started on first use), its exchange folder and its log."""
+
+    index: int
+    exchange: Path
+    log: Path
+    worker: sandbox.Worker | None = None
+
+
+class Pool:
+    """Warm sandboxed workers for one assignment; `grade` takes an idle one (or starts one) per submission.
+
+    There are never more workers than submissions graded at once. Thread-safe: call `grade` from as many
+    threads as workers are wanted. `close` (or setting `stop`) cancels what is in hand and stops them all.
+    """
+
+    def __init__(self, checks: str, assignment: Any, source: Notebook, seed: int, limits: Limits, sandboxed: bool,
+                 tmp: Path, logs: Path, key_id: str | None = None, stop: threading.Event | None = None) -> None:
+        """`tmp` holds the exchange folders (hidden inputs: the caller removes it), `logs` the workers' stderr."""
+        self.checks, self.assignment, self.source, self.seed, self.limits = checks, assignment, source, seed, limits
+        self.sandboxed, self.tmp, self.logs, self.key_id = sandboxed, tmp, logs, key_id
+        self.stop = stop or threading.Event()
+        self._lock = threading.Lock()
+        self._idle: list[_Slot] = []
+        self._started = 0
+        self._closed = False
+        # Workers are started from these long-lived threads, never from the caller's: bubblewrap's
+        # --die-with-parent follows the *thread* that started it (PR_SET_PDEATHSIG), so a worker started by a
+        # short-lived thread (a warm-up, a finished batch thread) would die with it under another thread's job.
+        self._starter = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="grading-start")
+
+    @property
+    def sandbox_name(self) -> str:
+        """How results name this pool's sandbox."""
+        return SANDBOXED if self.sandboxed else UNSANDBOXED
+
+    def grade(self, sub: Submission) -> Result:
+        """The result of one submission (stamped when the pool has a key id); Cancelled once the pool is stopping."""
+        slot = self._checkout()
+        try:
+            result = grade_submission(sub, self.assignment, self.source, self.seed, self._runner(slot),
+                                      slot.exchange, self.limits)
+        except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student
+            result = internal_error(sub, self.assignment, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._checkin(slot)
+        if self.stop.is_set():
+            raise Cancelled
+        result = dataclasses.replace(result, sandbox=result.sandbox or self.sandbox_name)
+        return stamped(result, sub, self.key_id, self.sandbox_name) if self.key_id is not None else result
+
+    def warm(self, count: int) -> None:
+        """Start `count` workers now and run one empty job on each (a worker's first job pays one-off costs), so a
+        service's first submissions find them warm; a failure here waits for `grade`, which records it.
+
+        Drawing one set of hidden inputs here also imports what judging needs (torch) into this process."""
+        judging.draw_cases(self.assignment, self.seed)
+        slots = [self._checkout() for _ in range(count)]
+        try:
+            for slot in slots:
+                if self.stop.is_set():
+                    break
+                if slot.worker is None:
+                    slot.worker = self._start(slot)
+                job_dir = slot.exchange / f"warm-{secrets.token_hex(4)}"
+                job_dir.mkdir()
+                plain.dump({}, job_dir / "cases")
+                slot.worker.request(Job(job_dir.name, (RunCell("warm-up", "pass", False),), (), self.limits),
+                                    self.limits.timeout + 60)
+                shutil.rmtree(job_dir, ignore_errors=True)
+        except sandbox.WorkerDied:
+            pass
+        finally:
+            for slot in slots:
+                self._checkin(slot)
+
+    def warm_count(self) -> int:
+        """How many idle workers are started and waiting (the service's /healthz shows it)."""
+        with self._lock:
+            return sum(slot.worker is not None for slot in self._idle)
+
+    def close(self) -> None:
+        """Cancel what is in hand and stop every worker (a worker busy now is stopped when its job returns)."""
+        self.stop.set()
+        with self._lock:
+            self._closed, idle, self._idle = True, self._idle, []
+        for slot in idle:
+            _stop(slot)
+        self._starter.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, slot: _Slot) -> sandbox.Worker:
+        """Start the slot's worker from the pool's own starter threads (see __init__); WorkerDied if it fails."""
+        try:
+            future = self._starter.submit(sandbox.start_worker, slot.index, self.checks, self.assignment.id,
+                                          slot.exchange, self.sandboxed, slot.log)
+        except RuntimeError:  # the pool closed meanwhile
+            raise sandbox.WorkerDied("the grading pool is closing") from None
+        return future.result()
+
+    def _checkout(self) -> _Slot:
+        """An idle slot, or a new one."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            index, self._started = self._started, self._started + 1
+        return _Slot(index, self.tmp / f"exchange-{index}", self.logs / f"worker-{index}.log")
+
+    def _checkin(self, slot: _Slot) -> None:
+        """Back to the idle list, or stopped when the pool closed meanwhile."""
+        with self._lock:
+            if not self._closed:
+                self._idle.append(slot)
+                return
+        _stop(slot)
+
+    def _runner(self, slot: _Slot) -> Runner:
+        """student.Runner for one slot: one job to its worker; restart it and retry once if it died."""
+        def run(job: Job) -> Reply:
+            wait = self.limits.timeout * (len(job.questions) + 1) + 60
+            for attempt in (1, 2):
+                if self.stop.is_set():
+                    raise Cancelled
+                try:
+                    if slot.worker is None:
+                        slot.worker = self._start(slot)
+                    return slot.worker.request(job, wait)
+                except sandbox.WorkerDied as exc:
+                    _stop(slot)
+                    if self.stop.is_set():  # killed by the shutdown, not by the student: nothing to record
+                        raise Cancelled from None
+                    if attempt == 2:
+                        return Reply.failed(job.job, f"{exc} (twice)")
+            raise AssertionError("unreachable")
+        return run
+
+
+def _stop(slot: _Slot) -> None:
+    """Stop the slot's worker, if it has one."""
+    if slot.worker is not None:
+        slot.worker.stop()
+    slot.worker = None

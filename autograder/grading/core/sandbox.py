@@ -1,0 +1,346 @@
+"""Start and talk to sandboxed workers: bubblewrap when it works here, else rlimits only (with a LOUD warning).
+
+The sandbox sees a read-only system (/usr, /etc, the Python install and the virtual environment),
+a runner folder with only what the worker imports (the worker and its child, plain data, the tripwire and
+the checks' calling side; the reference kernels and known-mistake kernels are replaced by empty
+stubs, and the course repository, submissions, gradebook, grading key and solutions are not there),
+a private /tmp and home on size-capped tmpfs, one exchange folder that only its root worker can
+open, the worker's own cgroup folders, no network, its own PID/IPC/UTS namespaces and a neutral
+hostname and environment. Each submission then gets its own IPC and mount namespaces, uid and
+cgroups inside it (autograder.grading.runner.isolation, autograder.grading.runner.cgroups).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import select
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from autograder.grading.runner import cgroups, fields, isolation, protocol, wire
+from autograder.grading.runner.assignments import import_root
+
+HOME = "/home/user"
+#: matplotlib's and fontconfig's config and cache in the submission's own scratch /tmp (wiped after it): the
+#: home is not the child's to write, and their complaints about it must not reach the student's feedback.
+SCRATCH_CACHES = {"MPLCONFIGDIR": "/tmp/.matplotlib", "XDG_CACHE_HOME": "/tmp/.cache",
+                  "XDG_CONFIG_HOME": "/tmp/.config"}
+EXCHANGE = "/srv/io"
+RUNNER = "/srv/runner"
+CGROUP_DIR = "/srv/cgroup"
+NO_SANDBOX_WARNING = ("WARNING: bubblewrap (bwrap) is not usable here: student code runs WITHOUT a sandbox "
+                      "(rlimits and a separate process only; it can read your files and use the network). "
+                      "Install bubblewrap before grading real submissions.")
+NO_CGROUP_WARNING = ("WARNING: no usable cgroups (v2 with memory, pids and cpu delegated, or v1 with those "
+                     "controllers writable as root): memory, process count and CPU are capped PER PROCESS only "
+                     "(rlimits), so a submission can use more in total through many processes or shared memory, "
+                     "and slow the other workers down. Run the grader as root on a machine with cgroups (with "
+                     "cgroup v2 under systemd: systemd-run --scope -p Delegate=yes python -m autograder grade ...).")
+#: Capabilities the root worker keeps inside the sandbox to confine, signal and clean up after the child;
+#: the child loses all of them when it switches to its unprivileged uid.
+#: CAP_SYS_ADMIN lets the child enter fresh IPC and mount namespaces (and hide the runner) before that.
+WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+               "CAP_SYS_ADMIN")
+#: Parts of the course package the sandbox must not contain: a stub with no code stands in for each.
+WITHHELD = ("reference", "checks/mistakes")
+#: The folder of the course package that ships into the sandbox whole: the worker, the template, the child
+#: and what they import (runner/__init__.py); nothing else of autograder/grading.
+RUNNER_FOLDER = "grading/runner"
+#: The other course files the runner imports (the package markers, and two plain-data helpers).
+RUNNER_FILES = ("__init__.py", "plain.py", "device.py", "grading/__init__.py")
+
+
+def runner_modules() -> list[str]:
+    """Every file that ships into the sandbox as the runner, relative to the course package."""
+    package = import_root("autograder.grading.runner.worker:main")[1]
+    folder = sorted(p.relative_to(package).as_posix() for p in (package / RUNNER_FOLDER).rglob("*.py"))
+    return [*RUNNER_FILES, *folder]
+#: What student code sees in place of the runner: what the released notebooks' setup cells import, and
+#: no-op `check`/`grade` (test cells never run in the sandbox). No checks, reference or known mistakes.
+FACADE_MODULES = ("device.py", "checks/exploding_task.py")
+FACADE_CHECKS = '''"""In the grading sandbox test cells do not run: the grader judges the answers outside it."""
+
+
+def check(*args, **kwargs):
+    """Does nothing here."""
+
+
+def grade(*args, **kwargs):
+    """Does nothing here."""
+'''
+STUB = '''"""Withheld from the grading sandbox: answers are judged outside it, so nothing here computes anything."""
+
+
+class _Withheld:
+    """Stands in for every name: calling, indexing or iterating it gives nothing usable."""
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+    def __repr__(self):
+        return "<withheld from the grading sandbox>"
+
+
+WITHHELD = _Withheld()
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return WITHHELD
+'''
+
+
+#: Grading runs on the CPU: a GPU would not fit the per-submission memory limit (CUDA reserves far more
+#: address space than RLIMIT_AS allows) and the reference comparison is float64 on the CPU anyway.
+CPU_ONLY = {"COURSE_DEVICE": "cpu", "CUDA_VISIBLE_DEVICES": ""}
+
+
+class WorkerDied(RuntimeError):
+    """The worker process stopped answering (crashed, was killed, or broke the protocol)."""
+
+
+def bwrap_usable() -> bool:
+    """True when `bwrap` exists and can start a minimal sandbox on this machine."""
+    if shutil.which("bwrap") is None:
+        return False
+    probe = ["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent"]
+    if os.geteuid() != 0:
+        probe.append("--unshare-user")
+    try:
+        return subprocess.run([*probe, "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _readonly_binds() -> list[str]:
+    """--ro-bind arguments for the system, Python and the virtual environment (never the course's own code)."""
+    args: list[str] = []
+    for top in ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin", "/lib32"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.exists():
+            args += ["--ro-bind", top, top]
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sysconfig.get_paths()["purelib"])}
+    resolved = sorted({p.resolve() for p in paths})
+    outer = [p for p in resolved if not str(p).startswith(("/usr/", "/etc/"))
+             and not any(q != p and q in p.parents for q in resolved)]
+    # bwrap would create the parents of a bind as 0700 root dirs the student's uid cannot cross
+    parents = sorted({a for p in outer for a in p.parents if a != Path("/")}, key=lambda a: len(a.parts))
+    for parent in parents:
+        args += ["--perms", "0755", "--dir", str(parent)]
+    for path in outer:
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _copy_package(src: Path, dst: Path, withheld: tuple[str, ...] = ()) -> None:
+    """Copy the .py files of a package tree, with a stub package in place of each withheld sub-folder."""
+    for file in sorted(src.rglob("*.py")):
+        relative = file.relative_to(src)
+        if any(relative.as_posix().startswith(w + "/") for w in withheld):
+            continue
+        (dst / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, dst / relative)
+    for name in withheld:
+        (dst / name).mkdir(parents=True, exist_ok=True)
+        (dst / name / "__init__.py").write_text(STUB)
+
+
+def build_runner(dest: Path, checks: str) -> Path:
+    """Write the folder the sandbox imports from: the runner's modules, the checks (minus withheld parts)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    package = import_root("autograder.grading.runner.worker:main")[1]
+    for name in runner_modules():
+        (dest / "autograder" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package / name, dest / "autograder" / name)
+    _copy_package(package / "checks", dest / "autograder" / "checks",
+                  tuple(w.removeprefix("checks/") for w in WITHHELD if w.startswith("checks/")))
+    for name in WITHHELD:
+        if not name.startswith("checks/"):
+            (dest / "autograder" / name).mkdir(parents=True, exist_ok=True)
+            (dest / "autograder" / name / "__init__.py").write_text(STUB)
+    top = import_root(checks)[1]
+    if top != package:  # a course whose checks live in their own package (the tests' fake course)
+        if top.is_dir():
+            _copy_package(top, dest / top.name)
+        else:
+            shutil.copyfile(top, dest / top.name)
+    facade = dest / isolation.FACADE / "autograder"
+    (facade / "checks").mkdir(parents=True)
+    (facade / "__init__.py").write_text('"""What the grading sandbox shows of the course: the device, the task."""\n')
+    (facade / "checks" / "__init__.py").write_text(FACADE_CHECKS)
+    for name in FACADE_MODULES:
+        if (package / name).exists():
+            shutil.copyfile(package / name, facade / name)
+    for folder in [dest, *[d for d in dest.rglob("*") if d.is_dir()]]:
+        folder.chmod(0o755)
+    return dest
+
+
+def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, sandboxed: bool,
+                runner: Path | None = None, groups: dict[str, Path] | None = None, cgroup_version: int = 0,
+                uid_base: int = -1) -> list[str]:
+    """The command line of worker `index`: inside bubblewrap, or bare (fallback).
+
+    `runner` is the folder from `build_runner` (default: next to the exchange folder); `groups` are the
+    worker's own cgroup folders from `cgroups.create_worker_groups`, bound into the sandbox; `uid_base`
+    the first uid of the pool the worker holds (isolation.claim_slot; -1: submissions keep our uid).
+    """
+    runner = runner or exchange.parent / f"runner-{index}"
+    groups = groups or {}
+    inner_runner = RUNNER if sandboxed else str(runner)
+    inner_groups = {key: (f"{CGROUP_DIR}/{key}" if sandboxed else str(path)) for key, path in groups.items()}
+    python = [sys.executable, "-s", "-m", "autograder.grading.runner.worker", "--checks", checks,
+              "--assignment", assignment_id, "--uid-base", str(uid_base), "--hide", inner_runner,
+              "--cgroup-version", str(cgroup_version),
+              *[a for key, path in inner_groups.items() for a in ("--cgroup", f"{key}={path}")]]
+    if not sandboxed:
+        return [*python, "--exchange", str(exchange), "--home", str(exchange.parent / f"home-{index}")]
+    namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    # As real root a user namespace would map us to uid 0 again (exempt from RLIMIT_NPROC); instead
+    # the worker keeps a few capabilities and the child switches to an unprivileged uid.
+    privileges = ["--cap-drop", "ALL", *[a for cap in WORKER_CAPS for a in ("--cap-add", cap)]] \
+        if os.geteuid() == 0 else ["--unshare-user"]
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "USER": "user", "LANG": "C.UTF-8",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **CPU_ONLY,
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNNER, **SCRATCH_CACHES}
+    setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
+    cgroup_binds = [a for key, path in groups.items() for a in ("--bind", str(path), f"{CGROUP_DIR}/{key}")]
+    # The private /tmp and home come first: bwrap applies mounts in order, so a virtual environment
+    # or checkout that lives under /tmp (a CI clone, say) is bound on top of the tmpfs, not hidden by it.
+    return ["bwrap", "--die-with-parent", "--new-session", "--as-pid-1", *namespaces, *privileges,
+            "--perms", "1777", "--size", str(256 << 20), "--tmpfs", "/tmp",
+            "--size", str(512 << 20), "--tmpfs", HOME,
+            *_readonly_binds(), "--perms", "0755", "--dir", "/srv", "--perms", "0700", "--dir", CGROUP_DIR,
+            "--ro-bind", str(runner), RUNNER, "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm",  # bwrap's own is uncapped
+            "--bind", str(exchange), EXCHANGE, *cgroup_binds,
+            "--hostname", "localhost", "--chdir", HOME, "--clearenv", *setenv,
+            *python, "--exchange", EXCHANGE, "--home", HOME, "--scratch", "/tmp", "--scratch", "/dev/shm"]
+
+
+@functools.cache
+def cgroup_layout() -> cgroups.Layout | None:
+    """The cgroup layout workers get their per-submission groups from, or None (then NO_CGROUP_WARNING)."""
+    layout = cgroups.discover()
+    if layout is not None:
+        cgroups.remove_stale(layout)
+    return layout
+
+
+def cgroup_warning() -> str | None:
+    """NO_CGROUP_WARNING when submissions cannot be accounted as a whole here, else None."""
+    return None if cgroup_layout() is not None else NO_CGROUP_WARNING
+
+
+@dataclass
+class Worker:
+    """One running worker process, the pipes to it, and its cgroup folders."""
+
+    index: int
+    process: subprocess.Popen[bytes]
+    exchange: Path
+    groups: dict[str, Path] = field(default_factory=dict)
+    cgroup_version: int = 0
+    #: The pool of uids this worker holds while it lives (None: not root, submissions keep our uid).
+    uids: isolation.SlotClaim | None = None
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """(stdin, stdout) of the worker process (always piped: see start_worker)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        return self.process.stdin, self.process.stdout
+
+    def request(self, job: wire.Job, wait: float) -> wire.Reply:
+        """Send a job and wait at most `wait` seconds for its reply; WorkerDied otherwise."""
+        stdin, stdout = self._pipes()
+        try:
+            protocol.send(stdin.fileno(), job.to_json())
+            ready, _, _ = select.select([stdout.fileno()], [], [], wait)
+            if not ready:
+                raise WorkerDied(f"worker {self.index} did not answer within {wait:.0f} s")
+            raw = protocol.receive(stdout.fileno())
+        except (OSError, protocol.ProtocolError) as exc:
+            raise WorkerDied(f"worker {self.index} stopped: {exc}") from None
+        try:
+            reply = wire.Reply.from_json(raw)
+        except fields.BadRecord as exc:
+            raise WorkerDied(f"worker {self.index} sent a malformed reply: {exc}") from None
+        if reply.job != job.job:
+            raise WorkerDied(f"worker {self.index} answered out of turn: {str(raw)[:200]}")
+        return reply
+
+    def stop(self) -> None:
+        """Ask the worker to exit, then make sure it has, and remove its cgroups with anything left in them."""
+        stdin, stdout = self._pipes()
+        try:
+            protocol.send(stdin.fileno(), {"op": "exit"})
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired, protocol.ProtocolError):
+            self.process.kill()
+            self.process.wait()
+        for stream in (stdin, stdout):
+            stream.close()
+        if self.groups:
+            cgroups.remove_groups(self.groups, self.cgroup_version)
+        if self.uids is not None:
+            self.uids.release()  # the sandbox and every process in it are gone: the pool may be reused
+
+
+def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sandboxed: bool,
+                 log: Path, wait: float = 180.0) -> Worker:
+    """Start worker `index` and wait for its 'ready' (it imports torch and the checks once, here)."""
+    exchange.mkdir(parents=True, exist_ok=True)
+    os.chmod(exchange, 0o700)
+    if not sandboxed:  # the bare worker's scratch home must be reachable by the child's uid
+        (exchange.parent / f"home-{index}").mkdir(mode=0o755, exist_ok=True)
+        os.chmod(exchange.parent, os.stat(exchange.parent).st_mode | 0o111)  # traversable, not listable
+    runner = build_runner(exchange.parent / f"runner-{index}", checks)
+    layout = cgroup_layout()
+    groups: dict[str, Path] = {}
+    if layout is not None:
+        name = cgroups.worker_group_name(os.getpid(), index)
+        cgroups.remove_groups({k: base / name for k, base in layout.own.items()}, layout.version)  # a restart
+        groups = cgroups.create_worker_groups(layout, name)
+    version = layout.version if layout is not None else 0
+    uids = isolation.claim_slot(isolation.preferred_slot(os.getpid(), index)) if os.geteuid() == 0 else None
+    argv = worker_argv(checks, assignment_id, exchange, index, sandboxed, runner, groups, version,
+                       uids.uid_base if uids else -1)
+    env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY}
+    with open(log, "ab") as log_file:
+        # bare: start in the runner, or `python -m` would import the grader's own checkout from the cwd
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                                   env=env, start_new_session=True, cwd=None if sandboxed else runner)
+    worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version,
+                    uids=uids)
+    stdout = worker._pipes()[1]
+    ready, _, _ = select.select([stdout.fileno()], [], [], wait)
+    try:
+        if not ready or protocol.receive(stdout.fileno()).get("op") != "ready":
+            raise protocol.ProtocolError("no ready message")
+    except protocol.ProtocolError as exc:
+        worker.stop()
+        raise WorkerDied(f"worker {index} failed to start ({exc}); see {log}") from None
+    return worker

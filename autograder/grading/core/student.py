@@ -1,0 +1,144 @@
+"""Grade one submission end to end (trusted side): read, sanitize, scan, run in the sandbox, judge.
+
+`run` sends one job to a worker and returns its reply; a question whose phase did not finish is
+settled (timeout, crash, ...) and the remaining questions go to a fresh job, so one endless loop
+or os._exit costs only the question it happened in.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autograder import key, plain
+from autograder.checks.spec import Assignment
+from autograder.grading.core import judging, model
+from autograder.grading.core.model import Result, Verdict
+from autograder.grading.inbox.collect import Submission, fingerprint, read
+from autograder.grading.inbox.notebook import Malformed, Notebook, parse
+from autograder.grading.inbox.sanitize import Plan, plan
+from autograder.grading.runner import wire
+from autograder.grading.runner.fields import safe_text
+from autograder.grading.runner.limits import CODE_BYTES, NAME_CHARS, bounded_notes, clip
+from autograder.grading.runner.wire import Job, Limits, Reply
+
+#: Sends one job to a sandboxed worker and returns its reply (pipeline._work, node.GradingNode._runner).
+Runner = Callable[[Job], Reply]
+
+
+def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
+    """Verdicts for questions whose functions use a forbidden shortcut in their source (AST scan)."""
+    if not assignment.forbidden:
+        return {}
+    from autograder.checks.forbidden import scan
+
+    verdicts = {}
+    for question in assignment.questions:
+        # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
+        hits = scan(safe_text(answers), question.functions, assignment.forbidden)
+        used = sorted({name for names in hits.values() for name in names})
+        if used:
+            verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
+    return verdicts
+
+
+def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
+                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str]
+                 ) -> list[int]:
+    """Run one job for the pending question indices; settle what it decided; return what is left."""
+    questions = [assignment.questions[i] for i in pending]
+    shutil.rmtree(job_dir, ignore_errors=True)
+    job_dir.mkdir(parents=True)
+    for position, q in enumerate(questions):  # the worker hands each to the child only in its own phase
+        plain.dump(cases[q.grade_id], job_dir / f"cases-{position}")
+    reply = run(Job(job_dir.name, built.cells, tuple(q.grade_id for q in questions), limits))
+    for stream, text, size in (("stdout", reply.stdout, reply.stdout_bytes), ("stderr", reply.stderr,
+                                                                              reply.stderr_bytes)):
+        if text:
+            output[stream] = judging.merge_output(output.get(stream, ""), text)[: limits.output_bytes]
+        if size > limits.output_bytes:
+            output["truncated"] = f"output beyond {limits.output_bytes} bytes was cut"
+    # Only the phases the worker accepted count (Reply.files), never whatever files exist.
+    cells_meta = judging.read_cells(job_dir, reply.files)
+    if cells_meta is None:
+        for q in questions:
+            verdicts[q.grade_id] = judging.why_unfinished(None, reply, limits.timeout)
+        shutil.rmtree(job_dir, ignore_errors=True)
+        return []
+    errors, memory = cells_meta
+    output["cell_errors"] = "\n".join(errors)
+    left: list[int] = []
+    for position, q in enumerate(questions):
+        result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
+                                        limits.memory_mb, reply.files)
+        if result is None:
+            verdicts[q.grade_id] = judging.why_unfinished(q, reply, limits.timeout)
+            left = pending[position + 1:]
+            break
+        verdicts[q.grade_id] = result
+    shutil.rmtree(job_dir, ignore_errors=True)
+    return left
+
+
+def _code_fits(built: Plan) -> None:
+    """Malformed when the code to run would not fit the job sent to the sandbox (decided before sending)."""
+    size = len(json.dumps([wire.cell_json(cell) for cell in built.cells]))
+    if size > CODE_BYTES:
+        raise Malformed(f"the notebook's code is {size} bytes, more than the {CODE_BYTES} the grader "
+                        "runs for one submission")
+
+
+def _prepare(sub: Submission, source: Notebook, assignment: Assignment,
+             fingerprints: list[str]) -> tuple[Plan, str | None]:
+    """Read, parse and sanitize a submission, appending to `fingerprints` what was read (collect.fingerprint);
+    return the plan and the notebook's language; Malformed (reading.Unreadable included) with the reason."""
+    raw = read(sub)
+    fingerprints.append(fingerprint(sub, raw))
+    if raw is None:
+        raise Malformed(sub.problem or "no notebook submitted")
+    parsed = parse(raw)
+    built = plan(parsed, source, assignment)
+    del raw  # one notebook's bytes at a time, and only until it is parsed
+    _code_fits(built)
+    return built, parsed.language
+
+
+def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, seed: int, run: Runner,
+                     exchange: Path, limits: Limits) -> Result:
+    """The result of one student: rows, the seed, timing, notes and captured output."""
+    started = time.perf_counter()
+    student_seed = key.mix(seed, sub.student_id)
+    verdicts: dict[str, Verdict] = {}
+    notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
+    output: dict[str, str] = {}
+    fingerprints = [fingerprint(sub, None)]  # what was graded: replaced below once the notebook is read
+    language = None  # the student's notebook says which language its feedback is written in
+    if sub.data is None and sub.locator is None:
+        status = sub.status or ("malformed" if "matches no known naming" in sub.problem else "missing")
+        verdicts = {q.grade_id: Verdict(status, sub.problem or "no notebook submitted")
+                    for q in assignment.questions}
+    else:
+        try:
+            built, language = _prepare(sub, source, assignment, fingerprints)
+        except Malformed as exc:
+            verdicts = {q.grade_id: Verdict("malformed", str(exc)) for q in assignment.questions}
+        else:
+            notes += built.notes
+            verdicts.update(_forbidden(assignment, built.answers))
+            verdicts.update(built.decided)
+            cases = judging.draw_cases(assignment, student_seed)
+            pending = [i for i, q in enumerate(assignment.questions) if q.grade_id not in verdicts]
+            rounds = 0
+            while pending and rounds <= len(assignment.questions):
+                rounds += 1
+                job_dir = exchange / f"job-{secrets.token_hex(8)}"
+                pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output)
+    return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
+                  student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
+                  judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1],
+                  language=language)

@@ -1,0 +1,1 @@
+"""What drives the core: the batch (`pipeline`), its progress, a Dask cluster (`cluster/`), the service."""

@@ -1,0 +1,1 @@
+"""Grading on a Dask cluster: the batch's client side, the worker node's plugin, the service's remote pool."""

@@ -1,0 +1,92 @@
+"""The service's grading threads: grade accepted submissions in order with the core pool, store each result once.
+
+A submission is in the database before its student hears it was accepted; at start every submission
+without a result is queued again, so a crash or SIGKILL loses nothing. The results table allows one
+result per submission, so a submission graded twice (two services on one database, say) is stored once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from autograder.grading.core.model import Result, Submission
+from autograder.grading.core.pool import Cancelled, Grader
+from autograder.grading.drivers.service.db import Store
+from autograder.grading.outputs import records
+
+log = logging.getLogger("autograder.serve")
+
+
+def refused(result: Result) -> bool:
+    """True when the notebook is none of this assignment's (malformed on every question): answered 422."""
+    return bool(result.rows) and all(row.status == "malformed" for row in result.rows)
+
+
+class Grading:
+    """N threads sharing one queue of submission ids and one pool per assignment (pool.Pool, or a ClusterPool)."""
+
+    def __init__(self, store: Store, pools: dict[str, Grader], threads: int, done: Callable[[int], None]) -> None:
+        """`done(submission_id)` is called (from a grading thread) once the result is stored."""
+        self.store, self.pools, self.count, self.done = store, pools, threads, done
+        self.queue: queue.Queue[int | None] = queue.Queue()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> int:
+        """Queue every submission still without a result, start the threads; how many were recovered."""
+        waiting = self.store.ungraded()
+        for submission_id in waiting:
+            self.queue.put(submission_id)
+        self.threads = [threading.Thread(target=self._loop, name=f"serve-grading-{i}", daemon=True)
+                        for i in range(self.count)]
+        for thread in self.threads:
+            thread.start()
+        for pool in self.pools.values():  # warm workers in the background: the service answers meanwhile
+            threading.Thread(target=pool.warm, args=(self.count,), daemon=True).start()
+        return len(waiting)
+
+    def put(self, submission_id: int) -> None:
+        """Queue an accepted (stored) submission."""
+        self.queue.put(submission_id)
+
+    def stop(self) -> None:
+        """Stop the threads and every worker; what is in hand is graded again at the next start."""
+        for pool in self.pools.values():
+            pool.close()
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join(30)
+
+    def _loop(self) -> None:
+        """One grading thread."""
+        while (submission_id := self.queue.get()) is not None:
+            try:
+                self._grade(submission_id)
+            except Cancelled:
+                return
+            except Exception:
+                log.exception("could not grade or store submission %s", submission_id)
+
+    def _grade(self, submission_id: int) -> None:
+        """Grade one stored submission and store its result (unless it has one already)."""
+        upload, notebook = self.store.notebook(submission_id)
+        pool = self.pools.get(upload.assignment)
+        if pool is None:  # served before, not now: it waits for a service that serves it
+            log.warning("submission %s is for %s, which this service does not serve", submission_id,
+                        upload.assignment)
+            return
+        sub = Submission(upload.student_id, f"submission {submission_id}", notebook)
+        result = pool.grade(sub)
+        if upload.late:
+            result = _late(result)
+        self.store.save(submission_id, result, records.result_bytes(result), refused(result))
+        self.done(submission_id)
+
+
+def _late(result: Result) -> Result:
+    """The result marked late (the policy's deadline; the grade itself is unchanged)."""
+    return dataclasses.replace(result, late=True, notes=("submitted after the deadline",) + result.notes)

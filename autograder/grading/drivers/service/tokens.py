@@ -1,0 +1,69 @@
+"""Student and instructor tokens: 32 random bytes shown once (a CSV for mail merge), stored as their sha256.
+
+A token is a bearer secret: whoever holds it submits as that student. Only its hash is in the database,
+so a copy of the database lets nobody submit; losing a token means issuing a new one (`--reissue`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from pathlib import Path
+
+from autograder.grading.drivers.service.db import Person, Store
+from autograder.grading.inbox.collect import safe_id
+
+STUDENT, INSTRUCTOR = "student", "instructor"
+
+
+def new_token() -> str:
+    """A fresh token: 32 random bytes, URL-safe text."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    """What the database keeps of a token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def who(store: Store, token: str | None) -> Person | None:
+    """The person holding `token`, or None (missing, malformed or unknown)."""
+    if not token or len(token) > 200:
+        return None
+    return store.person(digest(token.strip()))
+
+
+def roster_ids(path: Path) -> list[str]:
+    """Student ids from a roster (one per line, or the first CSV column; a 'student_id' header is skipped)."""
+    ids: list[str] = []
+    for line in path.read_text().splitlines():
+        student = safe_id(line.split(",")[0]) if line.strip() else ""
+        if student and student != "student_id" and student not in ids:
+            ids.append(student)
+    return ids
+
+
+def issue(store: Store, students: list[str], instructors: list[str], reissue: bool = False
+          ) -> list[tuple[str, str, str]]:
+    """Give a token to everyone listed who has none (everyone with `reissue`); (id, role, token) of the new ones."""
+    have = set(store.people())
+    issued = []
+    for role, ids in ((STUDENT, students), (INSTRUCTOR, instructors)):
+        for student in ids:
+            if student in have and not reissue:
+                continue
+            token = new_token()
+            store.set_token(student, role, digest(token))
+            issued.append((student, role, token))
+    return issued
+
+
+def csv_text(issued: list[tuple[str, str, str]]) -> str:
+    """The mail-merge CSV: student_id,role,token."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("student_id", "role", "token"))
+    writer.writerows(issued)
+    return buffer.getvalue()

@@ -1,0 +1,179 @@
+"""Read an untrusted notebook file into cells, or say in one line why it cannot be graded.
+
+Decisions (documented for instructors): nbformat 4 is read leniently as JSON; nbformat 3 is
+upgraded with nbformat's own converter and then graded like any other; anything else (empty,
+truncated JSON, not UTF-8, not a notebook, nbformat < 3, larger than MAX_BYTES) is `malformed`.
+So is a notebook that would amplify: more JSON values than limits.JSON_VALUES (counted by a cheap
+scan before json.loads builds anything) or more cells than limits.CELLS. Whatever is kept from the
+file (types, ids, notes) is capped, so nothing derived from it grows with junk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from autograder.grading.runner import limits
+from autograder.notebook_i18n import LANGUAGES
+
+#: Notebooks larger than this are refused unread (a honest exercise notebook is well under 1 MB).
+MAX_BYTES = limits.NOTEBOOK_BYTES
+#: A JSON string (escapes included; written so that long strings match without backtracking), or a
+#: character that starts or separates values outside strings.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{,]', re.S)
+
+
+class Malformed(ValueError):
+    """The file cannot be read as a notebook; the message is the reason shown to the student."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell as the grader needs it: nbgrader role, grade_id, type and source text."""
+
+    index: int
+    cell_type: str
+    source: str
+    grade_id: str | None = None
+    role: str = "other"  # setup | answer | test | manual | task | other
+    points: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """The cells of a notebook, plus notes about what had to be repaired to read it."""
+
+    cells: tuple[Cell, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The language the notebook asks for (metadata.autograder.language, a known one only), None: English.
+    language: str | None = None
+
+
+def _role(meta: dict[str, Any]) -> str:
+    """nbgrader's cell kind from its metadata flags."""
+    if meta.get("task"):
+        return "task"
+    solution, grade = bool(meta.get("solution")), bool(meta.get("grade"))
+    if solution and grade:
+        return "manual"
+    if solution:
+        return "answer"
+    if grade:
+        return "test"
+    return "setup" if meta.get("locked") else "other"
+
+
+def _text(source: Any) -> str | None:
+    """A cell source as one string (nbformat allows a list of lines), None when it is neither."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return None
+
+
+def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """nbformat 3 -> 4 with nbformat's converter (cell metadata, hence nbgrader's, is kept)."""
+    import warnings
+
+    import nbformat
+
+    try:
+        with warnings.catch_warnings():  # cells of an upgraded v3 notebook have no ids; grading never needs them
+            warnings.filterwarnings("ignore", message="Cell is missing an id field")
+            return dict(nbformat.v4.upgrade(nbformat.from_dict(data)))
+    except Exception as exc:  # noqa: BLE001 - the converter raises many types on odd input
+        raise Malformed(f"nbformat 3 notebook could not be upgraded to nbformat 4: {exc}"[:300]) from None
+
+
+def json_values(raw: bytes, stop: int) -> int:
+    """About how many JSON values `raw` holds (strings, and '[' '{' ',' outside them), counting up to stop + 1.
+
+    Nothing is built and the scan ends at the cap, so junk costs neither memory nor time.
+    """
+    count = 0
+    for count, _ in enumerate(_TOKEN.finditer(raw), 1):
+        if count > stop:
+            break
+    return count
+
+
+def _short(value: Any) -> str:
+    """A value from the file, for a message (it may be a megabyte-long string or a huge list)."""
+    return limits.clip(repr(value) if not isinstance(value, (list, dict)) else type(value).__name__, 40)
+
+
+def parse(raw: bytes) -> Notebook:
+    """Cells of a notebook file's bytes; Malformed with the reason when it is not a readable notebook."""
+    if not raw.strip():
+        raise Malformed("the file is empty")
+    if len(raw) > MAX_BYTES:
+        raise Malformed(f"the file is {len(raw)} bytes, more than the {MAX_BYTES} a notebook may have")
+    if json_values(raw, limits.JSON_VALUES) > limits.JSON_VALUES:
+        raise Malformed(f"the file holds more than the {limits.JSON_VALUES} JSON values a notebook may have "
+                        "(junk entries?)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Malformed(f"the file is not UTF-8 text (byte {exc.start}); save it from Jupyter again") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise Malformed("the file is nested too deeply to be a notebook") from None
+    except ValueError as exc:
+        raise Malformed(f"the file is not valid notebook JSON (truncated or edited by hand?): "
+                        f"{limits.clip(str(exc), 200)}") from None
+    if not isinstance(data, dict) or "nbformat" not in data:
+        raise Malformed("the file is JSON but not a Jupyter notebook (no 'nbformat' field)")
+    notes: list[str] = []
+    major = data.get("nbformat")
+    if major == 3:
+        data = _upgrade_v3(data)
+        notes.append("the notebook was in the old nbformat 3 and was upgraded to nbformat 4 for grading")
+    elif major != 4:
+        raise Malformed(f"nbformat {_short(major)} is not supported (expected 4, or 3 which is upgraded)")
+    raw_cells = data.get("cells")
+    if not isinstance(raw_cells, list):
+        raise Malformed("the notebook has no list of cells")
+    if len(raw_cells) > limits.CELLS:
+        raise Malformed(f"the notebook has {len(raw_cells)} cells, more than the {limits.CELLS} a notebook may have")
+    cells: list[Cell] = []
+    skipped: dict[str, list[int]] = {}
+    for index, raw_cell in enumerate(raw_cells):
+        cell = _cell(index, raw_cell)
+        if isinstance(cell, str):
+            skipped.setdefault(cell, []).append(index)
+        else:
+            cells.append(cell)
+    for why, where in skipped.items():  # one note per kind of problem, however many cells have it
+        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+        notes.append(f"cell(s) {', '.join(map(str, where[:5]))}{more} {why} and were ignored")
+    return Notebook(cells=tuple(cells), notes=tuple(notes), language=_language(data.get("metadata")))
+
+
+def _language(meta: Any) -> str | None:
+    """The notebook's language from its metadata, only when it is one the course knows (the value is hostile)."""
+    course = meta.get("autograder") if isinstance(meta, dict) else None
+    lang = course.get("language") if isinstance(course, dict) else None
+    return lang if isinstance(lang, str) and lang in LANGUAGES else None
+
+
+def _cell(index: int, raw_cell: Any) -> Cell | str:
+    """One cell as the grader needs it, or why it was ignored; every kept value is type-checked and capped."""
+    if not isinstance(raw_cell, dict):
+        return "are not cell objects"
+    source = _text(raw_cell.get("source", ""))
+    if source is None:
+        return "have an unreadable source"
+    meta = raw_cell.get("metadata")
+    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+    nbg = nbg if isinstance(nbg, dict) else None
+    grade_id = nbg.get("grade_id") if nbg else None
+    points = nbg.get("points", 0) if nbg else 0
+    cell_type = raw_cell.get("cell_type", "")
+    return Cell(index=index, cell_type=limits.clip(cell_type, 20) if isinstance(cell_type, str) else "",
+                source=source, grade_id=grade_id if isinstance(grade_id, str) and len(grade_id) <= 200 else None,
+                role=_role(nbg) if nbg else "other",
+                points=float(points) if isinstance(points, (int, float)) else 0.0)

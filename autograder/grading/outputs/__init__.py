@@ -1,0 +1,1 @@
+"""What a batch writes: stored results, grades and totals, feedback pages, the cohort report, exports."""

@@ -1,0 +1,136 @@
+"""Everything written after a batch: grades.csv, totals.csv, lms/, feedback, Gradescope files, the cohort report.
+
+File modes are chosen, not left to the umask: what a course shares (feedback pages, report, CSVs, Gradescope
+and LMS files) is 0644 in 0755 folders, so TAs or a web server can read OUT/feedback; what stays private
+(results/ with every student's seed and captured output, logs/) is 0600 in 0700 folders. The key lives
+elsewhere (autograder/key.py: 0600 in a 0700 folder) and hidden inputs only in a 0700 temporary folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from autograder.checks import messages
+from autograder.checks.spec import Assignment
+from autograder.grading.core.model import SANDBOXED, Result, RunSummary
+from autograder.grading.outputs import pages, records, report, sections, totals
+
+#: Modes of what a course shares, and of the folders that stay private (results/, logs/).
+PUBLIC_FILE, PUBLIC_DIR, PRIVATE_DIR = 0o644, 0o755, 0o700
+PRIVATE = ("results", "logs")
+
+#: Captured output shown on a feedback page: (key in result["output"], heading).
+OUTPUT_BLOCKS = (("cell_errors", "Errors while running your cells"), ("stdout", "Printed output"),
+                 ("stderr", "Warnings and errors printed"), ("truncated", "Output cut"))
+
+
+def feedback_path(assignment: Assignment, student_id: str) -> PurePosixPath:
+    """Where a student's feedback page lives, relative to OUT (nbgrader's feedback layout)."""
+    return PurePosixPath("feedback", student_id, assignment.id, f"{Path(assignment.notebook).stem}.html")
+
+
+def feedback_rows(result: Result, assignment: Assignment, book: str) -> list[dict[str, Any]]:
+    """The page's rows: failures first (then partial credit, then passes), each with its book section's link."""
+    functions = {q.grade_id: q.functions for q in assignment.questions}
+    order = {"passed": 2, "partial": 1}
+    rows = sorted(result.rows, key=lambda r: order.get(r.status, 0))  # stable: question order within a kind
+    out = []
+    for row in rows:
+        section = sections.section_for(functions.get(row.grade_id, ()))
+        out.append({"row": row, "failing": row.status not in order, "topic": section.topic if section else "",
+                    "link": sections.link(section, book) if section and book else ""})
+    return out
+
+
+def feedback_html(result: Result, assignment: Assignment, sandbox_name: str, book: str = "") -> str:
+    """One student's feedback page: failures first, each question linked to its book section at `book`, notes,
+    a short case label (not the seed), and captured output (once); in the language of the student's notebook
+    (chrome, statuses and check messages through the checks' catalog, autograder/checks/messages.py)."""
+    lang, output = result.language, result.output
+    _ = messages.translator(lang)
+    blocks = [(_(title), str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
+    rows = [{**r, "row": dataclasses.replace(r["row"], message=messages.render(r["row"].message, lang))}
+            for r in feedback_rows(result, assignment, book)]
+    return pages.render("feedback.html.j2", assignment=assignment.id, student=result.student_id,
+                        sandboxed=sandbox_name == SANDBOXED, sandbox=sandbox_name, total=result.total,
+                        max_score=assignment.max_score, late=result.late, case=pages.case_label(result.seed),
+                        rows=rows, failing=[r["row"].grade_id for r in rows if r["row"].status != "passed"],
+                        notes=list(result.notes), blocks=blocks, lang=lang or "en", _=_)
+
+
+def _gradescope(result: Result) -> dict[str, Any]:
+    """Gradescope's results.json for one student (one test per graded cell)."""
+    tests = [{"name": r.grade_id, "score": r.score, "max_score": r.max_score, "status":
+              "passed" if r.status == "passed" else "failed", "output": f"{r.status}: {r.message}"}
+             for r in result.rows]
+    return {"score": result.total, "execution_time": result.seconds,
+            "output": "; ".join(result.notes), "tests": tests, "visibility": "after_published"}
+
+
+def publish(out: Path, relative: str | PurePosixPath, data: bytes) -> None:
+    """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR."""
+    path = out / relative
+    records.atomic_write(path, data)
+    os.chmod(path, PUBLIC_FILE)
+    folder = out
+    for part in PurePosixPath(relative).parts[:-1]:
+        folder = folder / part
+        os.chmod(folder, PUBLIC_DIR)
+
+
+def _student_files(out: Path, assignment: Assignment, result: Result, sandbox_name: str,
+                   book_url: str | None) -> dict[str, bytes]:
+    """One student's files (feedback page, Gradescope file) as bytes by path below OUT, with their report and CSV
+    lines tried too: any error rendering them is raised here, before anything is written."""
+    feedback = feedback_path(assignment, result.student_id)
+    book = sections.book_base(out / feedback.parent, book_url)
+    page = feedback_html(result, assignment, result.sandbox or sandbox_name, book)
+    report.student_line(assignment, result)
+    records.csv_bytes({result.student_id: result})
+    return {str(feedback): page.encode(),
+            f"gradescope/{result.student_id}/results.json":
+                json.dumps(_gradescope(result), indent=1, allow_nan=False).encode()}
+
+
+def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> dict[str, Result]:
+    """grades.csv, totals.csv, lms/, feedback/, gradescope/ and report.html for all results so far (atomically).
+
+    A result that cannot be rendered costs only its student: an error row saying why (records.unusable)
+    takes its place in every output, and the others are written as usual. Returns what was written.
+    """
+    os.chmod(out, PUBLIC_DIR)
+    for name in PRIVATE:
+        if (out / name).is_dir():
+            os.chmod(out / name, PRIVATE_DIR)
+    book_url = sections.book_url()
+    written: dict[str, Result] = {}
+    for student_id, result in sorted(results.items()):
+        try:
+            files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
+        except Exception as exc:  # noqa: BLE001 - one student's result never stops the batch's outputs
+            result = records.unusable(student_id, assignment, f"it cannot be rendered: {type(exc).__name__}: "
+                                      f"{exc}", result.origin)
+            files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
+        for relative, data in files.items():
+            publish(out, relative, data)
+        written[student_id] = result
+    publish(out, "grades.csv", records.csv_bytes(written))
+    publish(out, "totals.csv", totals.totals_csv(written, assignment))
+    publish(out, "lms/canvas.csv", totals.canvas_csv(written, assignment))
+    publish(out, "lms/moodle.csv", totals.moodle_csv(written, assignment))
+    publish(out, "report.html", report.render(assignment, written, summary).encode())
+    return written
+
+
+def summary_line(results: dict[str, Result], summary: RunSummary, workers: int) -> str:
+    """The one line printed at the end of a batch (its counts are the report's: report.cohort)."""
+    count = max(summary.graded, 1)
+    counts = report.cohort(results)
+    return (f"graded {summary.graded} submission(s) in {summary.elapsed:.1f} s ({summary.elapsed / count:.2f} s "
+            f"each, {workers} worker(s), sandbox: {summary.sandbox_name}); {summary.resumed} kept from before; "
+            f"{len(counts.results)} students, {len(counts.handed_in)} submitted, mean total {counts.mean:.2f} over "
+            f"them; students by outcome: {counts.outcome_text() or 'none'}; grading key fingerprint {summary.key_id}")

@@ -1,0 +1,138 @@
+"""Per-student results written atomically (temp file + fsync + os.replace), and grades.csv built from them.
+
+OUT/results/<student_id>.json is the unit of progress: it either exists complete or not at all, so
+`--resume` after a crash or SIGKILL grades exactly the students without one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from autograder.grading.core.model import HEADER, Result, Row, Submission
+from autograder.grading.inbox.collect import current_fingerprint
+from autograder.grading.runner.fields import BadRecord
+from autograder.grading.runner.limits import MESSAGE_CHARS, RESULT_BYTES, bounded_result, clip
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def result_path(out: Path, student_id: str) -> Path:
+    """Where one student's result lives."""
+    return out / "results" / f"{student_id}.json"
+
+
+def result_bytes(result: Result) -> bytes:
+    """One student's result as stored: capped (limits.bounded_result), never more than RESULT_BYTES."""
+    payload = bounded_result(result.to_json())
+    data = json.dumps(payload, indent=1).encode()
+    if len(data) > RESULT_BYTES:  # the captured output is the only part that can still be large: drop it
+        payload["output"] = {"truncated": f"captured output dropped: the result exceeded {RESULT_BYTES} bytes"}
+        data = json.dumps(payload, indent=1).encode()
+    return data
+
+
+def save_result(out: Path, result: Result) -> None:
+    """Store one student's result (rows as dicts plus seed, timing, notes, captured output)."""
+    atomic_write(result_path(out, result.student_id), result_bytes(result))
+
+
+def read_result(path: Path) -> Result:
+    """One stored result; BadRecord saying why when it cannot be used (unreadable, oversize, malformed)."""
+    try:
+        if path.is_symlink() or path.stat().st_size > 2 * RESULT_BYTES:  # ours are never larger than RESULT_BYTES
+            raise BadRecord(f"{path.name} is a link or larger than {2 * RESULT_BYTES} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadRecord(f"{path.name} cannot be read: {exc.strerror}") from None
+    try:
+        return Result.loads(data, path.name)
+    except BadRecord:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file is one student's problem, never the batch's
+        raise BadRecord(f"{path.name}: {type(exc).__name__}: {exc}") from None
+
+
+def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[str, str]]:
+    """(student_id -> stored result for this assignment, student_id -> why its file cannot be used).
+
+    The id of an unusable file is its name (results/<id>.json): that student is regraded by --resume, or
+    gets an error row in the outputs; results of another assignment are left alone.
+    """
+    results, broken = {}, {}
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            result = read_result(path)
+        except BadRecord as exc:
+            broken[path.stem] = str(exc)
+            continue
+        if result.assignment != assignment_id:
+            continue
+        if not result.rows or result.student_id != path.stem:
+            broken[path.stem] = f"{path.name} holds no rows or another student's result"
+            continue
+        results[result.student_id] = result
+    return results, broken
+
+
+def load_results(out: Path, assignment_id: str) -> dict[str, Result]:
+    """student_id -> stored result for this assignment; unusable or foreign files are left out (load_stored)."""
+    return load_stored(out, assignment_id)[0]
+
+
+def matches(stored: Result | None, sub: Submission) -> bool:
+    """True when `stored` was graded from this very upload (same name, same notebook bytes): only then may
+    --resume or --student keep it; a result without a fingerprint (older versions) never matches."""
+    return stored is not None and stored.source is not None and stored.source == current_fingerprint(sub)
+
+
+def current(out: Path, assignment: Any, subs: list[Submission]) -> dict[str, Result]:
+    """The stored result of every student of this batch (results of ids no longer uploaded are left out); a
+    student whose file cannot be used gets an error row saying why (unusable)."""
+    stored, broken = load_stored(out, assignment.id)
+    results = {}
+    for sub in subs:
+        if sub.student_id in stored:
+            results[sub.student_id] = stored[sub.student_id]
+        elif sub.student_id in broken:
+            results[sub.student_id] = unusable(sub.student_id, assignment, broken[sub.student_id], sub.origin)
+    return results
+
+
+def unusable(student_id: str, assignment: Any, reason: str, origin: str = "") -> Result:
+    """An error row per question for a student whose stored result cannot be used or rendered, saying why."""
+    message = f"internal grader error: the stored result cannot be used ({reason}); regrade with --student"
+    rows = tuple(Row(student_id, assignment.id, assignment.notebook, q.grade_id, 0.0, float(q.points), "error",
+                     clip(" ".join(message.split()), MESSAGE_CHARS)) for q in assignment.questions)
+    return Result(student_id, assignment.id, assignment.notebook, origin, False, None, (), {}, 0.0, rows,
+                  submitted=True)
+
+
+def csv_bytes(results: dict[str, Result]) -> bytes:
+    """grades.csv: the fixed header, then every row, students sorted by id, questions in order."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    for student_id in sorted(results):
+        for row in results[student_id].rows:
+            writer.writerow([row.student_id, row.assignment, row.notebook, row.grade_id, f"{row.score:g}",
+                             f"{row.max_score:g}", row.status, row.message])
+    return buffer.getvalue().encode()

@@ -1,0 +1,221 @@
+"""The cohort report (OUT/report.html, self-contained): score histogram, pass rate per test, most common
+diagnoses by named mistake, every student linked to their feedback, slowest submissions, who did not
+submit, and a loud banner when grading ran without a sandbox.
+
+One definition of every number, shared with the console summary (`cohort`): the mean total, rates and
+diagnoses count the students who submitted; those who did not are counted and listed apart; counts
+read as "students" count students (each once, under the worst status of their tests), never rows.
+The histogram is drawn on a bare matplotlib Figure, so importing or calling this never touches pyplot
+or the global backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from autograder.checks.spec import Assignment
+from autograder.grading.core.model import SANDBOXED, Result, RunSummary
+from autograder.grading.outputs import pages
+
+#: How many diagnoses the report lists.
+TOP_DIAGNOSES = 15
+#: A student's outcome is the first of these among their tests' statuses (the worst); then 'passed'.
+OUTCOMES = ("malformed", "tampered", "forbidden", "timeout", "memory", "error", "missing", "failed", "partial")
+#: Submitted nothing (roster only, or an upload without a notebook): counted and listed apart.
+NOT_SUBMITTED = "not submitted"
+#: The one diagnosis of an untouched exercise stub, whichever test and case met it.
+NOT_ATTEMPTED = "not attempted: the function still raises NotImplementedError (the exercise's stub)"
+_CASE = re.compile(r"case \[[^\]]*\]:?\s*")
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
+#: Where in the student's code it failed: "(in f, cell answer-3, line 4: `code`)" or "(cell answer-3, line 4)".
+_WHERE = re.compile(r"\s*\((?:in [^,()]+, )?[^,()]+, line \d+(?:: `[^`]*`)?\)")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One line of 'Most common diagnoses': a named mistake (or a kind of failure) and who made it."""
+
+    key: str
+    named: bool
+    count: int
+    tests: tuple[str, ...]
+    statuses: tuple[str, ...]
+    example: str
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Every count of a batch, defined once (the report and the console summary both read these)."""
+
+    results: tuple[Result, ...]  # every student, sorted by id
+    handed_in: tuple[Result, ...]  # students who submitted: the mean, rates and diagnoses are over these
+    missing: tuple[Result, ...]  # students who submitted nothing
+    mean: float  # mean total over handed_in (0 when nobody submitted)
+    outcomes: dict[str, int]  # students per outcome (see `outcome`), NOT_SUBMITTED included, each counted once
+
+    def outcome_text(self) -> str:
+        """'passed 3, failed 1, not submitted 1' in OUTCOMES order (worst first), passed and not submitted last."""
+        order = [*OUTCOMES, "passed", NOT_SUBMITTED]
+        return ", ".join(f"{name} {self.outcomes[name]}" for name in order if self.outcomes.get(name))
+
+
+def submitted(result: Result) -> bool:
+    """Did the student hand anything in? (Roster-only students have a 'missing' row per test and no notebook.)"""
+    if result.submitted is not None:
+        return result.submitted
+    rows = result.rows
+    return not (rows and all(r.status == "missing" for r in rows) and len({r.message for r in rows}) == 1
+                and not result.output)
+
+
+def outcome(result: Result) -> str:
+    """A student's one status: NOT_SUBMITTED, else the worst of their tests' statuses (OUTCOMES), else 'passed'."""
+    if not submitted(result):
+        return NOT_SUBMITTED
+    statuses = {row.status for row in result.rows}
+    return next((name for name in OUTCOMES if name in statuses), "passed" if statuses <= {"passed"} else
+                sorted(statuses - {"passed"})[0])
+
+
+def cohort(results: dict[str, Result]) -> Cohort:
+    """The batch's counts: who submitted, the mean total over them, students per outcome."""
+    ordered = tuple(results[s] for s in sorted(results))
+    handed_in = tuple(r for r in ordered if submitted(r))
+    totals = [r.total for r in handed_in]
+    return Cohort(ordered, handed_in, tuple(r for r in ordered if not submitted(r)),
+                  sum(totals) / len(totals) if totals else 0.0, dict(collections.Counter(map(outcome, ordered))))
+
+
+def _located(text: str) -> str:
+    """`text` without where in the student's code it happened (cell, line, quoted code differ per student)."""
+    return _WHERE.sub("", text)
+
+
+def _normalized(grade_id: str, status: str, message: str) -> str:
+    """A failed row's message as grouped: no test name, case, location or 'k of n outputs wrong'."""
+    text = message.split(". This matches a known mistake", 1)[0]
+    text = text.removeprefix(f"{grade_id}: ")
+    text = _located(_CASE.sub("", text))
+    text = re.sub(r"\s*\[\d+ of \d+ outputs wrong\]$", "", text)
+    return f"{status}: {text}".strip()
+
+
+def diagnosis_key(grade_id: str, status: str, message: str, mistake: str) -> tuple[str, bool]:
+    """What a failed row is grouped by: its named mistake, 'not attempted', else its message with numbers as '#'."""
+    if mistake:
+        return mistake, True
+    if "NotImplementedError" in message:
+        return NOT_ATTEMPTED, False
+    return _NUMBER.sub("#", _normalized(grade_id, status, message)), False
+
+
+def _shown(texts: list[str]) -> str:
+    """The text of a group of messages alike but for numbers: a number all share is kept, others read '…'."""
+    pieces = _NUMBER.split(texts[0])
+    numbers = [_NUMBER.findall(text) for text in texts]
+    if any(len(found) != len(numbers[0]) for found in numbers):
+        return _NUMBER.sub("…", texts[0])
+    kept = [column[0] if len(set(column)) == 1 else "…" for column in zip(*numbers, strict=True)]
+    return "".join(piece + (kept[i] if i < len(kept) else "") for i, piece in enumerate(pieces))
+
+
+def common_diagnoses(results: list[Result] | tuple[Result, ...], limit: int = TOP_DIAGNOSES) -> list[Diagnosis]:
+    """Failed rows of students who submitted, grouped by diagnosis; counted once per student, most common first."""
+    students: dict[tuple[str, bool], set[str]] = collections.defaultdict(set)
+    tests: dict[tuple[str, bool], set[str]] = collections.defaultdict(set)
+    statuses: dict[tuple[str, bool], set[str]] = collections.defaultdict(set)
+    texts: dict[tuple[str, bool], list[str]] = collections.defaultdict(list)
+    example: dict[tuple[str, bool], str] = {}
+    for result in results:
+        for row in result.rows:
+            if row.status == "passed":
+                continue
+            key = diagnosis_key(row.grade_id, row.status, row.message, row.mistake)
+            students[key].add(result.student_id)
+            tests[key].add(row.grade_id)
+            statuses[key].add(row.status)
+            texts[key].append(_normalized(row.grade_id, row.status, row.message))
+            example.setdefault(key, row.message)
+    ranked = sorted(students, key=lambda k: (-len(students[k]), not k[1], k[0]))[:limit]
+    return [Diagnosis(key=k[0] if k[1] or k[0] == NOT_ATTEMPTED else _shown(texts[k]), named=k[1],
+                      count=len(students[k]), tests=tuple(sorted(tests[k])), statuses=tuple(sorted(statuses[k])),
+                      example=example[k]) for k in ranked]
+
+
+def histogram(totals: list[float], max_score: float) -> Any:
+    """A matplotlib Figure of the total scores, drawn without pyplot (no global backend switch)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(6, 2.6))
+    ax = fig.add_subplot()
+    ax.hist(totals, bins=min(20, max(5, int(max_score * 2) or 5)), range=(0, max_score or 1), color="#4a7")
+    ax.set_xlabel("total score")
+    ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole students, never 0.5 of one
+    fig.tight_layout()
+    return fig
+
+
+def _histogram_png(totals: list[float], max_score: float) -> str:
+    """The histogram as a base64 PNG."""
+    buffer = io.BytesIO()
+    histogram(totals, max_score).savefig(buffer, format="png", dpi=90)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _link(assignment: Assignment, student_id: str) -> str:
+    """Relative URL of a student's feedback page from report.html."""
+    stem = Path(assignment.notebook).stem
+    return "/".join(quote(part, safe="") for part in ("feedback", student_id, assignment.id, f"{stem}.html"))
+
+
+#: Statuses that flag a student in the report's table (besides 'late'): a TA looks at these by hand.
+FLAGGED = ("forbidden", "tampered", "timeout", "memory", "malformed")
+
+
+def flags(result: Result) -> list[str]:
+    """What a TA should look at: 'late', then the FLAGGED statuses among the student's tests."""
+    statuses = {row.status for row in result.rows}
+    return (["late"] if result.late else []) + [name for name in FLAGGED if name in statuses]
+
+
+def student_line(assignment: Assignment, result: Result) -> dict[str, Any]:
+    """One student's line in the report."""
+    rows = result.rows
+    return {"id": result.student_id, "link": _link(assignment, result.student_id),
+            "total": result.total, "passed": sum(r.status == "passed" for r in rows), "tests": len(rows),
+            "all_passed": bool(rows) and all(r.status == "passed" for r in rows), "late": result.late,
+            "outcome": outcome(result), "flags": flags(result), "seconds": result.seconds,
+            "worker": result.worker or ""}  # the Dask worker that graded it (--scheduler runs)
+
+
+def render(assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> str:
+    """The report page as one HTML string."""
+    counts = cohort(results)
+    rows = [row for r in counts.handed_in for row in r.rows]
+    per_test = []
+    for q in assignment.questions:
+        mine = [row for row in rows if row.grade_id == q.grade_id]
+        passed = sum(row.status == "passed" for row in mine)
+        per_test.append({"grade_id": q.grade_id, "passed": passed, "count": len(mine), "points": q.points,
+                         "rate": f"{100 * passed / len(mine):.0f}%" if mine else "–",
+                         "mean": sum(row.score for row in mine) / len(mine) if mine else 0.0})
+    students = [student_line(assignment, r) for r in counts.handed_in]
+    totals = [r.total for r in counts.handed_in]
+    return pages.render(
+        "report.html.j2", assignment=assignment.id, students=len(counts.results), submitted=counts.handed_in,
+        mean=counts.mean, max_score=assignment.max_score, graded=summary.graded, elapsed=summary.elapsed,
+        key_id=summary.key_id, outcomes=counts.outcome_text(),
+        unsafe=sorted({str(r.sandbox) for r in counts.results if r.sandbox != SANDBOXED}),
+        histogram=_histogram_png(totals, assignment.max_score) if totals else "",
+        per_test=per_test, diagnoses=common_diagnoses(counts.handed_in), roster=students,
+        flagged=sum(bool(s["flags"]) for s in students), slow=sorted(students, key=lambda s: -s["seconds"])[:10],
+        missing=[{"id": r.student_id, "link": _link(assignment, r.student_id)} for r in counts.missing])

@@ -1,0 +1,97 @@
+"""Per-student totals (OUT/totals.csv) and gradebook import files for Canvas and Moodle (OUT/lms/).
+
+grades.csv has a row per test; these have a row per student. Column meanings (also in the README):
+
+totals.csv   student_id, total, max_score, late (1/0), submitted (1/0), outcome (report.outcome: the worst
+             status of the student's tests, or 'not submitted'), flags (report.flags, ';'-separated), then one
+             column per status counting that student's tests with it (passed ... missing).
+lms/canvas.csv  Canvas' gradebook import: Student, ID (the Canvas user id, read from the Canvas zip's file
+             names; empty otherwise), SIS User ID (empty), SIS Login ID (the student id when no Canvas id is
+             known), Section (empty), then one column named after the assignment with the total. Its second
+             row is Canvas' "Points Possible" row. Rename the column to Canvas' own header (``optimizers
+             (12345)``) to fill an existing assignment; under a new name Canvas creates one.
+lms/moodle.csv  Moodle's assignment grading worksheet (Assignment > Upload grading worksheet): Identifier
+             ("Participant <id>", the id in the Moodle download's file names), Full name, Grade, Maximum
+             Grade, Feedback comments. Only students graded from a Moodle download have an identifier.
+Students who submitted nothing get an empty grade in the LMS files (the LMS leaves them ungraded, so a
+late-work policy stays the instructor's decision); their total in totals.csv is 0 with submitted 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import PurePosixPath
+
+from autograder.checks.spec import Assignment
+from autograder.grading.core.model import Result
+from autograder.grading.inbox.collect import CANVAS, MOODLE
+from autograder.grading.outputs import report
+
+#: Status columns of totals.csv, in this order.
+STATUSES = ("passed", "partial", "failed", "error", "timeout", "memory", "forbidden", "tampered", "malformed",
+            "missing")
+TOTALS_HEADER = ("student_id", "total", "max_score", "late", "submitted", "outcome", "flags", *STATUSES)
+CANVAS_HEADER = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+MOODLE_HEADER = ("Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments")
+
+
+def _number(value: float) -> str:
+    """A score as the LMS reads it: at most 4 decimals, no trailing zeros."""
+    return f"{round(value, 4):g}"
+
+
+def _csv(rows: list[list[str]] | list[tuple[str, ...]]) -> bytes:
+    """CSV bytes (UTF-8, \\n line ends, minimal quoting)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def lms_identity(result: Result) -> tuple[str, str, str]:
+    """(kind, LMS id, name) from the upload's own file name: ('canvas', uid, name), ('moodle', id, full name)."""
+    container, _, member = result.origin.partition(":")
+    if not container.lower().endswith(".zip"):  # a folder's names are the student's own: no LMS id in them
+        return "", "", ""
+    for part in PurePosixPath(member).parts:
+        if match := CANVAS.match(part):
+            return "canvas", match["uid"], match["name"]
+        if match := MOODLE.match(part):
+            return "moodle", match["uid"], match["name"]
+    return "", "", ""
+
+
+def totals_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
+    """totals.csv: one row per student, sorted by id."""
+    rows: list[list[str]] = [list(TOTALS_HEADER)]
+    for result in report.cohort(results).results:
+        counts = {status: sum(row.status == status for row in result.rows) for status in STATUSES}
+        rows.append([result.student_id, _number(result.total), _number(assignment.max_score),
+                     str(int(result.late)), str(int(report.submitted(result))), report.outcome(result),
+                     ";".join(report.flags(result)), *(str(counts[s]) for s in STATUSES)])
+    return _csv(rows)
+
+
+def canvas_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
+    """lms/canvas.csv: Canvas' gradebook import (header, Points Possible row, a row per student)."""
+    rows: list[list[str]] = [[*CANVAS_HEADER, assignment.id], ["Points Possible", "", "", "", "",
+                                                               _number(assignment.max_score)]]
+    for result in report.cohort(results).results:
+        kind, uid, _ = lms_identity(result)
+        canvas_id = uid if kind == "canvas" else ""
+        grade = _number(result.total) if report.submitted(result) else ""
+        rows.append([result.student_id, canvas_id, "", "" if canvas_id else result.student_id, "", grade])
+    return _csv(rows)
+
+
+def moodle_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
+    """lms/moodle.csv: Moodle's grading worksheet, for the students graded from a Moodle download."""
+    rows: list[list[str]] = [list(MOODLE_HEADER)]
+    for result in report.cohort(results).results:
+        kind, uid, name = lms_identity(result)
+        if kind != "moodle":
+            continue
+        grade = _number(result.total) if report.submitted(result) else ""
+        rows.append([f"Participant {uid}", name, grade, _number(assignment.max_score),
+                     f"autograder: {report.outcome(result)}"])
+    return _csv(rows)

@@ -1,0 +1,105 @@
+"""Which phases of a submission finished: decided by the worker alone, from what it checked itself.
+
+The forked child runs the cells, then each question, and sends each phase's result as one frame on a
+pipe. Student code runs in that same process and can write to that pipe too, so a frame is never
+evidence that work finished, only a candidate result. The worker accepts a phase
+
+- once and in order (the cells, then question 0, 1, ...): a frame out of order, malformed or too large
+  closes the channel, and nothing after it counts;
+- only while no process of the submission has been killed for memory: a memory kill forfeits the phase
+  it happened in and every later one; a timeout or signal forfeits whatever was not accepted before it;
+
+and it sends question i's inputs down to the child only once it has accepted the phase before, so a
+result can only have been computed during its own phase, under that phase's limits. Accepted results
+stay in the worker until every process of the submission is dead; only then do they become the files
+the grader judges (`Reply.files` names them). Nothing else the child writes is ever read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from autograder.grading.runner.protocol import FRAME, FRAME_MAGIC, SETUP_PHASE
+
+
+class Phases:
+    """The result frames read from one child, the phases accepted from them, and the inputs still to send."""
+
+    def __init__(self, names: list[str], inputs: list[bytes], oom_kills: Callable[[], int], cap: int) -> None:
+        """`names`: 'cells', 'q0', ...; `inputs[i]`: the frame with question i's cases (sent after phase i)."""
+        self.names, self.inputs, self.oom_kills, self.cap = names, inputs, oom_kills, cap
+        self.accepted: list[tuple[str, bytes, bytes]] = []
+        self.outgoing = bytearray()
+        self.buffer = bytearray()
+        self.closed = False
+        self.setup: float | None = None
+        #: The first phase not accepted because the submission had a process killed for memory.
+        self.oom_phase: int | None = None
+
+    def feed(self, data: bytes) -> int:
+        """Take bytes read from the child's result pipe; return how many phases this accepted."""
+        if self.closed:
+            return 0
+        self.buffer += data
+        accepted = 0
+        while not self.closed and len(self.buffer) >= FRAME.size:
+            magic, phase, json_size, npz_size = FRAME.unpack_from(self.buffer)
+            if magic != FRAME_MAGIC or json_size > self.cap or npz_size > self.cap:
+                self._close()
+                break
+            end = FRAME.size + json_size + npz_size
+            if len(self.buffer) < end:
+                break
+            json_bytes = bytes(self.buffer[FRAME.size:FRAME.size + json_size])
+            npz_bytes = bytes(self.buffer[FRAME.size + json_size:end])
+            del self.buffer[:end]
+            accepted += self._take(phase, json_bytes, npz_bytes)
+        return accepted
+
+    def _take(self, phase: int, json_bytes: bytes, npz_bytes: bytes) -> int:
+        """Accept one frame if it is the next phase and no memory kill happened yet; else close the channel."""
+        if phase == SETUP_PHASE and self.setup is None and not self.accepted:
+            self.setup = _seconds(json_bytes)
+            return 0
+        if phase != len(self.accepted) or phase >= len(self.names):
+            self._close()
+            return 0
+        if self.oom_kills():
+            self.oom_phase = phase
+            self._close()
+            return 0
+        self.accepted.append((self.names[phase], json_bytes, npz_bytes))
+        if phase < len(self.inputs):
+            self.outgoing += self.inputs[phase]
+        return 1
+
+    def _close(self) -> None:
+        """Accept nothing more from this child."""
+        self.closed = True
+        self.buffer.clear()
+
+    def finish(self) -> None:
+        """After the child is gone: a memory kill after the last accepted phase forfeits the rest."""
+        if self.oom_phase is None and self.oom_kills():
+            self.oom_phase = len(self.accepted)
+
+    def send(self, fd: int) -> None:
+        """Write what the (non-blocking) inputs pipe takes now of the inputs queued for the child."""
+        try:
+            written = os.write(fd, self.outgoing[: 1 << 16])
+        except BlockingIOError:
+            return
+        except BrokenPipeError:  # nobody reads the inputs any more: drop them rather than retry forever
+            self.outgoing.clear()
+            return
+        del self.outgoing[:written]
+
+
+def _seconds(text: bytes) -> float:
+    """A non-negative float from the child's setup frame (0.0 when garbled)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if 0.0 <= value < 60.0 else 0.0

@@ -1,0 +1,1 @@
+"""Tests of autograder/grading, one folder per folder of it."""

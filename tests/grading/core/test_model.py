@@ -1,0 +1,195 @@
+"""grading.model: every record survives JSON unchanged, anything malformed from the other side is refused by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from autograder.grading.core import model, sandbox
+from autograder.grading.core.model import Result, Row, Verdict
+from autograder.grading.runner import limits
+from autograder.grading.runner.fields import BadRecord
+from autograder.grading.runner.wire import Job, Limits, Reply, RunCell
+
+
+def _through_json(data: Any) -> Any:
+    """What the other side of a pipe, a Dask task or a file gets."""
+    return json.loads(json.dumps(data, allow_nan=False))
+
+
+def _row(grade_id: str = "test_scale", score: float = 0.5) -> Row:
+    return Row("ann", "fake", "fake.ipynb", grade_id, score, 1.0, "partial", "half right", "sign flipped")
+
+
+def _result(**changes: Any) -> Result:
+    base = Result("ann", "fake", "fake.ipynb", "subs/ann/fake.ipynb", False, 12345, ("a note",),
+                  {"stdout": "hi\n"}, 0.25, (_row(), _row("test_norm2", 1.0)))
+    return dataclasses.replace(base, **changes)
+
+
+JOB = Job("job-0123abcd", (RunCell("setup", "import torch", False), RunCell("ans", "def f(x):\n    return x", True)),
+          ("test_scale", "test_norm2"), Limits(3.5, 512, 4096))
+DONE = Reply("done", "job-0123abcd", timed_out=False, phases=3, exit=0, signal=None, oom_kills=0, stdout="out",
+             stdout_bytes=3, stderr="", stderr_bytes=0, files=("cells", "q0"), seconds=0.5, isolation_seconds=0.01,
+             cgroups=True, isolation_parts={"limit": 0.001, "enter": 0.002})
+
+
+def test_job_round_trips_and_keeps_the_wire_format() -> None:
+    message = JOB.to_json()
+    assert message["op"] == "job" and message["cells"][1] == {"label": "ans", "source": "def f(x):\n    return x",
+                                                             "answer": True}
+    assert Job.from_json(_through_json(message)) == JOB
+
+
+@pytest.mark.parametrize("reply", [DONE, Reply("done", "j", exit=None, signal=9), Reply.failed("j", "died (twice)")])
+def test_reply_round_trips(reply: Reply) -> None:
+    assert Reply.from_json(_through_json(reply.to_json())) == reply
+
+
+@pytest.mark.parametrize("result", [
+    _result(), _result(seed=None, worker="tcp://w:1", key_id="abc", sandbox="bubblewrap", submitted=False)])
+def test_result_and_rows_round_trip(result: Result) -> None:
+    assert Result.from_json(_through_json(result.to_json())) == result
+    assert Result.loads(json.dumps(result.to_json())) == result
+    assert Row.from_json(_through_json(_row().to_json())) == _row()
+
+
+def test_unstamped_fields_are_left_out_of_the_stored_form() -> None:
+    stored = _result().to_json()
+    assert not {"worker", "key_id", "sandbox", "submitted"} & set(stored)
+    assert list(stored)[:3] == ["student_id", "assignment", "notebook"]
+
+
+def test_records_are_frozen() -> None:
+    for record, name in ((JOB, "job"), (DONE, "op"), (_row(), "score"), (_result(), "rows"), (Limits(), "timeout"),
+                         (Verdict("error", "x"), "status"), (RunCell("a", "b", True), "source")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, name, None)
+
+
+def _damaged(data: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    copy = _through_json(data)
+    change(copy)
+    return copy
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda j: j.update(op="exit"), "op"),
+    (lambda j: j.update(job="../../etc"), "plain folder name"),
+    (lambda j: j.update(job=7), "job name is not text"),
+    (lambda j: j.pop("cells"), "lacks cells"),
+    (lambda j: j.update(extra=1), "unknown field(s) extra"),
+    (lambda j: j["cells"][0].update(answer="yes"), "answer is not true/false"),
+    (lambda j: j["cells"][0].update(source=["x"]), "source is not text"),
+    (lambda j: j.update(timeout=float("inf")), "timeout is not a finite number"),
+    (lambda j: j.update(memory_mb=True), "memory_mb is not an integer"),
+    (lambda j: j.update(memory_mb=0), "positive"),
+    (lambda j: j.update(questions="test_scale"), "questions is not a list"),
+    (lambda j: j["cells"][0].update(label="x" * 201), "more than 200"),
+], ids=["op", "path-job", "job-type", "no-cells", "unknown", "answer-type", "source-type", "inf", "bool-int",
+        "zero-memory", "questions-text", "long-label"])
+def test_a_malformed_job_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
+    with pytest.raises(BadRecord, match=named.replace("(", r"\(").replace(")", r"\)")):
+        Job.from_json(_damaged(JOB.to_json(), change))
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda r: r.update(op="maybe"), "neither"),
+    (lambda r: r.update(exit="0"), "reply exit is not an integer"),
+    (lambda r: r.update(signal=9.0), "reply signal is not an integer"),
+    (lambda r: r.update(timed_out=1), "timed_out is not true/false"),
+    (lambda r: r.update(stdout=None), "stdout is not text"),
+    (lambda r: r.update(stdout="x" * (limits.RECORD_TEXT_CHARS + 1)), "more than"),
+    (lambda r: r.update(seconds=float("nan")), "seconds is not a finite number"),
+    (lambda r: r.update(files="cells"), "files is not a list"),
+    (lambda r: r.update(isolation_parts={"limit": "fast"}), "isolation limit is not a finite number"),
+    (lambda r: r.pop("phases"), "lacks phases"),
+    (lambda r: r.update(error="sneaked in"), "unknown field"),
+], ids=["op", "exit-text", "signal-float", "flag-int", "stdout-none", "stdout-huge", "nan", "files-text",
+        "parts-text", "no-phases", "error-on-done"])
+def test_a_malformed_reply_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
+    with pytest.raises(BadRecord, match=named):
+        Reply.from_json(_damaged(DONE.to_json(), change))
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda r: r.update(seed=True), "seed is not an integer"),
+    (lambda r: r.update(seconds="1"), "seconds is not a finite number"),
+    (lambda r: r.update(notes="n"), "notes is not a list"),
+    (lambda r: r.update(notes=["n"] * (limits.RECORD_ITEMS + 1)), "notes is not a list"),
+    (lambda r: r.update(output={"stdout": 3}), "output\\['stdout'\\] is not text"),
+    (lambda r: r.update(output={str(i): "" for i in range(101)}), "output is not a map"),
+    (lambda r: r.update(late=None), "late is not true/false"),
+    (lambda r: r.update(submitted="yes"), "submitted is not true/false"),
+    (lambda r: r.update(student_id="x" * 201), "more than 200"),
+    (lambda r: r.update(rows={}), "rows is not a list"),
+    (lambda r: r["rows"][0].update(score=2.0), "out of range"),
+    (lambda r: r["rows"][0].update(score=-0.1), "out of range"),
+    (lambda r: r["rows"][0].update(status="DROP TABLE"), "out of range"),
+    (lambda r: r["rows"][0].update(max_score=None), "max_score is not a finite number"),
+    (lambda r: r["rows"][0].pop("grade_id"), "row 0: lacks grade_id"),
+    (lambda r: r["rows"][1].update(hidden=1), "row 1: unknown field"),
+    (lambda r: r.update(stray=1), "unknown field(s) stray"),
+], ids=["seed-bool", "seconds-text", "notes-text", "notes-many", "output-number", "output-many", "late-none",
+        "submitted-text", "long-id", "rows-map", "score-high", "score-negative", "status", "max-none", "no-grade-id",
+        "row-extra", "extra"])
+def test_a_malformed_result_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
+    with pytest.raises(BadRecord, match=named.replace("(", r"\(").replace(")", r"\)")):
+        Result.from_json(_damaged(_result().to_json(), change))
+
+
+@pytest.mark.parametrize("raw", [b"", b"[1, 2]", b"{\"student_id\": ", b"null"])
+def test_a_result_that_is_not_an_object_is_refused(raw: bytes) -> None:
+    with pytest.raises(BadRecord, match="result"):
+        Result.loads(raw)
+
+
+def test_one_wording_of_the_forbidden_verdict() -> None:
+    """Both nets (source scan, run-time tripwire) give status forbidden with the functions and shortcuts named."""
+    scanned = model.forbidden(("adam_step",), ["torch.optim"], called=False)
+    tripped = model.forbidden(("a", "b"), ["Tensor.backward", "torch.autograd"], called=True)
+    assert scanned == Verdict("forbidden", "adam_step uses torch.optim, which this exercise forbids: write the "
+                                           "computation yourself")
+    assert tripped == Verdict("forbidden", "a, b called Tensor.backward, torch.autograd, which this exercise forbids")
+
+
+def test_the_trusted_records_stay_out_of_the_sandbox() -> None:
+    """Only the records that cross (runner/wire.py, and the readers they share) ship; core/model.py never does."""
+    shipped = sandbox.runner_modules()
+    assert {"grading/runner/wire.py", "grading/runner/fields.py", "grading/runner/limits.py"} <= set(shipped)
+    assert "grading/core/model.py" not in shipped
+    source = model.__file__ and open(model.__file__).read()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from autograder"))]
+    assert all(line.startswith("from autograder.grading.runner") for line in imports if "autograder" in line), imports
+
+
+def test_a_submission_travels_as_plain_data_and_back() -> None:
+    sub = model.Submission("ann", "subs/ann/fake/fake.ipynb", b"{\"cells\": []}", late=True, status="")
+    assert model.Submission.from_plain(sub.to_plain()) == sub
+    bare = model.Submission("bob", "roster.csv", None, problem="no submission found")
+    assert model.Submission.from_plain(bare.to_plain()) == bare and bare.empty
+
+
+def test_an_unread_submission_is_not_sent() -> None:
+    """Only what collect.loaded read travels: a Locator names a path on the instructor's machine."""
+    unread = model.Submission("ann", "subs", None, locator=model.Locator("subs", ("ann", "fake", "fake.ipynb")))
+    with pytest.raises(ValueError, match="read the notebook"):
+        unread.to_plain()
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda s: s.update(data="text"), "neither bytes nor null"),
+    (lambda s: s.update(late=0), "late is not true/false"),
+    (lambda s: s.update(locator="/etc"), "unknown field"),
+    (lambda s: s.pop("status"), "lacks status"),
+    (lambda s: s.update(student_id=None), "student_id is not text"),
+], ids=["data-text", "late-int", "locator", "no-status", "id-none"])
+def test_a_malformed_submission_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
+    raw = model.Submission("ann", "o", b"{}").to_plain()
+    change(raw)
+    with pytest.raises(BadRecord, match=named):
+        model.Submission.from_plain(raw)

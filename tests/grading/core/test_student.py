@@ -1,0 +1,84 @@
+"""student.grade_submission: what the container or the notebook gets wrong is decided before the sandbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.paths import CORPUS
+
+sys.path.insert(0, str(CORPUS))
+import containers
+from fakecourse import checks, notebooks
+
+from autograder.grading.core.model import Result, Submission
+from autograder.grading.core.student import grade_submission
+from autograder.grading.inbox.collect import collect
+from autograder.grading.inbox.notebook import parse
+from autograder.grading.runner import limits
+from autograder.grading.runner.protocol import MAX_MESSAGE_BYTES
+from autograder.grading.runner.wire import Job, Limits, Reply
+
+SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
+
+
+def _never(job: Job) -> Reply:
+    """A runner that fails the test: nothing may be sent to the sandbox."""
+    raise AssertionError(f"sent to the sandbox: {len(json.dumps(job.to_json()))} bytes")
+
+
+def _grade(sub: Submission, tmp_path: Path) -> Result:
+    """Grade with a runner that must not be called."""
+    return grade_submission(sub, checks.ASSIGNMENT, SOURCE, 1, _never, tmp_path, Limits())
+
+
+@pytest.mark.parametrize("raw,word", [
+    (containers.tiny_cells(), "JSON values"),
+    (containers.many_cells(), f"more than the {limits.CELLS}"),
+    (containers.huge_code(), f"more than the {limits.CODE_BYTES}"),
+])
+def test_oversized_notebooks_never_reach_the_sandbox(tmp_path: Path, raw: bytes, word: str) -> None:
+    """Too many values, too many cells or too much code: malformed rows naming the limit, no job sent."""
+    result = _grade(Submission("ann", "x", raw), tmp_path)
+    assert {r.status for r in result.rows} == {"malformed"}
+    assert all(word in r.message for r in result.rows)
+
+
+def test_the_code_cap_fits_the_protocol() -> None:
+    """A job at the code cap fits in one protocol message, with room for the rest of the job."""
+    assert limits.CODE_BYTES <= MAX_MESSAGE_BYTES // 2
+
+
+def test_unreadable_files_are_the_students_malformed_rows(tmp_path: Path) -> None:
+    """A link in place of the notebook is found when it is read: malformed, the reason in every row."""
+    subs = tmp_path / "subs"
+    (subs / "ann" / "fake").mkdir(parents=True)
+    (subs / "ann" / "fake" / "fake.ipynb").write_bytes(b"{}")
+    (sub,) = collect(subs, "fake", "fake.ipynb")
+    (subs / "ann" / "fake" / "fake.ipynb").unlink()
+    (subs / "ann" / "fake" / "fake.ipynb").symlink_to(tmp_path / "solutions.ipynb")
+    result = _grade(sub, tmp_path)
+    assert {r.status for r in result.rows} == {"malformed"}
+    assert "symbolic link" in result.rows[0].message
+
+
+def test_the_collectors_status_and_reason_are_kept(tmp_path: Path) -> None:
+    """A submission with nothing to grade keeps the status collect() decided (malformed) or 'missing'."""
+    bad = _grade(Submission("ann", "x", None, problem="fake.ipynb is a FIFO", status="malformed"), tmp_path)
+    none = _grade(Submission("bo", "x", None, problem="no notebook submitted"), tmp_path)
+    assert {r.status for r in bad.rows} == {"malformed"} and "FIFO" in bad.rows[0].message
+    assert {r.status for r in none.rows} == {"missing"}
+
+
+def test_notes_and_origin_are_capped(tmp_path: Path) -> None:
+    """Thousands of edited read-only cells or odd cells leave at most NOTES notes; a long origin is cut."""
+    nb = notebooks.submission()
+    nb["cells"] += [{"cell_type": "code", "metadata": {"nbgrader": {"grade_id": f"g{i}"}}, "source": 1}
+                    for i in range(3000)]
+    result = grade_submission(Submission("ann", "o" * 10_000, json.dumps(nb).encode()), checks.ASSIGNMENT,
+                              SOURCE, 1, lambda job: Reply.failed(job.job, "no sandbox"),
+                              tmp_path, Limits())
+    assert len(result.notes) <= limits.NOTES + 1 and len(result.origin) <= limits.NAME_CHARS

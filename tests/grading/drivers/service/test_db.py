@@ -1,0 +1,65 @@
+"""The service's database: the Alembic migrations build exactly the models' schema, tokens are stored only as
+their sha256, and a submission can never get two results."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from autograder.cli import main
+from autograder.grading.core.model import Result, Row
+from autograder.grading.drivers.service.db import Base, Store, url_for
+from autograder.grading.outputs import records
+
+
+def test_migrations_create_the_models_schema(tmp_path: Path) -> None:
+    """A fresh database upgraded by the shipped migrations has no difference from the models; reopening is a no-op."""
+    store = Store(url_for(str(tmp_path / "s.db")))
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+    store.close()
+    Store(url_for(str(tmp_path / "s.db"))).close()  # the second start upgrades nothing and loses nothing
+
+
+def test_tokens_command_writes_the_csv_and_stores_only_hashes(tmp_path: Path) -> None:
+    """Every roster id gets a 32-byte token in a 0600 CSV; the database holds sha256 digests, never a token."""
+    roster, out, db = tmp_path / "ids.txt", tmp_path / "tokens.csv", tmp_path / "s.db"
+    roster.write_text("student_id\nalice\nbob\nalice\n")
+    assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db), "--instructor", "prof"]) == 0
+    with open(out) as f:
+        issued = list(csv.DictReader(f))
+    assert [(r["student_id"], r["role"]) for r in issued] == [("alice", "student"), ("bob", "student"),
+                                                               ("prof", "instructor")]
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert all(len(r["token"]) >= 43 for r in issued)  # 32 random bytes, URL-safe base64
+    raw = db.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("s.db-*"))
+    rows = sqlite3.connect(db).execute("SELECT student_id, token_sha256 FROM people ORDER BY student_id").fetchall()
+    assert rows == sorted((r["student_id"], hashlib.sha256(r["token"].encode()).hexdigest()) for r in issued)
+    assert not any(r["token"].encode() in raw for r in issued)
+
+    assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db)]) == 0  # nobody new
+    with open(out) as f:
+        assert list(csv.DictReader(f)) == []
+    assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db), "--reissue"]) == 0
+    with open(out) as f:
+        again = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
+    assert set(again) == {"alice", "bob"} and again["alice"] != issued[0]["token"]
+
+
+def test_a_submission_gets_at_most_one_result(tmp_path: Path) -> None:
+    """The second save of a result for the same submission is refused by the database and changes nothing."""
+    store = Store(url_for(str(tmp_path / "s.db")))
+    sid = store.add("alice", "fake", b"{}", "0" * 64, False, 1.0)
+    assert store.ungraded() == [sid]
+    row = Row("alice", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", "ok")
+    first = Result("alice", "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
+    assert store.save(sid, first, records.result_bytes(first), refused=False)
+    assert not store.save(sid, first, records.result_bytes(first), refused=False)
+    assert store.counts() == {"submissions": 1, "results": 1} and store.ungraded() == []
+    store.close()

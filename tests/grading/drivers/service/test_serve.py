@@ -1,0 +1,282 @@
+"""`autograder serve` in the real sandbox: the same rows as the batch grader for honest and hostile notebooks,
+each refusal's status and one line, feedback only for its owner, the instructor's export equal to the batch's,
+the `submit()` helper and the upload page in Chromium. One service for the module (about 30 s on 2 cores)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import json
+import socket
+import sqlite3
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.grading.drivers import pipeline
+from autograder.grading.runner.wire import Limits
+from autograder.submit import submit as submit_helper
+from tests.sandbox_required import sandbox_marks
+from tests.serve_helpers import CORPUS, issue_tokens, request, start, submit, wait_idle
+
+sys.path.insert(0, str(CORPUS))
+from fakecourse import notebooks
+from hostile import CASES
+
+pytestmark = sandbox_marks("the grading service's tests")
+
+#: Honest, partly right and hostile notebooks from the adversarial corpus (cheap ones: no 3 s timeouts).
+CORPUS_STUDENTS = ("honest", "honest-stderr", "partial", "monkeypatch", "lying-objects", "calls-backward",
+                   "sys-exit", "kills-parent", "fused-op", "nbformat3", "truncated-json", "empty-file", "not-utf8",
+                   "other-assignment")
+OTHERS = ("alice", "bob", "spammer")
+LIMITS = ("--timeout", "3", "--memory-mb", "512", "--output-kb", "32")
+RATE = 4
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The corpus notebooks on disk (nbgrader layout), tokens for their students, and one running service."""
+    root = tmp_path_factory.mktemp("serve")
+    source = notebooks.write(notebooks.source_notebook(), root / "fake.ipynb")
+    paths = {"other_student": "/nonexistent", "gradebook": "/nonexistent", "source": str(source),
+             "secret": "/nonexistent"}
+    files = {}
+    for student in CORPUS_STUDENTS:
+        built = CASES[student][0](paths)
+        files[student] = notebooks.write(built, root / "subs" / student / "fake" / "fake.ipynb")
+    db = root / "serve.db"
+    tokens = issue_tokens(root, db, [*CORPUS_STUDENTS, *OTHERS])
+    policy = root / "policy.toml"
+    policy.write_text(f'[defaults]\ncounts = "best"\nrate_per_hour = {RATE}\n')
+    running = start(root, db, source, "--policy", str(policy), "--max-upload-mb", "1", "--workers", "2", *LIMITS)
+    try:
+        yield {"root": root, "source": source, "files": files, "db": db, "tokens": tokens, "service": running,
+               "url": running.url}
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def both(served: dict[str, Any]) -> dict[str, Any]:
+    """Every corpus notebook sent to the service (4 at a time) and graded by the batch grader with the same limits."""
+    url, tokens = served["url"], served["tokens"]
+
+    def send(student: str) -> tuple[int, dict[str, Any]]:
+        return submit(url, tokens[student], served["files"][student].read_bytes())
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        replies = dict(zip(CORPUS_STUDENTS, pool.map(send, CORPUS_STUDENTS), strict=True))
+    root = served["root"]
+    settings = pipeline.Settings(submissions=root / "subs", assignment_id="fake", out=root / "batch", workers=2,
+                                 checks="fakecourse.checks:get_assignment", source=served["source"],
+                                 limits=Limits(timeout=3.0, memory_mb=512, output_bytes=32 << 10))
+    return {"replies": replies, "batch": pipeline.grade(settings, io.StringIO()), "out": settings.out}
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[tuple[str, float, str, str]]:
+    return [(r["grade_id"], r["score"], r["status"], r["message"]) for r in rows]
+
+
+def test_every_corpus_notebook_gets_the_batch_rows(both: dict[str, Any]) -> None:
+    """Same student, same notebook: the service's rows (score, status, message) are the batch's, hostile or not."""
+    for student, (status, reply) in both["replies"].items():
+        batch = both["batch"][student]
+        assert _rows(reply["rows"]) == [(r.grade_id, r.score, r.status, r.message) for r in batch.rows], student
+        assert reply["score"] == batch.total
+        assert status == (422 if all(r.status == "malformed" for r in batch.rows) else 200), student
+        assert set(CASES[student][1].values()) >= {r["status"] for r in reply["rows"]}  # the corpus' own verdicts
+
+
+def test_refusals_are_one_line_and_stored_results_match(both: dict[str, Any], served: dict[str, Any]) -> None:
+    """Not a notebook / another assignment's: 422 with the batch's reason; every submission has its one result."""
+    for student in ("truncated-json", "empty-file", "not-utf8", "other-assignment"):
+        status, reply = both["replies"][student]
+        assert status == 422 and reply["error"] == both["batch"][student].rows[0].message
+        assert "\n" not in reply["error"]
+    health = wait_idle(served["url"])
+    assert health["ok"] and health["submissions"] == health["results"] >= len(CORPUS_STUDENTS)
+
+
+def test_the_service_keeps_serving_after_hostile_notebooks(both: dict[str, Any], served: dict[str, Any]) -> None:
+    """After a notebook that kills every process it can and one that exits, honest work is still graded in full."""
+    assert both["replies"]["kills-parent"][0] == 200
+    status, reply = submit(served["url"], served["tokens"]["alice"], notebooks.write(
+        notebooks.submission(), served["root"] / "alice.ipynb").read_bytes())
+    assert status == 200 and reply["score"] == reply["max_score"] == 5.0
+
+
+def test_bad_or_missing_token_is_401(served: dict[str, Any]) -> None:
+    body = json.dumps(notebooks.submission()).encode()
+    for token in (None, "", "not-a-token", served["tokens"]["alice"] + "x"):
+        status, reply = submit(served["url"], token, body)
+        assert status == 401 and "token" in reply["error"]
+    assert request(served["url"] + "api/submissions/1")[0] == 401
+
+
+def test_another_students_result_is_404(both: dict[str, Any], served: dict[str, Any]) -> None:
+    """bob cannot read honest's submission, as JSON or as a page; its owner and the instructor can."""
+    url, tokens = served["url"], served["tokens"]
+    number = both["replies"]["honest"][1]["submission"]
+    for path in (f"api/submissions/{number}", f"feedback/{number}", "api/submissions/999999"):
+        status, body, _ = request(url + path, tokens["bob"])
+        assert status == 404 and b"honest" not in body
+    status, body, _ = request(url + f"feedback/{number}", tokens["honest"])
+    assert status == 200 and b"honest" in body and b"lying-objects" not in body
+    assert request(url + f"api/submissions/{number}", tokens["prof"])[0] == 200
+    assert request(url + f"feedback/{number}")[0] == 401  # no token: the login page
+
+
+def test_unknown_assignment_is_422(served: dict[str, Any]) -> None:
+    status, reply = submit(served["url"], served["tokens"]["bob"], b"{}", assignment="optimizers")
+    assert status == 422 and "this service grades fake" in reply["error"]
+
+
+def _raw_post(url: str, token: str, headers: str, chunks: list[bytes]) -> tuple[bytes, int]:
+    """Send a POST by hand, chunk by chunk, stopping at the first answer; (whole answer, bytes of body sent)."""
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    sent, answer = 0, b""
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(f"POST /api/submit/fake HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                  f"{headers}\r\n".encode())
+        s.settimeout(0.05)
+        for chunk in chunks:
+            try:
+                answer = s.recv(65536)
+                if answer:
+                    break
+            except TimeoutError:
+                pass
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        s.settimeout(5)
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):  # the JSON body, however split
+            more = s.recv(65536)
+            if not more:
+                break
+            answer += more
+        return answer, sent
+
+
+def test_a_body_over_the_cap_is_413_before_it_is_read(served: dict[str, Any]) -> None:
+    """Content-Length over the 1 MB cap: 413 at once; a chunked body without one: 413 once 1 MB has streamed in.
+    Neither is stored, and the rest of the body is never needed."""
+    url, token = served["url"], served["tokens"]["bob"]
+    before = wait_idle(url)["submissions"]
+    answer, sent = _raw_post(url, token, f"Content-Length: {100 << 20}\r\n", [b"x" * (64 << 10)] * 1600)
+    assert answer.startswith(b"HTTP/1.1 413") and b"larger than the 1048576 bytes" in answer
+    assert sent < 10 << 20  # answered long before the 100 MB announced
+    chunk = b"%x\r\n%s\r\n" % (64 << 10, b"x" * (64 << 10))
+    answer, sent = _raw_post(url, token, "Transfer-Encoding: chunked\r\n", [chunk] * 1600)
+    assert answer.startswith(b"HTTP/1.1 413") and sent < 10 << 20
+    assert wait_idle(url)["submissions"] == before
+
+
+def test_over_the_rate_limit_is_429(served: dict[str, Any]) -> None:
+    """The policy allows RATE submissions an hour: the next is refused with Retry-After and is not stored."""
+    url, token = served["url"], served["tokens"]["spammer"]
+    for _ in range(RATE):
+        assert submit(url, token, b"not a notebook")[0] == 422
+    status, body, headers = request(f"{url}api/submit/fake", token, b"not a notebook")
+    assert status == 429 and "4 submissions of fake per hour" in json.loads(body)["error"]
+    assert 0 < int(headers["retry-after"]) <= 3600
+    stored = sqlite3.connect(served["db"]).execute("SELECT count(*) FROM submissions WHERE student_id = 'spammer'")
+    assert stored.fetchone()[0] == RATE
+
+
+def test_instructor_export_is_the_batch_output(both: dict[str, Any], served: dict[str, Any]) -> None:
+    """grades.csv from the service's export has the batch's rows for the same notebooks, plus the students with
+    a token who submitted nothing as 'missing' (as `grade --roster`); the live report lists them; students
+    cannot see any of it."""
+    url, tokens = served["url"], served["tokens"]
+    status, data, headers = request(url + "instructor/fake/export.zip", tokens["prof"])
+    assert status == 200 and headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    exported = archive.read("fake/grades.csv").decode().splitlines()
+    batch = (both["out"] / "grades.csv").read_text().splitlines()
+    assert exported[0] == batch[0]
+    assert {line for line in exported if line.split(",")[0] in CORPUS_STUDENTS} == set(batch[1:])
+    assert [line.split(",")[6] for line in exported if line.startswith("bob,")] == ["missing"] * 3
+    assert "fake/feedback/honest/fake/fake.html" in archive.namelist()
+    assert "fake/report.html" in archive.namelist() and "fake/results/honest.json" in archive.namelist()
+    status, page, _ = request(url + "instructor/fake/report.html", tokens["prof"])
+    assert status == 200 and b"lying-objects" in page
+    assert request(url + "instructor/fake/feedback/honest/fake/fake.html", tokens["prof"])[0] == 200
+    for path in ("instructor", "instructor/fake/report.html", "instructor/fake/export.zip"):
+        assert request(url + path, tokens["alice"])[0] == 403
+        assert request(url + path)[0] == 401
+
+
+def test_submit_helper_prints_the_score_and_the_link(served: dict[str, Any], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """submit() from a notebook: found through Jupyter's JPY_SESSION_NAME, URL and token from the config file."""
+    notebook = notebooks.write(notebooks.submission({"ans_scale": "def scale(x, a):\n    return x\n"}),
+                               tmp_path / "fake.ipynb")
+    config = tmp_path / "config"
+    (config / "taming-exploding-gradients").mkdir(parents=True)
+    (config / "taming-exploding-gradients" / "submit.ini").write_text(
+        f"[submit]\nurl = {served['url']}\ntoken = {served['tokens']['alice']}\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+    monkeypatch.delenv("AUTOGRADER_URL", raising=False)
+    monkeypatch.delenv("AUTOGRADER_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path.parent)
+    lines: list[str] = []
+    reply = submit_helper(say=lines.append)
+    assert reply["status_code"] == 200 and reply["score"] == 4.0
+    assert lines[1].startswith("fake: 4 / 5 points") and "failed" in lines[2] and "test_scale" in lines[2]
+    assert lines[-1] == f"feedback: {served['url']}feedback/{reply['submission']}"
+    monkeypatch.setenv("AUTOGRADER_TOKEN", "wrong")  # the environment wins over the file
+    lines.clear()
+    assert submit_helper(notebook, say=lines.append)["status_code"] == 401
+    assert lines[-1].startswith("not graded (401): missing or unknown token")
+
+
+@pytest.mark.browser
+def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None:
+    """A student uploads a notebook with the page's form, sees the score, and opens their feedback by the link."""
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    notebook = notebooks.write(notebooks.submission(), tmp_path / "fake.ipynb")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(served["url"])
+        page.fill("#token", served["tokens"]["bob"])
+        page.select_option("#assignment", "fake")
+        page.set_input_files("#notebook", str(notebook))
+        page.click("#send")
+        page.wait_for_selector("#feedback", timeout=120_000)
+        assert page.inner_text("#result").startswith("Score: 5 / 5")
+        page.click("#feedback")
+        page.wait_for_load_state()
+        assert "bob" in page.content() and "all 4 cases right" in page.content()
+        page.goto(served["url"] + "api/submissions/1")  # honest's first submission: not bob's
+        assert "no such submission of yours" in page.content()
+        browser.close()
+    assert errors == []
+
+
+def test_the_service_listens_on_loopback_only_by_default(served: dict[str, Any]) -> None:
+    """Without --host the one listening socket on the service's port is 127.0.0.1's (the kernel's own table)."""
+    port = int(served["url"].rstrip("/").rsplit(":", 1)[1])
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                listening.append(address)
+    assert listening == ["0100007F"]  # 127.0.0.1, little-endian hex; not 00000000 (every address)

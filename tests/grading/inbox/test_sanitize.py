@@ -1,0 +1,102 @@
+"""autograder.grading.inbox.notebook + sanitize: what runs is rebuilt from the source; tampering costs one question."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+
+import pytest
+
+from tests.paths import CORPUS
+
+sys.path.insert(0, str(CORPUS))
+from fakecourse import checks, notebooks
+
+from autograder.grading.inbox.notebook import Malformed, parse
+from autograder.grading.inbox.sanitize import plan
+from autograder.grading.runner.wire import RunCell
+
+SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
+
+
+def _plan(nb: dict):
+    """Plan a submission dict against the fake source."""
+    return plan(parse(json.dumps(nb).encode()), SOURCE, checks.ASSIGNMENT)
+
+
+def test_honest_submission_runs_setup_from_source_and_answers_from_student() -> None:
+    """Cells in source order: setup text from the source, answers from the student, never test cells."""
+    nb = notebooks.submission({"ans_scale": "def scale(x, a):\n    return 2 * a * x\n"})
+    nb["cells"][1]["source"] = "import os\nos.system('evil')\n"  # student edits the locked setup cell
+    built = _plan(nb)
+    assert [cell.label for cell in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
+    assert built.cells[0].source == notebooks.SETUP and "2 * a * x" in built.cells[1].source
+    assert not built.decided and any("was edited" in n for n in built.notes)
+    assert "assert" not in "".join(cell.source for cell in built.cells)
+
+
+def test_added_cells_run_after_the_cell_they_follow() -> None:
+    """A student's own helper cell (no nbgrader metadata) runs, in place, and counts as student code."""
+    helper = {"cell_type": "code", "metadata": {}, "source": "def _twice(v):\n    return 2 * v\n", "outputs": []}
+    nb = notebooks.submission({"ans_scale": "def scale(x, a):\n    return _twice(a * x)\n"})
+    nb["cells"].insert(2, helper)  # right after the locked setup cell, before the first answer
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "print('done')", "outputs": []})
+    built = _plan(nb)
+    labels = [cell.label for cell in built.cells]
+    assert labels == ["setup", "student cell 3", "ans_scale", "ans_norm2", "ans_square_grad",
+                      f"student cell {len(nb['cells'])}"]
+    assert built.cells[1] == RunCell("student cell 3", str(helper["source"]), True)
+    assert "_twice" in built.answers  # the forbidden-shortcut scan sees helpers too
+
+
+@pytest.mark.parametrize("change,grade_id,word", [
+    (lambda cells: cells.pop(3), "test_scale", "deleted"),
+    (lambda cells: cells.append(copy.deepcopy(cells[5])), "test_norm2", "2 times"),
+    (lambda cells: cells[7].update(cell_type="raw"), "test_square_grad", "raw"),
+    (lambda cells: cells.insert(1, cells.pop(7)), "test_square_grad", "moved"),
+])
+def test_tampered_test_cells_cost_only_their_question(change, grade_id: str, word: str) -> None:
+    """Deleted, duplicated, retyped or moved test cells: that question is tampered, the others are not."""
+    nb = notebooks.submission()
+    change(nb["cells"])
+    built = _plan(nb)
+    assert set(built.decided) == {grade_id}
+    assert built.decided[grade_id].status == "tampered" and word in built.decided[grade_id].message
+
+
+def test_hidden_tests_are_not_an_edit() -> None:
+    """The released test cell lacks the hidden region; that alone is not reported as an edit."""
+    assert not any("edited" in n for n in _plan(notebooks.submission()).notes)
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"", "empty"), (b"\xff\xfe{", "not UTF-8"), (b'{"cells": [', "not valid notebook JSON"),
+    (b"[1, 2]", "not a Jupyter notebook"), (b'{"nbformat": 2, "cells": []}', "nbformat 2"),
+    (b'{"nbformat": 4, "cells": 5}', "no list of cells"), (b"[" * 50000, "nested too deeply"),
+])
+def test_unreadable_files_are_malformed_with_a_reason(raw: bytes, reason: str) -> None:
+    """Each kind of broken file raises Malformed with a message a student can act on."""
+    with pytest.raises(Malformed, match=reason):
+        parse(raw)
+
+
+def test_another_assignments_notebook_is_malformed() -> None:
+    """A notebook without any cell of this assignment is refused as a whole."""
+    nb = notebooks.submission()
+    for cell in nb["cells"]:
+        cell["metadata"].pop("nbgrader", None)
+    with pytest.raises(Malformed, match="another assignment"):
+        _plan(nb)
+
+
+def test_thousands_of_copied_cells_cost_one_verdict_and_few_notes() -> None:
+    """2000 copies of a test cell and 1000 edited copies of the setup cell: one verdict, one note each."""
+    nb = notebooks.submission()
+    by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
+    edited_setup = {**copy.deepcopy(by_id["setup"]), "source": "import os\n"}
+    nb["cells"] += [copy.deepcopy(by_id["test_norm2"]) for _ in range(2000)] + [edited_setup] * 1000
+    built = _plan(nb)
+    assert set(built.decided) == {"test_norm2"}
+    assert built.decided["test_norm2"].message == "test cell 'test_norm2' appears 2001 times (duplicated)"
+    assert len(built.notes) <= 2 and sum(cell.label == "setup" for cell in built.cells) == 1

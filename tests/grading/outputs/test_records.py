@@ -1,0 +1,55 @@
+"""records: a stored result (and so every page rendered from it) is capped, whatever the submission produced."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from autograder.grading.core.model import Result, Row
+from autograder.grading.outputs.records import load_results, result_bytes, save_result
+from autograder.grading.runner import limits
+
+
+def _result(**extra: Any) -> Result:
+    """A minimal result for student 'ann'."""
+    row = Row("ann", "fake", "fake.ipynb", "test_scale", 0.0, 1.0, "failed", "wrong")
+    base = Result("ann", "fake", "fake.ipynb", "ann", False, 1, (), {}, 0.1, (row,))
+    changes: dict[str, Any] = {k: tuple(v) if k == "notes" else v for k, v in extra.items()}
+    return dataclasses.replace(base, **changes)
+
+
+def test_notes_output_and_origin_are_capped() -> None:
+    """A million notes, a 10 MB stream and a 1 MB origin shrink to their caps, saying so."""
+    big = _result(notes=[f"note {i} " + "x" * 1000 for i in range(1_000_000)], origin="o" * (1 << 20),
+                  output={"stdout": "s" * (10 << 20), "stderr": "short"})
+    stored = json.loads(result_bytes(big))
+    assert len(stored["notes"]) == limits.NOTES + 1 and "more notes" in stored["notes"][-1]
+    assert all(len(n) <= limits.NOTE_CHARS for n in stored["notes"])
+    assert len(stored["output"]["stdout"]) <= limits.OUTPUT_CHARS and stored["output"]["stderr"] == "short"
+    assert "cut" in stored["output"]["truncated"] and len(stored["origin"]) <= limits.ORIGIN_CHARS
+    assert len(result_bytes(big)) <= limits.RESULT_BYTES
+
+
+def test_many_output_streams_never_exceed_the_result_cap() -> None:
+    """Even when every stream is at its own cap the file stays under RESULT_BYTES (output dropped, noted)."""
+    data = result_bytes(_result(output={f"k{i}": "\u2028" * limits.OUTPUT_CHARS for i in range(20)}))
+    assert len(data) <= limits.RESULT_BYTES
+    assert "dropped" in json.loads(data)["output"]["truncated"]
+
+
+def test_saved_results_round_trip(tmp_path: Path) -> None:
+    """What is saved is what load_results gives back (rows as Row), capped."""
+    save_result(tmp_path, _result(notes=["n"] * 100))
+    loaded = load_results(tmp_path, "fake")["ann"]
+    assert loaded.rows[0].status == "failed" and len(loaded.notes) == limits.NOTES + 1
+
+
+def test_a_damaged_or_foreign_result_file_is_skipped_not_fatal(tmp_path: Path) -> None:
+    """load_results rebuilds each file through model.Result: a bad one is left out (graded again on --resume)."""
+    save_result(tmp_path, _result())
+    save_result(tmp_path, _result(student_id="bob", assignment="other"))
+    (tmp_path / "results" / "eve.json").write_text('{"student_id": "eve", "assignment": "fake", "rows": "all 10"}')
+    (tmp_path / "results" / "cut.json").write_bytes((tmp_path / "results" / "ann.json").read_bytes()[:50])
+    assert list(load_results(tmp_path, "fake")) == ["ann"]

@@ -1,0 +1,169 @@
+"""autograder.grading.outputs.report: what the instructor reads — diagnoses by named mistake, rates over submitters."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.grading.core.model import Result, Row, RunSummary
+from autograder.grading.outputs import pages, report
+from tests.paths import CORPUS, REPO
+
+sys.path.insert(0, str(CORPUS))
+from fakecourse.checks import ASSIGNMENT as FAKE
+
+LONG = "x" * 400
+
+
+def _result(student: str, rows: list[tuple[str, float, str, str, str]], submitted: bool = True,
+            seconds: float = 0.5) -> Result:
+    """A stored result with rows (grade_id, score, status, message, mistake)."""
+    points = {q.grade_id: q.points for q in FAKE.questions}
+    return Result(student, "fake", "fake.ipynb", "upload", False, 1, (), {}, seconds,
+                  tuple(Row(student, "fake", "fake.ipynb", g, s, points[g], st, m, mi) for g, s, st, m, mi in rows),
+                  sandbox="bubblewrap", submitted=submitted)
+
+
+def _cohort() -> dict[str, Result]:
+    """Three students make one named mistake (different numbers in each message), one passes, two never submit."""
+    results = {}
+    for i, student in enumerate(("ann", "ben", "cat")):
+        message = f"test_norm2: case [n={i + 3}]: output 'y' differs: max abs err {0.1 * (i + 1):.3g}. This matches " \
+                  f"a known mistake: L1 instead of L2 — use sqrt(sum x^2) [{i + 1} of 4 outputs wrong]"
+        results[student] = _result(student, [("test_scale", 1.0, "passed", "ok", ""),
+                                             ("test_norm2", 0.3333333, "partial", message, "L1 instead of L2"),
+                                             ("test_square_grad", 2.0, "passed", "ok", "")])
+    results["dan"] = _result("dan", [("test_scale", 0.0, "failed", f"test_scale: {LONG}", ""),
+                                     ("test_norm2", 2.0, "passed", "ok", ""),
+                                     ("test_square_grad", 2.0, "passed", "ok", "")], seconds=9.25)
+    for ghost in ("gus", "hal"):
+        results[ghost] = _result(ghost, [(q.grade_id, 0.0, "missing", "no submission found", "")
+                                         for q in FAKE.questions], submitted=False, seconds=0.0)
+    return results
+
+
+def test_diagnoses_group_by_named_mistake_and_ignore_missing_students() -> None:
+    found = report.common_diagnoses([r for r in _cohort().values() if report.submitted(r)])
+    assert found[0].key == "L1 instead of L2" and found[0].named and found[0].count == 3
+    assert found[0].tests == ("test_norm2",)
+    assert all("no submission" not in d.key for d in found)  # missing students do not crowd real diagnoses
+    assert len(found) == 2
+
+
+def test_unnamed_failures_group_by_message_without_case_and_numbers() -> None:
+    a = report.diagnosis_key("q", "failed", "q: case [t=1]: output 'p' differs: max abs err 0.13, first bad step 2"
+                                            " [3 of 8 outputs wrong]", "")
+    b = report.diagnosis_key("q", "failed", "q: case [t=7, big]: output 'p' differs: max abs err 1.5e-07, first bad "
+                                            "step 11 [1 of 8 outputs wrong]", "")
+    assert a == b and not a[1] and "case" not in a[0]
+    assert report.diagnosis_key("q", "failed", "anything", "missing 1e-6") == ("missing 1e-6", True)
+
+
+def test_missing_is_told_from_a_submission_without_functions() -> None:
+    """Old results without the 'submitted' field: roster-only rows (one message for all) are 'not submitted'."""
+    ghost = dataclasses.replace(_result("gus", [(q.grade_id, 0.0, "missing", "no submission found", "")
+                                                for q in FAKE.questions]), submitted=None)
+    blank = dataclasses.replace(_result("ivy", [(q.grade_id, 0.0, "missing", f"function {q.functions[0]} is not "
+                                                 "defined", "") for q in FAKE.questions]), submitted=None)
+    assert not report.submitted(ghost) and report.submitted(blank)
+
+
+def test_report_page(tmp_path: Path) -> None:
+    page = report.render(FAKE, _cohort(), RunSummary("abc123", "bubblewrap", graded=6, elapsed=3.14159))
+    assert "4 of 6 students submitted" in page
+    pass_rates = page.split("Pass rate per test")[1].split("Most common diagnoses")[0]
+    assert "3/4" in pass_rates and "75%" in pass_rates and "/6" not in pass_rates  # over submitters only
+    assert "3.33 / 5" in page and "3.333" not in page  # scores rounded for display
+    assert "<b>L1 instead of L2</b>" in page
+    assert 'href="feedback/dan/fake/fake.html"' in page and 'href="feedback/ann/fake/fake.html"' in page
+    missing = page.split("<h2>Not submitted</h2>")[1]
+    assert "gus" in missing and "hal" in missing and "2 student(s)" in missing
+    assert 'class="message"' in page and "overflow-wrap: anywhere" in page  # long messages wrap
+    assert "3.1 s" in page and "abc123" in page and "data:image/png;base64," in page
+
+
+def test_everything_in_the_report_is_escaped() -> None:
+    results = _cohort()
+    evil = "<script>alert(1)</script>"
+    results[evil] = _result(evil, [("test_scale", 0.0, "failed", f"test_scale: {evil}", evil),
+                                   ("test_norm2", 2.0, "passed", "ok", ""),
+                                   ("test_square_grad", 2.0, "passed", "", "")])
+    page = report.render(FAKE, results, RunSummary(evil, "bubblewrap", graded=1, elapsed=1.0))
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1  # the report's own table sorter, nothing else
+    assert "%3Cscript%3E" in page  # the link to the feedback page is URL-encoded
+
+
+def test_empty_cohort_renders() -> None:
+    page = report.render(FAKE, {}, RunSummary("?", "bubblewrap"))
+    assert "0 of 0 students submitted" in page and "No submissions yet" in page
+
+
+def test_report_never_touches_the_pyplot_backend() -> None:
+    """Importing and rendering leaves matplotlib's global backend and pyplot alone (checked in a fresh process)."""
+    code = ("import sys, matplotlib; matplotlib.use('svg'); sys.path.insert(0, 'tests/corpus')\n"
+            "from tests.grading.outputs.test_report import _cohort, FAKE\n"
+            "from autograder.grading.outputs import report\n"
+            "from autograder.grading.core.model import RunSummary\n"
+            "report.render(FAKE, _cohort(), RunSummary('?', 'bubblewrap'))\n"
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+            "assert 'matplotlib.pyplot' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_one_definition_of_every_count_in_report_and_console() -> None:
+    """Mean over the students who submitted, missing apart, students counted once: the report and the summary agree."""
+    from autograder.grading.outputs import batch as outputs
+
+    results = _cohort()
+    counts = report.cohort(results)
+    assert [r.student_id for r in counts.handed_in] == ["ann", "ben", "cat", "dan"]
+    assert [r.student_id for r in counts.missing] == ["gus", "hal"]
+    assert abs(counts.mean - (3 * (1 + 1 / 3 + 2) + 4) / 4) < 1e-6  # not over 6, and not 4 rows of 'missing'
+    assert counts.outcomes == {"partial": 3, "failed": 1, report.NOT_SUBMITTED: 2}
+    assert counts.outcome_text() == "failed 1, partial 3, not submitted 2"
+    page = report.render(FAKE, results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0))
+    line = outputs.summary_line(results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0), 2)
+    assert f"mean total {pages.score(counts.mean)} of 5" in page and f"mean total {counts.mean:.2f} over them" in line
+    assert "6 students, 4 submitted" in line and "4 of 6 students submitted" in page
+    assert counts.outcome_text() in line and counts.outcome_text() in page
+    assert "missing 6" not in line and "missing" not in counts.outcome_text()  # rows are never counted as students
+    assert "fingerprint abc123" in line and "fingerprint <b>abc123</b>" in page
+
+
+def test_an_untouched_stub_is_one_not_attempted_diagnosis() -> None:
+    stub = [("test_scale", "scale (for test_scale): case [n=3]: raised NotImplementedError (in scale, cell "
+                           "answer-1, line 3: `raise NotImplementedError`)"),
+            ("test_norm2", "test_norm2: raised NotImplementedError: write norm2 (in norm2, cell answer-2, line 7: "
+                           "`raise NotImplementedError(\"write norm2\")`)"),
+            ("test_square_grad", "test_square_grad: case [x=-1]: raised NotImplementedError")]
+    results = [_result(s, [(g, 0.0, "error", m, "") for g, m in stub]) for s in ("ann", "ben")]
+    (found,) = report.common_diagnoses(results)
+    assert found.key == report.NOT_ATTEMPTED and found.count == 2
+    assert found.tests == ("test_norm2", "test_scale", "test_square_grad")
+
+
+def test_diagnoses_show_numbers_they_share_and_never_a_hash() -> None:
+    """A shared number ('10 s time limit', 'line 4') is kept; numbers that differ read '…', not '#'."""
+    timeouts = [_result(s, [("test_scale", 0.0, "timeout", "scale (for test_scale) did not finish within the 10 s "
+                                                            "time limit (endless loop?)", "")]) for s in ("ann", "ben")]
+    (timeout,) = report.common_diagnoses(timeouts)
+    assert timeout.key == "timeout: scale (for test_scale) did not finish within the 10 s time limit (endless loop?)"
+    errs = [_result(s, [("test_norm2", 0.0, "failed", f"test_norm2: case [n={n}]: output 'y' differs: max abs err "
+                                                      f"{err} at step 4 (in norm2, cell answer-2, line {line}: `x`)",
+                         "")]) for s, n, err, line in (("ann", 3, 0.5, 2), ("ben", 4, 1.5e-3, 9))]
+    (err,) = report.common_diagnoses(errs)
+    assert err.key == "failed: output 'y' differs: max abs err … at step 4" and "#" not in err.key
+    page = report.render(FAKE, {r.student_id: r for r in errs + timeouts[:0]}, RunSummary("k", "bubblewrap"))
+    assert "#" not in html.unescape(page.split("Most common diagnoses")[1].split("Students")[0])
+
+
+def test_histogram_counts_whole_students() -> None:
+    fig = report.histogram([1.0, 2.5], 5.0)
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_yticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)

@@ -1,0 +1,93 @@
+"""totals.csv, the Canvas and Moodle import files, and the modes of everything written into OUT."""
+
+from __future__ import annotations
+
+import csv
+import io
+import stat
+import sys
+from pathlib import Path
+
+from autograder.grading.core.model import Result, Row, RunSummary
+from autograder.grading.outputs import batch as outputs
+from autograder.grading.outputs import records, totals
+from tests.paths import CORPUS
+
+sys.path.insert(0, str(CORPUS))
+from fakecourse.checks import ASSIGNMENT as FAKE
+
+STATUSES = {"ann": ("passed", "passed", "passed"), "ben": ("failed", "timeout", "passed"),
+            "cat": ("passed", "forbidden", "tampered"), "gus": ("missing", "missing", "missing")}
+ORIGINS = {"ann": "canvas.zip:annsmith_LATE_1234_77_fake-1.ipynb",
+           "ben": "moodle.zip:Ben Bo_555_assignsubmission_file_/fake.ipynb",
+           "cat": "/srv/subs/cat/fake/fake.ipynb", "gus": "roster.txt"}
+
+
+def _results() -> dict[str, Result]:
+    """Four students: one late Canvas upload that passes, a Moodle one, a folder one, one who did not submit."""
+    out = {}
+    for student, statuses in STATUSES.items():
+        rows = tuple(Row(student, "fake", "fake.ipynb", q.grade_id, q.points if st == "passed" else 0.0, q.points,
+                         st, "m") for q, st in zip(FAKE.questions, statuses, strict=True))
+        out[student] = Result(student, "fake", "fake.ipynb", ORIGINS[student], student == "ann", 1, (), {}, 0.1, rows,
+                              submitted=student != "gus")
+    return out
+
+
+def _rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode())))
+
+
+def test_totals_have_a_row_per_student_with_max_late_and_status_counts() -> None:
+    rows = _rows(totals.totals_csv(_results(), FAKE))
+    assert tuple(rows[0]) == totals.TOTALS_HEADER
+    by = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert list(by) == ["ann", "ben", "cat", "gus"]
+    assert by["ann"]["total"] == "5" and by["ann"]["max_score"] == "5" and by["ann"]["late"] == "1"
+    assert by["ann"]["flags"] == "late" and by["ann"]["passed"] == "3"
+    assert by["ben"]["failed"] == "1" and by["ben"]["timeout"] == "1" and by["ben"]["outcome"] == "timeout"
+    assert by["cat"]["flags"] == "forbidden;tampered" and by["cat"]["total"] == "1"
+    assert by["gus"]["submitted"] == "0" and by["gus"]["missing"] == "3" and by["gus"]["outcome"] == "not submitted"
+
+
+def test_canvas_file_follows_the_gradebook_import_layout() -> None:
+    rows = _rows(totals.canvas_csv(_results(), FAKE))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "fake"]
+    assert rows[1] == ["Points Possible", "", "", "", "", "5"]
+    assert rows[2] == ["ann", "1234", "", "", "", "5"]  # the Canvas user id from the file name
+    assert rows[4] == ["cat", "", "", "cat", "", "1"]  # no Canvas id known: the student id as SIS login
+    assert rows[5][-1] == ""  # submitted nothing: left ungraded, not 0
+
+
+def test_moodle_file_is_the_grading_worksheet_of_moodle_uploads() -> None:
+    rows = _rows(totals.moodle_csv(_results(), FAKE))
+    assert rows == [list(totals.MOODLE_HEADER), ["Participant 555", "Ben Bo", "2", "5", "autograder: timeout"]]
+
+
+def test_a_folder_name_never_passes_for_an_lms_id() -> None:
+    forged = Result("x", "fake", "fake.ipynb", "/subs/eve_666_1_fake.ipynb:x", False, 1, (), {}, 0.1, ())
+    assert totals.lms_identity(forged) == ("", "", "")
+
+
+def test_output_modes_share_feedback_and_keep_results_private(tmp_path: Path) -> None:
+    """Feedback, report and CSVs 0644 in 0755 folders (a web server can serve them); results/ and logs/ 0700."""
+    out = tmp_path / "out"
+    results = _results()
+    for result in results.values():
+        records.save_result(out, result)
+    (out / "logs").mkdir()
+    (out / "logs" / "worker-0.log").write_text("x")
+    for folder in (out, out / "results", out / "logs"):
+        folder.chmod(0o750)
+    outputs.write_all(out, FAKE, results, RunSummary("k", "bubblewrap", graded=4, elapsed=1.0))
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    shared = [out / name for name in ("grades.csv", "totals.csv", "report.html", "lms/canvas.csv", "lms/moodle.csv",
+                                      "feedback/ann/fake/fake.html", "gradescope/ann/results.json")]
+    assert {mode(p) for p in shared} == {0o644}
+    assert {mode(p) for p in (out, out / "lms", out / "feedback", out / "feedback" / "ann",
+                              out / "feedback" / "ann" / "fake", out / "gradescope" / "ann")} == {0o755}
+    assert mode(out / "results") == mode(out / "logs") == 0o700
+    assert {mode(p) for p in (out / "results").iterdir()} == {0o600}

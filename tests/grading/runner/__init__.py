@@ -1,0 +1,1 @@
+"""Tests mirroring autograder/grading/runner."""

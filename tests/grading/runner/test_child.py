@@ -1,0 +1,99 @@
+"""grading.child.run in a plain forked child (no bubblewrap, no confinement): what it writes, as plain data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import torch
+
+from autograder import plain
+from autograder.checks.spec import ERROR_KEY
+from autograder.grading.runner import child, protocol
+from autograder.grading.runner.phases import Phases
+from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell
+from tests.paths import CORPUS
+
+sys.path.insert(0, str(CORPUS))
+from fakecourse.checks import ASSIGNMENT as FAKE
+
+SCALE = FAKE.question("test_scale")
+CASES = {"test_scale": [{"x": torch.arange(3, dtype=torch.float64), "a": 2.0},
+                        {"x": torch.ones(4, dtype=torch.float64), "a": -1.0}]}
+
+
+def _run(cells: list[RunCell], questions: list[Any] | None = None, cases: dict[str, list[Any]] | None = None,
+         close_results: bool = False) -> tuple[int, dict[str, Any]]:
+    """(exit code, {phase name: result}) of child.run in a forked child, read as the worker reads frames."""
+    questions = [SCALE] if questions is None else questions
+    cases = CASES if cases is None else cases
+    result_r, result_w = os.pipe()
+    input_r, input_w = os.pipe()
+    for index, question in enumerate(questions):  # a worker sends these one by one; here all at once
+        protocol.write_all(input_w, protocol.frame(index + 1, *plain.dumps(cases[question.grade_id])))
+    os.close(input_w)
+    if close_results:
+        os.close(result_r)
+    pid = os.fork()
+    if pid == 0:  # the child: never returns (child.run ends with os._exit; anything else is exit 99)
+        try:
+            child.run(cells, questions, result_w, input_r, None)
+        finally:
+            os._exit(99)
+    os.close(result_w)
+    os.close(input_r)
+    phases = Phases(["cells"] + [f"q{i}" for i in range(len(questions))], [], lambda: 0, 1 << 26)
+    while not close_results and (chunk := os.read(result_r, 4096)):
+        phases.feed(chunk)
+    if not close_results:
+        os.close(result_r)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), {name: plain.loads(j, n) for name, j, n in phases.accepted}
+
+
+def test_cells_and_a_question_leave_plain_results() -> None:
+    cells = [RunCell("setup", "import torch", False), RunCell("ans_scale", "def scale(x, a):\n    return a * x", True)]
+    code, results = _run(cells)
+    assert code == 0 and list(results) == ["cells", "q0"]
+    assert results["cells"] == {"errors": [], "memory": False}
+    result = results["q0"]
+    assert result["missing"] == [] and result["tripped"] == [] and result["memory"] is False
+    assert [out["y"].tolist() for out in result["outputs"]] == [[0.0, 2.0, 4.0], [-1.0, -1.0, -1.0, -1.0]]
+
+
+def test_a_cell_that_raises_or_exits_is_recorded_and_the_rest_still_runs() -> None:
+    cells = [RunCell("ans_a", "raise SystemExit(3)", True), RunCell("ans_b", "def scale(x, a):\n    return x", True),
+             RunCell("ans_c", "1 / 0", True)]
+    code, results = _run(cells)
+    errors = results["cells"]["errors"]
+    assert code == 0 and errors[0].startswith("cell ans_a: SystemExit: 3")
+    assert errors[1].startswith("cell ans_c: ZeroDivisionError") and "(cell ans_c, line 1)" in errors[1]
+    assert len(results["q0"]["outputs"]) == 2  # scale was defined by the cell between
+
+
+def test_a_missing_function_and_a_non_plain_return_are_data_not_crashes() -> None:
+    code, results = _run([RunCell("ans", "x = 1", True)])
+    assert code == 0 and results["q0"]["missing"] == ["scale"]
+    odd = "class Odd:\n    pass\ndef scale(x, a):\n    return Odd()"
+    code, results = _run([RunCell("ans", odd, True)])
+    outputs = results["q0"]["outputs"]
+    assert code == 0 and all(ERROR_KEY in out and "not plain data" in out[ERROR_KEY] for out in outputs)
+
+
+def test_unwritable_results_end_with_the_named_exit_code() -> None:
+    """Results that cannot be written are the grader's problem, told apart from a student's own exit code."""
+    code, results = _run([RunCell("ans", "x = 1", True)], close_results=True)
+    assert code == EXIT_RESULTS_UNWRITABLE and results == {}
+
+
+def test_an_exception_names_the_students_cell_line_and_its_source() -> None:
+    # The feedback quotes the failing line, as the notebook's own check does: linecache must know the cell.
+    from autograder.checks import ASSIGNMENTS
+
+    question = ASSIGNMENTS["clipping"].question("grad_norm")
+    cases = {"grad_norm": question.make_cases(torch.Generator().manual_seed(0), False)}
+    source = "def grad_norm(grads, norm_type=2.0):\n    total = 0\n    raise ValueError('boom ' * 3)\n"
+    _, results = _run([RunCell("answer-grad_norm", source, True)], [question], cases)
+    message = results["q0"]["outputs"][0][ERROR_KEY]
+    assert "cell answer-grad_norm, line 3: `raise ValueError('boom ' * 3)`" in message, message

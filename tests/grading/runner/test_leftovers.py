@@ -1,0 +1,102 @@
+"""The leftover-process killer, watched by what survives (issue 18 §6): with cgroups switched off, as root, a
+daemon a submission leaves behind must be gone before the next submission on the same worker runs.
+
+As root the per-submission cgroup teardown kills leftovers too, which hides a broken killer; here the
+worker is started with no cgroup layout (`sandbox.cgroup_layout` returns None, as on a machine without
+usable cgroups), so the killer in the worker is the only thing between one submission and the next.
+Run in bubblewrap (the worker is PID 1 of its namespace) and in the bare fallback (uid and process group).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.paths import CORPUS
+
+sys.path.insert(0, str(CORPUS))
+
+from autograder import plain
+from autograder.grading.core import sandbox
+from autograder.grading.runner.wire import Job, Limits, RunCell
+
+ROOT = os.geteuid() == 0
+pytestmark = pytest.mark.skipif(not ROOT, reason="the no-cgroup path of the killer runs only as root here")
+CHECKS = "fakecourse.checks:get_assignment"
+
+#: A daemon in a session of its own (double fork, then a shell loop with the marker in its command line),
+#: which the submission checks is running before it ends.
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sh", ["sh", "-c", "while :; do sleep 1; done", "{marker}"])
+    os._exit(0)
+for _ in range(200):
+    if {finder}:
+        break
+    time.sleep(0.02)
+print("ALIVE", {finder})
+"""
+#: True when some process this one can see has the marker in its command line.
+FINDER = ("any(b'{marker}' in open(f'/proc/{{p}}/cmdline', 'rb').read() for p in os.listdir('/proc') "
+          "if p.isdigit() and os.path.exists(f'/proc/{{p}}/cmdline'))")
+
+
+def _running(marker: str) -> list[int]:
+    """Host pids whose command line holds `marker` (zombies have none)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _run(worker: Any, name: str, source: str) -> str:
+    """Run one single-cell submission on the worker; its printed output."""
+    (worker.exchange / name).mkdir()
+    plain.dump({}, worker.exchange / name / "cases")
+    reply = worker.request(Job(name, (RunCell("c", source, True),), (), Limits(20.0, 256, 1 << 16)), wait=120)
+    return reply.stdout + reply.stderr
+
+
+@pytest.fixture(params=["bubblewrap", "bare"], scope="module")
+def worker_without_cgroups(request: pytest.FixtureRequest) -> Any:
+    """A worker started as root with cgroups switched off (bubblewrap, or the bare fallback)."""
+    if request.param == "bubblewrap" and not sandbox.bwrap_usable():
+        pytest.skip("bubblewrap is not usable here")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox, "cgroup_layout", lambda: None)
+        # the bare child's uid must be able to cross into its home: pytest's own tmp folders are 0700
+        tmp = Path(tempfile.mkdtemp(prefix=f"leftovers-{request.param}-"))
+        tmp.chmod(0o755)
+        started = sandbox.start_worker(0, CHECKS, "fake", tmp / "exchange-0", request.param == "bubblewrap",
+                                       tmp / "worker.log")
+    assert not started.groups, "cgroups were not switched off: the test would prove nothing"
+    yield started
+    started.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_daemon_left_by_a_submission_is_gone_before_the_next(worker_without_cgroups: Any) -> None:
+    """The first submission starts a detached daemon and sees it running; once its reply is in, no such process
+    exists on the machine, and the next submission on the same worker does not find it either."""
+    marker = f"leftover-{secrets.token_hex(8)}"
+    finder = FINDER.format(marker=marker)
+    first = _run(worker_without_cgroups, "job-daemon", DAEMON.format(marker=marker, finder=finder))
+    assert "ALIVE True" in first, f"the daemon never ran: the test would prove nothing ({first[-500:]})"
+    assert _running(marker) == [], "the daemon outlived its submission"
+    second = _run(worker_without_cgroups, "job-next", f"import os\nprint('FOUND', {finder})\n")
+    assert "FOUND False" in second, second[-500:]
