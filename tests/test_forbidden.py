@@ -85,6 +85,17 @@ def test_scan_survives_bad_source_and_unknown_names() -> None:
     assert scan(SOURCE, ["not_defined"], FORBIDDEN) == {"not_defined": []}
 
 
+def test_a_cell_that_does_not_parse_hides_nothing_in_the_others() -> None:
+    """Cells are parsed one by one: a syntax error (or a NUL) in one answer cell leaves out only that cell,
+    so a shortcut in another cell, and one reached through a helper defined in a third, are still found."""
+    cells = ["import torch.optim as o\ndef helper(p):\n    return o.SGD([p], lr=0.1)\n",
+             "def broken(:\n    pass\n", "x = 1\x00\n",
+             "def adam_step(p):\n    return helper(p)\n"]
+    found = scan(cells, ["adam_step", "broken"], FORBIDDEN)
+    assert found == {"adam_step": ["torch.optim"], "broken": []}
+    assert scan("".join(cells), ["adam_step"], FORBIDDEN) == {"adam_step": []}  # one text: nothing parses
+
+
 @pytest.mark.parametrize("name, shortcut", [
     ("optimizer class", lambda p: torch.optim.SGD([p], lr=0.1)),
     ("autograd.grad", lambda p: torch.autograd.grad((p * p).sum(), p)),

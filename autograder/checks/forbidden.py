@@ -24,7 +24,7 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -119,16 +119,28 @@ def _matches(name: str, forbidden: str) -> bool:
     return name == forbidden or name.startswith(forbidden + ".")
 
 
-def scan(source: str, function_names: Iterable[str], forbidden: Iterable[str]) -> dict[str, list[str]]:
-    """function -> sorted forbidden names it reaches (directly or through the student's own helpers)."""
-    forbidden = tuple(forbidden)
+def _parse(source: str) -> ast.Module | None:
+    """The source's syntax tree, or None when it does not parse (such a cell defines nothing when it runs)."""
     try:
         with _PARSE_LOCK:  # CPython 3.11's AST validator is not thread-safe (python/cpython#106905)
-            tree = ast.parse(source)
-    except SyntaxError:
-        return {name: [] for name in function_names}
-    aliases = _aliases(tree)
-    defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            return ast.parse(source)
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte, on Python versions that do not call it syntax
+        return None
+
+
+def scan(source: str | Sequence[str], function_names: Iterable[str], forbidden: Iterable[str]
+         ) -> dict[str, list[str]]:
+    """function -> sorted forbidden names it reaches (directly or through the student's own helpers).
+
+    `source` is one text or the notebook's cells, each parsed on its own: a cell that does not parse is left
+    out (it defines nothing when it runs either), never the scan of every other cell.
+    """
+    forbidden = tuple(forbidden)
+    aliases: dict[str, str] = {}
+    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for tree in filter(None, map(_parse, [source] if isinstance(source, str) else source)):
+        aliases.update(_aliases(tree))
+        defs.update({n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))})
     result: dict[str, list[str]] = {}
     for name in function_names:
         hits: set[str] = set()

@@ -44,8 +44,8 @@ def seed_for(assignment_id: str, grade_id: str, student: str | None) -> int:
     return key.question_seed(key.load_key(), assignment_id, student, grade_id)
 
 
-def _source(namespace: Mapping[str, Any]) -> str:
-    """Source of every function the notebook defined, for the static shortcut scan."""
+def _source(namespace: Mapping[str, Any]) -> list[str]:
+    """Source of every function the notebook defined, one text each, for the static shortcut scan."""
     chunks = []
     for value in list(namespace.values()):
         if inspect.isfunction(value) and getattr(value, "__module__", None) == "__main__":
@@ -53,7 +53,7 @@ def _source(namespace: Mapping[str, Any]) -> str:
                 chunks.append(inspect.getsource(value))
             except (OSError, TypeError):
                 continue
-    return "\n\n".join(chunks)
+    return chunks
 
 
 def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden: bool,

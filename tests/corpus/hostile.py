@@ -554,4 +554,11 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, Any]]] = {
     "graph-nodes": (lambda p: submission({"ans_square_grad": GRAPH_NODES}), {**PASS, "test_square_grad": "forbidden"}),
     "undoes-traps": (lambda p: submission({"ans_scale": UNDOES_TRAPS}), {**PASS, "test_scale": "forbidden"}),
     "foreach-norm": (lambda p: submission({"ans_norm2": FOREACH_NORM}), {**PASS, "test_norm2": "forbidden"}),
+    # a cell that does not parse must not switch off the static scan of the other cells: this shortcut is
+    # never called (the tripwire cannot see it), only the scan can find it
+    "syntax-error-elsewhere": (lambda p: submission({
+        "ans_scale": "def scale(x, a):\n    return a * x\ndef broken(:\n",
+        "ans_square_grad": "import torch\ndef square_grad(x):\n    if x is None:\n"
+                           "        return torch.autograd.grad(x.sum(), x)[0]\n    return 2 * x\n"}),
+        {**PASS, "test_scale": "error", "test_square_grad": "forbidden"}),
 }

@@ -31,7 +31,7 @@ from autograder.grading.runner.wire import Job, Limits, Reply
 Runner = Callable[[Job], Reply]
 
 
-def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
+def _forbidden(assignment: Assignment, answers: tuple[str, ...]) -> dict[str, Verdict]:
     """Verdicts for questions whose functions use a forbidden shortcut in their source (AST scan)."""
     if not assignment.forbidden:
         return {}
@@ -40,7 +40,7 @@ def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
     verdicts = {}
     for question in assignment.questions:
         # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
-        hits = scan(safe_text(answers), question.functions, assignment.forbidden)
+        hits = scan([safe_text(cell) for cell in answers], question.functions, assignment.forbidden)
         used = sorted({name for names in hits.values() for name in names})
         if used:
             verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)

@@ -24,7 +24,7 @@ class Plan:
     """What to run for one submission and what is already decided."""
 
     cells: tuple[wire.RunCell, ...]
-    answers: str  # the student's answer code, joined, for the forbidden-shortcut scan
+    answers: tuple[str, ...]  # the student's answer cells, for the forbidden-shortcut scan
     decided: dict[str, Verdict] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -140,4 +140,4 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         cells.extend(wire.RunCell(label, text, True) for label, text in extra)
         answers.extend(text for _, text in extra)
     decided = _test_verdicts(student, source, student_nb, assignment)
-    return Plan(cells=tuple(cells), answers="\n\n".join(answers), decided=decided, notes=tuple(notes))
+    return Plan(cells=tuple(cells), answers=tuple(answers), decided=decided, notes=tuple(notes))

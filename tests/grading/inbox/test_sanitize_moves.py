@@ -80,4 +80,4 @@ def test_plan_marks_what_is_student_code_and_says_what_it_restored() -> None:
     assert built.notes == ("read-only cell 'setup' was missing and was restored",
                            "test cell 'test_scale' was edited; tests always run from the original",
                            "answer cell 'ans_norm2' is missing (deleted or not a code cell)")
-    assert built.answers == "\n\n".join(c.source for c in built.cells if c.answer)
+    assert built.answers == tuple(c.source for c in built.cells if c.answer)
