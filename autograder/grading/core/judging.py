@@ -87,6 +87,9 @@ def why_unfinished(question: Question | None, reply: Reply, timeout: float) -> V
     """Status and reason for a phase that wrote no result (None = the notebook's cells)."""
     what = f"{_functions_text(question)} (for {question.grade_id})" if question else "the notebook's cells"
     sig = reply.signal
+    if reply.refused:  # the worker stopped the child itself: its signal says nothing about memory
+        return Verdict("error", f"the result channel of {what} carried {reply.refused}, written by code "
+                                "other than the grader's; nothing after it counts")
     if reply.timed_out or sig == signal.SIGXCPU:
         return Verdict("timeout", f"{what} did not finish within the {timeout:g} s time limit (endless loop?)")
     if sig is not None:

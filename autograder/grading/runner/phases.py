@@ -36,6 +36,8 @@ class Phases:
         self.setup: float | None = None
         #: The first phase not accepted because the submission had a process killed for memory.
         self.oom_phase: int | None = None
+        #: Why the channel was closed on a frame it could not accept ("" while it is open, or after a memory kill).
+        self.refused = ""
 
     def feed(self, data: bytes) -> int:
         """Take bytes read from the child's result pipe; return how many phases this accepted."""
@@ -46,7 +48,7 @@ class Phases:
         while not self.closed and len(self.buffer) >= FRAME.size:
             magic, phase, json_size, npz_size = FRAME.unpack_from(self.buffer)
             if magic != FRAME_MAGIC or json_size > self.cap or npz_size > self.cap:
-                self._close()
+                self._close("a malformed or oversized result frame")
                 break
             end = FRAME.size + json_size + npz_size
             if len(self.buffer) < end:
@@ -63,7 +65,7 @@ class Phases:
             self.setup = _seconds(json_bytes)
             return 0
         if phase != len(self.accepted) or phase >= len(self.names):
-            self._close()
+            self._close(f"a result frame for phase {phase} where phase {len(self.accepted)} was due")
             return 0
         if self.oom_kills():
             self.oom_phase = phase
@@ -74,9 +76,9 @@ class Phases:
             self.outgoing += self.inputs[phase]
         return 1
 
-    def _close(self) -> None:
-        """Accept nothing more from this child."""
-        self.closed = True
+    def _close(self, refused: str = "") -> None:
+        """Accept nothing more from this child (`refused`: the frame that made it stop, if one did)."""
+        self.closed, self.refused = True, refused
         self.buffer.clear()
 
     def finish(self) -> None:

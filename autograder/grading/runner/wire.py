@@ -111,6 +111,8 @@ class Reply:
     stderr: str = ""
     stderr_bytes: int = 0
     files: tuple[str, ...] = ()
+    #: The frame that made the worker stop accepting results (the child was then stopped), "" if none did.
+    refused: str = ""
     seconds: float = 0.0
     isolation_seconds: float = 0.0
     cgroups: bool = False
@@ -152,6 +154,7 @@ class Reply:
                      stdout=read.text(data["stdout"], "reply stdout"), stdout_bytes=ints["stdout_bytes"],
                      stderr=read.text(data["stderr"], "reply stderr"), stderr_bytes=ints["stderr_bytes"],
                      files=read.texts(data["files"], "reply files", PHASE_CHARS),
+                     refused=read.text(data["refused"], "reply refused", MESSAGE_CHARS),
                      seconds=read.number(data["seconds"], "reply seconds"),
                      isolation_seconds=read.number(data["isolation_seconds"], "reply isolation_seconds"),
                      cgroups=read.flag(data["cgroups"], "reply cgroups"),

@@ -347,7 +347,7 @@ def run_job(job: Job, state: State) -> Reply:
                  oom_kills=oom_kills,
                  stdout=seen["kept"]["out"].decode("utf-8", "replace"), stdout_bytes=seen["total"]["out"],
                  stderr=seen["kept"]["err"].decode("utf-8", "replace"), stderr_bytes=seen["total"]["err"],
-                 files=tuple(files), seconds=time.monotonic() - started,
+                 files=tuple(files), refused=phases.refused, seconds=time.monotonic() - started,
                  isolation_seconds=created + (phases.setup or 0.0) + destroyed, cgroups=groups is not None,
                  isolation_parts={"limit": created, "enter": phases.setup or 0.0, "destroy": destroyed,
                                   "background": background, "spawn": spawned})

@@ -184,6 +184,9 @@ def test_why_unfinished_reads_the_reply_record() -> None:
     assert "could not be written" in judging.why_unfinished(
         question, Reply("done", "j", exit=EXIT_RESULTS_UNWRITABLE), 3).message
     assert "exit code 3" in judging.why_unfinished(question, Reply("done", "j", exit=3), 3).message
+    refused = judging.why_unfinished(question, Reply("done", "j", signal=9, refused="a malformed frame"), 3)
+    assert "result channel" in refused.message and "a malformed frame" in refused.message
+    assert "memory" not in refused.message  # the worker stopped the child: not an out-of-memory kill
     failed = judging.why_unfinished(question, Reply.failed("j", "worker died (twice)"), 3)
     assert failed == Verdict("error", "grading infrastructure error: worker died (twice)")
 

@@ -97,6 +97,16 @@ def test_anything_out_of_order_closes_the_channel(bad: bytes) -> None:
     record.feed(bad)
     before = len(record.accepted)
     assert record.closed and record.feed(frame(before, b"late", b"")) == 0 and len(record.accepted) == before
+    assert record.refused.startswith(("a malformed", "a result frame for phase"))  # the reply says why it stopped
+
+
+def test_a_memory_kill_closes_the_channel_without_calling_it_refused() -> None:
+    """Forfeiting phases to a memory kill is not the child's frames at fault: `refused` stays empty."""
+    kills = [0]
+    record = Phases(["cells", "q0"], [b"inputs-0"], lambda: kills[0], 1 << 20)
+    kills[0] = 1
+    record.feed(frame(0, b"c", b""))
+    assert record.closed and record.oom_phase == 0 and record.refused == ""
 
 
 def test_a_memory_kill_forfeits_the_phase_it_arrives_in_and_all_later() -> None:
