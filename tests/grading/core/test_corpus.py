@@ -116,6 +116,9 @@ def test_diagnoses_name_the_problem(graded: dict) -> None:
     assert "not UTF-8" in message["not-utf8"]["test_scale"]
     assert "another assignment" in message["other-assignment"]["test_scale"]
     assert "exit code 3" in message["sys-exit"]["test_norm2"]
+    # fake progress lines on the result pipe: the worker refused the channel and stopped the child itself
+    assert "result channel" in message["fake-lines-oom"]["test_scale"]
+    assert "out of memory" not in message["fake-lines-oom"]["test_scale"]
 
 
 def test_output_is_capped_not_fatal(graded: dict) -> None:
@@ -192,3 +195,4 @@ def test_hostile_text_leaves_every_output_written_and_clean(graded: dict) -> Non
         assert not DANGEROUS.intersection(text), (path, ascii(sorted(DANGEROUS.intersection(text))[:5]))
     message = {r.grade_id: r.message for r in graded["results"]["raises-surrogate"].rows}
     assert "bad \ufffd value" in message["test_scale"]
+
