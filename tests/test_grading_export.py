@@ -12,6 +12,7 @@ import pytest
 
 from autograder.grading import export
 from autograder.grading.model import Result, Row
+from autograder.message import say
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse.checks import ASSIGNMENT as FAKE
@@ -20,7 +21,7 @@ from fakecourse.checks import ASSIGNMENT as FAKE
 def _result(student: str, scores: tuple[float, float, float]) -> Result:
     points = [q.points for q in FAKE.questions]
     return Result(student, "fake", "fake.ipynb", "upload", False, 1, (), {}, 0.1,
-                  tuple(Row(student, "fake", "fake.ipynb", q.grade_id, s, p, "partial", "")
+                  tuple(Row(student, "fake", "fake.ipynb", q.grade_id, s, p, "partial", say("check.no_output"))
                         for q, s, p in zip(FAKE.questions, scores, points, strict=True)))
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from autograder import message
 from autograder.grading import model, sandbox
-from autograder.grading.model import BadRecord, Cell, Job, Limits, Reply, Result, Row, Verdict
+from autograder.grading.model import BadRecord, Cell, Job, Limits, Reply, Result, Row, StaleRecord, Verdict
+from autograder.message import say
 
 
 def _through_json(data: Any) -> Any:
@@ -19,11 +21,15 @@ def _through_json(data: Any) -> Any:
 
 
 def _row(grade_id: str = "test_scale", score: float = 0.5) -> Row:
-    return Row("ann", "fake", "fake.ipynb", grade_id, score, 1.0, "partial", "half right", "sign flipped")
+    where = say("where.in_code", function="f", cell=say("where.cell", label="ans"), line=3, code="x / 0")
+    return Row("ann", "fake", "fake.ipynb", grade_id, score, 1.0, "partial",
+               say("check.summary", head=say("check.case", grade_id=grade_id, label="N=4", problem=say(
+                   "raised.text.at", type="ZeroDivisionError", text="division by zero", where=where)),
+                   wrong=3, total=8, score="0.5", points="1"), ("mse_sign_flipped", "float32"))
 
 
 def _result(**changes: Any) -> Result:
-    base = Result("ann", "fake", "fake.ipynb", "subs/ann/fake.ipynb", False, 12345, ("a note",),
+    base = Result("ann", "fake", "fake.ipynb", "subs/ann/fake.ipynb", False, 12345, (say("note.late"),),
                   {"stdout": "hi\n"}, 0.25, (_row(), _row("test_norm2", 1.0)))
     return dataclasses.replace(base, **changes)
 
@@ -58,12 +64,38 @@ def test_result_and_rows_round_trip(result: Result) -> None:
 def test_unstamped_fields_are_left_out_of_the_stored_form() -> None:
     stored = _result().to_json()
     assert not {"worker", "key_id", "sandbox", "submitted"} & set(stored)
-    assert list(stored)[:3] == ["student_id", "assignment", "notebook"]
+    assert list(stored)[:4] == ["schema", "student_id", "assignment", "notebook"] and stored["schema"] == 2
+
+
+def test_rows_and_notes_are_stored_as_codes_with_parameters_not_text() -> None:
+    """The result JSON holds each message's code, parameters and the mistakes' ids: no wording at all."""
+    stored = _result().to_json()
+    row = stored["rows"][0]
+    assert row["message"]["code"] == "check.summary" and row["mistakes"] == ["mse_sign_flipped", "float32"]
+    assert row["message"]["params"]["head"]["params"]["problem"]["params"]["type"] == "ZeroDivisionError"
+    assert stored["notes"] == [{"code": "note.late", "params": {}}]
+    assert "outputs wrong" not in json.dumps(stored) and "matches" not in json.dumps(stored)
+
+
+def test_a_result_of_an_older_form_is_stale_not_misread() -> None:
+    """Results stored before messages were codes (no schema, English text in the rows) are refused as stale, so
+    that --resume and the service regrade them; a result of a newer schema too."""
+    old = _through_json(_result().to_json())
+    old.pop("schema")
+    for row in old["rows"]:
+        row["message"], row["mistake"] = "q: case [N=4]: raised ZeroDivisionError", "sign flipped"
+        row.pop("mistakes")
+    old["notes"] = ["submitted late (LMS marker)"]
+    with pytest.raises(StaleRecord, match="schema 1"):
+        Result.from_json(old)
+    with pytest.raises(StaleRecord, match="schema 3"):
+        Result.from_json({**_result().to_json(), "schema": 3})
+    assert issubclass(StaleRecord, BadRecord)  # every reader that survives a damaged file survives a stale one
 
 
 def test_records_are_frozen() -> None:
     for record, name in ((JOB, "job"), (DONE, "op"), (_row(), "score"), (_result(), "rows"), (Limits(), "timeout"),
-                         (Verdict("error", "x"), "status"), (Cell("a", "b", True), "source")):
+                         (Verdict("error", say("run.cells")), "status"), (Cell("a", "b", True), "source")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(record, name, None)
 
@@ -113,6 +145,14 @@ def test_a_malformed_reply_is_refused_by_name(change: Callable[[dict[str, Any]],
         Reply.from_json(_damaged(DONE.to_json(), change))
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    """A message nested `depth` deep, as plain data."""
+    plain: dict[str, Any] = {"code": "check.no_output", "params": {}}
+    for _ in range(depth):
+        plain = {"code": "check.error", "params": {"grade_id": "q", "error": plain}}
+    return plain
+
+
 @pytest.mark.parametrize(("change", "named"), [
     (lambda r: r.update(seed=True), "seed is not an integer"),
     (lambda r: r.update(seconds="1"), "seconds is not a finite number"),
@@ -131,9 +171,18 @@ def test_a_malformed_reply_is_refused_by_name(change: Callable[[dict[str, Any]],
     (lambda r: r["rows"][0].pop("grade_id"), "row 0: lacks grade_id"),
     (lambda r: r["rows"][1].update(hidden=1), "row 1: unknown field"),
     (lambda r: r.update(stray=1), "unknown field(s) stray"),
+    (lambda r: r["rows"][0].update(message="English text"), "row 0 message: a message is an object"),
+    (lambda r: r["rows"][0]["message"].update(code="Check Passed"), "malformed message code"),
+    (lambda r: r["rows"][0]["message"]["params"].update(head=[[1]]), "neither text, a number"),
+    (lambda r: r["rows"][0]["message"]["params"].update(x=_nested(20)), "nested deeper"),
+    (lambda r: r["rows"][0]["message"]["params"].update(score=float("inf")), "not a finite number"),
+    (lambda r: r["rows"][0].update(mistakes=["eps inside the square root"]), "not a mistake id"),
+    (lambda r: r["rows"][0].update(mistakes="eps_inside_sqrt"), "mistakes is not a list"),
+    (lambda r: r.update(notes=["submitted late (LMS marker)"]), "notes\\[0\\]: a message is an object"),
 ], ids=["seed-bool", "seconds-text", "notes-text", "notes-many", "output-number", "output-many", "late-none",
         "submitted-text", "long-id", "rows-map", "score-high", "score-negative", "status", "max-none", "no-grade-id",
-        "row-extra", "extra"])
+        "row-extra", "extra", "message-text", "message-code", "message-param", "message-deep", "message-inf",
+        "mistake-name", "mistakes-text", "note-text"])
 def test_a_malformed_result_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
     with pytest.raises(BadRecord, match=named.replace("(", r"\(").replace(")", r"\)")):
         Result.from_json(_damaged(_result().to_json(), change))
@@ -147,19 +196,25 @@ def test_a_result_that_is_not_an_object_is_refused(raw: bytes) -> None:
 
 def test_one_wording_of_the_forbidden_verdict() -> None:
     """Both nets (source scan, run-time tripwire) give status forbidden with the functions and shortcuts named."""
+    from autograder.checks.messages import text
+
     scanned = model.forbidden(("adam_step",), ["torch.optim"], called=False)
     tripped = model.forbidden(("a", "b"), ["Tensor.backward", "torch.autograd"], called=True)
-    assert scanned == Verdict("forbidden", "adam_step uses torch.optim, which this exercise forbids: write the "
-                                           "computation yourself")
-    assert tripped == Verdict("forbidden", "a, b called Tensor.backward, torch.autograd, which this exercise forbids")
+    assert scanned.status == tripped.status == "forbidden"
+    assert text(scanned.message) == "adam_step uses torch.optim, which this exercise forbids: write the computation " \
+                                    "yourself"
+    assert text(tripped.message) == "a, b called Tensor.backward, torch.autograd, which this exercise forbids"
 
 
 def test_the_model_ships_in_the_runner_and_imports_nothing_of_the_course() -> None:
-    """kernel and worker use it inside the sandbox; it must hold plain data code only (no shortcut to a kernel)."""
-    assert "grading/model.py" in sandbox.RUNNER_MODULES
-    source = model.__file__ and open(model.__file__).read()
-    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert all(not line.startswith("from autograder") for line in imports), imports
+    """kernel and worker use it inside the sandbox; it must hold plain data code only (no shortcut to a kernel):
+    of the course it imports only the message record, which imports nothing at all."""
+    assert {"grading/model.py", "message.py"} <= set(sandbox.RUNNER_MODULES)
+    for module, allowed in ((model, ("from autograder.message import",)), (message, ())):
+        source = open(str(module.__file__)).read()
+        imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+        assert all(not line.startswith("from autograder") or line.startswith(allowed) for line in imports), imports
+        assert all("autograder" not in line for line in imports if line.startswith("import ")), imports
 
 
 def test_a_submission_travels_as_plain_data_and_back() -> None:

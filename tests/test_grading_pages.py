@@ -11,6 +11,7 @@ import pytest
 from autograder.checks import ASSIGNMENTS
 from autograder.grading import outputs, pages, sections
 from autograder.grading.model import Result, Row
+from autograder.message import say
 from tests.test_names_travel import CODE, ROWS  # the README's table, parsed one way for both tests
 
 
@@ -64,7 +65,8 @@ def _optimizers_result() -> Result:
     assignment = ASSIGNMENTS["optimizers"]
     statuses = ["passed", "failed", "partial", "passed", "timeout", "passed", "passed"]
     rows = tuple(Row("alice", "optimizers", "optimizers.ipynb", q.grade_id, q.points if st == "passed" else 0.5
-                     if st == "partial" else 0.0, q.points, st, f"{q.grade_id}: {st}")
+                     if st == "partial" else 0.0, q.points, st,
+                     say("check.error", grade_id=q.grade_id, error=st))
                  for q, st in zip(assignment.questions, statuses, strict=True))
     return Result("alice", "optimizers", "optimizers.ipynb", "upload", False, 1234567890123456789, (), {}, 0.4, rows)
 

@@ -16,6 +16,7 @@ import pytest
 from autograder.grading import pipeline, records
 from autograder.grading.collect import collect, current_fingerprint, fingerprint
 from autograder.grading.model import Result, Row, Submission
+from autograder.message import say
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from fakecourse import checks, notebooks
@@ -27,7 +28,7 @@ CHECKS = "fakecourse.checks:get_assignment"
 def _stored(sub: Submission, source: str | None) -> Result:
     """A full-marks result for `sub`, graded from `source`."""
     rows = tuple(Row(sub.student_id, FAKE.id, FAKE.notebook, q.grade_id, float(q.points), float(q.points), "passed",
-                     "ok") for q in FAKE.questions)
+                     say("upload.problem", reason="ok")) for q in FAKE.questions)
     return Result(sub.student_id, FAKE.id, FAKE.notebook, sub.origin, False, 1, (), {}, 0.1, rows, source=source)
 
 
@@ -107,3 +108,4 @@ def test_a_student_added_between_runs_gets_neither_an_id_nor_a_grade_of_another(
     assert len({r.source for r in resumed.values()}) == 3
     origins = [json.loads(p.read_text())["origin"] for p in (settings.out / "results").glob("*.json")]
     assert len(origins) == len(set(origins)) == 3
+

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from autograder.checks.messages import text
 from autograder.grading import pipeline
-from autograder.grading.model import Limits
+from autograder.grading.model import Limits, Result
 from autograder.submit import submit as submit_helper
 from tests.sandbox_required import sandbox_marks
 from tests.serve_helpers import CORPUS, issue_tokens, request, start, submit, wait_idle
@@ -82,11 +83,17 @@ def _rows(rows: list[dict[str, Any]]) -> list[tuple[str, float, str, str]]:
     return [(r["grade_id"], r["score"], r["status"], r["message"]) for r in rows]
 
 
+def _batch_rows(result: Result) -> list[tuple[str, float, str, str]]:
+    """The batch's rows as the service words them: the message in the language of the student's notebook."""
+    return [(r.grade_id, r.score, r.status, text(r.message, result.language)) for r in result.rows]
+
+
 def test_every_corpus_notebook_gets_the_batch_rows(both: dict[str, Any]) -> None:
     """Same student, same notebook: the service's rows (score, status, message) are the batch's, hostile or not."""
     for student, (status, reply) in both["replies"].items():
         batch = both["batch"][student]
-        assert _rows(reply["rows"]) == [(r.grade_id, r.score, r.status, r.message) for r in batch.rows], student
+        assert _rows(reply["rows"]) == _batch_rows(batch), student
+        assert [r["code"] for r in reply["rows"]] == [r.message.code for r in batch.rows], student
         assert reply["score"] == batch.total
         assert status == (422 if all(r.status == "malformed" for r in batch.rows) else 200), student
         assert set(CASES[student][1].values()) >= {r["status"] for r in reply["rows"]}  # the corpus' own verdicts
@@ -96,7 +103,7 @@ def test_refusals_are_one_line_and_stored_results_match(both: dict[str, Any], se
     """Not a notebook / another assignment's: 422 with the batch's reason; every submission has its one result."""
     for student in ("truncated-json", "empty-file", "not-utf8", "other-assignment"):
         status, reply = both["replies"][student]
-        assert status == 422 and reply["error"] == both["batch"][student].rows[0].message
+        assert status == 422 and reply["error"] == text(both["batch"][student].rows[0].message)
         assert "\n" not in reply["error"]
     health = wait_idle(served["url"])
     assert health["ok"] and health["submissions"] == health["results"] >= len(CORPUS_STUDENTS)

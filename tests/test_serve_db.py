@@ -15,6 +15,7 @@ from autograder.cli import main
 from autograder.grading import records
 from autograder.grading.model import Result, Row
 from autograder.grading.service.db import Base, Store, url_for
+from autograder.message import say
 
 
 def test_migrations_create_the_models_schema(tmp_path: Path) -> None:
@@ -57,9 +58,10 @@ def test_a_submission_gets_at_most_one_result(tmp_path: Path) -> None:
     store = Store(url_for(str(tmp_path / "s.db")))
     sid = store.add("alice", "fake", b"{}", "0" * 64, False, 1.0)
     assert store.ungraded() == [sid]
-    row = Row("alice", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", "ok")
+    row = Row("alice", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", say("upload.problem", reason="ok"))
     first = Result("alice", "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
     assert store.save(sid, first, records.result_bytes(first), refused=False)
     assert not store.save(sid, first, records.result_bytes(first), refused=False)
     assert store.counts() == {"submissions": 1, "results": 1} and store.ungraded() == []
     store.close()
+

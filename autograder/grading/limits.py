@@ -7,9 +7,12 @@ whatever exceeds one is the submission's problem, reported in its row with the l
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from autograder.grading.protocol import MAX_MESSAGE_BYTES
+from autograder.message import Message, say
 
 #: A notebook file larger than this is refused unread.
 NOTEBOOK_BYTES = 32 << 20
@@ -37,6 +40,8 @@ NOTE_CHARS = 300
 #: A question's diagnosis in grades.csv and the feedback: long enough for the student's failing line and the
 #: whole exception text (the checks never cut them), short enough that 20 questions stay far below RESULT_BYTES.
 MESSAGE_CHARS = 2_000
+#: A question's message as stored (its code, parameters and nested messages as JSON): bounds a row's size.
+MESSAGE_JSON = 8_000
 OUTPUT_CHARS = 256 << 10
 #: The stored result as a whole; feedback and Gradescope files are rendered from it, so they stay small too.
 RESULT_BYTES = 2 << 20
@@ -47,19 +52,37 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
-def bounded_notes(notes: list[str]) -> list[str]:
-    """At most NOTES notes of at most NOTE_CHARS each; a last note says how many were dropped."""
-    kept = [clip(str(n), NOTE_CHARS) for n in notes[:NOTES]]
-    if len(notes) > NOTES:
-        kept.append(f"... and {len(notes) - NOTES} more notes (only the first {NOTES} are kept)")
+def bounded_message(message: Message, chars: int = MESSAGE_CHARS) -> Message:
+    """`message` with each text parameter on one line and at most `chars` long, tighter still while its JSON form
+    exceeds MESSAGE_JSON (the student's exception text can be long, and messages nest)."""
+    for limit in (chars, 200, 40):
+        short = message.map_text(functools.partial(_one_line, limit=limit))
+        if len(json.dumps(short.to_plain())) <= MESSAGE_JSON:
+            return short
+    return say("results.too_long")
+
+
+def _one_line(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters."""
+    return clip(" ".join(text.split()), limit)
+
+
+def bounded_notes(notes: list[Message]) -> list[Message]:
+    """At most NOTES notes, each text in them at most NOTE_CHARS long; a last note says how many were dropped (notes
+    bounded already stay as they are)."""
+    kept = [bounded_message(n, NOTE_CHARS) for n in notes[:NOTES]]
+    if len(notes) == NOTES + 1 and notes[-1].code == "note.more_notes":
+        kept.append(notes[-1])
+    elif len(notes) > NOTES:
+        kept.append(say("note.more_notes", count=len(notes) - NOTES, limit=NOTES))
     return kept
 
 
 def bounded_result(result: dict[str, Any]) -> dict[str, Any]:
-    """A stored result with every list and text that came from the submission capped."""
+    """A stored result (its JSON form) with every list and text that came from the submission capped."""
     output = result.get("output") or {}
     capped = {str(k)[:40]: clip(str(v), OUTPUT_CHARS) for k, v in list(output.items())[:8]}
+    notes = list(result.get("notes") or [])[:NOTES + 1]
     if any(len(str(v)) > OUTPUT_CHARS for v in output.values()):
-        capped["truncated"] = f"captured output beyond {OUTPUT_CHARS} characters per stream was cut"
-    return {**result, "notes": bounded_notes(list(result.get("notes") or [])), "output": capped,
-            "origin": clip(str(result.get("origin", "")), NAME_CHARS)}
+        notes.append(say("note.output_capped", limit=OUTPUT_CHARS).to_plain())
+    return {**result, "notes": notes, "output": capped, "origin": clip(str(result.get("origin", "")), NAME_CHARS)}

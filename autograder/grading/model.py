@@ -13,8 +13,9 @@
 Everything that crossed a process or network boundary (a Job in the worker, a Reply in the grader, a Result
 from a Dask worker or from disk, a Submission on a Dask worker) is rebuilt by `from_json` / `from_plain`,
 which checks every field's type and size and raises `BadRecord` naming the first problem. Plain data only:
-JSON types (and a notebook's bytes), never an object. This module imports nothing from the course and holds
-no code a student could use: it ships in the sandbox's runner.
+JSON types (and a notebook's bytes), never an object. This module imports nothing from the course but the plain
+message record (autograder/message.py, which imports nothing) and holds no code a student could use: it ships in
+the sandbox's runner.
 """
 
 from __future__ import annotations
@@ -27,11 +28,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from autograder.message import BadMessage, Message, say
+
 #: kernel.run's exit code when the results could not be written (disk full, memory): not the student's exit.
 EXIT_RESULTS_UNWRITABLE = 70
 
 #: grades.csv's header, fixed by the course.
 HEADER = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status", "message")
+
+#: The version of a stored result's form. 2: messages and notes are codes with parameters (autograder/message.py)
+#: and rows name their mistakes by id; results without it were written with English text and are regraded.
+RESULT_SCHEMA = 2
+
+#: A mistake's id (autograder/checks: Mistake.id), as rows store it.
+MISTAKE_ID = re.compile(r"[a-z0-9_]{1,60}")
 
 #: How a result names its sandbox (the report warns about any other).
 SANDBOXED, UNSANDBOXED = "bubblewrap", "NONE (rlimits only)"
@@ -46,6 +56,10 @@ MAX_ITEMS = 10_000
 
 class BadRecord(ValueError):
     """A record read from JSON is malformed: the message names the field and the problem."""
+
+
+class StaleRecord(BadRecord):
+    """A stored result of an older form (RESULT_SCHEMA): it is regraded, never read as if it were current."""
 
 
 # --- text from the other side of the trust boundary ------------------------------------------------------
@@ -143,6 +157,29 @@ def _texts(value: Any, what: str, limit: int = MAX_TEXT) -> tuple[str, ...]:
     return tuple(_text(v, f"{what}[{i}]", limit) for i, v in enumerate(value))
 
 
+def _message(value: Any, what: str) -> Message:
+    """A Message from its plain form (autograder/message.py checks and caps every part)."""
+    try:
+        return Message.from_plain(value)
+    except BadMessage as exc:
+        raise BadRecord(f"{what}: {exc}") from None
+
+
+def _mistakes(value: Any, what: str) -> tuple[str, ...]:
+    """A short list of mistake ids."""
+    if not isinstance(value, list | tuple) or len(value) > 20:
+        raise BadRecord(f"{what} is not a list of at most 20 mistake ids")
+    for item in value:
+        if not isinstance(item, str) or not MISTAKE_ID.fullmatch(item):
+            raise BadRecord(f"{what} holds {str(item)[:40]!r}, which is not a mistake id")
+    return tuple(value)
+
+
+def safe_message(message: Message) -> Message:
+    """`message` with every text parameter made safe (safe_text, on one line): it is shown in every output."""
+    return message.map_text(lambda text: safe_text(text, lines=False))
+
+
 def _text_map(value: Any, what: str, limit: int = MAX_TEXT) -> dict[str, str]:
     """A {str: str} object of at most 100 entries."""
     if not isinstance(value, dict) or len(value) > 100:
@@ -205,24 +242,23 @@ class Submission:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What was decided about one question: status, one-line reason, score, and the known mistake it matched.
+    """What was decided about one question: status, the reason (a message), score, and the ids of the known
+    mistakes it matched.
 
     Decided before any code runs (tampered, missing, forbidden, malformed: score 0), or by judging its outputs.
     """
 
     status: str
-    message: str
+    message: Message
     score: float = 0.0
-    mistake: str = ""
+    mistakes: tuple[str, ...] = ()
 
 
 def forbidden(functions: tuple[str, ...], used: list[str], *, called: bool) -> Verdict:
     """The one wording of a forbidden-shortcut verdict: found in the source (`called`=False) or tripped at run time."""
     names, shortcuts = ", ".join(functions), ", ".join(used)
-    if called:
-        return Verdict("forbidden", f"{names} called {shortcuts}, which this exercise forbids")
-    return Verdict("forbidden", f"{names} uses {shortcuts}, which this exercise forbids: write the computation "
-                                "yourself")
+    return Verdict("forbidden", say("forbidden.called" if called else "forbidden.uses", functions=names,
+                                    shortcuts=shortcuts))
 
 
 # --- what the grader sends to a sandboxed worker, and what comes back -----------------------------------
@@ -361,7 +397,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of grades.csv: one student's result on one graded cell."""
+    """One line of grades.csv: one student's result on one graded cell; `message` is rendered to text only where
+    it is shown (autograder/checks/messages.py), `mistakes` are the ids of the known mistakes it matched."""
 
     student_id: str
     assignment: str
@@ -370,32 +407,34 @@ class Row:
     score: float
     max_score: float
     status: str
-    message: str
-    #: The known mistake the diagnosis names ("eps inside the square root"), or "" when none matched.
-    mistake: str = ""
+    message: Message
+    mistakes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Every text field made safe (safe_text): a row can never hold text an output cannot."""
-        _safe_fields(self, ("student_id", "assignment", "notebook", "grade_id", "status", "message", "mistake"))
+        _safe_fields(self, ("student_id", "assignment", "notebook", "grade_id", "status"))
+        object.__setattr__(self, "message", safe_message(self.message))
+        object.__setattr__(self, "mistakes", tuple(safe_text(m, lines=False) for m in self.mistakes))
 
     def to_json(self) -> dict[str, Any]:
         """The row as stored in a result file."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "message": self.message.to_plain(),
+                "mistakes": list(self.mistakes)}
 
     @staticmethod
     def from_json(raw: Any, what: str = "row") -> Row:
         """A Row from its stored form: every field typed, the score within [0, max_score], a plain status."""
-        names = frozenset(f.name for f in fields(Row))
-        data = _object(raw, what, names - {"mistake"}, frozenset({"mistake"}))
+        data = _object(raw, what, frozenset(f.name for f in fields(Row)))
         texts = {k: _text(data[k], f"{what} {k}", 2000)
-                 for k in ("student_id", "assignment", "notebook", "grade_id", "status", "message")}
+                 for k in ("student_id", "assignment", "notebook", "grade_id", "status")}
         score, top = _number(data["score"], f"{what} score"), _number(data["max_score"], f"{what} max_score")
         if not 0.0 <= score <= top or not STATUS.fullmatch(texts["status"]):
             raise BadRecord(f"{what} has score {score} or status {texts['status'][:30]!r} out of range")
-        return Row(**texts, score=score, max_score=top, mistake=_text(data.get("mistake", ""), f"{what} mistake", 2000))
+        return Row(**texts, score=score, max_score=top, message=_message(data["message"], f"{what} message"),
+                   mistakes=_mistakes(data["mistakes"], f"{what} mistakes"))
 
 
-#: Fields of a stored result, in the order they are written.
+#: Fields of a stored result, in the order they are written (after "schema": RESULT_SCHEMA).
 _RESULT_FIELDS = ("student_id", "assignment", "notebook", "origin", "late", "seed", "notes", "output", "seconds",
                   "rows", "worker", "key_id", "sandbox", "submitted", "source", "language")
 #: Result fields left out of the stored form while unset (None).
@@ -418,7 +457,7 @@ class Result:
     origin: str
     late: bool
     seed: int | None
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
     output: dict[str, str]
     seconds: float
     rows: tuple[Row, ...]
@@ -432,7 +471,7 @@ class Result:
         """Every text field made safe (safe_text), captured output keeping its lines."""
         _safe_fields(self, ("student_id", "assignment", "notebook", "origin", "worker", "key_id", "sandbox",
                             "source"))
-        object.__setattr__(self, "notes", tuple(safe_text(note, lines=False) for note in self.notes))
+        object.__setattr__(self, "notes", tuple(safe_message(note) for note in self.notes))
         object.__setattr__(self, "output", {safe_text(k, lines=False): safe_text(v) for k, v in self.output.items()})
     #: The language of the submitted notebook (metadata.autograder.language): its feedback is rendered in it.
     language: str | None = None
@@ -444,19 +483,23 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: plain JSON, unstamped fields left out."""
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {"schema": RESULT_SCHEMA}
         for name in _RESULT_FIELDS:
             value = getattr(self, name)
             if value is None and name in _OPTIONAL_RESULT_FIELDS:
                 continue
             data[name] = value
-        return {**data, "notes": list(self.notes), "output": dict(self.output),
+        return {**data, "notes": [note.to_plain() for note in self.notes], "output": dict(self.output),
                 "rows": [row.to_json() for row in self.rows]}
 
     @staticmethod
     def from_json(raw: Any, what: str = "result") -> Result:
-        """A Result from its stored or sent form; BadRecord naming the first problem."""
-        required = frozenset(_RESULT_FIELDS[:10])
+        """A Result from its stored or sent form; StaleRecord for an older form, BadRecord naming the first problem."""
+        if isinstance(raw, dict) and raw.get("schema") != RESULT_SCHEMA:
+            schema = raw.get("schema", 1)
+            raise StaleRecord(f"{what} was written by another version of the grader (result schema "
+                              f"{str(schema)[:10]}, this one reads {RESULT_SCHEMA}): it is regraded")
+        required = frozenset(("schema", *_RESULT_FIELDS[:10]))
         data = _object(raw, what, required, frozenset(_OPTIONAL_RESULT_FIELDS))
         seed = None if data["seed"] is None else _integer(data["seed"], f"{what} seed")
         rows = data["rows"]
@@ -467,7 +510,7 @@ class Result:
         return Result(
             _text(data["student_id"], f"{what} student_id", 200), _text(data["assignment"], f"{what} assignment", 200),
             _text(data["notebook"], f"{what} notebook", 200), _text(data["origin"], f"{what} origin", 4000),
-            _flag(data["late"], f"{what} late"), seed, _texts(data["notes"], f"{what} notes", 4000),
+            _flag(data["late"], f"{what} late"), seed, _notes(data["notes"], f"{what} notes"),
             _text_map(data["output"], f"{what} output"), _number(data["seconds"], f"{what} seconds"),
             tuple(Row.from_json(r, f"{what} row {i}") for i, r in enumerate(rows)), **optional,
             submitted=None if data.get("submitted") is None else _flag(data["submitted"], f"{what} submitted"),
@@ -481,6 +524,13 @@ class Result:
         except (ValueError, RecursionError) as exc:
             raise BadRecord(f"{what} is not JSON: {exc}") from None
         return Result.from_json(raw, what)
+
+
+def _notes(value: Any, what: str) -> tuple[Message, ...]:
+    """A result's notes: a list of at most 1000 messages (what is stored is capped further: limits.bounded_notes)."""
+    if not isinstance(value, list | tuple) or len(value) > 1000:
+        raise BadRecord(f"{what} is not a list of at most 1000 messages")
+    return tuple(_message(note, f"{what}[{i}]") for i, note in enumerate(value))
 
 
 # --- one batch -----------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVE
 #: Parts of the course package the sandbox must not contain: a stub with no code stands in for each.
 WITHHELD = ("reference", "checks/mistakes")
 #: The grader's own modules the worker and the forked child import; nothing else of autograder/grading.
-RUNNER_MODULES = ("__init__.py", "plain.py", "device.py", "grading/__init__.py", "grading/worker.py",
+RUNNER_MODULES = ("__init__.py", "plain.py", "device.py", "message.py", "grading/__init__.py", "grading/worker.py",
                   "grading/kernel.py", "grading/model.py", "grading/protocol.py", "grading/assignments.py",
                   "grading/cgroups.py", "grading/isolation.py", "grading/template.py", "grading/phases.py")
 #: What student code sees in place of the runner: what the released notebooks' setup cells import, and

@@ -17,6 +17,7 @@ from autograder.grading import records
 from autograder.grading.core import Cancelled, Grader
 from autograder.grading.model import Result, Submission
 from autograder.grading.service.db import Store
+from autograder.message import say
 
 log = logging.getLogger("autograder.serve")
 
@@ -89,4 +90,4 @@ class Grading:
 
 def _late(result: Result) -> Result:
     """The result marked late (the policy's deadline; the grade itself is unchanged)."""
-    return dataclasses.replace(result, late=True, notes=("submitted after the deadline",) + result.notes)
+    return dataclasses.replace(result, late=True, notes=(say("note.after_deadline"),) + result.notes)
