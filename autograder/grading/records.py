@@ -18,7 +18,7 @@ from typing import Any
 from autograder.checks import messages
 from autograder.grading.collect import current_fingerprint
 from autograder.grading.limits import RESULT_BYTES, bounded_message, bounded_notes, bounded_result
-from autograder.grading.model import HEADER, BadRecord, Result, Row, Submission
+from autograder.grading.model import HEADER, BadRecord, Result, Row, StaleRecord, Submission
 from autograder.message import say
 
 
@@ -77,8 +77,9 @@ def read_result(path: Path) -> Result:
 def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[str, str]]:
     """(student_id -> stored result for this assignment, student_id -> why its file cannot be used).
 
-    The id of an unusable file is its name (results/<id>.json): that student is regraded by --resume, or
-    gets an error row in the outputs; results of another assignment are left alone.
+    The id of an unusable file is its name (results/<id>.json): that student is regraded by --resume (and by
+    any run when the file is of an older form, see `stale`), or gets an error row in the outputs; results of
+    another assignment are left alone.
     """
     results, broken = {}, {}
     for path in sorted((out / "results").glob("*.json")):
@@ -94,6 +95,19 @@ def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[
             continue
         results[result.student_id] = result
     return results, broken
+
+
+def stale(out: Path) -> set[str]:
+    """The ids whose stored result was written in an older form (model.RESULT_SCHEMA): each is regraded."""
+    found = set()
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            read_result(path)
+        except StaleRecord:
+            found.add(path.stem)
+        except BadRecord:
+            continue
+    return found
 
 
 def load_results(out: Path, assignment_id: str) -> dict[str, Result]:

@@ -37,7 +37,9 @@ class Grading:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> int:
-        """Queue every submission still without a result, start the threads; how many were recovered."""
+        """Queue every submission still without a result (or with one of an older form), start the threads; how many
+        were recovered."""
+        self.store.forget_stale()
         waiting = self.store.ungraded()
         for submission_id in waiting:
             self.queue.put(submission_id)
