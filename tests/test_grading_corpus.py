@@ -189,7 +189,7 @@ def test_hostile_text_leaves_every_output_written_and_clean(graded: dict) -> Non
     files = [p for p in graded["out"].rglob("*") if p.is_file() and p.suffix in (".csv", ".json", ".html")]
     assert len(files) >= 3 * len(CASES)
     for path in files:
-        text = path.read_bytes().decode("utf-8")
-        assert not DANGEROUS.intersection(text), (path, ascii(sorted(DANGEROUS.intersection(text))[:5]))
+        content = path.read_bytes().decode("utf-8")
+        assert not DANGEROUS.intersection(content), (path, ascii(sorted(DANGEROUS.intersection(content))[:5]))
     message = {r.grade_id: text(r.message) for r in graded["results"]["raises-surrogate"].rows}
     assert "bad \ufffd value" in message["test_scale"]
