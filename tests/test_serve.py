@@ -269,7 +269,7 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
         assert page.inner_text("#result").startswith("Score: 5 / 5")
         page.click("#feedback")
         page.wait_for_load_state()
-        assert "bob" in page.content() and "all 4 cases right" in page.content()
+        assert "bob" in page.content() and "all 4 cases match the reference" in page.content()
         page.goto(served["url"] + "api/submissions/1")  # honest's first submission: not bob's
         assert "no such submission of yours" in page.content()
         browser.close()
