@@ -43,7 +43,7 @@ def sweep_level(n: int) -> dict[str, Any]:
             runs += 1
             full += outcome.score == outcome.max_score
             if outcome.score != outcome.max_score:
-                failures.append(f"{name}, seed {seed}: {outcome.message}")
+                failures.append(f"{name}, seed {seed}: {outcome.text()}")
             worst = max(worst, (target_ratio(case, out), name, seed))
         for name, loop in UNTAMED.items():
             out = question.call({"train": loop}, case)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from autograder.checks import ASSIGNMENTS, get_assignment
-from autograder.checks.spec import ERROR_KEY, STATUSES, Outcome
+from autograder.checks.messages import text
+from autograder.checks.spec import ERROR_KEY, STATUSES, Outcome, error_message
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [(a, q) for a in ASSIGNMENTS.values() for q in a.questions]
@@ -106,7 +107,7 @@ def test_call_and_judge_never_crash_on_garbage(assignment, question, kind: str) 
         assert all(ERROR_KEY in o for o in outputs), outputs
     outcome = question.judge(cases, outputs)
     assert isinstance(outcome, Outcome) and outcome.status in STATUSES
-    assert outcome.score == 0 and outcome.message and "Traceback" not in outcome.message
+    assert outcome.score == 0 and outcome.text() and "Traceback" not in outcome.text()
 
 
 @pytest.mark.parametrize("assignment, question", QUESTIONS, ids=IDS)
@@ -148,21 +149,23 @@ def test_solutions_get_full_marks_with_tensor_or_numpy_outputs(assignment, quest
     outputs = [question.call(functions, c) for c in cases]
     for outs in (outputs, [_to_numpy(o) for o in outputs]):
         outcome = question.judge(cases, outs)
-        assert (outcome.score, outcome.status) == (question.points, "passed"), outcome.message
+        assert (outcome.score, outcome.status) == (question.points, "passed"), outcome.text()
 
 
 def test_wrong_dtype_device_and_nan_are_described() -> None:
     question = ASSIGNMENTS["optimizers"].question("sgd_step_basic")
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
-    as_float32 = question.call({"sgd_step": lambda p, g, s, lr, **k: (p - lr * g).float()}, cases[0])
-    assert "expected dtype torch.float64" in as_float32[ERROR_KEY]
-    elsewhere = question.call({"sgd_step": lambda p, g, s, lr, **k: torch.empty_like(p, device="meta")}, cases[0])
-    assert "expected a tensor on" in elsewhere[ERROR_KEY] and "got meta" in elsewhere[ERROR_KEY]
+    as_float32 = text(error_message(question.call({"sgd_step": lambda p, g, s, lr, **k: (p - lr * g).float()},
+                                                  cases[0])))
+    assert "expected dtype torch.float64" in as_float32
+    elsewhere = text(error_message(question.call(
+        {"sgd_step": lambda p, g, s, lr, **k: torch.empty_like(p, device="meta")}, cases[0])))
+    assert "expected a tensor on" in elsewhere and "got meta" in elsewhere
     exits = question.call({"sgd_step": lambda *a, **k: exit(3)}, cases[0])
-    assert exits[ERROR_KEY].startswith("raised SystemExit")
+    assert ERROR_KEY in exits and text(error_message(exits)).startswith("raised SystemExit")
     nan = question.call({"sgd_step": lambda p, g, s, lr, **k: p * float("nan")}, cases[0])
     outcome = question.judge(cases[:1], [nan])
-    assert outcome.score == 0 and "NaN where the reference is finite" in outcome.message
+    assert outcome.score == 0 and "NaN where the reference is finite" in outcome.text()
 
 
 def test_forbidden_shortcut_is_reported_as_such() -> None:
@@ -179,7 +182,7 @@ def test_forbidden_shortcut_is_reported_as_such() -> None:
         return param - lr * grad
 
     outcome = question.judge(cases, [question.call({"sgd_step": cheat}, c) for c in cases])
-    assert outcome.status == "forbidden" and "torch.optim" in outcome.message
+    assert outcome.status == "forbidden" and "torch.optim" in outcome.text()
 
 
 def test_exploding_judge_measures_the_loss_itself() -> None:
@@ -190,10 +193,10 @@ def test_exploding_judge_measures_the_loss_itself() -> None:
         return {"loss": [0.0] * 3, "grad_norm": [1.0] * 3}  # trains nothing, claims success
 
     outcome = question.judge(cases, [question.call({"train": liar}, c) for c in cases])
-    assert outcome.score == 0 and "1.00 x the starting loss" in outcome.message
-    assert "optimizer steps (measured by the grader)" in outcome.message
+    assert outcome.score == 0 and "1.00 x the starting loss" in outcome.text()
+    assert "optimizer steps (measured by the grader)" in outcome.text()
     junk = question.judge(cases, [question.call({"train": lambda *a: None}, c) for c in cases])
-    assert junk.score == 0 and "must return a dict" in junk.message
+    assert junk.score == 0 and "must return a dict" in junk.text()
 
 
 def test_hidden_seed_follows_the_nbgrader_student_folder(tmp_path: Path) -> None:

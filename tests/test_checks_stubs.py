@@ -21,8 +21,8 @@ def test_stubs_score_zero(assignment_id: str, question) -> None:
     functions = {name: _stub for name in question.functions}
     cases = question.make_cases(torch.Generator().manual_seed(1234), True)
     outcome = question.judge(cases, [question.call(functions, case) for case in cases])
-    assert outcome.score == 0, f"{assignment_id}/{question.grade_id}: a stub earned {outcome.score}: {outcome.message}"
-    assert "NotImplementedError" in outcome.message
+    assert outcome.score == 0, f"{assignment_id}/{question.grade_id}: a stub earned {outcome.score}: {outcome.text()}"
+    assert "NotImplementedError" in outcome.text()
 
 
 def test_raising_whenever_error_if_nonfinite_is_set_is_wrong() -> None:
@@ -42,4 +42,4 @@ def test_raising_whenever_error_if_nonfinite_is_set_is_wrong() -> None:
     question = get_assignment("clipping").question("clip_grad_norm_flags")
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
     outcome = question.judge(cases, [question.call({"clip_grad_norm": clip_grad_norm}, c) for c in cases])
-    assert outcome.status == "partial" and "finite gradients, error_if_nonfinite=True" in outcome.message
+    assert outcome.status == "partial" and "finite gradients, error_if_nonfinite=True" in outcome.text()

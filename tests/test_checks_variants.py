@@ -157,10 +157,10 @@ def test_optimizer_variants(grade_id: str, name: str, fn: Callable[..., Any], na
 def _expect(outcome: Outcome, named: str | None) -> None:
     """Full marks for a correct variant; otherwise fewer points and the bug named in the message."""
     if named is None:
-        assert outcome.status == "passed", outcome.message
+        assert outcome.status == "passed", outcome.text()
         return
-    assert outcome.score < outcome.max_score and named in outcome.message, outcome.message
-    if outcome.mistake is not None:
+    assert outcome.score < outcome.max_score and named in outcome.text(), outcome.text()
+    if outcome.mistakes:
         assert outcome.score <= outcome.max_score * MISTAKE_CAP
 
 
@@ -303,10 +303,10 @@ def test_backprop_variants(grade_id: str, functions: dict[str, Callable[..., Any
 
 def test_student_exception_shows_its_frame_and_whole_text() -> None:
     outcome = grade("backprop", "mse_loss", mse_loss=mse_long_error)
-    assert outcome.score == 0 and "raised ValueError: shapes do not match" in outcome.message
-    assert " END" in outcome.message, "the exception text must not be cut"
-    assert "in mse_long_error, test_checks_variants.py, line" in outcome.message
-    assert "raise ValueError(" in outcome.message, "the failing source line is quoted"
+    assert outcome.score == 0 and "raised ValueError: shapes do not match" in outcome.text()
+    assert " END" in outcome.text(), "the exception text must not be cut"
+    assert "in mse_long_error, test_checks_variants.py, line" in outcome.text()
+    assert "raise ValueError(" in outcome.text(), "the failing source line is quoted"
 
 
 # ---- clipping ------------------------------------------------------------------------------------------
@@ -381,7 +381,7 @@ def test_clipping_variants(grade_id: str, functions: dict[str, Callable[..., Any
     outcome = grade("clipping", grade_id, **functions)
     _expect(outcome, named)
     if named == "scaled only when total > max_norm":
-        assert "per-tensor" not in outcome.message
+        assert "per-tensor" not in outcome.text()
 
 
 # ---- more of the family: realistic slips beyond the issue's list, each named ------------------------------

@@ -378,20 +378,24 @@ def test_scan_never_parses_in_two_threads_at_once(monkeypatch: pytest.MonkeyPatc
 def test_the_forbidden_status_comes_from_the_field_not_the_wording(aid: str) -> None:
     """An output marked by forbidden_output scores forbidden; an error text that merely reads 'forbidden: ' does not."""
     from autograder.checks import ASSIGNMENTS
-    from autograder.checks.spec import ERROR_KEY
+    from autograder.checks.messages import text
+    from autograder.checks.spec import ERROR_KEY, error_message
 
     question = ASSIGNMENTS[aid].questions[0]
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
-    marked = forbidden.forbidden_output("torch.optim.Adam was called inside the graded function", "torch.optim.Adam")
-    assert forbidden.is_forbidden(marked) and marked[ERROR_KEY].startswith("forbidden: ")  # what the student reads
+    marked = forbidden.forbidden_output("torch.optim.Adam")
+    assert forbidden.is_forbidden(marked) and text(error_message(marked)).startswith("forbidden: ")  # the student's
     outcome = question.judge(cases, [marked] * len(cases))
-    assert outcome.status == "forbidden" and outcome.score == 0.0 and "torch.optim.Adam was called" in outcome.message
-    worded = question.judge(cases, [{ERROR_KEY: "forbidden: I printed this myself"}] * len(cases))
+    assert outcome.status == "forbidden" and outcome.score == 0.0 and "torch.optim.Adam was called" in outcome.text()
+    forged = {ERROR_KEY: marked[ERROR_KEY]}  # the same message, without the field
+    worded = question.judge(cases, [forged] * len(cases))
     assert worded.status != "forbidden" and worded.score == 0.0
     assert not forbidden.is_forbidden({ERROR_KEY: "forbidden: x"}) and not forbidden.is_forbidden("forbidden: x")
 
 
 def test_the_notebook_check_words_a_scanned_shortcut_as_before() -> None:
     """The student-visible message of the source scan is unchanged: '<grade_id>: forbidden: f uses ... (write ...)'."""
-    assert forbidden.used_message("adam_step", ["torch.optim", "Tensor.backward"]) == (
+    from autograder.checks.messages import text
+
+    assert text(forbidden.used_message("adam_step", ["torch.optim", "Tensor.backward"])) == (
         "forbidden: adam_step uses torch.optim, Tensor.backward (write the computation yourself)")

@@ -33,23 +33,23 @@ def grade(assignment: str, grade_id: str, functions: Mapping[str, Callable[..., 
 
 
 def has_name(outcome: Outcome, name: str) -> bool:
-    """Is `name` one of the names in outcome.mistake (several joined by ' / ' when the cases cannot tell them
-    apart)? Matched as a whole segment, because one name ('m-hat / v-hat') holds the separator itself."""
-    return outcome.mistake is not None and f" / {name} / " in f" / {outcome.mistake} / "
+    """Is `name` the display name of one of the mistakes the outcome names by id (several when the cases cannot
+    tell them apart)?"""
+    return name in outcome.names()
 
 
 def assert_named(outcome: Outcome, name: str) -> None:
     """The exact name in the structured field and the message, at most half the points, and the cost said."""
-    assert has_name(outcome, name), f"expected {name!r}, got {outcome.mistake!r}: {outcome.message}"
-    assert name in outcome.message, outcome.message
+    assert has_name(outcome, name), f"expected {name!r}, got {outcome.names()!r}: {outcome.text()}"
+    assert name in outcome.text(), outcome.text()
     assert outcome.score <= outcome.max_score * MISTAKE_CAP, outcome
-    assert f"{outcome.score:g} of {outcome.max_score:g} points" in outcome.message, outcome.message
+    assert f"{outcome.score:g} of {outcome.max_score:g} points" in outcome.text(), outcome.text()
 
 
 def assert_not_named(outcome: Outcome, *wrong: str) -> None:
     """Points lost, but none of the wrong names given."""
-    assert outcome.score < outcome.max_score, outcome.message
-    assert not any(has_name(outcome, name) for name in wrong), f"wrongly named {outcome.mistake!r}: {outcome.message}"
+    assert outcome.score < outcome.max_score, outcome.text()
+    assert not any(has_name(outcome, name) for name in wrong), f"wrongly named {outcome.names()!r}: {outcome.text()}"
 
 
 def test_every_named_mistake_has_a_hand_written_variant() -> None:

@@ -172,4 +172,4 @@ def test_backprop_student_gets_the_name(grade_id: str, name: str, functions: dic
 def test_the_students_without_bugs_pass(grade_id: str, functions: dict[str, Callable[..., Any]]) -> None:
     """The bug switches sit in an honest implementation: with none set, full marks."""
     outcome = grade("backprop", grade_id, functions)
-    assert outcome.status == "passed", outcome.message
+    assert outcome.status == "passed", outcome.text()

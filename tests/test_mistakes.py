@@ -42,7 +42,7 @@ def test_mistake_differs_and_is_named(spec: CheckSpec, mistake: Mistake) -> None
     assert any(differs[:visible]), f"the visible cases of {spec.grade_id} do not separate {mistake.name}"
     outcome = build(spec).judge(cases, outputs)
     assert outcome.score < spec.points
-    assert mistake.name in outcome.message, outcome.message
+    assert mistake.name in outcome.text(), outcome.text()
 
 
 @pytest.mark.parametrize("name, hyper", [

@@ -11,10 +11,11 @@ import torch
 from torch import Tensor
 
 from autograder import reference
-from autograder.checks.builder import CheckSpec, Mistake, on_device, student, tensor_out, unpack
+from autograder.checks.builder import CheckSpec, Mistake, case_label, on_device, output_of, student, tensor_out, unpack
 from autograder.checks.compare import Tolerance
 from autograder.checks.mistakes import backprop as wrong
 from autograder.checks.spec import Case, Functions, Output
+from autograder.message import say
 
 
 def tol(case: Case) -> Tolerance:
@@ -54,9 +55,9 @@ def _run_linear(functions: Functions, case: Case) -> Output:
     x, W, b, dout = (on_device(case[k], case, k) for k in ("x", "W", "b", "dout"))
     out, cache = unpack("linear_forward", student(functions, "linear_forward")(x, W, b), 2)
     grads = unpack("linear_backward", student(functions, "linear_backward")(dout, cache), 3)
-    result = {"out": tensor_out("linear_forward's out", out, tuple(dout.shape), x)}
+    result = {"out": tensor_out(output_of("linear_forward", "out"), out, tuple(dout.shape), x)}
     for name, value, like in zip(("dx", "dW", "db"), grads, (x, W, b), strict=True):
-        result[name] = tensor_out(f"linear_backward's {name}", value, tuple(like.shape), like)
+        result[name] = tensor_out(output_of("linear_backward", name), value, tuple(like.shape), like)
     return result
 
 
@@ -67,7 +68,8 @@ def _expect_linear(case: Case) -> Output:
 
 
 LINEAR = spec("linear", 2, ("linear_forward", "linear_backward"), _linear_cases, _run_linear, _expect_linear,
-               (Mistake("db averaged over the batch", "b is added to every row, so db = dout.sum(dim=0)",
+               (Mistake("linear_db_mean", "db averaged over the batch",
+                        "b is added to every row, so db = dout.sum(dim=0)",
                         lambda c: {"db": wrong.linear_db_mean(c["dout"])}),),
                "out = x W + b and its backward")
 
@@ -80,11 +82,12 @@ def _act_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     x[0, :3] = torch.tensor([0.0, 3.0, -3.0], dtype=torch.float64)  # exactly 0 and saturated values
     big = randn(gen, 3, 4, scale=300.0)
     big[0, :2] = torch.tensor([1e3, -1e3], dtype=torch.float64)  # exp(1e3) overflows: formulas must not use it raw
-    cases = [{"label": "4x5 inputs with a 0 and +-3", "x": x, "dout": randn(gen, 4, 5)},
-             {"label": "inputs up to +-1e3", "x": big, "dout": randn(gen, 3, 4)}]
+    cases = [{"label": case_label("label.act.zero"), "x": x, "dout": randn(gen, 4, 5)},
+             {"label": case_label("label.act.big"), "x": big, "dout": randn(gen, 3, 4)}]
     if hidden:
-        cases += [{"label": "3x2x4 inputs", "x": randn(gen, 3, 2, 4, scale=3.0), "dout": randn(gen, 3, 2, 4)},
-                  {**cases[0], "label": "float32 4x5 inputs", "dtype": "float32"}]
+        cases += [{"label": case_label("label.inputs", shape="3x2x4"), "x": randn(gen, 3, 2, 4, scale=3.0),
+                   "dout": randn(gen, 3, 2, 4)},
+                  {**cases[0], "label": case_label("label.inputs", shape="float32 4x5"), "dtype": "float32"}]
     return cases
 
 
@@ -95,8 +98,8 @@ def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistak
         x, dout = on_device(case["x"], case, "x"), on_device(case["dout"], case, "dout")
         out, cache = unpack(f"{name}_forward", student(functions, f"{name}_forward")(x), 2)
         dx = student(functions, f"{name}_backward")(dout, cache)
-        return {"out": tensor_out(f"{name}_forward's out", out, tuple(x.shape), x),
-                "dx": tensor_out(f"{name}_backward's dx", dx, tuple(x.shape), x)}
+        return {"out": tensor_out(output_of(f"{name}_forward", "out"), out, tuple(x.shape), x),
+                "dx": tensor_out(output_of(f"{name}_backward", "dx"), dx, tuple(x.shape), x)}
 
     def expect(case: Case) -> Output:
         """torch.autograd's output and input gradient."""
@@ -109,24 +112,27 @@ def _activation(name: str, points: float, fn: Callable[[Tensor], Tensor], mistak
 
 def _overflow(name: str) -> Mistake:
     """exp-based formulas overflow to inf/NaN on inputs of size 1e3."""
-    return Mistake(f"{name} not numerically stable (exp overflows for inputs of size 1e3)",
+    return Mistake(f"{name}_overflow", f"{name} not numerically stable (exp overflows for inputs of size 1e3)",
                    f"use torch.{name}, or a formula whose exp never sees a large positive argument",
                    lambda c: wrong.activation_from_exp(name, c["x"], c["dout"]),
                    matches=lambda c, out: wrong.overflowed(c["x"], out.get("out"), out.get("dx")))
 
 
 RELU = _activation("relu", 1, torch.relu, (Mistake(
-    "ReLU gradient passed at x = 0", "torch passes the gradient only where x > 0",
+    "relu_grad_at_zero", "ReLU gradient passed at x = 0", "torch passes the gradient only where x > 0",
     lambda c: {"dx": wrong.relu_grad_at_zero(c["x"], c["dout"])}),))
 SIGMOID = _activation("sigmoid", 1, torch.sigmoid, (Mistake(
-    "sigmoid derivative taken from the pre-activation", "use s (1 - s) with s = sigmoid(x), cached by the forward",
+    "sigmoid_from_preactivation", "sigmoid derivative taken from the pre-activation",
+    "use s (1 - s) with s = sigmoid(x), cached by the forward",
     lambda c: {"dx": wrong.sigmoid_from_preactivation(c["x"], c["dout"])}), Mistake(
-    "sigmoid derivative written as s", "sigmoid'(x) = s (1 - s), not s",
+    "sigmoid_output_only", "sigmoid derivative written as s", "sigmoid'(x) = s (1 - s), not s",
     lambda c: {"dx": wrong.sigmoid_output_only(c["x"], c["dout"])}), _overflow("sigmoid")))
 TANH = _activation("tanh", 1, torch.tanh, (Mistake(
-    "tanh derivative taken from the pre-activation", "use 1 - tanh(x)^2, with tanh(x) cached by the forward",
+    "tanh_from_preactivation", "tanh derivative taken from the pre-activation",
+    "use 1 - tanh(x)^2, with tanh(x) cached by the forward",
     lambda c: {"dx": wrong.tanh_from_preactivation(c["x"], c["dout"])}), Mistake(
-    "tanh derivative written as 1 - tanh", "tanh'(x) = 1 - tanh(x)^2: square the cached output",
+    "tanh_one_minus_output", "tanh derivative written as 1 - tanh",
+    "tanh'(x) = 1 - tanh(x)^2: square the cached output",
     lambda c: {"dx": wrong.tanh_one_minus_output(c["x"], c["dout"])}), _overflow("tanh")))
 
 
@@ -138,7 +144,7 @@ def _ce_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     cases = [{"label": f"N={n}, C={c}", "logits": randn(gen, n, c, scale=2.0),
               "y": torch.randint(0, c, (n,), generator=gen)} for n, c in sizes]
     big = randn(gen, 4, 3, scale=1e3)
-    cases.append({"label": "logits of size 1e3", "logits": big, "y": torch.randint(0, 3, (4,), generator=gen)})
+    cases.append({"label": case_label("label.ce.big"), "logits": big, "y": torch.randint(0, 3, (4,), generator=gen)})
     if hidden:
         cases.append({**cases[0], "label": "float32 N=5, C=4", "dtype": "float32"})
     return cases
@@ -148,8 +154,8 @@ def _run_ce(functions: Functions, case: Case) -> Output:
     """loss, dlogits = softmax_cross_entropy(logits, y)."""
     logits, y = on_device(case["logits"], case, "logits"), on_device(case["y"], case, "y")
     loss, d = unpack("softmax_cross_entropy", student(functions, "softmax_cross_entropy")(logits, y), 2)
-    return {"loss": tensor_out("softmax_cross_entropy's loss", loss, (), logits),
-            "dlogits": tensor_out("softmax_cross_entropy's dlogits", d, tuple(logits.shape), logits)}
+    return {"loss": tensor_out(output_of("softmax_cross_entropy", "loss"), loss, (), logits),
+            "dlogits": tensor_out(output_of("softmax_cross_entropy", "dlogits"), d, tuple(logits.shape), logits)}
 
 
 def _overflowed(case: Case, out: Output) -> bool:
@@ -164,14 +170,16 @@ def _ce(case: Case) -> Output:
 
 
 CROSS_ENTROPY = spec("softmax_cross_entropy", 2, ("softmax_cross_entropy",), _ce_cases, _run_ce, _ce, (
-    Mistake("wrong mean in the loss: summed over the batch", "average over the N rows: loss / N and dlogits / N",
+    Mistake("ce_sum_over_batch", "wrong mean in the loss: summed over the batch",
+            "average over the N rows: loss / N and dlogits / N",
             lambda c: wrong.ce_sum_over_batch(c["logits"], c["y"])),
-    Mistake("wrong mean/axis in the loss: averaged over all N x C entries", "average over the N rows only",
+    Mistake("ce_mean_over_all_entries", "wrong mean/axis in the loss: averaged over all N x C entries",
+            "average over the N rows only",
             lambda c: wrong.ce_mean_over_all_entries(c["logits"], c["y"])),
-    Mistake("cross-entropy gradient not divided by the batch size",
+    Mistake("ce_grad_not_averaged", "cross-entropy gradient not divided by the batch size",
             "the loss is a mean over N rows, so dlogits = (softmax - onehot) / N",
             lambda c: wrong.ce_grad_not_averaged(c["logits"], c["y"])),
-    Mistake("not numerically stable (exp overflows at logits ~1e3)",
+    Mistake("ce_unstable", "not numerically stable (exp overflows at logits ~1e3)",
             "subtract each row's max before exp (log-sum-exp)", lambda c: wrong.ce_unstable(c["logits"], c["y"]),
             matches=_overflowed)),
     "mean softmax cross-entropy and its gradient")
@@ -180,16 +188,19 @@ CROSS_ENTROPY = spec("softmax_cross_entropy", 2, ("softmax_cross_entropy",), _ce
 def _mse_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     """2-D and 1-D shapes; hidden adds 3-D and float32."""
     shapes = [(4, 3), (6,)] + ([(2, 3, 2)] if hidden else [])
-    cases = [{"label": f"shape {s}", "pred": randn(gen, *s), "target": randn(gen, *s)} for s in shapes]
-    return cases + ([{**cases[0], "label": "float32 shape (4, 3)", "dtype": "float32"}] if hidden else [])
+    cases = [{"label": case_label("label.shape", shape=str(s)), "pred": randn(gen, *s), "target": randn(gen, *s)}
+             for s in shapes]
+    float32 = say("label.shape", shape=str(shapes[0]))
+    return cases + ([{**cases[0], "label": case_label("label.with", settings="float32", rest=float32),
+                      "dtype": "float32"}] if hidden else [])
 
 
 def _run_mse(functions: Functions, case: Case) -> Output:
     """loss, dpred = mse_loss(pred, target)."""
     pred, target = on_device(case["pred"], case, "pred"), on_device(case["target"], case, "target")
     loss, d = unpack("mse_loss", student(functions, "mse_loss")(pred, target), 2)
-    return {"loss": tensor_out("mse_loss's loss", loss, (), pred),
-            "dpred": tensor_out("mse_loss's dpred", d, tuple(pred.shape), pred)}
+    return {"loss": tensor_out(output_of("mse_loss", "loss"), loss, (), pred),
+            "dpred": tensor_out(output_of("mse_loss", "dpred"), d, tuple(pred.shape), pred)}
 
 
 def _mse(case: Case) -> Output:
@@ -199,11 +210,12 @@ def _mse(case: Case) -> Output:
 
 
 MSE = spec("mse_loss", 1, ("mse_loss",), _mse_cases, _run_mse, _mse, (
-    Mistake("wrong mean/axis in the loss: averaged over the batch only", "average over ALL elements (numel)",
+    Mistake("mse_mean_over_batch", "wrong mean/axis in the loss: averaged over the batch only",
+            "average over ALL elements (numel)",
             lambda c: wrong.mse_mean_over_batch(c["pred"], c["target"])),
-    Mistake("wrong mean in the loss: summed", "average over all elements",
+    Mistake("mse_sum", "wrong mean in the loss: summed", "average over all elements",
             lambda c: wrong.mse_sum(c["pred"], c["target"])),
-    Mistake("missing factor 2 in dpred", "d/dpred mean((pred - t)^2) = 2 (pred - t) / numel",
+    Mistake("mse_no_factor_two", "missing factor 2 in dpred", "d/dpred mean((pred - t)^2) = 2 (pred - t) / numel",
             lambda c: wrong.mse_no_factor_two(c["pred"], c["target"])),
-    Mistake("sign of dpred flipped", "d/dpred (pred - target)^2 = +2 (pred - target)",
+    Mistake("mse_sign_flipped", "sign of dpred flipped", "d/dpred (pred - target)^2 = +2 (pred - target)",
             lambda c: wrong.mse_sign_flipped(c["pred"], c["target"]))), "mean squared error and its gradient")

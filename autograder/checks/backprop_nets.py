@@ -8,13 +8,14 @@ import torch
 
 from autograder import reference
 from autograder.checks.backprop_layers import randn, spec
-from autograder.checks.builder import Mistake, Unusable, on_device, student, tensor_out, unpack
+from autograder.checks.builder import Mistake, Unusable, case_label, on_device, output_of, student, tensor_out, unpack
 from autograder.checks.compare import describe
 from autograder.checks.mistakes import backprop as wrong
 from autograder.checks.spec import Case, Functions, Output
+from autograder.message import say
 
 
-def _mlp_case(gen: torch.Generator, label: str, widths: list[int], activation: str | None, n: int = 5) -> Case:
+def _mlp_case(gen: torch.Generator, label: Any, widths: list[int], activation: str | None, n: int = 5) -> Case:
     """One MLP case: params with He-like scale x 1.5, inputs and labels; activation omitted = default."""
     params = {}
     for k in range(1, len(widths)):
@@ -27,16 +28,23 @@ def _mlp_case(gen: torch.Generator, label: str, widths: list[int], activation: s
 
 def _mlp_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     """Visible: one case per activation; hidden adds the default, one layer, other shapes and float32."""
-    cases = [_mlp_case(gen, "3 layers, relu", [4, 6, 5, 3], "relu"),
-             _mlp_case(gen, "2 layers, tanh", [3, 5, 4], "tanh"),
-             _mlp_case(gen, "3 layers, sigmoid", [4, 5, 5, 3], "sigmoid")]
+    cases = [_mlp_case(gen, _layers(3, "relu"), [4, 6, 5, 3], "relu"),
+             _mlp_case(gen, _layers(2, "tanh"), [3, 5, 4], "tanh"),
+             _mlp_case(gen, _layers(3, "sigmoid"), [4, 5, 5, 3], "sigmoid")]
     if hidden:
-        cases += [_mlp_case(gen, "4 layers, default activation (relu)", [5, 4, 4, 4, 2], None),
-                  _mlp_case(gen, "1 layer (no activation at all)", [3, 4], "tanh"),
-                  _mlp_case(gen, "3 layers, tanh", [2, 7, 3, 4], "tanh", 8),
-                  _mlp_case(gen, "2 layers, sigmoid", [6, 3, 5], "sigmoid", 3)]
-        cases.append({**cases[0], "label": "float32, 3 layers, relu", "dtype": "float32"})
+        cases += [_mlp_case(gen, case_label("label.layers_default", n=4, activation="relu"), [5, 4, 4, 4, 2], None),
+                  _mlp_case(gen, case_label("label.one_layer"), [3, 4], "tanh"),
+                  _mlp_case(gen, _layers(3, "tanh"), [2, 7, 3, 4], "tanh", 8),
+                  _mlp_case(gen, _layers(2, "sigmoid"), [6, 3, 5], "sigmoid", 3)]
+        cases.append({**cases[0], "label": case_label("label.with", settings="float32",
+                                                      rest=say("label.layers", n=3, activation="relu")),
+                      "dtype": "float32"})
     return cases
+
+
+def _layers(n: int, activation: str) -> dict[str, Any]:
+    """'3 layers, relu'."""
+    return case_label("label.layers", n=n, activation=activation)
 
 
 def _run_mlp(functions: Functions, case: Case) -> Output:
@@ -46,12 +54,13 @@ def _run_mlp(functions: Functions, case: Case) -> Output:
     kwargs = {"activation": case["activation"]} if "activation" in case else {}
     loss, grads = unpack("mlp_loss_and_grads", student(functions, "mlp_loss_and_grads")(params, x, y, **kwargs), 2)
     if not isinstance(grads, dict):
-        raise Unusable(f"mlp_loss_and_grads: expected grads as a dict with keys {sorted(params)}, "
-                       f"got {describe(grads)}")
-    out = {"loss": tensor_out("mlp_loss_and_grads's loss", loss, (), x)}
+        raise Unusable(say("unusable.grads_not_dict", function="mlp_loss_and_grads", keys=str(sorted(params)),
+                           got=describe(grads)))
+    out = {"loss": tensor_out(output_of("mlp_loss_and_grads", "loss"), loss, (), x)}
     for key, p in params.items():
         if key not in grads:
-            raise Unusable(f"mlp_loss_and_grads: grads has no key {key!r} (got keys {sorted(map(str, grads))[:8]})")
+            raise Unusable(say("unusable.grads_key", function="mlp_loss_and_grads", key=repr(key),
+                               keys=str(sorted(map(str, grads))[:8])))
         out[key] = tensor_out(f"grads[{key!r}]", grads[key], tuple(p.shape), p)
     return out
 
@@ -63,8 +72,8 @@ def _expect_mlp(case: Case) -> Output:
 
 
 def _mlp_mistake(name: str, hint: str, key: str) -> Mistake:
-    """A mistake of the hand-written MLP kernel, by its switch name."""
-    return Mistake(name, hint, lambda c: wrong.mlp(c["params"], c["x"], c["y"], c.get("activation", "relu"), key))
+    """A mistake of the hand-written MLP kernel, by its switch name (its id)."""
+    return Mistake(key, name, hint, lambda c: wrong.mlp(c["params"], c["x"], c["y"], c.get("activation", "relu"), key))
 
 
 MLP = spec("mlp_loss_and_grads", 3, ("mlp_loss_and_grads",), _mlp_cases, _run_mlp, _expect_mlp, (
@@ -78,7 +87,7 @@ MLP = spec("mlp_loss_and_grads", 3, ("mlp_loss_and_grads",), _mlp_cases, _run_ml
 _RNN_KEYS = ("x", "h0", "Wx", "Wh", "b", "dh")
 
 
-def _rnn_case(gen: torch.Generator, label: str, n: int, t: int, d: int, h: int, wh_scale: float) -> Case:
+def _rnn_case(gen: torch.Generator, label: Any, n: int, t: int, d: int, h: int, wh_scale: float) -> Case:
     """One RNN case; wh_scale sets the size of Wh relative to 1/sqrt(H)."""
     return {"label": label, "x": randn(gen, n, t, d), "h0": randn(gen, n, h, scale=0.5),
             "Wx": randn(gen, d, h, scale=d ** -0.5), "Wh": randn(gen, h, h, scale=wh_scale * h ** -0.5),
@@ -89,7 +98,8 @@ def _rnn_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     """Visible: T = 1 and T = 5; hidden adds large and small Wh and float32."""
     cases = [_rnn_case(gen, "T=1", 3, 1, 4, 5, 1.0), _rnn_case(gen, "T=5", 3, 5, 4, 5, 1.0)]
     if hidden:
-        cases += [_rnn_case(gen, "T=8, large Wh", 2, 8, 3, 6, 2.0), _rnn_case(gen, "T=6, small Wh", 4, 6, 2, 3, 0.3)]
+        cases += [_rnn_case(gen, case_label("label.rnn.large", steps="T=8"), 2, 8, 3, 6, 2.0),
+                  _rnn_case(gen, case_label("label.rnn.small", steps="T=6"), 4, 6, 2, 3, 0.3)]
         cases.append({**cases[1], "label": "float32, T=5", "dtype": "float32"})
     return cases
 
@@ -99,9 +109,9 @@ def _run_rnn(functions: Functions, case: Case) -> Output:
     x, h0, Wx, Wh, b, dh = (on_device(case[k], case, k) for k in _RNN_KEYS)
     hs, cache = unpack("rnn_forward", student(functions, "rnn_forward")(x, h0, Wx, Wh, b), 2)
     grads = unpack("rnn_backward", student(functions, "rnn_backward")(dh, cache), 5)
-    out: dict[str, Any] = {"h": tensor_out("rnn_forward's h", hs, tuple(dh.shape), x)}
+    out: dict[str, Any] = {"h": tensor_out(output_of("rnn_forward", "h"), hs, tuple(dh.shape), x)}
     for name, value, like in zip(("dx", "dh0", "dWx", "dWh", "db"), grads, (x, h0, Wx, Wh, b), strict=True):
-        out[name] = tensor_out(f"rnn_backward's {name}", value, tuple(like.shape), like)
+        out[name] = tensor_out(output_of("rnn_backward", name), value, tuple(like.shape), like)
     return out
 
 
@@ -113,10 +123,10 @@ def _expect_rnn(case: Case) -> Output:
 
 
 RNN = spec("rnn", 3, ("rnn_forward", "rnn_backward"), _rnn_cases, _run_rnn, _expect_rnn, (
-    Mistake("RNN weight gradients not accumulated over time",
+    Mistake("rnn_weights_not_accumulated", "RNN weight gradients not accumulated over time",
             "the same Wx, Wh, b are used at every step: dWx, dWh, db must SUM (+=) the contributions of all steps",
             lambda c: wrong.rnn_weights_not_accumulated(*(c[k] for k in _RNN_KEYS))),
-    Mistake("gradient from later steps not carried back",
+    Mistake("rnn_no_carry", "gradient from later steps not carried back",
             "at step t add the gradient flowing into h_t from step t + 1 (carry = da_{t+1} Wh^T) to dh[:, t]",
             lambda c: wrong.rnn_no_carry(*(c[k] for k in _RNN_KEYS)))),
     "tanh RNN forward and backpropagation through time")

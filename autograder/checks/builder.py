@@ -20,19 +20,27 @@ from autograder.checks.compare import Diff, Tolerance, compare, describe
 from autograder.checks.diagnose import diagnose
 from autograder.checks.forbidden import forbidden_output, is_forbidden, tripwire
 from autograder.checks.guard import ChangedInput, after_call, guarding, watch
-from autograder.checks.spec import ERROR_KEY, Case, Functions, Outcome, Output, Question
+from autograder.checks.spec import ERROR_KEY, Case, Functions, Outcome, Output, Question, error_message, error_output
 from autograder.checks.where import describe_exception
 from autograder.device import get_device
+from autograder.message import Message, Param, say
 
 
 class Unusable(Exception):
-    """A student's return value cannot be graded; the message says what was expected and what came back."""
+    """A student's return value cannot be graded; `message` says what was expected and what came back."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.code)
+        self.message = message
 
 
 @dataclass(frozen=True)
 class Mistake:
-    """A known wrong variant: its name, what torch does instead, and a kernel giving its outputs (or None)."""
+    """A known wrong variant: its stable id, its name, what torch does instead, and a kernel giving its outputs
+    (or None). The id identifies it everywhere (outcomes, results, reports); name and hint are its English
+    wording, catalogued under `mistake.<id>` and `hint.<id>` (autograder/checks/messages.py)."""
 
+    id: str
     name: str
     hint: str
     kernel: Callable[[Case], Output | None]
@@ -67,21 +75,26 @@ def on_device(t: Tensor, case: Case, name: str | None = None) -> Tensor:
     return watch(name, copy) if name else copy
 
 
-def tensor_out(what: str, value: Any, shape: tuple[int, ...], like: Tensor | None) -> Tensor:
+def output_of(function: str, name: str) -> Message:
+    """What an output is called in messages: "linear_forward's out"."""
+    return say("what.output", function=function, name=name)
+
+
+def tensor_out(what: Param, value: Any, shape: tuple[int, ...], like: Tensor | None) -> Tensor:
     """The student's tensor as a detached CPU copy, after checking type, shape, dtype and device.
 
     like=None (no input tensor to compare with, e.g. an empty gradient list): any floating dtype and device."""
     if not isinstance(value, Tensor):
-        raise Unusable(f"{what}: expected a tensor of shape {shape}, got {describe(value)}")
+        raise Unusable(say("unusable.not_tensor", what=what, shape=str(shape), got=describe(value)))
     if tuple(value.shape) != tuple(shape):
-        raise Unusable(f"{what}: expected shape {tuple(shape)}, got shape {tuple(value.shape)}")
+        raise Unusable(say("unusable.shape", what=what, want=str(tuple(shape)), got=str(tuple(value.shape))))
     if like is None:
         if not value.is_floating_point():
-            raise Unusable(f"{what}: expected a floating-point tensor, got {value.dtype}")
+            raise Unusable(say("unusable.not_float", what=what, got=str(value.dtype)))
     elif value.dtype != like.dtype:
-        raise Unusable(f"{what}: expected dtype {like.dtype} (the inputs' dtype), got {value.dtype}")
+        raise Unusable(say("unusable.dtype", what=what, want=str(like.dtype), got=str(value.dtype)))
     elif value.device != like.device:
-        raise Unusable(f"{what}: expected a tensor on {like.device} (the inputs' device), got {value.device}")
+        raise Unusable(say("unusable.device", what=what, want=str(like.device), got=str(value.device)))
     # a plain tensor copy, so a subclass cannot intercept the conversion with __torch_function__
     with torch._C.DisableTorchFunctionSubclass():
         return torch.Tensor.as_subclass(value, torch.Tensor).detach().to("cpu").clone()
@@ -90,7 +103,7 @@ def tensor_out(what: str, value: Any, shape: tuple[int, ...], like: Tensor | Non
 def unpack(what: str, value: Any, n: int) -> tuple[Any, ...]:
     """Check that a function returned a tuple/list of n items."""
     if not isinstance(value, (tuple, list)) or len(value) != n:
-        raise Unusable(f"{what}: expected a tuple of {n} values, got {describe(value)}")
+        raise Unusable(say("unusable.tuple", what=what, n=n, got=describe(value)))
     return tuple(value)
 
 
@@ -98,7 +111,7 @@ def student(functions: Functions, name: str) -> Callable[..., Any]:
     """The student's function `name` (checked after every call for changed inputs), or Unusable."""
     fn = functions.get(name) if hasattr(functions, "get") else None
     if not callable(fn):
-        raise Unusable(f"no function named {name} was defined (run the cell that defines it)")
+        raise Unusable(say("unusable.undefined", name=name))
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         """fn, then the input guard."""
@@ -119,28 +132,51 @@ def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
             finally:
                 tripped = list(wire.tripped)
     except (Unusable, ChangedInput) as exc:
-        out = {ERROR_KEY: str(exc)}
+        out = error_output(exc.message)
     except (Exception, SystemExit) as exc:  # any student exception becomes a graded message
-        out = {ERROR_KEY: describe_exception(exc)}
+        out = error_output(describe_exception(exc))
     if tripped:  # counts even when the student caught ForbiddenCall and carried on
-        return forbidden_output(f"{tripped[0]} was called inside the graded function (write the computation "
-                                "yourself)", tripped[0])
+        return forbidden_output(tripped[0])
     return out
 
 
 def _case_parts(spec: CheckSpec, case: Case, out: Any, want: Output) -> list[tuple[str, Diff]]:
     """[(output key, Diff)] for one case."""
     if not isinstance(out, dict):
-        return [(k, Diff(False, f"no outputs came back ({describe(out)})")) for k in want]
+        return [(k, Diff(False, say("diff.no_outputs", got=describe(out)))) for k in want]
     if ERROR_KEY in out:
-        return [(k, Diff(False, str(out[ERROR_KEY]))) for k in want]
+        return [(k, Diff(False, error_message(out))) for k in want]
     parts = []
     for key, value in want.items():
         try:
             parts.append((key, compare(out.get(key), value, spec.tolerance(case), key in spec.step_keys)))
         except Exception as exc:  # garbage must not crash the judge
-            parts.append((key, Diff(False, f"could not read this output ({type(exc).__name__})")))
+            parts.append((key, Diff(False, say("diff.unreadable", error=type(exc).__name__))))
     return parts
+
+
+def label(case: Case) -> Param:
+    """A case's label for messages: a message (plain data in the case), or text such as "N=4, D=3"."""
+    value = case.get("label", "?")
+    if isinstance(value, dict):
+        try:
+            return Message.from_plain(value)
+        except ValueError:
+            return "?"
+    return str(value)
+
+
+def case_label(code: str, **params: Param) -> dict[str, Any]:
+    """A case's `label` as plain data (cases cross the sandbox boundary): the message `code`."""
+    return say(code, **params).to_plain()
+
+
+def named_message(head: Param, mistakes: tuple[str, ...]) -> Message:
+    """`head`, then what the diagnosis named (by id): one mistake, or several the cases cannot tell apart."""
+    pairs = [say("check.named_pair", name=say(f"mistake.{m}"), hint=say(f"hint.{m}")) for m in mistakes]
+    if len(mistakes) == 1:
+        return say("check.named", head=head, name=pairs[0].args["name"], hint=pairs[0].args["hint"])
+    return say("check.named_several", head=head, pairs=say("list.or", items=tuple(pairs)))
 
 
 #: Said in every notebook: a function matching a named known mistake earns at most this share of the points.
@@ -149,14 +185,15 @@ MISTAKE_CAP = 0.5
 
 def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome:
     """Score = points x (matching outputs / all outputs), at most half for a named mistake; first failure explained."""
-    outputs = list(outputs) + [{ERROR_KEY: "no output came back"}] * (len(cases) - len(outputs))
+    outputs = list(outputs) + [error_output(say("check.no_output"))] * (len(cases) - len(outputs))
     total = good = 0
-    first: str | None = None
+    first: Message | None = None
     worst = (0.0, 0.0)
     wants, failing = [], []
     for case, out in zip(cases, outputs, strict=True):
         if is_forbidden(out):
-            return Outcome(0.0, spec.points, "forbidden", f"{spec.grade_id}: {out[ERROR_KEY]}")
+            return Outcome(0.0, spec.points, "forbidden", say("check.error", grade_id=spec.grade_id,
+                                                              error=error_message(out)))
         want = spec.expect(case)
         parts = _case_parts(spec, case, out, want)
         wants.append(want)
@@ -166,32 +203,38 @@ def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome
             worst = max(worst, (d.max_abs, d.max_rel)) if d.ok else worst
         bad = [(k, d) for k, d in parts if not d.ok]
         failing.append(bool(bad))
-        if bad and first is None and isinstance(out, dict) and ERROR_KEY in out:
-            first = f"{spec.grade_id}: case [{case.get('label', '?')}]: {out[ERROR_KEY]}"
-        elif bad and first is None:
-            key, diff = bad[0]
-            first = f"{spec.grade_id}: case [{case.get('label', '?')}]: output '{key}' differs: {diff.reason}"
-            if len(bad) > 1:
-                first += f" (also: {', '.join(k for k, _ in bad[1:4])})"
+        if bad and first is None:
+            first = say("check.case", grade_id=spec.grade_id, label=label(case), problem=_problem(out, bad))
     if total == 0:
-        return Outcome(0.0, spec.points, "error", f"{spec.grade_id}: no cases were graded")
+        return Outcome(0.0, spec.points, "error", say("check.no_cases", grade_id=spec.grade_id))
     score = round(spec.points * good / total, 2)
     if good == total:
         return Outcome(spec.points, spec.points, "passed",
-                       f"{spec.grade_id}: all {len(cases)} cases match the reference "
-                       f"(max abs err {worst[0]:.2g})")
+                       say("check.passed", grade_id=spec.grade_id, n=len(cases), err=f"{worst[0]:.2g}"))
     named = diagnose(spec.mistakes, spec.tolerance, cases, outputs, wants, failing)
-    capped = named is not None and score > spec.points * MISTAKE_CAP
+    capped = bool(named) and score > spec.points * MISTAKE_CAP
     if capped:
         score = round(spec.points * MISTAKE_CAP, 2)
-    if named is not None:
-        first = f"{first or spec.grade_id}. {named.text}"
-    summary = f" [{total - good} of {total} outputs wrong: {score:g} of {spec.points:g} points" + (
-        f", at most {MISTAKE_CAP:.0%} for a named known mistake]" if capped else "]")
+    head: Param = first or spec.grade_id
+    if named:
+        head = named_message(head, named)
+    counts = {"head": head, "wrong": total - good, "total": total, "score": f"{score:g}", "points": f"{spec.points:g}"}
+    summary = (say("check.summary_capped", cap=f"{MISTAKE_CAP:.0%}", **counts) if capped
+               else say("check.summary", **counts))
     status = "partial" if score > 0 else ("error" if all(
         isinstance(o, dict) and ERROR_KEY in o for o in outputs) else "failed")
-    return Outcome(score, spec.points, status, (first or spec.grade_id) + summary,
-                   " / ".join(named.names) if named is not None else None)
+    return Outcome(score, spec.points, status, summary, named)
+
+
+def _problem(out: Any, bad: list[tuple[str, Diff]]) -> Message:
+    """What went wrong on a failing case: the error its call reported, else its first differing output."""
+    if isinstance(out, dict) and ERROR_KEY in out:
+        return error_message(out)
+    key, diff = bad[0]
+    reason = diff.reason or say("check.no_output")
+    if len(bad) > 1:
+        return say("check.differs_also", key=key, reason=reason, others=", ".join(k for k, _ in bad[1:4]))
+    return say("check.differs", key=key, reason=reason)
 
 
 def build(spec: CheckSpec) -> Question:
@@ -203,4 +246,5 @@ def build(spec: CheckSpec) -> Question:
     return Question(
         grade_id=spec.grade_id, points=spec.points, functions=spec.functions, make_cases=make_cases,
         call=lambda functions, case: _safe_call(spec, functions, case),
-        judge=lambda cases, outputs: _judge(spec, cases, outputs), description=spec.description)
+        judge=lambda cases, outputs: _judge(spec, cases, outputs), description=spec.description,
+        named=tuple((m.id, m.name, m.hint) for m in spec.mistakes))

@@ -14,10 +14,11 @@ import torch
 from torch import Tensor
 
 from autograder import reference
-from autograder.checks.builder import CheckSpec, Mistake, Unusable, build, on_device, student, tensor_out
+from autograder.checks.builder import CheckSpec, Mistake, Unusable, build, case_label, on_device, student, tensor_out
 from autograder.checks.compare import Tolerance, describe
 from autograder.checks.mistakes import clipping as wrong
 from autograder.checks.spec import Assignment, Case, Functions, Output
+from autograder.message import say
 
 FORBIDDEN = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad",
              "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_", "torch.optim",
@@ -43,7 +44,7 @@ def _with_norm(grads: list[Tensor | None], target: float, p: float) -> list[Tens
     return [None if g is None else g * c for g in grads]
 
 
-def _case(label: str, grads: list[Tensor | None], *, dtype: str = "float64", **kw: Any) -> Case:
+def _case(label: Any, grads: list[Tensor | None], *, dtype: str = "float64", **kw: Any) -> Case:
     """A clipping case; norm_type travels as a string so that inf survives JSON."""
     if "norm_type" in kw:
         kw["norm_type"] = str(float(kw["norm_type"]))
@@ -66,8 +67,7 @@ def _read_back(grads: list[Tensor | None]) -> Output:
 def _list_kept(function: str, grads: list[Tensor | None], originals: list[Tensor | None]) -> None:
     """Unusable when the function replaced, added or removed entries of the list it was given."""
     if len(grads) != len(originals) or any(a is not b for a, b in zip(grads, originals, strict=True)):
-        raise Unusable(f"{function} changed the list grads itself (replaced, added or removed entries); leave the "
-                       "list as it is and change each tensor in place (g.mul_(...), g.clamp_(...))")
+        raise Unusable(say("unusable.list_changed", function=function))
 
 
 def _p(case: Case) -> float:
@@ -89,19 +89,20 @@ def _run_norm(functions: Functions, case: Case) -> Output:
     kwargs = {"norm_type": _p(case)} if "norm_type" in case else {}
     value = student(functions, "grad_norm")(grads, **kwargs)
     _list_kept("grad_norm", grads, originals)
-    return {"norm": tensor_out("grad_norm's return value", value, (), like)}
+    return {"norm": tensor_out(say("what.return", function="grad_norm"), value, (), like)}
 
 
 def _norm_visible() -> list[Case]:
     """Fixed cases: default, 1, inf and 3 norms, one with gradients ~1e-8."""
     gen = torch.Generator().manual_seed(7)
     shapes = [(3, 4), None, (5,), (2, 2, 2)]
-    return [_case("three tensors and a None, default norm_type", _grads(gen, shapes)),
+    return [_case(case_label("label.clip.default_norm"), _grads(gen, shapes)),
             _case("norm_type=1", _grads(gen, shapes), norm_type=1.0),
             _case("norm_type=inf", _grads(gen, shapes), norm_type=math.inf),
-            _case("norm_type=3, gradients ~1e-8", _grads(gen, shapes, 1e-8), norm_type=3.0),
-            _case("no gradients at all (empty list): 0", []),
-            _case("only None entries: 0", [None, None], norm_type=1.0)]
+            _case(case_label("label.clip.tiny", settings="norm_type=3", scale="1e-8"), _grads(gen, shapes, 1e-8),
+                  norm_type=3.0),
+            _case(case_label("label.clip.empty"), []),
+            _case(case_label("label.clip.only_none"), [None, None], norm_type=1.0)]
 
 
 def _norm_hidden(gen: torch.Generator) -> list[Case]:
@@ -111,7 +112,8 @@ def _norm_hidden(gen: torch.Generator) -> list[Case]:
         k = int(torch.randint(1, 5, (), generator=gen))
         shapes = [tuple(int(n) for n in torch.randint(1, 6, (2,), generator=gen)) for _ in range(k)] + [None]
         scale = float(10 ** (torch.rand((), generator=gen) * 10 - 8))
-        cases.append(_case(f"{k} tensors, norm_type={p}, scale {scale:.0e}", _grads(gen, shapes, scale), norm_type=p))
+        cases.append(_case(case_label("label.clip.tensors", n=k, settings=f"norm_type={p}", scale=f"{scale:.0e}"),
+                           _grads(gen, shapes, scale), norm_type=p))
     cases.append(_case("float32, norm_type=2", _grads(gen, [(4,), (3, 3)]), dtype="float32", norm_type=2.0))
     return cases
 
@@ -119,13 +121,14 @@ def _norm_hidden(gen: torch.Generator) -> list[Case]:
 GRAD_NORM = CheckSpec(
     grade_id="grad_norm", points=2, functions=("grad_norm",), visible=_norm_visible, hidden=_norm_hidden,
     run=_run_norm, expect=lambda c: {"norm": reference.grad_norm(c["grads"], _p(c))},
-    mistakes=(Mistake("per-tensor instead of global norm (per-tensor norms added)",
+    mistakes=(Mistake("sum_of_norms", "per-tensor instead of global norm (per-tensor norms added)",
                       "torch takes the p-norm of all entries together: ||(||g_1||, ..., ||g_k||)||_p",
                       lambda c: {"norm": wrong.sum_of_norms(c["grads"], _p(c))}),
-              Mistake("p-th root missing (sum of |g|^p, e.g. the squared 2-norm)",
+              Mistake("pth_root_missing", "p-th root missing (sum of |g|^p, e.g. the squared 2-norm)",
                       "take the p-th root of the sum: (sum |g|^p)^(1/p)",
                       lambda c: {"norm": wrong.pth_root_missing(c["grads"], _p(c))}),
-              Mistake("norm_type ignored (always the 2-norm)", "use norm_type: the max of |g| for inf, "
+              Mistake("norm_type_ignored", "norm_type ignored (always the 2-norm)", "use norm_type: the max of |g| "
+                      "for inf, "
                       "(sum |g|^p)^(1/p) otherwise", lambda c: {"norm": wrong.global_norm(c["grads"], 2.0)})),
     tolerance=_tol, description="one global p-norm over a list of gradients")
 
@@ -147,7 +150,7 @@ def _run_clip_norm(functions: Functions, case: Case) -> Output:
             return {"raised": "RuntimeError", **_read_back(originals)}  # torch raises before it changes anything
         raise
     _list_kept("clip_grad_norm", grads, originals)
-    return {"total": tensor_out("clip_grad_norm's return value (the pre-clip total norm)", total, (), like),
+    return {"total": tensor_out(say("what.total", function="clip_grad_norm"), total, (), like),
             **_read_back(originals)}
 
 
@@ -171,19 +174,19 @@ def _raises(case: Case) -> bool:
     return bool(case.get("error_if_nonfinite")) and not bool(torch.isfinite(wrong.global_norm(case["grads"], _p(case))))
 
 
-def _grads_mistake(name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
+def _grads_mistake(key: str, name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
     """A mistake that shows in the clipped gradients."""
-    return Mistake(name, hint, lambda c: _named_grads(kernel(c)))
+    return Mistake(key, name, hint, lambda c: _named_grads(kernel(c)))
 
 
-def _clip_mistake(name: str, hint: str, kernel: Callable[[Case], Output]) -> Mistake:
+def _clip_mistake(key: str, name: str, hint: str, kernel: Callable[[Case], Output]) -> Mistake:
     """A clip_grad_norm mistake: its outputs where torch clips, torch's own behaviour (raise first) where it raises."""
-    return Mistake(name, hint, lambda c: {} if _raises(c) else kernel(c))
+    return Mistake(key, name, hint, lambda c: {} if _raises(c) else kernel(c))
 
 
-def _clip_grads(name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
+def _clip_grads(key: str, name: str, hint: str, kernel: Callable[[Case], list[Tensor | None]]) -> Mistake:
     """A clip_grad_norm mistake that shows in the clipped gradients."""
-    return _clip_mistake(name, hint, lambda c: _named_grads(kernel(c)))
+    return _clip_mistake(key, name, hint, lambda c: _named_grads(kernel(c)))
 
 
 def _args(c: Case) -> tuple[list[Tensor | None], float, float]:
@@ -192,36 +195,48 @@ def _args(c: Case) -> tuple[list[Tensor | None], float, float]:
 
 
 CLIP_MISTAKES = (
-    _clip_grads("scaled only when total > max_norm",
+    _clip_grads("clip_only_above", "scaled only when total > max_norm",
                 "torch always multiplies by min(1, max_norm / (total + 1e-6)): a total exactly at max_norm "
                 "is still scaled by a hair", lambda c: wrong.clip_only_above(*_args(c))),
-    _clip_mistake("norm_type ignored (always the 2-norm)", "compute the total with the given norm_type",
+    _clip_mistake("clip_ignoring_norm_type", "norm_type ignored (always the 2-norm)",
+                  "compute the total with the given norm_type",
                   lambda c: {"total": wrong.global_norm(c["grads"], 2.0),
                              **_named_grads(wrong.clip_ignoring_norm_type(*_args(c)))}),
-    _clip_grads("per-tensor instead of global norm",
+    _clip_grads("clip_per_tensor", "per-tensor instead of global norm",
                 "compute ONE norm over all gradients, then scale every tensor by the same factor",
                 lambda c: wrong.clip_per_tensor(*_args(c))),
-    _clip_grads("missing 1e-6", "torch scales by max_norm / (total + 1e-6)",
+    _clip_grads("clip_without_eps", "missing 1e-6", "torch scales by max_norm / (total + 1e-6)",
                 lambda c: wrong.clip_without_eps(*_args(c))),
-    _clip_grads("1e-6 subtracted instead of added", "torch scales by max_norm / (total + 1e-6), with a plus",
+    _clip_grads("clip_eps_subtracted", "1e-6 subtracted instead of added",
+                "torch scales by max_norm / (total + 1e-6), with a plus",
                 lambda c: wrong.clip_eps_subtracted(*_args(c))),
-    _clip_grads("scale factor not clamped at 1", "torch uses min(1, max_norm / (total + 1e-6)): "
+    _clip_grads("clip_without_clamp", "scale factor not clamped at 1", "torch uses min(1, max_norm / (total + 1e-6)): "
                 "gradients below max_norm are left alone", lambda c: wrong.clip_without_clamp(*_args(c))),
-    _clip_grads("a NaN scale factor dropped (Python's min(1.0, nan) is 1.0)",
+    _clip_grads("clip_nan_dropped", "a NaN scale factor dropped (Python's min(1.0, nan) is 1.0)",
                 "when the total is NaN torch multiplies every gradient by NaN: clamp with torch.clamp(coef, max=1.0), "
                 "which keeps NaN (Python's min(1.0, nan) returns 1.0, and `if coef < 1` is False for NaN)",
                 lambda c: wrong.clip_nan_dropped(*_args(c))),
-    _clip_grads("clipped copies instead of in-place changes",
+    _clip_grads("clip_copies", "clipped copies instead of in-place changes",
                 "modify each tensor in place (g.mul_(coef)); replacing list entries does not change them",
                 lambda c: wrong.unchanged(c["grads"])),
-    _clip_mistake("returning the post-clip norm", "return the total norm computed BEFORE clipping",
+    _clip_mistake("post_clip_norm", "returning the post-clip norm", "return the total norm computed BEFORE clipping",
                   lambda c: {"total": wrong.post_clip_norm(*_args(c))}),
 )
 #: Only the flags question has non-finite gradients with error_if_nonfinite=True.
-RAISED_LATE = Mistake("gradients changed before raising",
+RAISED_LATE = Mistake("clip_then_raise", "gradients changed before raising",
                       "torch checks the total first and raises before it changes any gradient: test "
                       "torch.isfinite(total) before you multiply",
                       lambda c: _named_grads(wrong.clip_then_raise(*_args(c))) if _raises(c) else {})
+
+
+def _exact_label(first: str, second: str, max_norm: str) -> dict[str, Any]:
+    """'total = max_norm exactly: grads [3, 0] and [4], max_norm 5'."""
+    return case_label("label.clip.exact", first=first, second=second, max_norm=max_norm)
+
+
+def _nonfinite_label(value: str, flag: bool) -> dict[str, Any]:
+    """'inf gradient, error_if_nonfinite=True'."""
+    return case_label("label.clip.nonfinite", value=value, settings=f"error_if_nonfinite={flag}")
 
 
 def _exact(grads: list[list[float] | None], scale: float = 1.0) -> list[Tensor | None]:
@@ -242,13 +257,12 @@ def _clip_visible() -> list[Case]:
     shapes = [(3, 4), None, (5,)]
     return [
         _case("total = 5 x max_norm", _with_norm(_grads(gen, shapes), 5.0, 2.0), max_norm=1.0),
-        _case("total = max_norm exactly: grads [3, 0] and [4], max_norm 5", _exact([[3.0, 0.0], None, [4.0]]),
-              max_norm=5.0),
+        _case(_exact_label("[3, 0]", "[4]", "5"), _exact([[3.0, 0.0], None, [4.0]]), max_norm=5.0),
         _case("total = 1.001 x max_norm", _with_norm(_grads(gen, shapes), 2.002, 2.0), max_norm=2.0),
-        _case("total below max_norm (no clipping)", _with_norm(_grads(gen, shapes), 0.5, 2.0), max_norm=1.0),
-        _case("gradients ~1e-8, max_norm=1e-7", _with_norm(_grads(gen, shapes), 3e-7, 2.0), max_norm=1e-7),
-        _case("a NaN gradient: the total is NaN and torch multiplies every gradient by NaN",
-              _nan_grads(gen, shapes), max_norm=1.0),
+        _case(case_label("label.clip.below"), _with_norm(_grads(gen, shapes), 0.5, 2.0), max_norm=1.0),
+        _case(case_label("label.clip.tiny", settings="max_norm=1e-7", scale="1e-8"),
+              _with_norm(_grads(gen, shapes), 3e-7, 2.0), max_norm=1e-7),
+        _case(case_label("label.clip.nan_explained"), _nan_grads(gen, shapes), max_norm=1.0),
     ]
 
 
@@ -264,20 +278,21 @@ def _flags_visible() -> list[Case]:
         _case("norm_type=inf, total = 3 x max_norm", _with_norm(_grads(gen, shapes), 3.0, math.inf),
               max_norm=1.0, norm_type=math.inf),
         _case("norm_type=1", _with_norm(_grads(gen, shapes), 4.0, 1.0), max_norm=2.0, norm_type=1.0),
-        _case("norm_type=inf, total below max_norm", _with_norm(_grads(gen, shapes), 0.2, math.inf),
-              max_norm=1.0, norm_type=math.inf),
-        _case("inf gradient, error_if_nonfinite=True", nonfinite, max_norm=1.0, error_if_nonfinite=True),
-        _case("NaN gradient, error_if_nonfinite=False", nan_grads, max_norm=1.0, error_if_nonfinite=False),
-        _case("total = max_norm exactly: grads [0, -4] and [3], max_norm 5", _exact([[0.0, -4.0], [3.0], None]),
-              max_norm=5.0),
-        _case("norm_type=1, total = max_norm exactly: grads [2, -3] and [5], max_norm 10",
+        _case(case_label("label.with", settings="norm_type=inf", rest=say("label.clip.below")),
+              _with_norm(_grads(gen, shapes), 0.2, math.inf), max_norm=1.0, norm_type=math.inf),
+        _case(_nonfinite_label("inf", True), nonfinite, max_norm=1.0, error_if_nonfinite=True),
+        _case(_nonfinite_label("NaN", False), nan_grads, max_norm=1.0, error_if_nonfinite=False),
+        _case(_exact_label("[0, -4]", "[3]", "5"), _exact([[0.0, -4.0], [3.0], None]), max_norm=5.0),
+        _case(case_label("label.with", settings="norm_type=1", rest=say(
+            "label.clip.exact", first="[2, -3]", second="[5]", max_norm="10")),
               _exact([[2.0, -3.0], None, [5.0]]), max_norm=10.0, norm_type=1.0),
         # finite gradients with the flag on: raising whenever the flag is set is wrong, clip as usual
-        _case("finite gradients, error_if_nonfinite=True", _with_norm(_grads(gen, shapes), 2.5, 2.0),
-              max_norm=1.0, error_if_nonfinite=True),
-        _case("max_norm given as the int 1", _with_norm(_grads(gen, shapes), 3.0, 2.0), max_norm=1),
-        _case("no gradients at all (empty list): returns 0, changes nothing", [], max_norm=1.0),
-        _case("only None entries, error_if_nonfinite=True: returns 0", [None], max_norm=1.0,
+        _case(case_label("label.clip.finite", settings="error_if_nonfinite=True"),
+              _with_norm(_grads(gen, shapes), 2.5, 2.0), max_norm=1.0, error_if_nonfinite=True),
+        _case(case_label("label.clip.int_max_norm", value="1"), _with_norm(_grads(gen, shapes), 3.0, 2.0),
+              max_norm=1),
+        _case(case_label("label.clip.empty_returns"), [], max_norm=1.0),
+        _case(case_label("label.clip.only_none_flag", settings="error_if_nonfinite=True"), [None], max_norm=1.0,
               error_if_nonfinite=True),
     ]
 
@@ -297,7 +312,8 @@ def _exact_case(gen: torch.Generator, p: float, flags: bool) -> Case:
     total = {2.0: total2, 1.0: sum(map(abs, a + b)), math.inf: max(map(abs, a + b))}[p]
     scale = 2.0 ** int(torch.randint(-20, 5, (), generator=gen))
     kw: dict[str, Any] = {"max_norm": total * scale, **({"norm_type": p} if flags else {})}
-    return _case(f"norm_type={p}, total = max_norm = {total * scale:.6g} exactly", _exact([a, None, b], scale), **kw)
+    return _case(case_label("label.clip.exact_total", settings=f"norm_type={p}", total=f"{total * scale:.6g}"),
+                 _exact([a, None, b], scale), **kw)
 
 
 def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
@@ -319,13 +335,11 @@ def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
         if flags:
             bad = _grads(gen, [(3,), (2, 2)])
             _tensor(bad, 1)[1, 0] = -math.inf
-            cases.append(_case("-inf gradient, error_if_nonfinite=True", bad, max_norm=1.0,
-                               error_if_nonfinite=True))
+            cases.append(_case(_nonfinite_label("-inf", True), bad, max_norm=1.0, error_if_nonfinite=True))
             copies = [None if t is None else t.clone() for t in bad]
-            cases.append(_case("-inf gradient, error_if_nonfinite=False", copies, max_norm=1.0,
-                               error_if_nonfinite=False))
+            cases.append(_case(_nonfinite_label("-inf", False), copies, max_norm=1.0, error_if_nonfinite=False))
         else:
-            cases.append(_case("a NaN gradient", _nan_grads(gen, [(2, 3), (4,)]), max_norm=1.0))
+            cases.append(_case(case_label("label.clip.nan"), _nan_grads(gen, [(2, 3), (4,)]), max_norm=1.0))
         cases.append(_case("float32, total = 4 x max_norm", _with_norm(_grads(gen, [(6,), (2, 3)]), 4.0, 2.0),
                            dtype="float32", max_norm=1.0))
         return cases
@@ -337,7 +351,7 @@ def _clip_spec(grade_id: str, points: float, visible: Callable[[], list[Case]], 
     return CheckSpec(grade_id=grade_id, points=points, functions=("clip_grad_norm",), visible=visible,
                      hidden=_clip_hidden(flags), run=_run_clip_norm, expect=_expect_clip_norm,
                      mistakes=(*CLIP_MISTAKES, RAISED_LATE) if flags
-                     else tuple(m for m in CLIP_MISTAKES if "norm_type" not in m.name),
+                     else tuple(m for m in CLIP_MISTAKES if m.id != "clip_ignoring_norm_type"),
                      tolerance=_tol,
                      description="clip_grad_norm like torch.nn.utils.clip_grad_norm_")
 
@@ -351,7 +365,7 @@ def _run_clip_value(functions: Functions, case: Case) -> Output:
     returned = student(functions, "clip_grad_value")(grads, float(case["clip_value"]))
     _list_kept("clip_grad_value", grads, originals)
     if returned is not None:  # a do-nothing function must not earn points for "returning None" either
-        raise Unusable(f"clip_grad_value: expected None (it clips in place, like torch), got {describe(returned)}")
+        raise Unusable(say("unusable.returned", function="clip_grad_value", got=describe(returned)))
     return _read_back(originals)
 
 
@@ -362,21 +376,21 @@ def _value_cases(gen: torch.Generator, n: int, label: str) -> list[Case]:
         clip = float(10 ** (torch.rand((), generator=gen) * 4 - 3))
         grads = _grads(gen, [(3, 4), None, (6,)], clip * 3)
         _tensor(grads, 0)[0, 0] = -1e9  # a huge negative entry: clamping only from above misses it
-        cases.append(_case(f"{label} {k + 1}, clip_value={clip:.3g}", grads, clip_value=clip))
+        cases.append(_case(case_label(label, n=k + 1, settings=f"clip_value={clip:.3g}"), grads, clip_value=clip))
     return cases
 
 
 CLIP_VALUE = CheckSpec(
     grade_id="clip_grad_value", points=1, functions=("clip_grad_value",),
-    visible=lambda: _value_cases(torch.Generator().manual_seed(17), 2, "visible case"),
-    hidden=lambda gen: _value_cases(gen, 3, "hidden case"), run=_run_clip_value,
+    visible=lambda: _value_cases(torch.Generator().manual_seed(17), 2, "label.clip.visible_case"),
+    hidden=lambda gen: _value_cases(gen, 3, "label.clip.hidden_case"), run=_run_clip_value,
     expect=lambda c: {**{f"grads[{i}]": g for i, g in enumerate(
         reference.clip_grad_value(c["grads"], float(c["clip_value"]))) if g is not None}},
-    mistakes=(_grads_mistake("only the upper side clamped", "clamp to [-clip_value, clip_value]",
+    mistakes=(_grads_mistake("clamp_upper_only", "only the upper side clamped", "clamp to [-clip_value, clip_value]",
                              lambda c: wrong.clamp_upper_only(c["grads"], float(c["clip_value"]))),
-              _grads_mistake("sign lost (|g| clamped)", "clamp g itself to [-clip_value, clip_value]",
+              _grads_mistake("clamp_abs", "sign lost (|g| clamped)", "clamp g itself to [-clip_value, clip_value]",
                              lambda c: wrong.clamp_abs(c["grads"], float(c["clip_value"]))),
-              _grads_mistake("clipped copies instead of in-place changes",
+              _grads_mistake("clamp_copies", "clipped copies instead of in-place changes",
                              "modify each tensor in place (g.clamp_(...))", lambda c: wrong.unchanged(c["grads"]))),
     tolerance=_tol, description="clip_grad_value like torch.nn.utils.clip_grad_value_")
 

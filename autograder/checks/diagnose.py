@@ -13,7 +13,6 @@ to float32 accuracy, not to float64 accuracy, and exactly representable in float
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,26 +20,10 @@ import torch
 from autograder.checks.compare import Tolerance, as_float64, compare
 from autograder.checks.spec import ERROR_KEY, Case, Output
 
-#: The name and hint of the generic float32 diagnosis.
-FLOAT32 = ("computed in float32",
+#: The id, name and hint of the generic float32 diagnosis (catalogued like the checks' own mistakes).
+FLOAT32 = ("float32", "computed in float32",
            "the checks give float64 inputs and compare at float64 accuracy: keep the inputs' dtype "
            "(no .float(), no torch.tensor(...) without dtype=, no float32 zeros/constants)")
-
-
-@dataclass(frozen=True)
-class Named:
-    """What the diagnosis found: the mistake names (one, or several the cases cannot separate) and hints."""
-
-    names: tuple[str, ...]
-    hints: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        """'name — hint' or 'one of: a — hint; or b — hint'."""
-        pairs = [f"{n} — {h}" for n, h in zip(self.names, self.hints, strict=True)]
-        if len(pairs) == 1:
-            return f"This matches a known mistake: {pairs[0]}"
-        return "This matches known mistakes that these cases cannot tell apart: " + "; or ".join(pairs)
 
 
 def _float32_like(case: Case, out: Output, want: Output) -> bool | None:
@@ -67,19 +50,19 @@ def _float32_like(case: Case, out: Output, want: Output) -> bool | None:
 
 
 def diagnose(mistakes: tuple[Any, ...], tolerance: Callable[[Case], Tolerance], cases: list[Case],
-             outputs: list[Any], wants: list[Output], failing: list[bool]) -> Named | None:
-    """The known mistake(s) reproducing every graded case, else float32, else None."""
+             outputs: list[Any], wants: list[Output], failing: list[bool]) -> tuple[str, ...]:
+    """The ids of the known mistake(s) reproducing every graded case, else float32's, else none."""
     graded = [i for i, out in enumerate(outputs) if isinstance(out, dict) and ERROR_KEY not in out]
     if not any(failing[i] for i in graded):
-        return None
+        return ()
     best = [m for m in mistakes
             if all(_explains(m, tolerance(cases[i]), cases[i], outputs[i], wants[i], failing[i]) for i in graded)]
     if best:
-        return Named(tuple(m.name for m in best), tuple(m.hint for m in best))
+        return tuple(m.id for m in best)
     verdicts = [_float32_like(cases[i], outputs[i], wants[i]) for i in graded if failing[i]]
     if verdicts and all(v is True for v in verdicts):
-        return Named((FLOAT32[0],), (FLOAT32[1],))
-    return None
+        return (FLOAT32[0],)
+    return ()
 
 
 def _explains(mistake: Any, tol: Tolerance, case: Case, out: Output, want: Output, failed: bool) -> bool:

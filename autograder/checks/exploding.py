@@ -18,11 +18,22 @@ import torch
 
 from autograder.checks import exploding_history as history_check
 from autograder.checks import exploding_task as task
-from autograder.checks.builder import Unusable, student
+from autograder.checks.builder import Unusable, case_label, label, student
 from autograder.checks.compare import as_float64, describe
 from autograder.checks.guard import same
-from autograder.checks.spec import ERROR_KEY, Assignment, Case, Functions, Outcome, Output, Question
+from autograder.checks.spec import (
+    ERROR_KEY,
+    Assignment,
+    Case,
+    Functions,
+    Outcome,
+    Output,
+    Question,
+    error_message,
+    error_output,
+)
 from autograder.checks.where import describe_exception
+from autograder.message import Message, say
 
 POINTS_HISTORY, POINTS_TARGET = 1.0, 2.0
 
@@ -30,24 +41,23 @@ POINTS_HISTORY, POINTS_TARGET = 1.0, 2.0
 def _make_cases(gen: torch.Generator, hidden: bool) -> list[Case]:
     """Visible: seed 0; hidden: one fresh seed (a loop tuned to one seed must still work)."""
     seed = int(torch.randint(1, 10_000, (), generator=gen)) if hidden else 0
-    return [{"label": f"task and model seed {seed}", "seed": seed, "steps": task.STEP_BUDGET}]
+    return [{"label": case_label("label.seed", seed=seed), "seed": seed, "steps": task.STEP_BUDGET}]
 
 
 #: At most this many parameter snapshots travel back: the rules allow two forward passes per step.
 MAX_SNAPSHOTS_PER_STEP = 2
 
 
-def _history(history: Any, key: str) -> tuple[list[float], str | None]:
+def _history(history: Any, key: str) -> tuple[list[float], Message | None]:
     """history[key] as Python floats, or what is wrong with it (the history point only is lost)."""
     if not isinstance(history, dict) or key not in history:
-        return [], f"train must return a dict with keys 'loss' and 'grad_norm', got {describe(history)}"
+        return [], say("train.not_dict", got=describe(history))
     values = history[key]
     if not isinstance(values, (list, tuple)):
-        return [], f"history[{key!r}] must be a list of Python floats, got {describe(values)}"
+        return [], say("train.not_list", key=repr(key), got=describe(values))
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (float, int)):
-            return [], (f"history[{key!r}][{i}] is {describe(v)}; append Python floats "
-                        "(loss.item(), float(norm)), not tensors")
+            return [], say("train.not_float", key=repr(key), index=i, got=describe(v))
     return [float(v) for v in values], None
 
 
@@ -80,18 +90,19 @@ def _call(functions: Functions, case: Case) -> Output:
         finally:
             torch.set_num_threads(threads)
         if not (same(x, x_before) and same(y, y_before)):
-            raise Unusable("train changed x or y in place; inputs must not change")
+            raise Unusable(say("train.changed_inputs"))
         loss, loss_error = _history(history, "loss")
         norm, norm_error = _history(history, "grad_norm")
+        history_error = loss_error or norm_error
         return {"state": {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()},
                 "loss": torch.tensor(loss, dtype=torch.float64), "grad_norm": torch.tensor(norm, dtype=torch.float64),
-                "history_error": loss_error or norm_error or "", "forward_calls": calls[0],
+                "history_error": history_error.to_plain() if history_error else "", "forward_calls": calls[0],
                 "foreign_calls": foreign[0], "final": history_check.flat_parameters(model),
                 "snapshots": torch.stack(snapshots) if snapshots else torch.zeros((0, 0), dtype=torch.float64)}
     except Unusable as exc:
-        return {ERROR_KEY: str(exc)}
+        return error_output(exc.message)
     except (Exception, SystemExit) as exc:  # the student's loop may raise anything
-        return {ERROR_KEY: f"train {describe_exception(exc)}"}
+        return error_output(say("train.raised", error=describe_exception(exc)))
 
 
 def _loss_of(case: Case, state: Any) -> float:
@@ -135,34 +146,32 @@ def target_ratio(case: Case, out: Output, measured: list[tuple[float, float, flo
 
 
 def _history_problem(case: Case, out: Output, taken: int | None,
-                     measured: list[tuple[float, float, float]]) -> str | None:
+                     measured: list[tuple[float, float, float]]) -> Message | None:
     """Why the history point is lost, or None: well-formed, finite, one entry per step, matching the grader."""
     steps = int(case["steps"])
     if out.get("history_error"):
-        return str(out["history_error"])
+        return error_message({ERROR_KEY: out["history_error"]})
     loss, norm = as_float64(out.get("loss")), as_float64(out.get("grad_norm"))
     if loss is None or norm is None or loss.dim() != 1 or norm.shape != loss.shape or not 1 <= len(loss) <= steps:
-        return f"history must hold one loss and one gradient norm per step (1 to {steps} steps)"
+        return say("train.history_shape", steps=steps)
     if not bool(torch.isfinite(loss).all() and torch.isfinite(norm).all()):
         bad = int((~(torch.isfinite(loss) & torch.isfinite(norm))).nonzero()[0])
-        return f"the history has NaN/inf at step {bad + 1}: training diverged"
+        return say("train.history_nan", step=bad + 1)
     snapshots = as_float64(out.get("snapshots"))
     if taken is None or snapshots is None or snapshots.dim() != 2 or len(snapshots) > MAX_SNAPSHOTS_PER_STEP * steps:
-        return "the model's forward passes could not be checked"
+        return say("train.unchecked")
     if len(loss) != taken:
-        return (f"the history has {len(loss)} entries but the model took {taken} optimizer steps (measured by the "
-                "grader): record one loss and one grad_norm at every step")
+        return say("train.entries", entries=len(loss), taken=taken)
     return history_check.check(loss.tolist(), norm.tolist(), measured)
 
 
-def _judge_one(case: Case, out: Any) -> tuple[float, str]:
+def _judge_one(case: Case, out: Any) -> tuple[float, Message]:
     """(points, message) for one case: 1 for a history that matches the grader's measurements, 2 for the target."""
     if not isinstance(out, dict) or ERROR_KEY in out:
-        return 0.0, str(out.get(ERROR_KEY) if isinstance(out, dict) else f"nothing came back ({describe(out)})")
+        return 0.0, error_message(out) if isinstance(out, dict) else say("train.nothing", got=describe(out))
     steps, calls, foreign = int(case["steps"]), out.get("forward_calls"), out.get("foreign_calls")
     if isinstance(foreign, int) and foreign > 0:
-        return 0.0, (f"train ran a copy of the model ({foreign} forward passes), not the model it was given: "
-                     "train `model` itself, in place")
+        return 0.0, say("train.copy", n=foreign)
     taken, snapshots = _taken(case, out)
     measured = history_check.measure(int(case["seed"]), snapshots) if snapshots is not None else []
     points, notes = 0.0, []
@@ -173,32 +182,33 @@ def _judge_one(case: Case, out: Any) -> tuple[float, str]:
         notes.append(problem)
     start = _loss_of(case, None)
     ratio = target_ratio(case, out, measured)
-    tail = f"the median loss of the last {task.TAIL_STEPS} steps (measured by the grader)"
+    tail = say("train.tail", n=task.TAIL_STEPS)
     if not isinstance(out.get("state"), dict):
-        notes.append("the trained parameters could not be loaded")
+        notes.append(say("train.no_state"))
     if not isinstance(calls, int) or calls > 2 * steps or taken is None or taken > steps:
-        notes.append(f"the model was run {calls} times and took {taken} steps; the budget is {steps} steps "
-                     f"(at most {2 * steps} forward passes)")
+        notes.append(say("train.budget", calls=str(calls), taken=str(taken), steps=steps, passes=2 * steps))
     elif not math.isfinite(ratio):
-        notes.append("the loss became NaN/inf near the end of training (measured by the grader): training diverged")
+        notes.append(say("train.diverged"))
     elif ratio > task.LOSS_FACTOR:
-        notes.append(f"{tail} is {ratio:.2f} x the starting loss {start:.4g}; the target is at most "
-                     f"{task.LOSS_FACTOR} x")
+        notes.append(say("train.above", tail=tail, ratio=f"{ratio:.2f}", start=f"{start:.4g}",
+                         factor=f"{task.LOSS_FACTOR:g}"))
     else:
         points += POINTS_TARGET
-    return points, "; ".join(notes) or f"{tail} is {ratio:.2f} x the starting loss {start:.4g} ({taken} steps)"
+    if notes:
+        return points, notes[0] if len(notes) == 1 else say("list.semicolon", items=tuple(notes))
+    return points, say("train.reached", tail=tail, ratio=f"{ratio:.2f}", start=f"{start:.4g}", taken=str(taken))
 
 
 def _judge(cases: list[Case], outputs: list[Output]) -> Outcome:
     """Average the per-case points; the message names the first problem."""
     max_points = POINTS_HISTORY + POINTS_TARGET
-    outputs = list(outputs) + [{ERROR_KEY: "no output came back"}] * (len(cases) - len(outputs))
+    outputs = list(outputs) + [error_output(say("check.no_output"))] * (len(cases) - len(outputs))
     results = [_judge_one(c, o) for c, o in zip(cases, outputs, strict=True)]
     if not results:
-        return Outcome(0.0, max_points, "error", "train_loop: no cases were graded")
+        return Outcome(0.0, max_points, "error", say("check.no_cases", grade_id="train_loop"))
     score = round(sum(p for p, _ in results) / len(results), 2)
     worst = min(zip(results, cases, strict=True), key=lambda r: r[0][0])
-    message = f"train_loop: case [{worst[1]['label']}]: {worst[0][1]}"
+    message = say("check.case", grade_id="train_loop", label=label(worst[1]), problem=worst[0][1])
     status = "passed" if score >= max_points else ("partial" if score > 0 else "failed")
     return Outcome(score, max_points, status, message)
 

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from autograder.checks import exploding_task as task
+from autograder.message import Message, say
 
 #: float32 training in the student's process vs float32 recomputation here (thread counts may differ).
 RTOL, ATOL = 1e-4, 1e-6
@@ -72,20 +73,19 @@ def _close(a: float, b: float) -> bool:
     return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= ATOL + RTOL * abs(b)
 
 
-def _why_norm(n_i: float, pass_: tuple[float, float, float]) -> str:
+def _why_norm(n_i: float, pass_: tuple[float, float, float]) -> Message:
     """What a wrong grad_norm entry most likely is, given the forward pass its loss matches."""
     pre, largest = pass_[1], pass_[2]
     if n_i == 0:
-        return "it is 0: log the norm after backward(), before the step"
+        return say("history.norm_zero")
     if _close(n_i, largest) and not _close(largest, pre):
-        return "it is the largest |gradient| (the infinity norm): log the global 2-norm"
+        return say("history.norm_inf")
     if n_i < pre * (1 - 1e-3):
-        return ("it looks like the post-clip norm (smaller than the pre-clip one): log the value that "
-                "clip_grad_norm_ returns (the pre-clip norm)")
-    return "log the global 2-norm of all parameter gradients, before clipping"
+        return say("history.norm_post_clip")
+    return say("history.norm_global")
 
 
-def check(loss: list[float], norm: list[float], measured: list[tuple[float, float, float]]) -> str | None:
+def check(loss: list[float], norm: list[float], measured: list[tuple[float, float, float]]) -> Message | None:
     """None when each (loss, grad_norm) entry matches a forward pass, in order; else what is wrong, where."""
     j = 0
     for i, (l_i, n_i) in enumerate(zip(loss, norm, strict=True)):
@@ -99,14 +99,11 @@ def check(loss: list[float], norm: list[float], measured: list[tuple[float, floa
         after = next((k for k in range(len(rest) - 1) if _close(n_i, rest[k][1]) and _close(l_i, rest[k + 1][0])),
                      None)
         if after is not None:
-            return (f"history['loss'][{i}] = {l_i:.6g} is the loss AFTER the step (the grader measured it at the next "
-                    f"forward pass; the step used loss {rest[after][0]:.6g}): log loss.item() of the forward pass "
-                    "whose gradient the step uses")
+            return say("history.loss_after", index=i, value=f"{l_i:.6g}", used=f"{rest[after][0]:.6g}")
         same_loss = next((m for m in rest if _close(l_i, m[0])), None)
         if same_loss is None:
             want = rest[0][0] if rest else math.nan
-            return (f"history['loss'][{i}] = {l_i:.6g}, but the grader measured {want:.6g} for the model's "
-                    f"parameters at that step (log loss.item() of the forward pass that the step uses)")
-        return (f"history['grad_norm'][{i}] = {n_i:.6g}, but the pre-clip gradient norm the grader measured "
-                f"for that step is {same_loss[1]:.6g}: {_why_norm(n_i, same_loss)}")
+            return say("history.loss", index=i, value=f"{l_i:.6g}", want=f"{want:.6g}")
+        return say("history.norm", index=i, value=f"{n_i:.6g}", want=f"{same_loss[1]:.6g}",
+                   why=_why_norm(n_i, same_loss))
     return None

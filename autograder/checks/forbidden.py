@@ -30,15 +30,16 @@ from typing import Any
 import torch
 
 from autograder.checks.spec import ERROR_KEY
+from autograder.message import Message, say
 
 #: Key of an error output saying that a forbidden shortcut was used (its value names the shortcut): the judge
 #: gives the question status forbidden from this field, never from the wording of the error text.
 FORBIDDEN_KEY = "__forbidden__"
 
 
-def forbidden_output(reason: str, shortcut: str) -> dict[str, str]:
-    """The error output of a case that used `shortcut`; the student reads 'forbidden: <reason>'."""
-    return {ERROR_KEY: f"forbidden: {reason}", FORBIDDEN_KEY: shortcut}
+def forbidden_output(shortcut: str) -> dict[str, Any]:
+    """The error output of a case that called `shortcut` (plain data: it may cross the sandbox boundary)."""
+    return {ERROR_KEY: say("forbidden.called_inside", shortcut=shortcut).to_plain(), FORBIDDEN_KEY: shortcut}
 
 
 def is_forbidden(output: Any) -> bool:
@@ -46,9 +47,9 @@ def is_forbidden(output: Any) -> bool:
     return isinstance(output, dict) and isinstance(output.get(FORBIDDEN_KEY), str)
 
 
-def used_message(function: str, shortcuts: Iterable[str]) -> str:
+def used_message(function: str, shortcuts: Iterable[str]) -> Message:
     """How a notebook check words a graded function whose source uses forbidden shortcuts."""
-    return f"forbidden: {function} uses {', '.join(shortcuts)} (write the computation yourself)"
+    return say("forbidden.used", function=function, shortcuts=", ".join(shortcuts))
 
 
 class ForbiddenCall(RuntimeError):

@@ -17,9 +17,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from autograder.message import Message, say
+
 
 class ChangedInput(Exception):
-    """A student function changed one of its input tensors in place."""
+    """A student function changed one of its input tensors in place; `message` says which."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.code)
+        self.message = message
 
 
 @dataclass
@@ -46,9 +52,8 @@ class Guard:
             if item.may_return and returned is item.tensor:
                 self.items.remove(item)  # updated in place and returned: it is now the output
                 continue
-            hint = (" (update it in place only if you return that same tensor)" if item.may_return
-                    else " (compute new tensors instead: out-of-place ops such as x * m, not x.mul_(m) or x[i] = ...)")
-            raise ChangedInput(f"{function} changed its input {item.what} in place; inputs must not change{hint}")
+            code = "changed.returnable" if item.may_return else "changed.input"
+            raise ChangedInput(say(code, function=function, what=item.what))
 
 
 _CURRENT: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("course_input_guard", default=None)

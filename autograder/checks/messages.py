@@ -1,85 +1,41 @@
-"""The one message catalog of the checks: English text rendered in the student's language at the edges.
+"""The one message catalog: every message code's wording, rendered in the reader's language at the edges.
 
-The checks build their messages in English (the msgids); this module renders them in another language through
-the gettext catalog autograder/locale/<lang>/LC_MESSAGES/checks.po (read with Babel, no compiled .mo). A message
-is matched against FRAMES, the English templates of the verdicts (`{name}` are parameters); the parameters
-that are text (a nested frame, a mistake's name or hint, a diff reason) are rendered the same way, the others
-(grade ids, numbers, labels, code) stay as they are. Text no frame or entry knows stays English.
+Checks and grader pass `Message`s (autograder/message.py: a code and its parameters); text is made here only,
+where a reader sees it: a check cell's output, the feedback page, the CSVs. English comes from the wording tables
+(wording.py, wording_grader.py), from the mistakes the checks define (`mistake.<id>`, `hint.<id>`) and from the
+book sections the feedback links to (`topic.<function>`); other languages from the gettext catalog
+autograder/locale/<lang>/LC_MESSAGES/checks.po (read with Babel, no compiled .mo), whose entries are keyed by the
+code (msgctxt) and carry the English wording as msgid: a translation counts only while its msgid is the current
+English, so an English edit shows English (and fails tests/test_check_messages.py) until it is translated again.
 
 The language: `set_language("zh_CN")` in a notebook, else the environment variable AUTOGRADER_LANGUAGE, else
 zh_CN when the kernel runs inside exercises/zh_CN/ (Jupyter starts it in the notebook's folder), else English.
-The batch grader passes the language of the submitted notebook (its metadata.autograder.language) explicitly.
+The batch grader renders a result in the language of the submitted notebook (Result.language).
 """
 
 from __future__ import annotations
 
 import functools
+import html as html_lib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+
+from markupsafe import Markup
+
+from autograder.checks.wording import CAPSTONE, CHECKS, LABELS
+from autograder.checks.wording_grader import GRADER, PAGE, STATUSES
+from autograder.message import CODE, Message, Param, say
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "checks"
 LANGUAGES = ("zh_CN",)
-
-#: English templates of composed messages, most specific first. Parameters in VERBATIM are never translated.
-FRAMES = (
-    "{head}. This matches a known mistake: {mistake} — {hint}",
-    "{head}. This matches known mistakes that these cases cannot tell apart: {pairs}",
-    "{head} [{wrong} of {total} outputs wrong: {score} of {points} points, at most {cap} for a named known mistake]",
-    "{head} [{wrong} of {total} outputs wrong: {score} of {points} points]",
-    "{grade_id}: all {n} cases match the reference (max abs err {err})",
-    "{grade_id}: no cases were graded",
-    "{grade_id}: case [{label}]: output '{key}' differs: {reason} (also: {others})",
-    "{grade_id}: case [{label}]: output '{key}' differs: {reason}",
-    "{grade_id}: case [{label}]: {error}",
-    "{grade_id}: {error}",
-    "forbidden: {function} uses {shortcuts} (write the computation yourself)",
-    "{function} changed its input {what} in place; inputs must not change (update it in place only if you "
-    "return that same tensor)",
-    "{function} changed its input {what} in place; inputs must not change (compute new tensors instead: "
-    "out-of-place ops such as x * m, not x.mul_(m) or x[i] = ...)",
-    "{function} changed its input {what} in place; inputs must not change",
-    "raised NotImplementedError ({where})",
-    "raised NameError: name '{name}' is not defined ({where})",
-    "raised NameError: name '{name}' is not defined",
-    "{what}: expected dtype {want} (the inputs' dtype), got {got}",
-    "{what}: expected a tensor on {want} (the inputs' device), got {got}",
-    "{what}: expected a tensor of shape {want}, got {got}",
-    "{what}: expected shape {want}, got shape {got}",
-    "{what}: expected a tuple of {n} values, got {got}",
-    "no function named {name} was defined (run the cell that defines it)",
-    "train changed x or y in place; inputs must not change",
-    "expected shape {want}, got shape {got}",
-    "expected a tensor of shape {want}, got {got}",
-    "max abs err {abs}, max rel err {rel}, first bad step {step}",
-    "max abs err {abs}, max rel err {rel}, first bad entry at index {index}",
-    "max abs err {abs}, max rel err {rel}, the scalar differs",
-    "NaN where the reference is finite ({where})",
-    "inf where the reference is finite ({where})",
-    "no output came back",
-)
-#: The verdict prefixes the notebook prints before a message.
-VERDICTS = ("passed: {message}", "partial: {message}", "failed: {message}", "error: {message}",
-            "forbidden: {message}", "{score} of {points} points: {message}")
-#: The feedback page's chrome and the row statuses of the batch grader (autograder/grading/outputs/batch.py).
-PAGE = ("{assignment} — feedback for {student}", "Graded without a sandbox ({sandbox}).", "Total:", "(late)",
-        "To work on:", "(first in the table, each linked to the section of the book that teaches it).",
-        "Every test passed.", "Hidden tests used inputs drawn for you from the course key", "(case set {case})",
-        "regrading this notebook draws the same inputs.", "test", "score / points", "status", "why", "read",
-        "Errors while running your cells", "Printed output", "Warnings and errors printed", "Output cut",
-        "passed", "partial", "failed", "error", "forbidden", "timeout", "memory", "malformed", "missing")
-TRANSLATED_PARAMS = frozenset({"head", "mistake", "hint", "pairs", "reason", "error", "message"})
-#: What a parameter may look like: tight shapes keep a frame from swallowing code (`f(x): ...`) and keep the
-#: matching linear on hostile text (an exception message is the student's): numbers are numbers, a label has no
-#: "]", a key no quote. Messages are rendered to at most MAX_DEPTH nested frames.
-_NUMBER = r"-?[\d.]+(?:e[+-]?\d+)?%?"
-SHAPES = {"grade_id": r"[A-Za-z_][\w-]*", "function": r"[A-Za-z_]\w*", "name": r"\w+", "what": r"[^:\n]+?",
-          "head": r".+", "label": r"[^\]\n]+", "key": r"[^'\n]+", "others": r"[^()\n]+",
-          **dict.fromkeys(("wrong", "total", "score", "points", "cap", "n", "err", "abs", "rel", "step"), _NUMBER)}
-MAX_DEPTH = 4
+#: The wording tables, in the catalog's order.
+TABLES = (CHECKS, CAPSTONE, LABELS, GRADER, STATUSES, PAGE)
+_PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+#: A text parameter that is a number: shown as is, never as code.
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?%?|[-+]?inf|nan")
 
 _language: list[str | None] = [None]  # set_language's choice (one per kernel: a notebook is one student)
 
@@ -104,103 +60,132 @@ def language(cwd: str | os.PathLike[str] | None = None) -> str | None:
 
 
 @functools.cache
+def english() -> dict[str, str]:
+    """code -> English wording, for every code of the catalog."""
+    from autograder.checks import ASSIGNMENTS  # late: the registry imports the checks, which import this module
+    from autograder.checks.diagnose import FLOAT32
+    from autograder.grading.outputs.sections import SECTIONS
+
+    found: dict[str, str] = {}
+    for table in TABLES:
+        found.update(table)
+    named = [FLOAT32] + [m for a in ASSIGNMENTS.values() for q in a.questions for m in q.named]
+    for mistake_id, name, hint in named:
+        found[f"mistake.{mistake_id}"], found[f"hint.{mistake_id}"] = name, hint
+    found.update({f"topic.{function}": section.topic for function, section in SECTIONS.items()})
+    return found
+
+
+@functools.cache
 def catalog(lang: str) -> dict[str, str]:
-    """msgid -> msgstr of the finished translations in the checks catalog of `lang`."""
+    """code -> translation, for the finished entries of `lang`'s catalog whose msgid is the current English."""
+    return {code: text for code, (msgid, text, fuzzy) in entries(lang).items()
+            if text and not fuzzy and msgid == english().get(code)}
+
+
+def entries(lang: str) -> dict[str, tuple[str, str, bool]]:
+    """code -> (msgid, msgstr, fuzzy) of every entry in `lang`'s catalog file, as written."""
     from babel.messages.pofile import read_po  # only when a translation is asked for
 
     path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.is_file():
         return {}
     with path.open("rb") as handle:
-        return {str(m.id): str(m.string) for m in read_po(handle) if m.id and m.string and not m.fuzzy}
+        return {str(m.context): (str(m.id), str(m.string or ""), m.fuzzy) for m in read_po(handle)
+                if m.id and m.context}
 
 
-@functools.cache
-def _pattern(template: str) -> re.Pattern[str]:
-    """A template as a regular expression; `head` is greedy (it may hold the rest's punctuation)."""
-    out, pos = [], 0
-    for m in re.finditer(r"\{(\w+)\}", template):
-        out.append(re.escape(template[pos:m.start()]))
-        out.append(f"(?P<{m.group(1)}>{SHAPES.get(m.group(1), '.+?')})")
-        pos = m.end()
-    out.append(re.escape(template[pos:]))
-    return re.compile("".join(out), re.S)
+def wording(code: str, lang: str | None) -> str | None:
+    """The template of `code` in `lang` (English where it has no translation); None for an unknown code."""
+    if lang is not None:
+        found = catalog(lang).get(code)
+        if found is not None:
+            return found
+    return english().get(code)
 
 
-def render(text: str, lang: str | None, depth: int = 0) -> str:
-    """The English message `text` in `lang` (unchanged for English or what the catalog does not know)."""
-    if lang is None or not text or depth > MAX_DEPTH:
-        return text
-    table = catalog(lang)
-    if text in table:
-        return table[text]
-    for template in FRAMES:
-        m = _pattern(template).fullmatch(text)
-        if m and template in table:
-            params = {k: _param(k, v, lang, depth + 1) for k, v in m.groupdict().items()}
-            return table[template].format(**params)
-    return text
+def text(message: Message | str, lang: str | None = None) -> str:
+    """`message` as plain text in `lang` (None: English)."""
+    return _render(message, lang, lambda s: s, lambda s: s)
 
 
-def _param(name: str, value: str, lang: str, depth: int) -> str:
-    if name == "pairs":  # "a — hint; or b — hint"
-        return "；或 ".join(" — ".join(render(p, lang, depth) for p in pair.split(" — ", 1))
-                           for pair in value.split("; or "))
-    return render(value, lang, depth) if name in TRANSLATED_PARAMS else value
+def html(message: Message | str, lang: str | None = None) -> Markup:
+    """`message` as HTML in `lang`: escaped, text parameters (names, code, labels) set as <code>."""
+    def verbatim(value: str) -> str:
+        escaped = html_lib.escape(value, quote=False)
+        return escaped if not value or _NUMBER.fullmatch(value) else f"<code>{escaped}</code>"
+    return Markup(_render(message, lang, lambda s: html_lib.escape(s, quote=False), verbatim))
 
 
-def verdict(status: str, message: str, lang: str | None) -> str:
+def _render(message: Message | str, lang: str | None, words: Callable[[str], str],
+            verbatim: Callable[[str], str]) -> str:
+    """The rendering both `text` and `html` share: `words` for the catalog's text, `verbatim` for text params."""
+    def param(value: Param) -> str:
+        if isinstance(value, Message):
+            return one(value)
+        if isinstance(value, tuple):
+            return ", ".join(param(v) for v in value)
+        if isinstance(value, str):
+            return verbatim(value)
+        return words(f"{value:g}" if isinstance(value, float) else str(value))
+
+    def one(msg: Message) -> str:
+        template = wording(msg.code, lang)
+        args = msg.args
+        if msg.code.startswith("list.") and template is not None:  # a list: its items joined by the entry's text
+            items = args.get("items", ())
+            return words(template).join(param(v) for v in (items if isinstance(items, tuple) else (items,)))
+        if template is None:  # a code no catalog knows (sent from the sandbox, say): its parameters, plainly
+            return words(msg.code) + ("" if not args else " (" + "; ".join(param(v) for v in args.values()) + ")")
+        pieces, pos = [], 0
+        for m in _PARAM.finditer(template):
+            pieces.append(words(template[pos:m.start()]))
+            pieces.append(param(args[m.group(1)]) if m.group(1) in args else words(m.group(0)))
+            pos = m.end()
+        return "".join(pieces) + words(template[pos:])
+
+    return verbatim(message) if isinstance(message, str) else one(message)
+
+
+def verdict(status: str, message: Message, lang: str | None) -> str:
     """What `check` prints after its mark: 'passed: ...' and the like, in `lang`."""
-    return _frame(f"{status}: {{message}}", lang, message=render(message, lang))
+    return text(say(f"verdict.{status}", message=message), lang)
 
 
-def points_lost(score: float, points: float, message: str, lang: str | None) -> str:
+def points_lost(score: float, points: float, message: Message, lang: str | None) -> str:
     """What `grade` prints when points are lost, in `lang`."""
-    return _frame("{score} of {points} points: {message}", lang, score=f"{score:g}", points=f"{points:g}",
-                  message=render(message, lang))
+    return text(say("verdict.points_lost", score=f"{score:g}", points=f"{points:g}", message=message), lang)
+
+
+def names(mistakes: Iterable[str], lang: str | None = None) -> tuple[str, ...]:
+    """The display names of mistakes, by their ids, in `lang` (a malformed id as it is)."""
+    return tuple(text(say(f"mistake.{m}"), lang) if CODE.fullmatch(f"mistake.{m}") else m for m in mistakes)
 
 
 def translator(lang: str | None) -> Callable[..., str]:
-    """`_` for a template: the catalog's text for a msgid, formatted with its parameters (English for None)."""
-    def translate(msgid: str, **params: Any) -> str:
-        return _frame(msgid, lang, **{k: str(v) for k, v in params.items()})
+    """`_` for a template: the wording of a code in `lang`, formatted with its parameters (text, not HTML)."""
+    def translate(code: str, **params: Param) -> str:
+        return text(say(code, **params), lang)
     return translate
 
 
-def _frame(template: str, lang: str | None, **params: str) -> str:
-    table = catalog(lang) if lang is not None else {}
-    return table.get(template, template).format(**params)
-
-
-def known_messages() -> list[str]:
-    """Every msgid of the domain: the frames, the verdicts, and each named mistake's name and hint."""
-    import inspect
-
-    from autograder.checks import ASSIGNMENTS
-    from autograder.checks.diagnose import FLOAT32
-
-    found: dict[str, None] = dict.fromkeys([*FRAMES, *VERDICTS, *PAGE, *FLOAT32])
-    for assignment in ASSIGNMENTS.values():
-        for question in assignment.questions:
-            spec = inspect.getclosurevars(question.judge).nonlocals.get("spec")
-            for mistake in getattr(spec, "mistakes", ()):
-                found.update(dict.fromkeys([mistake.name, mistake.hint]))
-    return list(found)
-
-
 def update(lang: str) -> Path:
-    """Merge known_messages() into the catalog of `lang`: new ones empty, translations kept, obsolete dropped."""
+    """Merge the codes into the catalog of `lang`: new ones empty, translations kept, those of changed English
+    kept as fuzzy (to revise), obsolete codes dropped."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import write_po
 
-    old = catalog(lang)
+    old = entries(lang)
     out = Catalog(locale=lang, project="autograder checks", domain=DOMAIN)
-    for msgid in known_messages():
-        out.add(msgid, old.get(msgid, ""))
+    for code, msgid in english().items():
+        before, translation, fuzzy = old.get(code, ("", "", False))
+        stale = bool(translation) and (fuzzy or before != msgid)
+        out.add(msgid, translation, context=code, flags=("fuzzy",) if stale else ())
     path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         write_po(handle, out, width=0)
+    catalog.cache_clear()
     return path
 
 

@@ -20,6 +20,7 @@ import torch
 from autograder.checks.forbidden import scan, used_message
 from autograder.checks.messages import language, points_lost, verdict
 from autograder.checks.spec import Outcome
+from autograder.message import say
 
 #: Seed of the visible cases' generator and of hidden cases outside `nbgrader autograde`.
 FIXED_SEED = 20260101
@@ -68,7 +69,7 @@ def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden:
         for name, hits in found.items():
             if hits:
                 return Outcome(0.0, question.points, "forbidden",
-                               f"{grade_id}: {used_message(name, hits)}")
+                               say("check.error", grade_id=grade_id, error=used_message(name, hits)))
     cases = question.make_cases(torch.Generator().manual_seed(seed), hidden)
     outputs = [question.call(namespace, case) for case in cases]
     return question.judge(cases, outputs)

@@ -14,11 +14,12 @@ from typing import Any
 import torch
 
 from autograder import reference
-from autograder.checks.builder import CheckSpec, Mistake, build, on_device, student, tensor_out
+from autograder.checks.builder import CheckSpec, Mistake, build, case_label, on_device, student, tensor_out
 from autograder.checks.compare import Tolerance
 from autograder.checks.guard import watch
 from autograder.checks.mistakes import optimizers as wrong
 from autograder.checks.spec import Assignment, Case, Functions, Output
+from autograder.message import Message, say
 
 #: Mistake switch name -> (what the student did, what torch does instead).
 HINTS = {
@@ -79,7 +80,20 @@ def _hyper(case: Case) -> dict[str, Any]:
     return hyper
 
 
-def _case(gen: torch.Generator, label: str, hyper: dict[str, Any], steps: int, scale: float,
+def _settings(hyper: dict[str, Any]) -> Message | str:
+    """'lr=0.1, momentum=0.9' for a label, or 'defaults'."""
+    return ", ".join(f"{k}={v}" for k, v in hyper.items()) or say("label.defaults")
+
+
+def _label(hyper: dict[str, Any], steps: int, scale: float) -> dict[str, Any]:
+    """'lr=0.1, 5 steps', 't=1 only' for one step, with the gradients' scale unless it is 1."""
+    length = say("label.t1") if steps == 1 else say("label.steps", n=steps)
+    if scale == 1.0:
+        return case_label("label.optim", settings=_settings(hyper), length=length)
+    return case_label("label.optim.scaled", settings=_settings(hyper), length=length, scale=f"{scale:.0e}")
+
+
+def _case(gen: torch.Generator, label: Any, hyper: dict[str, Any], steps: int, scale: float,
           shape: tuple[int, ...] = (3, 4), dtype: str = "float64") -> Case:
     """One trajectory case: param0 ~ N(0, 1); grads[k] ~ N(0, 1) * scale * a rising-then-falling factor."""
     param0 = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -100,7 +114,8 @@ def _run(name: str) -> Callable[[Functions, Case], Output]:
         path = []
         for k in range(grads.shape[0]):
             new = fn(param, watch("grad", grads[k].clone()), state, **_hyper(case))
-            path.append(tensor_out(f"{name}_step at step {k + 1}", new, tuple(param.shape), param))
+            path.append(tensor_out(say("what.step", function=f"{name}_step", step=k + 1), new, tuple(param.shape),
+                                   param))
             param = new
         return {"params": torch.stack(path)}
     return run
@@ -117,7 +132,7 @@ def _mistake(name: str, key: str) -> Mistake:
     def kernel(case: Case) -> Output:
         """The mistaken kernel's trajectory."""
         return {"params": KERNELS[name](case["param0"], list(case["grads"]), **_hyper(case), mistake=key)}
-    return Mistake(HINTS[key][0], HINTS[key][1], kernel)
+    return Mistake(key, HINTS[key][0], HINTS[key][1], kernel)
 
 
 def _tolerance(case: Case) -> Tolerance:
@@ -125,7 +140,7 @@ def _tolerance(case: Case) -> Tolerance:
     return Tolerance(1e-8, 1e-11) if case.get("dtype", "float64") == "float64" else Tolerance(1e-4, 1e-5)
 
 
-def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, dict[str, Any], int, float]],
+def _question(name: str, grade_id: str, points: float, visible: list[tuple[dict[str, Any], int, float]],
               flags: dict[str, tuple[Any, ...]], base: dict[str, Any], description: str,
               mistakes: tuple[str, ...] | None = None) -> CheckSpec:
     """A question on <name>_step: fixed visible cases, hidden cases over every combination of `flags`,
@@ -133,7 +148,7 @@ def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, 
     def make_visible() -> list[Case]:
         """The fixed visible cases (same inputs for everybody)."""
         gen = torch.Generator().manual_seed(1234)
-        return [_case(gen, label, hyper, steps, scale) for label, hyper, steps, scale in visible]
+        return [_case(gen, _label(hyper, steps, scale), hyper, steps, scale) for hyper, steps, scale in visible]
 
     def make_hidden(gen: torch.Generator) -> list[Case]:
         """One case per flag combination with random scale and length, plus a float32 case."""
@@ -146,11 +161,10 @@ def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, 
             combos.append(hyper)
             scale = float(10 ** (torch.rand((), generator=gen) * 9 - 8))  # 1e-8 .. 10
             steps = int(torch.randint(1, 12, (), generator=gen))
-            label = ", ".join(f"{k}={v}" for k, v in hyper.items()) + f", {steps} steps, grads ~{scale:.0e}"
-            cases.append(_case(gen, label, hyper, steps, scale))
+            cases.append(_case(gen, _label(hyper, steps, scale), hyper, steps, scale))
         hyper = combos[-1]
-        cases.append(_case(gen, "float32 inputs, " + ", ".join(f"{k}={v}" for k, v in hyper.items()),
-                           hyper, 6, 1.0, (5,), "float32"))
+        cases.append(_case(gen, case_label("label.float32", settings=_settings(hyper)), hyper, 6, 1.0, (5,),
+                           "float32"))
         return cases
 
     return CheckSpec(grade_id=grade_id, points=points, functions=(f"{name}_step",), visible=make_visible,
@@ -162,48 +176,47 @@ def _question(name: str, grade_id: str, points: float, visible: list[tuple[str, 
 
 SPECS = (
     _question("sgd", "sgd_step_basic", 1, [
-        ("lr=0.1, 5 steps", {"lr": 0.1}, 5, 1.0),
-        ("lr=0.05, weight_decay=0.1, 6 steps", {"lr": 0.05, "weight_decay": 0.1}, 6, 1.0),
+        ({"lr": 0.1}, 5, 1.0),
+        ({"lr": 0.05, "weight_decay": 0.1}, 6, 1.0),
     ], {"weight_decay": (None, 0.3)}, {"lr": 0.07}, "plain SGD with L2 weight decay",
         ()),  # without momentum, L2 and decoupled decay coincide: nothing to diagnose
     _question("sgd", "sgd_step_momentum", 2, [
-        ("momentum=0.9, t=1 only", {"lr": 0.1, "momentum": 0.9}, 1, 1.0),
-        ("momentum=0.9, dampening=0.5, 6 steps", {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}, 6, 1.0),
-        ("momentum=0.9, nesterov=True, 6 steps", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, 6, 1.0),
-        ("momentum=0.8, weight_decay=0.2, 6 steps", {"lr": 0.1, "momentum": 0.8, "weight_decay": 0.2}, 6, 1.0),
+        ({"lr": 0.1, "momentum": 0.9}, 1, 1.0),
+        ({"lr": 0.1, "momentum": 0.9, "dampening": 0.5}, 6, 1.0),
+        ({"lr": 0.1, "momentum": 0.9, "nesterov": True}, 6, 1.0),
+        ({"lr": 0.1, "momentum": 0.8, "weight_decay": 0.2}, 6, 1.0),
     ], {"dampening": (None, 0.3), "weight_decay": (None, 0.1), "nesterov": (None, True)},
         {"lr": 0.05, "momentum": 0.7}, "SGD with momentum, dampening and Nesterov"),
     _question("rmsprop", "rmsprop_step_basic", 2, [
-        ("defaults, grads ~1e-8, 5 steps", {}, 5, 1e-8),
-        ("lr=0.01, alpha=0.9, 8 steps", {"lr": 0.01, "alpha": 0.9}, 8, 1.0),
-        ("weight_decay=0.1, 6 steps", {"lr": 0.01, "weight_decay": 0.1}, 6, 1.0),
+        ({}, 5, 1e-8),
+        ({"lr": 0.01, "alpha": 0.9}, 8, 1.0),
+        ({"lr": 0.01, "weight_decay": 0.1}, 6, 1.0),
     ], {"alpha": (None, 0.8), "weight_decay": (None, 0.2)}, {"lr": 0.01}, "RMSprop without momentum",
         ("eps_inside_sqrt", "decoupled_weight_decay", "alpha_swapped")),
     _question("rmsprop", "rmsprop_step_momentum_centered", 2, [
-        ("momentum=0.9, 6 steps", {"lr": 0.01, "momentum": 0.9}, 6, 1.0),
-        ("centered=True, 6 steps", {"lr": 0.01, "centered": True}, 6, 1.0),
-        ("momentum=0.5, centered=True, weight_decay=0.1, grads ~1e-8",
-         {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}, 6, 1e-8),
+        ({"lr": 0.01, "momentum": 0.9}, 6, 1.0),
+        ({"lr": 0.01, "centered": True}, 6, 1.0),
+        ({"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}, 6, 1e-8),
     ], {"momentum": (None, 0.9), "centered": (None, True), "weight_decay": (None, 0.1)}, {"lr": 0.01},
         "RMSprop with momentum and centering"),
     _question("adam", "adam_step_basic", 3, [
-        ("t=1 only", {"lr": 0.1}, 1, 1.0),
-        ("lr=0.1, 8 steps", {"lr": 0.1}, 8, 1.0),
-        ("defaults, grads ~1e-8, 6 steps", {}, 6, 1e-8),
-        ("betas=(0.8, 0.9), 8 steps", {"lr": 0.05, "betas": (0.8, 0.9)}, 8, 1.0),
+        ({"lr": 0.1}, 1, 1.0),
+        ({"lr": 0.1}, 8, 1.0),
+        ({}, 6, 1e-8),
+        ({"lr": 0.05, "betas": (0.8, 0.9)}, 8, 1.0),
     ], {"betas": (None, (0.5, 0.9))}, {"lr": 0.05}, "Adam: moments, bias correction, eps",
         ("eps_inside_sqrt", "no_bias_correction", "step_not_incremented", "step_off_by_one_ahead",
          "step_off_by_one_behind", "step_read_before_increment", "bias_corrected_moments_stored")),
     _question("adam", "adam_step_flags", 2, [
-        ("weight_decay=0.1 (L2), 6 steps", {"lr": 0.1, "weight_decay": 0.1}, 6, 1.0),
-        ("amsgrad=True, 8 steps", {"lr": 0.1, "amsgrad": True}, 8, 1.0),
-        ("amsgrad=True, weight_decay=0.05, 8 steps", {"lr": 0.1, "amsgrad": True, "weight_decay": 0.05}, 8, 1.0),
+        ({"lr": 0.1, "weight_decay": 0.1}, 6, 1.0),
+        ({"lr": 0.1, "amsgrad": True}, 8, 1.0),
+        ({"lr": 0.1, "amsgrad": True, "weight_decay": 0.05}, 8, 1.0),
     ], {"weight_decay": (None, 0.2), "amsgrad": (None, True)}, {"lr": 0.05}, "Adam with L2 weight decay, AMSGrad"),
     _question("adamw", "adamw_step", 3, [
-        ("defaults, 6 steps", {}, 6, 1.0),
-        ("lr=0.1, weight_decay=0.1, 8 steps", {"lr": 0.1, "weight_decay": 0.1}, 8, 1.0),
-        ("lr=0.1, amsgrad=True, 8 steps", {"lr": 0.1, "amsgrad": True}, 8, 1.0),
-        ("t=1 only, grads ~1e-8", {"lr": 0.1}, 1, 1e-8),
+        ({}, 6, 1.0),
+        ({"lr": 0.1, "weight_decay": 0.1}, 8, 1.0),
+        ({"lr": 0.1, "amsgrad": True}, 8, 1.0),
+        ({"lr": 0.1}, 1, 1e-8),
     ], {"weight_decay": (None, 0.3), "amsgrad": (None, True)}, {"lr": 0.05},
         "AdamW: decoupled weight decay"),
 )

@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from autograder.message import BadMessage, Message, say
+
 #: The statuses a graded cell can end with (the batch grader adds timeout/memory/malformed/missing/tampered).
 STATUSES = ("passed", "partial", "failed", "error", "forbidden")
 
@@ -36,21 +38,46 @@ Functions = Mapping[str, Callable[..., Any]]
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one graded cell: score out of max_score, a status and one human-readable line.
+    """The result of one graded cell: score out of max_score, a status and a message (code and parameters).
 
-    `mistake` names the known mistake the outputs matched (several joined by " / " when the cases cannot
-    tell them apart), or None: a structured copy of what the message says, for cohort reports.
+    `mistakes` holds the ids of the known mistakes the outputs matched (several when the cases cannot tell them
+    apart), or nothing; the message names them too, in words, when it is rendered (autograder.checks.messages).
     """
 
     score: float
     max_score: float
     status: str
-    message: str
-    mistake: str | None = None
+    message: Message
+    mistakes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    def text(self, lang: str | None = None) -> str:
+        """The message in words, in `lang` (None: English)."""
+        from autograder.checks.messages import text
+
+        return text(self.message, lang)
+
+    def names(self, lang: str | None = None) -> tuple[str, ...]:
+        """The display names of the matched mistakes, in `lang` (None: English)."""
+        from autograder.checks.messages import names
+
+        return names(self.mistakes, lang)
+
+
+def error_message(output: Any) -> Message:
+    """The message an error output carries (its ERROR_KEY, plain data that may come from the sandbox)."""
+    try:
+        return Message.from_plain(output.get(ERROR_KEY) if isinstance(output, dict) else None)
+    except BadMessage:
+        return say("check.unreadable_error")
+
+
+def error_output(message: Message) -> Output:
+    """The output of a case whose call failed, saying why (plain data: it may cross the sandbox boundary)."""
+    return {ERROR_KEY: message.to_plain()}
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,8 @@ class Question:
     call: Callable[[Functions, Case], Output]
     judge: Callable[[list[Case], list[Output]], Outcome]
     description: str = ""
+    #: The known mistakes this question can name: (id, English name, English hint), catalogued by id.
+    named: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

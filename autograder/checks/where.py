@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import linecache
+import re
 import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+
+from autograder.message import Message, say
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
 _SYSTEM = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
@@ -25,8 +28,8 @@ def _is_student(filename: str) -> bool:
     return not resolved.startswith(_PACKAGE) and not resolved.startswith(_SYSTEM)
 
 
-def _cell_name(filename: str) -> str:
-    """'Cell In[7]' under IPython, 'cell answer-3' in the batch grader, else the file's name."""
+def _cell_name(filename: str) -> Message | str:
+    """'Cell In[7]' under IPython (Jupyter's own name), 'cell answer-3' in the batch grader, else the file's name."""
     try:
         from IPython import get_ipython  # optional: only inside Jupyter
 
@@ -36,24 +39,37 @@ def _cell_name(filename: str) -> str:
             return f"Cell In[{number}]"
     except (ImportError, AttributeError, TypeError):  # IPython absent or different: fall back to the file name
         pass
+    if filename.startswith("<cell ") and filename.endswith(">"):  # the batch grader's cells (grading/runner/child.py)
+        return say("where.cell", label=filename[6:-1])
     if filename.startswith("<") and filename.endswith(">"):
         return filename[1:-1]
     return Path(filename).name
 
 
-def location(tb: TracebackType | None) -> str:
-    """'in relu_backward, Cell In[7], line 3: `return dout / 0`', or '' when no student frame is on the stack."""
+def location(tb: TracebackType | None) -> Message | None:
+    """'in relu_backward, Cell In[7], line 3: `return dout / 0`', or None when no student frame is on the stack."""
     frames = [f for f in traceback.extract_tb(tb) if _is_student(f.filename)]
     if not frames:
-        return ""
+        return None
     frame = frames[-1]
     line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
-    text = f"in {frame.name}, {_cell_name(frame.filename)}, line {frame.lineno}"
-    return f"{text}: `{line}`" if line else text
+    where = {"function": frame.name, "cell": _cell_name(frame.filename), "line": frame.lineno or 0}
+    return say("where.in_code", code=line, **where) if line else say("where.in", **where)
 
 
-def describe_exception(exc: BaseException) -> str:
+#: Python's own wording of an undefined name, which gets a hint of its own.
+_UNDEFINED = re.compile(r"name '(\w+)' is not defined")
+
+
+def describe_exception(exc: BaseException) -> Message:
     """'raised ZeroDivisionError: <the whole message> (in f, Cell In[3], line 2: `...`)'."""
-    text = str(exc).strip()
+    text, kind = str(exc).strip(), type(exc).__name__
     where = location(exc.__traceback__)
-    return f"raised {type(exc).__name__}" + (f": {text}" if text else "") + (f" ({where})" if where else "")
+    undefined = _UNDEFINED.fullmatch(text) if isinstance(exc, NameError) else None
+    if kind == "NotImplementedError" and not text:
+        code, params = "raised.stub", {}
+    elif undefined:
+        code, params = "raised.undefined", {"name": undefined.group(1)}
+    else:
+        code, params = ("raised.text", {"type": kind, "text": text}) if text else ("raised", {"type": kind})
+    return say(code + ".at", where=where, **params) if where else say(code, **params)

@@ -14,16 +14,14 @@ from typing import Any
 import torch
 
 from autograder import key, plain
-from autograder.checks.spec import Assignment, Outcome, Question
+from autograder.checks.spec import Assignment, Question
 from autograder.grading.core import model
-from autograder.grading.core.model import Row, Verdict
+from autograder.grading.core.bounds import bounded_message
+from autograder.grading.core.model import MISTAKE_ID, Row, Verdict
 from autograder.grading.runner import wire
-from autograder.grading.runner.limits import MESSAGE_CHARS
+from autograder.grading.runner.phases import REFUSED_ORDER
 from autograder.grading.runner.wire import Reply
-
-#: How the course's checks word a recognised mistake (autograder.checks.builder), when the outcome
-#: carries no `mistake` field of its own.
-MISTAKE_MARKER = "This matches a known mistake: "
+from autograder.message import Message, say
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -52,17 +50,6 @@ def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
             for q in assignment.questions}
 
 
-def named_mistake(outcome: Outcome) -> str:
-    """The known mistake an outcome names: its `mistake` field, else the checks' fixed wording."""
-    field = getattr(outcome, "mistake", None)
-    if isinstance(field, str) and field:
-        return field
-    message = str(outcome.message)
-    if MISTAKE_MARKER not in message:
-        return ""
-    return one_line(message.split(MISTAKE_MARKER, 1)[1].split(" — ", 1)[0], 120)
-
-
 def merge_output(previous: str, new: str) -> str:
     """Printed output of a later job appended to the earlier: each job reruns the notebook's cells, so the
     lines it shares with the start of what is already kept are not repeated."""
@@ -85,22 +72,23 @@ def _functions_text(question: Question) -> str:
 
 def why_unfinished(question: Question | None, reply: Reply, timeout: float) -> Verdict:
     """Status and reason for a phase that wrote no result (None = the notebook's cells)."""
-    what = f"{_functions_text(question)} (for {question.grade_id})" if question else "the notebook's cells"
+    what = (say("run.question", functions=_functions_text(question), grade_id=question.grade_id) if question
+            else say("run.cells"))
     sig = reply.signal
     if reply.refused:  # the worker stopped the child itself: its signal says nothing about memory
-        return Verdict("error", f"the result channel of {what} carried {reply.refused}, written by code "
-                                "other than the grader's; nothing after it counts")
+        code = "run.refused_order" if reply.refused == REFUSED_ORDER else "run.refused_malformed"
+        return Verdict("error", say(code, what=what))
     if reply.timed_out or sig == signal.SIGXCPU:
-        return Verdict("timeout", f"{what} did not finish within the {timeout:g} s time limit (endless loop?)")
+        return Verdict("timeout", say("run.timeout", what=what, seconds=f"{timeout:g}"))
     if sig is not None:
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
-        return Verdict("error", f"the process running {what} was killed by {name}{hint}")
+        return Verdict("error", say("run.killed_memory" if sig == signal.SIGKILL else "run.killed", what=what,
+                                    signal=name))
     if reply.op == "failed":
-        return Verdict("error", f"grading infrastructure error: {reply.error or '?'}")
+        return Verdict("error", say("run.infrastructure", error=reply.error or "?"))
     if reply.exit == wire.EXIT_RESULTS_UNWRITABLE:
-        return Verdict("error", f"the results of {what} could not be written (too large, or memory ran out)")
-    return Verdict("error", f"the code ended its own process (exit code {reply.exit}) while running {what}")
+        return Verdict("error", say("run.unwritable", what=what))
+    return Verdict("error", say("run.exit", code=str(reply.exit), what=what))
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -133,24 +121,25 @@ def judge_question(question: Question, cases: list[Any], path: Path, cell_errors
         return None
     meta = _read(path)
     if meta is None or not isinstance(meta.get("outputs"), list) or not isinstance(meta.get("missing"), list):
-        return Verdict("error", "the submission's results could not be read back (malformed or too large)")
+        return Verdict("error", say("results.unreadable"))
     if meta["missing"]:
         names = ", ".join(str(m) for m in meta["missing"][:5])
         if cells_memory:
-            return Verdict("memory", f"{names} not defined: the notebook ran out of memory ({memory_mb} MB limit)")
-        first = f"; first error: {cell_errors[0]}" if cell_errors else ""
-        return Verdict("missing", f"function {names} is not defined{first}")
+            return Verdict("memory", say("missing.memory", names=names, limit=memory_mb))
+        if cell_errors:
+            return Verdict("missing", say("missing.function_error", names=names, error=cell_errors[0]))
+        return Verdict("missing", say("missing.function", names=names))
     if isinstance(meta.get("tripped"), list) and meta["tripped"]:
         return model.forbidden(question.functions, sorted({str(t) for t in meta["tripped"]}), called=True)
     if meta.get("memory") is True:
-        return Verdict("memory", f"{_functions_text(question)} ran out of memory ({memory_mb} MB limit)")
+        return Verdict("memory", say("memory.question", functions=_functions_text(question), limit=memory_mb))
     outputs = meta["outputs"]
     if len(outputs) != len(cases):
-        return Verdict("error", f"{len(outputs)} outputs for {len(cases)} cases")
+        return Verdict("error", say("results.count", outputs=len(outputs), cases=len(cases)))
     try:
         return _score(question, cases, outputs)
     except Exception as exc:  # noqa: BLE001 - judge is trusted, but outputs may be odd
-        return Verdict("error", f"the outputs could not be judged: {type(exc).__name__}: {exc}")
+        return Verdict("error", say("results.unjudged", error=f"{type(exc).__name__}: {exc}"))
 
 
 def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
@@ -158,15 +147,16 @@ def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
     drawn (visible and hidden alike) gives the share of the points; nothing else gates it."""
     outcome = question.judge(cases, outputs)
     score = min(max(float(outcome.score), 0.0), float(question.points))
-    return Verdict(outcome.status, one_line(outcome.message, MESSAGE_CHARS), score, named_mistake(outcome))
+    mistakes = tuple(m for m in outcome.mistakes if isinstance(m, str) and MISTAKE_ID.fullmatch(m))
+    message = outcome.message if isinstance(outcome.message, Message) else say("internal.error", error="no message")
+    return Verdict(outcome.status, message, score, mistakes)
 
 
 def rows_for(student_id: str, assignment: Assignment, verdicts: Mapping[str, Verdict]) -> tuple[Row, ...]:
     """Rows in question order from {grade_id: Verdict}; a question without one is an internal error."""
     rows = []
     for question in assignment.questions:
-        verdict = verdicts.get(question.grade_id, Verdict("error", "not graded (internal error)"))
-        message = one_line(verdict.message, MESSAGE_CHARS)
+        verdict = verdicts.get(question.grade_id, Verdict("error", say("internal.not_graded")))
         rows.append(Row(student_id, assignment.id, assignment.notebook, question.grade_id, round(verdict.score, 6),
-                        float(question.points), verdict.status, message, verdict.mistake))
+                        float(question.points), verdict.status, bounded_message(verdict.message), verdict.mistakes))
     return tuple(rows)

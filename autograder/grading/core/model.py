@@ -30,21 +30,35 @@ from autograder.grading.runner.fields import BadRecord, safe_fields, safe_text
 from autograder.grading.runner.limits import (
     LINE_CHARS,
     MESSAGE_CHARS,
+    MISTAKES_PER_ROW,
     NAME_CHARS,
     ORIGIN_CHARS,
     RECORD_ITEMS,
+    RECORD_NOTES,
     STATUS_CHARS,
     clip,
 )
+from autograder.message import BadMessage, Message, say
 
 #: grades.csv's header, fixed by the course.
 HEADER = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status", "message")
+
+#: The version of a stored result's form. 2: messages and notes are codes with parameters (autograder/message.py)
+#: and rows name their mistakes by id; results without it were written with English text and are regraded.
+RESULT_SCHEMA = 2
+
+#: A mistake's id (autograder/checks: Mistake.id), as rows store it.
+MISTAKE_ID = re.compile(r"[a-z0-9_]{1,60}")
 
 #: How a result names its sandbox (the report warns about any other).
 SANDBOXED, UNSANDBOXED = "bubblewrap", "NONE (rlimits only)"
 
 #: A row's status: short lowercase words ("passed", "timeout", "forbidden", ...).
 STATUS = re.compile(rf"[a-z_]{{1,{STATUS_CHARS}}}")
+
+class StaleRecord(BadRecord):
+    """A stored result of an older form (RESULT_SCHEMA): it is regraded, never read as if it were current."""
+
 
 #: The languages besides English that notebooks, check messages and feedback pages come in
 #: (autograder.notebook_i18n keeps a catalog for each).
@@ -56,6 +70,29 @@ def _language(value: Any, what: str) -> str | None:
     if value is None or value in LANGUAGES:
         return value if isinstance(value, str) else None
     raise BadRecord(f"{what} language {str(value)[:30]!r} is not one of {LANGUAGES}")
+
+
+def _message(value: Any, what: str) -> Message:
+    """A Message from its plain form (autograder/message.py checks and caps every part)."""
+    try:
+        return Message.from_plain(value)
+    except BadMessage as exc:
+        raise BadRecord(f"{what}: {exc}") from None
+
+
+def _mistakes(value: Any, what: str) -> tuple[str, ...]:
+    """A short list of mistake ids."""
+    if not isinstance(value, list | tuple) or len(value) > MISTAKES_PER_ROW:
+        raise BadRecord(f"{what} is not a list of at most {MISTAKES_PER_ROW} mistake ids")
+    for item in value:
+        if not isinstance(item, str) or not MISTAKE_ID.fullmatch(item):
+            raise BadRecord(f"{what} holds {str(item)[:40]!r}, which is not a mistake id")
+    return tuple(value)
+
+
+def safe_message(message: Message) -> Message:
+    """`message` with every text parameter made safe (safe_text, on one line): it is shown in every output."""
+    return message.map_text(lambda text: safe_text(text, lines=False))
 
 
 # --- submissions ---------------------------------------------------------------------------------------
@@ -118,31 +155,31 @@ class Submission:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What was decided about one question: status, one-line reason, score, and the known mistake it matched.
+    """What was decided about one question: status, the reason (a message), score, and the ids of the known
+    mistakes it matched.
 
     Decided before any code runs (tampered, missing, forbidden, malformed: score 0), or by judging its outputs.
     """
 
     status: str
-    message: str
+    message: Message
     score: float = 0.0
-    mistake: str = ""
+    mistakes: tuple[str, ...] = ()
 
 
 def forbidden(functions: tuple[str, ...], used: list[str], *, called: bool) -> Verdict:
     """The one wording of a forbidden-shortcut verdict: found in the source (`called`=False) or tripped at run time."""
     names, shortcuts = ", ".join(functions), ", ".join(used)
-    if called:
-        return Verdict("forbidden", f"{names} called {shortcuts}, which this exercise forbids")
-    return Verdict("forbidden", f"{names} uses {shortcuts}, which this exercise forbids: write the computation "
-                                "yourself")
+    return Verdict("forbidden", say("forbidden.called" if called else "forbidden.uses", functions=names,
+                                    shortcuts=shortcuts))
 
 
 # --- grades --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Row:
-    """One line of grades.csv: one student's result on one graded cell."""
+    """One line of grades.csv: one student's result on one graded cell; `message` is rendered to text only where
+    it is shown (autograder/checks/messages.py), `mistakes` are the ids of the known mistakes it matched."""
 
     student_id: str
     assignment: str
@@ -151,33 +188,34 @@ class Row:
     score: float
     max_score: float
     status: str
-    message: str
-    #: The known mistake the diagnosis names ("eps inside the square root"), or "" when none matched.
-    mistake: str = ""
+    message: Message
+    mistakes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Every text field made safe (safe_text): a row can never hold text an output cannot."""
-        safe_fields(self, ("student_id", "assignment", "notebook", "grade_id", "status", "message", "mistake"))
+        safe_fields(self, ("student_id", "assignment", "notebook", "grade_id", "status"))
+        object.__setattr__(self, "message", safe_message(self.message))
+        object.__setattr__(self, "mistakes", tuple(safe_text(m, lines=False) for m in self.mistakes))
 
     def to_json(self) -> dict[str, Any]:
         """The row as stored in a result file."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "message": self.message.to_plain(),
+                "mistakes": list(self.mistakes)}
 
     @staticmethod
     def from_json(raw: Any, what: str = "row") -> Row:
         """A Row from its stored form: every field typed, the score within [0, max_score], a plain status."""
-        names = frozenset(f.name for f in fields(Row))
-        data = read.record(raw, what, names - {"mistake"}, frozenset({"mistake"}))
+        data = read.record(raw, what, frozenset(f.name for f in fields(Row)))
         texts = {k: read.text(data[k], f"{what} {k}", MESSAGE_CHARS)
-                 for k in ("student_id", "assignment", "notebook", "grade_id", "status", "message")}
+                 for k in ("student_id", "assignment", "notebook", "grade_id", "status")}
         score, top = read.number(data["score"], f"{what} score"), read.number(data["max_score"], f"{what} max_score")
         if not 0.0 <= score <= top or not STATUS.fullmatch(texts["status"]):
             raise BadRecord(f"{what} has score {score} or status {texts['status'][:30]!r} out of range")
-        mistake = read.text(data.get("mistake", ""), f"{what} mistake", MESSAGE_CHARS)
-        return Row(**texts, score=score, max_score=top, mistake=mistake)
+        return Row(**texts, score=score, max_score=top, message=_message(data["message"], f"{what} message"),
+                   mistakes=_mistakes(data["mistakes"], f"{what} mistakes"))
 
 
-#: Fields of a stored result, in the order they are written.
+#: Fields of a stored result, in the order they are written (after "schema": RESULT_SCHEMA).
 _RESULT_FIELDS = ("student_id", "assignment", "notebook", "origin", "late", "seed", "notes", "output", "seconds",
                   "rows", "worker", "key_id", "sandbox", "submitted", "source", "language")
 #: Result fields left out of the stored form while unset (None).
@@ -200,7 +238,7 @@ class Result:
     origin: str
     late: bool
     seed: int | None
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
     output: dict[str, str]
     seconds: float
     rows: tuple[Row, ...]
@@ -214,7 +252,7 @@ class Result:
         """Every text field made safe (safe_text), captured output keeping its lines."""
         safe_fields(self, ("student_id", "assignment", "notebook", "origin", "worker", "key_id", "sandbox",
                             "source"))
-        object.__setattr__(self, "notes", tuple(safe_text(note, lines=False) for note in self.notes))
+        object.__setattr__(self, "notes", tuple(safe_message(note) for note in self.notes))
         object.__setattr__(self, "output", {safe_text(k, lines=False): safe_text(v) for k, v in self.output.items()})
     #: The language of the submitted notebook (metadata.autograder.language): its feedback is rendered in it.
     language: str | None = None
@@ -226,19 +264,23 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: plain JSON, unstamped fields left out."""
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {"schema": RESULT_SCHEMA}
         for name in _RESULT_FIELDS:
             value = getattr(self, name)
             if value is None and name in _OPTIONAL_RESULT_FIELDS:
                 continue
             data[name] = value
-        return {**data, "notes": list(self.notes), "output": dict(self.output),
+        return {**data, "notes": [note.to_plain() for note in self.notes], "output": dict(self.output),
                 "rows": [row.to_json() for row in self.rows]}
 
     @staticmethod
     def from_json(raw: Any, what: str = "result") -> Result:
-        """A Result from its stored or sent form; BadRecord naming the first problem."""
-        required = frozenset(_RESULT_FIELDS[:10])
+        """A Result from its stored or sent form; StaleRecord for an older form, BadRecord naming the first problem."""
+        if isinstance(raw, dict) and raw.get("schema") != RESULT_SCHEMA:
+            schema = raw.get("schema", 1)
+            raise StaleRecord(f"{what} was written by another version of the grader (result schema "
+                              f"{str(schema)[:10]}, this one reads {RESULT_SCHEMA}): it is regraded")
+        required = frozenset(("schema", *_RESULT_FIELDS[:10]))
         data = read.record(raw, what, required, frozenset(_OPTIONAL_RESULT_FIELDS))
         seed = None if data["seed"] is None else read.integer(data["seed"], f"{what} seed")
         rows = data["rows"]
@@ -251,7 +293,7 @@ class Result:
             read.text(data["assignment"], f"{what} assignment", NAME_CHARS),
             read.text(data["notebook"], f"{what} notebook", NAME_CHARS),
             read.text(data["origin"], f"{what} origin", ORIGIN_CHARS),
-            read.flag(data["late"], f"{what} late"), seed, read.texts(data["notes"], f"{what} notes", LINE_CHARS),
+            read.flag(data["late"], f"{what} late"), seed, _notes(data["notes"], f"{what} notes"),
             read.text_map(data["output"], f"{what} output"), read.number(data["seconds"], f"{what} seconds"),
             tuple(Row.from_json(r, f"{what} row {i}") for i, r in enumerate(rows)), **optional,
             submitted=None if data.get("submitted") is None else read.flag(data["submitted"], f"{what} submitted"),
@@ -265,6 +307,13 @@ class Result:
         except (ValueError, RecursionError) as exc:
             raise BadRecord(f"{what} is not JSON: {exc}") from None
         return Result.from_json(raw, what)
+
+
+def _notes(value: Any, what: str) -> tuple[Message, ...]:
+    """A result's notes: at most RECORD_NOTES messages (what is stored is capped further: bounds.bounded_notes)."""
+    if not isinstance(value, list | tuple) or len(value) > RECORD_NOTES:
+        raise BadRecord(f"{what} is not a list of at most {RECORD_NOTES} messages")
+    return tuple(_message(note, f"{what}[{i}]") for i, note in enumerate(value))
 
 
 # --- one batch -----------------------------------------------------------------------------------------

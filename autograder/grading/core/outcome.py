@@ -11,11 +11,12 @@ from typing import Any
 
 from autograder.grading.core.judging import rows_for
 from autograder.grading.core.model import Result, Submission, Verdict
+from autograder.message import say
 
 
 def internal_error(sub: Submission, assignment: Any, message: str, worker: str | None = None) -> Result:
     """A result for a submission the grader itself failed on: an error row per question saying why."""
-    reason = Verdict("error", f"internal grader error: {message}")
+    reason = Verdict("error", say("internal.error", error=message))
     return Result(sub.student_id, assignment.id, assignment.notebook, sub.origin, sub.late, None, (), {}, 0.0,
                   rows_for(sub.student_id, assignment, {q.grade_id: reason for q in assignment.questions}),
                   worker=worker)

@@ -52,8 +52,8 @@ WITHHELD = ("reference", "checks/mistakes")
 #: The folder of the course package that ships into the sandbox whole: the worker, the template, the child
 #: and what they import (runner/__init__.py); nothing else of autograder/grading.
 RUNNER_FOLDER = "grading/runner"
-#: The other course files the runner imports (the package markers, and two plain-data helpers).
-RUNNER_FILES = ("__init__.py", "plain.py", "device.py", "grading/__init__.py")
+#: The other course files the runner imports (the package markers, two plain-data helpers, message records).
+RUNNER_FILES = ("__init__.py", "plain.py", "device.py", "message.py", "grading/__init__.py")
 
 
 def runner_modules() -> list[str]:

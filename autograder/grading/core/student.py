@@ -18,14 +18,16 @@ from typing import Any
 from autograder import key, plain
 from autograder.checks.spec import Assignment
 from autograder.grading.core import judging, model
+from autograder.grading.core.bounds import bounded_notes
 from autograder.grading.core.model import Result, Verdict
 from autograder.grading.inbox.collect import Submission, fingerprint, read
 from autograder.grading.inbox.notebook import Malformed, Notebook, parse
 from autograder.grading.inbox.sanitize import Plan, plan
 from autograder.grading.runner import wire
 from autograder.grading.runner.fields import safe_text
-from autograder.grading.runner.limits import CODE_BYTES, NAME_CHARS, bounded_notes, clip
+from autograder.grading.runner.limits import CODE_BYTES, NAME_CHARS, clip
 from autograder.grading.runner.wire import Job, Limits, Reply
+from autograder.message import Message, say
 
 #: Sends one job to a sandboxed worker and returns its reply (pipeline._work, node.GradingNode._runner).
 Runner = Callable[[Job], Reply]
@@ -48,8 +50,8 @@ def _forbidden(assignment: Assignment, answers: tuple[str, ...]) -> dict[str, Ve
 
 
 def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
-                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str]
-                 ) -> list[int]:
+                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str],
+                 notes: list[Message]) -> list[int]:
     """Run one job for the pending question indices; settle what it decided; return what is left."""
     questions = [assignment.questions[i] for i in pending]
     shutil.rmtree(job_dir, ignore_errors=True)
@@ -61,8 +63,9 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
                                                                               reply.stderr_bytes)):
         if text:
             output[stream] = judging.merge_output(output.get(stream, ""), text)[: limits.output_bytes]
-        if size > limits.output_bytes:
-            output["truncated"] = f"output beyond {limits.output_bytes} bytes was cut"
+        cut = say("note.output_cut", limit=limits.output_bytes)
+        if size > limits.output_bytes and cut not in notes:
+            notes.append(cut)
     # Only the phases the worker accepted count (Reply.files), never whatever files exist.
     cells_meta = judging.read_cells(job_dir, reply.files)
     if cells_meta is None:
@@ -89,23 +92,24 @@ def _code_fits(built: Plan) -> None:
     """Malformed when the code to run would not fit the job sent to the sandbox (decided before sending)."""
     size = len(json.dumps([wire.cell_json(cell) for cell in built.cells]))
     if size > CODE_BYTES:
-        raise Malformed(f"the notebook's code is {size} bytes, more than the {CODE_BYTES} the grader "
-                        "runs for one submission")
+        raise Malformed(say("malformed.code_size", size=size, limit=CODE_BYTES))
 
 
-def _prepare(sub: Submission, source: Notebook, assignment: Assignment,
-             fingerprints: list[str]) -> tuple[Plan, str | None]:
-    """Read, parse and sanitize a submission, appending to `fingerprints` what was read (collect.fingerprint);
-    return the plan and the notebook's language; Malformed (reading.Unreadable included) with the reason."""
+def _parse(sub: Submission, fingerprints: list[str]) -> Notebook:
+    """Read and parse a submission, appending to `fingerprints` what was read (collect.fingerprint); Malformed
+    (reading.Unreadable included) with the reason."""
     raw = read(sub)
     fingerprints.append(fingerprint(sub, raw))
     if raw is None:
-        raise Malformed(sub.problem or "no notebook submitted")
-    parsed = parse(raw)
+        raise Malformed(sub.problem or say("upload.none"))
+    return parse(raw)  # one notebook's bytes at a time, and only until it is parsed
+
+
+def _prepare(parsed: Notebook, source: Notebook, assignment: Assignment) -> Plan:
+    """Sanitize a parsed submission into the plan of what runs; Malformed with the reason."""
     built = plan(parsed, source, assignment)
-    del raw  # one notebook's bytes at a time, and only until it is parsed
     _code_fits(built)
-    return built, parsed.language
+    return built
 
 
 def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, seed: int, run: Runner,
@@ -114,19 +118,22 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
     started = time.perf_counter()
     student_seed = key.mix(seed, sub.student_id)
     verdicts: dict[str, Verdict] = {}
-    notes: list[str] = (["submitted late (LMS marker)"] if sub.late else [])
+    notes: list[Message] = [say("note.late")] if sub.late else []
     output: dict[str, str] = {}
     fingerprints = [fingerprint(sub, None)]  # what was graded: replaced below once the notebook is read
     language = None  # the student's notebook says which language its feedback is written in
     if sub.data is None and sub.locator is None:
-        status = sub.status or ("malformed" if "matches no known naming" in sub.problem else "missing")
-        verdicts = {q.grade_id: Verdict(status, sub.problem or "no notebook submitted")
-                    for q in assignment.questions}
+        # collect gives the status (malformed: found but unusable); a problem found before any notebook was read
+        # has no language, so it is carried as its reason's text
+        reason = say("upload.problem", reason=sub.problem) if sub.problem else say("upload.none")
+        verdicts = {q.grade_id: Verdict(sub.status or "missing", reason) for q in assignment.questions}
     else:
         try:
-            built, language = _prepare(sub, source, assignment, fingerprints)
+            parsed = _parse(sub, fingerprints)
+            language = parsed.language
+            built = _prepare(parsed, source, assignment)
         except Malformed as exc:
-            verdicts = {q.grade_id: Verdict("malformed", str(exc)) for q in assignment.questions}
+            verdicts = {q.grade_id: Verdict("malformed", exc.message) for q in assignment.questions}
         else:
             notes += built.notes
             verdicts.update(_forbidden(assignment, built.answers))
@@ -137,7 +144,8 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             while pending and rounds <= len(assignment.questions):
                 rounds += 1
                 job_dir = exchange / f"job-{secrets.token_hex(8)}"
-                pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output)
+                pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output,
+                                       notes)
     return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
                   student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
                   judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1],

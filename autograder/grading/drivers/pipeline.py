@@ -137,9 +137,11 @@ def _kill_children() -> None:
                 pass
 
 
-def _select(subs: list[Submission], done: dict[str, Result], settings: Settings) -> list[Submission]:
+def _select(subs: list[Submission], done: dict[str, Result], settings: Settings,
+            stale: frozenset[str] = frozenset()) -> list[Submission]:
     """The submissions this run grades: the --student ones, else those without a result (--resume), else all;
-    with either option also every student whose stored result was graded from another upload (records.matches)."""
+    with either option also every student whose stored result was graded from another upload (records.matches)
+    or was stored in an older form (`stale`, records.stale)."""
     if settings.students:
         known = {sub.student_id for sub in subs}
         unknown = [s for s in settings.students if s not in known]
@@ -147,7 +149,7 @@ def _select(subs: list[Submission], done: dict[str, Result], settings: Settings)
             raise ValueError(f"--student {', '.join(unknown)}: no such student in {settings.submissions}"
                              + (f" or {settings.roster}" if settings.roster else ""))
     if settings.students:  # and any stored result that belongs to another upload than the one there now
-        return [sub for sub in subs if sub.student_id in set(settings.students)
+        return [sub for sub in subs if sub.student_id in set(settings.students) or sub.student_id in stale
                 or (sub.student_id in done and not records.matches(done[sub.student_id], sub))]
     if settings.resume:
         return [sub for sub in subs if not records.matches(done.get(sub.student_id), sub)]
@@ -219,12 +221,17 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     key_id = key.key_id(grading_key)
     settings.out.mkdir(parents=True, exist_ok=True)
     done = records.load_results(settings.out, assignment.id) if settings.resume or settings.students else {}
-    todo = _select(subs, done, settings)
+    older = records.stale(settings.out) if settings.resume or settings.students else set()
+    todo = _select(subs, done, settings, frozenset(older))
     if settings.resume or settings.students:
         stale = [s.student_id for s in todo if s.student_id in done and s.student_id not in settings.students]
         if stale:
             print(f"{len(stale)} stored result(s) were graded from another upload than the one there now (e.g. "
                   f"{stale[0]}): regraded", file=stream)
+        regraded = sorted(older & {s.student_id for s in todo})
+        if regraded:
+            print(f"{len(regraded)} stored result(s) were written by an older version of the grader (e.g. "
+                  f"{regraded[0]}): regraded", file=stream)
     # only results the outputs will list must share the key (files of names no longer uploaded are not listed)
     _check_key(done, {sub.student_id for sub in subs if sub.student_id in done} - {sub.student_id for sub in todo},
                key_id, settings.out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.grading.runner import limits
+from autograder.message import Message, say
 from autograder.notebook_i18n import LANGUAGES
 
 #: Notebooks larger than this are refused unread (a honest exercise notebook is well under 1 MB).
@@ -26,7 +27,18 @@ _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{,]', re.S)
 
 
 class Malformed(ValueError):
-    """The file cannot be read as a notebook; the message is the reason shown to the student."""
+    """The file cannot be read as a notebook; `message` is the reason shown to the student (a message, or the
+    text of a reason given before the notebook's language is known, see reading.py and collect.py)."""
+
+    def __init__(self, message: Message | str) -> None:
+        super().__init__(message if isinstance(message, str) else message.code)
+        self.message = message if isinstance(message, Message) else say("upload.problem", reason=message)
+
+    def __str__(self) -> str:
+        """The reason in English, for logs and the instructor (the student's row renders `message` itself)."""
+        from autograder.checks.messages import text  # late: the catalog imports the checks
+
+        return text(self.message)
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class Notebook:
     """The cells of a notebook, plus notes about what had to be repaired to read it."""
 
     cells: tuple[Cell, ...]
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Message, ...] = field(default_factory=tuple)
     #: The language the notebook asks for (metadata.autograder.language, a known one only), None: English.
     language: str | None = None
 
@@ -85,7 +97,7 @@ def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
             warnings.filterwarnings("ignore", message="Cell is missing an id field")
             return dict(nbformat.v4.upgrade(nbformat.from_dict(data)))
     except Exception as exc:  # noqa: BLE001 - the converter raises many types on odd input
-        raise Malformed(f"nbformat 3 notebook could not be upgraded to nbformat 4: {exc}"[:300]) from None
+        raise Malformed(say("malformed.upgrade", error=str(exc)[:240])) from None
 
 
 def json_values(raw: bytes, stop: int) -> int:
@@ -108,37 +120,35 @@ def _short(value: Any) -> str:
 def parse(raw: bytes) -> Notebook:
     """Cells of a notebook file's bytes; Malformed with the reason when it is not a readable notebook."""
     if not raw.strip():
-        raise Malformed("the file is empty")
+        raise Malformed(say("malformed.empty"))
     if len(raw) > MAX_BYTES:
-        raise Malformed(f"the file is {len(raw)} bytes, more than the {MAX_BYTES} a notebook may have")
+        raise Malformed(say("malformed.too_large", size=len(raw), limit=MAX_BYTES))
     if json_values(raw, limits.JSON_VALUES) > limits.JSON_VALUES:
-        raise Malformed(f"the file holds more than the {limits.JSON_VALUES} JSON values a notebook may have "
-                        "(junk entries?)")
+        raise Malformed(say("malformed.json_values", limit=limits.JSON_VALUES))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Malformed(f"the file is not UTF-8 text (byte {exc.start}); save it from Jupyter again") from None
+        raise Malformed(say("malformed.not_utf8", byte=exc.start)) from None
     try:
         data = json.loads(text)
     except RecursionError:
-        raise Malformed("the file is nested too deeply to be a notebook") from None
+        raise Malformed(say("malformed.too_deep")) from None
     except ValueError as exc:
-        raise Malformed(f"the file is not valid notebook JSON (truncated or edited by hand?): "
-                        f"{limits.clip(str(exc), 200)}") from None
+        raise Malformed(say("malformed.not_json", error=limits.clip(str(exc), 200))) from None
     if not isinstance(data, dict) or "nbformat" not in data:
-        raise Malformed("the file is JSON but not a Jupyter notebook (no 'nbformat' field)")
-    notes: list[str] = []
+        raise Malformed(say("malformed.not_notebook"))
+    notes: list[Message] = []
     major = data.get("nbformat")
     if major == 3:
         data = _upgrade_v3(data)
-        notes.append("the notebook was in the old nbformat 3 and was upgraded to nbformat 4 for grading")
+        notes.append(say("note.nbformat3"))
     elif major != 4:
-        raise Malformed(f"nbformat {_short(major)} is not supported (expected 4, or 3 which is upgraded)")
+        raise Malformed(say("malformed.nbformat", version=_short(major)))
     raw_cells = data.get("cells")
     if not isinstance(raw_cells, list):
-        raise Malformed("the notebook has no list of cells")
+        raise Malformed(say("malformed.no_cells"))
     if len(raw_cells) > limits.CELLS:
-        raise Malformed(f"the notebook has {len(raw_cells)} cells, more than the {limits.CELLS} a notebook may have")
+        raise Malformed(say("malformed.too_many_cells", count=len(raw_cells), limit=limits.CELLS))
     cells: list[Cell] = []
     skipped: dict[str, list[int]] = {}
     for index, raw_cell in enumerate(raw_cells):
@@ -148,8 +158,9 @@ def parse(raw: bytes) -> Notebook:
         else:
             cells.append(cell)
     for why, where in skipped.items():  # one note per kind of problem, however many cells have it
-        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
-        notes.append(f"cell(s) {', '.join(map(str, where[:5]))}{more} {why} and were ignored")
+        shown = ", ".join(map(str, where[:5]))
+        which: Message | str = say("note.cells_more", cells=shown, more=len(where) - 5) if len(where) > 5 else shown
+        notes.append(say("note.cells_ignored", cells=which, why=say(f"note.why.{why}")))
     return Notebook(cells=tuple(cells), notes=tuple(notes), language=_language(data.get("metadata")))
 
 
@@ -161,12 +172,13 @@ def _language(meta: Any) -> str | None:
 
 
 def _cell(index: int, raw_cell: Any) -> Cell | str:
-    """One cell as the grader needs it, or why it was ignored; every kept value is type-checked and capped."""
+    """One cell as the grader needs it, or why it was ignored (a key of the note.why.* messages); every kept value
+    is type-checked and capped."""
     if not isinstance(raw_cell, dict):
-        return "are not cell objects"
+        return "not_objects"
     source = _text(raw_cell.get("source", ""))
     if source is None:
-        return "have an unreadable source"
+        return "unreadable_source"
     meta = raw_cell.get("metadata")
     nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
     nbg = nbg if isinstance(nbg, dict) else None

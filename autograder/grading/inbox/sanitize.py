@@ -17,6 +17,7 @@ from autograder.checks.spec import Assignment
 from autograder.grading.core.model import Verdict
 from autograder.grading.inbox.notebook import Cell, Malformed, Notebook
 from autograder.grading.runner import wire
+from autograder.message import Message, say
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Plan:
     cells: tuple[wire.RunCell, ...]
     answers: tuple[str, ...]  # the student's answer cells, for the forbidden-shortcut scan
     decided: dict[str, Verdict] = field(default_factory=dict)
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Message, ...] = field(default_factory=tuple)
 
 
 def _moved(student_order: list[str], source_order: list[str]) -> set[str]:
@@ -83,13 +84,13 @@ def _test_verdicts(student: dict[str, list[Cell]], source: Notebook, student_nb:
     for question in assignment.questions:
         gid, found = question.grade_id, student.get(question.grade_id, [])
         if not found:
-            verdicts[gid] = Verdict("tampered", f"test cell '{gid}' was deleted from the notebook")
+            verdicts[gid] = Verdict("tampered", say("tampered.deleted", cell=gid))
         elif len(found) > 1:
-            verdicts[gid] = Verdict("tampered", f"test cell '{gid}' appears {len(found)} times (duplicated)")
+            verdicts[gid] = Verdict("tampered", say("tampered.duplicated", cell=gid, count=len(found)))
         elif found[0].cell_type != "code":
-            verdicts[gid] = Verdict("tampered", f"test cell '{gid}' was changed into a {found[0].cell_type} cell")
+            verdicts[gid] = Verdict("tampered", say("tampered.retyped", cell=gid, cell_type=found[0].cell_type))
         elif gid in moved:
-            verdicts[gid] = Verdict("tampered", f"test cell '{gid}' was moved out of its place")
+            verdicts[gid] = Verdict("tampered", say("tampered.moved", cell=gid))
     return verdicts
 
 
@@ -101,7 +102,7 @@ def _unmarked_after(student_nb: Notebook, known: set[str]) -> dict[str, list[tup
         if cell.grade_id in known:
             anchor = cell.grade_id
         elif cell.cell_type == "code" and cell.source.strip():
-            after.setdefault(anchor, []).append((f"student cell {index + 1}", cell.source))
+            after.setdefault(anchor, []).append((f"#{index + 1}", cell.source))
     return after
 
 
@@ -110,8 +111,7 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
     student = _by_id(student_nb.cells)
     known = {c.grade_id for c in source.cells if c.grade_id}
     if not known & set(student):
-        raise Malformed(f"none of the cells of assignment '{assignment.id}' are in this notebook "
-                        "(is it another assignment's notebook, or were the cell ids removed?)")
+        raise Malformed(say("malformed.foreign", assignment=assignment.id))
     notes = list(student_nb.notes)
     unmarked = _unmarked_after(student_nb, known)
     cells = [wire.RunCell(label, text, True) for label, text in unmarked.pop("", [])]
@@ -125,17 +125,17 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         elif cell.role == "setup":
             cells.append(wire.RunCell(cell.grade_id, cell.source, False))
             if not mine:
-                notes.append(f"read-only cell '{cell.grade_id}' was missing and was restored")
+                notes.append(say("note.restored_missing", cell=cell.grade_id))
             elif any(m.source != cell.source for m in mine):
-                notes.append(f"read-only cell '{cell.grade_id}' was edited; the original was restored")
+                notes.append(say("note.restored_edited", cell=cell.grade_id))
         elif cell.role == "answer":
             code = [m for m in mine if m.cell_type == "code"]
             if not code:
-                notes.append(f"answer cell '{cell.grade_id}' is missing (deleted or not a code cell)")
+                notes.append(say("note.answer_missing", cell=cell.grade_id))
             cells.extend(wire.RunCell(cell.grade_id, m.source, True) for m in code)
             answers.extend(m.source for m in code)
         elif cell.role == "test" and any(m.source.strip() != _visible(cell.source) for m in mine):
-            notes.append(f"test cell '{cell.grade_id}' was edited; tests always run from the original")
+            notes.append(say("note.test_edited", cell=cell.grade_id))
         extra = unmarked.pop(cell.grade_id, [])
         cells.extend(wire.RunCell(label, text, True) for label, text in extra)
         answers.extend(text for _, text in extra)

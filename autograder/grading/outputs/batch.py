@@ -8,7 +8,6 @@ elsewhere (autograder/key.py: 0600 in a 0700 folder) and hidden inputs only in a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path, PurePosixPath
@@ -18,14 +17,14 @@ from autograder.checks import messages
 from autograder.checks.spec import Assignment
 from autograder.grading.core.model import SANDBOXED, Result, RunSummary
 from autograder.grading.outputs import pages, records, report, sections, totals
+from autograder.message import say
 
 #: Modes of what a course shares, and of the folders that stay private (results/, logs/).
 PUBLIC_FILE, PUBLIC_DIR, PRIVATE_DIR = 0o644, 0o755, 0o700
 PRIVATE = ("results", "logs")
 
-#: Captured output shown on a feedback page: (key in result["output"], heading).
-OUTPUT_BLOCKS = (("cell_errors", "Errors while running your cells"), ("stdout", "Printed output"),
-                 ("stderr", "Warnings and errors printed"), ("truncated", "Output cut"))
+#: Captured output shown on a feedback page: (key in result["output"], the code of its heading).
+OUTPUT_BLOCKS = (("cell_errors", "page.cell_errors"), ("stdout", "page.stdout"), ("stderr", "page.stderr"))
 
 
 def feedback_path(assignment: Assignment, student_id: str) -> PurePosixPath:
@@ -34,14 +33,18 @@ def feedback_path(assignment: Assignment, student_id: str) -> PurePosixPath:
 
 
 def feedback_rows(result: Result, assignment: Assignment, book: str) -> list[dict[str, Any]]:
-    """The page's rows: failures first (then partial credit, then passes), each with its book section's link."""
+    """The page's rows: failures first (then partial credit, then passes), each with the function whose book
+    section teaches it (`topic`: its key in the catalog) and that section's link, in the edition of the student's
+    language (the Chinese one is built into <book>/zh_CN)."""
     functions = {q.grade_id: q.functions for q in assignment.questions}
+    book = f"{book}/{result.language}" if book and result.language else book
     order = {"passed": 2, "partial": 1}
     rows = sorted(result.rows, key=lambda r: order.get(r.status, 0))  # stable: question order within a kind
     out = []
     for row in rows:
-        section = sections.section_for(functions.get(row.grade_id, ()))
-        out.append({"row": row, "failing": row.status not in order, "topic": section.topic if section else "",
+        taught = next((f for f in functions.get(row.grade_id, ()) if f in sections.SECTIONS), "")
+        section = sections.SECTIONS.get(taught)
+        out.append({"row": row, "failing": row.status not in order, "topic": f"topic.{taught}" if section else "",
                     "link": sections.link(section, book) if section and book else ""})
     return out
 
@@ -49,26 +52,30 @@ def feedback_rows(result: Result, assignment: Assignment, book: str) -> list[dic
 def feedback_html(result: Result, assignment: Assignment, sandbox_name: str, book: str = "") -> str:
     """One student's feedback page: failures first, each question linked to its book section at `book`, notes,
     a short case label (not the seed), and captured output (once); in the language of the student's notebook
-    (chrome, statuses and check messages through the checks' catalog, autograder/checks/messages.py)."""
+    (chrome, statuses, messages and notes through the one catalog, autograder/checks/messages.py)."""
     lang, output = result.language, result.output
     _ = messages.translator(lang)
     blocks = [(_(title), str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
-    rows = [{**r, "row": dataclasses.replace(r["row"], message=messages.render(r["row"].message, lang))}
-            for r in feedback_rows(result, assignment, book)]
+    rows = [{**r, "message": messages.html(r["row"].message, lang), "status": _(f"status.{r['row'].status}"),
+             "topic": _(r["topic"]) if r["topic"] else ""} for r in feedback_rows(result, assignment, book)]
     return pages.render("feedback.html.j2", assignment=assignment.id, student=result.student_id,
                         sandboxed=sandbox_name == SANDBOXED, sandbox=sandbox_name, total=result.total,
                         max_score=assignment.max_score, late=result.late, case=pages.case_label(result.seed),
                         rows=rows, failing=[r["row"].grade_id for r in rows if r["row"].status != "passed"],
-                        notes=list(result.notes), blocks=blocks, lang=lang or "en", _=_)
+                        notes=[messages.html(note, lang) for note in result.notes], blocks=blocks,
+                        lang=lang or "en", _=_)
 
 
 def _gradescope(result: Result) -> dict[str, Any]:
-    """Gradescope's results.json for one student (one test per graded cell)."""
+    """Gradescope's results.json for one student (one test per graded cell), in the student's language."""
+    lang = result.language
     tests = [{"name": r.grade_id, "score": r.score, "max_score": r.max_score, "status":
-              "passed" if r.status == "passed" else "failed", "output": f"{r.status}: {r.message}"}
+              "passed" if r.status == "passed" else "failed",
+              "output": messages.text(say("verdict.row", status=say(f"status.{r.status}"), message=r.message), lang)}
              for r in result.rows]
     return {"score": result.total, "execution_time": result.seconds,
-            "output": "; ".join(result.notes), "tests": tests, "visibility": "after_published"}
+            "output": "; ".join(messages.text(note, lang) for note in result.notes), "tests": tests,
+            "visibility": "after_published"}
 
 
 def publish(out: Path, relative: str | PurePosixPath, data: bytes) -> None:

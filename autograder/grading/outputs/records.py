@@ -7,6 +7,7 @@ OUT/results/<student_id>.json is the unit of progress: it either exists complete
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -14,10 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from autograder.grading.core.model import HEADER, Result, Row, Submission
+from autograder.checks import messages
+from autograder.grading.core.bounds import bounded_message, bounded_notes, bounded_result
+from autograder.grading.core.model import HEADER, Result, Row, StaleRecord, Submission
 from autograder.grading.inbox.collect import current_fingerprint
 from autograder.grading.runner.fields import BadRecord
-from autograder.grading.runner.limits import MESSAGE_CHARS, RESULT_BYTES, bounded_result, clip
+from autograder.grading.runner.limits import RESULT_BYTES
+from autograder.message import say
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -41,11 +45,12 @@ def result_path(out: Path, student_id: str) -> Path:
 
 
 def result_bytes(result: Result) -> bytes:
-    """One student's result as stored: capped (limits.bounded_result), never more than RESULT_BYTES."""
-    payload = bounded_result(result.to_json())
+    """One student's result as stored: capped (bounds.bounded_result), never more than RESULT_BYTES."""
+    payload = bounded_result(dataclasses.replace(result, notes=tuple(bounded_notes(list(result.notes)))).to_json())
     data = json.dumps(payload, indent=1).encode()
     if len(data) > RESULT_BYTES:  # the captured output is the only part that can still be large: drop it
-        payload["output"] = {"truncated": f"captured output dropped: the result exceeded {RESULT_BYTES} bytes"}
+        payload["output"] = {}
+        payload["notes"] = [*payload["notes"], say("note.output_dropped", limit=RESULT_BYTES).to_plain()]
         data = json.dumps(payload, indent=1).encode()
     return data
 
@@ -74,8 +79,9 @@ def read_result(path: Path) -> Result:
 def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[str, str]]:
     """(student_id -> stored result for this assignment, student_id -> why its file cannot be used).
 
-    The id of an unusable file is its name (results/<id>.json): that student is regraded by --resume, or
-    gets an error row in the outputs; results of another assignment are left alone.
+    The id of an unusable file is its name (results/<id>.json): that student is regraded by --resume (and by
+    any run when the file is of an older form, see `stale`), or gets an error row in the outputs; results of
+    another assignment are left alone.
     """
     results, broken = {}, {}
     for path in sorted((out / "results").glob("*.json")):
@@ -91,6 +97,19 @@ def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[
             continue
         results[result.student_id] = result
     return results, broken
+
+
+def stale(out: Path) -> set[str]:
+    """The ids whose stored result was written in an older form (model.RESULT_SCHEMA): each is regraded."""
+    found = set()
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            read_result(path)
+        except StaleRecord:
+            found.add(path.stem)
+        except BadRecord:
+            continue
+    return found
 
 
 def load_results(out: Path, assignment_id: str) -> dict[str, Result]:
@@ -119,20 +138,21 @@ def current(out: Path, assignment: Any, subs: list[Submission]) -> dict[str, Res
 
 def unusable(student_id: str, assignment: Any, reason: str, origin: str = "") -> Result:
     """An error row per question for a student whose stored result cannot be used or rendered, saying why."""
-    message = f"internal grader error: the stored result cannot be used ({reason}); regrade with --student"
+    message = bounded_message(say("internal.stored", reason=reason))
     rows = tuple(Row(student_id, assignment.id, assignment.notebook, q.grade_id, 0.0, float(q.points), "error",
-                     clip(" ".join(message.split()), MESSAGE_CHARS)) for q in assignment.questions)
+                     message) for q in assignment.questions)
     return Result(student_id, assignment.id, assignment.notebook, origin, False, None, (), {}, 0.0, rows,
                   submitted=True)
 
 
 def csv_bytes(results: dict[str, Result]) -> bytes:
-    """grades.csv: the fixed header, then every row, students sorted by id, questions in order."""
+    """grades.csv: the fixed header, then every row, students sorted by id, questions in order; messages in English
+    (the instructor's file)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     for student_id in sorted(results):
         for row in results[student_id].rows:
             writer.writerow([row.student_id, row.assignment, row.notebook, row.grade_id, f"{row.score:g}",
-                             f"{row.max_score:g}", row.status, row.message])
+                             f"{row.max_score:g}", row.status, messages.text(row.message)])
     return buffer.getvalue().encode()

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from autograder.checks import messages
 from autograder.checks.spec import Assignment
 from autograder.grading.core.model import SANDBOXED, Result, RunSummary
 from autograder.grading.outputs import pages
+from autograder.message import Message, Param, say
 
 #: How many diagnoses the report lists.
 TOP_DIAGNOSES = 15
@@ -32,10 +34,9 @@ OUTCOMES = ("malformed", "tampered", "forbidden", "timeout", "memory", "error", 
 NOT_SUBMITTED = "not submitted"
 #: The one diagnosis of an untouched exercise stub, whichever test and case met it.
 NOT_ATTEMPTED = "not attempted: the function still raises NotImplementedError (the exercise's stub)"
-_CASE = re.compile(r"case \[[^\]]*\]:?\s*")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
-#: Where in the student's code it failed: "(in f, cell answer-3, line 4: `code`)" or "(cell answer-3, line 4)".
-_WHERE = re.compile(r"\s*\((?:in [^,()]+, )?[^,()]+, line \d+(?:: `[^`]*`)?\)")
+#: Messages that wrap the part a failure is grouped by (its `head`): the points summary and the diagnosis.
+_WRAPPERS = ("check.summary", "check.summary_capped", "check.named", "check.named_several")
 
 
 @dataclass(frozen=True)
@@ -93,27 +94,46 @@ def cohort(results: dict[str, Result]) -> Cohort:
                   sum(totals) / len(totals) if totals else 0.0, dict(collections.Counter(map(outcome, ordered))))
 
 
-def _located(text: str) -> str:
-    """`text` without where in the student's code it happened (cell, line, quoted code differ per student)."""
-    return _WHERE.sub("", text)
+def _unlocated(message: Message) -> Message:
+    """`message` without where in the student's code it happened (cell, line, quoted code differ per student):
+    a code `x.at` becomes `x`, its `where` dropped, all the way down."""
+    def one(value: Param) -> Param:
+        if isinstance(value, Message):
+            return _unlocated(value)
+        return tuple(one(v) for v in value) if isinstance(value, tuple) else value
+    code = message.code.removesuffix(".at")
+    return say(code, **{k: one(v) for k, v in message.params if not (k == "where" and code != message.code)})
 
 
-def _normalized(grade_id: str, status: str, message: str) -> str:
-    """A failed row's message as grouped: no test name, case, location or 'k of n outputs wrong'."""
-    text = message.split(". This matches a known mistake", 1)[0]
-    text = text.removeprefix(f"{grade_id}: ")
-    text = _located(_CASE.sub("", text))
-    text = re.sub(r"\s*\[\d+ of \d+ outputs wrong\]$", "", text)
-    return f"{status}: {text}".strip()
+def _core(message: Message) -> Message:
+    """The part of a failed row's message it is grouped by: no summary, diagnosis, test name, case or location."""
+    while message.code in _WRAPPERS and isinstance(message.get("head"), Message):
+        message = message.args["head"]  # type: ignore[assignment]
+    for code, part in (("check.case", "problem"), ("check.error", "error")):
+        inner = message.get(part)
+        if message.code == code and isinstance(inner, Message):
+            message = inner
+    return _unlocated(message)
 
 
-def diagnosis_key(grade_id: str, status: str, message: str, mistake: str) -> tuple[str, bool]:
-    """What a failed row is grouped by: its named mistake, 'not attempted', else its message with numbers as '#'."""
-    if mistake:
-        return mistake, True
-    if "NotImplementedError" in message:
+def _stub(message: Message) -> bool:
+    """Did the student's function raise NotImplementedError (the exercise's untouched stub)?"""
+    return any(m.code.startswith("raised.stub") or (m.code.startswith("raised") and m.get("type") ==
+                                                     "NotImplementedError") for m in message.walk())
+
+
+def _normalized(status: str, message: Message) -> str:
+    """A failed row's message as grouped, in English: its status, then its core (`_core`)."""
+    return f"{status}: {messages.text(_core(message))}".strip()
+
+
+def diagnosis_key(status: str, message: Message, mistakes: tuple[str, ...]) -> tuple[str, bool]:
+    """What a failed row is grouped by: its named mistake(s), 'not attempted', else its message with numbers as '#'."""
+    if mistakes:
+        return " / ".join(messages.names(mistakes)), True
+    if _stub(message):
         return NOT_ATTEMPTED, False
-    return _NUMBER.sub("#", _normalized(grade_id, status, message)), False
+    return _NUMBER.sub("#", _normalized(status, message)), False
 
 
 def _shown(texts: list[str]) -> str:
@@ -137,12 +157,12 @@ def common_diagnoses(results: list[Result] | tuple[Result, ...], limit: int = TO
         for row in result.rows:
             if row.status == "passed":
                 continue
-            key = diagnosis_key(row.grade_id, row.status, row.message, row.mistake)
+            key = diagnosis_key(row.status, row.message, row.mistakes)
             students[key].add(result.student_id)
             tests[key].add(row.grade_id)
             statuses[key].add(row.status)
-            texts[key].append(_normalized(row.grade_id, row.status, row.message))
-            example.setdefault(key, row.message)
+            texts[key].append(_normalized(row.status, row.message))
+            example.setdefault(key, messages.text(row.message))
     ranked = sorted(students, key=lambda k: (-len(students[k]), not k[1], k[0]))[:limit]
     return [Diagnosis(key=k[0] if k[1] or k[0] == NOT_ATTEMPTED else _shown(texts[k]), named=k[1],
                       count=len(students[k]), tests=tuple(sorted(tests[k])), statuses=tuple(sorted(statuses[k])),

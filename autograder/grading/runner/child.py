@@ -31,6 +31,7 @@ from autograder import plain
 from autograder.checks.spec import ERROR_KEY
 from autograder.grading.runner import limits, protocol
 from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell
+from autograder.message import say
 
 #: The child's fds for its result frames (up to the worker) and its questions' inputs (down from it).
 RESULT_FD, INPUT_FD = 3, 4
@@ -171,7 +172,7 @@ def _send(fd: int, phase: int, value: Any) -> None:
             plain.encode(output)
             clean.append(output)
         except Exception as exc:  # anything the student returned
-            clean.append({ERROR_KEY: f"returned something that is not plain data: {exc}"[:300]})
+            clean.append({ERROR_KEY: say("check.not_plain", error=str(exc)[:300]).to_plain()})
     if "outputs" in value:
         value = {**value, "outputs": clean}
     protocol.write_all(fd, protocol.frame(phase, *plain.dumps(value)))
@@ -250,7 +251,7 @@ def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: in
                     try:
                         outputs.append(question.call(functions, case))
                     except BaseException as exc:  # call must not raise, but be sure
-                        outputs.append({ERROR_KEY: _one_line(exc)})
+                        outputs.append({ERROR_KEY: say("check.call_failed", error=_one_line(exc)).to_plain()})
             tripped = sorted(set(wire.tripped[seen:])) if wire is not None else []
             del cases
             _send(result_fd, index + 1, {"outputs": outputs, "missing": missing, "memory": watch.memory,

@@ -9,8 +9,10 @@ whatever exceeds one is the submission's problem, reported in its row with the l
 
 from __future__ import annotations
 
-from typing import Any
-
+#: A message record read from untrusted JSON (autograder/message.py): characters of its code, of a parameter's
+#: name and of a text parameter; parameters per message, items per list, nesting depth, and messages in all.
+MESSAGE_CODE_CHARS, MESSAGE_NAME_CHARS, MESSAGE_TEXT_CHARS = 80, 40, 4000
+MESSAGE_PARAMS, MESSAGE_ITEMS, MESSAGE_DEPTH, MESSAGE_NODES = 16, 40, 8, 200
 #: One message between the grader and a sandboxed worker (protocol.py).
 MAX_MESSAGE_BYTES = 16 << 20
 #: A submission's result files copied out of the sandbox, per phase (worker.py), and the inputs a child reads.
@@ -42,6 +44,8 @@ FILES_PER_STUDENT = 1_000
 ID_CHARS = 64
 ID_BYTES = 160
 NAME_CHARS = 200
+#: Known mistakes one row may name.
+MISTAKES_PER_ROW = 20
 #: Where a submission came from ("course.zip:member"), as collected, stored and read back.
 ORIGIN_CHARS = 1_000
 #: Other one-line text read back from a record: a submission's problem or upload name, a note.
@@ -57,12 +61,16 @@ ISOLATION_PARTS = 10
 #: Any other text field read from a record, and the items of any list in one (the message cap bounds both).
 RECORD_TEXT_CHARS = 8 << 20
 RECORD_ITEMS = 10_000
+#: Notes a result read back may hold (what is stored holds at most NOTES + 1).
+RECORD_NOTES = 1_000
 #: Per-student result (OUT/results/<id>.json): notes kept, characters per note and per captured stream.
 NOTES = 50
 NOTE_CHARS = 300
 #: A question's diagnosis in grades.csv and the feedback: long enough for the student's failing line and the
 #: whole exception text (the checks never cut them), short enough that 20 questions stay far below RESULT_BYTES.
 MESSAGE_CHARS = 2_000
+#: A question's message as stored (its code, parameters and nested messages as JSON): bounds a row's size.
+MESSAGE_JSON = 8_000
 OUTPUT_CHARS = 256 << 10
 #: The stored result as a whole; feedback and Gradescope files are rendered from it, so they stay small too.
 RESULT_BYTES = 2 << 20
@@ -71,21 +79,3 @@ RESULT_BYTES = 2 << 20
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
-
-
-def bounded_notes(notes: list[str]) -> list[str]:
-    """At most NOTES notes of at most NOTE_CHARS each; a last note says how many were dropped."""
-    kept = [clip(str(n), NOTE_CHARS) for n in notes[:NOTES]]
-    if len(notes) > NOTES:
-        kept.append(f"... and {len(notes) - NOTES} more notes (only the first {NOTES} are kept)")
-    return kept
-
-
-def bounded_result(result: dict[str, Any]) -> dict[str, Any]:
-    """A stored result with every list and text that came from the submission capped."""
-    output = result.get("output") or {}
-    capped = {str(k)[:40]: clip(str(v), OUTPUT_CHARS) for k, v in list(output.items())[:8]}
-    if any(len(str(v)) > OUTPUT_CHARS for v in output.values()):
-        capped["truncated"] = f"captured output beyond {OUTPUT_CHARS} characters per stream was cut"
-    return {**result, "notes": bounded_notes(list(result.get("notes") or [])), "output": capped,
-            "origin": clip(str(result.get("origin", "")), ORIGIN_CHARS)}

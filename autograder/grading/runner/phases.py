@@ -22,6 +22,10 @@ from collections.abc import Callable
 
 from autograder.grading.runner.protocol import FRAME, FRAME_MAGIC, SETUP_PHASE
 
+#: Why a channel was refused, as the Reply carries it: a frame that is not one (bad magic, over the size cap),
+#: or a well-formed frame for another phase than the one due (out of order, repeated, after the last).
+REFUSED_MALFORMED, REFUSED_ORDER = "malformed", "order"
+
 
 class Phases:
     """The result frames read from one child, the phases accepted from them, and the inputs still to send."""
@@ -36,7 +40,8 @@ class Phases:
         self.setup: float | None = None
         #: The first phase not accepted because the submission had a process killed for memory.
         self.oom_phase: int | None = None
-        #: Why the channel was closed on a frame it could not accept ("" while it is open, or after a memory kill).
+        #: Why the channel was closed on a frame it could not accept: REFUSED_MALFORMED or REFUSED_ORDER ("" while it
+        #: is open, or after a memory kill).
         self.refused = ""
 
     def feed(self, data: bytes) -> int:
@@ -48,7 +53,7 @@ class Phases:
         while not self.closed and len(self.buffer) >= FRAME.size:
             magic, phase, json_size, npz_size = FRAME.unpack_from(self.buffer)
             if magic != FRAME_MAGIC or json_size > self.cap or npz_size > self.cap:
-                self._close("a malformed or oversized result frame")
+                self._close(REFUSED_MALFORMED)
                 break
             end = FRAME.size + json_size + npz_size
             if len(self.buffer) < end:
@@ -65,7 +70,7 @@ class Phases:
             self.setup = _seconds(json_bytes)
             return 0
         if phase != len(self.accepted) or phase >= len(self.names):
-            self._close(f"a result frame for phase {phase} where phase {len(self.accepted)} was due")
+            self._close(REFUSED_ORDER)
             return 0
         if self.oom_kills():
             self.oom_phase = phase

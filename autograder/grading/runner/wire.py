@@ -111,7 +111,7 @@ class Reply:
     stderr: str = ""
     stderr_bytes: int = 0
     files: tuple[str, ...] = ()
-    #: The frame that made the worker stop accepting results (the child was then stopped), "" if none did.
+    #: Why the worker stopped accepting results and stopped the child (phases.REFUSED_*), "" if it did not.
     refused: str = ""
     seconds: float = 0.0
     isolation_seconds: float = 0.0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,12 +12,14 @@ import torch
 
 from autograder import key, plain
 from autograder.checks import ASSIGNMENTS
+from autograder.checks.messages import text
 from autograder.checks.notebook import run, seed_for
-from autograder.checks.spec import Outcome
+from autograder.checks.spec import Outcome, Question
 from autograder.grading.core import judging
 from autograder.grading.core.model import Result, Verdict
 from autograder.grading.outputs import records
-from autograder.grading.runner.limits import MESSAGE_CHARS
+from autograder.grading.runner.limits import MESSAGE_CHARS, MESSAGE_JSON
+from autograder.message import say
 from tests.paths import CORPUS
 
 sys.path.insert(0, str(CORPUS))
@@ -70,13 +72,14 @@ def rmsprop_step(param, grad, state, lr=0.01, alpha=0.99, eps=1e-8, weight_decay
 '''
 
 
-def _batch(assignment: Any, grade_id: str, namespace: dict[str, Any], student: str) -> tuple[float, str, str, str]:
+def _batch(assignment: Any, grade_id: str, namespace: dict[str, Any], student: str
+           ) -> tuple[float, str, str, tuple[str, ...]]:
     """What the batch grader decides for one question (the student's calls made here, not in a sandbox)."""
     seed = key.student_seed(KEY.encode(), assignment.id, student)
     question = assignment.question(grade_id)
     cases = judging.draw_cases(assignment, seed)[grade_id]
     verdict = judging._score(question, cases, [question.call(namespace, case) for case in cases])
-    return verdict.score, verdict.status, verdict.message, verdict.mistake
+    return verdict.score, verdict.status, text(verdict.message), verdict.mistakes
 
 
 def _cell(aid: str, grade_id: str, namespace: dict[str, Any], student: str) -> float:
@@ -97,7 +100,7 @@ def test_a_failed_visible_case_costs_its_share_only_like_the_test_cell() -> None
     assert status == "partial" and 0 < score < 3 and "of 3 points]" in message, message
     assert score == pytest.approx(_cell("optimizers", "adam_step_basic", namespace, "alice"))
     visible = run("optimizers", "adam_step_basic", namespace, hidden=False)
-    assert visible.status != "passed" and "betas=(0.8, 0.9)" in visible.message  # the visible check did fail
+    assert visible.status != "passed" and "betas=(0.8, 0.9)" in visible.text()  # the visible check did fail
 
 
 def test_passing_the_visible_check_earns_hidden_partial_credit() -> None:
@@ -115,7 +118,7 @@ def test_real_question_scores_and_names_the_mistake_as_the_notebook_does(student
         score, status, message, mistake = _batch(ASSIGNMENTS["optimizers"], grade_id, namespace, student)
         assert score == pytest.approx(_cell("optimizers", grade_id, namespace, student))
         assert score <= 0.5 * ASSIGNMENTS["optimizers"].question(grade_id).points
-        assert mistake == "eps inside the square root", message
+        assert mistake == ("eps_inside_sqrt",), message
 
 
 def test_the_batch_scores_exactly_the_draw_the_test_cell_scores() -> None:
@@ -129,13 +132,19 @@ def test_the_batch_scores_exactly_the_draw_the_test_cell_scores() -> None:
         torch.Generator().manual_seed(key.mix(7, "test_norm2")), True))
 
 
-def test_named_mistake_comes_from_the_outcome_field_else_the_fixed_wording() -> None:
-    with_field: Any = SimpleNamespace(message="whatever", mistake="missing 1e-6")  # an Outcome with the field
-    assert judging.named_mistake(with_field) == "missing 1e-6"
-    worded = Outcome(0.0, 2.0, "failed", "q: case [t=1]: output 'p' differs: max abs err 0.1. This matches a "
-                                         "known mistake: missing bias correction — divide by 1 - beta^t [2 of 4]")
-    assert judging.named_mistake(worded) == "missing bias correction"
-    assert judging.named_mistake(Outcome(0.0, 2.0, "failed", "q: output 'p' differs")) == ""
+def test_named_mistakes_come_from_the_outcomes_ids_never_from_its_wording() -> None:
+    """A verdict keeps the outcome's mistake ids (well-formed ones only); a message that merely reads like a named
+    mistake names nothing."""
+    named = Outcome(0.0, 2.0, "failed", say("check.no_output"), ("no_bias_correction", "Not An Id"))
+    assert judging._score(_judged(named), [], []).mistakes == ("no_bias_correction",)
+    worded = Outcome(0.0, 2.0, "failed", say("check.named", head="q", name="missing bias correction", hint="h"))
+    verdict = judging._score(_judged(worded), [], [])
+    assert verdict.mistakes == () and "This matches a known mistake: missing bias correction" in text(verdict.message)
+
+
+def _judged(outcome: Outcome) -> Question:
+    """A question whose judge returns a fixed outcome."""
+    return Question("q", 2.0, (), lambda gen, hidden: [], lambda functions, case: {}, lambda cases, outs: outcome)
 
 
 def test_judge_question_reads_the_sandbox_files_and_records_the_mistake(tmp_path: Path) -> None:
@@ -146,32 +155,38 @@ def test_judge_question_reads_the_sandbox_files_and_records_the_mistake(tmp_path
     cases = judging.draw_cases(assignment, 11)[question.grade_id]
     plain.dump({"outputs": [question.call(namespace, c) for c in cases], "missing": []}, tmp_path / "q0")
     judged = judging.judge_question(question, cases, tmp_path / "q0", [], False, 512, ("cells", "q0"))
-    assert isinstance(judged, Verdict) and judged.mistake == "eps inside the square root"
+    assert isinstance(judged, Verdict) and judged.mistakes == ("eps_inside_sqrt",)
     # the file is there, but a phase the worker did not accept is unfinished, whatever files exist
     assert judging.judge_question(question, cases, tmp_path / "q0", [], False, 512, ("cells",)) is None
     rows = judging.rows_for("alice", assignment, {question.grade_id: judged})
-    assert rows[2].mistake == "eps inside the square root" and rows[0].status == "error"
+    assert rows[2].mistakes == ("eps_inside_sqrt",) and rows[0].status == "error"
     result = Result("alice", "optimizers", assignment.notebook, "o", False, 1, (), {}, 0.1, rows)
     records.save_result(tmp_path, result)
     assert records.load_results(tmp_path, "optimizers")["alice"].rows == rows  # the field survives storage
 
 
 def test_every_verdict_makes_a_row_and_a_missing_one_is_an_internal_error() -> None:
-    rows = judging.rows_for("bob", FAKE, {"test_scale": Verdict("timeout", "too slow"),
-                                          "test_norm2": Verdict("partial", "half right", 1.0, "sign flipped")})
-    assert [(r.status, r.score, r.mistake) for r in rows] == [("timeout", 0.0, ""), ("partial", 1.0, "sign flipped"),
-                                                              ("error", 0.0, "")]
-    assert rows[2].message == "not graded (internal error)"
+    rows = judging.rows_for("bob", FAKE, {"test_scale": Verdict("timeout", say("run.cells")),
+                                          "test_norm2": Verdict("partial", say("check.no_output"), 1.0,
+                                                                ("mse_sign_flipped",))})
+    assert [(r.status, r.score, r.mistakes) for r in rows] == [("timeout", 0.0, ()), ("partial", 1.0,
+                                                               ("mse_sign_flipped",)), ("error", 0.0, ())]
+    assert text(rows[2].message) == "not graded (internal error)"
 
 
 def test_a_long_diagnosis_keeps_the_students_line_and_whole_exception() -> None:
     # The checks put the failing line and the exception text in the message; the CSV row must not cut them.
-    exception = "ValueError: " + "shape mismatch in layer 3; " * 30 + "END"
-    message = f"mlp_loss_and_grads raised (in mlp_loss_and_grads, Cell In[4], line 7: `h = x @ W`) {exception}"
+    where = say("where.in_code", function="mlp_loss_and_grads", cell="Cell In[4]", line=7, code="h = x @ W")
+    exception = "shape mismatch in layer 3; " * 30 + "END"
+    message = say("raised.text.at", type="ValueError", text=exception, where=where)
     rows = judging.rows_for("bob", FAKE, {"test_scale": Verdict("error", message)})
-    assert rows[0].message.endswith("END") and "Cell In[4], line 7" in rows[0].message
-    flood = judging.rows_for("bob", FAKE, {"test_scale": Verdict("error", "x" * 10**6)})
-    assert len(flood[0].message) == MESSAGE_CHARS  # still capped: a student cannot fill the CSV
+    assert text(rows[0].message).endswith("END (in mlp_loss_and_grads, Cell In[4], line 7: `h = x @ W`)")
+    flood = judging.rows_for("bob", FAKE, {"test_scale": Verdict("error", say("raised.text", type="E",
+                                                                                 text="x" * 10**6))})
+    assert len(str(flood[0].message.args["text"])) == MESSAGE_CHARS  # still capped: a student cannot fill the CSV
+    nested = say("list.semicolon", items=tuple(say("raised.text", type="E", text="y" * 3000) for _ in range(30)))
+    deep = judging.rows_for("bob", FAKE, {"test_scale": Verdict("error", nested)})[0].message
+    assert len(json.dumps(deep.to_plain())) <= MESSAGE_JSON  # many long parts: each is cut shorter
 
 
 def test_why_unfinished_reads_the_reply_record() -> None:
@@ -180,15 +195,17 @@ def test_why_unfinished_reads_the_reply_record() -> None:
 
     question = FAKE.question("test_scale")
     assert judging.why_unfinished(question, Reply("done", "j", timed_out=True), 3).status == "timeout"
-    assert "killed by SIGKILL (out of memory?)" in judging.why_unfinished(None, Reply("done", "j", signal=9), 3).message
-    assert "could not be written" in judging.why_unfinished(
-        question, Reply("done", "j", exit=EXIT_RESULTS_UNWRITABLE), 3).message
-    assert "exit code 3" in judging.why_unfinished(question, Reply("done", "j", exit=3), 3).message
-    refused = judging.why_unfinished(question, Reply("done", "j", signal=9, refused="a malformed frame"), 3)
-    assert "result channel" in refused.message and "a malformed frame" in refused.message
-    assert "memory" not in refused.message  # the worker stopped the child: not an out-of-memory kill
+    assert "killed by SIGKILL (out of memory?)" in text(judging.why_unfinished(
+        None, Reply("done", "j", signal=9), 3).message)
+    assert "could not be written" in text(judging.why_unfinished(
+        question, Reply("done", "j", exit=EXIT_RESULTS_UNWRITABLE), 3).message)
+    assert "exit code 3" in text(judging.why_unfinished(question, Reply("done", "j", exit=3), 3).message)
+    for refused, says in (("malformed", "not a result frame"), ("order", "out of order")):
+        why = text(judging.why_unfinished(question, Reply("done", "j", signal=9, refused=refused), 3).message)
+        assert "result channel" in why and says in why
+        assert "memory" not in why  # the worker stopped the child: not an out-of-memory kill
     failed = judging.why_unfinished(question, Reply.failed("j", "worker died (twice)"), 3)
-    assert failed == Verdict("error", "grading infrastructure error: worker died (twice)")
+    assert failed == Verdict("error", say("run.infrastructure", error="worker died (twice)"))
 
 
 def test_printed_output_is_not_repeated_once_per_job() -> None:

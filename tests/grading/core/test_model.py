@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from autograder import message
 from autograder.grading.core import model, sandbox
-from autograder.grading.core.model import Result, Row, Verdict
+from autograder.grading.core.model import Result, Row, StaleRecord, Verdict
 from autograder.grading.runner import limits
 from autograder.grading.runner.fields import BadRecord
 from autograder.grading.runner.wire import Job, Limits, Reply, RunCell
+from autograder.message import say
 
 
 def _through_json(data: Any) -> Any:
@@ -22,11 +24,15 @@ def _through_json(data: Any) -> Any:
 
 
 def _row(grade_id: str = "test_scale", score: float = 0.5) -> Row:
-    return Row("ann", "fake", "fake.ipynb", grade_id, score, 1.0, "partial", "half right", "sign flipped")
+    where = say("where.in_code", function="f", cell=say("where.cell", label="ans"), line=3, code="x / 0")
+    return Row("ann", "fake", "fake.ipynb", grade_id, score, 1.0, "partial",
+               say("check.summary", head=say("check.case", grade_id=grade_id, label="N=4", problem=say(
+                   "raised.text.at", type="ZeroDivisionError", text="division by zero", where=where)),
+                   wrong=3, total=8, score="0.5", points="1"), ("mse_sign_flipped", "float32"))
 
 
 def _result(**changes: Any) -> Result:
-    base = Result("ann", "fake", "fake.ipynb", "subs/ann/fake.ipynb", False, 12345, ("a note",),
+    base = Result("ann", "fake", "fake.ipynb", "subs/ann/fake.ipynb", False, 12345, (say("note.late"),),
                   {"stdout": "hi\n"}, 0.25, (_row(), _row("test_norm2", 1.0)))
     return dataclasses.replace(base, **changes)
 
@@ -61,12 +67,38 @@ def test_result_and_rows_round_trip(result: Result) -> None:
 def test_unstamped_fields_are_left_out_of_the_stored_form() -> None:
     stored = _result().to_json()
     assert not {"worker", "key_id", "sandbox", "submitted"} & set(stored)
-    assert list(stored)[:3] == ["student_id", "assignment", "notebook"]
+    assert list(stored)[:4] == ["schema", "student_id", "assignment", "notebook"] and stored["schema"] == 2
+
+
+def test_rows_and_notes_are_stored_as_codes_with_parameters_not_text() -> None:
+    """The result JSON holds each message's code, parameters and the mistakes' ids: no wording at all."""
+    stored = _result().to_json()
+    row = stored["rows"][0]
+    assert row["message"]["code"] == "check.summary" and row["mistakes"] == ["mse_sign_flipped", "float32"]
+    assert row["message"]["params"]["head"]["params"]["problem"]["params"]["type"] == "ZeroDivisionError"
+    assert stored["notes"] == [{"code": "note.late", "params": {}}]
+    assert "outputs wrong" not in json.dumps(stored) and "matches" not in json.dumps(stored)
+
+
+def test_a_result_of_an_older_form_is_stale_not_misread() -> None:
+    """Results stored before messages were codes (no schema, English text in the rows) are refused as stale, so
+    that --resume and the service regrade them; a result of a newer schema too."""
+    old = _through_json(_result().to_json())
+    old.pop("schema")
+    for row in old["rows"]:
+        row["message"], row["mistake"] = "q: case [N=4]: raised ZeroDivisionError", "sign flipped"
+        row.pop("mistakes")
+    old["notes"] = ["submitted late (LMS marker)"]
+    with pytest.raises(StaleRecord, match="schema 1"):
+        Result.from_json(old)
+    with pytest.raises(StaleRecord, match="schema 3"):
+        Result.from_json({**_result().to_json(), "schema": 3})
+    assert issubclass(StaleRecord, BadRecord)  # every reader that survives a damaged file survives a stale one
 
 
 def test_records_are_frozen() -> None:
     for record, name in ((JOB, "job"), (DONE, "op"), (_row(), "score"), (_result(), "rows"), (Limits(), "timeout"),
-                         (Verdict("error", "x"), "status"), (RunCell("a", "b", True), "source")):
+                         (Verdict("error", say("run.cells")), "status"), (RunCell("a", "b", True), "source")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(record, name, None)
 
@@ -116,6 +148,14 @@ def test_a_malformed_reply_is_refused_by_name(change: Callable[[dict[str, Any]],
         Reply.from_json(_damaged(DONE.to_json(), change))
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    """A message nested `depth` deep, as plain data."""
+    plain: dict[str, Any] = {"code": "check.no_output", "params": {}}
+    for _ in range(depth):
+        plain = {"code": "check.error", "params": {"grade_id": "q", "error": plain}}
+    return plain
+
+
 @pytest.mark.parametrize(("change", "named"), [
     (lambda r: r.update(seed=True), "seed is not an integer"),
     (lambda r: r.update(seconds="1"), "seconds is not a finite number"),
@@ -134,9 +174,18 @@ def test_a_malformed_reply_is_refused_by_name(change: Callable[[dict[str, Any]],
     (lambda r: r["rows"][0].pop("grade_id"), "row 0: lacks grade_id"),
     (lambda r: r["rows"][1].update(hidden=1), "row 1: unknown field"),
     (lambda r: r.update(stray=1), "unknown field(s) stray"),
+    (lambda r: r["rows"][0].update(message="English text"), "row 0 message: a message is an object"),
+    (lambda r: r["rows"][0]["message"].update(code="Check Passed"), "malformed message code"),
+    (lambda r: r["rows"][0]["message"]["params"].update(head=[[1]]), "neither text, a number"),
+    (lambda r: r["rows"][0]["message"]["params"].update(x=_nested(20)), "nested deeper"),
+    (lambda r: r["rows"][0]["message"]["params"].update(score=float("inf")), "not a finite number"),
+    (lambda r: r["rows"][0].update(mistakes=["eps inside the square root"]), "not a mistake id"),
+    (lambda r: r["rows"][0].update(mistakes="eps_inside_sqrt"), "mistakes is not a list"),
+    (lambda r: r.update(notes=["submitted late (LMS marker)"]), "notes\\[0\\]: a message is an object"),
 ], ids=["seed-bool", "seconds-text", "notes-text", "notes-many", "output-number", "output-many", "late-none",
         "submitted-text", "long-id", "rows-map", "score-high", "score-negative", "status", "max-none", "no-grade-id",
-        "row-extra", "extra"])
+        "row-extra", "extra", "message-text", "message-code", "message-param", "message-deep", "message-inf",
+        "mistake-name", "mistakes-text", "note-text"])
 def test_a_malformed_result_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
     with pytest.raises(BadRecord, match=named.replace("(", r"\(").replace(")", r"\)")):
         Result.from_json(_damaged(_result().to_json(), change))
@@ -150,21 +199,26 @@ def test_a_result_that_is_not_an_object_is_refused(raw: bytes) -> None:
 
 def test_one_wording_of_the_forbidden_verdict() -> None:
     """Both nets (source scan, run-time tripwire) give status forbidden with the functions and shortcuts named."""
+    from autograder.checks.messages import text
+
     scanned = model.forbidden(("adam_step",), ["torch.optim"], called=False)
     tripped = model.forbidden(("a", "b"), ["Tensor.backward", "torch.autograd"], called=True)
-    assert scanned == Verdict("forbidden", "adam_step uses torch.optim, which this exercise forbids: write the "
-                                           "computation yourself")
-    assert tripped == Verdict("forbidden", "a, b called Tensor.backward, torch.autograd, which this exercise forbids")
+    assert scanned.status == tripped.status == "forbidden"
+    assert text(scanned.message) == "adam_step uses torch.optim, which this exercise forbids: write the computation " \
+                                    "yourself"
+    assert text(tripped.message) == "a, b called Tensor.backward, torch.autograd, which this exercise forbids"
 
 
 def test_the_trusted_records_stay_out_of_the_sandbox() -> None:
-    """Only the records that cross (runner/wire.py, and the readers they share) ship; core/model.py never does."""
+    """Only the records that cross (runner/wire.py, the readers they share, the message record) ship;
+    core/model.py never does. The message record imports nothing of the course but its caps."""
     shipped = sandbox.runner_modules()
-    assert {"grading/runner/wire.py", "grading/runner/fields.py", "grading/runner/limits.py"} <= set(shipped)
+    assert {"grading/runner/wire.py", "grading/runner/fields.py", "grading/runner/limits.py", "message.py"} <= set(
+        shipped)
     assert "grading/core/model.py" not in shipped
-    source = model.__file__ and open(model.__file__).read()
-    imports = [line for line in source.splitlines() if line.startswith(("import ", "from autograder"))]
-    assert all(line.startswith("from autograder.grading.runner") for line in imports if "autograder" in line), imports
+    source = open(str(message.__file__)).read()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from ")) and "autograder" in line]
+    assert imports == ["from autograder.grading.runner import limits"], imports
 
 
 def test_a_submission_travels_as_plain_data_and_back() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from autograder.checks.messages import text
 from autograder.grading.drivers import pipeline
 from autograder.grading.runner.wire import Limits
 from tests.paths import REPO
@@ -116,7 +117,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_the_honest_solution_passes_through_the_runner(graded: dict[str, Any]) -> None:
     """Control: the course's own notebook, setup cell included, still grades full marks in the new sandbox."""
     rows = graded["honest"].rows
-    assert rows and all(r.status == "passed" for r in rows), {r.grade_id: r.message for r in rows}
+    assert rows and all(r.status == "passed" for r in rows), {r.grade_id: text(r.message) for r in rows}
 
 
 @pytest.mark.parametrize("student", sorted(SHORTCUTS))
@@ -125,13 +126,13 @@ def test_a_shortcut_earns_nothing(graded: dict[str, Any], student: str) -> None:
     rows = {r.grade_id: r for r in graded[student].rows}
     for grade_id, row in rows.items():
         if grade_id in ADAM:
-            assert row.score == 0 and row.status != "passed", (grade_id, row.message)
+            assert row.score == 0 and row.status != "passed", (grade_id, text(row.message))
         else:
-            assert row.status == "passed", (grade_id, row.message)
+            assert row.status == "passed", (grade_id, text(row.message))
 
 
 @pytest.mark.parametrize("student", ["fused-adam", "functional-adam"])
 def test_private_torch_routes_are_reported_as_forbidden(graded: dict[str, Any], student: str) -> None:
     """Calling torch's fused kernel or functional Adam is named as a forbidden shortcut, not a wrong answer."""
     rows = {r.grade_id: r for r in graded[student].rows}
-    assert rows["adam_step_basic"].status == "forbidden", rows["adam_step_basic"].message
+    assert rows["adam_step_basic"].status == "forbidden", text(rows["adam_step_basic"].message)

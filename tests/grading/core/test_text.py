@@ -26,8 +26,9 @@ sys.path.insert(0, str(CORPUS))
 from fakecourse import checks, notebooks
 
 from autograder import plain
+from autograder.checks.messages import text
 from autograder.checks.spec import ERROR_KEY
-from autograder.grading.core.model import Result, Row, RunSummary, Submission
+from autograder.grading.core.model import MISTAKE_ID, Result, Row, RunSummary, Submission
 from autograder.grading.core.student import grade_submission
 from autograder.grading.drivers import pipeline
 from autograder.grading.inbox.notebook import parse
@@ -35,6 +36,7 @@ from autograder.grading.outputs import batch as outputs
 from autograder.grading.outputs import records
 from autograder.grading.runner.fields import safe_text
 from autograder.grading.runner.wire import Job, Limits, Reply
+from autograder.message import Message, say
 
 FAKE = checks.ASSIGNMENT
 SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
@@ -48,6 +50,14 @@ TEXT = st.text(HOSTILE, max_size=40)
 #: A name as the file system hands it over: any bytes, undecodable ones as surrogate escapes.
 FS_TEXT = st.binary(max_size=30).map(lambda b: b.decode("utf-8", "surrogateescape"))
 ANY_TEXT = TEXT | FS_TEXT
+#: Mistake ids come from the checks only (the judge keeps well-formed ones): any well-formed id.
+IDS = st.from_regex(MISTAKE_ID, fullmatch=True)
+
+
+def _texts(message: Message) -> list[str]:
+    """Every text parameter of a message, nested ones included."""
+    return [v for m in message.walk() for _, value in m.params
+            for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
 
 
 def _clean(text: str) -> bool:
@@ -84,15 +94,17 @@ def test_safe_text_keeps_ordinary_text() -> None:
 
 
 def _rows(student: str, messages: list[str], mistakes: list[str], statuses: list[str]) -> tuple[Row, ...]:
-    """A row per fake question carrying the given texts."""
+    """A row per fake question carrying the given texts (in a message's parameter) and mistake ids."""
     return tuple(Row(student, FAKE.id, FAKE.notebook, q.grade_id, 0.0, float(q.points), statuses[i % len(statuses)],
-                     messages[i % len(messages)], mistakes[i % len(mistakes)])
+                     say("check.error", grade_id="q", error=say("raised.text", type="E",
+                                                                 text=messages[i % len(messages)])),
+                     tuple(mistakes[i % len(mistakes)].split()))
                  for i, q in enumerate(FAKE.questions))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(origin=ANY_TEXT, notes=st.lists(ANY_TEXT, max_size=3), output=st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=4),
-       messages=st.lists(ANY_TEXT, min_size=1, max_size=3), mistakes=st.lists(ANY_TEXT, min_size=1, max_size=3),
+       messages=st.lists(ANY_TEXT, min_size=1, max_size=3), mistakes=st.lists(IDS, min_size=1, max_size=3),
        worker=ANY_TEXT, sandbox=ANY_TEXT)
 def test_hostile_text_in_every_result_field_never_breaks_the_outputs(origin: str, notes: list[str],
                                                                       output: dict[str, str], messages: list[str],
@@ -100,7 +112,8 @@ def test_hostile_text_in_every_result_field_never_breaks_the_outputs(origin: str
                                                                       sandbox: str) -> None:
     """A result built from arbitrary text (as graded here, sent by a Dask worker, or read from disk): every
     output is written, valid UTF-8, without a dangerous code point; stored and reloaded it is unchanged."""
-    hostile = Result("mallory", FAKE.id, FAKE.notebook, origin, False, 7, tuple(notes), output, 0.5,
+    hostile = Result("mallory", FAKE.id, FAKE.notebook, origin, False, 7,
+                     tuple(say("upload.problem", reason=n) for n in notes), output, 0.5,
                      _rows("mallory", messages, mistakes, ["error", "failed"]), worker=worker, sandbox=sandbox)
     honest = Result("alice", FAKE.id, FAKE.notebook, "upload", False, 8, (), {"stdout": "hi\n"}, 0.1,
                     _rows("alice", ["fine"], [""], ["passed"]))
@@ -124,7 +137,8 @@ def _hostile_runner(texts: dict[str, Any], failed: bool) -> Any:
             return Reply.failed(job.job, texts["error"])
         plain.dump({"errors": texts["errors"], "memory": False}, folder / "cells")
         for index, _ in enumerate(job.questions):
-            outputs_ = [{ERROR_KEY: texts["raised"]}, {"y": torch.zeros(3)}, {ERROR_KEY: texts["error"]}]
+            raised = say("raised.text", type=texts["error"], text=texts["raised"]).to_plain()
+            outputs_ = [{ERROR_KEY: raised}, {"y": torch.zeros(3)}, {ERROR_KEY: texts["error"]}]
             plain.dump({"outputs": outputs_ * 4, "missing": texts["missing"] if index == 1 else [],
                         "memory": False, "tripped": texts["tripped"] if index == 2 else [], "seconds": 0.1},
                        folder / f"q{index}")
@@ -153,8 +167,9 @@ def test_hostile_text_from_the_sandbox_is_made_safe_at_the_boundary(
         results = {}
         for sub in subs:
             result = grade_submission(sub, FAKE, SOURCE, 1, _hostile_runner(texts, failed), exchange, Limits())
-            texts_of_result = [result.origin, *result.notes, *result.output, *result.output.values(),
-                               *(t for row in result.rows for t in (row.message, row.mistake, row.status))]
+            texts_of_result = [result.origin, *(t for note in result.notes for t in _texts(note)), *result.output,
+                               *result.output.values(), *(t for row in result.rows for t in (
+                                   *_texts(row.message), *row.mistakes, row.status))]
             assert all(_clean(t) for t in texts_of_result)
             records.save_result(out, result)
             results[sub.student_id] = result
@@ -218,7 +233,7 @@ def test_a_damaged_stored_result_is_regraded_or_an_error_row_never_a_crash(tmp_p
     assert "bob" in {s.student_id for s in resumed}  # --resume regrades bob instead of failing on his file
     everything = records.current(tmp_path, FAKE, subs)
     bob = everything["bob"].rows
-    assert {r.status for r in bob} == {"error"} and "cannot be used" in bob[0].message
+    assert {r.status for r in bob} == {"error"} and "cannot be used" in text(bob[0].message)
     outputs.write_all(tmp_path, FAKE, everything, RunSummary("k", "bubblewrap"))
     grades = (tmp_path / "grades.csv").read_text()
     assert grades.count("alice,") == 3 and grades.count("bob,") == 3

@@ -17,6 +17,7 @@ from autograder.grading.core.model import Result, Row, Submission
 from autograder.grading.drivers import pipeline
 from autograder.grading.inbox.collect import collect, current_fingerprint, fingerprint
 from autograder.grading.outputs import records
+from autograder.message import say
 from tests.paths import CORPUS
 
 sys.path.insert(0, str(CORPUS))
@@ -29,7 +30,7 @@ CHECKS = "fakecourse.checks:get_assignment"
 def _stored(sub: Submission, source: str | None) -> Result:
     """A full-marks result for `sub`, graded from `source`."""
     rows = tuple(Row(sub.student_id, FAKE.id, FAKE.notebook, q.grade_id, float(q.points), float(q.points), "passed",
-                     "ok") for q in FAKE.questions)
+                     say("upload.problem", reason="ok")) for q in FAKE.questions)
     return Result(sub.student_id, FAKE.id, FAKE.notebook, sub.origin, False, 1, (), {}, 0.1, rows, source=source)
 
 
@@ -71,6 +72,37 @@ def test_resume_reuses_only_results_graded_from_the_same_upload(tmp_path: Path) 
     assert len(plain) == 4
 
 
+def _older_form(result: Result) -> bytes:
+    """`result` as the grader stored it before messages were codes: no schema, English text, mistakes by name."""
+    stored = json.loads(records.result_bytes(result))
+    stored.pop("schema")
+    for row in stored["rows"]:
+        row["message"], row["mistake"] = "test_scale: all 2 cases match the reference (max abs err 0)", ""
+        row.pop("mistakes")
+    return json.dumps(stored).encode()
+
+
+def test_a_result_of_an_older_form_is_regraded_never_misread(tmp_path: Path) -> None:
+    """A result file written before messages were codes is never read as a current one: --resume regrades it even
+    though it was graded from the same upload, --student regrades it besides the students named, and until then
+    the outputs show an error row saying why (never a crash)."""
+    for name, data in (("old", b"1"), ("kept", b"2")):
+        _write(tmp_path, name, data)
+    subs = {s.student_id: s for s in collect(tmp_path / "subs", "fake", "fake.ipynb")}
+    out = tmp_path / "out"
+    records.save_result(out, _stored(subs["kept"], current_fingerprint(subs["kept"])))
+    records.result_path(out, "old").write_bytes(_older_form(_stored(subs["old"], current_fingerprint(subs["old"]))))
+    done, broken = records.load_stored(out, "fake")
+    assert set(done) == {"kept"} and "regraded" in broken["old"] and records.stale(out) == {"old"}
+    resumed = pipeline._select(list(subs.values()), done, _settings(tmp_path, resume=True))
+    assert [s.student_id for s in resumed] == ["old"]
+    named = pipeline._select(list(subs.values()), done, _settings(tmp_path, students=("kept",)),
+                             frozenset(records.stale(out)))
+    assert sorted(s.student_id for s in named) == ["kept", "old"]
+    shown = records.current(out, FAKE, list(subs.values()))["old"]
+    assert {r.status for r in shown.rows} == {"error"} and shown.rows[0].message.code == "internal.stored"
+
+
 def test_a_stored_result_of_another_upload_is_never_kept_under_its_id(tmp_path: Path) -> None:
     """The issue's case at the record level: josé's stored result, and a josè upload: never the same id, and even
     a result file planted under josè's id with josé's fingerprint is not reused for josè."""
@@ -109,3 +141,20 @@ def test_a_student_added_between_runs_gets_neither_an_id_nor_a_grade_of_another(
     assert len({r.source for r in resumed.values()}) == 3
     origins = [json.loads(p.read_text())["origin"] for p in (settings.out / "results").glob("*.json")]
     assert len(origins) == len(set(origins)) == 3
+
+
+@pytest.mark.slow
+def test_a_student_run_regrades_results_of_an_older_form_end_to_end(tmp_path: Path) -> None:
+    """In the sandbox: a result file rewritten in the older form is regraded by a --student run for someone else,
+    the log says so, and the file is current again."""
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    for name in ("ann", "bob"):
+        notebooks.write(notebooks.submission(), tmp_path / "subs" / name / "fake" / "fake.ipynb")
+    settings = _settings(tmp_path, checks=CHECKS, source=source, workers=1)
+    first = pipeline.grade(settings, io.StringIO())
+    records.result_path(settings.out, "bob").write_bytes(_older_form(first["bob"]))
+    log = io.StringIO()
+    again = pipeline.grade(dataclasses.replace(settings, students=("ann",)), log)
+    assert "1 stored result(s) were written by an older version of the grader (e.g. bob): regraded" in log.getvalue()
+    assert again["bob"].rows == first["bob"].rows and again["bob"].total == FAKE.max_score
+    assert json.loads(records.result_path(settings.out, "bob").read_text())["schema"] == 2

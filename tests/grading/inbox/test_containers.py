@@ -25,6 +25,7 @@ sys.path.insert(0, str(CORPUS))
 import containers
 from fakecourse import notebooks
 
+from autograder.checks.messages import text
 from autograder.grading.drivers import pipeline
 from autograder.grading.inbox.collect import collect
 from autograder.grading.runner import limits
@@ -77,11 +78,11 @@ def _check_rows(run: dict, student: str) -> None:
     """Every row of `student` has the expected status, scores accordingly, and names the problem."""
     status, word = run["expected"][student]
     rows = run["results"][student].rows
-    messages = {r.grade_id: r.message for r in rows}
+    messages = {r.grade_id: text(r.message) for r in rows}
     assert [r.status for r in rows] == [status] * 3, messages
     assert all((r.score == r.max_score) if status == "passed" else r.score == 0 for r in rows)
     if word:
-        assert all(word in r.message for r in rows), messages
+        assert all(word in text(r.message) for r in rows), messages
 
 
 @pytest.mark.parametrize("student", sorted({*containers.FOLDER, "link-student"}))
@@ -143,7 +144,7 @@ def test_no_infrastructure_error_for_the_submissions_own_problems(folder_run: di
     """Oversized input is 'malformed' naming its limit, decided before the sandbox: never an 'error' row."""
     for run in (folder_run, zip_run):
         for student, result in run["results"].items():
-            assert {r.status for r in result.rows} != {"error"}, (student, result.rows[0].message)
+            assert {r.status for r in result.rows} != {"error"}, (student, text(result.rows[0].message))
 
 
 RSS_SCRIPT = """

@@ -13,6 +13,7 @@ sys.path.insert(0, str(CORPUS))
 import containers
 from fakecourse import notebooks
 
+from autograder.checks.messages import text
 from autograder.grading.inbox.notebook import Malformed, json_values, parse
 from autograder.grading.runner import limits
 
@@ -78,6 +79,6 @@ def test_notes_do_not_grow_with_bad_cells() -> None:
     """Thousands of unusable cells give one note per kind of problem, not one per cell."""
     parsed = parse(_nb([1] * 5000 + [{"cell_type": "code", "source": 5}] * 3000))
     assert len(parsed.notes) == 2
-    assert "and 4995 more are not cell objects" in parsed.notes[0]
-    assert "and 2995 more have an unreadable source" in parsed.notes[1]
+    assert "and 4995 more are not cell objects" in text(parsed.notes[0])
+    assert "and 2995 more have an unreadable source" in text(parsed.notes[1])
 

@@ -18,6 +18,7 @@ from tests.paths import CORPUS
 sys.path.insert(0, str(CORPUS))
 from fakecourse import checks, notebooks
 
+from autograder.checks.messages import text
 from autograder.grading.inbox.notebook import parse
 from autograder.grading.inbox.sanitize import _moved, _visible, plan
 from autograder.grading.runner.wire import RunCell
@@ -74,10 +75,10 @@ def test_plan_marks_what_is_student_code_and_says_what_it_restored() -> None:
     del nb["cells"][1]  # the locked setup cell deleted
     nb["cells"].insert(0, top)  # a helper before everything
     built = plan(parse(json.dumps(nb).encode()), source, checks.ASSIGNMENT)
-    assert built.cells[0] == RunCell("student cell 1", "import math\n", True)
+    assert built.cells[0] == RunCell("#1", "import math\n", True)
     assert built.cells[1] == RunCell("setup", notebooks.SETUP, False)  # restored from the source, not the student's
     assert [(c.label, c.answer) for c in built.cells[2:]] == [("ans_scale", True), ("ans_square_grad", True)]
-    assert built.notes == ("read-only cell 'setup' was missing and was restored",
+    assert tuple(map(text, built.notes)) == ("read-only cell 'setup' was missing and was restored",
                            "test cell 'test_scale' was edited; tests always run from the original",
                            "answer cell 'ans_norm2' is missing (deleted or not a code cell)")
     assert built.answers == tuple(c.source for c in built.cells if c.answer)

@@ -13,6 +13,7 @@ import pytest
 
 from autograder.grading.core.model import Result, Row, RunSummary
 from autograder.grading.outputs import batch as outputs
+from autograder.message import say
 from tests.paths import CORPUS, REPO
 
 sys.path.insert(0, str(CORPUS))
@@ -22,12 +23,14 @@ EVIL = "<script>alert('x')</script>"
 
 
 def _result(student: str = "alice", message: str = "ok", stdout: str = "hello\n") -> Result:
-    """One stored result: a partial question with `message`, two passed ones."""
-    return Result(student, "fake", "fake.ipynb", "upload", True, 1234, (f"note {EVIL}",),
+    """One stored result: a partial question with `message` (the text of an error), two passed ones."""
+    fine = say("check.passed", grade_id="q", n=4, err="0")
+    return Result(student, "fake", "fake.ipynb", "upload", True, 1234, (say("upload.problem", reason=f"note {EVIL}"),),
                   {"stdout": stdout, "stderr": "", "cell_errors": ""}, 0.2,
-                  (Row(student, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed", "fine"),
-                   Row(student, "fake", "fake.ipynb", "test_norm2", 2 / 3, 2.0, "partial", message, "L1"),
-                   Row(student, "fake", "fake.ipynb", "test_square_grad", 2.0, 2.0, "passed", "fine")),
+                  (Row(student, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed", fine),
+                   Row(student, "fake", "fake.ipynb", "test_norm2", 2 / 3, 2.0, "partial",
+                       say("check.error", grade_id="test_norm2", error=message), ("mse_sum",)),
+                   Row(student, "fake", "fake.ipynb", "test_square_grad", 2.0, 2.0, "passed", fine)),
                   sandbox="bubblewrap")
 
 

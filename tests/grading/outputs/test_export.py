@@ -12,6 +12,7 @@ import pytest
 
 from autograder.grading.core.model import Result, Row
 from autograder.grading.outputs import export
+from autograder.message import say
 from tests.paths import CORPUS
 
 sys.path.insert(0, str(CORPUS))
@@ -21,7 +22,7 @@ from fakecourse.checks import ASSIGNMENT as FAKE
 def _result(student: str, scores: tuple[float, float, float]) -> Result:
     points = [q.points for q in FAKE.questions]
     return Result(student, "fake", "fake.ipynb", "upload", False, 1, (), {}, 0.1,
-                  tuple(Row(student, "fake", "fake.ipynb", q.grade_id, s, p, "partial", "")
+                  tuple(Row(student, "fake", "fake.ipynb", q.grade_id, s, p, "partial", say("check.no_output"))
                         for q, s, p in zip(FAKE.questions, scores, points, strict=True)))
 
 

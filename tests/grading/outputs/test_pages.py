@@ -12,6 +12,7 @@ from autograder.checks import ASSIGNMENTS
 from autograder.grading.core.model import Result, Row
 from autograder.grading.outputs import batch as outputs
 from autograder.grading.outputs import pages, sections
+from autograder.message import say
 from tests.test_names_travel import CODE, ROWS  # the README's table, parsed one way for both tests
 
 
@@ -65,7 +66,8 @@ def _optimizers_result() -> Result:
     assignment = ASSIGNMENTS["optimizers"]
     statuses = ["passed", "failed", "partial", "passed", "timeout", "passed", "passed"]
     rows = tuple(Row("alice", "optimizers", "optimizers.ipynb", q.grade_id, q.points if st == "passed" else 0.5
-                     if st == "partial" else 0.0, q.points, st, f"{q.grade_id}: {st}")
+                     if st == "partial" else 0.0, q.points, st,
+                     say("check.error", grade_id=q.grade_id, error=st))
                  for q, st in zip(assignment.questions, statuses, strict=True))
     return Result("alice", "optimizers", "optimizers.ipynb", "upload", False, 1234567890123456789, (), {}, 0.4, rows)
 

@@ -10,11 +10,12 @@ from typing import Any
 from autograder.grading.core.model import Result, Row
 from autograder.grading.outputs.records import load_results, result_bytes, save_result
 from autograder.grading.runner import limits
+from autograder.message import say
 
 
 def _result(**extra: Any) -> Result:
     """A minimal result for student 'ann'."""
-    row = Row("ann", "fake", "fake.ipynb", "test_scale", 0.0, 1.0, "failed", "wrong")
+    row = Row("ann", "fake", "fake.ipynb", "test_scale", 0.0, 1.0, "failed", say("upload.problem", reason="wrong"))
     base = Result("ann", "fake", "fake.ipynb", "ann", False, 1, (), {}, 0.1, (row,))
     changes: dict[str, Any] = {k: tuple(v) if k == "notes" else v for k, v in extra.items()}
     return dataclasses.replace(base, **changes)
@@ -22,13 +23,16 @@ def _result(**extra: Any) -> Result:
 
 def test_notes_output_and_origin_are_capped() -> None:
     """A million notes, a 10 MB stream and a 1 MB origin shrink to their caps, saying so."""
-    big = _result(notes=[f"note {i} " + "x" * 1000 for i in range(1_000_000)], origin="o" * (1 << 20),
+    note = say("upload.problem", reason="x" * 1000)
+    big = _result(notes=[note] * 1_000_000, origin="o" * (1 << 20),
                   output={"stdout": "s" * (10 << 20), "stderr": "short"})
     stored = json.loads(result_bytes(big))
-    assert len(stored["notes"]) == limits.NOTES + 1 and "more notes" in stored["notes"][-1]
-    assert all(len(n) <= limits.NOTE_CHARS for n in stored["notes"])
+    codes = [n["code"] for n in stored["notes"]]
+    assert len(codes) == limits.NOTES + 2 and codes[-2:] == ["note.more_notes", "note.output_capped"]
+    assert stored["notes"][-2]["params"]["count"] == 1_000_000 - limits.NOTES
+    assert all(len(n["params"].get("reason", "")) <= limits.NOTE_CHARS for n in stored["notes"])
     assert len(stored["output"]["stdout"]) <= limits.OUTPUT_CHARS and stored["output"]["stderr"] == "short"
-    assert "cut" in stored["output"]["truncated"] and len(stored["origin"]) <= limits.ORIGIN_CHARS
+    assert len(stored["origin"]) <= limits.ORIGIN_CHARS
     assert len(result_bytes(big)) <= limits.RESULT_BYTES
 
 
@@ -36,12 +40,13 @@ def test_many_output_streams_never_exceed_the_result_cap() -> None:
     """Even when every stream is at its own cap the file stays under RESULT_BYTES (output dropped, noted)."""
     data = result_bytes(_result(output={f"k{i}": "\u2028" * limits.OUTPUT_CHARS for i in range(20)}))
     assert len(data) <= limits.RESULT_BYTES
-    assert "dropped" in json.loads(data)["output"]["truncated"]
+    stored = json.loads(data)
+    assert stored["output"] == {} and stored["notes"][-1]["code"] == "note.output_dropped"
 
 
 def test_saved_results_round_trip(tmp_path: Path) -> None:
     """What is saved is what load_results gives back (rows as Row), capped."""
-    save_result(tmp_path, _result(notes=["n"] * 100))
+    save_result(tmp_path, _result(notes=[say("note.late")] * 100))
     loaded = load_results(tmp_path, "fake")["ann"]
     assert loaded.rows[0].status == "failed" and len(loaded.notes) == limits.NOTES + 1
 

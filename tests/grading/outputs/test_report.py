@@ -10,64 +10,77 @@ from pathlib import Path
 
 from autograder.grading.core.model import Result, Row, RunSummary
 from autograder.grading.outputs import pages, report
+from autograder.message import Message, say
 from tests.paths import CORPUS, REPO
 
 sys.path.insert(0, str(CORPUS))
 from fakecourse.checks import ASSIGNMENT as FAKE
 
 LONG = "x" * 400
+#: A named mistake of the course (mse_loss's) and its display name, which the report shows.
+MISTAKE, NAME = "mse_sum", "wrong mean in the loss: summed"
+OK = say("check.passed", grade_id="q", n=4, err="0")
+NONE = say("upload.problem", reason="no submission found")
 
 
-def _result(student: str, rows: list[tuple[str, float, str, str, str]], submitted: bool = True,
+def _result(student: str, rows: list[tuple[str, float, str, Message, tuple[str, ...]]], submitted: bool = True,
             seconds: float = 0.5) -> Result:
-    """A stored result with rows (grade_id, score, status, message, mistake)."""
+    """A stored result with rows (grade_id, score, status, message, mistake ids)."""
     points = {q.grade_id: q.points for q in FAKE.questions}
     return Result(student, "fake", "fake.ipynb", "upload", False, 1, (), {}, seconds,
                   tuple(Row(student, "fake", "fake.ipynb", g, s, points[g], st, m, mi) for g, s, st, m, mi in rows),
                   sandbox="bubblewrap", submitted=submitted)
 
 
+def _differs(grade_id: str, label: str, err: str, step: int, wrong: int = 3, names: tuple[str, ...] = ()) -> Message:
+    """How the checks word a failed case, with the points summary (and the named mistakes, if any)."""
+    head: Message = say("check.case", grade_id=grade_id, label=label, problem=say(
+        "check.differs", key="y", reason=say("diff.error", abs=err, rel="0.1", where=say("at.step", step=step))))
+    if names:
+        head = say("check.named", head=head, name=say(f"mistake.{names[0]}"), hint=say(f"hint.{names[0]}"))
+    return say("check.summary", head=head, wrong=wrong, total=8, score="0.33", points="2")
+
+
 def _cohort() -> dict[str, Result]:
     """Three students make one named mistake (different numbers in each message), one passes, two never submit."""
     results = {}
     for i, student in enumerate(("ann", "ben", "cat")):
-        message = f"test_norm2: case [n={i + 3}]: output 'y' differs: max abs err {0.1 * (i + 1):.3g}. This matches " \
-                  f"a known mistake: L1 instead of L2 — use sqrt(sum x^2) [{i + 1} of 4 outputs wrong]"
-        results[student] = _result(student, [("test_scale", 1.0, "passed", "ok", ""),
-                                             ("test_norm2", 0.3333333, "partial", message, "L1 instead of L2"),
-                                             ("test_square_grad", 2.0, "passed", "ok", "")])
-    results["dan"] = _result("dan", [("test_scale", 0.0, "failed", f"test_scale: {LONG}", ""),
-                                     ("test_norm2", 2.0, "passed", "ok", ""),
-                                     ("test_square_grad", 2.0, "passed", "ok", "")], seconds=9.25)
+        message = _differs("test_norm2", f"n={i + 3}", f"{0.1 * (i + 1):.3g}", i + 1, i + 1, (MISTAKE,))
+        results[student] = _result(student, [("test_scale", 1.0, "passed", OK, ()),
+                                             ("test_norm2", 0.3333333, "partial", message, (MISTAKE,)),
+                                             ("test_square_grad", 2.0, "passed", OK, ())])
+    results["dan"] = _result("dan", [("test_scale", 0.0, "failed", say("check.error", grade_id="test_scale",
+                                                                        error=LONG), ()),
+                                     ("test_norm2", 2.0, "passed", OK, ()),
+                                     ("test_square_grad", 2.0, "passed", OK, ())], seconds=9.25)
     for ghost in ("gus", "hal"):
-        results[ghost] = _result(ghost, [(q.grade_id, 0.0, "missing", "no submission found", "")
-                                         for q in FAKE.questions], submitted=False, seconds=0.0)
+        results[ghost] = _result(ghost, [(q.grade_id, 0.0, "missing", NONE, ()) for q in FAKE.questions],
+                                 submitted=False, seconds=0.0)
     return results
 
 
 def test_diagnoses_group_by_named_mistake_and_ignore_missing_students() -> None:
     found = report.common_diagnoses([r for r in _cohort().values() if report.submitted(r)])
-    assert found[0].key == "L1 instead of L2" and found[0].named and found[0].count == 3
+    assert found[0].key == NAME and found[0].named and found[0].count == 3
     assert found[0].tests == ("test_norm2",)
     assert all("no submission" not in d.key for d in found)  # missing students do not crowd real diagnoses
     assert len(found) == 2
 
 
 def test_unnamed_failures_group_by_message_without_case_and_numbers() -> None:
-    a = report.diagnosis_key("q", "failed", "q: case [t=1]: output 'p' differs: max abs err 0.13, first bad step 2"
-                                            " [3 of 8 outputs wrong]", "")
-    b = report.diagnosis_key("q", "failed", "q: case [t=7, big]: output 'p' differs: max abs err 1.5e-07, first bad "
-                                            "step 11 [1 of 8 outputs wrong]", "")
-    assert a == b and not a[1] and "case" not in a[0]
-    assert report.diagnosis_key("q", "failed", "anything", "missing 1e-6") == ("missing 1e-6", True)
+    a = report.diagnosis_key("failed", _differs("q", "t=1", "0.13", 2, 3), ())
+    b = report.diagnosis_key("failed", _differs("q", "t=7, big", "1.5e-07", 11, 1), ())
+    assert a == b and not a[1] and "case" not in a[0] and "outputs wrong" not in a[0] and "q:" not in a[0]
+    assert a[0] == "failed: output 'y' differs: max abs err #, max rel err #, first bad step #"
+    assert report.diagnosis_key("failed", OK, ("clip_without_eps",)) == ("missing 1e-6", True)
 
 
 def test_missing_is_told_from_a_submission_without_functions() -> None:
-    """Old results without the 'submitted' field: roster-only rows (one message for all) are 'not submitted'."""
-    ghost = dataclasses.replace(_result("gus", [(q.grade_id, 0.0, "missing", "no submission found", "")
+    """Results without the 'submitted' field: roster-only rows (one message for all) are 'not submitted'."""
+    ghost = dataclasses.replace(_result("gus", [(q.grade_id, 0.0, "missing", NONE, ())
                                                 for q in FAKE.questions]), submitted=None)
-    blank = dataclasses.replace(_result("ivy", [(q.grade_id, 0.0, "missing", f"function {q.functions[0]} is not "
-                                                 "defined", "") for q in FAKE.questions]), submitted=None)
+    blank = dataclasses.replace(_result("ivy", [(q.grade_id, 0.0, "missing", say(
+        "missing.function", names=q.functions[0]), ()) for q in FAKE.questions]), submitted=None)
     assert not report.submitted(ghost) and report.submitted(blank)
 
 
@@ -77,7 +90,7 @@ def test_report_page(tmp_path: Path) -> None:
     pass_rates = page.split("Pass rate per test")[1].split("Most common diagnoses")[0]
     assert "3/4" in pass_rates and "75%" in pass_rates and "/6" not in pass_rates  # over submitters only
     assert "3.33 / 5" in page and "3.333" not in page  # scores rounded for display
-    assert "<b>L1 instead of L2</b>" in page
+    assert f"<b>{NAME}</b>" in page
     assert 'href="feedback/dan/fake/fake.html"' in page and 'href="feedback/ann/fake/fake.html"' in page
     missing = page.split("<h2>Not submitted</h2>")[1]
     assert "gus" in missing and "hal" in missing and "2 student(s)" in missing
@@ -88,9 +101,10 @@ def test_report_page(tmp_path: Path) -> None:
 def test_everything_in_the_report_is_escaped() -> None:
     results = _cohort()
     evil = "<script>alert(1)</script>"
-    results[evil] = _result(evil, [("test_scale", 0.0, "failed", f"test_scale: {evil}", evil),
-                                   ("test_norm2", 2.0, "passed", "ok", ""),
-                                   ("test_square_grad", 2.0, "passed", "", "")])
+    results[evil] = _result(evil, [("test_scale", 0.0, "failed", say("check.error", grade_id="test_scale",
+                                                                      error=evil), (evil,)),
+                                   ("test_norm2", 2.0, "passed", OK, ()),
+                                   ("test_square_grad", 2.0, "passed", OK, ())])
     page = report.render(FAKE, results, RunSummary(evil, "bubblewrap", graded=1, elapsed=1.0))
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count("<script>") == 1  # the report's own table sorter, nothing else
@@ -136,12 +150,15 @@ def test_one_definition_of_every_count_in_report_and_console() -> None:
 
 
 def test_an_untouched_stub_is_one_not_attempted_diagnosis() -> None:
-    stub = [("test_scale", "scale (for test_scale): case [n=3]: raised NotImplementedError (in scale, cell "
-                           "answer-1, line 3: `raise NotImplementedError`)"),
-            ("test_norm2", "test_norm2: raised NotImplementedError: write norm2 (in norm2, cell answer-2, line 7: "
-                           "`raise NotImplementedError(\"write norm2\")`)"),
-            ("test_square_grad", "test_square_grad: case [x=-1]: raised NotImplementedError")]
-    results = [_result(s, [(g, 0.0, "error", m, "") for g, m in stub]) for s in ("ann", "ben")]
+    def where(line: int) -> Message:
+        return say("where.in_code", function="f", cell=say("where.cell", label="answer-1"), line=line, code="raise")
+    stub = [("test_scale", say("check.summary", head=say("check.case", grade_id="test_scale", label="n=3", problem=say(
+                "raised.stub.at", where=where(3))), wrong=4, total=4, score="0", points="1")),
+            ("test_norm2", say("check.error", grade_id="test_norm2", error=say(
+                "raised.text.at", type="NotImplementedError", text="write norm2", where=where(7)))),
+            ("test_square_grad", say("check.case", grade_id="test_square_grad", label="x=-1",
+                                     problem=say("raised.stub")))]
+    results = [_result(s, [(g, 0.0, "error", m, ()) for g, m in stub]) for s in ("ann", "ben")]
     (found,) = report.common_diagnoses(results)
     assert found.key == report.NOT_ATTEMPTED and found.count == 2
     assert found.tests == ("test_norm2", "test_scale", "test_square_grad")
@@ -149,15 +166,19 @@ def test_an_untouched_stub_is_one_not_attempted_diagnosis() -> None:
 
 def test_diagnoses_show_numbers_they_share_and_never_a_hash() -> None:
     """A shared number ('10 s time limit', 'line 4') is kept; numbers that differ read '…', not '#'."""
-    timeouts = [_result(s, [("test_scale", 0.0, "timeout", "scale (for test_scale) did not finish within the 10 s "
-                                                            "time limit (endless loop?)", "")]) for s in ("ann", "ben")]
+    what = say("run.question", functions="scale", grade_id="test_scale")
+    timeouts = [_result(s, [("test_scale", 0.0, "timeout", say("run.timeout", what=what, seconds="10"), ())])
+                for s in ("ann", "ben")]
     (timeout,) = report.common_diagnoses(timeouts)
     assert timeout.key == "timeout: scale (for test_scale) did not finish within the 10 s time limit (endless loop?)"
-    errs = [_result(s, [("test_norm2", 0.0, "failed", f"test_norm2: case [n={n}]: output 'y' differs: max abs err "
-                                                      f"{err} at step 4 (in norm2, cell answer-2, line {line}: `x`)",
-                         "")]) for s, n, err, line in (("ann", 3, 0.5, 2), ("ben", 4, 1.5e-3, 9))]
+    errs = [_result(s, [("test_norm2", 0.0, "failed", say("check.case", grade_id="test_norm2", label=f"n={n}",
+                                                          problem=say("raised.text.at", type="ValueError",
+                                                                      text=f"bad value {err} at step 4", where=say(
+                                                                          "where.in_code", function="norm2", line=line,
+                                                                          cell="cell answer-2", code="x"))), ())])
+            for s, n, err, line in (("ann", 3, 0.5, 2), ("ben", 4, 1.5e-3, 9))]
     (err,) = report.common_diagnoses(errs)
-    assert err.key == "failed: output 'y' differs: max abs err … at step 4" and "#" not in err.key
+    assert err.key == "failed: raised ValueError: bad value … at step 4" and "#" not in err.key  # no location
     page = report.render(FAKE, {r.student_id: r for r in errs + timeouts[:0]}, RunSummary("k", "bubblewrap"))
     assert "#" not in html.unescape(page.split("Most common diagnoses")[1].split("Students")[0])
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from autograder.grading.core.model import Result, Row, RunSummary
 from autograder.grading.outputs import batch as outputs
 from autograder.grading.outputs import records, totals
+from autograder.message import say
 from tests.paths import CORPUS
 
 sys.path.insert(0, str(CORPUS))
@@ -28,7 +29,7 @@ def _results() -> dict[str, Result]:
     out = {}
     for student, statuses in STATUSES.items():
         rows = tuple(Row(student, "fake", "fake.ipynb", q.grade_id, q.points if st == "passed" else 0.0, q.points,
-                         st, "m") for q, st in zip(FAKE.questions, statuses, strict=True))
+                         st, say("upload.problem", reason="m")) for q, st in zip(FAKE.questions, statuses, strict=True))
         out[student] = Result(student, "fake", "fake.ipynb", ORIGINS[student], student == "ann", 1, (), {}, 0.1, rows,
                               submitted=student != "gus")
     return out

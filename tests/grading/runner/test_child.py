@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from autograder import plain
-from autograder.checks.spec import ERROR_KEY
+from autograder.checks.messages import text
+from autograder.checks.spec import ERROR_KEY, error_message
 from autograder.grading.runner import child, protocol
 from autograder.grading.runner.phases import Phases
 from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell
@@ -78,7 +79,7 @@ def test_a_missing_function_and_a_non_plain_return_are_data_not_crashes() -> Non
     odd = "class Odd:\n    pass\ndef scale(x, a):\n    return Odd()"
     code, results = _run([RunCell("ans", odd, True)])
     outputs = results["q0"]["outputs"]
-    assert code == 0 and all(ERROR_KEY in out and "not plain data" in out[ERROR_KEY] for out in outputs)
+    assert code == 0 and all(ERROR_KEY in out and "not plain data" in text(error_message(out)) for out in outputs)
 
 
 def test_unwritable_results_end_with_the_named_exit_code() -> None:
@@ -95,5 +96,5 @@ def test_an_exception_names_the_students_cell_line_and_its_source() -> None:
     cases = {"grad_norm": question.make_cases(torch.Generator().manual_seed(0), False)}
     source = "def grad_norm(grads, norm_type=2.0):\n    total = 0\n    raise ValueError('boom ' * 3)\n"
     _, results = _run([RunCell("answer-grad_norm", source, True)], [question], cases)
-    message = results["q0"]["outputs"][0][ERROR_KEY]
+    message = text(error_message(results["q0"]["outputs"][0]))  # the output is plain data, the message a code
     assert "cell answer-grad_norm, line 3: `raise ValueError('boom ' * 3)`" in message, message

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from autograder.checks.spec import Assignment
+from autograder.grading.core.bounds import bounded_message, bounded_notes
 from autograder.grading.core.judging import one_line
 from autograder.grading.core.model import Result, Submission
 from autograder.grading.inbox.collect import current_fingerprint
@@ -38,11 +39,11 @@ def accept(raw: Any, sub: Submission, assignment: Assignment, limits: Limits) ->
         if (row.student_id, row.assignment, row.notebook, row.grade_id, row.max_score) != (
                 sub.student_id, assignment.id, assignment.notebook, question.grade_id, float(question.points)):
             raise BadResult(f"row {index} is not {sub.student_id}'s {question.grade_id}")
-    rows = tuple(dataclasses.replace(row, message=one_line(row.message)) for row in result.rows)
+    rows = tuple(dataclasses.replace(row, message=bounded_message(row.message)) for row in result.rows)
     output = {k[:40]: v[:limits.output_bytes] for k, v in list(result.output.items())[:10]}
     return dataclasses.replace(
         result, notebook=assignment.notebook, origin=result.origin[:1000], late=sub.late,
-        notes=tuple(note[:2000] for note in result.notes[:100]), output=output,
+        notes=tuple(bounded_notes(list(result.notes))), output=output,
         seconds=round(max(result.seconds, 0.0), 3),
         rows=rows, worker=one_line(result.worker or "", 200), sandbox=one_line(result.sandbox or "", 100),
         key_id=None, submitted=None, source=current_fingerprint(sub))  # computed here, never taken from the worker

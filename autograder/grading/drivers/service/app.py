@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from autograder.checks import messages
 from autograder.grading.core.pool import Grader
 from autograder.grading.drivers.service import export, tokens
 from autograder.grading.drivers.service.db import Person, Store, Stored
@@ -113,11 +114,13 @@ def _payload(request: Request, stored: Stored) -> dict[str, Any]:
                             "feedback": _link(request, f"feedback/{stored.id}")}
     if stored.result is None:
         return {**data, "status": "queued"}
-    result = stored.result
+    result, lang = stored.result, stored.result.language
     return {**data, "status": "refused" if stored.refused else "graded", "score": result.total,
-            "max_score": sum(row.max_score for row in result.rows), "notes": list(result.notes),
+            "max_score": sum(row.max_score for row in result.rows),
+            "notes": [messages.text(note, lang) for note in result.notes],
             "rows": [{"grade_id": r.grade_id, "score": r.score, "max_score": r.max_score, "status": r.status,
-                      "message": r.message} for r in result.rows]}
+                      "message": messages.text(r.message, lang), "code": r.message.code,
+                      "mistakes": list(r.mistakes)} for r in result.rows]}
 
 
 async def _body(request: Request, cap: int) -> bytes | None:
@@ -172,7 +175,8 @@ async def submit(request: Request) -> Response:
     if stored.result is None:
         return JSONResponse({**payload, "message": "accepted; still grading: open the feedback link shortly"}, 202)
     if stored.refused:
-        return JSONResponse({**payload, "error": stored.result.rows[0].message}, 422)
+        return JSONResponse({**payload, "error": messages.text(stored.result.rows[0].message,
+                                                              stored.result.language)}, 422)
     return JSONResponse(payload)
 
 

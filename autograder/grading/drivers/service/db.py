@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from autograder.grading.core.model import Result
+from autograder.grading.core.model import Result, StaleRecord
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -180,6 +181,23 @@ class Store:
             graded = select(Graded.submission_id)
             return list(s.scalars(select(Upload.id).where(Upload.id.not_in(graded)).order_by(Upload.id)))
 
+    def forget_stale(self) -> list[int]:
+        """Drop every result stored in an older form (model.RESULT_SCHEMA), so that its submission is graded again;
+        the ids of those submissions."""
+        with self.session.begin() as s:
+            stale = []
+            for graded_id, submission_id, stored in s.execute(select(Graded.id, Graded.submission_id,
+                                                                     Graded.result_json)):
+                try:
+                    Result.loads(stored)
+                except StaleRecord:
+                    stale.append((graded_id, submission_id))
+                except ValueError:
+                    continue
+            if stale:
+                s.execute(delete(Graded).where(Graded.id.in_([g for g, _ in stale])))
+        return [submission_id for _, submission_id in stale]
+
     def notebook(self, submission_id: int) -> tuple[Upload, bytes]:
         """A submission's row and its notebook's bytes."""
         with self.session() as s:
@@ -226,6 +244,9 @@ class Store:
 
 def _stored(row: Any) -> Stored:
     """A Stored from a joined row."""
-    result = None if row.result_json is None else Result.loads(row.result_json, f"result of submission {row.id}")
+    try:
+        result = None if row.result_json is None else Result.loads(row.result_json, f"result of submission {row.id}")
+    except StaleRecord:  # an older form, regraded at the next start (Store.forget_stale): not graded until then
+        result = None
     return Stored(row.id, row.student_id, row.assignment, row.received_at, row.sha256, row.late, result,
                   bool(row.refused))

@@ -17,6 +17,7 @@ from autograder.grading.core.model import Result, Submission
 from autograder.grading.core.pool import Cancelled, Grader
 from autograder.grading.drivers.service.db import Store
 from autograder.grading.outputs import records
+from autograder.message import say
 
 log = logging.getLogger("autograder.serve")
 
@@ -36,7 +37,9 @@ class Grading:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> int:
-        """Queue every submission still without a result, start the threads; how many were recovered."""
+        """Queue every submission still without a result (or with one of an older form), start the threads; how many
+        were recovered."""
+        self.store.forget_stale()
         waiting = self.store.ungraded()
         for submission_id in waiting:
             self.queue.put(submission_id)
@@ -89,4 +92,4 @@ class Grading:
 
 def _late(result: Result) -> Result:
     """The result marked late (the policy's deadline; the grade itself is unchanged)."""
-    return dataclasses.replace(result, late=True, notes=("submitted after the deadline",) + result.notes)
+    return dataclasses.replace(result, late=True, notes=(say("note.after_deadline"),) + result.notes)

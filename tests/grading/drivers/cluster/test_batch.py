@@ -30,8 +30,10 @@ from autograder.grading.drivers import pipeline
 from autograder.grading.drivers.cluster import batch as cluster
 from autograder.grading.drivers.cluster import replies  # see below
 from autograder.grading.outputs import records
+from autograder.grading.runner import limits
 from autograder.grading.runner.assignments import load_assignment
 from autograder.grading.runner.wire import Limits
+from autograder.message import say
 from tests.paths import CORPUS, REPO
 
 # pipeline is imported here, at collection, because grade() binds sys.stderr as a default argument when
@@ -359,9 +361,12 @@ def _good_reply() -> tuple[dict[str, Any], Submission, Any]:
     lambda r: r.pop("origin"),
     lambda r: r.update(late="no"),
     lambda r: r["rows"][0].update(max_score=9.0),
+    lambda r: r["rows"][0].update(message="English text instead of a message"),
+    lambda r: r["rows"][0].update(mistakes=["Not An Id"]),
+    lambda r: r.pop("schema"),
 ], ids=["other-student", "rows-missing", "rows-reordered", "score-above-max", "score-nan", "row-other-student",
         "odd-status", "unknown-row-field", "seconds-text", "seed-bool", "output-bytes", "notes-text", "unknown-field",
-        "origin-missing", "late-text", "max-score-changed"])
+        "origin-missing", "late-text", "max-score-changed", "message-text", "mistake-not-an-id", "older-schema"])
 def test_a_malformed_reply_is_refused(damage: Any) -> None:
     """Every kind of damaged reply raises BadResult (the student then gets error rows, never bad data)."""
     reply, sub, assignment = _good_reply()
@@ -374,7 +379,9 @@ def test_a_malformed_reply_is_refused(damage: Any) -> None:
 def test_a_reply_is_capped_and_takes_late_and_notebook_from_the_instructor() -> None:
     """Output beyond the limit and long notes are cut; what the instructor's side knows is not taken from the reply."""
     reply, sub, assignment = _good_reply()
-    reply.update(output={"stdout": "x" * 5000}, notes=["n" * 3000] * 200, late=True, notebook="other.ipynb")
+    note = say("upload.problem", reason="n" * 3000).to_plain()
+    reply.update(output={"stdout": "x" * 5000}, notes=[note] * 200, late=True, notebook="other.ipynb")
     result = replies.accept(reply, sub, assignment, Limits(output_bytes=100))
-    assert len(result.output["stdout"]) == 100 and len(result.notes) == 100 and len(result.notes[0]) == 2000
+    assert len(result.output["stdout"]) == 100 and len(result.notes) == limits.NOTES + 1
+    assert len(str(result.notes[0].args["reason"])) == limits.NOTE_CHARS and result.notes[-1].code == "note.more_notes"
     assert result.late is sub.late and result.notebook == assignment.notebook and result.worker == "tcp://w:1"

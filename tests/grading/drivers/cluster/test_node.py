@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from autograder.checks.messages import text
 from autograder.grading.core import pool
 from autograder.grading.core.model import UNSANDBOXED, Result, Row, Submission
 from autograder.grading.drivers.cluster import node
+from autograder.message import say
 from tests.paths import CORPUS
 
 sys.path.insert(0, str(CORPUS))
@@ -89,7 +91,8 @@ def _fake_grade(sub: Submission, assignment: Any, source: Any, seed: int, run: A
                 limits: Any) -> Result:
     """grade_submission without a sandbox: records what the node handed it."""
     assert exchange.parent.name.startswith("grading-node-") and seed == 7 and limits.timeout == 5.0
-    row = Row(sub.student_id, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed", "ok")
+    row = Row(sub.student_id, "fake", "fake.ipynb", "test_scale", 1.0, 1.0, "passed",
+              say("upload.problem", reason="ok"))
     return Result(sub.student_id, "fake", "fake.ipynb", sub.origin, False, seed, (), {}, 0.1, (row,))
 
 
@@ -113,7 +116,7 @@ def test_a_grader_bug_becomes_an_internal_error_not_a_lost_student(tmp_path: Pat
     monkeypatch.setattr(pool, "grade_submission", broken)
     plugin = _node(tmp_path)
     result = Result.from_json(plugin.grade(_sub()))  # the core's internal-error row, never a lost student
-    assert {row.status for row in result.rows} == {"error"} and "KeyError" in result.rows[0].message
+    assert {row.status for row in result.rows} == {"error"} and "KeyError" in text(result.rows[0].message)
     assert result.worker == "tcp://10.0.0.9:4242"
     assert plugin.state is not None and len(plugin.state.pool._idle) == 1  # the slot is returned for the next student
 

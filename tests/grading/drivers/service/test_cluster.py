@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.checks.messages import text
 from autograder.grading.drivers import pipeline
 from tests.sandbox_required import sandbox_marks
 from tests.serve_helpers import CORPUS, REPO, issue_tokens, start, submit
@@ -64,5 +65,5 @@ def test_service_on_a_cluster_gives_the_batch_rows(scheduler: str, tmp_path: Pat
     for student, (status, reply) in replies.items():
         assert status == (422 if student == "truncated" else 200), reply
         assert [(r["grade_id"], r["score"], r["status"], r["message"]) for r in reply["rows"]] == [
-            (r.grade_id, r.score, r.status, r.message) for r in batch[student].rows], student
+            (r.grade_id, r.score, r.status, text(r.message)) for r in batch[student].rows], student
     assert replies["honest"][1]["score"] == 5.0 and replies["wrong"][1]["score"] == 4.0

@@ -4,7 +4,9 @@ their sha256, and a submission can never get two results."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from autograder.cli import main
 from autograder.grading.core.model import Result, Row
 from autograder.grading.drivers.service.db import Base, Store, url_for
 from autograder.grading.outputs import records
+from autograder.message import say
 
 
 def test_migrations_create_the_models_schema(tmp_path: Path) -> None:
@@ -57,9 +60,28 @@ def test_a_submission_gets_at_most_one_result(tmp_path: Path) -> None:
     store = Store(url_for(str(tmp_path / "s.db")))
     sid = store.add("alice", "fake", b"{}", "0" * 64, False, 1.0)
     assert store.ungraded() == [sid]
-    row = Row("alice", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", "ok")
+    row = Row("alice", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", say("upload.problem", reason="ok"))
     first = Result("alice", "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
     assert store.save(sid, first, records.result_bytes(first), refused=False)
     assert not store.save(sid, first, records.result_bytes(first), refused=False)
     assert store.counts() == {"submissions": 1, "results": 1} and store.ungraded() == []
+    store.close()
+
+
+def test_a_result_of_an_older_form_is_regraded_at_start_not_crashed_on(tmp_path: Path) -> None:
+    """A result stored before messages were codes (English text, no schema) reads as not graded yet, and the
+    next start drops it so that the submission is graded again; current results are kept."""
+    store = Store(url_for(str(tmp_path / "s.db")))
+    old, new = (store.add(s, "fake", b"{}", "0" * 64, False, 1.0) for s in ("alice", "bob"))
+    row = Row("bob", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", say("upload.problem", reason="ok"))
+    current = Result("bob", "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
+    stale = json.loads(records.result_bytes(dataclasses.replace(current, student_id="alice")))
+    stale.pop("schema")
+    stale["rows"][0].update(message="q: all 4 cases match the reference", mistake="")
+    stale["rows"][0].pop("mistakes")
+    assert store.save(new, current, records.result_bytes(current), refused=False)
+    assert store.save(old, current, json.dumps(stale).encode(), refused=False)
+    assert store.stored(old).result is None and store.stored(new).result == current  # type: ignore[union-attr]
+    assert store.forget_stale() == [old] and store.ungraded() == [old]
+    assert store.forget_stale() == [] and store.counts() == {"submissions": 2, "results": 1}
     store.close()

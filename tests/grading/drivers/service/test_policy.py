@@ -11,6 +11,7 @@ from autograder.grading.core.model import Result, Row
 from autograder.grading.drivers.service.db import Stored
 from autograder.grading.drivers.service.export import choose
 from autograder.grading.drivers.service.policy import Policy, load
+from autograder.message import say
 
 
 def test_policy_file_sets_defaults_and_per_assignment_rules(tmp_path: Path) -> None:
@@ -47,7 +48,8 @@ def test_a_bad_policy_file_is_one_line_naming_the_problem(tmp_path: Path, text: 
 
 def _graded(number: int, total: float, late: bool = False, refused: bool = False) -> Stored:
     """Submission `number` of one student with this total."""
-    row = Row("ann", "fake", "fake.ipynb", "q", total, 5.0, "malformed" if refused else "partial", "")
+    row = Row("ann", "fake", "fake.ipynb", "q", total, 5.0, "malformed" if refused else "partial",
+              say("check.no_output"))
     result = Result("ann", "fake", "fake.ipynb", "", late, 1, (), {}, 0.1, (row,))
     return Stored(number, "ann", "fake", float(number), "", late, result, refused)
 

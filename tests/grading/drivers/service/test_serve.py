@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from autograder.checks.messages import text
+from autograder.grading.core.model import Result
 from autograder.grading.drivers import pipeline
 from autograder.grading.runner.wire import Limits
 from autograder.submit import submit as submit_helper
@@ -82,11 +84,17 @@ def _rows(rows: list[dict[str, Any]]) -> list[tuple[str, float, str, str]]:
     return [(r["grade_id"], r["score"], r["status"], r["message"]) for r in rows]
 
 
+def _batch_rows(result: Result) -> list[tuple[str, float, str, str]]:
+    """The batch's rows as the service words them: the message in the language of the student's notebook."""
+    return [(r.grade_id, r.score, r.status, text(r.message, result.language)) for r in result.rows]
+
+
 def test_every_corpus_notebook_gets_the_batch_rows(both: dict[str, Any]) -> None:
     """Same student, same notebook: the service's rows (score, status, message) are the batch's, hostile or not."""
     for student, (status, reply) in both["replies"].items():
         batch = both["batch"][student]
-        assert _rows(reply["rows"]) == [(r.grade_id, r.score, r.status, r.message) for r in batch.rows], student
+        assert _rows(reply["rows"]) == _batch_rows(batch), student
+        assert [r["code"] for r in reply["rows"]] == [r.message.code for r in batch.rows], student
         assert reply["score"] == batch.total
         assert status == (422 if all(r.status == "malformed" for r in batch.rows) else 200), student
         assert set(CASES[student][1].values()) >= {r["status"] for r in reply["rows"]}  # the corpus' own verdicts
@@ -96,7 +104,7 @@ def test_refusals_are_one_line_and_stored_results_match(both: dict[str, Any], se
     """Not a notebook / another assignment's: 422 with the batch's reason; every submission has its one result."""
     for student in ("truncated-json", "empty-file", "not-utf8", "other-assignment"):
         status, reply = both["replies"][student]
-        assert status == 422 and reply["error"] == both["batch"][student].rows[0].message
+        assert status == 422 and reply["error"] == text(both["batch"][student].rows[0].message)
         assert "\n" not in reply["error"]
     health = wait_idle(served["url"])
     assert health["ok"] and health["submissions"] == health["results"] >= len(CORPUS_STUDENTS)
@@ -262,7 +270,7 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
         assert page.inner_text("#result").startswith("Score: 5 / 5")
         page.click("#feedback")
         page.wait_for_load_state()
-        assert "bob" in page.content() and "all 4 cases right" in page.content()
+        assert "bob" in page.content() and "all 4 cases match the reference" in page.content()
         page.goto(served["url"] + "api/submissions/1")  # honest's first submission: not bob's
         assert "no such submission of yours" in page.content()
         browser.close()

@@ -1,0 +1,102 @@
+"""The English wording of the batch grader's message codes and of the feedback page (autograder/grading/).
+
+Part of the one catalog (autograder/checks/messages.py): what a student reads on the feedback page besides the
+checks' own messages, i.e. why a question could not be judged, the notes about repairs, statuses and chrome.
+"""
+
+from __future__ import annotations
+
+GRADER = {
+    # a phase of the sandbox that wrote no result (grading/core/judging.py)
+    "run.timeout": "{what} did not finish within the {seconds} s time limit (endless loop?)",
+    "run.killed": "the process running {what} was killed by {signal}",
+    "run.killed_memory": "the process running {what} was killed by {signal} (out of memory?)",
+    "run.infrastructure": "grading infrastructure error: {error}",
+    "run.unwritable": "the results of {what} could not be written (too large, or memory ran out)",
+    "run.exit": "the code ended its own process (exit code {code}) while running {what}",
+    "run.refused_malformed": "the result channel of {what} carried bytes that are not a result frame, written by "
+                             "code other than the grader's: nothing after them counts",
+    "run.refused_order": "the result channel of {what} carried a result frame out of order, written by code other "
+                         "than the grader's: nothing after it counts",
+    "run.question": "{functions} (for {grade_id})",
+    "run.cells": "the notebook's cells",
+    # a result file that cannot be judged
+    "results.unreadable": "the submission's results could not be read back (malformed or too large)",
+    "results.count": "{outputs} outputs for {cases} cases",
+    "results.unjudged": "the outputs could not be judged: {error}",
+    "results.too_long": "the message about this question was too long to keep",
+    "missing.memory": "{names} not defined: the notebook ran out of memory ({limit} MB limit)",
+    "missing.function": "function {names} is not defined",
+    "missing.function_error": "function {names} is not defined; first error: {error}",
+    "memory.question": "{functions} ran out of memory ({limit} MB limit)",
+    "forbidden.called": "{functions} called {shortcuts}, which this exercise forbids",
+    "forbidden.uses": "{functions} uses {shortcuts}, which this exercise forbids: write the computation yourself",
+    # the notebook against its source (grading/inbox/sanitize.py, inbox/notebook.py, core/student.py)
+    "tampered.deleted": "test cell '{cell}' was deleted from the notebook",
+    "tampered.duplicated": "test cell '{cell}' appears {count} times (duplicated)",
+    "tampered.retyped": "test cell '{cell}' was changed into a {cell_type} cell",
+    "tampered.moved": "test cell '{cell}' was moved out of its place",
+    "malformed.foreign": "none of the cells of assignment '{assignment}' are in this notebook (is it another "
+                         "assignment's notebook, or were the cell ids removed?)",
+    "malformed.code_size": "the notebook's code is {size} bytes, more than the {limit} the grader runs for one "
+                           "submission",
+    "malformed.empty": "the file is empty",
+    "malformed.too_large": "the file is {size} bytes, more than the {limit} a notebook may have",
+    "malformed.json_values": "the file holds more than the {limit} JSON values a notebook may have (junk entries?)",
+    "malformed.not_utf8": "the file is not UTF-8 text (byte {byte}); save it from Jupyter again",
+    "malformed.too_deep": "the file is nested too deeply to be a notebook",
+    "malformed.not_json": "the file is not valid notebook JSON (truncated or edited by hand?): {error}",
+    "malformed.not_notebook": "the file is JSON but not a Jupyter notebook (no 'nbformat' field)",
+    "malformed.nbformat": "nbformat {version} is not supported (expected 4, or 3 which is upgraded)",
+    "malformed.upgrade": "nbformat 3 notebook could not be upgraded to nbformat 4: {error}",
+    "malformed.no_cells": "the notebook has no list of cells",
+    "malformed.too_many_cells": "the notebook has {count} cells, more than the {limit} a notebook may have",
+    "upload.none": "no notebook submitted",
+    "upload.problem": "{reason}",
+    "internal.not_graded": "not graded (internal error)",
+    "internal.error": "internal grader error: {error}",
+    "internal.stored": "internal grader error: the stored result cannot be used ({reason}); regrade with --student",
+    # notes on a result
+    "note.late": "submitted late (LMS marker)",
+    "note.after_deadline": "submitted after the deadline",
+    "note.restored_missing": "read-only cell '{cell}' was missing and was restored",
+    "note.restored_edited": "read-only cell '{cell}' was edited; the original was restored",
+    "note.answer_missing": "answer cell '{cell}' is missing (deleted or not a code cell)",
+    "note.test_edited": "test cell '{cell}' was edited; tests always run from the original",
+    "note.nbformat3": "the notebook was in the old nbformat 3 and was upgraded to nbformat 4 for grading",
+    "note.cells_ignored": "cell(s) {cells} {why} and were ignored",
+    "note.cells_more": "{cells} and {more} more",
+    "note.why.not_objects": "are not cell objects",
+    "note.why.unreadable_source": "have an unreadable source",
+    "note.more_notes": "... and {count} more notes (only the first {limit} are kept)",
+    "note.output_cut": "printed output beyond {limit} bytes per stream was cut",
+    "note.output_capped": "captured output beyond {limit} characters per stream was cut",
+    "note.output_dropped": "captured output dropped: the result exceeded {limit} bytes",
+}
+
+#: A row's status, as the feedback page names it.
+STATUSES = {f"status.{name}": name for name in (
+    "passed", "partial", "failed", "error", "forbidden", "timeout", "memory", "malformed", "missing", "tampered")}
+
+#: The feedback page's chrome (grading/outputs/templates/feedback.html.j2).
+PAGE = {
+    "page.title": "{assignment} — feedback for {student}",
+    "page.unsandboxed": "Graded without a sandbox ({sandbox}).",
+    "page.total": "Total:",
+    "page.late": "(late)",
+    "page.stop": ".",
+    "page.to_work_on": "To work on:",
+    "page.first_in_table": "(first in the table, each linked to the section of the book that teaches it).",
+    "page.all_passed": "Every test passed.",
+    "page.hidden_inputs": "Hidden tests used inputs drawn for you from the course key",
+    "page.case_set": "(case set {case})",
+    "page.same_inputs": "; regrading this notebook draws the same inputs.",
+    "page.col.test": "test",
+    "page.col.score": "score / points",
+    "page.col.status": "status",
+    "page.col.why": "why",
+    "page.col.read": "read",
+    "page.cell_errors": "Errors while running your cells",
+    "page.stdout": "Printed output",
+    "page.stderr": "Warnings and errors printed",
+}
