@@ -4,6 +4,7 @@ glyphs only. Needs Node.js and `npm ci` (the Makefile's set-up step)."""
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -89,3 +90,25 @@ def test_display_tex_as_sphinx_mathjax_wrote_it() -> None:
     assert display_tex(single) == "x^2"
     env = r"\begin{align} x \end{align}"
     assert display_tex(nodes.math_block(env, env, nowrap=True, number=None, classes=["amsmath"])) == env
+
+
+def test_sphinx_pages_get_typeset_math_and_tex_errors_warn(tmp_path: Path) -> None:
+    """In a one-page Sphinx project: formulas become CommonHTML with the page's <style> and the fonts copied once;
+    an unknown macro is a warning naming the file and line (an error under -W), and no MathJax script is added."""
+    from sphinx.application import Sphinx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text("extensions = ['static_math']\n", encoding="utf-8")
+    (src / "index.rst").write_text("Page\n====\n\nInline :math:`x^2`.\n\n.. math::\n\n   \\undefinedmacro y\n",
+                                   encoding="utf-8")
+    warnings = io.StringIO()
+    Sphinx(str(src), str(src), str(tmp_path / "html"), str(tmp_path / "doctrees"), "html",
+           status=io.StringIO(), warning=warnings).build()
+    page = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="math notranslate nohighlight"><mjx-container class="MathJax" jax="CHTML"' in page
+    assert page.count('<style id="math-chtml">') == 1 and 'url("_static/math/fonts/' in page
+    assert "mathjax" not in "".join(re.findall(r"<script[^>]*>", page)).lower()
+    assert (tmp_path / "html" / "_static" / "math" / "fonts" / "MathJax_Main-Regular.woff").is_file()
+    assert r"index.rst:6: WARNING: TeX error: Undefined control sequence \undefinedmacro (in: \undefinedmacro y)" \
+        in warnings.getvalue()

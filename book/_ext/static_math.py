@@ -58,7 +58,7 @@ def typeset(self: HTML5Translator, node: nodes.Element, tex: str, display: bool)
     try:
         html = state.renderer.render(tex, display, page)
     except TexError as error:
-        logger.warning("TeX error: %s in %r", error, tex, location=node, type="math", subtype="tex")
+        logger.warning("TeX error: %s (in: %s)", error, tex, location=node, type="math", subtype="tex")
         return self.encode(tex)
     state.formulas.setdefault(page, []).append((tex, display))
     return html
