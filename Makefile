@@ -7,6 +7,8 @@ else
 BIN := .venv/bin
 endif
 STAMP := $(BIN)/../.course-installed
+# MathJax (Node), which typesets the book's formulas at build time: package.json, pinned by package-lock.json
+NODE_STAMP := node_modules/.course-installed
 
 .PHONY: book test check lint release bench clean translations mutation
 .DEFAULT_GOAL := help
@@ -22,17 +24,22 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 	@touch $@
 
-book: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@bash .ci/system-deps node
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+book: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python book/_ext/build_zh.py html --build-dir _build
 
-test: $(STAMP) lint
+test: $(STAMP) $(NODE_STAMP) lint
 	@bash .ci/system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The fast loop for contributors: lint, types and every test not marked slow, browser or gpu (no book build,
 # no browser, no sandboxed corpora). Run `make test` before handing work in.
-check: $(STAMP) lint
+check: $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest -q -m "not slow and not browser and not gpu" $(PYTEST_ARGS)
 
 # Part of `make test`: ruff and mypy, configured in pyproject.toml, must be clean.
@@ -46,7 +53,7 @@ release: $(STAMP)
 
 # After an English edit: re-extract the messages and merge them into book/locale/zh_CN (translators then fill
 # the new and fuzzy ones; tests/test_translations.py says which). Reuses the English build's execution cache.
-translations: $(STAMP)
+translations: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python book/_ext/build_zh.py translations --build-dir _build
 

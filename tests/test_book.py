@@ -31,22 +31,26 @@ def test_every_toc_entry_has_a_page(built_book: BuiltBook, page: str) -> None:
 
 
 def test_no_script_or_style_from_outside_the_site(built_book: BuiltBook) -> None:
-    """Offline readers: no <script src> or stylesheet/font from another host, MathJax served locally."""
+    """Offline readers: no <script src> or stylesheet/font from another host, the math fonts served locally."""
     offenders = []
     for page in built_book.html.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         for pattern in (EXTERNAL_SCRIPT, EXTERNAL_LINK_ASSET):
             offenders += [f"{page.relative_to(built_book.html)}: {m.group(0)[:120]}" for m in pattern.finditer(text)]
     assert not offenders, "external assets:\n" + "\n".join(offenders[:20])
-    assert (built_book.html / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax was not bundled"
+    assert (built_book.html / "_static" / "math" / "fonts" / "MathJax_Main-Regular.woff").is_file(), "no math fonts"
 
 
-def test_math_is_rendered_by_local_mathjax(built_book: BuiltBook) -> None:
-    """Pages with math load the bundled MathJax (book/_ext/mathjax_shared.py: its startup loader) and contain TeX."""
+def test_math_is_typeset_at_build_time(built_book: BuiltBook) -> None:
+    """Pages hold their formulas as CommonHTML with the hidden MathML and their glyphs' stylesheet (fonts from the
+    English site's _static), and load no MathJax (book/_ext/static_math.py)."""
     page = (built_book.html / "book" / "background.html").read_text(encoding="utf-8")
-    assert '<script defer="defer" src="../_static/mathjax/startup.js' in page
-    assert (built_book.html / "_static" / "mathjax" / "startup.js").is_file()
-    assert "\\(" in page or "\\[" in page or "math notranslate" in page
+    assert '<span class="math notranslate nohighlight"><mjx-container class="MathJax" jax="CHTML"' in page
+    assert "<mjx-assistive-mml" in page and '<style id="math-chtml">' in page
+    assert 'url("../_static/math/fonts/MathJax_Main-Regular.woff")' in page
+    assert "mathjax" not in "".join(re.findall(r"<script[^>]*>", page)).lower()
+    zh = (built_book.zh_html / "book" / "background.html").read_text(encoding="utf-8")
+    assert 'url("../../_static/math/fonts/MathJax_Main-Regular.woff")' in zh  # zh_CN/book/ up to the English copy
 
 
 ROW = re.compile(r'<tr class="verdict-(\w+)[^"]*" id="claim-row-(\d+)"')

@@ -42,17 +42,15 @@ function keepAnchorOnLanguageSwitch() {
   }, true);
 }
 
-// MathJax cannot break an inline formula: one wider than its line gets its own scrolling box (fit.css).
+// An inline formula cannot break across lines: one wider than its line gets its own scrolling box (fit.css).
+// The formulas were typeset when the book was built (book/_ext/static_math.py): their sizes are final at "load".
 function boxWideInlineMath() {
   window.addEventListener("load", () => {
-    if (!window.MathJax || !window.MathJax.startup) return;
-    window.MathJax.startup.promise.then(() => {
-      for (const math of document.querySelectorAll('mjx-container:not([display="true"])')) {
-        if (math.getBoundingClientRect().width > math.parentElement.getBoundingClientRect().width) {
-          math.classList.add("math-wide");
-        }
+    for (const math of document.querySelectorAll('mjx-container:not([display="true"])')) {
+      if (math.getBoundingClientRect().width > math.parentElement.getBoundingClientRect().width) {
+        math.classList.add("math-wide");
       }
-    });
+    }
   });
 }
 
