@@ -35,10 +35,12 @@ def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
     from autograder.checks.forbidden import scan
 
     verdicts = {}
+    # one parse for every question's functions (a function's hits do not depend on which others are asked about),
+    # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
+    hits = scan(safe_text(answers), dict.fromkeys(f for q in assignment.questions for f in q.functions),
+                assignment.forbidden)
     for question in assignment.questions:
-        # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
-        hits = scan(safe_text(answers), question.functions, assignment.forbidden)
-        used = sorted({name for names in hits.values() for name in names})
+        used = sorted({name for function in question.functions for name in hits[function]})
         if used:
             verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
     return verdicts
