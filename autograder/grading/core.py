@@ -158,8 +158,11 @@ class Pool:
         self.stop.set()
         with self._lock:
             self._closed, idle, self._idle = True, self._idle, []
-        for slot in idle:
-            _stop(slot)
+        stopping = [threading.Thread(target=_stop, args=(slot,), name=f"grading-stop-{slot.index}") for slot in idle]
+        for thread in stopping:  # each waits for its sandbox to exit: all at once
+            thread.start()
+        for thread in stopping:
+            thread.join()
         self._starter.shutdown(wait=False, cancel_futures=True)
 
     def _start(self, slot: _Slot) -> sandbox.Worker:

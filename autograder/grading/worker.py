@@ -450,7 +450,11 @@ if __name__ == "__main__":
     # student code that walks its stack up reaches only the kernel, this module's top level and runpy.
     _outcome = main()
     if not isinstance(_outcome, ChildJob):
-        sys.exit(_outcome)
+        # nothing is left to clean up in here (the grader removes the cgroups), and tearing down an interpreter
+        # that holds torch takes ~0.6 s, which the grader would wait for at the end of every batch
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_outcome)
     from autograder.grading.kernel import child_main
 
     child_main(_outcome)
