@@ -260,7 +260,7 @@ class _Since(Tripwire):
         super().__init__()
         self._wire, self._start = wire, len(wire.tripped)
 
-    @property  # type: ignore[override]
+    @property
     def tripped(self) -> list[str]:
         """The shortcuts hit since this view was made."""
         return self._wire.tripped[self._start:]

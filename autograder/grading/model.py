@@ -316,6 +316,8 @@ class Reply:
     isolation_seconds: float = 0.0
     cgroups: bool = False
     isolation_parts: dict[str, float] = field(default_factory=dict)
+    #: Where the worker's time went, stage by stage (seconds by name, in order; worker.STAGES): for profiles.
+    stages: dict[str, float] = field(default_factory=dict)
     error: str = ""
 
     @staticmethod
@@ -328,7 +330,8 @@ class Reply:
         if self.op == "failed":
             return {"op": "failed", "job": self.job, "error": self.error}
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
-        return {**data, "files": list(self.files), "isolation_parts": dict(self.isolation_parts)}
+        return {**data, "files": list(self.files), "isolation_parts": dict(self.isolation_parts),
+                "stages": dict(self.stages)}
 
     @staticmethod
     def from_json(raw: Any) -> Reply:
@@ -340,9 +343,11 @@ class Reply:
         data = _object(raw, "reply", names)
         if data["op"] != "done":
             raise BadRecord("reply: op is neither 'done' nor 'failed'")
-        parts = data["isolation_parts"]
+        parts, stages = data["isolation_parts"], data["stages"]
         if not isinstance(parts, dict) or len(parts) > 10:
             raise BadRecord("reply isolation_parts is not a small map of numbers")
+        if not isinstance(stages, dict) or len(stages) > 20:
+            raise BadRecord("reply stages is not a small map of numbers")
         ints = {k: _integer(data[k], f"reply {k}") for k in ("phases", "oom_kills", "stdout_bytes", "stderr_bytes")}
         return Reply("done", _text(data["job"], "reply job", 100), _flag(data["timed_out"], "reply timed_out"),
                      phases=ints["phases"], oom_kills=ints["oom_kills"],
@@ -354,7 +359,8 @@ class Reply:
                      isolation_seconds=_number(data["isolation_seconds"], "reply isolation_seconds"),
                      cgroups=_flag(data["cgroups"], "reply cgroups"),
                      isolation_parts={_text(k, "reply isolation part", 20): _number(v, f"reply isolation {k}")
-                                      for k, v in parts.items()})
+                                      for k, v in parts.items()},
+                     stages={_text(k, "reply stage", 20): _number(v, f"reply stage {k}") for k, v in stages.items()})
 
 
 # --- grades --------------------------------------------------------------------------------------------

@@ -234,6 +234,8 @@ class State:
     #: The next submission's cgroups, made while idle (the template already in them), and how long that took.
     next: cgroups.Job | None = None
     prepared_seconds: float = 0.0
+    #: How long the last preparation took (the profile's 'prepared': done while idle, off the submission's time).
+    prepared_last: float = 0.0
 
 
 def prepare_groups(state: State) -> None:
@@ -248,6 +250,7 @@ def prepare_groups(state: State) -> None:
         job.destroy()
         raise
     state.next, state.prepared_seconds = job, time.perf_counter() - started
+    state.prepared_last = state.prepared_seconds
 
 
 def _job_groups(job: Job, state: State) -> cgroups.Job | None:
@@ -273,19 +276,37 @@ def _pipe_pairs() -> tuple[dict[int, str], list[int], int]:
     return pipes, child, ends["inputs"][1]
 
 
+class _Clock:
+    """Seconds per stage of one job, in the order they happened (Reply.stages: the benchmark's profile)."""
+
+    def __init__(self) -> None:
+        """Start the first stage now."""
+        self.stages: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def mark(self, stage: str, now: float | None = None) -> float:
+        """End `stage` now (or at `now`) and start the next; return the stage's seconds."""
+        now = time.perf_counter() if now is None else now
+        took = max(0.0, now - self.last)
+        self.stages[stage] = self.stages.get(stage, 0.0) + took
+        self.last = max(self.last, now)
+        return took
+
+
 def run_job(job: Job, state: State) -> Reply:
     """Run one submission in a child forked by the template and report what happened (results stay in files)."""
     from autograder.grading import kernel
 
     started = time.monotonic()
+    clock = _Clock()
     job_dir = state.exchange / job.job
     count = len([state.assignment.question(g) for g in job.questions])  # KeyError for an unknown question
     _wipe(job_dir, frozenset(job_dir / f"cases-{i}{s}" for i in range(count) for s in (".json", ".npz")))
     inputs = _read_inputs(job_dir, count)
     (job_dir / kernel.CODE).write_text(json.dumps([model.cell_json(c) for c in job.cells]))
-    isolating = time.perf_counter()
+    clock.mark("prepare")
     groups = _job_groups(job, state)  # before the job number moves on: prepared as job-<jobs + 1>
-    created = time.perf_counter() - isolating
+    created = clock.mark("limit")
     state.jobs += 1
     uid = isolation.uid_for(state.uid_base, state.jobs) if state.uid_base >= 0 else -1
     for folder in state.scratch:
@@ -297,28 +318,30 @@ def run_job(job: Job, state: State) -> Reply:
     pipes, child_ends, inputs_fd = _pipe_pairs()
     descriptor = {"job": job.job, "questions": list(job.questions), "memory_mb": job.limits.memory_mb, "uid": uid,
                   "cpu_seconds": int(job.limits.timeout * (count + 1)) + 1}
-    spawning = time.perf_counter()
+    clock.mark("scratch")
     state.pending = True
     try:
         pid, pidfd = state.template.spawn(descriptor, child_ends)
     finally:
         for fd in child_ends:
             os.close(fd)
-    leaving = time.perf_counter()
-    spawned = leaving - spawning
+    spawned = clock.mark("spawn")
     if groups:
         groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
-    background = time.perf_counter() - leaving + state.prepared_seconds
+    background = clock.mark("leave") + state.prepared_seconds
     state.prepared_seconds = 0.0
     cap = job.limits.output_bytes
     phases = Phases(["cells"] + [f"q{i}" for i in range(count)], inputs,
                     groups.oom_kills if groups else lambda: 0, MAX_RESULT_BYTES)
     seen = _watch(pidfd, state.template.status, pipes, job.limits.timeout, phases, inputs_fd, cap)
-    tearing_down = time.perf_counter()
+    for name, at in zip(("cells", "questions"), (phases.accepted_at[:1], phases.accepted_at[-1:]), strict=True):
+        if at:  # the child's start, isolation and cells; then every question's round
+            clock.mark(name, at[0])
+    clock.mark("exit")
     oom_kills = groups.oom_kills() if groups else 0
     if groups:
         groups.destroy()  # every process of the submission, however it detached itself
-    destroyed = time.perf_counter() - tearing_down
+    destroyed = clock.mark("destroy")
     _kill_others(pid, uid, spare=state.template.pid)
     if seen["status"] in (None, -1):
         seen["status"] = state.template.status()
@@ -327,6 +350,7 @@ def run_job(job: Job, state: State) -> Reply:
     _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
     for fd in [*pipes, inputs_fd]:
         os.close(fd)
+    clock.mark("kill")
     # Only what the worker accepted counts: it becomes the job's files now that every process of the
     # submission is dead; anything else in the exchange folder (which a child can reach when the grader
     # does not run as root) is removed first.
@@ -337,8 +361,10 @@ def run_job(job: Job, state: State) -> Reply:
         (job_dir / f"{name}.npz").write_bytes(npz_bytes)
         (job_dir / f"{name}.json").write_bytes(json_bytes)
         files.append(name)
+    clock.mark("copy")
     for folder in state.scratch:
         _wipe(folder, state.mounts)
+    clock.mark("wipe")
     status = seen["status"]
     oom_phase = phases.oom_phase
     exited = status >= 0 and os.WIFEXITED(status)
@@ -352,7 +378,8 @@ def run_job(job: Job, state: State) -> Reply:
                  files=tuple(files), seconds=time.monotonic() - started,
                  isolation_seconds=created + (phases.setup or 0.0) + destroyed, cgroups=groups is not None,
                  isolation_parts={"limit": created, "enter": phases.setup or 0.0, "destroy": destroyed,
-                                  "background": background, "spawn": spawned})
+                                  "background": background, "spawn": spawned},
+                 stages={**clock.stages, "enter": phases.setup or 0.0, "prepared": state.prepared_last})
 
 
 def main(argv: list[str] | None = None) -> int | ChildJob:
