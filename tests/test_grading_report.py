@@ -181,3 +181,16 @@ def test_the_report_draws_its_histogram_without_matplotlib() -> None:
             "assert 'matplotlib' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_report_shows_a_workers_start_up_apart_from_the_students_seconds() -> None:
+    """A worker's first submission waited for it to start: the report shows that apart, not as the student's time."""
+    results = _cohort()
+    results["ann"] = dataclasses.replace(results["ann"], seconds=0.12, startup=1.5)
+    page = report.render(FAKE, results, RunSummary("k", "bubblewrap", graded=6, elapsed=3.0))
+    students = page.split("<h2>Students</h2>")[1].split("<h2>Slowest submissions</h2>")[0]
+    ann = students.split('href="feedback/ann/')[1].split("</tr>")[0]
+    assert ">0.12<" in ann and ">1.5<" in ann and "<th>start-up</th>" in students
+    slowest = page.split("<h2>Slowest submissions</h2>")[1].split("</table>")[0]
+    assert "0.12 (+1.5 s worker start-up)" in slowest
+    assert slowest.index("dan") < slowest.index("ann")  # sorted by the students' own seconds (dan: 9.25 s)

@@ -203,6 +203,7 @@ def student_line(assignment: Assignment, result: Result) -> dict[str, Any]:
             "total": result.total, "passed": sum(r.status == "passed" for r in rows), "tests": len(rows),
             "all_passed": bool(rows) and all(r.status == "passed" for r in rows), "late": result.late,
             "outcome": outcome(result), "flags": flags(result), "seconds": result.seconds,
+            "startup": result.startup or 0.0,  # waiting for a worker to start: not the submission's own time
             "worker": result.worker or ""}  # the Dask worker that graded it (--scheduler runs)
 
 
