@@ -33,6 +33,7 @@ from autograder.grading.core import Cancelled, Pool, load_source, sandboxed
 from autograder.grading.model import Limits, Result, RunContext, RunSummary
 from autograder.grading.outcome import internal_error
 from autograder.grading.progress import Progress
+from autograder.grading.starting import Early, begin
 
 __all__ = ["Interrupted", "Settings", "grade", "internal_error"]  # internal_error: kept where callers found it
 
@@ -178,10 +179,11 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunContext,
-                 save: Callable[[Result], None]) -> None:
-    """Run the worker threads to the end; on _Stop (a signal) stop them, kill the workers, re-raise."""
+                 save: Callable[[Result], None], early: Early | None = None) -> None:
+    """Run the worker threads to the end (the pool adopts the `early` workers); on _Stop (a signal) stop them,
+    kill the workers, re-raise."""
     pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
-                settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop)
+                settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop, early=early)
     threads = [threading.Thread(target=_work, args=(pool, jobs, save), daemon=True, name=f"grading-worker-{i}")
                for i in range(count)]
     try:
@@ -204,8 +206,22 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
         pool.close()
 
 
-def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
-    """Grade every submission not yet graded (all unless --resume); return all results of the assignment."""
+def grade(settings: Settings, stream: TextIO = sys.stderr, early: Early | None = None) -> dict[str, Result]:
+    """Grade every submission not yet graded (all unless --resume); return all results of the assignment.
+
+    The first worker starts at once, while the assignment is loaded and the submissions read (`early`: already
+    started by the caller, starting.begin); the pool adopts it, or it is stopped when the run ends before."""
+    if early is None and settings.scheduler is None:
+        early = begin(settings.checks, settings.assignment_id, settings.sandbox, settings.out)
+    try:
+        return _grade(settings, stream, early)
+    finally:
+        if early is not None:
+            early.abandon()  # nothing once a pool adopted it
+
+
+def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str, Result]:
+    """grade() once the first worker is starting."""
     assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
     source = load_source(source_file)
@@ -227,7 +243,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     _check_key(done, {sub.student_id for sub in subs if sub.student_id in done} - {sub.student_id for sub in todo},
                key_id, settings.out)
     # on a cluster, bubblewrap is checked on every Dask worker instead (grading/cluster.py)
-    use_bwrap = settings.sandbox != "none" if settings.scheduler is not None else sandboxed(settings.sandbox)
+    use_bwrap = (settings.sandbox != "none" if settings.scheduler is not None else
+                 early is not None or sandboxed(settings.sandbox))
     if not use_bwrap:
         problem = preflight.unsandboxed_problem()
         if problem is not None:  # every honest notebook would score 0: refuse instead
@@ -237,8 +254,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
         print(sandbox.cgroup_warning(), file=stream)
     (settings.out / "logs").mkdir(exist_ok=True)
     ctx = RunContext(assignment, source, key.assignment_seed(grading_key, assignment.id), key_id, use_bwrap,
-                     model.SANDBOXED if use_bwrap else model.UNSANDBOXED, Path(tempfile.mkdtemp(prefix="grading-")),
-                     threading.Event())
+                     model.SANDBOXED if use_bwrap else model.UNSANDBOXED,
+                     early.tmp if early is not None else Path(tempfile.mkdtemp(prefix="grading-")), threading.Event())
     jobs: queue.Queue = queue.Queue()
     for sub in todo:
         jobs.put(sub)
@@ -259,7 +276,7 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
 
                 ctx = cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
             else:
-                _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
+                _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save, early)
     except _Stop as stop:
         raise Interrupted(stop.signum, graded[0], len(todo), regrade=bool(settings.students)) from None
     finally:
