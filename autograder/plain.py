@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,38 @@ def dumps(value: Any) -> tuple[bytes, bytes]:
     return json.dumps(tree, allow_nan=False).encode(), buffer.getvalue()
 
 
+#: The .npy header numpy writes for an array (format 1.0): its dtype, memory order and shape, nothing else.
+_NPY_HEADER = re.compile(rb"\{'descr': '([<>|=][a-z][0-9]{1,2})', 'fortran_order': (False|True), "
+                         rb"'shape': \(((?:[0-9]{1,18}, )*(?:[0-9]{1,18},?)?)\), \} *\n")
+
+
+def _stored_arrays(archive: zipfile.ZipFile) -> dict[str, np.ndarray] | None:
+    """The arrays of an .npz exactly as `dumps` writes it (uncompressed .npy members with format 1.0 headers),
+    read without numpy's general header parser (which evaluates each header as a Python literal: most of the
+    time of reading small arrays); None for anything else, which numpy's own reader then decides on."""
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        return None
+    arrays: dict[str, np.ndarray] = {}
+    for info in infos:
+        if not info.filename.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
+            return None
+        data = archive.read(info)  # its CRC checked
+        size = int.from_bytes(data[8:10], "little")
+        header = _NPY_HEADER.fullmatch(data, 10, 10 + size) if data[:8] == b"\x93NUMPY\x01\x00" else None
+        if header is None:
+            return None
+        dtype = np.dtype(header[1].decode())
+        shape = tuple(int(n) for n in header[3].split(b",") if n.strip())
+        count = math.prod(shape)
+        if dtype.hasobject or len(data) - 10 - size != count * dtype.itemsize:
+            return None
+        array = np.frombuffer(data, dtype, count, 10 + size).copy()  # writable, as numpy's reader gives it
+        arrays[info.filename[:-4]] = array.reshape(shape, order="F" if header[2] == b"True" else "C")
+    return arrays
+
+
 def loads(json_bytes: bytes, npz_bytes: bytes, limits: DecodeCaps = DecodeCaps()) -> Any:
     """The plain value stored by `dumps`, checking sizes before anything is decompressed or parsed."""
     if len(json_bytes) > limits.max_json_bytes:
@@ -131,20 +164,22 @@ def loads(json_bytes: bytes, npz_bytes: bytes, limits: DecodeCaps = DecodeCaps()
         tree = json.loads(json_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PlainError(f"JSON part does not parse: {exc}") from None
-    arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(npz_bytes)) as archive:
             total = sum(info.file_size for info in archive.infolist())
             if total > limits.max_array_bytes:
                 raise PlainError(f"arrays total {total} bytes, more than {limits.max_array_bytes}")
-        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
-            for name in npz.files:
-                array = npz[name]
-                if array.dtype.kind not in ALLOWED_KINDS:
-                    raise PlainError(f"array {name!r} has dtype {array.dtype}, not numeric")
-                if not array.dtype.isnative:  # torch.from_numpy refuses other byte orders
-                    raise PlainError(f"array {name!r} has byte order {array.dtype.byteorder!r}, not native")
-                arrays[name] = array
+            stored = _stored_arrays(archive)
+        if stored is None:
+            with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+                stored = {name: npz[name] for name in npz.files}
+        arrays: dict[str, np.ndarray] = {}
+        for name, array in stored.items():
+            if array.dtype.kind not in ALLOWED_KINDS:
+                raise PlainError(f"array {name!r} has dtype {array.dtype}, not numeric")
+            if not array.dtype.isnative:  # torch.from_numpy refuses other byte orders
+                raise PlainError(f"array {name!r} has byte order {array.dtype.byteorder!r}, not native")
+            arrays[name] = array
     except PlainError:
         raise
     except Exception as exc:  # zipfile/numpy raise many types on corrupt input; all mean "not plain"

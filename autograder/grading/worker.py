@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import io
 import json
 import os
 import select
@@ -405,6 +406,7 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     _nondumpable()
     # a child that closed its inputs pipe must not kill the worker: writes fail with EPIPE instead
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    import numpy
     import torch
 
     from autograder.grading.assignments import load_assignment
@@ -428,8 +430,12 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     from autograder import plain  # imported before the runner is covered in the children
 
     # Children decode their inputs after dropping root: load now, once, every module that takes (zipfile's
-    # cp437 codec, numpy's .npy reader), which a child's uid may not be able to read (a Python under /root).
-    plain.loads(*plain.dumps([{"x": torch.zeros(1)}]))
+    # cp437 codec, numpy's .npy reader, which plain falls back to), which a child's uid may not be able to read
+    # (a Python under /root).
+    json_bytes, npz_bytes = plain.dumps([{"x": torch.zeros(1)}])
+    plain.loads(json_bytes, npz_bytes)
+    with numpy.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+        npz["a0"]
     from autograder.grading import kernel
 
     kernel.COURSE_PACKAGES.append(args.checks.partition(":")[0].split(".")[0])
