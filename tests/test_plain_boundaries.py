@@ -211,3 +211,17 @@ def test_a_header_or_length_that_lies_goes_to_numpy_and_is_refused() -> None:
         except plain.PlainError:
             continue
         assert np.array_equal(value, np.arange(4.0))  # numpy's reader ignores trailing bytes, as before
+
+
+@pytest.mark.parametrize("array", ARRAYS + [np.zeros((2, 3), dtype=np.float16), np.arange(3, dtype=np.int8)[::2]],
+                         ids=lambda a: f"{a.dtype}{a.shape}{'F' if a.flags.f_contiguous else ''}")
+def test_dumps_writes_each_array_as_numpy_does(array: np.ndarray) -> None:
+    """The .npy members dumps writes are byte for byte what numpy's own writer makes of the same array."""
+    expected = io.BytesIO()
+    np.lib.format.write_array(expected, array, version=(1, 0), allow_pickle=False)
+    assert plain._npy(array) == expected.getvalue()
+    _, npz = plain.dumps([array])
+    with zipfile.ZipFile(io.BytesIO(npz)) as archive:
+        assert archive.namelist() == ["a0.npy"] and archive.read("a0.npy") == expected.getvalue()
+    with np.load(io.BytesIO(npz), allow_pickle=False) as loaded:
+        assert np.array_equal(loaded["a0"], array) and loaded["a0"].dtype == array.dtype
