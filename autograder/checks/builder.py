@@ -147,17 +147,20 @@ def _case_parts(spec: CheckSpec, case: Case, out: Any, want: Output) -> list[tup
 MISTAKE_CAP = 0.5
 
 
-def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome:
-    """Score = points x (matching outputs / all outputs), at most half for a named mistake; first failure explained."""
+def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output], expected: list[Output] | None = None
+           ) -> Outcome:
+    """Score = points x (matching outputs / all outputs), at most half for a named mistake; first failure explained.
+
+    `expected`: the reference outputs of the cases when already computed (spec.expect of each), else computed here."""
     outputs = list(outputs) + [{ERROR_KEY: "no output came back"}] * (len(cases) - len(outputs))
     total = good = 0
     first: str | None = None
     worst = (0.0, 0.0)
     wants, failing = [], []
-    for case, out in zip(cases, outputs, strict=True):
+    for index, (case, out) in enumerate(zip(cases, outputs, strict=True)):
         if is_forbidden(out):
             return Outcome(0.0, spec.points, "forbidden", f"{spec.grade_id}: {out[ERROR_KEY]}")
-        want = spec.expect(case)
+        want = expected[index] if expected is not None and index < len(expected) else spec.expect(case)
         parts = _case_parts(spec, case, out, want)
         wants.append(want)
         total += len(parts)
@@ -203,4 +206,6 @@ def build(spec: CheckSpec) -> Question:
     return Question(
         grade_id=spec.grade_id, points=spec.points, functions=spec.functions, make_cases=make_cases,
         call=lambda functions, case: _safe_call(spec, functions, case),
-        judge=lambda cases, outputs: _judge(spec, cases, outputs), description=spec.description)
+        judge=lambda cases, outputs: _judge(spec, cases, outputs), description=spec.description,
+        expect=lambda cases: [spec.expect(case) for case in cases],
+        judge_expected=lambda cases, outputs, expected: _judge(spec, cases, outputs, expected))

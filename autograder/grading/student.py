@@ -47,8 +47,8 @@ def _forbidden(assignment: Assignment, answers: str) -> dict[str, Verdict]:
 
 
 def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
-                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str]
-                 ) -> list[int]:
+                 job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str],
+                 expected: judging.Expected | None = None) -> list[int]:
     """Run one job for the pending question indices; settle what it decided; return what is left."""
     questions = [assignment.questions[i] for i in pending]
     shutil.rmtree(job_dir, ignore_errors=True)
@@ -74,7 +74,8 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
     left: list[int] = []
     for position, q in enumerate(questions):
         result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
-                                        limits.memory_mb, reply.files)
+                                        limits.memory_mb, reply.files,
+                                        expected.get(q.grade_id) if expected is not None else None)
         if result is None:
             verdicts[q.grade_id] = judging.why_unfinished(q, reply, limits.timeout)
             left = pending[position + 1:]
@@ -132,11 +133,14 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             verdicts.update(built.decided)
             cases = judging.draw_cases(assignment, student_seed)
             pending = [i for i, q in enumerate(assignment.questions) if q.grade_id not in verdicts]
+            # the reference outputs are computed while the sandbox runs the student's code
+            expected = judging.Expected([assignment.questions[i] for i in pending], cases) if pending else None
             rounds = 0
             while pending and rounds <= len(assignment.questions):
                 rounds += 1
                 job_dir = exchange / f"job-{secrets.token_hex(8)}"
-                pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output)
+                pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output,
+                                       expected)
     return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
                   student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
                   judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1],
