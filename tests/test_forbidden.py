@@ -420,3 +420,15 @@ def test_a_case_in_a_process_armed_for_good_reports_what_it_tripped() -> None:
     done = subprocess.run([sys.executable, "-c", PER_CASE_AFTER_ARMING], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "COURSE_DEVICE": "cpu"})
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_scans_walk_visits_what_ast_walk_visits_in_the_same_order() -> None:
+    """The scan walks the tree itself (faster than ast.walk): the same nodes in the same order, so a later
+    import still wins over an earlier one exactly as before."""
+    import ast
+
+    source = SOURCE + ("\nclass Net:\n    def backward(self, g):\n        import numpy as o\n"
+                       "        return [lambda x: o.sum(x) for _ in g if (y := _)]\n")
+    tree = ast.parse(source)
+    assert forbidden._walk(tree) == list(ast.walk(tree))
+    assert forbidden._aliases(forbidden._walk(tree))["o"] == "numpy"  # the nested import comes later
