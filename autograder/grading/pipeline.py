@@ -179,9 +179,10 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunContext,
-                 save: Callable[[Result], None], early: Early | None = None) -> None:
+                 save: Callable[[Result], None], early: Early | None = None) -> threading.Thread:
     """Run the worker threads to the end (the pool adopts the `early` workers); on _Stop (a signal) stop them,
-    kill the workers, re-raise."""
+    kill the workers, re-raise. Returns the thread that stops the workers meanwhile (join it before removing
+    ctx.tmp): the outputs need no worker, so they are written while the sandboxes exit."""
     pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
                 settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop, early=early)
     threads = [threading.Thread(target=_work, args=(pool, jobs, save), daemon=True, name=f"grading-worker-{i}")
@@ -201,9 +202,23 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
         for thread in threads:
             thread.join(30)
         _kill_children()  # a worker a thread was starting while we killed the others
-        raise
-    finally:
         pool.close()
+        raise
+    except BaseException:
+        pool.close()
+        raise
+    closing = threading.Thread(target=pool.close, name="grading-close")
+    closing.start()
+    return closing
+
+
+def _warm_outputs() -> None:
+    """Import the outputs' modules and compile their templates while the workers grade (not after the last one)."""
+    from autograder.grading import outputs, pages
+
+    for template in ("feedback.html.j2", "report.html.j2"):
+        pages.environment().get_template(template)
+    del outputs
 
 
 def grade(settings: Settings, stream: TextIO = sys.stderr, early: Early | None = None) -> dict[str, Result]:
@@ -269,6 +284,8 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
         progress.step(result.student_id)
 
     started = time.perf_counter()
+    closing: threading.Thread | None = None
+    threading.Thread(target=_warm_outputs, daemon=True, name="grading-warm-outputs").start()
     try:
         with _stop_on_signals():
             if settings.scheduler is not None:
@@ -276,17 +293,23 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
 
                 ctx = cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
             else:
-                _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save, early)
+                closing = _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save, early)
     except _Stop as stop:
         raise Interrupted(stop.signum, graded[0], len(todo), regrade=bool(settings.students)) from None
     finally:
         progress.close()
-        shutil.rmtree(ctx.tmp, ignore_errors=True)
-    everything = records.current(settings.out, assignment, subs)
-    summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
-                         time.perf_counter() - started)
-    from autograder.grading import outputs
+        if closing is None:
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
+    try:
+        everything = records.current(settings.out, assignment, subs)
+        summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
+                             time.perf_counter() - started)
+        from autograder.grading import outputs
 
-    everything = outputs.write_all(settings.out, assignment, everything, summary)
-    print(outputs.summary_line(everything, summary, settings.workers), file=stream)
+        everything = outputs.write_all(settings.out, assignment, everything, summary)
+        print(outputs.summary_line(everything, summary, settings.workers), file=stream)
+    finally:
+        if closing is not None:  # the workers stopped while the outputs were written
+            closing.join()
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
     return everything
