@@ -90,7 +90,7 @@ class Pool:
         self._lock = threading.Lock()
         adopted: Sequence[Slot] = early.slots if early is not None else ()
         self._idle: list[Slot] = list(reversed(adopted))  # slot 0 first
-        self._started = len(adopted)
+        self._started = max((slot.index + 1 for slot in adopted), default=0)  # new slots get folders of their own
         self._closed = False
         self._starter = early.starter if early is not None else start_threads()  # see _starter
         if early is not None:
@@ -163,6 +163,20 @@ class Pool:
         for thread in stopping:
             thread.join()
         self._starter.shutdown(wait=False, cancel_futures=True)
+
+    def detach(self) -> Early:
+        """Stop grading as `close` does, but hand back the idle workers that are running, with the threads that
+        started them, for a next pool of the same checks and assignment to adopt (Pool(early=...)): the caller
+        owns them now (Early.abandon stops them). A worker busy now is stopped when its job returns."""
+        self.stop.set()
+        with self._lock:
+            self._closed, idle, self._idle = True, self._idle, []
+        alive = [slot for slot in idle
+                 if slot.starting is None and slot.worker is not None and slot.worker.process.poll() is None]
+        for slot in idle:
+            if slot not in alive:
+                stop_slot(slot)
+        return Early(self.checks, self.assignment.id, self.sandboxed, self.tmp, self.logs, self._starter, alive)
 
     def _start(self, slot: Slot) -> sandbox.Worker:
         """The slot's worker: the one already starting (Early), else one started from the pool's own starter threads
