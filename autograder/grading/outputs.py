@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -72,10 +73,23 @@ def _gradescope(result: Result) -> dict[str, Any]:
             "output": "; ".join(result.notes), "tests": tests, "visibility": "after_published"}
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether `path` is a regular file (not a link) holding exactly `data`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as file:
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode) and os.fstat(file.fileno()).st_size == len(data) \
+            and file.read(len(data) + 1) == data
+
+
 def publish(out: Path, relative: str | PurePosixPath, data: bytes) -> None:
-    """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR."""
+    """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR. A file
+    that already holds exactly `data` (a regrade leaves most pages as they were) is left as it is."""
     path = out / relative
-    records.atomic_write(path, data)
+    if not _holds(path, data):
+        records.atomic_write(path, data)
     os.chmod(path, PUBLIC_FILE)
     folder = out
     for part in PurePosixPath(relative).parts[:-1]:
