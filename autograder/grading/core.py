@@ -92,7 +92,7 @@ class Pool:
         self._idle: list[Slot] = list(reversed(adopted))  # slot 0 first
         self._started = max((slot.index + 1 for slot in adopted), default=0)  # new slots get folders of their own
         self._closed = False
-        self._starter = early.starter if early is not None else start_threads()  # see _starter
+        self._starter = early.starter if early is not None else start_threads()  # see starting.start_threads
         if early is not None:
             early.slots, early.adopted = [], True
 
