@@ -14,7 +14,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from autograder.grading.core.starting import Early
 
 
 class Parser(argparse.ArgumentParser):
@@ -87,15 +90,27 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    """Run `grade`."""
-    from autograder.grading.drivers import pipeline
-    from autograder.grading.outputs.export import to_gradebook
-    from autograder.grading.runner.wire import Limits
+    """Run `grade`: the first sandboxed worker starts before anything imports torch (starting.begin)."""
+    from autograder.grading.core import starting
 
     if args.workers < 1 or args.timeout <= 0 or args.memory_mb < 64 or args.output_kb < 1:
         raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64 and --output-kb >= 1 are required")
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
+    early = starting.begin(args.checks, args.assignment, args.sandbox, args.out) if args.scheduler is None else None
+    try:
+        return _grade_with(args, early)
+    finally:
+        if early is not None:
+            early.abandon()  # nothing once the grading pool adopted it
+
+
+def _grade_with(args: argparse.Namespace, early: Early | None) -> int:
+    """`grade` once its first worker is starting (`early`; None when none could start here)."""
+    from autograder.grading.drivers import pipeline
+    from autograder.grading.outputs.export import to_gradebook
+    from autograder.grading.runner.wire import Limits
+
     if args.submissions.is_dir():
         from autograder.grading.inbox.layout import wrong_folder
         from autograder.grading.runner.assignments import load_assignment
@@ -114,7 +129,7 @@ def _grade(args: argparse.Namespace) -> int:
         resume=args.resume, checks=args.checks, source=args.source, sandbox=args.sandbox,
         roster=args.roster, students=tuple(dict.fromkeys(args.student)), scheduler=args.scheduler)
     try:
-        results = pipeline.grade(settings)
+        results = pipeline.grade(settings, early=early)
     except pipeline.Interrupted as stop:
         print(stop, file=sys.stderr)
         return stop.exit_code

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,13 +115,61 @@ def decode(tree: Any, arrays: dict[str, np.ndarray], limits: DecodeCaps = Decode
     return walk(tree, 0)
 
 
+def _npy(array: np.ndarray) -> bytes:
+    """The .npy file numpy's format.write_array makes of a numeric array (format 1.0, byte for byte), without its
+    general writer (which spends most of the time of writing a small array on building the header)."""
+    fortran = bool(array.flags.f_contiguous and not array.flags.c_contiguous)
+    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': {fortran}, 'shape': {array.shape!r}, }}"
+    if array.shape:  # numpy's room for the array to grow along its first (or, in Fortran order, last) axis
+        header += " " * (21 - len(repr(array.shape[-1 if fortran else 0])))
+    size = len(header) + 1
+    padded = size + 64 - (10 + size) % 64
+    return (b"\x93NUMPY\x01\x00" + padded.to_bytes(2, "little") + header.encode("latin1")
+            + b" " * (padded - size) + b"\n" + array.tobytes("F" if fortran else "C"))
+
+
 def dumps(value: Any) -> tuple[bytes, bytes]:
-    """(JSON bytes, .npz bytes) for a plain value."""
+    """(JSON bytes, .npz bytes) for a plain value: the arrays a0, a1, ... as np.savez stores them."""
     tree, arrays = encode(value)
     buffer = io.BytesIO()
-    named: dict[str, Any] = dict(arrays)  # names are a0, a1, ...: never one of savez's own keywords
-    np.savez(buffer, **named)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            if array.dtype.fields is not None or array.dtype.kind not in ALLOWED_KINDS:
+                raise PlainError(f"array of dtype {array.dtype} is not plain data")
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", (1980, 1, 1, 0, 0, 0)), _npy(array))
     return json.dumps(tree, allow_nan=False).encode(), buffer.getvalue()
+
+
+#: The .npy header numpy writes for an array (format 1.0): its dtype, memory order and shape, nothing else.
+_NPY_HEADER = re.compile(rb"\{'descr': '([<>|=][a-z][0-9]{1,2})', 'fortran_order': (False|True), "
+                         rb"'shape': \(((?:[0-9]{1,18}, )*(?:[0-9]{1,18},?)?)\), \} *\n")
+
+
+def _stored_arrays(archive: zipfile.ZipFile) -> dict[str, np.ndarray] | None:
+    """The arrays of an .npz exactly as `dumps` writes it (uncompressed .npy members with format 1.0 headers),
+    read without numpy's general header parser (which evaluates each header as a Python literal: most of the
+    time of reading small arrays); None for anything else, which numpy's own reader then decides on."""
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        return None
+    arrays: dict[str, np.ndarray] = {}
+    for info in infos:
+        if not info.filename.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
+            return None
+        data = archive.read(info)  # its CRC checked
+        size = int.from_bytes(data[8:10], "little")
+        header = _NPY_HEADER.fullmatch(data, 10, 10 + size) if data[:8] == b"\x93NUMPY\x01\x00" else None
+        if header is None:
+            return None
+        dtype = np.dtype(header[1].decode())
+        shape = tuple(int(n) for n in header[3].split(b",") if n.strip())
+        count = math.prod(shape)
+        if dtype.hasobject or len(data) - 10 - size != count * dtype.itemsize:
+            return None
+        array = np.frombuffer(data, dtype, count, 10 + size).copy()  # writable, as numpy's reader gives it
+        arrays[info.filename[:-4]] = array.reshape(shape, order="F" if header[2] == b"True" else "C")
+    return arrays
 
 
 def loads(json_bytes: bytes, npz_bytes: bytes, limits: DecodeCaps = DecodeCaps()) -> Any:
@@ -131,20 +180,22 @@ def loads(json_bytes: bytes, npz_bytes: bytes, limits: DecodeCaps = DecodeCaps()
         tree = json.loads(json_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PlainError(f"JSON part does not parse: {exc}") from None
-    arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(npz_bytes)) as archive:
             total = sum(info.file_size for info in archive.infolist())
             if total > limits.max_array_bytes:
                 raise PlainError(f"arrays total {total} bytes, more than {limits.max_array_bytes}")
-        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
-            for name in npz.files:
-                array = npz[name]
-                if array.dtype.kind not in ALLOWED_KINDS:
-                    raise PlainError(f"array {name!r} has dtype {array.dtype}, not numeric")
-                if not array.dtype.isnative:  # torch.from_numpy refuses other byte orders
-                    raise PlainError(f"array {name!r} has byte order {array.dtype.byteorder!r}, not native")
-                arrays[name] = array
+            stored = _stored_arrays(archive)
+        if stored is None:
+            with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+                stored = {name: npz[name] for name in npz.files}
+        arrays: dict[str, np.ndarray] = {}
+        for name, array in stored.items():
+            if array.dtype.kind not in ALLOWED_KINDS:
+                raise PlainError(f"array {name!r} has dtype {array.dtype}, not numeric")
+            if not array.dtype.isnative:  # torch.from_numpy refuses other byte orders
+                raise PlainError(f"array {name!r} has byte order {array.dtype.byteorder!r}, not native")
+            arrays[name] = array
     except PlainError:
         raise
     except Exception as exc:  # zipfile/numpy raise many types on corrupt input; all mean "not plain"

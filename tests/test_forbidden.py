@@ -399,3 +399,51 @@ def test_the_notebook_check_words_a_scanned_shortcut_as_before() -> None:
 
     assert text(forbidden.used_message("adam_step", ["torch.optim", "Tensor.backward"])) == (
         "forbidden: adam_step uses torch.optim, Tensor.backward (write the computation yourself)")
+
+
+PER_CASE_AFTER_ARMING = """
+import torch
+from autograder.checks import ASSIGNMENTS, forbidden
+forbidden.arm_for_good()
+try:
+    torch.optim.SGD([torch.zeros(1)], lr=0.1)  # before the case: not the case's
+except forbidden.ForbiddenCall:
+    pass
+with forbidden.tripwire() as wire:
+    assert wire.tripped == [], wire.tripped
+    for use in (lambda: torch.optim.Adam([torch.zeros(1)]), lambda: torch.nn.utils.clip_grad_norm_([], 1.0)):
+        try:
+            use()
+            raise SystemExit('a shortcut ran inside a case')
+        except forbidden.ForbiddenCall:
+            pass
+    seen = list(wire.tripped)
+assert seen == ['torch.optim', 'torch.nn.utils.clip_grad_norm_'], seen
+question = ASSIGNMENTS['optimizers'].question('adam_step_basic')
+case = question.make_cases(torch.Generator().manual_seed(0), False)[0]
+def adam_step(param, grad, state, **hyper):
+    return torch.optim.Adam([param], **hyper)
+out = question.call({'adam_step': adam_step}, case)
+assert forbidden.is_forbidden(out), out
+assert question.judge([case], [out]).status == 'forbidden'
+"""
+
+
+def test_a_case_in_a_process_armed_for_good_reports_what_it_tripped() -> None:
+    """In the batch worker (armed for good) a case does not re-arm: its wire is the process-wide one seen from the
+    case's start, so a shortcut called inside the case (and only those) still makes the output forbidden."""
+    done = subprocess.run([sys.executable, "-c", PER_CASE_AFTER_ARMING], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COURSE_DEVICE": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_scans_walk_visits_what_ast_walk_visits_in_the_same_order() -> None:
+    """The scan walks the tree itself (faster than ast.walk): the same nodes in the same order, so a later
+    import still wins over an earlier one exactly as before."""
+    import ast
+
+    source = SOURCE + ("\nclass Net:\n    def backward(self, g):\n        import numpy as o\n"
+                       "        return [lambda x: o.sum(x) for _ in g if (y := _)]\n")
+    tree = ast.parse(source)
+    assert forbidden._walk(tree) == list(ast.walk(tree))
+    assert forbidden._aliases(forbidden._walk(tree))["o"] == "numpy"  # the nested import comes later

@@ -183,18 +183,21 @@ def named_message(head: Param, mistakes: tuple[str, ...]) -> Message:
 MISTAKE_CAP = 0.5
 
 
-def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output]) -> Outcome:
-    """Score = points x (matching outputs / all outputs), at most half for a named mistake; first failure explained."""
+def _judge(spec: CheckSpec, cases: list[Case], outputs: list[Output], expected: list[Output] | None = None
+           ) -> Outcome:
+    """Score = points x (matching outputs / all outputs), at most half for a named mistake; first failure explained.
+
+    `expected`: the reference outputs of the cases when already computed (spec.expect of each), else computed here."""
     outputs = list(outputs) + [error_output(say("check.no_output"))] * (len(cases) - len(outputs))
     total = good = 0
     first: Message | None = None
     worst = (0.0, 0.0)
     wants, failing = [], []
-    for case, out in zip(cases, outputs, strict=True):
+    for index, (case, out) in enumerate(zip(cases, outputs, strict=True)):
         if is_forbidden(out):
             return Outcome(0.0, spec.points, "forbidden", say("check.error", grade_id=spec.grade_id,
                                                               error=error_message(out)))
-        want = spec.expect(case)
+        want = expected[index] if expected is not None and index < len(expected) else spec.expect(case)
         parts = _case_parts(spec, case, out, want)
         wants.append(want)
         total += len(parts)
@@ -247,4 +250,6 @@ def build(spec: CheckSpec) -> Question:
         grade_id=spec.grade_id, points=spec.points, functions=spec.functions, make_cases=make_cases,
         call=lambda functions, case: _safe_call(spec, functions, case),
         judge=lambda cases, outputs: _judge(spec, cases, outputs), description=spec.description,
-        named=tuple((m.id, m.name, m.hint) for m in spec.mistakes))
+        named=tuple((m.id, m.name, m.hint) for m in spec.mistakes),
+        expect=lambda cases: [spec.expect(case) for case in cases],
+        judge_expected=lambda cases, outputs, expected: _judge(spec, cases, outputs, expected))

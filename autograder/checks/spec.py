@@ -93,6 +93,10 @@ class Question:
     description: str = ""
     #: The known mistakes this question can name: (id, English name, English hint), catalogued by id.
     named: tuple[tuple[str, str, str], ...] = ()
+    #: The reference outputs of the cases, and `judge` given them: lets the batch grader compute them while the
+    #: sandbox runs the student's code (the same outcome as `judge`). None: only `judge`.
+    expect: Callable[[list[Case]], list[Output]] | None = None
+    judge_expected: Callable[[list[Case], list[Output], list[Output]], Outcome] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ shape is checked here, and a question only scores through its own `judge` on inp
 from __future__ import annotations
 
 import signal
-from collections.abc import Collection, Mapping
+import threading
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,33 @@ def draw_cases(assignment: Assignment, seed: int) -> dict[str, list[Any]]:
     grade_id), exactly as the test cell's `grade` draws it (for most questions it starts with the visible cases)."""
     return {q.grade_id: q.make_cases(torch.Generator().manual_seed(key.mix(seed, q.grade_id)), True)
             for q in assignment.questions}
+
+
+class Expected:
+    """Each question's reference outputs (Question.expect), computed on a thread of their own from the moment the
+    inputs are drawn, so that the reference kernels run while the sandbox runs the student's code."""
+
+    def __init__(self, questions: Iterable[Question], cases: Mapping[str, list[Any]]) -> None:
+        """Start computing, for every question that can say its expected outputs apart."""
+        self._outputs: dict[str, list[Any] | None] = {}
+        wanted = [q for q in questions if q.expect is not None and q.judge_expected is not None]
+        self._thread = threading.Thread(target=self._compute, args=(wanted, cases), daemon=True,
+                                        name="grading-expected")
+        self._thread.start()
+
+    def _compute(self, questions: list[Question], cases: Mapping[str, list[Any]]) -> None:
+        """Fill in each question's outputs (None when the reference failed: `judge` then meets that itself)."""
+        for question in questions:
+            assert question.expect is not None
+            try:
+                self._outputs[question.grade_id] = question.expect(cases[question.grade_id])
+            except Exception:  # noqa: BLE001 - judged as before: question.judge computes (and fails) again
+                self._outputs[question.grade_id] = None
+
+    def get(self, grade_id: str) -> list[Any] | None:
+        """The question's expected outputs once computed, or None (then `judge` computes them)."""
+        self._thread.join()
+        return self._outputs.get(grade_id)
 
 
 def merge_output(previous: str, new: str) -> str:
@@ -114,9 +142,11 @@ def read_cells(job_dir: Path, accepted: Collection[str]) -> tuple[list[str], boo
 
 
 def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[str],
-                   cells_memory: bool, memory_mb: int, accepted: Collection[str]) -> Verdict | None:
+                   cells_memory: bool, memory_mb: int, accepted: Collection[str],
+                   expected: list[Any] | None = None) -> Verdict | None:
     """The Verdict on one question's result file (judged, or why it cannot be); None if the worker did not
-    accept that phase (`accepted`: the reply's `files`), whatever files exist."""
+    accept that phase (`accepted`: the reply's `files`), whatever files exist. `expected`: the reference outputs
+    already computed (Expected), else the judge computes them."""
     if path.name not in accepted:
         return None
     meta = _read(path)
@@ -137,15 +167,18 @@ def judge_question(question: Question, cases: list[Any], path: Path, cell_errors
     if len(outputs) != len(cases):
         return Verdict("error", say("results.count", outputs=len(outputs), cases=len(cases)))
     try:
-        return _score(question, cases, outputs)
+        return _score(question, cases, outputs, expected)
     except Exception as exc:  # noqa: BLE001 - judge is trusted, but outputs may be odd
         return Verdict("error", say("results.unjudged", error=f"{type(exc).__name__}: {exc}"))
 
 
-def _score(question: Question, cases: list[Any], outputs: list[Any]) -> Verdict:
+def _score(question: Question, cases: list[Any], outputs: list[Any], expected: list[Any] | None = None) -> Verdict:
     """The course's one credit rule, as the test cell's `grade` applies it: the question's judge over every case
     drawn (visible and hidden alike) gives the share of the points; nothing else gates it."""
-    outcome = question.judge(cases, outputs)
+    if expected is not None and question.judge_expected is not None:
+        outcome = question.judge_expected(cases, outputs, expected)
+    else:
+        outcome = question.judge(cases, outputs)
     score = min(max(float(outcome.score), 0.0), float(question.points))
     mistakes = tuple(m for m in outcome.mistakes if isinstance(m, str) and MISTAKE_ID.fullmatch(m))
     message = outcome.message if isinstance(outcome.message, Message) else say("internal.error", error="no message")

@@ -217,7 +217,7 @@ class Row:
 
 #: Fields of a stored result, in the order they are written (after "schema": RESULT_SCHEMA).
 _RESULT_FIELDS = ("student_id", "assignment", "notebook", "origin", "late", "seed", "notes", "output", "seconds",
-                  "rows", "worker", "key_id", "sandbox", "submitted", "source", "language")
+                  "rows", "worker", "key_id", "sandbox", "submitted", "source", "language", "startup")
 #: Result fields left out of the stored form while unset (None).
 _OPTIONAL_RESULT_FIELDS = _RESULT_FIELDS[10:]
 
@@ -230,6 +230,8 @@ class Result:
     stamped by the batch before it is saved (None: not stamped, e.g. results stored by older versions).
     `source` fingerprints what was graded (collect.fingerprint: the upload's name and notebook bytes), so
     that --resume reuses the result only for the same upload (None: unknown, never reused).
+    `seconds` is the submission's own time, from reading the notebook to its verdicts; `startup` the time it
+    waited on top of that for a sandboxed worker to start (a worker's first submission; None: not recorded).
     """
 
     student_id: str
@@ -256,6 +258,8 @@ class Result:
         object.__setattr__(self, "output", {safe_text(k, lines=False): safe_text(v) for k, v in self.output.items()})
     #: The language of the submitted notebook (metadata.autograder.language): its feedback is rendered in it.
     language: str | None = None
+    #: Seconds spent waiting for a worker to start before this submission could run (not in `seconds`).
+    startup: float | None = None
 
     @property
     def total(self) -> float:
@@ -297,7 +301,8 @@ class Result:
             read.text_map(data["output"], f"{what} output"), read.number(data["seconds"], f"{what} seconds"),
             tuple(Row.from_json(r, f"{what} row {i}") for i, r in enumerate(rows)), **optional,
             submitted=None if data.get("submitted") is None else read.flag(data["submitted"], f"{what} submitted"),
-            language=_language(data.get("language"), what))
+            language=_language(data.get("language"), what),
+            startup=None if data.get("startup") is None else read.number(data["startup"], f"{what} startup"))
 
     @staticmethod
     def loads(text: str | bytes, what: str = "result") -> Result:

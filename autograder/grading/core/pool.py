@@ -8,12 +8,12 @@ names its sandbox (and, when the pool knows the run's key id, carries the batch'
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import secrets
 import shutil
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from autograder import plain
 from autograder.grading.core import judging, sandbox
 from autograder.grading.core.model import SANDBOXED, UNSANDBOXED, Result, Submission
 from autograder.grading.core.outcome import internal_error, stamped
+from autograder.grading.core.starting import Early, Slot, slot_for, start_threads, stop_slot
 from autograder.grading.core.student import Runner, grade_submission
 from autograder.grading.inbox.notebook import Malformed, Notebook, parse
 from autograder.grading.runner.wire import Job, Limits, Reply, RunCell
@@ -72,16 +73,6 @@ def sandboxed(mode: str) -> bool:
     return usable
 
 
-@dataclass
-class _Slot:
-    """One warm sandboxed worker (started on first use), its exchange folder and its log."""
-
-    index: int
-    exchange: Path
-    log: Path
-    worker: sandbox.Worker | None = None
-
-
 class Pool:
     """Warm sandboxed workers for one assignment; `grade` takes an idle one (or starts one) per submission.
 
@@ -90,19 +81,21 @@ class Pool:
     """
 
     def __init__(self, checks: str, assignment: Any, source: Notebook, seed: int, limits: Limits, sandboxed: bool,
-                 tmp: Path, logs: Path, key_id: str | None = None, stop: threading.Event | None = None) -> None:
-        """`tmp` holds the exchange folders (hidden inputs: the caller removes it), `logs` the workers' stderr."""
+                 tmp: Path, logs: Path, key_id: str | None = None, stop: threading.Event | None = None,
+                 early: Early | None = None) -> None:
+        """`tmp` holds the exchange folders (hidden inputs: the caller removes it), `logs` the workers' stderr;
+        `early`: workers already starting for this pool (same checks, tmp and logs), adopted as its first slots."""
         self.checks, self.assignment, self.source, self.seed, self.limits = checks, assignment, source, seed, limits
         self.sandboxed, self.tmp, self.logs, self.key_id = sandboxed, tmp, logs, key_id
         self.stop = stop or threading.Event()
         self._lock = threading.Lock()
-        self._idle: list[_Slot] = []
-        self._started = 0
+        adopted: Sequence[Slot] = early.slots if early is not None else ()
+        self._idle: list[Slot] = list(reversed(adopted))  # slot 0 first
+        self._started = max((slot.index + 1 for slot in adopted), default=0)  # new slots get folders of their own
         self._closed = False
-        # Workers are started from these long-lived threads, never from the caller's: bubblewrap's
-        # --die-with-parent follows the *thread* that started it (PR_SET_PDEATHSIG), so a worker started by a
-        # short-lived thread (a warm-up, a finished batch thread) would die with it under another thread's job.
-        self._starter = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="grading-start")
+        self._starter = early.starter if early is not None else start_threads()  # see starting.start_threads
+        if early is not None:
+            early.slots, early.adopted = [], True
 
     @property
     def sandbox_name(self) -> str:
@@ -110,10 +103,13 @@ class Pool:
         return SANDBOXED if self.sandboxed else UNSANDBOXED
 
     def grade(self, sub: Submission) -> Result:
-        """The result of one submission (stamped when the pool has a key id); Cancelled once the pool is stopping."""
+        """The result of one submission (stamped when the pool has a key id); Cancelled once the pool is stopping.
+
+        Its `seconds` are the submission's own; the time it waited for a worker to start is its `startup`."""
         slot = self._checkout()
+        waited = [0.0]
         try:
-            result = grade_submission(sub, self.assignment, self.source, self.seed, self._runner(slot),
+            result = grade_submission(sub, self.assignment, self.source, self.seed, self._runner(slot, waited),
                                       slot.exchange, self.limits)
         except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student
             result = internal_error(sub, self.assignment, f"{type(exc).__name__}: {exc}")
@@ -121,7 +117,9 @@ class Pool:
             self._checkin(slot)
         if self.stop.is_set():
             raise Cancelled
-        result = dataclasses.replace(result, sandbox=result.sandbox or self.sandbox_name)
+        result = dataclasses.replace(result, sandbox=result.sandbox or self.sandbox_name,
+                                     seconds=round(max(0.0, result.seconds - waited[0]), 3),
+                                     startup=round(waited[0], 3))
         return stamped(result, sub, self.key_id, self.sandbox_name) if self.key_id is not None else result
 
     def warm(self, count: int) -> None:
@@ -159,12 +157,34 @@ class Pool:
         self.stop.set()
         with self._lock:
             self._closed, idle, self._idle = True, self._idle, []
-        for slot in idle:
-            _stop(slot)
+        stopping = [threading.Thread(target=stop_slot, args=(slot,), name=f"grading-stop-{slot.index}")
+                    for slot in idle]
+        for thread in stopping:  # each waits for its sandbox to exit: all at once
+            thread.start()
+        for thread in stopping:
+            thread.join()
         self._starter.shutdown(wait=False, cancel_futures=True)
 
-    def _start(self, slot: _Slot) -> sandbox.Worker:
-        """Start the slot's worker from the pool's own starter threads (see __init__); WorkerDied if it fails."""
+    def detach(self) -> Early:
+        """Stop grading as `close` does, but hand back the idle workers that are running, with the threads that
+        started them, for a next pool of the same checks and assignment to adopt (Pool(early=...)): the caller
+        owns them now (Early.abandon stops them). A worker busy now is stopped when its job returns."""
+        self.stop.set()
+        with self._lock:
+            self._closed, idle, self._idle = True, self._idle, []
+        alive = [slot for slot in idle
+                 if slot.starting is None and slot.worker is not None and slot.worker.process.poll() is None]
+        for slot in idle:
+            if slot not in alive:
+                stop_slot(slot)
+        return Early(self.checks, self.assignment.id, self.sandboxed, self.tmp, self.logs, self._starter, alive)
+
+    def _start(self, slot: Slot) -> sandbox.Worker:
+        """The slot's worker: the one already starting (Early), else one started from the pool's own starter threads
+        (see starting.start_threads); WorkerDied if it fails."""
+        if slot.starting is not None:
+            starting, slot.starting = slot.starting, None
+            return starting.result()
         try:
             future = self._starter.submit(sandbox.start_worker, slot.index, self.checks, self.assignment.id,
                                           slot.exchange, self.sandboxed, slot.log)
@@ -172,24 +192,25 @@ class Pool:
             raise sandbox.WorkerDied("the grading pool is closing") from None
         return future.result()
 
-    def _checkout(self) -> _Slot:
+    def _checkout(self) -> Slot:
         """An idle slot, or a new one."""
         with self._lock:
             if self._idle:
                 return self._idle.pop()
             index, self._started = self._started, self._started + 1
-        return _Slot(index, self.tmp / f"exchange-{index}", self.logs / f"worker-{index}.log")
+        return slot_for(index, self.tmp, self.logs)
 
-    def _checkin(self, slot: _Slot) -> None:
+    def _checkin(self, slot: Slot) -> None:
         """Back to the idle list, or stopped when the pool closed meanwhile."""
         with self._lock:
             if not self._closed:
                 self._idle.append(slot)
                 return
-        _stop(slot)
+        stop_slot(slot)
 
-    def _runner(self, slot: _Slot) -> Runner:
-        """student.Runner for one slot: one job to its worker; restart it and retry once if it died."""
+    def _runner(self, slot: Slot, waited: list[float]) -> Runner:
+        """student.Runner for one slot: one job to its worker; restart it and retry once if it died. Seconds spent
+        waiting for a worker to start are added to `waited[0]` (not the submission's own time)."""
         def run(job: Job) -> Reply:
             wait = self.limits.timeout * (len(job.questions) + 1) + 60
             for attempt in (1, 2):
@@ -197,20 +218,17 @@ class Pool:
                     raise Cancelled
                 try:
                     if slot.worker is None:
-                        slot.worker = self._start(slot)
+                        begun = time.perf_counter()
+                        try:
+                            slot.worker = self._start(slot)
+                        finally:
+                            waited[0] += time.perf_counter() - begun
                     return slot.worker.request(job, wait)
                 except sandbox.WorkerDied as exc:
-                    _stop(slot)
+                    stop_slot(slot)
                     if self.stop.is_set():  # killed by the shutdown, not by the student: nothing to record
                         raise Cancelled from None
                     if attempt == 2:
                         return Reply.failed(job.job, f"{exc} (twice)")
             raise AssertionError("unreachable")
         return run
-
-
-def _stop(slot: _Slot) -> None:
-    """Stop the slot's worker, if it has one."""
-    if slot.worker is not None:
-        slot.worker.stop()
-    slot.worker = None

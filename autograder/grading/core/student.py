@@ -25,7 +25,7 @@ from autograder.grading.inbox.notebook import Malformed, Notebook, parse
 from autograder.grading.inbox.sanitize import Plan, plan
 from autograder.grading.runner import wire
 from autograder.grading.runner.fields import safe_text
-from autograder.grading.runner.limits import CODE_BYTES, NAME_CHARS, clip
+from autograder.grading.runner.limits import CODE_BYTES
 from autograder.grading.runner.wire import Job, Limits, Reply
 from autograder.message import Message, say
 
@@ -40,10 +40,13 @@ def _forbidden(assignment: Assignment, answers: tuple[str, ...]) -> dict[str, Ve
     from autograder.checks.forbidden import scan
 
     verdicts = {}
+    # one parse for every question's functions (a function's hits do not depend on which others are asked about),
+    # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
+    hits = scan([safe_text(cell) for cell in answers], dict.fromkeys(f for q in assignment.questions
+                                                                   for f in q.functions),
+                assignment.forbidden)
     for question in assignment.questions:
-        # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
-        hits = scan([safe_text(cell) for cell in answers], question.functions, assignment.forbidden)
-        used = sorted({name for names in hits.values() for name in names})
+        used = sorted({name for function in question.functions for name in hits[function]})
         if used:
             verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
     return verdicts
@@ -51,7 +54,7 @@ def _forbidden(assignment: Assignment, answers: tuple[str, ...]) -> dict[str, Ve
 
 def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
                  job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str],
-                 notes: list[Message]) -> list[int]:
+                 notes: list[Message], expected: judging.Expected | None = None) -> list[int]:
     """Run one job for the pending question indices; settle what it decided; return what is left."""
     questions = [assignment.questions[i] for i in pending]
     shutil.rmtree(job_dir, ignore_errors=True)
@@ -78,7 +81,8 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
     left: list[int] = []
     for position, q in enumerate(questions):
         result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
-                                        limits.memory_mb, reply.files)
+                                        limits.memory_mb, reply.files,
+                                        expected.get(q.grade_id) if expected is not None else None)
         if result is None:
             verdicts[q.grade_id] = judging.why_unfinished(q, reply, limits.timeout)
             left = pending[position + 1:]
@@ -140,13 +144,15 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             verdicts.update(built.decided)
             cases = judging.draw_cases(assignment, student_seed)
             pending = [i for i, q in enumerate(assignment.questions) if q.grade_id not in verdicts]
+            # the reference outputs are computed while the sandbox runs the student's code
+            expected = judging.Expected([assignment.questions[i] for i in pending], cases) if pending else None
             rounds = 0
             while pending and rounds <= len(assignment.questions):
                 rounds += 1
                 job_dir = exchange / f"job-{secrets.token_hex(8)}"
                 pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output,
-                                       notes)
-    return Result(sub.student_id, assignment.id, assignment.notebook, clip(sub.origin, NAME_CHARS), sub.late,
+                                       notes, expected)
+    return Result(sub.student_id, assignment.id, assignment.notebook, sub.origin, sub.late,
                   student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
                   judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1],
                   language=language)

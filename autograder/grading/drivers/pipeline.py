@@ -30,6 +30,7 @@ from autograder.grading.core import model, preflight, sandbox
 from autograder.grading.core.model import Result, RunContext, RunSummary
 from autograder.grading.core.outcome import internal_error
 from autograder.grading.core.pool import Cancelled, Pool, load_source, sandboxed
+from autograder.grading.core.starting import Early, begin
 from autograder.grading.drivers.progress import Progress
 from autograder.grading.inbox.collect import Submission, collect, safe_id
 from autograder.grading.outputs import records
@@ -182,10 +183,12 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunContext,
-                 save: Callable[[Result], None]) -> None:
-    """Run the worker threads to the end; on _Stop (a signal) stop them, kill the workers, re-raise."""
+                 save: Callable[[Result], None], early: Early | None = None) -> threading.Thread:
+    """Run the worker threads to the end (the pool adopts the `early` workers); on _Stop (a signal) stop them,
+    kill the workers, re-raise. Returns the thread that stops the workers meanwhile (join it before removing
+    ctx.tmp): the outputs need no worker, so they are written while the sandboxes exit."""
     pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
-                settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop)
+                settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop, early=early)
     threads = [threading.Thread(target=_work, args=(pool, jobs, save), daemon=True, name=f"grading-worker-{i}")
                for i in range(count)]
     try:
@@ -203,13 +206,42 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
         for thread in threads:
             thread.join(30)
         _kill_children()  # a worker a thread was starting while we killed the others
-        raise
-    finally:
         pool.close()
+        raise
+    except BaseException:
+        pool.close()
+        raise
+    closing = threading.Thread(target=pool.close, name="grading-close")
+    closing.start()
+    return closing
 
 
-def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
-    """Grade every submission not yet graded (all unless --resume); return all results of the assignment."""
+def _warm_outputs() -> None:
+    """Import the outputs' modules and compile their templates while the workers grade (not after the last one)."""
+    from autograder.grading.outputs import batch as outputs
+    from autograder.grading.outputs import pages
+
+    for template in ("feedback.html.j2", "report.html.j2"):
+        pages.environment().get_template(template)
+    del outputs
+
+
+def grade(settings: Settings, stream: TextIO = sys.stderr, early: Early | None = None) -> dict[str, Result]:
+    """Grade every submission not yet graded (all unless --resume); return all results of the assignment.
+
+    The first worker starts at once, while the assignment is loaded and the submissions read (`early`: already
+    started by the caller, starting.begin); the pool adopts it, or it is stopped when the run ends before."""
+    if early is None and settings.scheduler is None:
+        early = begin(settings.checks, settings.assignment_id, settings.sandbox, settings.out)
+    try:
+        return _grade(settings, stream, early)
+    finally:
+        if early is not None:
+            early.abandon()  # nothing once a pool adopted it
+
+
+def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str, Result]:
+    """grade() once the first worker is starting."""
     assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
     source = load_source(source_file)
@@ -236,7 +268,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
     _check_key(done, {sub.student_id for sub in subs if sub.student_id in done} - {sub.student_id for sub in todo},
                key_id, settings.out)
     # on a cluster, bubblewrap is checked on every Dask worker instead (grading/drivers/cluster/batch.py)
-    use_bwrap = settings.sandbox != "none" if settings.scheduler is not None else sandboxed(settings.sandbox)
+    use_bwrap = (settings.sandbox != "none" if settings.scheduler is not None else
+                 early is not None or sandboxed(settings.sandbox))
     if not use_bwrap:
         problem = preflight.unsandboxed_problem()
         if problem is not None:  # every honest notebook would score 0: refuse instead
@@ -246,8 +279,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
         print(sandbox.cgroup_warning(), file=stream)
     (settings.out / "logs").mkdir(exist_ok=True)
     ctx = RunContext(assignment, source, key.assignment_seed(grading_key, assignment.id), key_id, use_bwrap,
-                     model.SANDBOXED if use_bwrap else model.UNSANDBOXED, Path(tempfile.mkdtemp(prefix="grading-")),
-                     threading.Event())
+                     model.SANDBOXED if use_bwrap else model.UNSANDBOXED,
+                     early.tmp if early is not None else Path(tempfile.mkdtemp(prefix="grading-")), threading.Event())
     jobs: queue.Queue = queue.Queue()
     for sub in todo:
         jobs.put(sub)
@@ -261,6 +294,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
         progress.step(result.student_id)
 
     started = time.perf_counter()
+    closing: threading.Thread | None = None
+    threading.Thread(target=_warm_outputs, daemon=True, name="grading-warm-outputs").start()
     try:
         with _stop_on_signals():
             if settings.scheduler is not None:
@@ -270,17 +305,23 @@ def grade(settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Result]:
 
                 ctx = cluster.grade_on_cluster(settings, source_file.read_bytes(), todo, ctx, save, stream)
             else:
-                _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save)
+                closing = _run_threads(max(1, min(settings.workers, len(todo))), jobs, settings, ctx, save, early)
     except _Stop as stop:
         raise Interrupted(stop.signum, graded[0], len(todo), regrade=bool(settings.students)) from None
     finally:
         progress.close()
-        shutil.rmtree(ctx.tmp, ignore_errors=True)
-    everything = records.current(settings.out, assignment, subs)
-    summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
-                         time.perf_counter() - started)
-    from autograder.grading.outputs import batch as outputs
+        if closing is None:
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
+    try:
+        everything = records.current(settings.out, assignment, subs)
+        summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
+                             time.perf_counter() - started)
+        from autograder.grading.outputs import batch as outputs
 
-    everything = outputs.write_all(settings.out, assignment, everything, summary)
-    print(outputs.summary_line(everything, summary, settings.workers), file=stream)
+        everything = outputs.write_all(settings.out, assignment, everything, summary)
+        print(outputs.summary_line(everything, summary, settings.workers), file=stream)
+    finally:
+        if closing is not None:  # the workers stopped while the outputs were written
+            closing.join()
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
     return everything

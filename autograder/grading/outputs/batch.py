@@ -8,8 +8,10 @@ elsewhere (autograder/key.py: 0600 in a 0700 folder) and hidden inputs only in a
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -78,10 +80,23 @@ def _gradescope(result: Result) -> dict[str, Any]:
             "visibility": "after_published"}
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether `path` is a regular file (not a link) holding exactly `data`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as file:
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode) and os.fstat(file.fileno()).st_size == len(data) \
+            and file.read(len(data) + 1) == data
+
+
 def publish(out: Path, relative: str | PurePosixPath, data: bytes) -> None:
-    """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR."""
+    """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR. A file
+    that already holds exactly `data` (a regrade leaves most pages as they were) is left as it is."""
     path = out / relative
-    records.atomic_write(path, data)
+    if not _holds(path, data):
+        records.atomic_write(path, data)
     os.chmod(path, PUBLIC_FILE)
     folder = out
     for part in PurePosixPath(relative).parts[:-1]:
@@ -115,21 +130,27 @@ def write_all(out: Path, assignment: Assignment, results: dict[str, Result], sum
             os.chmod(out / name, PRIVATE_DIR)
     book_url = sections.book_url()
     written: dict[str, Result] = {}
-    for student_id, result in sorted(results.items()):
-        try:
-            files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
-        except Exception as exc:  # noqa: BLE001 - one student's result never stops the batch's outputs
-            result = records.unusable(student_id, assignment, f"it cannot be rendered: {type(exc).__name__}: "
-                                      f"{exc}", result.origin)
-            files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
-        for relative, data in files.items():
-            publish(out, relative, data)
-        written[student_id] = result
-    publish(out, "grades.csv", records.csv_bytes(written))
-    publish(out, "totals.csv", totals.totals_csv(written, assignment))
-    publish(out, "lms/canvas.csv", totals.canvas_csv(written, assignment))
-    publish(out, "lms/moodle.csv", totals.moodle_csv(written, assignment))
-    publish(out, "report.html", report.render(assignment, written, summary).encode())
+    # Pages are rendered here, one after another; writing each (atomically, synced to disk: most of the time)
+    # happens on a few threads meanwhile. The report comes last, once everything else is written.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="outputs") as writers:
+        pending = []
+        for student_id, result in sorted(results.items()):
+            try:
+                files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
+            except Exception as exc:  # noqa: BLE001 - one student's result never stops the batch's outputs
+                result = records.unusable(student_id, assignment, f"it cannot be rendered: {type(exc).__name__}: "
+                                          f"{exc}", result.origin)
+                files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
+            pending += [writers.submit(publish, out, relative, data) for relative, data in files.items()]
+            written[student_id] = result
+        pending += [writers.submit(publish, out, "grades.csv", records.csv_bytes(written)),
+                    writers.submit(publish, out, "totals.csv", totals.totals_csv(written, assignment)),
+                    writers.submit(publish, out, "lms/canvas.csv", totals.canvas_csv(written, assignment)),
+                    writers.submit(publish, out, "lms/moodle.csv", totals.moodle_csv(written, assignment))]
+        page = report.render(assignment, written, summary).encode()
+        for future in pending:
+            future.result()  # an error writing any file stops here, as it did one file at a time
+    publish(out, "report.html", page)
     return written
 
 

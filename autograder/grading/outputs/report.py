@@ -5,15 +5,14 @@ submit, and a loud banner when grading ran without a sandbox.
 One definition of every number, shared with the console summary (`cohort`): the mean total, rates and
 diagnoses count the students who submitted; those who did not are counted and listed apart; counts
 read as "students" count students (each once, under the worst status of their tests), never rows.
-The histogram is drawn on a bare matplotlib Figure, so importing or calling this never touches pyplot
-or the global backend.
+The histogram is an inline SVG the template draws from plain numbers (`histogram`): no plotting library, so
+nothing touches matplotlib's backend, and the report costs no second of importing one.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
-import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,26 +168,36 @@ def common_diagnoses(results: list[Result] | tuple[Result, ...], limit: int = TO
                       example=example[k]) for k in ranked]
 
 
-def histogram(totals: list[float], max_score: float) -> Any:
-    """A matplotlib Figure of the total scores, drawn without pyplot (no global backend switch)."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+@dataclass(frozen=True)
+class Histogram:
+    """The total-score histogram as the template draws it: bins of equal width over [0, max_score] (the last one
+    closed), students per bin, and the y-axis ticks (whole students)."""
 
-    fig = Figure(figsize=(6, 2.6))
-    ax = fig.add_subplot()
-    ax.hist(totals, bins=min(20, max(5, int(max_score * 2) or 5)), range=(0, max_score or 1), color="#4a7")
-    ax.set_xlabel("total score")
-    ax.set_ylabel("students")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole students, never 0.5 of one
-    fig.tight_layout()
-    return fig
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    ticks: tuple[int, ...]
+
+    @property
+    def top(self) -> int:
+        """The y-axis' upper end (a tick)."""
+        return self.ticks[-1]
 
 
-def _histogram_png(totals: list[float], max_score: float) -> str:
-    """The histogram as a base64 PNG."""
-    buffer = io.BytesIO()
-    histogram(totals, max_score).savefig(buffer, format="png", dpi=90)
-    return base64.b64encode(buffer.getvalue()).decode()
+def histogram(totals: list[float], max_score: float) -> Histogram:
+    """Students per total-score bin: 5 to 20 bins of equal width over [0, max_score] (a total on a bin's left edge
+    counts in that bin, the maximum in the last), and 2 to 6 y ticks at whole numbers of students."""
+    bins, top = min(20, max(5, int(max_score * 2) or 5)), max_score or 1.0
+    counts = [0] * bins
+    for total in totals:
+        if 0.0 <= total <= top:
+            counts[min(bins - 1, int(total / top * bins))] += 1
+    most = max(counts, default=0)
+    raw = max(1.0, most / 5)
+    step = next(m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)
+                if m * 10 ** math.floor(math.log10(raw)) >= raw)
+    step = max(1, int(step))
+    ticks = tuple(range(0, max(step, math.ceil(most / step) * step) + 1, step))
+    return Histogram(tuple(top * i / bins for i in range(bins + 1)), tuple(counts), ticks)
 
 
 def _link(assignment: Assignment, student_id: str) -> str:
@@ -214,6 +223,7 @@ def student_line(assignment: Assignment, result: Result) -> dict[str, Any]:
             "total": result.total, "passed": sum(r.status == "passed" for r in rows), "tests": len(rows),
             "all_passed": bool(rows) and all(r.status == "passed" for r in rows), "late": result.late,
             "outcome": outcome(result), "flags": flags(result), "seconds": result.seconds,
+            "startup": result.startup or 0.0,  # waiting for a worker to start: not the submission's own time
             "worker": result.worker or ""}  # the Dask worker that graded it (--scheduler runs)
 
 
@@ -235,7 +245,7 @@ def render(assignment: Assignment, results: dict[str, Result], summary: RunSumma
         mean=counts.mean, max_score=assignment.max_score, graded=summary.graded, elapsed=summary.elapsed,
         key_id=summary.key_id, outcomes=counts.outcome_text(),
         unsafe=sorted({str(r.sandbox) for r in counts.results if r.sandbox != SANDBOXED}),
-        histogram=_histogram_png(totals, assignment.max_score) if totals else "",
+        histogram=histogram(totals, assignment.max_score) if totals else None,
         per_test=per_test, diagnoses=common_diagnoses(counts.handed_in), roster=students,
         flagged=sum(bool(s["flags"]) for s in students), slow=sorted(students, key=lambda s: -s["seconds"])[:10],
         missing=[{"id": r.student_id, "link": _link(assignment, r.student_id)} for r in counts.missing])

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autograder.checks.spec import Assignment
+if TYPE_CHECKING:  # the checks import torch: only load_assignment needs them (find_spec and the CLI must not wait)
+    from autograder.checks.spec import Assignment
 
 #: Where the course's own assignments live; tests point --checks at a fake module instead.
 DEFAULT_CHECKS = "autograder.checks:get_assignment"
@@ -14,6 +16,8 @@ DEFAULT_CHECKS = "autograder.checks:get_assignment"
 
 def load_assignment(checks: str, assignment_id: str) -> Assignment:
     """Call `function(assignment_id)` from the module named by `checks` ('package.module:function')."""
+    from autograder.checks.spec import Assignment
+
     module_name, sep, function_name = checks.partition(":")
     if not sep or not module_name or not function_name:
         raise ValueError(f"--checks {checks!r}: expected 'module:function', e.g. {DEFAULT_CHECKS!r}")

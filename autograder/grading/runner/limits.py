@@ -58,6 +58,8 @@ KEY_CHARS = 40
 MAP_ENTRIES = 100
 #: Named parts of a reply's isolation cost (uid, namespaces, cgroups, ...).
 ISOLATION_PARTS = 10
+#: Named stages of a reply's profile (worker.STAGES).
+STAGES = 20
 #: Any other text field read from a record, and the items of any list in one (the message cap bounds both).
 RECORD_TEXT_CHARS = 8 << 20
 RECORD_ITEMS = 10_000

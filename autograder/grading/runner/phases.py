@@ -18,6 +18,7 @@ the grader judges (`Reply.files` names them). Nothing else the child writes is e
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 from autograder.grading.runner.protocol import FRAME, FRAME_MAGIC, SETUP_PHASE
@@ -34,6 +35,8 @@ class Phases:
         """`names`: 'cells', 'q0', ...; `inputs[i]`: the frame with question i's cases (sent after phase i)."""
         self.names, self.inputs, self.oom_kills, self.cap = names, inputs, oom_kills, cap
         self.accepted: list[tuple[str, bytes, bytes]] = []
+        #: When each accepted phase was accepted (time.perf_counter), for the worker's profile.
+        self.accepted_at: list[float] = []
         self.outgoing = bytearray()
         self.buffer = bytearray()
         self.closed = False
@@ -77,6 +80,7 @@ class Phases:
             self._close()
             return 0
         self.accepted.append((self.names[phase], json_bytes, npz_bytes))
+        self.accepted_at.append(time.perf_counter())
         if phase < len(self.inputs):
             self.outgoing += self.inputs[phase]
         return 1

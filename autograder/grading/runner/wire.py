@@ -19,6 +19,7 @@ from autograder.grading.runner.limits import (
     NAME_CHARS,
     PHASE_CHARS,
     RECORD_ITEMS,
+    STAGES,
 )
 
 #: child.run's exit code when the results could not be written (disk full, memory): not the student's exit.
@@ -117,6 +118,8 @@ class Reply:
     isolation_seconds: float = 0.0
     cgroups: bool = False
     isolation_parts: dict[str, float] = field(default_factory=dict)
+    #: Where the worker's time went, stage by stage (seconds by name, in order; worker.STAGES): for profiles.
+    stages: dict[str, float] = field(default_factory=dict)
     error: str = ""
 
     @staticmethod
@@ -129,7 +132,8 @@ class Reply:
         if self.op == "failed":
             return {"op": "failed", "job": self.job, "error": self.error}
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
-        return {**data, "files": list(self.files), "isolation_parts": dict(self.isolation_parts)}
+        return {**data, "files": list(self.files), "isolation_parts": dict(self.isolation_parts),
+                "stages": dict(self.stages)}
 
     @staticmethod
     def from_json(raw: Any) -> Reply:
@@ -142,9 +146,11 @@ class Reply:
         data = read.record(raw, "reply", names)
         if data["op"] != "done":
             raise BadRecord("reply: op is neither 'done' nor 'failed'")
-        parts = data["isolation_parts"]
+        parts, stages = data["isolation_parts"], data["stages"]
         if not isinstance(parts, dict) or len(parts) > ISOLATION_PARTS:
             raise BadRecord("reply isolation_parts is not a small map of numbers")
+        if not isinstance(stages, dict) or len(stages) > STAGES:
+            raise BadRecord("reply stages is not a small map of numbers")
         ints = {k: read.integer(data[k], f"reply {k}") for k in ("phases", "oom_kills", "stdout_bytes", "stderr_bytes")}
         return Reply("done", read.text(data["job"], "reply job", JOB_NAME_CHARS),
                      read.flag(data["timed_out"], "reply timed_out"),
@@ -160,4 +166,6 @@ class Reply:
                      cgroups=read.flag(data["cgroups"], "reply cgroups"),
                      isolation_parts={read.text(k, "reply isolation part", PHASE_CHARS):
                                       read.number(v, f"reply isolation {k}")
-                                      for k, v in parts.items()})
+                                      for k, v in parts.items()},
+                     stages={read.text(k, "reply stage", PHASE_CHARS): read.number(v, f"reply stage {k}")
+                             for k, v in stages.items()})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import io
 import json
 import os
 import select
@@ -232,6 +233,8 @@ class State:
     #: The next submission's cgroups, made while idle (the template already in them), and how long that took.
     next: cgroups.SubmissionGroups | None = None
     prepared_seconds: float = 0.0
+    #: How long the last preparation took (the profile's 'prepared': done while idle, off the submission's time).
+    prepared_last: float = 0.0
 
 
 def prepare_groups(state: State) -> None:
@@ -246,6 +249,7 @@ def prepare_groups(state: State) -> None:
         job.destroy()
         raise
     state.next, state.prepared_seconds = job, time.perf_counter() - started
+    state.prepared_last = state.prepared_seconds
 
 
 def _job_groups(job: Job, state: State) -> cgroups.SubmissionGroups | None:
@@ -271,19 +275,37 @@ def _pipe_pairs() -> tuple[dict[int, str], list[int], int]:
     return pipes, child, ends["inputs"][1]
 
 
+class _Clock:
+    """Seconds per stage of one job, in the order they happened (Reply.stages: the benchmark's profile)."""
+
+    def __init__(self) -> None:
+        """Start the first stage now."""
+        self.stages: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def mark(self, stage: str, now: float | None = None) -> float:
+        """End `stage` now (or at `now`) and start the next; return the stage's seconds."""
+        now = time.perf_counter() if now is None else now
+        took = max(0.0, now - self.last)
+        self.stages[stage] = self.stages.get(stage, 0.0) + took
+        self.last = max(self.last, now)
+        return took
+
+
 def run_job(job: Job, state: State) -> Reply:
     """Run one submission in a child forked by the template and report what happened (results stay in files)."""
     from autograder.grading.runner import child
 
     started = time.monotonic()
+    clock = _Clock()
     job_dir = state.exchange / job.job
     count = len([state.assignment.question(g) for g in job.questions])  # KeyError for an unknown question
     _wipe(job_dir, frozenset(job_dir / f"cases-{i}{s}" for i in range(count) for s in (".json", ".npz")))
     inputs = _read_inputs(job_dir, count)
     (job_dir / child.CODE).write_text(json.dumps([wire.cell_json(c) for c in job.cells]))
-    isolating = time.perf_counter()
+    clock.mark("prepare")
     groups = _job_groups(job, state)  # before the job number moves on: prepared as job-<jobs + 1>
-    created = time.perf_counter() - isolating
+    created = clock.mark("limit")
     state.jobs += 1
     uid = isolation.uid_for(state.uid_base, state.jobs) if state.uid_base >= 0 else -1
     for folder in state.scratch:
@@ -295,28 +317,30 @@ def run_job(job: Job, state: State) -> Reply:
     pipes, child_ends, inputs_fd = _pipe_pairs()
     descriptor = {"job": job.job, "questions": list(job.questions), "memory_mb": job.limits.memory_mb, "uid": uid,
                   "cpu_seconds": int(job.limits.timeout * (count + 1)) + 1}
-    spawning = time.perf_counter()
+    clock.mark("scratch")
     state.pending = True
     try:
         pid, pidfd = state.template.spawn(descriptor, child_ends)
     finally:
         for fd in child_ends:
             os.close(fd)
-    leaving = time.perf_counter()
-    spawned = leaving - spawning
+    spawned = clock.mark("spawn")
     if groups:
         groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
-    background = time.perf_counter() - leaving + state.prepared_seconds
+    background = clock.mark("leave") + state.prepared_seconds
     state.prepared_seconds = 0.0
     cap = job.limits.output_bytes
     phases = Phases(["cells"] + [f"q{i}" for i in range(count)], inputs,
                     groups.oom_kills if groups else lambda: 0, limits.RESULT_FILE_BYTES)
     seen = _watch(pidfd, state.template.status, pipes, job.limits.timeout, phases, inputs_fd, cap)
-    tearing_down = time.perf_counter()
+    for name, at in zip(("cells", "questions"), (phases.accepted_at[:1], phases.accepted_at[-1:]), strict=True):
+        if at:  # the child's start, isolation and cells; then every question's round
+            clock.mark(name, at[0])
+    clock.mark("exit")
     oom_kills = groups.oom_kills() if groups else 0
     if groups:
         groups.destroy()  # every process of the submission, however it detached itself
-    destroyed = time.perf_counter() - tearing_down
+    destroyed = clock.mark("destroy")
     _kill_others(pid, uid, spare=state.template.pid)
     if seen["status"] in (None, -1):
         seen["status"] = state.template.status()
@@ -325,6 +349,7 @@ def run_job(job: Job, state: State) -> Reply:
     _drain(seen["open_fds"], pipes, seen["kept"], seen["total"], cap)
     for fd in [*pipes, inputs_fd]:
         os.close(fd)
+    clock.mark("kill")
     # Only what the worker accepted counts: it becomes the job's files now that every process of the
     # submission is dead; anything else in the exchange folder (which a child can reach when the grader
     # does not run as root) is removed first.
@@ -335,8 +360,10 @@ def run_job(job: Job, state: State) -> Reply:
         (job_dir / f"{name}.npz").write_bytes(npz_bytes)
         (job_dir / f"{name}.json").write_bytes(json_bytes)
         files.append(name)
+    clock.mark("copy")
     for folder in state.scratch:
         _wipe(folder, state.mounts)
+    clock.mark("wipe")
     status = seen["status"]
     oom_phase = phases.oom_phase
     exited = status >= 0 and os.WIFEXITED(status)
@@ -350,7 +377,8 @@ def run_job(job: Job, state: State) -> Reply:
                  files=tuple(files), refused=phases.refused, seconds=time.monotonic() - started,
                  isolation_seconds=created + (phases.setup or 0.0) + destroyed, cgroups=groups is not None,
                  isolation_parts={"limit": created, "enter": phases.setup or 0.0, "destroy": destroyed,
-                                  "background": background, "spawn": spawned})
+                                  "background": background, "spawn": spawned},
+                 stages={**clock.stages, "enter": phases.setup or 0.0, "prepared": state.prepared_last})
 
 
 def main(argv: list[str] | None = None) -> int | ChildJob:
@@ -376,6 +404,7 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     _nondumpable()
     # a child that closed its inputs pipe must not kill the worker: writes fail with EPIPE instead
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    import numpy
     import torch
 
     from autograder.grading.runner.assignments import load_assignment
@@ -399,8 +428,12 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     from autograder import plain  # imported before the runner is covered in the children
 
     # Children decode their inputs after dropping root: load now, once, every module that takes (zipfile's
-    # cp437 codec, numpy's .npy reader), which a child's uid may not be able to read (a Python under /root).
-    plain.loads(*plain.dumps([{"x": torch.zeros(1)}]))
+    # cp437 codec, numpy's .npy reader, which plain falls back to), which a child's uid may not be able to read
+    # (a Python under /root).
+    json_bytes, npz_bytes = plain.dumps([{"x": torch.zeros(1)}])
+    plain.loads(json_bytes, npz_bytes)
+    with numpy.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+        npz["a0"]
     from autograder.grading.runner import child
 
     child.COURSE_PACKAGES.append(args.checks.partition(":")[0].split(".")[0])
@@ -449,7 +482,11 @@ if __name__ == "__main__":
     # student code that walks its stack up reaches only the child module (child.py), this module's top level and runpy.
     _outcome = main()
     if not isinstance(_outcome, ChildJob):
-        sys.exit(_outcome)
+        # nothing is left to clean up in here (the grader removes the cgroups), and tearing down an interpreter
+        # that holds torch takes ~0.6 s, which the grader would wait for at the end of every batch
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_outcome)
     from autograder.grading.runner.child import child_main
 
     child_main(_outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -223,3 +224,35 @@ def test_same_compares_plain_data_with_nan() -> None:
     assert judging._same({"a": [nan, 1, "x"]}, {"a": [nan.clone(), 1, "x"]})
     assert not judging._same({"a": [nan]}, {"a": [torch.tensor([1.0, 2.0])]})
     assert not judging._same([1], (1,)) and not judging._same(torch.ones(2, dtype=torch.float64), torch.ones(2))
+
+
+@pytest.mark.parametrize("aid", sorted(ASSIGNMENTS))
+def test_reference_outputs_computed_ahead_judge_exactly_as_the_judge_alone(aid: str) -> None:
+    """The batch computes each question's reference outputs on a thread while the sandbox runs (Expected): every
+    question gives the same verdict for right, wrong, erroring and missing outputs as computing them in judge."""
+    assignment = ASSIGNMENTS[aid]
+    cases = judging.draw_cases(assignment, 5)
+    expected = judging.Expected(assignment.questions, cases)
+    for question in assignment.questions:
+        mine = cases[question.grade_id]
+        wants = expected.get(question.grade_id)
+        if question.expect is None:
+            assert wants is None
+            continue
+        assert wants is not None and len(wants) == len(mine)
+        half = [{"__error__": "boom"} if i % 2 else want for i, want in enumerate(wants)]
+        for outputs in (wants, half, [{"__error__": "boom"}] * len(mine), wants[:1]):
+            assert judging._score(question, mine, outputs, wants) == judging._score(question, mine, outputs)
+
+
+def test_a_reference_that_fails_ahead_is_judged_as_before() -> None:
+    """When a reference raises on the expected-outputs thread, the judge meets the same error itself."""
+    def expect(cases: list[Any]) -> list[Any]:
+        raise RuntimeError("reference broke")
+
+    question = dataclasses.replace(FAKE.question("test_norm2"), expect=expect,
+                                   judge_expected=lambda cases, outputs, wants: Outcome(9.0, 2.0, "passed",
+                                                                                        say("check.no_output")))
+    cases = judging.draw_cases(FAKE, 1)
+    expected = judging.Expected([question], cases)
+    assert expected.get("test_norm2") is None and expected.get("test_scale") is None

@@ -41,7 +41,8 @@ JOB = Job("job-0123abcd", (RunCell("setup", "import torch", False), RunCell("ans
           ("test_scale", "test_norm2"), Limits(3.5, 512, 4096))
 DONE = Reply("done", "job-0123abcd", timed_out=False, phases=3, exit=0, signal=None, oom_kills=0, stdout="out",
              stdout_bytes=3, stderr="", stderr_bytes=0, files=("cells", "q0"), seconds=0.5, isolation_seconds=0.01,
-             cgroups=True, isolation_parts={"limit": 0.001, "enter": 0.002})
+             cgroups=True, isolation_parts={"limit": 0.001, "enter": 0.002},
+             stages={"spawn": 0.004, "cells": 0.01, "questions": 0.03})
 
 
 def test_job_round_trips_and_keeps_the_wire_format() -> None:
@@ -57,7 +58,8 @@ def test_reply_round_trips(reply: Reply) -> None:
 
 
 @pytest.mark.parametrize("result", [
-    _result(), _result(seed=None, worker="tcp://w:1", key_id="abc", sandbox="bubblewrap", submitted=False)])
+    _result(), _result(seed=None, worker="tcp://w:1", key_id="abc", sandbox="bubblewrap", submitted=False),
+    _result(startup=1.25)])
 def test_result_and_rows_round_trip(result: Result) -> None:
     assert Result.from_json(_through_json(result.to_json())) == result
     assert Result.loads(json.dumps(result.to_json())) == result
@@ -66,7 +68,7 @@ def test_result_and_rows_round_trip(result: Result) -> None:
 
 def test_unstamped_fields_are_left_out_of_the_stored_form() -> None:
     stored = _result().to_json()
-    assert not {"worker", "key_id", "sandbox", "submitted"} & set(stored)
+    assert not {"worker", "key_id", "sandbox", "submitted", "startup"} & set(stored)
     assert list(stored)[:4] == ["schema", "student_id", "assignment", "notebook"] and stored["schema"] == 2
 
 
@@ -182,10 +184,11 @@ def _nested(depth: int) -> dict[str, Any]:
     (lambda r: r["rows"][0].update(mistakes=["eps inside the square root"]), "not a mistake id"),
     (lambda r: r["rows"][0].update(mistakes="eps_inside_sqrt"), "mistakes is not a list"),
     (lambda r: r.update(notes=["submitted late (LMS marker)"]), "notes\\[0\\]: a message is an object"),
+    (lambda r: r.update(startup="slow"), "startup is not a finite number"),
 ], ids=["seed-bool", "seconds-text", "notes-text", "notes-many", "output-number", "output-many", "late-none",
         "submitted-text", "long-id", "rows-map", "score-high", "score-negative", "status", "max-none", "no-grade-id",
         "row-extra", "extra", "message-text", "message-code", "message-param", "message-deep", "message-inf",
-        "mistake-name", "mistakes-text", "note-text"])
+        "mistake-name", "mistakes-text", "note-text", "startup-text"])
 def test_a_malformed_result_is_refused_by_name(change: Callable[[dict[str, Any]], Any], named: str) -> None:
     with pytest.raises(BadRecord, match=named.replace("(", r"\(").replace(")", r"\)")):
         Result.from_json(_damaged(_result().to_json(), change))

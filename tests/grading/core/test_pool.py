@@ -9,6 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from autograder.grading.core import starting
 from autograder.grading.core.model import Submission
 from autograder.grading.core.pool import Pool
 from autograder.grading.inbox.notebook import parse
@@ -47,3 +48,46 @@ def test_a_warm_worker_outlives_the_thread_that_started_it() -> None:
         finally:
             pool.close()
         assert worker.process.poll() is not None  # close() stopped it
+
+
+def test_waiting_for_a_worker_to_start_is_not_the_students_time() -> None:
+    """The first submission on a fresh worker waits for it to start: that is its `startup`, apart from `seconds`."""
+    assignment = load_assignment("fakecourse.checks:get_assignment", "fake")
+    source = parse(json.dumps(notebooks.source_notebook()).encode())
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = Pool("fakecourse.checks:get_assignment", assignment, source, 7, Limits(), True, Path(tmp), Path(tmp))
+        try:
+            first, second = (pool.grade(Submission(n, "x", json.dumps(notebooks.submission()).encode()))
+                             for n in ("ann", "bob"))
+        finally:
+            pool.close()
+    assert first.total == second.total == 5.0
+    assert first.startup is not None and first.startup > 0.2 and first.seconds < first.startup
+    assert second.startup == 0.0 and second.seconds < 10
+
+
+def test_a_pool_adopts_a_worker_started_early_and_an_unadopted_one_is_stopped(tmp_path: Path) -> None:
+    """starting.begin starts worker 0 before anything is known; a Pool grades with that very process, and
+    abandoning one no pool took stops it and removes the output folders it made for its log."""
+    assignment = load_assignment("fakecourse.checks:get_assignment", "fake")
+    source = parse(json.dumps(notebooks.source_notebook()).encode())
+    early = starting.begin("fakecourse.checks:get_assignment", "fake", "auto", tmp_path / "out")
+    assert early is not None and (tmp_path / "out" / "logs").is_dir()
+    pending = early.slots[0].starting
+    assert pending is not None
+    pool = Pool("fakecourse.checks:get_assignment", assignment, source, 7, Limits(), True, early.tmp, early.logs,
+                early=early)
+    try:
+        result = pool.grade(Submission("ann", "x", json.dumps(notebooks.submission()).encode()))
+        assert result.total == 5.0 and pool._idle[0].worker is pending.result()
+    finally:
+        pool.close()
+        early.abandon()  # adopted: nothing to do
+    assert pending.result().process.poll() is not None
+    unused = starting.begin("fakecourse.checks:get_assignment", "fake", "auto", tmp_path / "new" / "out")
+    assert unused is not None
+    worker = unused.slots[0].starting
+    assert worker is not None
+    unused.abandon()
+    assert worker.result().process.poll() is not None
+    assert not (tmp_path / "new").exists() and not unused.tmp.exists()

@@ -86,3 +86,23 @@ def test_templates_ship_in_the_wheel(tmp_path: Path) -> None:
     folder = "autograder/grading/outputs/templates"
     templates = {f"{folder}/{p.name}" for p in (repo / folder).glob("*.j2")}
     assert len(templates) == 3 and templates <= names
+
+
+def test_an_unchanged_output_is_left_as_it_is_and_a_link_is_replaced(tmp_path: Path) -> None:
+    """A regrade rewrites only what changed (each rewrite is synced to disk); a link where an output goes is
+    replaced by the file, never written through."""
+    outputs.publish(tmp_path, "feedback/ann/page.html", b"<p>same</p>")
+    page = tmp_path / "feedback" / "ann" / "page.html"
+    before = page.stat()
+    outputs.publish(tmp_path, "feedback/ann/page.html", b"<p>same</p>")
+    assert page.stat().st_ino == before.st_ino and page.stat().st_mtime_ns == before.st_mtime_ns
+    outputs.publish(tmp_path, "feedback/ann/page.html", b"<p>new</p>")
+    assert page.read_bytes() == b"<p>new</p>" and page.stat().st_ino != before.st_ino
+    target = tmp_path / "elsewhere.txt"
+    target.write_bytes(b"<p>new</p>")
+    target.chmod(0o600)
+    page.unlink()
+    page.symlink_to(target)
+    outputs.publish(tmp_path, "feedback/ann/page.html", b"<p>new</p>")  # same bytes behind the link: still replaced
+    assert not page.is_symlink() and page.read_bytes() == b"<p>new</p>" and oct(page.stat().st_mode)[-3:] == "644"
+    assert oct(target.stat().st_mode)[-3:] == "600" and target.read_bytes() == b"<p>new</p>"  # the target untouched

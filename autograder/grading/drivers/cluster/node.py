@@ -6,12 +6,21 @@ it, one that joins or restarts mid-batch included. `grade_remote` takes one subm
 grades it with the same core as the local pipeline (a `pool.Pool` of warm sandboxed workers, judging
 in this trusted process) and returns plain, JSON-able data. Nothing is written outside this node's own
 temporary folder, and a task can run twice (after a worker died) with the same outcome.
+
+A sandboxed worker takes ~1.5 s to start (it imports torch), as long as grading ten submissions: when a batch
+ends its idle workers stay warm for the next batch of the same checks, assignment, sandbox mode and course
+environment (the latest batch's only; `_WARM`), as they stay warm between the submissions of one batch. They
+hold no student's data (each submission runs in a child of the worker's clean template) and no hidden inputs
+(each job's folder is removed when it is judged); they are stopped when another batch's are kept, and when
+this Dask worker's process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
+import json
 import shutil
 import sys
 import tempfile
@@ -25,6 +34,7 @@ from distributed import WorkerPlugin, get_worker
 from autograder.grading.core import sandbox
 from autograder.grading.core.model import Submission
 from autograder.grading.core.pool import Cancelled, Pool
+from autograder.grading.core.starting import Early
 from autograder.grading.inbox.notebook import parse
 from autograder.grading.runner.assignments import import_root, load_assignment
 from autograder.grading.runner.wire import Limits
@@ -64,6 +74,48 @@ class _State:
     pool: Pool
     environment: dict[str, str]
     tmp: Path
+    #: What the pool's sandboxed workers were started for (the key of _WARM).
+    warm_key: tuple[str, ...] = ()
+
+
+#: Idle sandboxed workers kept from the latest batch on this Dask worker, by what they were started for (checks,
+#: assignment, sandbox, environment), with their folder and the threads that started them (see the module's doc).
+_WARM: dict[tuple[str, ...], Early] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def _keep_warm(key: tuple[str, ...], early: Early) -> None:
+    """Keep `early`'s workers for the next batch of `key`, stopping any others kept (and `early`'s folder if it has
+    no worker to keep)."""
+    with _WARM_LOCK:
+        older = list(_WARM.values())
+        _WARM.clear()
+        if early.slots:
+            _WARM[key] = early
+    for stale in older + ([] if early.slots else [early]):
+        stale.abandon()  # stops its workers, removes its folder
+
+
+def _take_warm(key: tuple[str, ...]) -> Early | None:
+    """The workers kept for `key`, now the caller's, or None."""
+    with _WARM_LOCK:
+        return _WARM.pop(key, None)
+
+
+def _is_warm(tmp: Path) -> bool:
+    """Whether `tmp` is the folder of workers kept warm (then it is not removed with its batch)."""
+    with _WARM_LOCK:
+        return any(early.tmp == tmp for early in _WARM.values())
+
+
+@atexit.register
+def _stop_warm() -> None:
+    """Stop the workers kept warm when this Dask worker's process exits."""
+    with _WARM_LOCK:
+        kept = list(_WARM.values())
+        _WARM.clear()
+    for early in kept:
+        early.abandon()
 
 
 class GradingNode(WorkerPlugin):
@@ -97,12 +149,12 @@ class GradingNode(WorkerPlugin):
         self.scratch = str(getattr(worker, "local_directory", "") or tempfile.gettempdir())
 
     def teardown(self, worker: Any) -> None:
-        """Stop every grading worker and wipe the node's temporary folder."""
+        """End the batch: its idle sandboxed workers stay warm for the next batch of the same kind (_keep_warm), any
+        others are stopped, and the node's temporary folder goes with them."""
         with self.lock:
             state, self.state = self.state, None
         if state is not None:
-            state.pool.close()
-            shutil.rmtree(state.tmp, ignore_errors=True)
+            _keep_warm(state.warm_key, state.pool.detach())
 
     def _ready(self) -> _State:
         """The batch state, built on first use (assignment, parsed source, sandbox decision, the pool)."""
@@ -112,10 +164,15 @@ class GradingNode(WorkerPlugin):
                 usable = batch["sandbox"] != "none" and sandbox.bwrap_usable()
                 if batch["sandbox"] == "bwrap" and not usable:
                     raise RuntimeError("--sandbox bwrap: bubblewrap is not usable on this worker")
-                tmp = Path(tempfile.mkdtemp(prefix="grading-node-", dir=self.scratch))
+                here = environment(batch["checks"])
+                key = (batch["checks"], batch["assignment_id"], str(usable), json.dumps(here, sort_keys=True))
+                early = _take_warm(key)  # the previous batch's workers, already warm
+                tmp = early.tmp if early is not None else Path(tempfile.mkdtemp(prefix="grading-node-",
+                                                                                 dir=self.scratch))
                 pool = Pool(batch["checks"], load_assignment(batch["checks"], batch["assignment_id"]),
-                            parse(batch["source"]), batch["seed"], Limits(**batch["limits"]), usable, tmp, tmp)
-                self.state = _State(pool, environment(batch["checks"]), tmp)
+                            parse(batch["source"]), batch["seed"], Limits(**batch["limits"]), usable, tmp, tmp,
+                            early=early)
+                self.state = _State(pool, here, tmp, key)
             return self.state
 
     def grade(self, sub: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +187,7 @@ class GradingNode(WorkerPlugin):
             except Cancelled:  # the plugin was removed while this task ran (Ctrl-C, say)
                 return {"internal_error": "the batch was stopped", "worker": self.address}
             finally:
-                if self.state is not state:  # torn down meanwhile: leave nothing behind
+                if self.state is not state and not _is_warm(state.tmp):  # torn down meanwhile: leave nothing behind
                     shutil.rmtree(state.tmp, ignore_errors=True)
         return dataclasses.replace(result, worker=self.address).to_json()
 

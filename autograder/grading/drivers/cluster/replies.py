@@ -45,5 +45,6 @@ def accept(raw: Any, sub: Submission, assignment: Assignment, limits: Limits) ->
         result, notebook=assignment.notebook, origin=result.origin[:1000], late=sub.late,
         notes=tuple(bounded_notes(list(result.notes))), output=output,
         seconds=round(max(result.seconds, 0.0), 3),
+        startup=None if result.startup is None else round(max(result.startup, 0.0), 3),
         rows=rows, worker=one_line(result.worker or "", 200), sandbox=one_line(result.sandbox or "", 100),
         key_id=None, submitted=None, source=current_fingerprint(sub))  # computed here, never taken from the worker

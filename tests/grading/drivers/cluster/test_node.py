@@ -127,9 +127,42 @@ def test_teardown_stops_workers_and_wipes_the_scratch(tmp_path: Path, monkeypatc
     plugin.grade(_sub())
     assert plugin.state is not None
     tmp, stopped = plugin.state.tmp, []
-    plugin.state.pool._idle[0].worker = SimpleNamespace(stop=lambda: stopped.append(1))  # type: ignore[assignment]
+    plugin.state.pool._idle[0].worker = SimpleNamespace(  # type: ignore[assignment]
+        stop=lambda: stopped.append(1), process=SimpleNamespace(poll=lambda: -9))  # a worker that died
     plugin.teardown(None)
-    assert plugin.state is None and not tmp.exists() and stopped == [1]
+    assert plugin.state is None and not tmp.exists() and stopped == [1] and not node._WARM
+
+
+def _running(stopped: list[str], name: str) -> Any:
+    """A stand-in for a live sandboxed worker: stop() records its name."""
+    return SimpleNamespace(stop=lambda: stopped.append(name), process=SimpleNamespace(poll=lambda: None))
+
+
+def test_idle_workers_stay_warm_for_the_next_batch_of_the_same_kind(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's idle worker outlives the batch (a start costs ~1.5 s) and the next batch of the same checks,
+    assignment, sandbox and environment grades with it; a batch of another kind stops it, and its folder goes."""
+    monkeypatch.setattr(pool, "grade_submission", _fake_grade)
+    stopped: list[str] = []
+    first = _node(tmp_path)
+    first.grade(_sub())
+    assert first.state is not None
+    tmp = first.state.tmp
+    first.state.pool._idle[0].worker = _running(stopped, "warm")
+    first.teardown(None)
+    assert stopped == [] and tmp.exists() and len(node._WARM) == 1  # kept, with its folder
+    second = _node(tmp_path)
+    second.grade(_sub("bob"))
+    assert second.state is not None and second.state.tmp == tmp and not node._WARM
+    assert second.state.pool._idle[0].worker is not None and stopped == []  # adopted, not restarted
+    second.teardown(None)
+    real = node.environment(CHECKS)
+    monkeypatch.setattr(node, "environment", lambda checks: {**real, "autograder source": "edited since"})
+    other = _node(tmp_path, probed=["tcp://10.0.0.9:4242"])  # the checkout changed: another kind of batch
+    other.grade(_sub("cat"))
+    assert other.state is not None and other.state.tmp != tmp
+    other.teardown(None)  # nothing of its own to keep: the kept one is stopped and its folder removed
+    assert stopped == ["warm"] and not tmp.exists() and not node._WARM
 
 
 def test_a_batch_torn_down_mid_task_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
