@@ -82,4 +82,4 @@ def test_notes_and_origin_are_capped(tmp_path: Path) -> None:
     result = grade_submission(Submission("ann", "o" * 10_000, json.dumps(nb).encode()), checks.ASSIGNMENT,
                               SOURCE, 1, lambda job: Reply.failed(job.job, "no sandbox"),
                               tmp_path, Limits())
-    assert len(result.notes) <= limits.NOTES + 1 and len(result.origin) <= limits.NAME_CHARS
+    assert len(result.notes) <= limits.NOTES + 1 and len(result.origin) <= limits.ORIGIN_CHARS

@@ -195,13 +195,13 @@ def test_histogram_counts_whole_students() -> None:
 def test_the_report_draws_its_histogram_without_matplotlib() -> None:
     """An inline SVG from plain numbers: rendering the report imports no plotting library (matplotlib costs ~1 s)."""
     code = ("import sys; sys.path.insert(0, 'tests/corpus')\n"
-            "from tests.test_grading_report import _cohort, FAKE\n"
-            "from autograder.grading import report\n"
-            "from autograder.grading.model import RunSummary\n"
+            "from tests.grading.outputs.test_report import _cohort, FAKE\n"
+            "from autograder.grading.outputs import report\n"
+            "from autograder.grading.core.model import RunSummary\n"
             "page = report.render(FAKE, _cohort(), RunSummary('?', 'bubblewrap'))\n"
             "assert '<svg class=\"histogram\"' in page and page.count('<rect') >= 1, page\n"
             "assert 'matplotlib' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
