@@ -116,19 +116,6 @@ def test_empty_cohort_renders() -> None:
     assert "0 of 0 students submitted" in page and "No submissions yet" in page
 
 
-def test_report_never_touches_the_pyplot_backend() -> None:
-    """Importing and rendering leaves matplotlib's global backend and pyplot alone (checked in a fresh process)."""
-    code = ("import sys, matplotlib; matplotlib.use('svg'); sys.path.insert(0, 'tests/corpus')\n"
-            "from tests.grading.outputs.test_report import _cohort, FAKE\n"
-            "from autograder.grading.outputs import report\n"
-            "from autograder.grading.core.model import RunSummary\n"
-            "report.render(FAKE, _cohort(), RunSummary('?', 'bubblewrap'))\n"
-            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
-            "assert 'matplotlib.pyplot' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
 def test_one_definition_of_every_count_in_report_and_console() -> None:
     """Mean over the students who submitted, missing apart, students counted once: the report and the summary agree."""
     from autograder.grading.outputs import batch as outputs
