@@ -342,9 +342,7 @@ def test_search_in_each_edition(site: tuple[str, list[str]], browser: object, qu
     """Each edition's offline search answers in its language (jieba segments the Chinese index)."""
     base, _ = site
     page = browser.new_page()  # type: ignore[attr-defined]
-    page.goto(urljoin(base, f"{start}search.html?q={query}"))
-    page.wait_for_selector("#search-results li", timeout=20000)
-    hits = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
+    hits = _search_hits(page, urljoin(base, f"{start}search.html?q={query}"))
     page.close()
     assert hits and all(h.startswith(urljoin(base, start)) for h in hits), f"{query}: hits {hits[:5]}"
     if query in ("clipping", "梯度裁剪"):
@@ -396,11 +394,9 @@ def test_chinese_search_finds_the_chapter_first(site: tuple[str, list[str]], bro
     """A compound term or a seed's synonym finds its chapter first or second (book/_ext/zh_search.py)."""
     base, _ = site
     page = browser.new_page()  # type: ignore[attr-defined]
-    page.goto(urljoin(base, f"{ZH}/search.html?q={query}"))
-    page.wait_for_selector("#search-results li", timeout=20000)
-    hits = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
+    hits = _search_hits(page, urljoin(base, f"{ZH}/search.html?q={query}"))
     page.close()
-    top = [urldefrag(h).url for h in hits[:2]]
+    top = hits[:2]
     assert urljoin(base, f"{ZH}/{chapter}.html") in top, f"search for {query!r} found {hits[:5]}"
 
 
