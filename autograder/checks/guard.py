@@ -62,10 +62,13 @@ _CURRENT: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("course_
 def same(a: Tensor, b: Tensor) -> bool:
     """Same shape, dtype and values (NaN equal to NaN)."""
     with torch._C.DisableTorchFunctionSubclass():
-        a = torch.Tensor.as_subclass(a, torch.Tensor).detach()
+        if type(a) is not torch.Tensor:
+            a = torch.Tensor.as_subclass(a, torch.Tensor)
         if a.shape != b.shape or a.dtype != b.dtype:
             return False
-        a = a.to("cpu")
+        a = a.detach().to("cpu")
+        if torch.equal(a, b):  # one fused comparison: the usual case, ~5x cheaper than the NaN-aware one below
+            return True
         equal = a == b
         if a.is_floating_point() or a.is_complex():
             equal = equal | (torch.isnan(a) & torch.isnan(b))
