@@ -13,7 +13,9 @@ cgroups inside it (autograder.grading.runner.isolation, autograder.grading.runne
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import py_compile
 import select
 import shutil
 import subprocess
@@ -155,14 +157,51 @@ def _readonly_binds() -> list[str]:
     return args
 
 
+def _fresh_bytecode(source: Path) -> Path | None:
+    """The interpreter's cached bytecode of `source` when it was compiled from this very file (same mtime and
+    size, the default timestamp check), compiling it there first if it is missing; None when it cannot be had."""
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    stat = source.stat()
+    wanted = (0).to_bytes(4, "little") + (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") \
+        + (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+    for attempt in (1, 2):
+        try:
+            with cached.open("rb") as file:
+                header = file.read(16)
+        except OSError:
+            header = b""
+        if header[:4] == importlib.util.MAGIC_NUMBER and header[4:] == wanted:
+            return cached
+        if attempt == 1:
+            try:
+                py_compile.compile(str(source), str(cached), doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+            except (OSError, py_compile.PyCompileError):  # a read-only install: the sandbox compiles it then
+                return None
+    return None
+
+
+def _copy_source(src: Path, dst: Path) -> None:
+    """Copy one module and its bytecode: the sandbox's Python writes none (read-only, PYTHONDONTWRITEBYTECODE), so
+    without it every worker compiles the runner again, and every child the modules student code imports."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    stat = src.stat()
+    os.utime(dst, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the bytecode's header names the source's mtime
+    cached = _fresh_bytecode(src)
+    if cached is not None:
+        target = Path(importlib.util.cache_from_source(str(dst)))
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(cached, target)
+
+
 def _copy_package(src: Path, dst: Path, withheld: tuple[str, ...] = ()) -> None:
     """Copy the .py files of a package tree, with a stub package in place of each withheld sub-folder."""
     for file in sorted(src.rglob("*.py")):
         relative = file.relative_to(src)
         if any(relative.as_posix().startswith(w + "/") for w in withheld):
             continue
-        (dst / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, dst / relative)
+        _copy_source(file, dst / relative)
     for name in withheld:
         (dst / name).mkdir(parents=True, exist_ok=True)
         (dst / name / "__init__.py").write_text(STUB)
@@ -173,8 +212,7 @@ def build_runner(dest: Path, checks: str) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     package = import_root("autograder.grading.runner.worker:main")[1]
     for name in runner_modules():
-        (dest / "autograder" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(package / name, dest / "autograder" / name)
+        _copy_source(package / name, dest / "autograder" / name)
     _copy_package(package / "checks", dest / "autograder" / "checks",
                   tuple(w.removeprefix("checks/") for w in WITHHELD if w.startswith("checks/")))
     for name in WITHHELD:
@@ -186,14 +224,14 @@ def build_runner(dest: Path, checks: str) -> Path:
         if top.is_dir():
             _copy_package(top, dest / top.name)
         else:
-            shutil.copyfile(top, dest / top.name)
+            _copy_source(top, dest / top.name)
     facade = dest / isolation.FACADE / "autograder"
     (facade / "checks").mkdir(parents=True)
     (facade / "__init__.py").write_text('"""What the grading sandbox shows of the course: the device, the task."""\n')
     (facade / "checks" / "__init__.py").write_text(FACADE_CHECKS)
     for name in FACADE_MODULES:
         if (package / name).exists():
-            shutil.copyfile(package / name, facade / name)
+            _copy_source(package / name, facade / name)
     for folder in [dest, *[d for d in dest.rglob("*") if d.is_dir()]]:
         folder.chmod(0o755)
     return dest

@@ -7,6 +7,7 @@ submission leaves behind is certainly looked for by the next.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -225,6 +226,25 @@ def test_runner_withholds_the_course(tmp_path: Path) -> None:
     facade = {p.relative_to(runner / isolation.FACADE).as_posix() for p in (runner / isolation.FACADE).rglob("*.py")}
     assert facade == {"autograder/__init__.py", "autograder/device.py", "autograder/checks/__init__.py",
                       "autograder/checks/exploding_task.py"}
+
+
+def test_runner_ships_bytecode_its_interpreter_accepts(tmp_path: Path) -> None:
+    """Each module the runner copies comes with bytecode matching the copy (the sandbox's Python writes none, so
+    without it every worker would compile the runner again), and nothing is shipped for a withheld module."""
+    runner = sandbox.build_runner(tmp_path / "runner", "autograder.checks:get_assignment")
+    shipped = sorted(runner.rglob("*.pyc"))
+    sources = {p for p in runner.rglob("*.py")}
+    for name in ("autograder/grading/runner/worker.py", "autograder/checks/optimizers.py",
+                 isolation.FACADE + "/autograder/device.py"):
+        assert Path(importlib.util.cache_from_source(str(runner / name))) in shipped, name
+    for pyc in shipped:
+        source = Path(importlib.util.source_from_cache(str(pyc)))
+        assert source in sources, f"{pyc} has no source in the runner"
+        assert "reference" not in source.parts and "mistakes" not in source.parts
+        header, stat = pyc.read_bytes()[:16], source.stat()
+        assert header[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(header[4:8], "little") == 0
+        assert int.from_bytes(header[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF, source
+        assert int.from_bytes(header[12:16], "little") == stat.st_size, source
 
 
 def test_runner_imports_the_checks_with_stubs(tmp_path: Path) -> None:
