@@ -13,7 +13,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -94,6 +94,9 @@ class Pool:
         self._started = max((slot.index + 1 for slot in adopted), default=0)  # new slots get folders of their own
         self._closed = False
         self._starter = early.starter if early is not None else start_threads()  # see starting.start_threads
+        #: Set once a start of one of this pool's workers has ended (a batch starts its further workers only then: their
+        #: start would slow down the first one's, and with it the first result; see pipeline._work).
+        self.started = threading.Event()
         if early is not None:
             early.slots, early.adopted = [], True
 
@@ -147,6 +150,19 @@ class Pool:
             for slot in slots:
                 self._checkin(slot)
 
+    def prestart(self, cancel: threading.Event) -> None:
+        """Start one more worker now, ahead of work: `grade` finds it idle, so no submission waits for its start.
+        Given up (the worker killed) once `cancel` or `stop` is set meanwhile; a failed start is left to `grade`,
+        which starts it again and records what happened."""
+        with self._lock:
+            index, self._started = self._started, self._started + 1
+        slot = slot_for(index, self.tmp, self.logs)
+        try:
+            slot.worker = self._start(slot, lambda: cancel.is_set() or self.stop.is_set())
+        except sandbox.WorkerDied:
+            pass
+        self._checkin(slot)
+
     def warm_count(self) -> int:
         """How many idle workers are started and waiting (the service's /healthz shows it)."""
         with self._lock:
@@ -179,18 +195,21 @@ class Pool:
                 stop_slot(slot)
         return Early(self.checks, self.assignment.id, self.sandboxed, self.tmp, self.logs, self._starter, alive)
 
-    def _start(self, slot: Slot) -> sandbox.Worker:
+    def _start(self, slot: Slot, cancel: Callable[[], bool] | None = None) -> sandbox.Worker:
         """The slot's worker: the one already starting (Early), else one started from the pool's own starter threads
-        (see starting.start_threads); WorkerDied if it fails."""
-        if slot.starting is not None:
-            starting, slot.starting = slot.starting, None
-            return starting.result()
+        (see starting.start_threads; given up once `cancel()` says so); WorkerDied if it fails."""
         try:
-            future = self._starter.submit(sandbox.start_worker, slot.index, self.checks, self.assignment.id,
-                                          slot.exchange, self.sandboxed, slot.log)
-        except RuntimeError:  # the pool closed meanwhile
-            raise sandbox.WorkerDied("the grading pool is closing") from None
-        return future.result()
+            if slot.starting is not None:
+                starting, slot.starting = slot.starting, None
+                return starting.result()
+            try:
+                future = self._starter.submit(sandbox.start_worker, slot.index, self.checks, self.assignment.id,
+                                              slot.exchange, self.sandboxed, slot.log, cancel=cancel)
+            except RuntimeError:  # the pool closed meanwhile
+                raise sandbox.WorkerDied("the grading pool is closing") from None
+            return future.result()
+        finally:
+            self.started.set()
 
     def _checkout(self) -> Slot:
         """An idle slot, or a new one."""

@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -329,10 +331,13 @@ class Worker:
             raise WorkerDied(f"worker {self.index} answered out of turn: {str(raw)[:200]}")
         return reply
 
-    def stop(self) -> None:
-        """Ask the worker to exit, then make sure it has, and remove its cgroups with anything left in them."""
+    def stop(self, at_once: bool = False) -> None:
+        """Ask the worker to exit (`at_once`: kill it, a worker still starting, say), then make sure it has, and
+        remove its cgroups with anything left in them."""
         stdin, stdout = self._pipes()
         try:
+            if at_once:
+                raise OSError("killed at once")
             protocol.send(stdin.fileno(), {"op": "exit"})
             self.process.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired, protocol.ProtocolError):
@@ -347,8 +352,9 @@ class Worker:
 
 
 def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sandboxed: bool,
-                 log: Path, wait: float = 180.0) -> Worker:
-    """Start worker `index` and wait for its 'ready' (it imports torch and the checks once, here)."""
+                 log: Path, wait: float = 180.0, cancel: Callable[[], bool] | None = None) -> Worker:
+    """Start worker `index` and wait for its 'ready' (it imports torch and the checks once, here); once `cancel()`
+    says so while it starts, kill it and raise WorkerDied (a worker started ahead of work nobody needs now)."""
     exchange.mkdir(parents=True, exist_ok=True)
     os.chmod(exchange, 0o700)
     if not sandboxed:  # the bare worker's scratch home must be reachable by the child's uid
@@ -374,7 +380,14 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
     worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version,
                     uids=uids)
     stdout = worker._pipes()[1]
-    ready, _, _ = select.select([stdout.fileno()], [], [], wait)
+    deadline = time.monotonic() + wait
+    ready: list[int] = []
+    while not ready and time.monotonic() < deadline:
+        if cancel is not None and cancel():
+            worker.stop(at_once=True)
+            raise WorkerDied(f"worker {index}: start cancelled, no work left for it")
+        slice_ = deadline - time.monotonic() if cancel is None else min(0.05, deadline - time.monotonic())
+        ready, _, _ = select.select([stdout.fileno()], [], [], max(0.0, slice_))
     try:
         if not ready or protocol.receive(stdout.fileno()).get("op") != "ready":
             raise protocol.ProtocolError("no ready message")

@@ -105,13 +105,26 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
     return unique
 
 
-def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None]) -> None:
-    """One worker thread: grade submissions from the queue with the pool until it is empty or stopping."""
+def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None], first: bool, drained: threading.Event) -> None:
+    """One worker thread: grade submissions from the queue with the pool until it is empty or stopping.
+
+    Only the `first` thread grades at once. Every other one starts its worker once the first worker has started
+    (two starts side by side would delay the first result), and takes submissions only when that worker is ready,
+    so none waits for a start while a ready worker could grade it; a start still under way when the last
+    submission is taken (`drained`) is given up."""
+    if not first:
+        while not (pool.started.wait(0.05) or drained.is_set() or pool.stop.is_set()):
+            pass
+        if drained.is_set() or pool.stop.is_set():
+            return
+        pool.prestart(drained)
     while not pool.stop.is_set():
         try:
             sub = jobs.get_nowait()
         except queue.Empty:
             return
+        if jobs.empty():
+            drained.set()
         try:
             result = pool.grade(sub)
         except Cancelled:
@@ -189,8 +202,9 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
     ctx.tmp): the outputs need no worker, so they are written while the sandboxes exit."""
     pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
                 settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop, early=early)
-    threads = [threading.Thread(target=_work, args=(pool, jobs, save), daemon=True, name=f"grading-worker-{i}")
-               for i in range(count)]
+    drained = threading.Event()
+    threads = [threading.Thread(target=_work, args=(pool, jobs, save, i == 0, drained), daemon=True,
+                                name=f"grading-worker-{i}") for i in range(count)]
     try:
         for thread in threads:
             thread.start()

@@ -3,16 +3,22 @@ happened to start it (bubblewrap's --die-with-parent follows the starting thread
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-from autograder.grading.core import starting
+import pytest
+
+from autograder.grading.core import sandbox, starting
 from autograder.grading.core.model import Submission
 from autograder.grading.core.pool import Pool
 from autograder.grading.inbox.notebook import parse
+from autograder.grading.runner import cgroups
 from autograder.grading.runner.assignments import load_assignment
 from autograder.grading.runner.wire import Limits
 from tests.paths import CORPUS
@@ -91,3 +97,53 @@ def test_a_pool_adopts_a_worker_started_early_and_an_unadopted_one_is_stopped(tm
     unused.abandon()
     assert worker.result().process.poll() is not None
     assert not (tmp_path / "new").exists() and not unused.tmp.exists()
+
+
+def test_a_start_given_up_leaves_nothing_running() -> None:
+    """A worker started ahead of work is killed at once when nobody needs it any more: no process, no cgroup."""
+    with tempfile.TemporaryDirectory() as tmp:
+        calls = []
+
+        def cancel() -> bool:
+            calls.append(time.monotonic())
+            return len(calls) > 2  # given up while the worker is importing torch
+        begun = time.monotonic()
+        with pytest.raises(sandbox.WorkerDied, match="start cancelled"):
+            sandbox.start_worker(0, "fakecourse.checks:get_assignment", "fake", Path(tmp) / "exchange-0", True,
+                                 Path(tmp) / "log", cancel=cancel)
+        assert time.monotonic() - begun < 1.0  # not after the start it gave up
+        name = cgroups.worker_group_name(os.getpid(), 0)
+        layout = sandbox.cgroup_layout()
+        if layout is not None:
+            assert not any((base / name).exists() for base in layout.own.values())
+        assert not _processes_running_from(Path(tmp))
+
+
+def _processes_running_from(folder: Path) -> list[int]:
+    """Processes whose command line names `folder` (a worker's runner and exchange live there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(folder).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_batch_never_makes_a_submission_wait_for_a_second_worker(tmp_path: Path) -> None:
+    """Two workers, two submissions: the second worker starts only once the first has, takes work only once ready,
+    and is given up when the queue runs dry first, so only the very first submission ever waited for a start."""
+    from autograder.grading.drivers import pipeline
+
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    for student in ("ann", "bob"):
+        notebooks.write(notebooks.submission(), tmp_path / "subs" / student / "fake" / "fake.ipynb")
+    results = pipeline.grade(pipeline.Settings(submissions=tmp_path / "subs", assignment_id="fake",
+                                               out=tmp_path / "out", workers=2,
+                                               checks="fakecourse.checks:get_assignment", source=source),
+                             io.StringIO())
+    assert [r.total for r in results.values()] == [5.0, 5.0]
+    waited = sorted(r.startup or 0.0 for r in results.values())
+    assert waited[0] == 0.0 and waited[1] > 0.2, waited
+    assert not _processes_running_from(tmp_path)
