@@ -24,6 +24,7 @@ import sys
 import threading
 import types
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -346,13 +347,41 @@ def arm_for_good() -> Tripwire:
         originals.append(original)
         trap = traps.setdefault(id(original), wire.stand_in(name, original))
         setattr(owner, attr, trap)
+    watched = _mortal(originals)  # before the swap: it replaces them in every list, `originals` included
     _replace_everywhere(traps)
-    del traps, originals
+    del traps, originals, original
     _PROCESS_WIRE.append(wire)
     _trap_fused_ops_for_good(wire)
     _lock_grad_mode(wire)
-    gc.collect()
+    _free(watched)
     return wire
+
+
+def _free(watched: list[weakref.ref[Any] | None]) -> None:
+    """Make sure the originals `watched` (see `_mortal`) are gone: one in a reference cycle outlives the swap, and
+    only the full collection frees it, which costs ~60 ms with torch loaded, so it runs only then."""
+    if any(ref is None or ref() is not None for ref in watched):
+        gc.collect()
+
+
+def _mortal(objects: list[Any]) -> list[weakref.ref[Any] | None]:
+    """Weak references to those of `objects` that can die, None for one that takes none yet is in the collector's
+    care (whether it died cannot be told: collect). Left out: the static types of an extension, which never die,
+    and objects the collector does not track (the autograd engine), which only their reference count frees."""
+    refs: list[weakref.ref[Any] | None] = []
+    for obj in objects:
+        if isinstance(obj, type) and not obj.__flags__ & _HEAP_TYPE:
+            continue
+        try:
+            refs.append(weakref.ref(obj))
+        except TypeError:
+            if gc.is_tracked(obj):
+                refs.append(None)
+    return refs
+
+
+#: Py_TPFLAGS_HEAPTYPE: a class made at run time (which can be freed), not a static type of an extension.
+_HEAP_TYPE = 1 << 9
 
 
 def _trap_fused_ops_for_good(wire: Tripwire) -> None:
