@@ -355,6 +355,15 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
                  log: Path, wait: float = 180.0, cancel: Callable[[], bool] | None = None) -> Worker:
     """Start worker `index` and wait for its 'ready' (it imports torch and the checks once, here); once `cancel()`
     says so while it starts, kill it and raise WorkerDied (a worker started ahead of work nobody needs now)."""
+    return wait_ready(launch_worker(index, checks, assignment_id, exchange, sandboxed, log), log, wait, cancel)
+
+
+def launch_worker(index: int, checks: str, assignment_id: str, exchange: Path, sandboxed: bool, log: Path) -> Worker:
+    """Start worker `index`'s process (its runner folder, cgroups and uids first) without waiting for it (~40 ms).
+
+    Its sandbox dies with the thread that calls this (bubblewrap's --die-with-parent): call it from a thread
+    that outlives the worker. Run it where nothing holds the interpreter lock meanwhile: a thread that has to
+    share it with one importing torch takes ten times as long to get here (see starting.Early)."""
     exchange.mkdir(parents=True, exist_ok=True)
     os.chmod(exchange, 0o700)
     if not sandboxed:  # the bare worker's scratch home must be reachable by the child's uid
@@ -377,15 +386,19 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
         # bare: start in the runner, or `python -m` would import the grader's own checkout from the cwd
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                    env=env, start_new_session=True, cwd=None if sandboxed else runner)
-    worker = Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version,
-                    uids=uids)
+    return Worker(index=index, process=process, exchange=exchange, groups=groups, cgroup_version=version, uids=uids)
+
+
+def wait_ready(worker: Worker, log: Path, wait: float = 180.0, cancel: Callable[[], bool] | None = None) -> Worker:
+    """The launched `worker` once it says 'ready' (WorkerDied, and the worker stopped, if it does not within `wait`
+    seconds, or as soon as `cancel()` says so)."""
     stdout = worker._pipes()[1]
     deadline = time.monotonic() + wait
     ready: list[int] = []
     while not ready and time.monotonic() < deadline:
         if cancel is not None and cancel():
             worker.stop(at_once=True)
-            raise WorkerDied(f"worker {index}: start cancelled, no work left for it")
+            raise WorkerDied(f"worker {worker.index}: start cancelled, no work left for it")
         slice_ = deadline - time.monotonic() if cancel is None else min(0.05, deadline - time.monotonic())
         ready, _, _ = select.select([stdout.fileno()], [], [], max(0.0, slice_))
     try:
@@ -393,5 +406,5 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
             raise protocol.ProtocolError("no ready message")
     except protocol.ProtocolError as exc:
         worker.stop()
-        raise WorkerDied(f"worker {index} failed to start ({exc}); see {log}") from None
+        raise WorkerDied(f"worker {worker.index} failed to start ({exc}); see {log}") from None
     return worker

@@ -58,11 +58,23 @@ class Early:
     adopted: bool = False
 
     def start(self, count: int = 1) -> Early:
-        """Begin starting `count` more workers (slots 0, 1, ...) from the starter threads; returns itself."""
+        """Begin starting `count` more workers (slots 0, 1, ...); returns itself.
+
+        Each process is launched here, in the calling thread, which must outlive it (the command line's main
+        thread, or the one running a whole `pipeline.grade`): a starter thread would wait for the interpreter
+        lock while the caller imports torch, which made the first worker start half a second late. The starter
+        threads only wait for the workers to say they are ready."""
         for index in range(len(self.slots), len(self.slots) + count):
             slot = slot_for(index, self.tmp, self.logs)
-            slot.starting = self.starter.submit(sandbox.start_worker, index, self.checks, self.assignment_id,
-                                                slot.exchange, self.sandboxed, slot.log)
+            try:
+                worker = sandbox.launch_worker(index, self.checks, self.assignment_id, slot.exchange, self.sandboxed,
+                                               slot.log)
+            except OSError as exc:  # cgroups, uid pools, the process: raised where the pool takes the worker
+                failed: concurrent.futures.Future[sandbox.Worker] = concurrent.futures.Future()
+                failed.set_exception(exc)
+                slot.starting = failed
+            else:
+                slot.starting = self.starter.submit(sandbox.wait_ready, worker, slot.log)
             self.slots.append(slot)
         return self
 

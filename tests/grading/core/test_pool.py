@@ -147,3 +147,15 @@ def test_a_batch_never_makes_a_submission_wait_for_a_second_worker(tmp_path: Pat
     waited = sorted(r.startup or 0.0 for r in results.values())
     assert waited[0] == 0.0 and waited[1] > 0.2, waited
     assert not _processes_running_from(tmp_path)
+
+
+def test_begin_launches_the_first_worker_before_it_returns(tmp_path: Path) -> None:
+    """The first worker's process runs as soon as begin() returns: launched from the calling thread, it does not
+    wait for a starter thread to get the interpreter lock from the grader's own torch import (half a second)."""
+    early = starting.begin("fakecourse.checks:get_assignment", "fake", "auto", tmp_path / "out")
+    assert early is not None
+    try:
+        assert _processes_running_from(early.tmp)
+    finally:
+        early.abandon()
+    assert not _processes_running_from(early.tmp)
