@@ -121,11 +121,16 @@ def worker_group_name(grader_pid: int, index: int) -> str:
 
 def remove_stale(layout: Layout) -> None:
     """Remove worker groups left by graders that died without cleaning up (SIGKILL, power loss)."""
-    for base in layout.own.values():
+    stale: dict[str, dict[str, Path]] = {}
+    for key, base in layout.own.items():
         for folder in base.glob("autograder-*-w*"):
             pid = folder.name.split("-")[1]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                remove_groups({folder.name: folder}, layout.version)
+                stale.setdefault(folder.name, {})[key] = folder
+    # one worker's groups in every hierarchy at once, keyed by controller: a freezer group the dead grader left
+    # frozen is thawed while its processes are killed (a frozen process never dies, and its groups never go)
+    for paths in stale.values():
+        remove_groups(paths, layout.version)
 
 
 def create_worker_groups(layout: Layout, name: str) -> dict[str, Path]:

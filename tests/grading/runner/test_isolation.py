@@ -478,3 +478,37 @@ def test_the_bare_fallback_grades_through_the_template_too() -> None:
     assert [s["y"].tolist() for s in seen] == [[2.0, 2.0]] * 2
     if ROOT:
         assert all(s["covered"] for s in seen) and len({s["uid"] for s in seen}) == 2
+
+
+@needs_cgroups
+def test_a_stale_group_left_frozen_is_thawed_killed_and_removed() -> None:
+    """A grader killed while it froze a submission's group (to kill it race-free) leaves a frozen process; the next
+    grader's clean-up of stale groups thaws it, so it dies and the groups go, instead of waiting on it for ever."""
+    assert LAYOUT is not None
+    name = cgroups.worker_group_name(_dead_pid(), 0)  # a grader that is gone
+    groups = cgroups.create_worker_groups(LAYOUT, name)
+    job = cgroups.SubmissionGroups.create(groups, LAYOUT.version, "job-2")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        job.enter(sleeper.pid)
+        job.inside = None
+        frozen = job.paths.get("freezer")
+        if frozen is not None:
+            (frozen / "freezer.state").write_text("FROZEN")
+        # in a process of its own: a clean-up that waits on the frozen process for ever fails here, not hangs
+        subprocess.run([sys.executable, "-c", "from autograder.grading.runner import cgroups\n"
+                        "cgroups.remove_stale(cgroups.discover())"], check=True, timeout=30)
+        assert sleeper.wait(5) == -9
+        assert not any(path.exists() for path in groups.values())
+    finally:
+        if "freezer" in job.paths and job.paths["freezer"].exists():
+            (job.paths["freezer"] / "freezer.state").write_text("THAWED")
+        sleeper.kill()
+        cgroups.remove_groups(groups, LAYOUT.version)
+
+
+def _dead_pid() -> int:
+    """A pid with no process (a child that has been reaped)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
