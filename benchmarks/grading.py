@@ -49,8 +49,8 @@ STAGES = (
     ("prepare", "job folder wiped, inputs read, code written"),
     ("limit", "(isolation) the submission's cgroups limited: memory, processes, CPU weight"),
     ("scratch", "(isolation) scratch space wiped, private work folder made, pipes"),
-    ("spawn", "(isolation) the clean template forks the child (descriptor and pipes over a socket)"),
-    ("leave", "(isolation) the template moved back out of the submission's cgroups"),
+    ("spawn", "(isolation) the job handed to the child the clean template forked while the worker waited "
+              "(descriptor and pipes over sockets)"),
     ("cells", "child start to the cells accepted (its isolation 'enter' included, below)"),
     ("questions", "every question's round: inputs down, the student's calls, the result frame up"),
     ("exit", "last phase accepted to the child's exit seen"),
@@ -63,8 +63,9 @@ STAGES = (
 EXTRA = (
     ("enter", "(isolation) in the child: fresh IPC and mount namespaces, runner covered, rlimits, own uid, "
               "fresh keyrings (part of 'cells')"),
-    ("prepared", "(isolation) the next submission's cgroups made and the template moved in, while the worker "
-                 "waits for the next job (not on any submission's path)"),
+    ("prepared", "(isolation) the next submission's cgroups made, the template moved in, the next child forked "
+                 "there and the template moved out, while the worker waits for the next job (not on any "
+                 "submission's path)"),
 )
 #: The trusted side's steps of one submission (functions of autograder.grading timed by wrapping them).
 TRUSTED = (("student", "_prepare", "read, parse, sanitize"), ("student", "_forbidden", "forbidden-shortcut scan"),

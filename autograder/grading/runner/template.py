@@ -5,7 +5,9 @@ student's data. The worker does hold such data (the job's notebook code, the pre
 captured output, the results), so it does not fork children itself: the template does. The template
 only ever receives job descriptors (a job's folder name, its question ids, limits and uid) and the pipe
 ends its child writes to (passed with SCM_RIGHTS); the child reads its own code and nothing else from
-the job's folder, and gets each question's inputs through a pipe from the worker. In the child,
+the job's folder, and gets each question's inputs through a pipe from the worker. The template forks the
+next child ahead of its job, while the worker waits (`Template.prefork`, inside the next submission's
+cgroups); that child holds nothing but a socket to the template until its descriptor arrives. In the child,
 `serve` returns the job instead of looping, so the template's frames are gone before student code
 runs: the worker module's top level runs it (see worker.py).
 """
@@ -31,21 +33,39 @@ class Template:
 
     pid: int
     channel: socket.socket
+    #: The child forked ahead of its job (its pid and a pidfd of it), waiting for a descriptor; None when none is.
+    waiting: tuple[int, int] | None = None
 
-    def spawn(self, descriptor: dict[str, Any], fds: list[int]) -> tuple[int, int]:
-        """Have the template fork a child for `descriptor` with `fds` as its pipes: (its pid, a pidfd of it).
+    def prefork(self) -> None:
+        """Have the template fork the next child now (it lands in the template's cgroups of the moment) and keep it
+        waiting for its job: the fork, ~5 ms with torch loaded, is then off the submission's time.
 
         The pidfd is opened by the template before it can reap the child, so it stays valid however fast
         the child ends (a pid alone could already be gone, or reused).
         """
-        socket.send_fds(self.channel, [json.dumps(descriptor).encode()], fds)
+        if self.waiting is not None:
+            return
+        self.channel.send(json.dumps({"op": "fork"}).encode())
         data, pidfds, _, _ = socket.recv_fds(self.channel, limits.DESCRIPTOR_BYTES, 1)
         answer = _decode(data)
         if not isinstance(answer.get("pid"), int) or len(pidfds) != 1:
             for fd in pidfds:
                 os.close(fd)
+            raise TemplateError(f"the template could not fork a child: {answer.get('error', answer)}")
+        self.waiting = int(answer["pid"]), pidfds[0]
+
+    def spawn(self, descriptor: dict[str, Any], fds: list[int]) -> tuple[int, int]:
+        """Hand `descriptor`, with `fds` as its pipes, to the waiting child (forked now if none is): (its pid, a pidfd
+        of it)."""
+        self.prefork()
+        assert self.waiting is not None  # prefork made it or raised
+        (pid, pidfd), self.waiting = self.waiting, None
+        socket.send_fds(self.channel, [json.dumps({"op": "job", "descriptor": descriptor}).encode()], fds)
+        answer = self._answer()
+        if answer.get("pid") != pid:
+            os.close(pidfd)
             raise TemplateError(f"the template could not start the child: {answer.get('error', answer)}")
-        return int(answer["pid"]), pidfds[0]
+        return pid, pidfd
 
     def status(self) -> int:
         """The wait status of the last child (blocks until the template has reaped it)."""
@@ -100,29 +120,58 @@ def _gaps(kept: list[int], end: int) -> list[tuple[int, int]]:
 
 
 def serve(channel: socket.socket, settings: Any) -> ChildJob:
-    """Fork one child per descriptor and report its pid and wait status; returns only in a child."""
+    """Fork children ahead of their jobs, hand each its descriptor, report its wait status; returns only in a child.
+
+    Messages from the worker: {"op": "fork"} (answered with the new child's pid and a pidfd of it) and
+    {"op": "job", "descriptor": ...} with the job's pipe ends (handed to the waiting child, answered with its pid,
+    then with its wait status once it has exited)."""
+    waiting: tuple[int, socket.socket] | None = None
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(channel, limits.DESCRIPTOR_BYTES, 4)
         except OSError:
             os._exit(0)
         if not data:
-            os._exit(0)  # the worker is gone
+            os._exit(0)  # the worker is gone (a waiting child sees its socket close, and exits too)
         try:
-            descriptor = json.loads(data)
-            pid = os.fork()
-        except (OSError, ValueError) as exc:
-            for fd in fds:
-                os.close(fd)
+            message = json.loads(data)
+            op = message.get("op") if isinstance(message, dict) else None
+            if op == "fork" and waiting is None:
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                pid = os.fork()
+                if pid == 0:
+                    channel.close()
+                    ours.close()
+                    return _await_job(theirs, settings)
+                theirs.close()
+                waiting = pid, ours
+                pidfd = os.pidfd_open(pid)  # before the child can be reaped: the worker watches it through this
+                socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd])
+                os.close(pidfd)
+                continue
+            if op != "job" or waiting is None:
+                raise ValueError(f"unexpected {op!r} with{'' if waiting else 'out'} a child waiting")
+            (pid, ours), waiting = waiting, None
+            socket.send_fds(ours, [json.dumps(message["descriptor"]).encode()], fds)
+            ours.close()
+        except (OSError, ValueError, KeyError) as exc:
             channel.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
             continue
-        if pid == 0:
-            channel.close()
-            return ChildJob(settings, descriptor, fds)
-        for fd in fds:
-            os.close(fd)
-        pidfd = os.pidfd_open(pid)  # before the child can be reaped: the worker watches it through this
-        socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd])
-        os.close(pidfd)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        channel.send(json.dumps({"pid": pid}).encode())
         _, status = os.waitpid(pid, 0)
         channel.send(json.dumps({"status": status}).encode())
+
+
+def _await_job(channel: socket.socket, settings: Any) -> ChildJob:
+    """In a child forked ahead of its job: wait for its descriptor and pipe ends (exit when the template is gone)."""
+    try:
+        data, fds, _, _ = socket.recv_fds(channel, limits.DESCRIPTOR_BYTES, 4)
+    except OSError:
+        os._exit(0)
+    channel.close()
+    if not data:
+        os._exit(0)
+    return ChildJob(settings, json.loads(data), fds)

@@ -237,31 +237,41 @@ class State:
     prepared_last: float = 0.0
 
 
-def prepare_groups(state: State) -> None:
-    """Make the next submission's cgroups and move the template into them (done while idle: see cgroups)."""
-    if not state.groups or state.next is not None:
+def prepare_next(state: State) -> None:
+    """While idle: the next submission's cgroups made, the template moved into them, the next child forked there
+    (it waits for its job: template.prefork) and the template moved back out (see cgroups). Without cgroups, just
+    the child. The child and the cgroups are made together or not at all; TemplateError when the template fails."""
+    if state.template.waiting is not None:
         return
     started = time.perf_counter()
-    job = cgroups.SubmissionGroups.create(state.groups, state.cgroup_version, f"job-{state.jobs + 1}")
-    try:
-        job.enter(state.template.pid)
-    except OSError:
-        job.destroy()
-        raise
+    job = None
+    if state.groups:
+        job = cgroups.SubmissionGroups.create(state.groups, state.cgroup_version, f"job-{state.jobs + 1}")
+        try:
+            job.enter(state.template.pid)
+        except OSError:
+            job.destroy()
+            raise
+    state.template.prefork()
+    if job is not None:
+        try:
+            job.leave()
+        except OSError as exc:  # the child is in these cgroups: without them it must not run at all
+            raise TemplateError(f"cannot move the template out of the submission's cgroups: {exc}") from None
     state.next, state.prepared_seconds = job, time.perf_counter() - started
     state.prepared_last = state.prepared_seconds
 
 
 def _job_groups(job: Job, state: State) -> cgroups.SubmissionGroups | None:
-    """The submission's cgroups: memory_mb on top of what the forked interpreter may copy, 64 processes, the CPU
-    weight of one process. None without cgroups."""
-    if not state.groups:
-        return None
+    """The submission's cgroups, its child already waiting in them: memory_mb on top of what the forked interpreter
+    may copy, 64 processes, the CPU weight of one process. None without cgroups."""
     from autograder.grading.runner import child
 
-    prepare_groups(state)
+    prepare_next(state)
+    if not state.groups:
+        return None
     groups, state.next = state.next, None
-    assert groups is not None  # prepare_groups made it or raised
+    assert groups is not None  # prepare_next made it or raised
     groups.limit((job.limits.memory_mb << 20) + _rss_anon(state.template.pid), child.Confinement.processes)
     return groups
 
@@ -320,14 +330,14 @@ def run_job(job: Job, state: State) -> Reply:
     clock.mark("scratch")
     state.pending = True
     try:
+        if state.template.waiting is None:  # prepare_next made it: a child forked now would be in no cgroup of its own
+            raise TemplateError("no child is waiting in the submission's cgroups")
         pid, pidfd = state.template.spawn(descriptor, child_ends)
     finally:
         for fd in child_ends:
             os.close(fd)
     spawned = clock.mark("spawn")
-    if groups:
-        groups.leave()  # the child runs meanwhile: this wait costs the submission nothing
-    background = clock.mark("leave") + state.prepared_seconds
+    background = state.prepared_seconds
     state.prepared_seconds = 0.0
     cap = job.limits.output_bytes
     phases = Phases(["cells"] + [f"q{i}" for i in range(count)], inputs,
@@ -447,6 +457,10 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     state = State(args.exchange, args.home, args.uid_base, assignment, [args.home, *args.scratch],
                   _mounts_and_parents(), groups, args.cgroup_version, forked)
     del settings, forked
+    try:
+        prepare_next(state)  # the first job's child too, before the grader sends it
+    except OSError:
+        pass  # the first job tries again and reports what the kernel said
     protocol.send(proto_out, {"op": "ready", "pid": os.getpid()})
     while True:
         try:
@@ -472,7 +486,7 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
             return 1
         del reply
         try:
-            prepare_groups(state)  # while the grader judges this reply
+            prepare_next(state)  # while the grader judges this reply
         except OSError:
             pass  # the next job tries again and reports what the kernel said
 

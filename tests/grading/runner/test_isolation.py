@@ -359,7 +359,7 @@ def test_isolation_overhead_is_reported(worker: Any) -> None:
     assert set(reply["isolation_parts"]) == {"limit", "enter", "destroy", "background", "spawn"}
     assert reply["isolation_seconds"] == pytest.approx(sum(v for k, v in reply["isolation_parts"].items()
                                                            if k not in ("background", "spawn")))
-    assert 0 < reply["isolation_parts"]["spawn"] < reply["seconds"]  # the template's fork and its answer
+    assert 0 < reply["isolation_parts"]["spawn"] < reply["seconds"]  # the job handed to the waiting child
     assert reply["cgroups"] is (LAYOUT is not None)
 
 
@@ -478,6 +478,57 @@ def test_the_bare_fallback_grades_through_the_template_too() -> None:
     assert [s["y"].tolist() for s in seen] == [[2.0, 2.0]] * 2
     if ROOT:
         assert all(s["covered"] for s in seen) and len({s["uid"] for s in seen}) == 2
+
+
+PID = """def scale(x, a):
+    import os
+    return {'pid': os.getpid(), 'y': a * x}
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields and int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_next_child_is_forked_while_the_worker_waits_inside_its_own_cgroups() -> None:
+    """After a job, the template has already forked the next submission's child (the fork is off the
+    submission's time): it waits, holding nothing, in the next submission's cgroups, and it is the process that
+    then runs that submission."""
+    import tempfile
+
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:  # bare, so the test sees the worker's processes
+        worker = sandbox.start_worker(0, CHECKS, "fake", Path(tmp) / "exchange-0", False, Path(tmp) / "worker.log")
+        try:
+            case = [{"x": torch.ones(2, dtype=torch.float64), "a": 2.0}]
+            _job(worker, "job-pid-1", PID, scale_cases=case)
+            templates = _children(worker.process.pid)
+            assert len(templates) == 1, templates
+            for _ in range(200):  # forked right after the reply went out
+                waiting = _children(templates[0])
+                if waiting:
+                    break
+                time.sleep(0.01)
+            assert len(waiting) == 1, waiting
+            if worker.groups:  # the next submission's cgroups (job-2), not the template's
+                memberships = Path(f"/proc/{waiting[0]}/cgroup").read_text()
+                assert "/job-2" in memberships and "/job-2" not in Path(f"/proc/{templates[0]}/cgroup").read_text()
+            second = _job(worker, "job-pid-2", PID, scale_cases=case)
+        finally:
+            worker.stop()
+    assert second["result"] is not None and second["result"]["outputs"][0]["y"]["pid"] == waiting[0]
+    assert not _children(templates[0]) or not Path(f"/proc/{templates[0]}").exists()
 
 
 @needs_cgroups
