@@ -150,3 +150,17 @@ def test_dump_and_load_files(tmp_path) -> None:
     (tmp_path / "s.npz").symlink_to(tmp_path / "r.npz")
     with pytest.raises(plain.PlainError, match="regular file"):
         plain.load(tmp_path / "s")
+
+
+
+def test_what_dumps_writes_is_read_without_numpys_general_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast reader takes every .npz that dumps writes (numpy's reader is only the fallback for other files)."""
+    tensor, array = torch.arange(6.0).reshape(2, 3).T, np.asfortranarray(np.ones((2, 2)))
+    json_bytes, npz_bytes = plain.dumps({"t": tensor, "a": array, "s": torch.tensor(3)})
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("numpy's general .npz reader was used")
+    monkeypatch.setattr(np, "load", refuse)
+    back = plain.loads(json_bytes, npz_bytes)
+    assert torch.equal(back["t"], tensor.contiguous()) and np.array_equal(back["a"], array)
+    assert back["a"].flags.f_contiguous and back["s"].item() == 3
