@@ -13,8 +13,8 @@ prints, from the same run:
 - a single-notebook regrade (`--student ID` on the graded OUT, as a whole command; target: at most 2 s);
 - a stage-by-stage profile of one honest submission on one sandboxed worker (the worker's `Reply.stages`
   and the trusted side's steps, medians over K), with the cost of each isolation guarantee: the submission's
-  cgroups (limits; made and entered by the template while the worker waits; killed and removed), the clean
-  template's fork, fresh namespaces, uid and keyrings in the child, every process of the submission killed,
+  cgroups (limits; made, and the next child forked in them, while the worker waits; killed and removed), the
+  job handed to that child, fresh namespaces, uid and keyrings in the child, every process of the submission killed,
   only accepted phases copied out, the scratch space wiped.
 
 Our grader runs `--repeat` times (default 1) and the medians are printed, each run with the load average.

@@ -7,7 +7,7 @@ removes it (`SubmissionGroups.destroy`). Moving a process between cgroups waits 
 (tens of ms on a busy machine), so the worker does not move the child: while idle it moves the clean
 template (the process that forks children, runner/template.py) into the next submission's groups
 (`SubmissionGroups.enter`), the template forks the child there (a fork lands in its parent's groups for
-free), and the worker moves the template back out (`SubmissionGroups.leave`) while the child runs.
+free), and the worker moves the template back out (`SubmissionGroups.leave`), all before the job arrives.
 cgroup v2 (one unified hierarchy, `cgroup.kill`) and v1 (memory, pids, cpu and freezer mounted
 separately, as on the course machines) are both supported; `None` from `discover` means neither is
 usable and the grader falls back to per-process rlimits, saying so loudly.

@@ -3,12 +3,13 @@
 Runs inside the sandbox (normally as PID 1 of its own PID namespace, so no student process can signal
 it). At start-up, before any job, it forks the clean template (autograder.grading.runner.template), which
 forks every submission's child, so that no child is ever a copy of a process that held another
-student's data. For every job it makes the submission's cgroups (the template forks the child inside
-them), has the template fork a child (autograder.grading.runner.child) that enters fresh IPC and mount
-namespaces and takes a uid of its own, polices its wall-clock time (extended once per phase the worker
-accepted: the cells, then each question), caps its output, then kills every process of the submission
-(the cgroups, then all else it can see), writes the phases it accepted (autograder.grading.runner.phases) to
-the exchange folder and wipes the scratch space. Talks to the grader with length-prefixed JSON on fds 0/1.
+student's data. While it waits for a job it makes the next submission's cgroups and has the template fork
+that submission's child (autograder.grading.runner.child) inside them; the job is handed to that child,
+which enters fresh IPC and mount namespaces and takes a uid of its own. The worker polices the child's
+wall-clock time (extended once per phase it accepted: the cells, then each question), caps its output, then
+kills every process of the submission (the cgroups, then all else it can see), writes the phases it
+accepted (autograder.grading.runner.phases) to the exchange folder and wipes the scratch space. Talks to the
+grader with length-prefixed JSON on fds 0/1.
 """
 
 from __future__ import annotations
