@@ -243,6 +243,8 @@ def prepare_next(state: State) -> None:
     (it waits for its job: template.prefork) and the template moved back out (see cgroups). Without cgroups, just
     the child. The child and the cgroups are made together or not at all; TemplateError when the template fails."""
     if state.template.waiting is not None:
+        if state.groups and state.next is None:  # its job failed before the hand-over, which took its cgroups
+            raise TemplateError("a child is waiting without cgroups of its own")
         return
     started = time.perf_counter()
     job = None
@@ -490,6 +492,8 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
             prepare_next(state)  # while the grader judges this reply
         except OSError:
             pass  # the next job tries again and reports what the kernel said
+        except TemplateError:
+            return 1  # no child can be trusted here any more: the grader starts a new worker
 
 
 if __name__ == "__main__":

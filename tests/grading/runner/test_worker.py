@@ -101,3 +101,29 @@ def test_the_runner_imports_nothing_trusted() -> None:
     assert folder <= set(sandbox.runner_modules())
     assert not [m for m in shipped if m.startswith(tuple(f"autograder.grading.{t}" for t in
                                                          ("core", "inbox", "drivers", "outputs")))]
+
+
+def test_a_waiting_child_whose_cgroups_were_taken_is_never_handed_a_job(tmp_path: Path) -> None:
+    """The child forked ahead of a job lives in that job's cgroups. If the job failed after taking them but before
+    the hand-over, the next job must not get that child: the worker stops instead (the grader starts a new one)."""
+    import socket
+
+    import pytest
+
+    from autograder.grading.runner.template import Template, TemplateError
+    from autograder.grading.runner.worker import State, prepare_next
+
+    ours, theirs = socket.socketpair()
+    try:
+        template = Template(pid=os.getpid(), channel=ours, waiting=(12345, -1))
+        state = State(tmp_path, tmp_path, -1, None, [], frozenset(), {"memory": tmp_path}, 1, template)
+        with pytest.raises(TemplateError, match="without cgroups"):
+            prepare_next(state)
+        state.groups = {}
+        prepare_next(state)  # without cgroups a waiting child is simply the next job's
+        assert template.waiting == (12345, -1)
+        with pytest.raises(BlockingIOError):  # nothing was asked of the template: no fork, no job
+            theirs.recv(1 << 10, socket.MSG_DONTWAIT)
+    finally:
+        ours.close()
+        theirs.close()
