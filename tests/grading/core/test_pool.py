@@ -22,6 +22,7 @@ from autograder.grading.runner import cgroups
 from autograder.grading.runner.assignments import load_assignment
 from autograder.grading.runner.wire import Limits
 from tests.paths import CORPUS
+from tests.processes import WORKER_MODULE, mentioning
 from tests.sandbox_required import sandbox_marks
 
 sys.path.insert(0, str(CORPUS))
@@ -116,19 +117,7 @@ def test_a_start_given_up_leaves_nothing_running() -> None:
         layout = sandbox.cgroup_layout()
         if layout is not None:
             assert not any((base / name).exists() for base in layout.own.values())
-        assert not _processes_running_from(Path(tmp))
-
-
-def _processes_running_from(folder: Path) -> list[int]:
-    """Processes whose command line names `folder` (a worker's runner and exchange live there)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and str(folder).encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+        assert not mentioning(tmp)
 
 
 def test_a_batch_never_makes_a_submission_wait_for_a_second_worker(tmp_path: Path) -> None:
@@ -136,6 +125,7 @@ def test_a_batch_never_makes_a_submission_wait_for_a_second_worker(tmp_path: Pat
     and is given up when the queue runs dry first, so only the very first submission ever waited for a start."""
     from autograder.grading.drivers import pipeline
 
+    before = mentioning(WORKER_MODULE)
     source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
     for student in ("ann", "bob"):
         notebooks.write(notebooks.submission(), tmp_path / "subs" / student / "fake" / "fake.ipynb")
@@ -146,7 +136,7 @@ def test_a_batch_never_makes_a_submission_wait_for_a_second_worker(tmp_path: Pat
     assert [r.total for r in results.values()] == [5.0, 5.0]
     waited = sorted(r.startup or 0.0 for r in results.values())
     assert waited[0] == 0.0 and waited[1] > 0.2, waited
-    assert not _processes_running_from(tmp_path)
+    assert not mentioning(WORKER_MODULE) - before  # no worker of this run is left running, started or not
 
 
 def test_begin_launches_the_first_worker_before_it_returns(tmp_path: Path) -> None:
@@ -155,7 +145,7 @@ def test_begin_launches_the_first_worker_before_it_returns(tmp_path: Path) -> No
     early = starting.begin("fakecourse.checks:get_assignment", "fake", "auto", tmp_path / "out")
     assert early is not None
     try:
-        assert _processes_running_from(early.tmp)
+        assert mentioning(str(early.tmp))
     finally:
         early.abandon()
-    assert not _processes_running_from(early.tmp)
+    assert not mentioning(str(early.tmp))

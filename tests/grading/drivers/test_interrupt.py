@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.paths import CORPUS, REPO
+from tests.processes import mentioning
 
 sys.path.insert(0, str(CORPUS))
 from fakecourse import notebooks
@@ -33,19 +34,6 @@ def _start(args: list[str], tmp: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args,
                              "--checks", "fakecourse.checks:get_assignment"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _ours(marker: str) -> list[str]:
-    """Command lines of live processes that mention `marker` (our workers would)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if entry.name.isdigit() and int(entry.name) != os.getpid() and marker in cmdline:
-            found.append(cmdline)
-    return found
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -73,7 +61,7 @@ def test_signal_stops_cleanly_and_resume_finishes(tmp_path: Path, signum: int, c
     graded = int(match.group(1))
     assert 1 <= graded < len(STUDENTS) and int(match.group(2)) == len(STUDENTS) - graded
     assert list(tmp.iterdir()) == []  # no folder with hidden inputs (or anything else) left behind
-    assert not _ours(str(tmp_path)), "a worker survived the stop"
+    assert not mentioning(str(tmp_path)), "a worker survived the stop"
     kept = {p.name: p.read_bytes() for p in (out / "results").glob("*.json")}
     assert len(kept) == graded
     assert all(json.loads(data)["rows"][0]["status"] == "passed" for data in kept.values())  # complete results

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.paths import CORPUS
+from tests.processes import children
 
 sys.path.insert(0, str(CORPUS))
 
@@ -486,20 +487,6 @@ PID = """def scale(x, a):
 """
 
 
-def _children(pid: int) -> list[int]:
-    """The live child processes of `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if fields and int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
 def test_the_next_child_is_forked_while_the_worker_waits_inside_its_own_cgroups() -> None:
     """After a job, the template has already forked the next submission's child (the fork is off the
     submission's time): it waits, holding nothing, in the next submission's cgroups, and it is the process that
@@ -513,10 +500,10 @@ def test_the_next_child_is_forked_while_the_worker_waits_inside_its_own_cgroups(
         try:
             case = [{"x": torch.ones(2, dtype=torch.float64), "a": 2.0}]
             _job(worker, "job-pid-1", PID, scale_cases=case)
-            templates = _children(worker.process.pid)
+            templates = children(worker.process.pid)
             assert len(templates) == 1, templates
             for _ in range(200):  # forked right after the reply went out
-                waiting = _children(templates[0])
+                waiting = children(templates[0])
                 if waiting:
                     break
                 time.sleep(0.01)
@@ -528,7 +515,7 @@ def test_the_next_child_is_forked_while_the_worker_waits_inside_its_own_cgroups(
         finally:
             worker.stop()
     assert second["result"] is not None and second["result"]["outputs"][0]["y"]["pid"] == waiting[0]
-    assert not _children(templates[0]) or not Path(f"/proc/{templates[0]}").exists()
+    assert not children(templates[0]) or not Path(f"/proc/{templates[0]}").exists()
 
 
 @needs_cgroups

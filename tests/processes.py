@@ -1,0 +1,36 @@
+"""Live processes seen from /proc, for tests that check what a grader leaves running."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: In every worker's command line, sandboxed (bwrap's argv names it) or bare.
+WORKER_MODULE = "autograder.grading.runner.worker"
+
+
+def mentioning(marker: str) -> set[int]:
+    """Pids of live processes (not this one) whose command line contains `marker`."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int(entry.name) != os.getpid() and \
+                    marker.encode() in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """The live (not zombie) child processes of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields and int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
