@@ -152,8 +152,8 @@ def serve(channel: socket.socket, settings: Any) -> ChildJob:
             if op != "job" or waiting is None:
                 raise ValueError(f"unexpected {op!r} with{'' if waiting else 'out'} a child waiting")
             (pid, ours), waiting = waiting, None
-            socket.send_fds(ours, [json.dumps(message["descriptor"]).encode()], fds)
-            ours.close()
+            with ours:  # closed either way: a child that got no job sees it close, and exits
+                socket.send_fds(ours, [json.dumps(message["descriptor"]).encode()], fds)
         except (OSError, ValueError, KeyError) as exc:
             channel.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
             continue
