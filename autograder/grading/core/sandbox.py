@@ -161,26 +161,25 @@ def _readonly_binds() -> list[str]:
 
 def _fresh_bytecode(source: Path) -> Path | None:
     """The interpreter's cached bytecode of `source` when it was compiled from this very file (same mtime and
-    size, the default timestamp check), compiling it there first if it is missing; None when it cannot be had."""
+    size, the default timestamp check), compiling it there first if need be; None when it cannot be had."""
     cached = Path(importlib.util.cache_from_source(str(source)))
     stat = source.stat()
-    wanted = (0).to_bytes(4, "little") + (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") \
-        + (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
-    for attempt in (1, 2):
+    wanted = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little") \
+        + (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+
+    def fresh() -> bool:
         try:
             with cached.open("rb") as file:
-                header = file.read(16)
+                return file.read(16) == wanted
         except OSError:
-            header = b""
-        if header[:4] == importlib.util.MAGIC_NUMBER and header[4:] == wanted:
-            return cached
-        if attempt == 1:
-            try:
-                py_compile.compile(str(source), str(cached), doraise=True,
-                                   invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
-            except (OSError, py_compile.PyCompileError):  # a read-only install: the sandbox compiles it then
-                return None
-    return None
+            return False
+    if not fresh():
+        try:
+            py_compile.compile(str(source), str(cached), doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        except (OSError, py_compile.PyCompileError):  # a read-only install: the sandbox compiles it then
+            return None
+    return cached if fresh() else None
 
 
 def _copy_source(src: Path, dst: Path) -> None:
