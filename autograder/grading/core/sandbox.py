@@ -18,6 +18,7 @@ import os
 import py_compile
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -330,6 +331,19 @@ class Worker:
             raise WorkerDied(f"worker {self.index} answered out of turn: {str(raw)[:200]}")
         return reply
 
+    def _kill(self) -> None:
+        """SIGKILL the worker's whole process group (its session, started for it), not its first process alone.
+
+        Killed alone, a bubblewrap that has just cloned its sandbox leaves that sandbox's first process waiting for
+        ever for the go-ahead bubblewrap never sends (it reads an eventfd, which has no end-of-file), orphaned, and
+        not yet in a session of its own: in bubblewrap's group, so this kills it too."""
+        if self.process.returncode is not None:  # reaped: its pid, and so the group's id, may name another now
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def stop(self, at_once: bool = False) -> None:
         """Ask the worker to exit (`at_once`: kill it, a worker still starting, say), then make sure it has, and
         remove its cgroups with anything left in them."""
@@ -340,7 +354,7 @@ class Worker:
             protocol.send(stdin.fileno(), {"op": "exit"})
             self.process.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired, protocol.ProtocolError):
-            self.process.kill()
+            self._kill()
             self.process.wait()
         for stream in (stdin, stdout):
             stream.close()

@@ -120,6 +120,24 @@ def test_a_start_given_up_leaves_nothing_running() -> None:
         assert not mentioning(tmp)
 
 
+def test_a_worker_stopped_at_any_moment_of_its_start_leaves_no_process() -> None:
+    """Stopped at once 0-5 ms after its launch, whatever bubblewrap is doing then (its clone of the sandbox
+    included, whose first process waits for bubblewrap's go-ahead): nothing of the worker is left running."""
+    for attempt in range(60):
+        with tempfile.TemporaryDirectory() as tmp:
+            worker = sandbox.launch_worker(0, "fakecourse.checks:get_assignment", "fake", Path(tmp) / "exchange-0",
+                                           True, Path(tmp) / "log")
+            time.sleep((attempt % 6) / 1000)
+            worker.stop(at_once=True)
+            deadline = time.monotonic() + 2.0  # SIGKILLed processes take a moment to be gone from /proc
+            while mentioning(tmp) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            left = mentioning(tmp)
+            for pid in left:
+                os.kill(pid, 9)
+            assert not left, f"attempt {attempt}: {left} still running"
+
+
 def test_a_batch_never_makes_a_submission_wait_for_a_second_worker(tmp_path: Path) -> None:
     """Two workers, two submissions: the second worker starts only once the first has, takes work only once ready,
     and is given up when the queue runs dry first, so only the very first submission ever waited for a start."""
