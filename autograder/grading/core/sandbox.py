@@ -286,8 +286,21 @@ def cgroup_layout() -> cgroups.Layout | None:
     """The cgroup layout workers get their per-submission groups from, or None (then NO_CGROUP_WARNING)."""
     layout = cgroups.discover()
     if layout is not None:
-        cgroups.remove_stale(layout)
+        _kill_sandboxes_binding(cgroups.remove_stale(layout))
     return layout
+
+
+def _kill_sandboxes_binding(folders: list[Path]) -> None:
+    """SIGKILL every bubblewrap still binding one of a dead grader's worker cgroup `folders`: a sandbox whose
+    bubblewrap the grader's death killed right after the clone waits for its go-ahead for ever (see Worker._kill)."""
+    wanted = {b"\0--bind\0" + bytes(folder) + b"\0" for folder in folders}
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+            if command.startswith(b"bwrap\0") and any(w in command for w in wanted):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:  # gone meanwhile, or not ours to kill
+            continue
 
 
 def cgroup_warning() -> str | None:

@@ -119,8 +119,8 @@ def worker_group_name(grader_pid: int, index: int) -> str:
     return f"autograder-{grader_pid}-w{index}"
 
 
-def remove_stale(layout: Layout) -> None:
-    """Remove worker groups left by graders that died without cleaning up (SIGKILL, power loss)."""
+def remove_stale(layout: Layout) -> list[Path]:
+    """Remove worker groups left by graders that died without cleaning up (SIGKILL, power loss); their folders."""
     stale: dict[str, dict[str, Path]] = {}
     for key, base in layout.own.items():
         for folder in base.glob("autograder-*-w*"):
@@ -131,6 +131,7 @@ def remove_stale(layout: Layout) -> None:
     # frozen is thawed while its processes are killed (a frozen process never dies, and its groups never go)
     for paths in stale.values():
         remove_groups(paths, layout.version)
+    return [path for paths in stale.values() for path in paths.values()]
 
 
 def create_worker_groups(layout: Layout, name: str) -> dict[str, Path]:

@@ -1,0 +1,55 @@
+"""autograder.grading.core.sandbox: what a grader that died leaves of its sandboxes is cleaned up by the next one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.grading.core import sandbox
+from autograder.grading.runner import cgroups
+from tests.processes import children
+from tests.sandbox_required import sandbox_marks
+
+LAYOUT = cgroups.discover()
+pytestmark = [*sandbox_marks("the sandbox clean-up test"),
+              pytest.mark.skipif(LAYOUT is None and os.geteuid() != 0, reason="cgroups are managed only as root")]
+
+
+def _dead_pid() -> int:
+    """A pid with no process (a child that has been reaped)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_dead_graders_leftover_sandbox_goes_with_its_stale_groups() -> None:
+    """A bubblewrap that outlived its grader (one killed in the moment after bubblewrap cloned the sandbox leaves
+    its first process waiting for ever) binds that grader's worker cgroup folder: the next grader kills it while it
+    removes the stale groups, and leaves alone a process that merely names the folder."""
+    assert LAYOUT is not None
+    groups = cgroups.create_worker_groups(LAYOUT, cgroups.worker_group_name(_dead_pid(), 0))
+    folder = next(iter(groups.values()))
+    left = subprocess.Popen(["bwrap", "--ro-bind", "/", "/", "--bind", str(folder), "/mnt", "--die-with-parent",
+                             "sleep", "60"], start_new_session=True)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--bind", str(folder)])
+    try:
+        for _ in range(200):  # bubblewrap has set the sandbox up and runs its command
+            if any(b"sleep" in Path(f"/proc/{child}/cmdline").read_bytes() for child in children(left.pid)):
+                break
+            time.sleep(0.01)
+        sandbox.cgroup_layout.cache_clear()  # the next grader's first look at the cgroups
+        assert sandbox.cgroup_layout() is not None
+        assert left.wait(5) == -9
+        assert bystander.poll() is None
+        assert not any(path.exists() for path in groups.values())
+    finally:
+        for process in (left, bystander):
+            process.kill()
+            process.wait()
+        cgroups.remove_groups(groups, LAYOUT.version)
+
