@@ -24,9 +24,11 @@ from fakecourse import notebooks  # noqa: E402
 CHECKS = ["--checks", "fakecourse.checks:get_assignment"]
 
 
-def _cli(args: list[str], **kwargs) -> subprocess.Popen:
-    """Start the CLI in a subprocess that can import the fake course."""
+def _cli(args: list[str], temporary: Path | None = None, **kwargs) -> subprocess.Popen:
+    """Start the CLI in a subprocess that can import the fake course (its temporary folders in `temporary`)."""
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{CORPUS}"}
+    if temporary is not None:
+        env["TMPDIR"] = str(temporary)
     return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args, *CHECKS], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
@@ -113,7 +115,8 @@ def test_lms_zip_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
-    """Kill the grader mid-batch with SIGKILL; --resume grades only the rest and keeps finished results."""
+    """Kill the grader mid-batch with SIGKILL: its hidden inputs do not outlive it; --resume grades only the rest and
+    keeps finished results."""
     source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
     slow = {"ans_scale": "import time\ndef scale(x, a):\n    time.sleep(0.15)\n    return a * x\n"}
     students = [f"s{i}" for i in range(6)]
@@ -122,12 +125,18 @@ def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = [str(tmp_path / "subs"), "--assignment", "fake", "--out", str(out), "--source", str(source),
             "--workers", "1"]
-    proc = _cli(args)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    proc = _cli(args, temporary)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "results").glob("*.json"))) < 2:
         time.sleep(0.1)
+    assert list(temporary.glob("grading-*/exchange-0"))  # where the hidden inputs are written
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
+    while list(temporary.iterdir()) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not list(temporary.iterdir())
     first = {p.name: p.read_bytes() for p in (out / "results").glob("*.json")}
     assert 2 <= len(first) < len(students), "the kill should land mid-batch"
     resumed = _cli([*args, "--resume"])

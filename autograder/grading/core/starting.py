@@ -8,12 +8,10 @@ the grading pool (core.Pool) adopts it once it knows what to grade.
 from __future__ import annotations
 
 import concurrent.futures
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grading.core import sandbox
+from autograder.grading.core import sandbox, tmpdir
 
 
 @dataclass
@@ -87,7 +85,7 @@ class Early:
         for slot in slots:
             stop_slot(slot)
         self.starter.shutdown(wait=False, cancel_futures=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        tmpdir.remove(self.tmp)
         for folder in reversed(self.made):
             for log in folder.glob("worker-*.log") if folder == self.logs else ():
                 log.unlink(missing_ok=True)
@@ -105,7 +103,7 @@ def begin(checks: str, assignment_id: str, sandbox_mode: str, out: Path) -> Earl
         return None
     made = [folder for folder in (*reversed(out.parents), out, out / "logs") if not folder.exists()]
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    early = Early(checks, assignment_id, True, Path(tempfile.mkdtemp(prefix="grading-")), out / "logs", made=made)
+    early = Early(checks, assignment_id, True, tmpdir.make(), out / "logs", made=made)
     return early.start(1)
 
 

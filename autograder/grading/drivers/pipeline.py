@@ -13,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +24,7 @@ from types import FrameType
 from typing import TextIO
 
 from autograder import key
-from autograder.grading.core import model, preflight, sandbox
+from autograder.grading.core import model, preflight, sandbox, tmpdir
 from autograder.grading.core.model import Result, RunContext, RunSummary
 from autograder.grading.core.outcome import internal_error
 from autograder.grading.core.pool import Cancelled, Pool, load_source, sandboxed
@@ -294,7 +292,7 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
     (settings.out / "logs").mkdir(exist_ok=True)
     ctx = RunContext(assignment, source, key.assignment_seed(grading_key, assignment.id), key_id, use_bwrap,
                      model.SANDBOXED if use_bwrap else model.UNSANDBOXED,
-                     early.tmp if early is not None else Path(tempfile.mkdtemp(prefix="grading-")), threading.Event())
+                     early.tmp if early is not None else tmpdir.make(), threading.Event())
     jobs: queue.Queue = queue.Queue()
     for sub in todo:
         jobs.put(sub)
@@ -325,7 +323,7 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
     finally:
         progress.close()
         if closing is None:
-            shutil.rmtree(ctx.tmp, ignore_errors=True)
+            tmpdir.remove(ctx.tmp)
     try:
         everything = records.current(settings.out, assignment, subs)
         summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
@@ -337,5 +335,5 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
     finally:
         if closing is not None:  # the workers stopped while the outputs were written
             closing.join()
-            shutil.rmtree(ctx.tmp, ignore_errors=True)
+            tmpdir.remove(ctx.tmp)
     return everything

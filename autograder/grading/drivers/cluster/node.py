@@ -21,7 +21,6 @@ import atexit
 import dataclasses
 import hashlib
 import json
-import shutil
 import sys
 import tempfile
 import threading
@@ -31,7 +30,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
-from autograder.grading.core import sandbox
+from autograder.grading.core import sandbox, tmpdir
 from autograder.grading.core.model import Submission
 from autograder.grading.core.pool import Cancelled, Pool
 from autograder.grading.core.starting import Early
@@ -167,8 +166,7 @@ class GradingNode(WorkerPlugin):
                 here = environment(batch["checks"])
                 key = (batch["checks"], batch["assignment_id"], str(usable), json.dumps(here, sort_keys=True))
                 early = _take_warm(key)  # the previous batch's workers, already warm
-                tmp = early.tmp if early is not None else Path(tempfile.mkdtemp(prefix="grading-node-",
-                                                                                 dir=self.scratch))
+                tmp = early.tmp if early is not None else tmpdir.make("grading-node-", Path(self.scratch))
                 pool = Pool(batch["checks"], load_assignment(batch["checks"], batch["assignment_id"]),
                             parse(batch["source"]), batch["seed"], Limits(**batch["limits"]), usable, tmp, tmp,
                             early=early)
@@ -188,7 +186,7 @@ class GradingNode(WorkerPlugin):
                 return {"internal_error": "the batch was stopped", "worker": self.address}
             finally:
                 if self.state is not state and not _is_warm(state.tmp):  # torn down meanwhile: leave nothing behind
-                    shutil.rmtree(state.tmp, ignore_errors=True)
+                    tmpdir.remove(state.tmp)
         return dataclasses.replace(result, worker=self.address).to_json()
 
 

@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from autograder import key
-from autograder.grading.core import sandbox
+from autograder.grading.core import sandbox, tmpdir
 from autograder.grading.core.pool import Grader, Pool, load_source, sandboxed
 from autograder.grading.drivers.service import policy
 from autograder.grading.drivers.service.app import Service, build
@@ -55,11 +55,11 @@ def scratch_path(url: str) -> Path:
 
 
 def scratch(url: str) -> Path:
-    """scratch_path(url), wiped and made again: a run killed outright leaves no hidden inputs behind for long."""
+    """scratch_path(url), wiped and made again, and guarded: removed when the service ends, however it ends."""
     folder = scratch_path(url)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700)
-    return folder
+    return tmpdir.guard(folder)
 
 
 def pools(options: Options, tmp: Path, client: Any = None) -> dict[str, Grader]:
@@ -138,5 +138,5 @@ def serve(options: Options) -> int:
         if client is not None:
             client.close()
         store.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmpdir.remove(tmp)
     return 0

@@ -66,6 +66,7 @@ def test_sigkill_mid_load_loses_nothing_and_grades_nothing_twice(tmp_path: Path)
     folder = str(scratch_path(url_for(str(db))))
     time.sleep(1)
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if folder.encode() in _read(p)]  # no orphan worker
+    assert not Path(folder).exists()  # the hidden inputs went with the service, killed outright
     store = Store(url_for(str(db)))
     before = store.counts()
     for name in STUDENTS[:2]:  # accepted just before the kill, not yet graded: deterministic leftovers
