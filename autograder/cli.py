@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from autograder import options
+
 if TYPE_CHECKING:
     from autograder.grading.core.starting import Early
 
@@ -97,6 +99,11 @@ def _grade(args: argparse.Namespace) -> int:
         raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64 and --output-kb >= 1 are required")
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
+    options.folder_to_write("--out", args.out)
+    if args.roster is not None:
+        options.read_text("--roster", args.roster)
+    if args.gradebook:
+        options.database("--gradebook", args.gradebook, "submitted_assignment", "an nbgrader gradebook")
     early = starting.begin(args.checks, args.assignment, args.sandbox, args.out) if args.scheduler is None else None
     try:
         return _grade_with(args, early)
@@ -137,9 +144,17 @@ def _grade_with(args: argparse.Namespace, early: Early | None) -> int:
         print("stopped by SIGINT; rerun the same command with --resume to finish", file=sys.stderr)
         return 130
     if args.gradebook:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from autograder.grading.runner.assignments import load_assignment
 
-        count = to_gradebook(args.gradebook, load_assignment(args.checks, args.assignment), results)
+        try:
+            count = to_gradebook(args.gradebook, load_assignment(args.checks, args.assignment), results)
+        except SQLAlchemyError as exc:
+            why = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # not SQLAlchemy's "Background on" link
+            raise ValueError(f"--gradebook {args.gradebook}: cannot be written ({why}); the "
+                             f"grades are saved in {args.out}: once it is fixed, rerun with --resume to write them "
+                             "there") from None
         print(f"wrote {count} students into the gradebook {args.gradebook}", file=sys.stderr)
     return 0
 

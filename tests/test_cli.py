@@ -6,10 +6,12 @@ import csv
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,55 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
         main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 2
 
+
+
+@pytest.mark.parametrize(("option", "make", "says"), [
+    ("--out", lambda t: _file(t / "afile", b"x"), "a file, not a folder"),
+    ("--out", lambda t: _file(t / "afile", b"x") / "graded", "is a file, not a folder"),
+    ("--roster", lambda t: t / "nope.csv", "no such file"),
+    ("--roster", lambda t: t / "subs", "a folder, not a file"),
+    ("--roster", lambda t: _file(t / "r.csv", b"bj\xf6rn\n"), "not UTF-8 text (byte 0xf6"),
+    ("--gradebook", lambda t: t / "nowhere" / "gb.db", "does not exist"),
+    ("--gradebook", lambda t: _file(t / "gb.db", b"notes"), "not an SQLite database"),
+])
+def test_a_bad_file_option_is_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture, option: str,
+                                                       make: Callable[[Path], Path], says: str) -> None:
+    """A file option that cannot work: exit 2 and one line naming the option, the path and the problem, before
+    anything is made (no OUT folder, no worker started)."""
+    (tmp_path / "subs").mkdir()
+    path = make(tmp_path)
+    out = tmp_path / "graded" if option != "--out" else path
+    args = ["grade", str(tmp_path / "subs"), "--assignment", "fake", "--out", str(out), *CHECKS]
+    assert main(args + ([option, str(path)] if option != "--out" else [])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option} {path}: ") and says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "graded").exists() and not (out / "logs").exists()
+
+
+def _file(path: Path, data: bytes) -> Path:
+    """`path`, written with `data`."""
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.slow
+def test_a_gradebook_that_cannot_be_written_keeps_the_grades_and_says_how_to_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The grades are saved before the gradebook is written: its failure is one line saying to rerun with --resume,
+    which then grades nothing again and writes them."""
+    source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
+    notebooks.write(notebooks.submission(), tmp_path / "subs" / "ann" / "fake" / "fake.ipynb")
+    out, gradebook = tmp_path / "out", tmp_path / "gb" / "gradebook.db"
+    args = ["grade", str(tmp_path / "subs"), "--assignment", "fake", "--out", str(out), "--source", str(source),
+            *CHECKS, "--gradebook", f"sqlite:///{gradebook}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"error: --gradebook sqlite:///{gradebook}: cannot be written (") and "--resume" in err, err
+    assert (out / "results" / "ann.json").exists()
+    gradebook.parent.mkdir()
+    assert main([*args, "--resume"]) == 0
+    assert "graded 0 submission(s)" in capsys.readouterr().err
+    assert sqlite3.connect(gradebook).execute("SELECT count(*) FROM submitted_assignment").fetchone() == (1,)
 
 
 def test_a_misspelled_option_is_one_line_with_a_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

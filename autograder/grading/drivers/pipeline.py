@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from autograder import key
+from autograder import key, options
 from autograder.grading.core import model, preflight, sandbox, tmpdir
 from autograder.grading.core.model import Result, RunContext, RunSummary
 from autograder.grading.core.outcome import internal_error
@@ -94,7 +94,7 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
     seen = {sub.student_id for sub in subs}
     unique = list(subs)
     if roster:
-        for line in roster.read_text().splitlines():
+        for line in options.read_text("--roster", roster).splitlines():
             name = line.split(",")[0].strip()
             student = safe_id(name) if name else ""
             if student and student not in seen and student != "student_id":

@@ -11,9 +11,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder import options
 from autograder.grading.runner.limits import NOTEBOOK_BYTES
 
 DEFAULT_DB = "autograder-serve.db"
+#: A table only the service's database has, and what that database is called in messages (options.database).
+SERVICE_DB = ("submissions", "the service's database")
 COURSE = ("backprop", "optimizers", "clipping", "exploding")
 
 
@@ -74,9 +77,9 @@ def _tokens(args: argparse.Namespace) -> int:
 
     if args.roster is None and not args.instructor:
         raise ValueError("give --roster FILE and/or --instructor NAME")
-    if args.roster is not None and not args.roster.is_file():
-        raise ValueError(f"--roster {args.roster} does not exist")
     students = tokens.roster_ids(args.roster) if args.roster else []
+    options.file_to_write("--out", args.out)  # before any token is issued: the CSV is their only copy
+    options.database("--db", args.db, *SERVICE_DB)
     instructors = [safe_id(name) for name in args.instructor]
     store = db.Store(db.url_for(args.db))
     try:
@@ -104,6 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.timeout <= 0 or args.memory_mb < 64 or args.output_kb < 1 or args.max_upload_mb <= 0:
         raise ValueError("--workers >= 1, --timeout > 0, --memory-mb >= 64, --output-kb >= 1 and --max-upload-mb > 0 "
                          "are required")
+    options.database("--db", args.db, *SERVICE_DB)
     return serve(Options(host=args.host, port=args.port, db=args.db, assignments=tuple(assignments),
                          policy=args.policy, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                          output_kb=args.output_kb, max_bytes=int(args.max_upload_mb * (1 << 20)), wait=args.wait,

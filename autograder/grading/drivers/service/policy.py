@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from autograder import options
+
 COUNTS = ("latest", "best")
 LATE = ("accept", "ignore", "refuse")
 
@@ -81,8 +83,8 @@ def load(path: Path | None, assignments: list[str]) -> dict[str, Policy]:
     if path is None:
         return {a: Policy() for a in assignments}
     try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raw = tomllib.loads(options.read_text("--policy", path))
+    except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"--policy {path}: {exc}") from None
     unknown = sorted(set(raw) - {"defaults", "assignments"})
     if unknown:

@@ -12,6 +12,7 @@ import io
 import secrets
 from pathlib import Path
 
+from autograder import options
 from autograder.grading.drivers.service.db import Person, Store
 from autograder.grading.inbox.collect import safe_id
 
@@ -38,7 +39,7 @@ def who(store: Store, token: str | None) -> Person | None:
 def roster_ids(path: Path) -> list[str]:
     """Student ids from a roster (one per line, or the first CSV column; a 'student_id' header is skipped)."""
     ids: list[str] = []
-    for line in path.read_text().splitlines():
+    for line in options.read_text("--roster", path).splitlines():
         student = safe_id(line.split(",")[0]) if line.strip() else ""
         if student and student != "student_id" and student not in ids:
             ids.append(student)

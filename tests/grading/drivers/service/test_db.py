@@ -10,6 +10,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -53,6 +54,28 @@ def test_tokens_command_writes_the_csv_and_stores_only_hashes(tmp_path: Path) ->
     with open(out) as f:
         again = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
     assert set(again) == {"alice", "bob"} and again["alice"] != issued[0]["token"]
+
+
+def test_tokens_and_serve_refuse_bad_files_before_issuing_anything(tmp_path: Path, capsys: pytest.CaptureFixture
+                                                                   ) -> None:
+    """A CSV path that is a folder, a roster that is not there, or a database of another program (an nbgrader
+    gradebook): one line, exit 2, and no token issued (the CSV is their only copy) nor any database touched."""
+    roster, db = tmp_path / "ids.txt", tmp_path / "s.db"
+    roster.write_text("alice\n")
+    assert main(["tokens", "--roster", str(roster), "--out", str(tmp_path), "--db", str(db)]) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path}: a folder, not a file\n"
+    assert main(["tokens", "--roster", str(tmp_path / "nope"), "--out", str(tmp_path / "t.csv"), "--db", str(db)]) == 2
+    assert capsys.readouterr().err == f"error: --roster {tmp_path / 'nope'}: no such file\n"
+    assert not db.exists()
+    gradebook = tmp_path / "gradebook.db"
+    with sqlite3.connect(gradebook) as connection:
+        connection.execute("CREATE TABLE submitted_assignment (id INTEGER)")
+    connection.close()
+    before = gradebook.read_bytes()
+    for command in (["tokens", "--roster", str(roster), "--out", str(tmp_path / "t.csv")], ["serve"]):
+        assert main([*command, "--db", str(gradebook)]) == 2
+        assert "not the service's database (its tables: submitted_assignment)" in capsys.readouterr().err
+    assert gradebook.read_bytes() == before and not (tmp_path / "t.csv").exists()
 
 
 def test_a_submission_gets_at_most_one_result(tmp_path: Path) -> None:
