@@ -74,6 +74,25 @@ def test_a_bad_file_option_is_one_line_before_any_work(tmp_path: Path, capsys: p
     assert not (tmp_path / "graded").exists() and not (out / "logs").exists()
 
 
+@pytest.mark.slow
+def test_a_wrong_source_or_checks_is_one_line_and_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture
+                                                                  ) -> None:
+    """--checks that cannot be imported, --source that is a folder or another assignment's source notebook: exit 2,
+    one line saying which, and no OUT folder (the worker started ahead of them is stopped, its folders removed)."""
+    notebooks.write(notebooks.submission(), tmp_path / "subs" / "ann" / "fake" / "fake.ipynb")
+    other = REPO / "solutions" / "optimizers" / "optimizers.ipynb"
+    base = ["grade", str(tmp_path / "subs"), "--assignment", "fake", "--out", str(tmp_path / "out")]
+    cases = [(["--checks", "nosuchmod:get_assignment", "--source", str(other)], "module 'nosuchmod' is not importable"),
+             ([*CHECKS, "--source", str(tmp_path / "subs")], "a folder, not a notebook"),
+             ([*CHECKS, "--source", str(other)], "no test cell for 3 question(s) of assignment 'fake' (test_scale, "
+                                                 "test_norm2, test_square_grad): is it another assignment's source?")]
+    for extra, says in cases:
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+        assert not (tmp_path / "out").exists()
+
+
 def _file(path: Path, data: bytes) -> Path:
     """`path`, written with `data`."""
     path.write_bytes(data)

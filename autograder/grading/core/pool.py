@@ -55,14 +55,24 @@ class Cancelled(BaseException):
     """The pool is stopping: the submission in hand gets no result (BaseException: `except Exception` misses it)."""
 
 
-def load_source(path: Path) -> Notebook:
-    """The instructor's parsed source notebook; ValueError naming the file when it is missing or unreadable."""
+def load_source(path: Path, assignment: Any = None) -> Notebook:
+    """The instructor's parsed source notebook (of `assignment`, when given: a test cell for each of its questions);
+    ValueError naming the file when it is missing, unreadable or another assignment's."""
+    if path.is_dir():
+        raise ValueError(f"source notebook {path}: a folder, not a notebook (give the .ipynb with --source)")
     if not path.is_file():
         raise ValueError(f"source notebook {path} not found (give it with --source)")
     try:
-        return parse(path.read_bytes())
+        source = parse(path.read_bytes())
     except Malformed as exc:
         raise ValueError(f"source notebook {path}: {exc}") from None
+    cells = {cell.grade_id for cell in source.cells if cell.role == "test"}
+    lacking = [q.grade_id for q in assignment.questions if q.grade_id not in cells] if assignment is not None else []
+    if lacking:
+        raise ValueError(f"source notebook {path}: no test cell for {len(lacking)} question(s) of assignment "
+                         f"{assignment.id!r} ({', '.join(lacking[:4])}{', ...' if len(lacking) > 4 else ''}): "
+                         "is it another assignment's source?")
+    return source
 
 
 def sandboxed(mode: str) -> bool:

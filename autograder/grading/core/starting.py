@@ -104,7 +104,11 @@ def begin(checks: str, assignment_id: str, sandbox_mode: str, out: Path) -> Earl
     made = [folder for folder in (*reversed(out.parents), out, out / "logs") if not folder.exists()]
     (out / "logs").mkdir(parents=True, exist_ok=True)
     early = Early(checks, assignment_id, True, tmpdir.make(), out / "logs", made=made)
-    return early.start(1)
+    try:
+        return early.start(1)
+    except BaseException:  # --checks not importable, say: leave nothing behind (no folder, no worker)
+        early.abandon()
+        raise
 
 
 def stop_slot(slot: Slot) -> None:

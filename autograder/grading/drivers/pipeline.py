@@ -256,7 +256,7 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
     """grade() once the first worker is starting."""
     assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
-    source = load_source(source_file)
+    source = load_source(source_file, assignment)
     collected = collect(settings.submissions, assignment.id, assignment.notebook)
     for line in getattr(collected, "log", ()):  # files in the upload that belong to no student
         print(line, file=stream)

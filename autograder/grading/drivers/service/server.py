@@ -77,7 +77,7 @@ def pools(options: Options, tmp: Path, client: Any = None) -> dict[str, Grader]:
     for assignment_id in options.assignments:
         assignment = load_assignment(options.checks, assignment_id)
         source_file = options.source or REPO / "solutions" / assignment.id / assignment.notebook
-        load_source(source_file)  # the same check and message as the batch's
+        source = load_source(source_file, assignment)  # the same checks and messages as the batch's
         seed, key_id = key.assignment_seed(grading_key, assignment.id), key.key_id(grading_key)
         if client is not None:
             from autograder.grading.drivers.cluster.remote import ClusterPool
@@ -86,7 +86,7 @@ def pools(options: Options, tmp: Path, client: Any = None) -> dict[str, Grader]:
                                               limits, options.sandbox, key_id)
             continue
         (tmp / assignment.id).mkdir()
-        made[assignment.id] = Pool(options.checks, assignment, load_source(source_file), seed, limits, use_bwrap,
+        made[assignment.id] = Pool(options.checks, assignment, source, seed, limits, use_bwrap,
                                    tmp / assignment.id, tmp / assignment.id, key_id=key_id)
     return made
 
