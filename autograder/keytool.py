@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from autograder import key
+from autograder import key, options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +59,7 @@ def _create(origin: Path | None) -> int:
     if origin is None:
         value = key.new_key()
     else:
-        text = sys.stdin.read() if str(origin) == "-" else origin.read_text()
+        text = sys.stdin.read() if str(origin) == "-" else options.read_text("--from", origin)
         value = key.checked(_parse_exported(text), str(origin))
     if not key.write_key(path, value):
         found = key.checked(path.read_bytes(), str(path))
@@ -89,6 +89,7 @@ def _export(target: Path | None) -> int:
     value, where = found
     fingerprint = key.key_id(value)
     if target is not None:
+        options.file_to_write("--file", target)
         if not key.write_key(target, value):
             raise ValueError(f"{target} already exists; not replaced")
         print(f"wrote the grading key (fingerprint {fingerprint}) to {target}; on the other machine run "

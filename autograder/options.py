@@ -36,18 +36,28 @@ def folder_to_write(option: str, path: Path) -> None:
     """`path`, given as `option`, is a folder this process can write in, or one it can create."""
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option} {path}: a file, not a folder")
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise ValueError(f"{option} {path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {path}: no permission to write in {existing}")
+    problem = _unwritable(path)
+    if problem:
+        raise ValueError(f"{option} {path}: {problem}")
 
 
 def file_to_write(option: str, path: Path) -> None:
     """`path`, given as `option`, is a file this process can write (its folder made if need be)."""
     if path.is_dir():
         raise ValueError(f"{option} {path}: a folder, not a file")
-    folder_to_write(option, path.parent)
+    problem = _unwritable(path.parent)
+    if problem:
+        raise ValueError(f"{option} {path}: {problem}")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why `folder` can neither be written in nor made, or None."""
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"no permission to write in {existing}"
+    return None
 
 
 def database(option: str, target: str, marker: str, what: str) -> None:

@@ -150,6 +150,24 @@ def test_key_lifecycle_on_two_machines(tmp_path: Path, monkeypatch: pytest.Monke
     assert not (tmp_path / "d" / ".config").exists()  # nothing written while the environment holds the key
 
 
+def test_key_files_that_cannot_work_are_one_line(keyless: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--from` missing or a folder, `--file` a folder or under a file: exit 2, one line naming the option, the path
+    and the problem; no key file is made or written."""
+    (tmp_path / "afile").write_text("x")
+    for args, says in ((["create", "--from", str(tmp_path / "nope")], "no such file"),
+                       (["create", "--from", str(tmp_path)], "a folder, not a file")):
+        assert main(["key", *args]) == 2
+        assert capsys.readouterr().err == f"error: {args[1]} {args[2]}: {says}\n"
+        assert not keyless.exists()
+    assert main(["key", "create"]) == 0
+    capsys.readouterr()
+    for target, says in ((tmp_path, "a folder, not a file"),
+                         (tmp_path / "afile" / "k", f"{tmp_path / 'afile'} is a file, not a folder")):
+        assert main(["key", "export", "--file", str(target)]) == 2
+        assert capsys.readouterr().err == f"error: --file {target}: {says}\n"
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 def test_short_key_messages_name_their_source_and_fix(keyless: Path, monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
     monkeypatch.setenv(key.ENV, "short")

@@ -42,6 +42,8 @@ def test_folder_and_file_to_write(tmp_path: Path) -> None:
     options.folder_to_write("--out", tmp_path / "new" / "graded")
     with pytest.raises(ValueError, match=r"^--out .*: a folder, not a file$"):
         options.file_to_write("--out", tmp_path)
+    with pytest.raises(ValueError, match=r"^--file .*afile/k: .*afile is a file, not a folder$"):
+        options.file_to_write("--file", tmp_path / "afile" / "k")
     options.file_to_write("--out", tmp_path / "new" / "tokens.csv")
     assert not (tmp_path / "new").exists()  # checked, not made
 
