@@ -100,6 +100,11 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
     options.folder_to_write("--out", args.out)
+    from autograder.grading.outputs.sections import URL_ENV
+
+    for option, url in (("--book-url", args.book_url), (f"${URL_ENV}", os.environ.get(URL_ENV))):
+        if url:
+            options.web_address(option, url)
     if args.roster is not None:
         options.read_text("--roster", args.roster)
     if args.gradebook:

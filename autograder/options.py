@@ -60,6 +60,14 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+def web_address(option: str, url: str) -> None:
+    """`url`, given as `option`, is an http(s) address (feedback pages link students there)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise ValueError(f"{option} {url}: not a web address; give it with http:// or https://, e.g. "
+                         "https://course.example.org/gradients")
+
+
 def database(option: str, target: str, marker: str, what: str) -> None:
     """`target`, given as `option`, is a database URL (checked when it is opened), a new SQLite file, or `what`: an
     SQLite file that is empty or has the table `marker` (never another program's database, whose tables, and their

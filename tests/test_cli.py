@@ -59,6 +59,7 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
     ("--roster", lambda t: _file(t / "r.csv", b"bj\xf6rn\n"), "not UTF-8 text (byte 0xf6"),
     ("--gradebook", lambda t: t / "nowhere" / "gb.db", "does not exist"),
     ("--gradebook", lambda t: _file(t / "gb.db", b"notes"), "not an SQLite database"),
+    ("--book-url", lambda t: Path("course.example.org/book"), "not a web address; give it with http"),
 ])
 def test_a_bad_file_option_is_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture, option: str,
                                                        make: Callable[[Path], Path], says: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -74,3 +75,12 @@ def test_database_refuses_what_is_not_one_of_ours(tmp_path: Path) -> None:
         options.database("--gradebook", str(tmp_path / "service.db"), *GRADEBOOK)
     assert (tmp_path / "service.db").read_bytes() == before  # looked at, never written
     options.database("--db", str(tmp_path / "service.db"), "submissions", "the service's database")
+
+
+def test_web_address_needs_http_or_https() -> None:
+    """The book's address students follow from their feedback: http(s) with a host, else one line saying so."""
+    options.web_address("--book-url", "https://course.example.org/gradients/")
+    options.web_address("--book-url", "http://localhost:8000")
+    for wrong in ("course.example.org/book", "javascript:alert(1)", "ftp://example.org", "https://"):
+        with pytest.raises(ValueError, match=rf"^--book-url {re.escape(wrong)}: not a web address; give it with http"):
+            options.web_address("--book-url", wrong)
