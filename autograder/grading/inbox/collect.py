@@ -350,6 +350,9 @@ def collect(source: Path, assignment_id: str, notebook: str) -> Collected:
         subs = from_folder(source, assignment_id, notebook, log)
     elif source.is_file() and zipfile.is_zipfile(source):
         subs = from_zip(source, assignment_id, notebook, log)
+    elif source.is_file() and source.suffix.lower() == ".zip":
+        raise ValueError(f"SUBMISSIONS {source}: not a readable zip archive (a download cut short, or not a zip?): "
+                         "download it again")
     else:
         raise ValueError(f"SUBMISSIONS {source}: expected a folder (<student>/<assignment>/<notebook>) or a .zip")
     return Collected(sorted(unique_ids(subs), key=lambda s: s.student_id), log)

@@ -83,10 +83,16 @@ def test_nbgrader_layout_inside_a_zip(tmp_path: Path) -> None:
 
 
 def test_bad_source_and_ids(tmp_path: Path) -> None:
-    """A path that is neither folder nor zip is a ValueError naming it; ids are folder-safe."""
+    """A path that is neither folder nor zip, or a zip that cannot be read, is a ValueError naming it and saying
+    which; ids are folder-safe."""
     (tmp_path / "x.txt").write_text("no")
-    with pytest.raises(ValueError, match="x.txt"):
+    with pytest.raises(ValueError, match=r"x\.txt: expected a folder .* or a \.zip$"):
         collect(tmp_path / "x.txt", "fake", "fake.ipynb")
+    with zipfile.ZipFile(tmp_path / "whole.zip", "w") as archive:
+        archive.writestr("ann_1_2_fake.ipynb", "{}" * 500)
+    (tmp_path / "Cut.ZIP").write_bytes((tmp_path / "whole.zip").read_bytes()[:300])  # a download cut short
+    with pytest.raises(ValueError, match=r"Cut\.ZIP: not a readable zip archive \(a download cut short"):
+        collect(tmp_path / "Cut.ZIP", "fake", "fake.ipynb")
     assert safe_id("../../etc").startswith("etc~") and safe_id("Ann Lee").startswith("ann-lee~")
     assert safe_id("..").startswith("unnamed~") and safe_id("ann") == "ann"
 
