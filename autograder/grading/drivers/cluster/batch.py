@@ -227,6 +227,9 @@ def _stream(client: Any, plugin: str, todo: list[Submission], ctx: RunContext, l
             time.sleep(0.05)
             continue
         for future in ready:
+            if future.status == "lost":  # it finished on a worker that died before its result was fetched: the
+                pending.add(future)  # scheduler runs it again, and it comes back here once it has
+                continue
             sub = subs.pop(future.key)
             result = _outcome(future, sub, ctx, limits)
             future.release()
