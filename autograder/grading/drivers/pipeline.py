@@ -246,14 +246,15 @@ def grade(settings: Settings, stream: TextIO = sys.stderr, early: Early | None =
     if early is None and settings.scheduler is None:
         early = begin(settings.checks, settings.assignment_id, settings.sandbox, settings.out)
     try:
-        return _grade(settings, stream, early)
+        with contextlib.ExitStack() as held:
+            return _grade(settings, stream, early, held)
     finally:
         if early is not None:
             early.abandon()  # nothing once a pool adopted it
 
 
-def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str, Result]:
-    """grade() once the first worker is starting."""
+def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contextlib.ExitStack) -> dict[str, Result]:
+    """grade() once the first worker is starting; `held` keeps OUT claimed until the run has ended."""
     assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
     source = load_source(source_file, assignment)
@@ -264,6 +265,7 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None) -> dict[str,
     grading_key = key.load_key()
     key_id = key.key_id(grading_key)
     settings.out.mkdir(parents=True, exist_ok=True)
+    held.enter_context(records.claimed(settings.out))
     done = records.load_results(settings.out, assignment.id) if settings.resume or settings.students else {}
     older = records.stale(settings.out) if settings.resume or settings.students else set()
     todo = _select(subs, done, settings, frozenset(older))

@@ -6,12 +6,15 @@ OUT/results/<student_id>.json is the unit of progress: it either exists complete
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,29 @@ from autograder.grading.inbox.collect import current_fingerprint
 from autograder.grading.runner.fields import BadRecord
 from autograder.grading.runner.limits import RESULT_BYTES
 from autograder.message import say
+
+#: The file in OUT/logs/ that a grading run holds a lock on (and writes its pid in) while it writes OUT.
+RUN_LOCK = "run.lock"
+
+
+@contextlib.contextmanager
+def claimed(out: Path) -> Iterator[None]:
+    """Hold OUT for one grading run; ValueError naming the other run's pid while another one holds it (two runs
+    would grade everyone twice and write the outputs over each other). The kernel lets go if the run dies."""
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / "logs" / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode("ascii", "replace").strip() or "?"
+            raise ValueError(f"--out {out} is being written by another grading run (pid {holder}): let it finish, "
+                             "or give another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
