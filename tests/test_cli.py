@@ -97,27 +97,29 @@ def test_a_wrong_source_or_checks_is_one_line_and_leaves_nothing(tmp_path: Path,
 @pytest.mark.slow
 def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tmp_path: Path,
                                                                          capsys: pytest.CaptureFixture) -> None:
-    """Two TAs grading into one OUT at once would grade everyone twice and write the outputs over each other: the
-    second run is one line naming the first one's pid, and changes nothing; once the first is done, it may run."""
+    """Two TAs grading into one OUT at once would grade everyone twice and write the outputs over each other: while
+    another process holds OUT (as a run does from reading the stored results to writing the outputs), a run is one
+    line naming that process and changes nothing; once it has let go (or died), the run goes ahead."""
     source = notebooks.write(notebooks.source_notebook(), tmp_path / "fake.ipynb")
-    slow = {"ans_scale": "import time\ndef scale(x, a):\n    time.sleep(0.15)\n    return a * x\n"}
-    for student in ("ann", "bob", "cy", "dee"):
-        notebooks.write(notebooks.submission(slow), tmp_path / "subs" / student / "fake" / "fake.ipynb")
+    notebooks.write(notebooks.submission(), tmp_path / "subs" / "ann" / "fake" / "fake.ipynb")
     out = tmp_path / "out"
-    args = [str(tmp_path / "subs"), "--assignment", "fake", "--out", str(out), "--source", str(source),
-            "--workers", "1"]
-    first = _cli(args)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((out / "results").glob("*.json")):
-        time.sleep(0.05)
-    saved = {p.name: p.read_bytes() for p in (out / "results").glob("*.json")}
-    assert main(["grade", *args, *CHECKS, "--resume"]) == 2
-    assert capsys.readouterr().err == (f"error: --out {out} is being written by another grading run (pid "
-                                       f"{first.pid}): let it finish, or give another --out\n")
-    assert all((out / "results" / name).read_bytes() == data for name, data in saved.items())
-    _, err = first.communicate(timeout=300)
-    assert first.returncode == 0, err
-    assert main(["grade", *args, *CHECKS, "--resume"]) == 0
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+                               "from autograder.grading.outputs import records\n"
+                               f"with records.claimed(Path({str(out)!r})):\n    print('held', flush=True)\n"
+                               "    time.sleep(120)\n"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    args = ["grade", str(tmp_path / "subs"), "--assignment", "fake", "--out", str(out), "--source", str(source),
+            *CHECKS]
+    try:
+        assert main(args) == 2
+        assert capsys.readouterr().err == (f"error: --out {out} is being written by another grading run (pid "
+                                           f"{holder.pid}): let it finish, or give another --out\n")
+        assert not (out / "results").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(args) == 0 and (out / "results" / "ann.json").exists()
 
 
 def _file(path: Path, data: bytes) -> Path:

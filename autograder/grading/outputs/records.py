@@ -26,28 +26,37 @@ from autograder.grading.runner.fields import BadRecord
 from autograder.grading.runner.limits import RESULT_BYTES
 from autograder.message import say
 
-#: The file in OUT/logs/ that a grading run holds a lock on (and writes its pid in) while it writes OUT.
-RUN_LOCK = "run.lock"
-
 
 @contextlib.contextmanager
 def claimed(out: Path) -> Iterator[None]:
-    """Hold OUT for one grading run; ValueError naming the other run's pid while another one holds it (two runs
-    would grade everyone twice and write the outputs over each other). The kernel lets go if the run dies."""
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / "logs" / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    """Hold OUT for one grading run (an flock on the folder itself: no file is left behind, and the kernel lets go
+    if the run dies); ValueError naming the other run's pid while another one holds it (two runs would grade
+    everyone twice and write the outputs over each other)."""
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 20, 0).decode("ascii", "replace").strip() or "?"
-            raise ValueError(f"--out {out} is being written by another grading run (pid {holder}): let it finish, "
-                             "or give another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+            raise ValueError(f"--out {out} is being written by another grading run (pid {_holder(fd)}): let it "
+                             "finish, or give another --out") from None
         yield
     finally:
         os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """The pid holding an flock on the open file `fd`, from /proc/locks ('?' when it cannot be told)."""
+    info = os.fstat(fd)
+    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"  # as /proc/locks writes it
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return "?"
+    for line in lines:  # "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1310722 0 EOF"
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == where:
+            return fields[4]
+    return "?"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
