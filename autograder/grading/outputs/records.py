@@ -9,16 +9,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import fcntl
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from autograder.checks import messages
+from autograder.grading.core import locks
 from autograder.grading.core.bounds import bounded_message, bounded_notes, bounded_result
 from autograder.grading.core.model import HEADER, Result, Row, StaleRecord, Submission
 from autograder.grading.inbox.collect import current_fingerprint
@@ -27,36 +26,12 @@ from autograder.grading.runner.limits import RESULT_BYTES
 from autograder.message import say
 
 
-@contextlib.contextmanager
-def claimed(out: Path) -> Iterator[None]:
+def claimed(out: Path) -> contextlib.AbstractContextManager[None]:
     """Hold OUT for one grading run (an flock on the folder itself: no file is left behind, and the kernel lets go
     if the run dies); ValueError naming the other run's pid while another one holds it (two runs would grade
     everyone twice and write the outputs over each other)."""
-    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"--out {out} is being written by another grading run (pid {_holder(fd)}): let it "
-                             "finish, or give another --out") from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def _holder(fd: int) -> str:
-    """The pid holding an flock on the open file `fd`, from /proc/locks ('?' when it cannot be told)."""
-    info = os.fstat(fd)
-    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"  # as /proc/locks writes it
-    try:
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return "?"
-    for line in lines:  # "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1310722 0 EOF"
-        fields = line.split()
-        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == where:
-            return fields[4]
-    return "?"
+    return locks.held(out, lambda pid: f"--out {out} is being written by another grading run (pid {pid}): let it "
+                                       "finish, or give another --out")
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -4,6 +4,7 @@ uvicorn until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import signal
@@ -15,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from autograder import key
-from autograder.grading.core import sandbox, tmpdir
+from autograder.grading.core import locks, sandbox, tmpdir
 from autograder.grading.core.pool import Grader, Pool, load_source, sandboxed
 from autograder.grading.drivers.service import policy
 from autograder.grading.drivers.service.app import Service, build
@@ -100,8 +101,22 @@ class _Stopped(BaseException):
         self.signum = signum
 
 
+def claimed(url: str, shown: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the database `url` (given as `shown`) for this service: a second one would wipe the first one's
+    temporary folder (its jobs in hand) and grade the same submissions; ValueError naming the first one's pid."""
+    return locks.held(Path(f"{scratch_path(url)}.lock"),
+                      lambda pid: f"--db {shown}: another `serve` (pid {pid}) is using this database: stop it "
+                                  "first, or give another --db")
+
+
 def serve(options: Options) -> int:
     """Run the service until a signal stops it; 0."""
+    with claimed(url_for(options.db), options.db):
+        return _serve(options)
+
+
+def _serve(options: Options) -> int:
+    """serve() once this service holds its database."""
     import uvicorn
 
     url = url_for(options.db)

@@ -288,3 +288,22 @@ def test_the_service_listens_on_loopback_only_by_default(served: dict[str, Any])
             if state == "0A" and int(hex_port, 16) == port:
                 listening.append(address)
     assert listening == ["0100007F"]  # 127.0.0.1, little-endian hex; not 00000000 (every address)
+
+
+def test_a_second_service_on_the_same_database_is_refused(served: dict[str, Any],
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A second `serve` with the running one's database would wipe its temporary folder (the jobs in hand) and grade
+    the same submissions: it is one line naming the running service, and the running one keeps serving."""
+    from autograder.cli import main
+    from autograder.grading.drivers.service.db import url_for
+    from autograder.grading.drivers.service.server import scratch_path
+
+    folder = scratch_path(url_for(str(served["db"])))
+    inside = sorted(p.name for p in folder.iterdir())
+    assert main(["serve", "--db", str(served["db"]), "--assignment", "fake", "--checks",
+                 "fakecourse.checks:get_assignment", "--source", str(served["source"]), "--port", "-1"]) == 2
+    assert capsys.readouterr().err == (f"error: --db {served['db']}: another `serve` (pid "
+                                       f"{served['service'].process.pid}) is using this database: stop it first, or "
+                                       "give another --db\n")
+    assert sorted(p.name for p in folder.iterdir()) == inside  # not wiped
+    assert request(served["url"] + "healthz")[0] == 200
