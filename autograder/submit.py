@@ -4,7 +4,8 @@
     submit()                      # or submit("optimizers.ipynb") when the notebook cannot be found
 
 It sends the notebook *as last saved* (save with Ctrl-S first), prints the score of every question and
-a link to your feedback page, and returns the reply as a dict. Where to send and who you are:
+a link to your feedback page in the notebook's language (its metadata, as the grader reads it; else the
+checks' language), and returns the reply as a dict. Where to send and who you are:
 
 - the environment variables AUTOGRADER_URL and AUTOGRADER_TOKEN, or
 - the file ~/.config/taming-exploding-gradients/submit.ini (under $XDG_CONFIG_HOME if set):
@@ -13,7 +14,8 @@ a link to your feedback page, and returns the reply as a dict. Where to send and
       url = https://grader.example.edu/
       token = the token your instructor mailed you
 
-Standard library only, so it works in any Jupyter that can import this course's package.
+It needs only the standard library and the course's own message catalog, so it works in any Jupyter that can
+import this course's package.
 """
 
 from __future__ import annotations
@@ -38,6 +40,25 @@ def config_path() -> Path:
     return base / APP / "submit.ini"
 
 
+def _words(lang: str | None) -> Any:
+    """`words(code, **params)`: a message of the catalog as text in `lang` (the checks' language when None)."""
+    from autograder.checks import messages
+
+    return messages.translator(lang or messages.language())
+
+
+def _language(data: bytes) -> str | None:
+    """The language the notebook asks for (metadata.autograder.language, as the grader reads it), else None."""
+    from autograder.checks.messages import LANGUAGES
+
+    try:
+        meta = json.loads(data).get("metadata", {})
+        lang = meta.get("autograder", {}).get("language") if isinstance(meta, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    return lang if lang in LANGUAGES else None
+
+
 def _settings(url: str | None, token: str | None) -> tuple[str, str]:
     """The service's URL and the token: arguments, else environment, else the config file."""
     parser = configparser.ConfigParser()
@@ -46,8 +67,7 @@ def _settings(url: str | None, token: str | None) -> tuple[str, str]:
     url = url or os.environ.get("AUTOGRADER_URL") or section.get("url")
     token = token or os.environ.get("AUTOGRADER_TOKEN") or section.get("token")
     if not url or not token:
-        raise RuntimeError(f"no {'service URL' if not url else 'token'}: set AUTOGRADER_URL and AUTOGRADER_TOKEN, "
-                           f"or write them in {config_path()} (see autograder/submit.py)")
+        raise RuntimeError(_words(None)("submit.no_url" if not url else "submit.no_token", path=str(config_path())))
     return url.rstrip("/") + "/", token.strip()
 
 
@@ -69,7 +89,7 @@ def find_notebook() -> Path:
     here = sorted(Path.cwd().glob("*.ipynb"))
     if len(here) == 1:
         return here[0]
-    raise RuntimeError("cannot tell which notebook to send: pass its path, e.g. submit('optimizers.ipynb')")
+    raise RuntimeError(_words(None)("submit.which_notebook", example="'optimizers.ipynb'"))
 
 
 def _post(url: str, token: str, data: bytes, timeout: float) -> tuple[int, dict[str, Any]]:
@@ -86,21 +106,37 @@ def _post(url: str, token: str, data: bytes, timeout: float) -> tuple[int, dict[
             return error.code, {"error": f"HTTP {error.code} {error.reason}"}
 
 
-def _report(status: int, reply: dict[str, Any], say: Any) -> None:
-    """Print what the service said."""
+def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
+    """Print what the service said, worded by `words` (see _words); the rows come worded by the service."""
+    from autograder.checks.wording_grader import STATUSES
+
     if "rows" in reply and status == 200:
-        say(f"{reply['assignment']}: {reply['score']:g} / {reply['max_score']:g} points "
-            f"(submission {reply['submission']}{', late' if reply.get('late') else ''})")
+        say(words("submit.score_late" if reply.get("late") else "submit.score", assignment=str(reply["assignment"]),
+                  score=f"{reply['score']:g}", points=f"{reply['max_score']:g}", number=str(reply["submission"])))
         for row in reply["rows"]:
-            say(f"  {row['status']:<10} {row['grade_id']:<28} {row['score']:g}/{row['max_score']:g}  {row['message']}")
+            shown = words(f"status.{row['status']}") if f"status.{row['status']}" in STATUSES else row["status"]
+            say(f"  {shown:<10} {row['grade_id']:<28} {row['score']:g}/{row['max_score']:g}  {row['message']}")
         for note in reply.get("notes", []):
-            say(f"  note: {note}")
+            say("  " + words("submit.note", note=str(note)))
     elif status == 202:
-        say(f"accepted (submission {reply.get('submission')}); still grading")
+        say(words("submit.accepted", number=str(reply.get("submission"))))
     else:
-        say(f"not graded ({status}): {reply.get('error', 'no reason given')}")
+        say(words("submit.refused", status=str(status), reason=_reason(reply, words)))
     if reply.get("feedback") and status in (200, 202, 422):
-        say(f"feedback: {reply['feedback']}")
+        say(words("submit.feedback", url=str(reply["feedback"])))
+
+
+def _reason(reply: dict[str, Any], words: Any) -> str:
+    """Why the service refused: its message worded here (in the notebook's language), else its English line."""
+    from autograder.message import BadMessage, Message
+
+    if "message" in reply:
+        try:
+            message = Message.from_plain(reply["message"])
+            return str(words(message.code, **dict(message.params)))
+        except (BadMessage, KeyError, ValueError):
+            pass
+    return str(reply.get("error") or words("submit.no_reason"))
 
 
 def submit(path: str | os.PathLike[str] | None = None, assignment: str | None = None, *, url: str | None = None,
@@ -110,10 +146,10 @@ def submit(path: str | os.PathLike[str] | None = None, assignment: str | None = 
     notebook = Path(path) if path is not None else find_notebook()
     base, secret = _settings(url, token)
     assignment = assignment or notebook.stem
-    saved = notebook.stat().st_mtime
-    say(f"sending {notebook.name} as saved at {datetime.datetime.fromtimestamp(saved):%H:%M:%S} "
-        f"({time.time() - saved:.0f} s ago; save first if you changed it since)")
-    status, reply = _post(base + "api/submit/" + urllib.parse.quote(assignment, safe=""), secret,
-                          notebook.read_bytes(), timeout)
-    _report(status, reply, say)
+    saved, data = notebook.stat().st_mtime, notebook.read_bytes()
+    words = _words(_language(data))
+    say(words("submit.sending", notebook=notebook.name, time=f"{datetime.datetime.fromtimestamp(saved):%H:%M:%S}",
+              ago=f"{time.time() - saved:.0f}"))
+    status, reply = _post(base + "api/submit/" + urllib.parse.quote(assignment, safe=""), secret, data, timeout)
+    _report(status, reply, say, words)
     return {**reply, "status_code": status}

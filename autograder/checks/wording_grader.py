@@ -100,3 +100,26 @@ PAGE = {
     "page.stdout": "Printed output",
     "page.stderr": "Warnings and errors printed",
 }
+
+#: What `submit()` prints in a student's notebook (autograder/submit.py), and the service's refusals it shows there
+#: (autograder/grading/drivers/service/app.py): in the notebook's language.
+SUBMIT = {
+    "submit.sending": "sending {notebook} as saved at {time} ({ago} s ago; save first if you changed it since)",
+    "submit.score": "{assignment}: {score} / {points} points (submission {number})",
+    "submit.score_late": "{assignment}: {score} / {points} points (submission {number}, late)",
+    "submit.note": "note: {note}",
+    "submit.accepted": "accepted (submission {number}); still grading",
+    "submit.refused": "not graded ({status}): {reason}",
+    "submit.no_reason": "no reason given",
+    "submit.feedback": "feedback: {url}",
+    "submit.no_url": "no service URL: set AUTOGRADER_URL and AUTOGRADER_TOKEN, or write them in {path} "
+                     "(see autograder/submit.py)",
+    "submit.no_token": "no token: set AUTOGRADER_URL and AUTOGRADER_TOKEN, or write them in {path} "
+                       "(see autograder/submit.py)",
+    "submit.which_notebook": "cannot tell which notebook to send: pass its path, e.g. submit({example})",
+    "service.bad_token": "missing or unknown token: send the header {header}",
+    "service.unknown_assignment": "no assignment {assignment} here; this service grades {served}",
+    "service.deadline": "the deadline of {assignment} ({deadline}) has passed and late work is not accepted",
+    "service.rate": "rate limit: {limit} submissions of {assignment} per hour; try again in {seconds} s",
+    "service.too_large": "the notebook is larger than the {limit} bytes this service accepts",
+}

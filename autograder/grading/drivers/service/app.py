@@ -36,6 +36,7 @@ from autograder.grading.drivers.service.grading import Grading
 from autograder.grading.drivers.service.policy import Policy
 from autograder.grading.outputs import batch as outputs
 from autograder.grading.outputs import report
+from autograder.message import Message, say
 
 COOKIE = "autograder_token"
 #: Pages may run only the service's own script; the batch's pages need inline styles and data: images.
@@ -82,9 +83,12 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     return HTMLResponse(html, status, headers={"Content-Security-Policy": CSP})
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A refusal: the status and one line."""
-    return JSONResponse({"error": message}, status, headers=headers)
+def _error(status: int, message: str | Message, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A refusal: the status and one line; a Message also as its code and parameters, which a client (submit())
+    words in the student's language."""
+    if isinstance(message, str):
+        return JSONResponse({"error": message}, status, headers=headers)
+    return JSONResponse({"error": messages.text(message), "message": message.to_plain()}, status, headers=headers)
 
 
 def _service(request: Request) -> Service:
@@ -141,25 +145,24 @@ async def submit(request: Request) -> Response:
     service = _service(request)
     person = await _person(request, cookie=False)
     if person is None:
-        return _error(401, "missing or unknown token: send the header 'Authorization: Bearer <your token>'")
+        return _error(401, say("service.bad_token", header="Authorization: Bearer <your token>"))
     assignment = request.path_params["assignment"]
     if assignment not in service.pools:
-        return _error(422, f"no assignment {assignment[:40]!r} here; this service grades "
-                           f"{', '.join(sorted(service.pools))}")
+        return _error(422, say("service.unknown_assignment", assignment=repr(assignment[:40]),
+                               served=", ".join(sorted(service.pools))))
     policy, now = service.policies[assignment], time.time()
     late = policy.is_late(now)
     if late and policy.late == "refuse":
-        return _error(403, f"the deadline of {assignment} has passed and late work is not accepted "
-                           f"({policy.describe()})")
+        return _error(403, say("service.deadline", assignment=assignment, deadline=policy.deadline_text()))
     if policy.rate_per_hour:
         recent = await run_in_threadpool(service.store.since, person.student_id, assignment, now - 3600)
         if len(recent) >= policy.rate_per_hour:
             retry = int(recent[-policy.rate_per_hour] + 3600 - now) + 1
-            return _error(429, f"rate limit: {policy.rate_per_hour} submissions of {assignment} per hour; "
-                               f"try again in {retry} s", headers={"Retry-After": str(retry)})
+            return _error(429, say("service.rate", limit=policy.rate_per_hour, assignment=assignment, seconds=retry),
+                          headers={"Retry-After": str(retry)})
     body = await _body(request, service.max_bytes)
     if body is None:
-        return _error(413, f"the notebook is larger than the {service.max_bytes} bytes this service accepts")
+        return _error(413, say("service.too_large", limit=service.max_bytes))
     submission_id = await run_in_threadpool(service.store.add, person.student_id, assignment, body,
                                             hashlib.sha256(body).hexdigest(), late, now)
     future = asyncio.get_running_loop().create_future()

@@ -41,10 +41,14 @@ class Policy:
         """Whether a submission received at `when` is after the deadline."""
         return self.deadline is not None and when > self.deadline
 
+    def deadline_text(self) -> str:
+        """The deadline as the pages and refusals show it ('none' without one)."""
+        return (datetime.datetime.fromtimestamp(self.deadline, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+                if self.deadline is not None else "none")
+
     def describe(self) -> str:
         """One line for the pages."""
-        deadline = (datetime.datetime.fromtimestamp(self.deadline, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-                    if self.deadline is not None else "none")
+        deadline = self.deadline_text()
         rate = f"{self.rate_per_hour} per hour" if self.rate_per_hour else "no limit"
         return f"the {self.counts} submission counts; deadline {deadline} (late: {self.late}); rate limit {rate}"
 

@@ -247,6 +247,39 @@ def test_submit_helper_prints_the_score_and_the_link(served: dict[str, Any], tmp
     assert lines[-1].startswith("not graded (401): missing or unknown token")
 
 
+def test_submit_helper_speaks_the_notebooks_language(served: dict[str, Any], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Chinese notebook (its metadata, as the grader reads it): what submit() prints around the rows, the rows,
+    and the service's refusals (sent as message codes) read Chinese; numbers, names and the link are unchanged."""
+    from autograder.checks.messages import text
+    from autograder.message import say
+
+    built = notebooks.submission({"ans_scale": "def scale(x, a):\n    return x\n"})
+    built["metadata"]["autograder"] = {"language": "zh_CN"}
+    notebook = notebooks.write(built, tmp_path / "fake.ipynb")
+    monkeypatch.setenv("AUTOGRADER_URL", served["url"])
+    monkeypatch.setenv("AUTOGRADER_TOKEN", served["tokens"]["bob"])
+    monkeypatch.delenv("AUTOGRADER_LANGUAGE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    lines: list[str] = []
+    reply = submit_helper(notebook, say=lines.append)
+    assert reply["status_code"] == 200 and reply["score"] == 4.0
+    assert lines[0].startswith("正在发送 fake.ipynb（保存于 ")
+    assert lines[1] == f"fake：4 / 5 分（提交编号 {reply['submission']}）"
+    failed = next(line for line in lines if "test_scale" in line)
+    assert failed.lstrip().startswith(text(say("status.failed"), "zh_CN"))
+    assert any("\u4e00" <= char <= "\u9fff" for char in failed.split("0/1", 1)[1])  # the row's message too
+    assert lines[-1] == f"反馈：{served['url']}feedback/{reply['submission']}"
+    monkeypatch.setenv("AUTOGRADER_TOKEN", "wrong")
+    lines.clear()
+    assert submit_helper(notebook, say=lines.append)["status_code"] == 401
+    assert lines[-1] == "未评分（401）：令牌缺失或无效：请发送请求头 Authorization: Bearer <your token>"
+    lines.clear()
+    monkeypatch.setenv("AUTOGRADER_TOKEN", served["tokens"]["bob"])
+    assert submit_helper(notebook, "nosuch", say=lines.append)["status_code"] == 422
+    assert lines[-1] == "未评分（422）：这里没有作业 'nosuch'；本服务评的作业是 fake"
+
+
 @pytest.mark.browser
 def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None:
     """A student uploads a notebook with the page's form, sees the score, and opens their feedback by the link."""
