@@ -25,14 +25,14 @@ from pathlib import Path
 from markupsafe import Markup
 
 from autograder.checks.wording import CAPSTONE, CHECKS, LABELS
-from autograder.checks.wording_grader import GRADER, PAGE, STATUSES, SUBMIT
+from autograder.checks.wording_grader import GRADER, PAGE, SERVE_PAGES, STATUSES, SUBMIT
 from autograder.message import CODE, Message, Param, say
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "checks"
 LANGUAGES = ("zh_CN",)
 #: The wording tables, in the catalog's order.
-TABLES = (CHECKS, CAPSTONE, LABELS, GRADER, STATUSES, PAGE, SUBMIT)
+TABLES = (CHECKS, CAPSTONE, LABELS, GRADER, STATUSES, PAGE, SUBMIT, SERVE_PAGES)
 _PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 #: A text parameter that is a number: shown as is, never as code.
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?%?|[-+]?inf|nan")

@@ -122,4 +122,40 @@ SUBMIT = {
     "service.deadline": "the deadline of {assignment} ({deadline}) has passed and late work is not accepted",
     "service.rate": "rate limit: {limit} submissions of {assignment} per hour; try again in {seconds} s",
     "service.too_large": "the notebook is larger than the {limit} bytes this service accepts",
+    "service.accepted": "accepted; still grading: open the feedback link shortly",
+}
+
+#: The service's pages for students (grading/drivers/service/templates/), in the browser's language.
+SERVE_PAGES = {
+    "serve.upload.title": "Submit a notebook",
+    "serve.upload.intro": "Save your notebook in Jupyter first, then choose the saved .ipynb file. It is graded at "
+                          "once by the same grader as the final grades; the reply shows your score and links to "
+                          "your feedback.",
+    "serve.upload.token": "Your token",
+    "serve.upload.assignment": "Assignment",
+    "serve.upload.notebook": "Notebook",
+    "serve.upload.send": "Submit",
+    "serve.upload.rules": "Rules",
+    "serve.upload.grading": "grading…",
+    "serve.upload.score": "Score: {score} / {points} (submission {number})",
+    "serve.upload.feedback": "your feedback",
+    "serve.upload.unreachable": "could not reach the grader: {error}",
+    "serve.login.title": "Token needed",
+    "serve.login.feedback": "Enter your token to see your feedback.",
+    "serve.login.open": "Open",
+    "serve.login.unknown": "unknown token",
+    "serve.not_found": "Not found",
+    "serve.not_yours": "No such submission of yours.",
+    "serve.not_served": "That assignment is not served.",
+    "serve.grading.title": "Still grading",
+    "serve.grading.wait": "This submission is still being graded: reload the page in a few seconds.",
+    "serve.policy": "{counts}; deadline: {deadline}; {late}; {rate}",
+    "serve.policy.best": "your best submission counts",
+    "serve.policy.latest": "your latest submission counts",
+    "serve.policy.accept": "late work is graded, marked late, and counts",
+    "serve.policy.ignore": "late work is graded and shown but never counts",
+    "serve.policy.refuse": "late work is refused",
+    "serve.policy.rate": "at most {limit} submissions per hour",
+    "serve.policy.no_rate": "no limit on submissions",
+    "serve.policy.no_deadline": "none",
 }

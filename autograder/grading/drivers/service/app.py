@@ -76,19 +76,50 @@ def _templates() -> jinja2.Environment:
                               autoescape=True, undefined=jinja2.StrictUndefined)
 
 
+def _lang(request: Request) -> str | None:
+    """The language a student's page or refusal is worded in: ?lang=, else the browser's first choice among the
+    course's languages and English (Accept-Language), else English (None)."""
+    asked = request.query_params.get("lang")
+    if asked in messages.LANGUAGES or asked == "en":
+        return asked if asked != "en" else None
+    ranked = []
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
+        tag, _, quality = part.strip().partition(";q=")
+        try:
+            ranked.append((-float(quality or 1), position, tag.strip().lower()))
+        except ValueError:
+            continue
+    for _, _, tag in sorted(ranked):
+        if tag.startswith("zh"):
+            return "zh_CN"
+        if tag.startswith("en"):
+            return None
+    return None
+
+
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """An HTML page of the service."""
+    """An HTML page of the service, worded in the request's language (_lang); `_` words a catalog code there."""
     root = request.scope.get("root_path", "") + "/"
-    html = _templates().get_template(template).render(root=root, **context)
+    lang = _lang(request)
+
+    def worded(value: Any) -> Any:
+        """Messages in the context (a title, the rules of each assignment) as text in `lang`."""
+        if isinstance(value, Message):
+            return messages.text(value, lang)
+        return {k: worded(v) for k, v in value.items()} if isinstance(value, dict) else value
+    html = _templates().get_template(template).render(root=root, lang=lang, _=messages.translator(lang),
+                                                      **{k: worded(v) for k, v in context.items()})
     return HTMLResponse(html, status, headers={"Content-Security-Policy": CSP})
 
 
-def _error(status: int, message: str | Message, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A refusal: the status and one line; a Message also as its code and parameters, which a client (submit())
-    words in the student's language."""
+def _error(status: int, message: str | Message, headers: dict[str, str] | None = None,
+           lang: str | None = None) -> JSONResponse:
+    """A refusal: the status and one line (a Message worded in `lang`), and a Message also as its code and
+    parameters, which a client (submit()) words in the student's language."""
     if isinstance(message, str):
         return JSONResponse({"error": message}, status, headers=headers)
-    return JSONResponse({"error": messages.text(message), "message": message.to_plain()}, status, headers=headers)
+    return JSONResponse({"error": messages.text(message, lang), "message": message.to_plain()}, status,
+                        headers=headers)
 
 
 def _service(request: Request) -> Service:
@@ -142,27 +173,27 @@ async def _body(request: Request, cap: int) -> bytes | None:
 
 async def submit(request: Request) -> Response:
     """POST /api/submit/{assignment}: store the notebook, wait for its grade, answer with score and link."""
-    service = _service(request)
+    service, lang = _service(request), _lang(request)
     person = await _person(request, cookie=False)
     if person is None:
-        return _error(401, say("service.bad_token", header="Authorization: Bearer <your token>"))
+        return _error(401, say("service.bad_token", header="Authorization: Bearer <your token>"), lang=lang)
     assignment = request.path_params["assignment"]
     if assignment not in service.pools:
         return _error(422, say("service.unknown_assignment", assignment=repr(assignment[:40]),
-                               served=", ".join(sorted(service.pools))))
+                               served=", ".join(sorted(service.pools))), lang=lang)
     policy, now = service.policies[assignment], time.time()
     late = policy.is_late(now)
     if late and policy.late == "refuse":
-        return _error(403, say("service.deadline", assignment=assignment, deadline=policy.deadline_text()))
+        return _error(403, say("service.deadline", assignment=assignment, deadline=policy.deadline_text()), lang=lang)
     if policy.rate_per_hour:
         recent = await run_in_threadpool(service.store.since, person.student_id, assignment, now - 3600)
         if len(recent) >= policy.rate_per_hour:
             retry = int(recent[-policy.rate_per_hour] + 3600 - now) + 1
             return _error(429, say("service.rate", limit=policy.rate_per_hour, assignment=assignment, seconds=retry),
-                          headers={"Retry-After": str(retry)})
+                          headers={"Retry-After": str(retry)}, lang=lang)
     body = await _body(request, service.max_bytes)
     if body is None:
-        return _error(413, say("service.too_large", limit=service.max_bytes))
+        return _error(413, say("service.too_large", limit=service.max_bytes), lang=lang)
     submission_id = await run_in_threadpool(service.store.add, person.student_id, assignment, body,
                                             hashlib.sha256(body).hexdigest(), late, now)
     future = asyncio.get_running_loop().create_future()
@@ -176,7 +207,7 @@ async def submit(request: Request) -> Response:
     assert stored is not None  # it was stored above and nothing deletes submissions
     payload = _payload(request, stored)
     if stored.result is None:
-        return JSONResponse({**payload, "message": "accepted; still grading: open the feedback link shortly"}, 202)
+        return JSONResponse({**payload, "message": messages.text(say("service.accepted"), lang)}, 202)
     if stored.refused:
         return JSONResponse({**payload, "error": messages.text(stored.result.rows[0].message,
                                                               stored.result.language)}, 422)
@@ -207,16 +238,16 @@ async def feedback(request: Request) -> Response:
     """GET /feedback/{id}: the batch's feedback page of one of your submissions."""
     person = await _person(request)
     if person is None:
-        return _page(request, "login.html.j2", 401, message="Enter your token to see your feedback.")
+        return _page(request, "login.html.j2", 401, message=say("serve.login.feedback"))
     stored = await _own(request, person)
     if stored is None:
-        return _page(request, "message.html.j2", 404, title="Not found", message="No such submission of yours.")
+        return _page(request, "message.html.j2", 404, title=say("serve.not_found"), message=say("serve.not_yours"))
     if stored.result is None:
-        return _page(request, "message.html.j2", 202, title="Still grading",
-                     message="This submission is still being graded: reload the page in a few seconds.")
+        return _page(request, "message.html.j2", 202, title=say("serve.grading.title"),
+                     message=say("serve.grading.wait"))
     pool = _service(request).pools.get(stored.assignment)
     if pool is None:
-        return _page(request, "message.html.j2", 404, title="Not found", message="That assignment is not served.")
+        return _page(request, "message.html.j2", 404, title=say("serve.not_found"), message=say("serve.not_served"))
     html = outputs.feedback_html(stored.result, pool.assignment, stored.result.sandbox or pool.sandbox_name)
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP})
 
@@ -237,7 +268,7 @@ async def home(request: Request) -> Response:
     """GET /: the upload page."""
     service = _service(request)
     return _page(request, "upload.html.j2", assignments=sorted(service.pools),
-                 policies={a: p.describe() for a, p in sorted(service.policies.items())})
+                 policies={a: p.summary() for a, p in sorted(service.policies.items())})
 
 
 async def _instructor(request: Request) -> Response | None:

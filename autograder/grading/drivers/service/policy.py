@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import options
+from autograder.message import Message, say
 
 COUNTS = ("latest", "best")
 LATE = ("accept", "ignore", "refuse")
@@ -45,6 +46,14 @@ class Policy:
         """The deadline as the pages and refusals show it ('none' without one)."""
         return (datetime.datetime.fromtimestamp(self.deadline, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
                 if self.deadline is not None else "none")
+
+    def summary(self) -> Message:
+        """The rules as the upload page shows them to students, worded in their language."""
+        return say("serve.policy", counts=say(f"serve.policy.{self.counts}"),
+                   deadline=self.deadline_text() if self.deadline is not None else say("serve.policy.no_deadline"),
+                   late=say(f"serve.policy.{self.late}"),
+                   rate=say("serve.policy.rate", limit=self.rate_per_hour) if self.rate_per_hour
+                   else say("serve.policy.no_rate"))
 
     def describe(self) -> str:
         """One line for the pages."""

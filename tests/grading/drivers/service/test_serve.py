@@ -35,7 +35,7 @@ pytestmark = sandbox_marks("the grading service's tests")
 CORPUS_STUDENTS = ("honest", "honest-stderr", "partial", "monkeypatch", "lying-objects", "calls-backward",
                    "sys-exit", "kills-parent", "fused-op", "nbformat3", "truncated-json", "empty-file", "not-utf8",
                    "other-assignment")
-OTHERS = ("alice", "bob", "spammer")
+OTHERS = ("alice", "bob", "carol", "spammer")
 LIMITS = ("--timeout", "3", "--memory-mb", "512", "--output-kb", "32")
 RATE = 4
 
@@ -280,6 +280,30 @@ def test_submit_helper_speaks_the_notebooks_language(served: dict[str, Any], tmp
     assert lines[-1] == "未评分（422）：这里没有作业 'nosuch'；本服务评的作业是 fake"
 
 
+def test_the_student_pages_speak_the_browsers_language(served: dict[str, Any]) -> None:
+    """The upload page (its wording, the script's words, the rules), the token page and the submission's refusals
+    follow the browser's Accept-Language or ?lang=, with a link to the other language; English otherwise."""
+    url = served["url"]
+    status, body, _ = request(url, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    page = body.decode()
+    assert status == 200 and '<html lang="zh-CN">' in page and "<h1>提交笔记本</h1>" in page
+    assert 'data-score="得分：{score} / {points}（提交编号 {number}）"' in page and 'href="?lang=en"' in page
+    assert ("以你得分最高的一次提交为准；截止时间：无；迟交的作业照常评分，标记为迟交，并计入成绩；"
+            f"每小时最多提交 {RATE} 次") in page
+    english = request(url + "?lang=en", headers={"Accept-Language": "zh-CN"})[1].decode()
+    assert '<html lang="en">' in english and "<h1>Submit a notebook</h1>" in english and "?lang=zh_CN" in english
+    assert ("your best submission counts; deadline: none; late work is graded, marked late, and counts; "
+            f"at most {RATE} submissions per hour") in english
+    assert "<h1>提交笔记本</h1>" in request(url + "?lang=zh_CN")[1].decode()
+    ranked = {"Accept-Language": "zh;q=0.1, fr, en;q=0.5"}  # the browser's order of preference, not the header's
+    assert "<h1>Submit a notebook</h1>" in request(url, headers=ranked)[1].decode()
+    status, body, _ = request(url + "feedback/1", headers={"Accept-Language": "zh"})  # no token: the token page
+    assert status == 401 and "<h1>需要令牌</h1>" in body.decode() and "请输入你的令牌以查看反馈。" in body.decode()
+    status, body, _ = request(url + "api/submit/fake?lang=zh_CN", "wrong", b"{}")
+    assert status == 401
+    assert json.loads(body)["error"] == "令牌缺失或无效：请发送请求头 Authorization: Bearer <your token>"
+
+
 @pytest.mark.browser
 def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None:
     """A student uploads a notebook with the page's form, sees the score, and opens their feedback by the link."""
@@ -306,6 +330,20 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
         assert "bob" in page.content() and "all 4 cases match the reference" in page.content()
         page.goto(served["url"] + "api/submissions/1")  # honest's first submission: not bob's
         assert "no such submission of yours" in page.content()
+        chinese = browser.new_page(locale="zh-CN")  # a browser set to Chinese: the page and its script's words
+        chinese.on("pageerror", lambda error: errors.append(str(error)))
+        chinese.goto(served["url"])
+        assert chinese.inner_text("h1") == "提交笔记本"
+        chinese.fill("#token", served["tokens"]["carol"])
+        chinese.set_input_files("#notebook", str(notebook))
+        chinese.click("#send")
+        chinese.wait_for_selector("#feedback", timeout=120_000)
+        assert chinese.inner_text("#result").startswith("得分：5 / 5（提交编号 ")
+        assert chinese.inner_text("#feedback") == "你的反馈"
+        chinese.fill("#token", "not-a-token")
+        chinese.click("#send")
+        chinese.wait_for_function("document.getElementById('result').className === 'error'")
+        assert chinese.inner_text("#result").startswith("令牌缺失或无效")
         browser.close()
     assert errors == []
 

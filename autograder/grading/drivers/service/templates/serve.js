@@ -1,6 +1,12 @@
 // The service's pages: upload a notebook (raw bytes, Bearer token), or log in to see a feedback page.
 "use strict";
 const root = document.body.dataset.root || "/";
+const lang = document.body.dataset.lang || "en";
+
+function fill(template, values) {
+  // The page's wording (in its language, from the course's catalog) with {name} filled in.
+  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
 
 async function login(token) {
   // The token becomes an HttpOnly cookie, so the feedback links open in this browser.
@@ -20,10 +26,11 @@ if (upload) {
     const token = document.getElementById("token").value.trim();
     const assignment = document.getElementById("assignment").value;
     const file = document.getElementById("notebook").files[0];
-    show(out, "grading…", true);
+    const words = upload.dataset;
+    show(out, words.grading, true);
     try {
       await login(token);
-      const reply = await fetch(root + "api/submit/" + encodeURIComponent(assignment), {
+      const reply = await fetch(root + "api/submit/" + encodeURIComponent(assignment) + "?lang=" + lang, {
         method: "POST", body: file,
         headers: {Authorization: "Bearer " + token, "Content-Type": "application/x-ipynb+json"}});
       const data = await reply.json();
@@ -32,14 +39,15 @@ if (upload) {
         return;
       }
       show(out, data.score === undefined ? data.message
-                : `Score: ${data.score} / ${data.max_score} (submission ${data.submission}) `, true);
+                : fill(words.score, {score: data.score, points: data.max_score, number: data.submission}) + " ",
+           true);
       const link = document.createElement("a");
       link.href = data.feedback;
       link.id = "feedback";
-      link.textContent = "your feedback";
+      link.textContent = words.feedback;
       out.append(link);
     } catch (error) {
-      show(out, "could not reach the grader: " + error, false);
+      show(out, fill(words.unreachable, {error: error}), false);
     }
   });
 }
@@ -52,7 +60,7 @@ if (form) {
     if (reply.ok) {
       window.location.reload();
     } else {
-      show(document.getElementById("result"), "unknown token", false);
+      show(document.getElementById("result"), form.dataset.unknown, false);
     }
   });
 }
