@@ -275,9 +275,10 @@ async def _instructor(request: Request) -> Response | None:
     """A refusal unless the request comes from an instructor."""
     person = await _person(request)
     if person is None:
-        return _page(request, "login.html.j2", 401, message="Enter your instructor token.")
+        return _page(request, "login.html.j2", 401, message=say("serve.login.instructor"))
     if person.role != tokens.INSTRUCTOR:
-        return _page(request, "message.html.j2", 403, title="Instructors only", message="This page is for instructors.")
+        return _page(request, "message.html.j2", 403, title=say("serve.instructors.title"),
+                     message=say("serve.instructors.only"))
     return None
 
 

@@ -299,6 +299,10 @@ def test_the_student_pages_speak_the_browsers_language(served: dict[str, Any]) -
     assert "<h1>Submit a notebook</h1>" in request(url, headers=ranked)[1].decode()
     status, body, _ = request(url + "feedback/1", headers={"Accept-Language": "zh"})  # no token: the token page
     assert status == 401 and "<h1>需要令牌</h1>" in body.decode() and "请输入你的令牌以查看反馈。" in body.decode()
+    status, body, _ = request(url + "instructor?lang=zh_CN")  # the token page and refusal in front of them too
+    assert status == 401 and "请输入你的教师令牌。" in body.decode()
+    status, body, _ = request(url + "instructor?lang=zh_CN", served["tokens"]["alice"])
+    assert status == 403 and "<h1>仅限教师</h1>" in body.decode()
     status, body, _ = request(url + "api/submit/fake?lang=zh_CN", "wrong", b"{}")
     assert status == 401
     assert json.loads(body)["error"] == "令牌缺失或无效：请发送请求头 Authorization: Bearer <your token>"
