@@ -317,6 +317,8 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
     from playwright.sync_api import sync_playwright
 
     notebook = notebooks.write(notebooks.submission(), tmp_path / "fake.ipynb")
+    status, theirs = submit(served["url"], served["tokens"]["alice"], notebook.read_bytes())  # not bob's
+    assert status == 200
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page()
@@ -332,7 +334,7 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
         page.click("#feedback")
         page.wait_for_load_state()
         assert "bob" in page.content() and "all 4 cases match the reference" in page.content()
-        page.goto(served["url"] + "api/submissions/1")  # honest's first submission: not bob's
+        page.goto(served["url"] + f"api/submissions/{theirs['submission']}")
         assert "no such submission of yours" in page.content()
         chinese = browser.new_page(locale="zh-CN")  # a browser set to Chinese: the page and its script's words
         chinese.on("pageerror", lambda error: errors.append(str(error)))
@@ -346,7 +348,7 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
         assert chinese.inner_text("#feedback") == "你的反馈"
         chinese.fill("#token", "not-a-token")
         chinese.click("#send")
-        chinese.wait_for_function("document.getElementById('result').className === 'error'")
+        chinese.wait_for_selector("#result.error")  # a selector: the page's CSP forbids evaluated scripts
         assert chinese.inner_text("#result").startswith("令牌缺失或无效")
         browser.close()
     assert errors == []
