@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 #: In every worker's command line, sandboxed (bwrap's argv names it) or bare.
@@ -34,3 +35,10 @@ def children(pid: int) -> list[int]:
         if fields and int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry.name))
     return found
+
+
+def dead_pid() -> int:
+    """A pid with no process (a child that has been reaped): a grader that is gone."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.grading.core import sandbox
 from autograder.grading.runner import cgroups
-from tests.processes import children
+from tests.processes import children, dead_pid
 from tests.sandbox_required import sandbox_marks
 
 LAYOUT = cgroups.discover()
@@ -20,19 +20,12 @@ pytestmark = [*sandbox_marks("the sandbox clean-up test"),
               pytest.mark.skipif(LAYOUT is None and os.geteuid() != 0, reason="cgroups are managed only as root")]
 
 
-def _dead_pid() -> int:
-    """A pid with no process (a child that has been reaped)."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
-
-
 def test_a_dead_graders_leftover_sandbox_goes_with_its_stale_groups() -> None:
     """A bubblewrap that outlived its grader (one killed in the moment after bubblewrap cloned the sandbox leaves
     its first process waiting for ever) binds that grader's worker cgroup folder: the next grader kills it while it
     removes the stale groups, and leaves alone a process that merely names the folder."""
     assert LAYOUT is not None
-    groups = cgroups.create_worker_groups(LAYOUT, cgroups.worker_group_name(_dead_pid(), 0))
+    groups = cgroups.create_worker_groups(LAYOUT, cgroups.worker_group_name(dead_pid(), 0))
     folder = next(iter(groups.values()))
     left = subprocess.Popen(["bwrap", "--ro-bind", "/", "/", "--bind", str(folder), "/mnt", "--die-with-parent",
                              "sleep", "60"], start_new_session=True)

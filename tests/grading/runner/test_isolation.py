@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.paths import CORPUS
-from tests.processes import children
+from tests.processes import children, dead_pid
 
 sys.path.insert(0, str(CORPUS))
 
@@ -524,7 +524,7 @@ def test_a_stale_group_left_frozen_is_thawed_killed_and_removed() -> None:
     """A grader killed while it froze a submission's group (to kill it race-free) leaves a frozen process; the next
     grader's clean-up of stale groups thaws it, so it dies and the groups go, instead of waiting on it for ever."""
     assert LAYOUT is not None
-    name = cgroups.worker_group_name(_dead_pid(), 0)  # a grader that is gone
+    name = cgroups.worker_group_name(dead_pid(), 0)  # a grader that is gone
     groups = cgroups.create_worker_groups(LAYOUT, name)
     job = cgroups.SubmissionGroups.create(groups, LAYOUT.version, "job-2")
     sleeper = subprocess.Popen(["sleep", "60"])
@@ -544,10 +544,3 @@ def test_a_stale_group_left_frozen_is_thawed_killed_and_removed() -> None:
             (job.paths["freezer"] / "freezer.state").write_text("THAWED")
         sleeper.kill()
         cgroups.remove_groups(groups, LAYOUT.version)
-
-
-def _dead_pid() -> int:
-    """A pid with no process (a child that has been reaped)."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
