@@ -137,7 +137,8 @@ class Pool:
 
     def warm(self, count: int) -> None:
         """Start `count` workers now and run one empty job on each (a worker's first job pays one-off costs), so a
-        service's first submissions find them warm; a failure here waits for `grade`, which records it.
+        service's first submissions find them warm; a failure here waits for `grade`, which records it. A start
+        under way when the pool closes (a service that could not listen, say) is given up.
 
         Drawing one set of hidden inputs here also imports what judging needs (torch) into this process."""
         judging.draw_cases(self.assignment, self.seed)
@@ -147,14 +148,14 @@ class Pool:
                 if self.stop.is_set():
                     break
                 if slot.worker is None:
-                    slot.worker = self._start(slot)
+                    slot.worker = self._start(slot, self.stop.is_set)
                 job_dir = slot.exchange / f"warm-{secrets.token_hex(4)}"
                 job_dir.mkdir()
                 plain.dump({}, job_dir / "cases")
                 slot.worker.request(Job(job_dir.name, (RunCell("warm-up", "pass", False),), (), self.limits),
                                     self.limits.timeout + 60)
                 shutil.rmtree(job_dir, ignore_errors=True)
-        except sandbox.WorkerDied:
+        except (sandbox.WorkerDied, OSError):  # OSError: its folders went with a pool that closed meanwhile
             pass
         finally:
             for slot in slots:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -98,6 +99,33 @@ def test_a_pool_adopts_a_worker_started_early_and_an_unadopted_one_is_stopped(tm
     unused.abandon()
     assert worker.result().process.poll() is not None
     assert not (tmp_path / "new").exists() and not unused.tmp.exists()
+
+
+def test_a_pool_closed_while_it_warms_up_gives_the_start_up_quietly(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service that cannot listen closes its pools, and removes their folder, while they warm up (here: just as
+    the worker's runner folder is being built there): no exception escapes the warming thread, no worker is left."""
+    assignment = load_assignment("fakecourse.checks:get_assignment", "fake")
+    source = parse(json.dumps(notebooks.source_notebook()).encode())
+    folder = tmp_path / "pool"
+    folder.mkdir()
+    pool = Pool("fakecourse.checks:get_assignment", assignment, source, 7, Limits(), True, folder, folder)
+    def closed_meanwhile(src: Path, dst: Path) -> None:  # the folder goes while the runner is copied there
+        pool.close()
+        shutil.rmtree(folder)
+        raise FileNotFoundError(2, "No such file or directory", str(dst))
+
+    monkeypatch.setattr(sandbox, "_copy_source", closed_meanwhile)
+    escaped: list[BaseException | None] = []
+    previous, threading.excepthook = threading.excepthook, lambda hook: escaped.append(hook.exc_value)
+    try:
+        warming = threading.Thread(target=pool.warm, args=(1,))
+        warming.start()
+        warming.join(60)
+    finally:
+        threading.excepthook = previous
+    assert not warming.is_alive() and escaped == []
+    assert not mentioning(str(folder))
 
 
 def test_a_start_given_up_leaves_nothing_running() -> None:

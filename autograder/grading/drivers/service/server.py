@@ -5,9 +5,11 @@ uvicorn until SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -112,7 +114,24 @@ def claimed(url: str, shown: str) -> contextlib.AbstractContextManager[None]:
 def serve(options: Options) -> int:
     """Run the service until a signal stops it; 0."""
     with claimed(url_for(options.db), options.db):
+        check_address(options.host, options.port)
         return _serve(options)
+
+
+def check_address(host: str, port: int) -> None:
+    """ValueError in one line when the service could not listen on host:port (taken, or not this machine's),
+    before any worker starts; uvicorn would only say so after the service had started."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        hint = {errno.EADDRINUSE: "another program listens there: choose another --port",
+                errno.EADDRNOTAVAIL: "not an address of this machine: give one of its own with --host",
+                errno.EACCES: "ports below 1024 need root: choose another --port"}.get(exc.errno or 0, "")
+        raise ValueError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})"
+                         + (f"; {hint}" if hint else "")) from None
 
 
 def _serve(options: Options) -> int:

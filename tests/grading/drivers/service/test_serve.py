@@ -384,3 +384,21 @@ def test_a_second_service_on_the_same_database_is_refused(served: dict[str, Any]
                                        "give another --db\n")
     assert sorted(p.name for p in folder.iterdir()) == inside  # not wiped
     assert request(served["url"] + "healthz")[0] == 200
+
+
+def test_a_service_that_cannot_listen_says_so_before_starting(served: dict[str, Any], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """The running service's port, or an address that is not this machine's (TEST-NET-1): one line saying which and
+    what to do, before any worker starts or any database is made (uvicorn said so only once the service ran)."""
+    from autograder.cli import main
+
+    port = int(served["url"].rsplit(":", 1)[1].strip("/"))
+    base = ["serve", "--db", str(tmp_path / "other.db"), "--assignment", "fake", "--checks",
+            "fakecourse.checks:get_assignment", "--source", str(served["source"])]
+    assert main([*base, "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (f"error: --host 127.0.0.1 --port {port}: cannot listen there (Address already "
+                                       "in use); another program listens there: choose another --port\n")
+    assert main([*base, "--host", "192.0.2.1", "--port", "8000"]) == 2
+    assert "not an address of this machine: give one of its own with --host" in capsys.readouterr().err
+    assert not (tmp_path / "other.db").exists()
+
