@@ -116,10 +116,12 @@ def translate(nb: Any, table: dict[str, str], lang: str) -> tuple[Any, list[str]
 
 
 def notebook_language(nb: Any) -> str | None:
-    """The language a notebook asks for (None: English)."""
-    meta = nb.get("metadata", {}) if isinstance(nb, dict) else {}
-    lang = meta.get("autograder", {}).get("language") if isinstance(meta.get("autograder"), dict) else None
-    return lang if lang in LANGUAGES else None
+    """The language a notebook asks for (metadata.autograder.language), only when it is one the course knows; None:
+    English. The grader, submit() and the release read it here alike (a submitted notebook's values are hostile)."""
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    course = meta.get("autograder") if isinstance(meta, dict) else None
+    lang = course.get("language") if isinstance(course, dict) else None
+    return lang if isinstance(lang, str) and lang in LANGUAGES else None
 
 
 class MissingTranslation(RuntimeError):

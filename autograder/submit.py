@@ -48,15 +48,13 @@ def _words(lang: str | None) -> Any:
 
 
 def _language(data: bytes) -> str | None:
-    """The language the notebook asks for (metadata.autograder.language, as the grader reads it), else None."""
-    from autograder.checks.messages import LANGUAGES
+    """The language the notebook asks for, read as the grader reads it (notebook_i18n.notebook_language)."""
+    from autograder.notebook_i18n import notebook_language
 
     try:
-        meta = json.loads(data).get("metadata", {})
-        lang = meta.get("autograder", {}).get("language") if isinstance(meta, dict) else None
-    except (ValueError, AttributeError):
+        return notebook_language(json.loads(data))
+    except ValueError:
         return None
-    return lang if lang in LANGUAGES else None
 
 
 def _settings(url: str | None, token: str | None) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from autograder.grading.runner import limits
 from autograder.message import Message, say
-from autograder.notebook_i18n import LANGUAGES
+from autograder.notebook_i18n import notebook_language
 
 #: Notebooks larger than this are refused unread (a honest exercise notebook is well under 1 MB).
 MAX_BYTES = limits.NOTEBOOK_BYTES
@@ -161,14 +161,7 @@ def parse(raw: bytes) -> Notebook:
         shown = ", ".join(map(str, where[:5]))
         which: Message | str = say("note.cells_more", cells=shown, more=len(where) - 5) if len(where) > 5 else shown
         notes.append(say("note.cells_ignored", cells=which, why=say(f"note.why.{why}")))
-    return Notebook(cells=tuple(cells), notes=tuple(notes), language=_language(data.get("metadata")))
-
-
-def _language(meta: Any) -> str | None:
-    """The notebook's language from its metadata, only when it is one the course knows (the value is hostile)."""
-    course = meta.get("autograder") if isinstance(meta, dict) else None
-    lang = course.get("language") if isinstance(course, dict) else None
-    return lang if isinstance(lang, str) and lang in LANGUAGES else None
+    return Notebook(cells=tuple(cells), notes=tuple(notes), language=notebook_language(data))
 
 
 def _cell(index: int, raw_cell: Any) -> Cell | str:

@@ -295,7 +295,7 @@ async def instructor(request: Request) -> Response:
     counts = await run_in_threadpool(service.store.counts)
     return _page(request, "instructor.html.j2", assignments=sorted(service.pools), counts=counts,
                  queued=service.grading.queue.qsize(),
-                 policies={a: p.describe() for a, p in sorted(service.policies.items())})
+                 policies={a: p.summary() for a, p in sorted(service.policies.items())})
 
 
 async def _counted(request: Request, pool: Grader) -> dict[str, Any]:

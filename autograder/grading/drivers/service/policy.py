@@ -48,18 +48,12 @@ class Policy:
                 if self.deadline is not None else "none")
 
     def summary(self) -> Message:
-        """The rules as the upload page shows them to students, worded in their language."""
+        """The rules as the pages show them (the students' upload page, the instructor's), worded for the reader."""
         return say("serve.policy", counts=say(f"serve.policy.{self.counts}"),
                    deadline=self.deadline_text() if self.deadline is not None else say("serve.policy.no_deadline"),
                    late=say(f"serve.policy.{self.late}"),
                    rate=say("serve.policy.rate", limit=self.rate_per_hour) if self.rate_per_hour
                    else say("serve.policy.no_rate"))
-
-    def describe(self) -> str:
-        """One line for the pages."""
-        deadline = self.deadline_text()
-        rate = f"{self.rate_per_hour} per hour" if self.rate_per_hour else "no limit"
-        return f"the {self.counts} submission counts; deadline {deadline} (late: {self.late}); rate limit {rate}"
 
 
 def _entry(raw: Any, base: Policy, where: str) -> Policy:

@@ -288,11 +288,11 @@ def test_the_student_pages_speak_the_browsers_language(served: dict[str, Any]) -
     page = body.decode()
     assert status == 200 and '<html lang="zh-CN">' in page and "<h1>提交笔记本</h1>" in page
     assert 'data-score="得分：{score} / {points}（提交编号 {number}）"' in page and 'href="?lang=en"' in page
-    assert ("以你得分最高的一次提交为准；截止时间：无；迟交的作业照常评分，标记为迟交，并计入成绩；"
+    assert ("以得分最高的一次提交为准；截止时间：无；迟交的作业照常评分，标记为迟交，并计入成绩；"
             f"每小时最多提交 {RATE} 次") in page
     english = request(url + "?lang=en", headers={"Accept-Language": "zh-CN"})[1].decode()
     assert '<html lang="en">' in english and "<h1>Submit a notebook</h1>" in english and "?lang=zh_CN" in english
-    assert ("your best submission counts; deadline: none; late work is graded, marked late, and counts; "
+    assert ("the best submission counts; deadline: none; late work is graded, marked late, and counts; "
             f"at most {RATE} submissions per hour") in english
     assert "<h1>提交笔记本</h1>" in request(url + "?lang=zh_CN")[1].decode()
     ranked = {"Accept-Language": "zh;q=0.1, fr, en;q=0.5"}  # the browser's order of preference, not the header's
