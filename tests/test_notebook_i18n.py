@@ -113,3 +113,16 @@ def test_the_chinese_edition_reads_exercise_pages_from_the_chinese_notebooks(tmp
     copied.write_text("english", encoding="utf-8")
     language_switch.publish_chinese_notebooks(zh_app, None)
     assert notebook_language(json.loads(copied.read_text(encoding="utf-8"))) == LANG
+
+
+@pytest.mark.parametrize("metadata", [[], "zh_CN", {"autograder": []}, {"autograder": {"language": ["zh_CN"]}},
+                                      {"autograder": {"language": {"zh_CN": 1}}}, {"autograder": {"language": "xx"}}])
+def test_a_hostile_language_field_reads_as_english(metadata: object) -> None:
+    """A submitted notebook's metadata is hostile: any shape but a known language's name is English, never an error,
+    for the grader (parse) and submit() alike, which both read it with notebook_language."""
+    from autograder.grading.inbox.notebook import parse
+
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": []}
+    assert notebook_language(notebook) is None
+    assert parse(json.dumps(notebook).encode()).language is None
+    assert notebook_language({"metadata": {"autograder": {"language": LANG}}}) == LANG
