@@ -49,6 +49,31 @@ def sgd_grad_in_place(param, grad, state, lr, momentum=0.0, dampening=0.0, weigh
     return sgd(param, grad, state, lr, momentum, dampening, 0.0, nesterov)
 
 
+def sgd_grad_through_data(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    """Bug: the caller's gradient is changed through .data (a write torch's version counter does not see)."""
+    if weight_decay != 0:
+        grad.data.add_(weight_decay * param)
+    return sgd(param, grad, state, lr, momentum, dampening, 0.0, nesterov)
+
+
+def sgd_buffer_aliases_grad(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    """Bug: the momentum buffer is the first step's grad itself, updated in place at every later step."""
+    g = grad + weight_decay * param if weight_decay != 0 else grad
+    if momentum != 0:
+        if "buf" not in state:
+            state["buf"] = g
+        else:
+            state["buf"].mul_(momentum).add_(g, alpha=1 - dampening)
+        g = g + momentum * state["buf"] if nesterov else state["buf"]
+    return param - lr * g
+
+
+def sgd_param_through_data_returned(param, grad, state, lr, **hyper):
+    """Correct alternative: param updated through .data and returned."""
+    param.data.copy_(sgd(param, grad, state, lr, **hyper))
+    return param
+
+
 def sgd_param_in_place_returned(param, grad, state, lr, **hyper):
     """Correct alternative: param updated in place and returned, as torch.optim does."""
     new = sgd(param, grad, state, lr, **hyper)
@@ -125,6 +150,9 @@ OPTIMIZER_CASES = [
     ("sgd_step_momentum", "sgd_step", lambda **k: sgd(**k, bug="dampening_weight"), "dampening used as"),
     ("sgd_step_momentum", "sgd_step", lambda **k: sgd(**k, bug="decay_after"), "decoupled used here"),
     ("sgd_step_momentum", "sgd_step", sgd_grad_in_place, "sgd_step changed its input grad in place"),
+    ("sgd_step_momentum", "sgd_step", sgd_grad_through_data, "sgd_step changed its input grad in place"),
+    ("sgd_step_momentum", "sgd_step", sgd_buffer_aliases_grad, "sgd_step changed its input grad in place"),
+    ("sgd_step_momentum", "sgd_step", sgd_param_through_data_returned, None),
     ("adam_step_basic", "adam_step", lambda **k: adam(**k), None),
     ("adam_step_basic", "adam_step", adam_in_place, None),
     ("adam_step_flags", "adam_step", adam_in_place, None),

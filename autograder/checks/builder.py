@@ -125,10 +125,12 @@ def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
     """spec.run with every failure turned into an error output; stderr and warnings are swallowed."""
     tripped: list[str] = []
     try:
-        with tripwire() as wire, guarding(), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        with tripwire() as wire, guarding() as guard, warnings.catch_warnings(), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
                 out = spec.run(functions, case)
+                guard.finish()
             finally:
                 tripped = list(wire.tripped)
     except (Unusable, ChangedInput) as exc:
