@@ -99,7 +99,7 @@ def same(a: Tensor, b: Tensor) -> bool:
 
 #: torch's own descriptor, taken at import (before any student code): a class attribute `torch.Tensor._version`
 #: set later does not hide it.
-_VERSION = torch._C.TensorBase._version
+_VERSION: Any = vars(torch._C.TensorBase)["_version"]
 
 
 def _version(tensor: Tensor) -> int:
