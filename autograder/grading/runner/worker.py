@@ -120,20 +120,74 @@ def _mounts_and_parents() -> frozenset[Path]:
     return frozenset(mounts)
 
 
-def _wipe(folder: Path, keep: frozenset[Path] = frozenset()) -> None:
-    """Remove everything inside `folder` except the mounts in `keep` and the root-owned folders above them."""
-    if not folder.is_dir():
+def _remove_tree(folder: Path) -> None:
+    """Remove the folder `folder` however deep a student nested it, never raising. shutil.rmtree recurses once per
+    level (RecursionError past ~1,000, which ignore_errors does not catch) and holds a descriptor per level; here
+    each sub-folder is first moved up beside `folder`, so the tree is emptied one level at a time with at most two
+    folders open."""
+    try:
+        shutil.rmtree(folder)  # the usual, shallow case
         return
+    except (OSError, RecursionError):
+        pass
+    try:
+        parent = os.open(folder.parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        flat = f".wiped-{os.urandom(8).hex()}"
+        os.rename(folder.name, flat, src_dir_fd=parent, dst_dir_fd=parent)
+        pending, moved = [flat], 0
+        while pending:
+            name = pending.pop()
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+            except OSError:
+                continue
+            try:
+                with os.scandir(fd) as entries:
+                    found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+                for entry, is_dir in found:
+                    try:
+                        if is_dir:
+                            moved += 1
+                            os.rename(entry, f"{flat}.{moved}", src_dir_fd=fd, dst_dir_fd=parent)
+                            pending.append(f"{flat}.{moved}")
+                        else:
+                            os.unlink(entry, dir_fd=fd)
+                    except OSError:
+                        continue
+            finally:
+                os.close(fd)
+            try:
+                os.rmdir(name, dir_fd=parent)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    finally:
+        os.close(parent)
+
+
+def _wipe(folder: Path, keep: frozenset[Path] = frozenset()) -> bool:
+    """Remove everything inside `folder` except the mounts in `keep` and the root-owned folders above them; True
+    when nothing else is left (whatever a student made there, however deep)."""
+    if not folder.is_dir():
+        return True
     for entry in folder.iterdir():
         if entry in keep:  # bwrap made these 0755 root folders: the student's uid cannot write into them
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            _remove_tree(entry)
         else:
             try:
                 entry.unlink()
             except OSError:
                 pass
+    try:
+        return all(entry in keep for entry in folder.iterdir())
+    except OSError:
+        return False
 
 
 def _read_inputs(job_dir: Path, count: int) -> list[bytes]:
@@ -234,6 +288,9 @@ class State:
     #: The next submission's cgroups, made while idle (the template already in them), and how long that took.
     next: cgroups.SubmissionGroups | None = None
     prepared_seconds: float = 0.0
+    #: The last submission left something the wipe could not remove: the worker stops after its reply (the
+    #: grader starts a fresh sandbox), so the next submission never finds it nor pays for it.
+    dirty: bool = False
     #: How long the last preparation took (the profile's 'prepared': done while idle, off the submission's time).
     prepared_last: float = 0.0
 
@@ -366,7 +423,7 @@ def run_job(job: Job, state: State) -> Reply:
     # Only what the worker accepted counts: it becomes the job's files now that every process of the
     # submission is dead; anything else in the exchange folder (which a child can reach when the grader
     # does not run as root) is removed first.
-    _wipe(state.exchange, frozenset({job_dir}))
+    exchange_clean = _wipe(state.exchange, frozenset({job_dir}))
     _wipe(job_dir)
     files = []
     for name, json_bytes, npz_bytes in phases.accepted[:phases.oom_phase]:
@@ -374,8 +431,8 @@ def run_job(job: Job, state: State) -> Reply:
         (job_dir / f"{name}.json").write_bytes(json_bytes)
         files.append(name)
     clock.mark("copy")
-    for folder in state.scratch:
-        _wipe(folder, state.mounts)
+    wiped = [_wipe(folder, state.mounts) for folder in state.scratch]
+    state.dirty = not (all(wiped) and exchange_clean)
     clock.mark("wipe")
     status = seen["status"]
     oom_phase = phases.oom_phase
@@ -485,7 +542,7 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
             protocol.send(proto_out, reply.to_json())
         except OSError:
             return 0  # the grader is gone
-        if stop:
+        if stop or state.dirty:
             return 1
         del reply
         try:
