@@ -89,6 +89,9 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
 def decode(tree: Any, arrays: dict[str, np.ndarray], limits: DecodeCaps = DecodeCaps()) -> Any:
     """The plain value of a tree from `encode`; PlainError on any node that `encode` would not write."""
     count = 0
+    #: Each array is referenced once, as `encode` writes it: a tree naming one array many times would make a small
+    #: frame decode into `max_nodes` copies of it (the size caps count each stored array once).
+    used: set[str] = set()
 
     def walk(node: Any, depth: int) -> Any:
         nonlocal count
@@ -108,6 +111,9 @@ def decode(tree: Any, arrays: dict[str, np.ndarray], limits: DecodeCaps = Decode
         if tag == "x" and body in ("nan", "inf", "-inf"):
             return float(body)
         if tag in ("T", "A") and type(body) is str and body in arrays:
+            if body in used:
+                raise PlainError(f"array {body!r} referenced more than once")
+            used.add(body)
             array = arrays[body]
             return torch.from_numpy(np.array(array, copy=True)) if tag == "T" else array
         raise PlainError(f"unexpected node {tag!r}")

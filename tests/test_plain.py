@@ -164,3 +164,17 @@ def test_what_dumps_writes_is_read_without_numpys_general_reader(monkeypatch: py
     back = plain.loads(json_bytes, npz_bytes)
     assert torch.equal(back["t"], tensor.contiguous()) and np.array_equal(back["a"], array)
     assert back["a"].flags.f_contiguous and back["s"].item() == 3
+
+
+def test_a_stored_array_named_twice_is_refused_not_copied_again_and_again() -> None:
+    """The size caps count each stored array once: a forged frame naming one 2 MB array 1,500 times decoded into 3 GB
+    in the trusted grader (OOM-killed, the whole batch lost). Each array decodes once, as `encode` writes them."""
+    _, npz_bytes = plain.dumps([torch.ones(4)])
+    for tag in ("T", "A"):
+        with pytest.raises(plain.PlainError, match="more than once"):
+            plain.loads(json.dumps({"l": [{tag: "a0"}] * 3}).encode(), npz_bytes)
+        with pytest.raises(plain.PlainError, match="more than once"):
+            plain.loads(json.dumps({"l": [{"T": "a0"}, {"A": "a0"}]}).encode(), npz_bytes)
+    same = torch.arange(3.0)
+    back = plain.loads(*plain.dumps({"x": same, "y": [same, same]}))  # one tensor sent twice: two arrays
+    assert all(torch.equal(t, same) for t in (back["x"], *back["y"]))
