@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from autograder.checks import exploding_task as task
 from autograder.checks import get_assignment
 from autograder.checks.exploding import POINTS_HISTORY, POINTS_TARGET
 from autograder.checks.spec import Outcome
@@ -157,3 +158,24 @@ def test_a_loop_that_raises_is_located() -> None:
 
 def test_points_add_up() -> None:
     assert POINTS_HISTORY + POINTS_TARGET == get_assignment("exploding").question("train_loop").points
+
+
+
+def test_a_notebook_that_made_float64_the_default_trains_the_task_the_grader_measures() -> None:
+    """`torch.set_default_dtype(torch.float64)` in a student's cell: the loop runs under it (in the sandbox, or the
+    kernel), the grader measures in a process of its own under float32; the provided task and model are the same
+    float32 numbers either way (randn drew other numbers in float64, and the history point was lost)."""
+    question = get_assignment("exploding").question("train_loop")
+    cases = question.make_cases(torch.Generator().manual_seed(0), False)
+    x, y = task.make_task(0)
+    before = [p.detach().clone() for p in task.make_model(0).parameters()]
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert torch.equal(task.make_task(0)[0], x) and torch.equal(task.make_task(0)[1], y)
+        assert all(torch.equal(a, b) for a, b in zip(task.make_model(0).parameters(), before, strict=True))
+        outputs = [question.call({"train": VARIANTS["correct"][0]}, c) for c in cases]
+    finally:
+        torch.set_default_dtype(previous)
+    outcome = question.judge(cases, outputs)
+    assert outcome.status == "passed", outcome.text()

@@ -9,9 +9,10 @@ grader give the same notebook the same points, and a failed visible check never 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,25 @@ def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden:
             if hits:
                 return Outcome(0.0, question.points, "forbidden",
                                say("check.error", grade_id=grade_id, error=used_message(name, hits)))
-    cases = question.make_cases(torch.Generator().manual_seed(seed), hidden)
-    outputs = [question.call(namespace, case) for case in cases]
-    return question.judge(cases, outputs)
+    with as_graded():
+        cases = question.make_cases(torch.Generator().manual_seed(seed), hidden)
+    outputs = [question.call(namespace, case) for case in cases]  # the student's code, under the notebook's settings
+    with as_graded():
+        return question.judge(cases, outputs)
+
+
+@contextlib.contextmanager
+def as_graded() -> Iterator[None]:
+    """torch's process-wide settings as `autograder grade` draws and judges under (its own process: float32 default,
+    gradients on, no inference mode, no autocast), while a student's kernel does it: a notebook that changed them
+    (`torch.set_default_dtype(torch.float64)` draws other hidden inputs) must get the batch grader's score."""
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        with torch.inference_mode(False), torch.enable_grad(), torch.autocast("cpu", enabled=False):
+            yield
+    finally:
+        torch.set_default_dtype(dtype)
 
 
 def _show(text: str, ok: bool) -> None:
