@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,30 @@ def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> fl
     cell's partial credit; the diagnosis is printed when points are lost."""
     outcome = run(assignment_id, grade_id, namespace, hidden=True,
                   seed=seed_for(assignment_id, grade_id, student_id()))
+    cleared = _clear_kernel_output()
     if outcome.score < outcome.max_score:
         _show(points_lost(outcome.score, outcome.max_score, outcome.message, language()), False)
+    elif cleared:  # the visible check's verdict went with the rest
+        _show(verdict(outcome.status, outcome.message, language()), True)
     return float(outcome.score)
+
+
+def _clear_kernel_output() -> bool:
+    """Under a Jupyter kernel, flush and drop what the test cell has shown so far; True if it did.
+
+    nbgrader scores a test cell 0 once anything went to stderr before its score (nbgrader.utils.determine_grade), and
+    a student's logging handler (logging.basicConfig) holds the kernel's stderr, past the checks' redirect; the
+    batch grader never counts such output against a question, so without this the two graders disagree."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    from IPython.display import clear_output
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a stream the student closed or replaced
+            pass
+    clear_output()
+    return True

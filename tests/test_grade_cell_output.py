@@ -1,0 +1,45 @@
+"""A test cell's score as nbgrader reads it from the executed cell: what the student's code wrote to stderr while
+being graded never costs the question (the batch grader ignores it too)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.utils import determine_grade
+
+from autograder.release import nbgrader_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _answer(grade_id: str) -> str:
+    """The solution's answer cell `grade_id`, as a student who solved it would have it."""
+    cells = json.loads((ROOT / "solutions" / "optimizers" / "optimizers.ipynb").read_text())["cells"]
+    cell = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(cell["source"]).replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", "")
+
+
+@pytest.mark.slow
+def test_a_logging_handler_writing_to_stderr_while_graded_costs_nothing(tmp_path: Path) -> None:
+    from nbclient import NotebookClient
+
+    student = (_answer("sgd-step") + "\nimport logging, sys\nlogging.basicConfig(level=logging.INFO)\n"
+               "_log = logging.getLogger('mine')\n_solved = sgd_step\n"
+               "def sgd_step(param, grad, state, **hyper):\n    _log.info('step')\n"
+               "    print('to stderr', file=sys.__stderr__)\n    return _solved(param, grad, state, **hyper)\n")
+    test = ('from autograder.checks import check, grade\ncheck("optimizers", "sgd_step_basic", globals())\n'
+            'grade("optimizers", "sgd_step_basic", globals())')
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch"),
+                                         nbformat.v4.new_code_cell(student), nbformat.v4.new_code_cell(test)])
+    nb.cells[2].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
+                                        "grade_id": "sgd_step_basic", "schema_version": 3}
+    os.environ.update({k: v for k, v in nbgrader_env().items() if k in ("PYTHONPATH", "PATH")})
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    student_cell = nb.cells[1]
+    assert not [o for o in student_cell.outputs if o.output_type == "error"], student_cell.outputs
+    assert determine_grade(nb.cells[2]) == (1.0, 1.0), nb.cells[2].outputs
+    assert any(o.output_type == "stream" and "✓" in o.text for o in nb.cells[2].outputs), nb.cells[2].outputs
