@@ -18,6 +18,10 @@ from autograder.message import Message, say
 
 #: float32 training in the student's process vs float32 recomputation here (thread counts may differ).
 RTOL, ATOL = 1e-4, 1e-6
+#: The gradient norm near convergence is a sum of cancelling per-example terms: its float32 value moves by up to
+#: ~2e-4 relative between torch's SIMD levels (and against float64 training), so it gets a looser tolerance than
+#: the loss (a post-clip, infinity or per-tensor norm still differs by far more).
+NORM_RTOL, NORM_ATOL = 1e-3, 1e-5
 
 
 def flat_parameters(model: nn.Module) -> Tensor:
@@ -68,9 +72,14 @@ def steps_taken(snapshots: Tensor, final: Tensor) -> int:
     return int(sum(not torch.equal(a, b) for a, b in zip(seq[:-1], seq[1:], strict=True)))
 
 
-def _close(a: float, b: float) -> bool:
+def _close(a: float, b: float, rtol: float = RTOL, atol: float = ATOL) -> bool:
     """Equal to float32 training accuracy."""
-    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= ATOL + RTOL * abs(b)
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= atol + rtol * abs(b)
+
+
+def _close_norm(a: float, b: float) -> bool:
+    """Two gradient norms equal to float32 accuracy, whatever SIMD level computed them."""
+    return _close(a, b, NORM_RTOL, NORM_ATOL)
 
 
 def _why_norm(n_i: float, pass_: tuple[float, float, float]) -> Message:
@@ -78,7 +87,7 @@ def _why_norm(n_i: float, pass_: tuple[float, float, float]) -> Message:
     pre, largest = pass_[1], pass_[2]
     if n_i == 0:
         return say("history.norm_zero")
-    if _close(n_i, largest) and not _close(largest, pre):
+    if _close_norm(n_i, largest) and not _close_norm(largest, pre):
         return say("history.norm_inf")
     if n_i < pre * (1 - 1e-3):
         return say("history.norm_post_clip")
@@ -90,13 +99,13 @@ def check(loss: list[float], norm: list[float], measured: list[tuple[float, floa
     j = 0
     for i, (l_i, n_i) in enumerate(zip(loss, norm, strict=True)):
         start = j
-        while j < len(measured) and not (_close(l_i, measured[j][0]) and _close(n_i, measured[j][1])):
+        while j < len(measured) and not (_close(l_i, measured[j][0]) and _close_norm(n_i, measured[j][1])):
             j += 1
         if j < len(measured):
             j += 1
             continue
         rest = measured[start:]
-        after = next((k for k in range(len(rest) - 1) if _close(n_i, rest[k][1]) and _close(l_i, rest[k + 1][0])),
+        after = next((k for k in range(len(rest) - 1) if _close_norm(n_i, rest[k][1]) and _close(l_i, rest[k + 1][0])),
                      None)
         if after is not None:
             return say("history.loss_after", index=i, value=f"{l_i:.6g}", used=f"{rest[after][0]:.6g}")

@@ -121,6 +121,13 @@ def __getattr__(name):
 CPU_ONLY = {"COURSE_DEVICE": "cpu", "CUDA_VISIBLE_DEVICES": ""}
 
 
+def simd_level() -> dict[str, str]:
+    """The grader's torch SIMD level, passed on to its workers: student code and the judge must run the same
+    kernels (ATEN_CPU_CAPABILITY), or a float32 history near convergence differs by more than its tolerance."""
+    level = os.environ.get("ATEN_CPU_CAPABILITY", "")
+    return {"ATEN_CPU_CAPABILITY": level} if level.isalnum() else {}
+
+
 class WorkerDied(RuntimeError):
     """The worker process stopped answering (crashed, was killed, or broke the protocol)."""
 
@@ -264,7 +271,7 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
     privileges = ["--cap-drop", "ALL", *[a for cap in WORKER_CAPS for a in ("--cap-add", cap)]] \
         if os.geteuid() == 0 else ["--unshare-user"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "USER": "user", "LANG": "C.UTF-8",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **CPU_ONLY,
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **CPU_ONLY, **simd_level(),
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNNER, **SCRATCH_CACHES}
     setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
     cgroup_binds = [a for key, path in groups.items() for a in ("--bind", str(path), f"{CGROUP_DIR}/{key}")]
@@ -407,7 +414,7 @@ def launch_worker(index: int, checks: str, assignment_id: str, exchange: Path, s
     argv = worker_argv(checks, assignment_id, exchange, index, sandboxed, runner, groups, version,
                        uids.uid_base if uids else -1)
     env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY}
+                                  "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY, **simd_level()}
     with open(log, "ab") as log_file:
         # bare: start in the runner, or `python -m` would import the grader's own checkout from the cwd
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,

@@ -1,4 +1,5 @@
-"""autograder.grading.core.sandbox: what a grader that died leaves of its sandboxes is cleaned up by the next one."""
+"""autograder.grading.core.sandbox: what a grader that died leaves of its sandboxes is cleaned up by the next one, and
+its workers run at the grader's SIMD level."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from autograder.grading.core import sandbox
 from autograder.grading.runner import cgroups
+from tests.paths import CORPUS
 from tests.processes import children, dead_pid
 from tests.sandbox_required import sandbox_marks
 
@@ -46,3 +48,39 @@ def test_a_dead_graders_leftover_sandbox_goes_with_its_stale_groups() -> None:
             process.wait()
         cgroups.remove_groups(groups, LAYOUT.version)
 
+
+
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["bubblewrap", "bare"])
+def test_student_code_runs_at_the_graders_simd_level(sandboxed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ATEN_CPU_CAPABILITY set for the grader reaches its workers (both sandboxes clear the environment): the student's
+    float32 training and the grader's measurement run the same kernels, and a run at a chosen level really is."""
+    import shutil
+    import tempfile
+
+    from autograder import plain
+    from autograder.grading.runner.wire import Job, Limits, RunCell
+
+    if sandboxed and not sandbox.bwrap_usable():
+        pytest.skip("bubblewrap is not usable here")
+    sys.path.insert(0, str(CORPUS))
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    tmp = Path(tempfile.mkdtemp(prefix="simd-"))
+    tmp.chmod(0o755)  # the bare child's uid must be able to cross into its home
+    worker = sandbox.start_worker(0, "fakecourse.checks:get_assignment", "fake", tmp / "exchange-0", sandboxed,
+                                  tmp / "worker.log")
+    try:
+        (worker.exchange / "job-simd").mkdir()
+        plain.dump({}, worker.exchange / "job-simd" / "cases")
+        source = "import torch\nprint('LEVEL', torch.backends.cpu.get_cpu_capability())\n"
+        reply = worker.request(Job("job-simd", (RunCell("c", source, True),), (), Limits(30.0, 512, 1 << 16)), 120)
+    finally:
+        worker.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert "LEVEL DEFAULT" in reply.stdout, reply
+
+
+def test_only_a_plain_simd_level_is_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2 --bind / /x")
+    assert sandbox.simd_level() == {}
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")
+    assert sandbox.simd_level() == {}
