@@ -35,7 +35,7 @@ pytestmark = sandbox_marks("the grading service's tests")
 CORPUS_STUDENTS = ("honest", "honest-stderr", "partial", "monkeypatch", "lying-objects", "calls-backward",
                    "sys-exit", "kills-parent", "fused-op", "nbformat3", "truncated-json", "empty-file", "not-utf8",
                    "other-assignment")
-OTHERS = ("alice", "bob", "carol", "spammer")
+OTHERS = ("alice", "bob", "carol", "spammer", "dave")
 LIMITS = ("--timeout", "3", "--memory-mb", "512", "--output-kb", "32")
 RATE = 4
 
@@ -352,6 +352,31 @@ def test_upload_page_in_chromium(served: dict[str, Any], tmp_path: Path) -> None
         assert chinese.inner_text("#result").startswith("令牌缺失或无效")
         browser.close()
     assert errors == []
+
+
+@pytest.mark.browser
+def test_service_pages_fit_a_phone(served: dict[str, Any], tmp_path: Path) -> None:
+    """The upload page (both languages), a student's feedback and the instructor's page on a 320-390 px phone: no
+    sideways scrolling, the tables scroll inside their own box."""
+    from tests.page_fit import fit_problems
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    notebook = notebooks.write(notebooks.submission(), tmp_path / "fake.ipynb")
+    status, sent = submit(served["url"], served["tokens"]["dave"], notebook.read_bytes())
+    assert status == 200
+    wait_idle(served["url"])
+    pages = {"upload": (served["url"], None), "upload zh": (served["url"] + "?lang=zh_CN", None),
+             "feedback": (served["url"] + f"feedback/{sent['submission']}", served["tokens"]["dave"]),
+             "instructor": (served["url"] + "instructor", served["tokens"]["prof"])}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        problems = {name: fit_problems(browser, url, {"Authorization": f"Bearer {token}"} if token else None)
+                    for name, (url, token) in pages.items()}
+        browser.close()
+    assert problems == {name: [] for name in pages}
 
 
 def test_the_service_listens_on_loopback_only_by_default(served: dict[str, Any]) -> None:
