@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import configparser
 import datetime
+import http.client
 import json
 import os
 import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -66,6 +68,8 @@ def _settings(url: str | None, token: str | None) -> tuple[str, str]:
     token = token or os.environ.get("AUTOGRADER_TOKEN") or section.get("token")
     if not url or not token:
         raise RuntimeError(_words(None)("submit.no_url" if not url else "submit.no_token", path=str(config_path())))
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise RuntimeError(_words(None)("submit.bad_url", url=url, path=str(config_path())))
     return url.rstrip("/") + "/", token.strip()
 
 
@@ -90,8 +94,16 @@ def find_notebook() -> Path:
     raise RuntimeError(_words(None)("submit.which_notebook", example="'optimizers.ipynb'"))
 
 
+class Unreachable(Exception):
+    """No reply from the service (refused, no route, timed out, not HTTP): `reason` says what happened."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _post(url: str, token: str, data: bytes, timeout: float) -> tuple[int, dict[str, Any]]:
-    """POST the bytes; (status, JSON reply) whatever the status."""
+    """POST the bytes; (status, JSON reply) whatever the status; Unreachable when no reply came."""
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/x-ipynb+json"})
     try:
@@ -102,6 +114,10 @@ def _post(url: str, token: str, data: bytes, timeout: float) -> tuple[int, dict[
             return error.code, json.loads(error.read())
         except ValueError:
             return error.code, {"error": f"HTTP {error.code} {error.reason}"}
+    except urllib.error.URLError as error:
+        raise Unreachable(str(error.reason)) from None
+    except (OSError, ValueError, http.client.HTTPException) as error:  # a timeout, a reset, a reply that is not JSON
+        raise Unreachable(f"{type(error).__name__}: {error}") from None
 
 
 def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
@@ -113,7 +129,7 @@ def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
                   score=f"{reply['score']:g}", points=f"{reply['max_score']:g}", number=str(reply["submission"])))
         for row in reply["rows"]:
             shown = words(f"status.{row['status']}") if f"status.{row['status']}" in STATUSES else row["status"]
-            say(f"  {shown:<10} {row['grade_id']:<28} {row['score']:g}/{row['max_score']:g}  {row['message']}")
+            say(f"  {_padded(shown, 10)} {row['grade_id']:<28} {row['score']:g}/{row['max_score']:g}  {row['message']}")
         for note in reply.get("notes", []):
             say("  " + words("submit.note", note=str(note)))
     elif status == 202:
@@ -122,6 +138,12 @@ def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
         say(words("submit.refused", status=str(status), reason=_reason(reply, words)))
     if reply.get("feedback") and status in (200, 202, 422):
         say(words("submit.feedback", url=str(reply["feedback"])))
+
+
+def _padded(text: str, columns: int) -> str:
+    """`text` padded to `columns` terminal columns (a Chinese character takes two), so the rows line up."""
+    width = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(0, columns - width)
 
 
 def _reason(reply: dict[str, Any], words: Any) -> str:
@@ -144,10 +166,19 @@ def submit(path: str | os.PathLike[str] | None = None, assignment: str | None = 
     notebook = Path(path) if path is not None else find_notebook()
     base, secret = _settings(url, token)
     assignment = assignment or notebook.stem
-    saved, data = notebook.stat().st_mtime, notebook.read_bytes()
+    try:
+        saved, data = notebook.stat().st_mtime, notebook.read_bytes()
+    except OSError as error:
+        raise RuntimeError(_words(None)("submit.no_notebook", path=str(notebook), error=error.strerror or str(error))
+                           ) from None
     words = _words(_language(data))
     say(words("submit.sending", notebook=notebook.name, time=f"{datetime.datetime.fromtimestamp(saved):%H:%M:%S}",
               ago=f"{time.time() - saved:.0f}"))
-    status, reply = _post(base + "api/submit/" + urllib.parse.quote(assignment, safe=""), secret, data, timeout)
+    try:
+        status, reply = _post(base + "api/submit/" + urllib.parse.quote(assignment, safe=""), secret, data, timeout)
+    except Unreachable as failure:  # one line in the notebook's language, no traceback: nothing was graded
+        reply = {"error": words("submit.unreachable", url=base, error=failure.reason)}
+        say(reply["error"])
+        return {**reply, "status_code": 0}
     _report(status, reply, say, words)
     return {**reply, "status_code": status}

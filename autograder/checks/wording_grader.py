@@ -117,6 +117,10 @@ SUBMIT = {
     "submit.no_token": "no token: set AUTOGRADER_URL and AUTOGRADER_TOKEN, or write them in {path} "
                        "(see autograder/submit.py)",
     "submit.which_notebook": "cannot tell which notebook to send: pass its path, e.g. submit({example})",
+    "submit.no_notebook": "cannot read the notebook {path}: {error}",
+    "submit.bad_url": "the service URL {url} is not an http(s) address: check AUTOGRADER_URL or {path}",
+    "submit.unreachable": "could not reach the grading service at {url}: {error} (check the address and your "
+                          "network, then submit again)",
     "service.bad_token": "missing or unknown token: send the header {header}",
     "service.unknown_assignment": "no assignment {assignment} here; this service grades {served}",
     "service.deadline": "the deadline of {assignment} ({deadline}) has passed and late work is not accepted",
