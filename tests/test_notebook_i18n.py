@@ -126,3 +126,36 @@ def test_a_hostile_language_field_reads_as_english(metadata: object) -> None:
     assert notebook_language(notebook) is None
     assert parse(json.dumps(notebook).encode()).language is None
     assert notebook_language({"metadata": {"autograder": {"language": LANG}}}) == LANG
+
+
+
+def _printed_prose(source: str) -> list[str]:
+    """Words the cell's print() calls write as text (not values they format) that are not names in its code."""
+    import ast
+
+    tree = ast.parse(source)
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    names |= {n.slice.value for n in ast.walk(tree) if isinstance(n, ast.Subscript)  # baseline['loss']
+              and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)}
+    prose = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+            for arg in node.args:
+                for part in arg.values if isinstance(arg, ast.JoinedStr) else [arg]:
+                    if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                        prose += [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]+", part.value) if w not in names]
+    return prose
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_the_code_cells_a_student_is_given_print_no_english(aid: str) -> None:
+    """The given cells' code is the English notebook's (same code, same grade), so what they print is code a Chinese
+    student can read: names and values (`device = cpu`), never an English sentence ("working on cpu")."""
+    nb = json.loads(release_path(aid, LANG).read_text())
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] != "code" or meta.get("solution") or meta.get("grade"):
+            continue
+        prose = _printed_prose("".join(cell["source"]))
+        assert prose == [], f"{aid}, cell {meta.get('grade_id') or cell.get('id')}: prints {prose}"
