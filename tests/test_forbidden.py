@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gc
 import importlib
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -481,3 +483,26 @@ def test_an_original_in_a_reference_cycle_is_collected_and_only_then_the_collect
     assert runs == [1, 1]
     forbidden._free(forbidden._mortal([torch.autograd.Variable._execution_engine]))  # untracked: refcount only
     assert runs == [1, 1]
+
+
+def test_the_notebook_scan_reads_the_function_being_graded_not_an_older_one_kept_under_an_alias() -> None:
+    """In a kernel every function is __main__'s: the correct sgd_step kept as `_old` (an earlier key of globals())
+    must not stand in for the wrapper now bound to sgd_step that reaches torch.optim; the batch grader, which reads
+    the cells' text in order, flags it too."""
+    import linecache
+
+    from autograder.checks import notebook
+
+    namespace: dict = {"__name__": "__main__", "torch": torch}
+    source = Path(__file__).resolve().parents[1] / "solutions" / "optimizers" / "optimizers.ipynb"
+    cells = json.loads(source.read_text())["cells"]
+    answer = next("".join(c["source"]) for c in cells
+                  if c["metadata"].get("nbgrader", {}).get("grade_id") == "sgd-step")
+    later = ("_old = sgd_step\n\ndef sgd_step(param, grad, state, **hyper):\n    torch.optim.SGD\n"
+             "    return _old(param, grad, state, **hyper)\n")
+    for name, source in (("<cell sgd-step>", answer), ("<cell #40>", later)):
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+        exec(compile(source, name, "exec"), namespace)
+    assert notebook.run("optimizers", "sgd_step_basic", namespace, hidden=False).status == "forbidden"
+    namespace["sgd_step"] = namespace["_old"]
+    assert notebook.run("optimizers", "sgd_step_basic", namespace, hidden=False).status == "passed"
