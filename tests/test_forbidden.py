@@ -494,8 +494,8 @@ def test_the_notebook_scan_reads_the_function_being_graded_not_an_older_one_kept
     from autograder.checks import notebook
 
     namespace: dict = {"__name__": "__main__", "torch": torch}
-    source = Path(__file__).resolve().parents[1] / "solutions" / "optimizers" / "optimizers.ipynb"
-    cells = json.loads(source.read_text())["cells"]
+    solution = Path(__file__).resolve().parents[1] / "solutions" / "optimizers" / "optimizers.ipynb"
+    cells = json.loads(solution.read_text())["cells"]
     answer = next("".join(c["source"]) for c in cells
                   if c["metadata"].get("nbgrader", {}).get("grade_id") == "sgd-step")
     later = ("_old = sgd_step\n\ndef sgd_step(param, grad, state, **hyper):\n    torch.optim.SGD\n"
