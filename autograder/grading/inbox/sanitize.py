@@ -4,7 +4,9 @@ What runs, in the SOURCE notebook's order: every locked (read-only) code cell wi
 text, and every autograded answer cell with the student's text. Code cells without nbgrader metadata
 (the student's own helper or exploration cells) run too, right after the graded cell they follow in
 the student's notebook, as `nbgrader autograde` would run them: a helper defined in a cell of its own
-must not cost marks. Test cells never run in the sandbox (their checks run in the trusted grader).
+must not cost marks. Test cells never run in the sandbox (their checks run in the trusted grader), but where
+each stands is kept (`Plan.positions`): nbgrader grades a question with the notebook's state at its test cell,
+so the sandbox runs only the cells before it first.
 Tampering with a test cell (deleted, duplicated, turned into markdown, moved) costs that question
 only; edits to locked cells are simply undone, and noted.
 """
@@ -28,6 +30,18 @@ class Plan:
     answers: tuple[str, ...]  # the student's answer cells, for the forbidden-shortcut scan
     decided: dict[str, Verdict] = field(default_factory=dict)
     notes: tuple[Message, ...] = field(default_factory=tuple)
+    #: grade_id of a test cell -> how many of `cells` come before it (the source's order; a test cell the source
+    #: lacks is not here: its question runs after every cell).
+    positions: dict[str, int] = field(default_factory=dict)
+
+    def position(self, grade_id: str) -> int:
+        """How many of `cells` run before question `grade_id` is graded."""
+        return self.positions.get(grade_id, len(self.cells))
+
+    def answers_before(self, count: int) -> tuple[str, ...]:
+        """The student's texts among the first `count` cells (what the forbidden-shortcut scan reads for a
+        question graded there)."""
+        return tuple(cell.source for cell in self.cells[:count] if cell.answer)
 
 
 def _moved(student_order: list[str], source_order: list[str]) -> set[str]:
@@ -116,9 +130,12 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
     unmarked = _unmarked_after(student_nb, known)
     cells = [wire.RunCell(label, text, True) for label, text in unmarked.pop("", [])]
     answers: list[str] = [cell.source for cell in cells]
+    positions: dict[str, int] = {}
     for cell in source.cells:
         if not cell.grade_id:
             continue
+        if cell.role == "test":
+            positions.setdefault(cell.grade_id, len(cells))
         mine = student.get(cell.grade_id, []) if cell.cell_type == "code" else []
         if cell.cell_type != "code":
             pass  # a graded markdown answer: nothing to run, but student cells may follow it
@@ -140,4 +157,4 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         cells.extend(wire.RunCell(label, text, True) for label, text in extra)
         answers.extend(text for _, text in extra)
     decided = _test_verdicts(student, source, student_nb, assignment)
-    return Plan(cells=tuple(cells), answers=tuple(answers), decided=decided, notes=tuple(notes))
+    return Plan(cells=tuple(cells), answers=tuple(answers), decided=decided, notes=tuple(notes), positions=positions)

@@ -46,24 +46,43 @@ class RunCell:
 
 @dataclass(frozen=True)
 class Job:
-    """One run of a submission's cells and some of its questions; the inputs wait in exchange/<job>/cases."""
+    """One run of a submission's cells and some of its questions; the inputs wait in exchange/<job>/cases.
+
+    `positions[i]`: how many of `cells` run before question i is called (where its test cell stands, as in
+    nbgrader); non-decreasing, at most len(cells). Left out: every question after all the cells.
+    """
 
     job: str
     cells: tuple[RunCell, ...]
     questions: tuple[str, ...]
     limits: Limits
+    positions: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        """Fill in the positions left out; ValueError when they do not fit the cells and questions."""
+        if self.positions is None:
+            object.__setattr__(self, "positions", (len(self.cells),) * len(self.questions))
+        problem = positions_problem(self.placed, len(self.cells), len(self.questions))
+        if problem:
+            raise ValueError(problem)
+
+    @property
+    def placed(self) -> tuple[int, ...]:
+        """The positions (filled in by __post_init__)."""
+        assert self.positions is not None
+        return self.positions
 
     def to_json(self) -> dict[str, Any]:
         """The protocol message."""
         return {"op": "job", "job": self.job, "cells": [cell_json(c) for c in self.cells],
-                "questions": list(self.questions), "timeout": self.limits.timeout,
+                "questions": list(self.questions), "positions": list(self.placed), "timeout": self.limits.timeout,
                 "memory_mb": self.limits.memory_mb, "output_bytes": self.limits.output_bytes}
 
     @staticmethod
     def from_json(raw: Any) -> Job:
         """A Job from its protocol message; BadRecord on anything else."""
-        data = read.record(raw, "job", frozenset({"op", "job", "cells", "questions", "timeout", "memory_mb",
-                                              "output_bytes"}))
+        data = read.record(raw, "job", frozenset({"op", "job", "cells", "questions", "positions", "timeout",
+                                              "memory_mb", "output_bytes"}))
         if data["op"] != "job":
             raise BadRecord("job: op is not 'job'")
         name = read.text(data["job"], "job name", JOB_NAME_CHARS)
@@ -77,7 +96,25 @@ class Job:
         if timeout <= 0 or memory <= 0 or output < 0:
             raise BadRecord("job limits must be positive")
         questions = read.texts(data["questions"], "job questions", NAME_CHARS)
-        return Job(name, cells, questions, Limits(timeout, memory, output))
+        raw_positions = data["positions"]
+        if not isinstance(raw_positions, list) or len(raw_positions) > RECORD_ITEMS:
+            raise BadRecord("job positions is not a list")
+        positions = tuple(read.integer(p, f"job position {i}") for i, p in enumerate(raw_positions))
+        problem = positions_problem(positions, len(cells), len(questions))
+        if problem:
+            raise BadRecord(problem)
+        return Job(name, cells, questions, Limits(timeout, memory, output), positions)
+
+
+def positions_problem(positions: tuple[int, ...], cells: int, questions: int) -> str:
+    """What is wrong with a job's positions ("" when nothing): one per question, non-decreasing, within the cells."""
+    if len(positions) != questions:
+        return f"job positions: {len(positions)} for {questions} questions"
+    if any(not 0 <= p <= cells for p in positions):
+        return f"job positions: not all within 0..{cells}"
+    if any(a > b for a, b in zip(positions, positions[1:], strict=False)):
+        return "job positions: not in order (a question before the cells of the one before it)"
+    return ""
 
 
 def cell_json(cell: RunCell) -> dict[str, Any]:

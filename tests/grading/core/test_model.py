@@ -38,7 +38,7 @@ def _result(**changes: Any) -> Result:
 
 
 JOB = Job("job-0123abcd", (RunCell("setup", "import torch", False), RunCell("ans", "def f(x):\n    return x", True)),
-          ("test_scale", "test_norm2"), Limits(3.5, 512, 4096))
+          ("test_scale", "test_norm2"), Limits(3.5, 512, 4096), (1, 2))
 DONE = Reply("done", "job-0123abcd", timed_out=False, phases=3, exit=0, signal=None, oom_kills=0, stdout="out",
              stdout_bytes=3, stderr="", stderr_bytes=0, files=("cells", "q0"), seconds=0.5, isolation_seconds=0.01,
              cgroups=True, isolation_parts={"limit": 0.001, "enter": 0.002},
@@ -50,6 +50,24 @@ def test_job_round_trips_and_keeps_the_wire_format() -> None:
     assert message["op"] == "job" and message["cells"][1] == {"label": "ans", "source": "def f(x):\n    return x",
                                                              "answer": True}
     assert Job.from_json(_through_json(message)) == JOB
+
+
+def test_a_job_without_positions_calls_every_question_after_all_its_cells() -> None:
+    assert Job("j", JOB.cells, JOB.questions, Limits()).positions == (2, 2)
+
+
+@pytest.mark.parametrize(("positions", "named"), [
+    ([1], "1 for 2 questions"), ([1, 2, 2], "3 for 2 questions"), ([2, 1], "not in order"),
+    ([-1, 1], "within 0..2"), ([1, 3], "within 0..2"), ([1, "2"], "position 1 is not an integer"),
+    ([True, 2], "position 0 is not an integer"), ("12", "positions is not a list"),
+])
+def test_malformed_positions_are_refused_by_name(positions: Any, named: str) -> None:
+    """Where each question is called (the count of cells before its test cell) crosses into the sandbox: checked."""
+    with pytest.raises(BadRecord, match=named):
+        Job.from_json({**JOB.to_json(), "positions": positions})
+    if isinstance(positions, list) and all(type(p) is int for p in positions):
+        with pytest.raises(ValueError, match=named):
+            Job("j", JOB.cells, JOB.questions, Limits(), tuple(positions))
 
 
 @pytest.mark.parametrize("reply", [DONE, Reply("done", "j", exit=None, signal=9), Reply.failed("j", "died (twice)")])

@@ -100,3 +100,15 @@ def test_thousands_of_copied_cells_cost_one_verdict_and_few_notes() -> None:
     assert set(built.decided) == {"test_norm2"}
     assert text(built.decided["test_norm2"].message) == "test cell 'test_norm2' appears 2001 times (duplicated)"
     assert len(built.notes) <= 2 and sum(cell.label == "setup" for cell in built.cells) == 1
+
+
+def test_each_question_is_placed_where_its_test_cell_stands_in_the_source() -> None:
+    """positions: how many of the cells to run precede each test cell (a student's cell after a test cell comes
+    after it); a question whose test cell the source lacks runs after every cell."""
+    nb = notebooks.submission()
+    nb["cells"].insert(4, {"cell_type": "code", "metadata": {}, "source": "helper = 1", "outputs": []})
+    built = _plan(nb)
+    assert [c.label for c in built.cells] == ["setup", "ans_scale", "#5", "ans_norm2", "ans_square_grad"]
+    assert built.positions == {"test_scale": 2, "test_norm2": 4, "test_square_grad": 5}
+    assert built.position("not_in_the_source") == 5
+    assert built.answers_before(2) == (notebooks.SOLUTIONS["ans_scale"],)
