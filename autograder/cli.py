@@ -65,7 +65,8 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="OUT", help="output folder (created if needed)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="sandboxed workers in parallel (default 2)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="wall-clock limit for the notebook's cells, and again for each question (default 10)")
+                   help="wall-clock limit for the cells before each test cell, and again for each question "
+                        "(default 10)")
     p.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
                    help="memory a submission may allocate beyond the warm worker (default 1024)")
     p.add_argument("--output-kb", type=int, default=64, metavar="KB",

@@ -51,7 +51,8 @@ STAGES = (
     ("scratch", "(isolation) scratch space wiped, private work folder made, pipes"),
     ("spawn", "(isolation) the job handed to the child the clean template forked while the worker waited "
               "(descriptor and pipes over sockets)"),
-    ("cells", "child start to the cells accepted (its isolation 'enter' included, below)"),
+    ("cells", "child start to the cells before the first test cell accepted (its isolation 'enter' included, "
+              "below), then every later chunk of cells (those between two test cells)"),
     ("questions", "every question's round: inputs down, the student's calls, the result frame up"),
     ("exit", "last phase accepted to the child's exit seen"),
     ("destroy", "(isolation) every process in the cgroups killed, the cgroups removed"),
@@ -70,7 +71,7 @@ EXTRA = (
 #: The trusted side's steps of one submission (functions of autograder.grading timed by wrapping them).
 TRUSTED = (("student", "_prepare", "read, parse, sanitize"), ("student", "_forbidden", "forbidden-shortcut scan"),
            ("judging", "draw_cases", "hidden inputs drawn"), ("plain", "dump", "inputs written"),
-           ("judging", "read_cells", "cells phase read"), ("judging", "judge_question", "questions judged"))
+           ("judging", "read_cells", "cells phases read"), ("judging", "judge_question", "questions judged"))
 
 
 def _env() -> dict[str, str]:

@@ -150,9 +150,29 @@ def scan(source: str | Sequence[str], function_names: Iterable[str], forbidden: 
     `source` is one text or the notebook's cells, each parsed on its own: a cell that does not parse is left
     out (it defines nothing when it runs either), never the scan of every other cell.
     """
+    cells = [source] if isinstance(source, str) else list(source)
+    return scan_prefixes(cells, [len(cells)], function_names, forbidden)[len(cells)]
+
+
+def scan_prefixes(cells: Sequence[str], counts: Iterable[int], function_names: Iterable[str],
+                  forbidden: Iterable[str]) -> dict[int, dict[str, list[str]]]:
+    """For each `count`: `scan` of the first `count` cells (what is defined where a question's test cell stands),
+    every cell parsed once however many counts read it."""
     forbidden = tuple(forbidden)
-    trees = filter(None, map(_parse, [source] if isinstance(source, str) else source))
-    nodes = [node for tree in trees for node in _walk(tree)]
+    names = list(function_names)
+    walked: list[list[ast.AST]] = []
+    results: dict[int, dict[str, list[str]]] = {}
+    for count in sorted(set(counts)):
+        while len(walked) < min(count, len(cells)):
+            tree = _parse(cells[len(walked)])
+            walked.append(_walk(tree) if tree is not None else [])
+        results[count] = _scan_nodes([node for nodes in walked[:count] for node in nodes], names, forbidden)
+    return results
+
+
+def _scan_nodes(nodes: list[ast.AST], function_names: Iterable[str], forbidden: tuple[str, ...]
+                ) -> dict[str, list[str]]:
+    """`scan` of the syntax nodes of some cells, in order."""
     aliases = _aliases(nodes)
     defs = {n.name: n for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     uses: dict[str, tuple[set[str], set[str]]] = {}  # each function read once, however many reach it

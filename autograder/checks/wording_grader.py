@@ -20,6 +20,7 @@ GRADER = {
                          "than the grader's: nothing after it counts",
     "run.question": "{functions} (for {grade_id})",
     "run.cells": "the notebook's cells",
+    "run.cells_named": "the notebook's cells {cells}",
     # a result file that cannot be judged
     "results.unreadable": "the submission's results could not be read back (malformed or too large)",
     "results.count": "{outputs} outputs for {cases} cases",

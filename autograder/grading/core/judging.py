@@ -98,10 +98,17 @@ def _functions_text(question: Question) -> str:
     return ", ".join(question.functions)
 
 
-def why_unfinished(question: Question | None, reply: Reply, timeout: float) -> Verdict:
-    """Status and reason for a phase that wrote no result (None = the notebook's cells)."""
+def cells_named(labels: Iterable[str]) -> str:
+    """'#3, sgd-step, #5' for messages: the first few labels of a chunk of cells."""
+    labels = list(labels)
+    shown = ", ".join(labels[:6])
+    return shown + (", …" if len(labels) > 6 else "")
+
+
+def why_unfinished(question: Question | None, reply: Reply, timeout: float, cells: str = "") -> Verdict:
+    """Status and reason for a phase that wrote no result (None = the notebook's cells; `cells` names them)."""
     what = (say("run.question", functions=_functions_text(question), grade_id=question.grade_id) if question
-            else say("run.cells"))
+            else say("run.cells_named", cells=cells) if cells else say("run.cells"))
     sig = reply.signal
     if reply.refused:  # the worker stopped the child itself: its signal says nothing about memory
         code = "run.refused_order" if reply.refused == REFUSED_ORDER else "run.refused_malformed"
@@ -128,14 +135,15 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_cells(job_dir: Path, accepted: Collection[str]) -> tuple[list[str], bool] | None:
-    """(cell error lines, ran out of memory) from the cells phase, or None if the worker did not accept it.
+def read_cells(job_dir: Path, accepted: Collection[str], name: str = "cells") -> tuple[list[str], bool] | None:
+    """(cell error lines, ran out of memory) from the phase `name` of cells ('cells', 'cells1', ...), or None if
+    the worker did not accept it.
 
     `accepted` is the reply's `files`: the phases the worker accepted (autograder.grading.runner.phases).
     """
-    if "cells" not in accepted:
+    if name not in accepted:
         return None
-    meta = _read(job_dir / "cells")
+    meta = _read(job_dir / name)
     if meta is None or not isinstance(meta.get("errors"), list):
         return None
     return [one_line(e) for e in meta["errors"] if isinstance(e, str)][:20], meta.get("memory") is True

@@ -1,8 +1,11 @@
 """Grade one submission end to end (trusted side): read, sanitize, scan, run in the sandbox, judge.
 
-`run` sends one job to a worker and returns its reply; a question whose phase did not finish is
-settled (timeout, crash, ...) and the remaining questions go to a fresh job, so one endless loop
-or os._exit costs only the question it happened in.
+`run` sends one job to a worker and returns its reply. As nbgrader does, each question is graded with the
+notebook's state at its test cell: the job runs the cells before the first question's test cell, calls that
+question, runs the cells up to the next one, and so on (autograder.grading.runner.phases). A question whose
+phase did not finish is settled (timeout, crash, ...) and the remaining questions go to a fresh job, so one
+endless loop or os._exit in a graded function costs only the question it happened in; cells that did not
+finish settle every question after them at once (running them again would only cost another time limit).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from autograder.grading.inbox.sanitize import Plan, plan
 from autograder.grading.runner import wire
 from autograder.grading.runner.fields import safe_text
 from autograder.grading.runner.limits import CODE_BYTES
+from autograder.grading.runner.phases import cells_phase
 from autograder.grading.runner.wire import Job, Limits, Reply
 from autograder.message import Message, say
 
@@ -33,20 +37,25 @@ from autograder.message import Message, say
 Runner = Callable[[Job], Reply]
 
 
-def _forbidden(assignment: Assignment, answers: tuple[str, ...]) -> dict[str, Verdict]:
-    """Verdicts for questions whose functions use a forbidden shortcut in their source (AST scan)."""
+def _forbidden(assignment: Assignment, built: Plan) -> dict[str, Verdict]:
+    """Verdicts for questions whose functions use a forbidden shortcut in their source (AST scan), each read in the
+    student's cells before its test cell: the definitions in effect where nbgrader's test cell checks them."""
     if not assignment.forbidden:
         return {}
-    from autograder.checks.forbidden import scan
+    from autograder.checks.forbidden import scan_prefixes
 
     verdicts = {}
-    # one parse for every question's functions (a function's hits do not depend on which others are asked about),
-    # as text Python can parse: a lone surrogate or NUL (in a comment, say) must not stop the scan
-    hits = scan([safe_text(cell) for cell in answers], dict.fromkeys(f for q in assignment.questions
-                                                                   for f in q.functions),
-                assignment.forbidden)
+    # each cell parsed once, one scan per distinct test-cell position, for every question's functions (a function's
+    # hits do not depend on which others are asked about), as text Python can parse: a lone surrogate or NUL (in a
+    # comment, say) must not stop the scan
+    cells = [cell for cell in built.cells if cell.answer]
+    count = {position: len(built.answers_before(position))
+             for position in {built.position(q.grade_id) for q in assignment.questions}}
+    hits = scan_prefixes([safe_text(cell.source) for cell in cells], sorted(set(count.values())),
+                         dict.fromkeys(f for q in assignment.questions for f in q.functions), assignment.forbidden)
     for question in assignment.questions:
-        used = sorted({name for function in question.functions for name in hits[function]})
+        found = hits[count[built.position(question.grade_id)]]
+        used = sorted({name for function in question.functions for name in found[function]})
         if used:
             verdicts[question.grade_id] = model.forbidden(question.functions, used, called=False)
     return verdicts
@@ -55,13 +64,15 @@ def _forbidden(assignment: Assignment, answers: tuple[str, ...]) -> dict[str, Ve
 def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
                  job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str],
                  notes: list[Message], expected: judging.Expected | None = None) -> list[int]:
-    """Run one job for the pending question indices; settle what it decided; return what is left."""
+    """Run one job for the pending question indices (in the order of their test cells); settle what it decided;
+    return what is left."""
     questions = [assignment.questions[i] for i in pending]
+    positions = tuple(built.position(q.grade_id) for q in questions)
     shutil.rmtree(job_dir, ignore_errors=True)
     job_dir.mkdir(parents=True)
     for position, q in enumerate(questions):  # the worker hands each to the child only in its own phase
         plain.dump(cases[q.grade_id], job_dir / f"cases-{position}")
-    reply = run(Job(job_dir.name, built.cells, tuple(q.grade_id for q in questions), limits))
+    reply = run(Job(job_dir.name, built.cells, tuple(q.grade_id for q in questions), limits, positions))
     for stream, text, size in (("stdout", reply.stdout, reply.stdout_bytes), ("stderr", reply.stderr,
                                                                               reply.stderr_bytes)):
         if text:
@@ -70,17 +81,20 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
         if size > limits.output_bytes and cut not in notes:
             notes.append(cut)
     # Only the phases the worker accepted count (Reply.files), never whatever files exist.
-    cells_meta = judging.read_cells(job_dir, reply.files)
-    if cells_meta is None:
-        for q in questions:
-            verdicts[q.grade_id] = judging.why_unfinished(None, reply, limits.timeout)
-        shutil.rmtree(job_dir, ignore_errors=True)
-        return []
-    errors, memory = cells_meta
-    output["cell_errors"] = "\n".join(errors)
+    errors: list[str] = []
+    memory = cells_seen = False
     left: list[int] = []
     for position, q in enumerate(questions):
-        result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors, memory,
+        chunk = judging.read_cells(job_dir, reply.files, cells_phase(position))
+        if chunk is None:  # these cells would run again before every later question: all of them settle here
+            what = _cells_before(assignment, built, positions[position])
+            for later in questions[position:]:
+                verdicts[later.grade_id] = judging.why_unfinished(None, reply, limits.timeout, what)
+            break
+        cells_seen = True
+        errors += chunk[0]
+        memory = memory or chunk[1]
+        result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors[:20], memory,
                                         limits.memory_mb, reply.files,
                                         expected.get(q.grade_id) if expected is not None else None)
         if result is None:
@@ -88,8 +102,17 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
             left = pending[position + 1:]
             break
         verdicts[q.grade_id] = result
+    # a later job reruns the earlier job's cells (and perhaps more): keep the longer account
+    if cells_seen and len(errors) >= len(output.get("cell_errors", "").splitlines()):
+        output["cell_errors"] = "\n".join(errors[:20])
     shutil.rmtree(job_dir, ignore_errors=True)
     return left
+
+
+def _cells_before(assignment: Assignment, built: Plan, end: int) -> str:
+    """The labels of the cells between the test cell before position `end` and it ('' when there are none)."""
+    start = max((p for p in (built.position(q.grade_id) for q in assignment.questions) if p < end), default=0)
+    return judging.cells_named(cell.label for cell in built.cells[start:end])
 
 
 def _code_fits(built: Plan) -> None:
@@ -140,10 +163,12 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             verdicts = {q.grade_id: Verdict("malformed", exc.message) for q in assignment.questions}
         else:
             notes += built.notes
-            verdicts.update(_forbidden(assignment, built.answers))
+            verdicts.update(_forbidden(assignment, built))
             verdicts.update(built.decided)
             cases = judging.draw_cases(assignment, student_seed)
-            pending = [i for i, q in enumerate(assignment.questions) if q.grade_id not in verdicts]
+            # in the order of their test cells, where each is graded
+            pending = sorted((i for i, q in enumerate(assignment.questions) if q.grade_id not in verdicts),
+                             key=lambda i: built.position(assignment.questions[i].grade_id))
             # the reference outputs are computed while the sandbox runs the student's code
             expected = judging.Expected([assignment.questions[i] for i in pending], cases) if pending else None
             rounds = 0

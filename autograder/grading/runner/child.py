@@ -3,8 +3,9 @@
 The clean template (autograder.grading.runner.template) forks it; `child_main` reads the job's code from its
 folder, then confines (session, fresh IPC and mount namespaces with the runner's code and the forbidden
 torch sources covered, rlimits, a uid of its own with fresh keyrings, fresh cwd, captured output, and
-the course's modules dropped from sys.modules), then `run` runs the restored setup cells, the student's
-answer cells and the graded calls with the forbidden-shortcut tripwire armed. Each phase's result goes
+the course's modules dropped from sys.modules), then `run` runs the restored setup cells and the student's
+answer cells, calling each question where its test cell stands (as nbgrader does), with the forbidden-shortcut
+tripwire armed. Each phase's result goes
 up the result pipe as one frame of plain JSON + .npz, and each question's inputs come down another pipe
 only once the worker accepted the phase before (autograder.grading.runner.phases): the worker and the grader
 treat every frame as untrusted. Neither function returns: they end with os._exit.
@@ -196,6 +197,7 @@ def child_main(job: Any) -> None:
         cells = [RunCell(str(c["label"]), str(c["source"]), c["answer"] is True)
                  for c in json.loads((job_dir / CODE).read_bytes())]
         questions = [settings.assignment.question(g) for g in descriptor["questions"]]
+        positions = [int(p) for p in descriptor["positions"]]
         limits = Confinement(memory_mb=int(descriptor["memory_mb"]), uid=int(descriptor["uid"]),
                              cpu_seconds=int(descriptor["cpu_seconds"]), hide=tuple(settings.hide),
                              namespaces=settings.namespaces)
@@ -204,41 +206,62 @@ def child_main(job: Any) -> None:
         confine(limits, out_w, err_w, result_w, input_r, settings.home / "work")
         protocol.write_all(RESULT_FD, protocol.frame(protocol.SETUP_PHASE,
                                                      f"{time.perf_counter() - entered:.6f}".encode(), b""))
-        run(cells, questions, RESULT_FD, INPUT_FD, settings.tripwire)
+        run(cells, questions, RESULT_FD, INPUT_FD, settings.tripwire, positions)
     except BaseException:
         traceback.print_exc()
     finally:
         os._exit(EXIT_RESULTS_UNWRITABLE)
 
 
-def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: int,
-        tripwire: Callable[[], Any] | None) -> None:
-    """Exec the cells, call every question on its cases, send results; never returns.
-
-    Phase 0 is the cells, phase i + 1 question i, whose cases arrive on `input_fd`. `tripwire()` returns
-    the (already armed) process-wide record of forbidden calls, or is None.
-    """
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+def _exec_cells(cells: list[RunCell], namespace: dict[str, Any], arm: Callable[[], None]) -> dict[str, Any]:
+    """Exec `cells` in `namespace` (`arm()` before the first the student wrote); their result frame's value."""
     errors: list[str] = []
     memory = False
-    wire = None
+    for cell in cells:
+        if cell.answer:
+            arm()
+        try:
+            filename = f"<cell {cell.label}>"
+            # Tracebacks and the checks' "line N: `...`" read source through linecache, as in Jupyter.
+            linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
+            exec(compile(cell.source, filename, "exec"), namespace)  # running it is the sandbox's job
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+            errors.append(f"cell {cell.label}: {_one_line(exc)}")
+            memory = memory or _is_memory(exc)
+    return {"errors": errors, "memory": memory}
+
+
+def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: int,
+        tripwire: Callable[[], Any] | None, positions: list[int] | None = None) -> None:
+    """Exec the cells, calling each question where its test cell stands, send results; never returns.
+
+    As `nbgrader autograde` runs a notebook, each question sees the functions (and the state) in effect at its
+    test cell: phase 2i runs the cells before question i (`positions[i]` of them in all, counted from the first;
+    default: every cell), phase 2i + 1 calls question i on its cases, which arrive on `input_fd`; cells after
+    the last question's test cell cannot change a grade and do not run. With no question, phase 0 runs every
+    cell. `tripwire()` returns the (already armed) process-wide record of forbidden calls, or is None; it is
+    armed before the student's first cell runs, and before any question is called.
+    """
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    wires: list[Any] = []
+
+    def arm() -> None:
+        if not wires and tripwire is not None:
+            wires.append(tripwire())
+
+    ends = list(positions) if positions is not None else [len(cells)] * len(questions)
     try:
-        for cell in cells:
-            if cell.answer and wire is None and tripwire is not None:
-                wire = tripwire()
-            try:
-                filename = f"<cell {cell.label}>"
-                # Tracebacks and the checks' "line N: `...`" read source through linecache, as in Jupyter.
-                linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
-                exec(compile(cell.source, filename, "exec"), namespace)  # running it is the sandbox's job
-            except BaseException as exc:  # SystemExit and KeyboardInterrupt included
-                errors.append(f"cell {cell.label}: {_one_line(exc)}")
-                memory = memory or _is_memory(exc)
-        if wire is None and tripwire is not None:
-            wire = tripwire()
-        _send(result_fd, 0, {"errors": errors, "memory": memory})
-        for index, question in enumerate(questions):
-            cases = _inputs(input_fd, index + 1)
+        done = 0
+        for index, end in enumerate(ends or [len(cells)]):
+            chunk = _exec_cells(cells[done:end], namespace, arm)
+            done = max(done, end)
+            arm()
+            _send(result_fd, 2 * index, chunk)
+            if index >= len(questions):
+                break
+            question = questions[index]
+            cases = _inputs(input_fd, 2 * index + 1)
+            wire = wires[0] if wires else None
             watch = _MemoryWatch()
             seen = len(wire.tripped) if wire is not None else 0
             started = time.perf_counter()
@@ -254,8 +277,8 @@ def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: in
                         outputs.append({ERROR_KEY: say("check.call_failed", error=_one_line(exc)).to_plain()})
             tripped = sorted(set(wire.tripped[seen:])) if wire is not None else []
             del cases
-            _send(result_fd, index + 1, {"outputs": outputs, "missing": missing, "memory": watch.memory,
-                                         "tripped": tripped, "seconds": time.perf_counter() - started})
+            _send(result_fd, 2 * index + 1, {"outputs": outputs, "missing": missing, "memory": watch.memory,
+                                             "tripped": tripped, "seconds": time.perf_counter() - started})
     except BaseException:  # writing the results failed (disk full, memory): not the student's exit
         os._exit(EXIT_RESULTS_UNWRITABLE)
     finally:

@@ -1,18 +1,21 @@
 """Which phases of a submission finished: decided by the worker alone, from what it checked itself.
 
-The forked child runs the cells, then each question, and sends each phase's result as one frame on a
-pipe. Student code runs in that same process and can write to that pipe too, so a frame is never
-evidence that work finished, only a candidate result. The worker accepts a phase
+The forked child runs the cells before question 0's test cell ('cells'), then question 0 ('q0'), then the cells
+up to question 1's test cell ('cells1', possibly none), then question 1 ('q1'), and so on, as nbgrader grades
+each question with the notebook's state at its test cell; each phase's result is one frame on a pipe. Student
+code runs in that same process and can write to that pipe too, so a frame is never evidence that work
+finished, only a candidate result. The worker accepts a phase
 
-- once and in order (the cells, then question 0, 1, ...): a frame out of order, malformed or too large
-  closes the channel, and nothing after it counts;
+- once and in order (phase_names: 'cells', 'q0', 'cells1', 'q1', ...): a frame out of order, malformed or too
+  large closes the channel, and nothing after it counts;
 - only while no process of the submission has been killed for memory: a memory kill forfeits the phase
   it happened in and every later one; a timeout or signal forfeits whatever was not accepted before it;
 
-and it sends question i's inputs down to the child only once it has accepted the phase before, so a
-result can only have been computed during its own phase, under that phase's limits. Accepted results
-stay in the worker until every process of the submission is dead; only then do they become the files
-the grader judges (`Reply.files` names them). Nothing else the child writes is ever read.
+and it sends question i's inputs down to the child only once it has accepted the phase before (the cells
+before question i), so a result can only have been computed during its own phase, under that phase's limits
+(each phase, a chunk of cells or a question, gets the per-phase time limit). Accepted results stay in the
+worker until every process of the submission is dead; only then do they become the files the grader judges
+(`Reply.files` names them). Nothing else the child writes is ever read.
 """
 
 from __future__ import annotations
@@ -28,11 +31,28 @@ from autograder.grading.runner.protocol import FRAME, FRAME_MAGIC, SETUP_PHASE
 REFUSED_MALFORMED, REFUSED_ORDER = "malformed", "order"
 
 
+def phase_names(questions: int) -> list[str]:
+    """The phases of a job with `questions` questions: 'cells', 'q0', 'cells1', 'q1', ... (phase 2i: the cells
+    before question i; phase 2i + 1: question i)."""
+    names = []
+    for index in range(max(questions, 1)):
+        names.append(cells_phase(index))
+        if index < questions:
+            names.append(f"q{index}")
+    return names
+
+
+def cells_phase(index: int) -> str:
+    """The name of the phase running the cells before question `index` ('cells' before the first)."""
+    return "cells" if index == 0 else f"cells{index}"
+
+
 class Phases:
     """The result frames read from one child, the phases accepted from them, and the inputs still to send."""
 
     def __init__(self, names: list[str], inputs: list[bytes], oom_kills: Callable[[], int], cap: int) -> None:
-        """`names`: 'cells', 'q0', ...; `inputs[i]`: the frame with question i's cases (sent after phase i)."""
+        """`names`: phase_names(...); `inputs[k]`: what to send the child once phase k is accepted (the frame with
+        the next question's cases after a phase of cells; b"" or nothing after a question's phase)."""
         self.names, self.inputs, self.oom_kills, self.cap = names, inputs, oom_kills, cap
         self.accepted: list[tuple[str, bytes, bytes]] = []
         #: When each accepted phase was accepted (time.perf_counter), for the worker's profile.
@@ -81,7 +101,7 @@ class Phases:
             return 0
         self.accepted.append((self.names[phase], json_bytes, npz_bytes))
         self.accepted_at.append(time.perf_counter())
-        if phase < len(self.inputs):
+        if phase < len(self.inputs) and self.inputs[phase]:
             self.outgoing += self.inputs[phase]
         return 1
 

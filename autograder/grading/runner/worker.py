@@ -6,7 +6,7 @@ forks every submission's child, so that no child is ever a copy of a process tha
 student's data. While it waits for a job it makes the next submission's cgroups and has the template fork
 that submission's child (autograder.grading.runner.child) inside them; the job is handed to that child,
 which enters fresh IPC and mount namespaces and takes a uid of its own. The worker polices the child's
-wall-clock time (extended once per phase it accepted: the cells, then each question), caps its output, then
+wall-clock time (extended once per phase it accepted: each chunk of cells, each question), caps its output, then
 kills every process of the submission (the cgroups, then all else it can see), writes the phases it
 accepted (autograder.grading.runner.phases) to the exchange folder and wipes the scratch space. Talks to the
 grader with length-prefixed JSON on fds 0/1.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading.runner import cgroups, isolation, limits, protocol, wire
-from autograder.grading.runner.phases import Phases
+from autograder.grading.runner.phases import Phases, phase_names
 from autograder.grading.runner.template import ChildJob, Template, TemplateError
 from autograder.grading.runner.template import start as start_template
 from autograder.grading.runner.wire import Job, Reply
@@ -195,11 +195,13 @@ def _wipe(folder: Path, keep: frozenset[Path] = frozenset()) -> bool:
 
 
 def _read_inputs(job_dir: Path, count: int) -> list[bytes]:
-    """The frames with each question's cases, from the files the grader wrote (cases-<i>.json/.npz)."""
+    """What to send after each phase (phases.Phases): after the cells before question i (phase 2i), the frame with
+    question i's cases (phase 2i + 1), from the files the grader wrote (cases-<i>.json/.npz); nothing after a
+    question's phase."""
     frames = []
     for index in range(count):
         parts = [(job_dir / f"cases-{index}{suffix}").read_bytes() for suffix in (".json", ".npz")]
-        frames.append(protocol.frame(index + 1, *parts))
+        frames += [protocol.frame(2 * index + 1, *parts), b""]
     return frames
 
 
@@ -389,8 +391,11 @@ def run_job(job: Job, state: State) -> Reply:
     if uid >= 0:
         os.chown(work, uid, uid)
     pipes, child_ends, inputs_fd = _pipe_pairs()
-    descriptor = {"job": job.job, "questions": list(job.questions), "memory_mb": job.limits.memory_mb, "uid": uid,
-                  "cpu_seconds": int(job.limits.timeout * (count + 1)) + 1}
+    names = phase_names(count)
+    # CPU seconds: the wall-clock limit of every phase (each chunk of cells and each question gets its own)
+    descriptor = {"job": job.job, "questions": list(job.questions), "positions": list(job.placed),
+                  "memory_mb": job.limits.memory_mb, "uid": uid,
+                  "cpu_seconds": int(job.limits.timeout * len(names)) + 1}
     clock.mark("scratch")
     state.pending = True
     try:
@@ -404,12 +409,10 @@ def run_job(job: Job, state: State) -> Reply:
     background = state.prepared_seconds
     state.prepared_seconds = 0.0
     cap = job.limits.output_bytes
-    phases = Phases(["cells"] + [f"q{i}" for i in range(count)], inputs,
-                    groups.oom_kills if groups else lambda: 0, limits.RESULT_FILE_BYTES)
+    phases = Phases(names, inputs, groups.oom_kills if groups else lambda: 0, limits.RESULT_FILE_BYTES)
     seen = _watch(pidfd, state.template.status, pipes, job.limits.timeout, phases, inputs_fd, cap)
-    for name, at in zip(("cells", "questions"), (phases.accepted_at[:1], phases.accepted_at[-1:]), strict=True):
-        if at:  # the child's start, isolation and cells; then every question's round
-            clock.mark(name, at[0])
+    for index, at in enumerate(phases.accepted_at):  # the child's start, isolation and the first cells; then the
+        clock.mark("cells" if index % 2 == 0 else "questions", at)  # later chunks of cells and every question
     clock.mark("exit")
     oom_kills = groups.oom_kills() if groups else 0
     if groups:

@@ -14,11 +14,14 @@ sys.path.insert(0, str(CORPUS))
 import containers
 from fakecourse import checks, notebooks
 
+from autograder.checks.forbidden import scan, scan_prefixes
 from autograder.checks.messages import text
+from autograder.grading.core import student
 from autograder.grading.core.model import Result, Submission
 from autograder.grading.core.student import grade_submission
 from autograder.grading.inbox.collect import collect
 from autograder.grading.inbox.notebook import parse
+from autograder.grading.inbox.sanitize import plan
 from autograder.grading.runner import limits
 from autograder.grading.runner.protocol import MAX_MESSAGE_BYTES
 from autograder.grading.runner.wire import Job, Limits, Reply
@@ -83,3 +86,34 @@ def test_notes_and_origin_are_capped(tmp_path: Path) -> None:
                               SOURCE, 1, lambda job: Reply.failed(job.job, "no sandbox"),
                               tmp_path, Limits())
     assert len(result.notes) <= limits.NOTES + 1 and len(result.origin) <= limits.ORIGIN_CHARS
+
+
+def _with_cell_after(nb: dict, grade_id: str, source: str) -> dict:
+    """`nb` with a student's own code cell inserted right after the cell `grade_id`."""
+    index = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    nb["cells"].insert(index + 1, {"cell_type": "code", "metadata": {}, "source": source, "outputs": []})
+    return nb
+
+
+def test_the_forbidden_scan_reads_each_function_where_its_test_cell_stands() -> None:
+    """As nbgrader's in-kernel check sees it: a forbidden square_grad pasted after its test cell is not the one
+    graded; a forbidden norm2 replaced by an honest one after norm2's test cell is (its helper counts too)."""
+    autograd = ("def square_grad(x):\n    x = x.clone().requires_grad_()\n"
+                "    return torch.autograd.grad((x * x).sum(), x)[0]\n")
+    cheat = "def norm2(x):\n    return _via_grad(x)\n\ndef _via_grad(x):\n    return torch.autograd.grad(x, x)\n"
+    nb = _with_cell_after(notebooks.submission({"ans_norm2": cheat}), "test_square_grad", autograd)
+    nb = _with_cell_after(nb, "test_norm2", notebooks.SOLUTIONS["ans_norm2"])
+    built = plan(parse(json.dumps(nb).encode()), SOURCE, checks.ASSIGNMENT)
+    verdicts = student._forbidden(checks.ASSIGNMENT, built)
+    assert set(verdicts) == {"test_norm2"} and verdicts["test_norm2"].status == "forbidden"
+    assert "torch.autograd" in text(verdicts["test_norm2"].message)
+
+
+def test_scan_prefixes_is_the_scan_of_each_prefix() -> None:
+    """One parse per cell, the same hits as scanning each prefix on its own (the last definition before wins)."""
+    cells = ["import torch.autograd as ag\n", "def f(x):\n    return ag.grad(x, x)\n", "def f(x):\n    return x\n",
+             "def (", "def g(x):\n    return f(x)\n"]
+    names, shortcuts = ["f", "g"], ["torch.autograd"]
+    got = scan_prefixes(cells, [0, 2, 3, 5, 2], names, shortcuts)
+    assert got == {n: scan(cells[:n], names, shortcuts) for n in (0, 2, 3, 5)}
+    assert got[2]["f"] == ["torch.autograd"] and got[5] == {"f": [], "g": []}

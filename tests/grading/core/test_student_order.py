@@ -1,0 +1,116 @@
+"""student.grade_submission on a real sandboxed worker: each question is graded where its test cell stands.
+
+`nbgrader autograde` runs a notebook top to bottom and each test cell grades its question with the notebook's
+state at that point. The sandbox runs the cells before a question's test cell, calls the question, runs the cells
+up to the next test cell, and so on: a definition or a helper that only a later cell makes never counts for an
+earlier question, and cells that never finish cost every later question one time limit, not one each.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.paths import CORPUS
+
+sys.path.insert(0, str(CORPUS))
+from fakecourse import checks, notebooks
+
+from autograder.checks.messages import text
+from autograder.grading.core import sandbox
+from autograder.grading.core.model import Result, Submission
+from autograder.grading.core.student import grade_submission
+from autograder.grading.inbox.notebook import parse
+from autograder.grading.runner.wire import Job, Limits, Reply
+
+CHECKS = "fakecourse.checks:get_assignment"
+SOURCE = parse(json.dumps(notebooks.source_notebook()).encode())
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Any]:
+    """One sandboxed worker for the fake course (bubblewrap where usable, else the bare fallback)."""
+    tmp = Path(tempfile.mkdtemp(prefix="order-"))
+    tmp.chmod(0o755)  # the bare child's uid must be able to cross into its home
+    started = sandbox.start_worker(0, CHECKS, "fake", tmp / "exchange-0", sandbox.bwrap_usable(), tmp / "worker.log")
+    yield started
+    started.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _after(nb: dict[str, Any], grade_id: str, source: str) -> None:
+    """Insert a student's own code cell right after the cell `grade_id`."""
+    index = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    nb["cells"].insert(index + 1, {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+                                   "execution_count": None})
+
+
+def _grade(worker: Any, nb: dict[str, Any], tmp_path: Path, timeout: float = 20.0) -> tuple[Result, list[Job]]:
+    """Grade one notebook on the worker; the result and every job sent."""
+    jobs: list[Job] = []
+
+    def run(job: Job) -> Reply:
+        jobs.append(job)
+        return worker.request(job, wait=120)
+
+    sub = Submission("ann", "fake/fake.ipynb", json.dumps(nb).encode())
+    result = grade_submission(sub, checks.ASSIGNMENT, SOURCE, 1, run, worker.exchange, Limits(timeout, 512, 1 << 16))
+    return result, jobs
+
+
+def test_a_later_definition_or_helper_never_counts_for_an_earlier_question(worker: Any, tmp_path: Path) -> None:
+    """A wrong `scale` pasted after scale's test cell costs nothing; `norm2` calling a helper that only a cell after
+    norm2's test cell defines gets no points (nbgrader: NameError at the test cell); square_grad is untouched."""
+    nb = notebooks.submission({"ans_norm2": "def norm2(x):\n    return _root(x)\n"})
+    _after(nb, "test_scale", "# an older attempt\ndef scale(x, a):\n    return 0 * x\n")
+    _after(nb, "test_norm2", "def _root(x):\n    return torch.sqrt((x * x).sum())\n")
+    result, jobs = _grade(worker, nb, tmp_path)
+    rows = {row.grade_id: row for row in result.rows}
+    assert (rows["test_scale"].status, rows["test_scale"].score) == ("passed", 1.0), rows["test_scale"]
+    assert rows["test_norm2"].score == 0.0 and "_root" in text(rows["test_norm2"].message), rows["test_norm2"]
+    assert (rows["test_square_grad"].status, rows["test_square_grad"].score) == ("passed", 2.0)
+    assert len(jobs) == 1 and jobs[0].positions == (2, 4, 6)  # setup, scale | old scale, norm2 | _root, square_grad
+
+
+def test_a_function_defined_only_after_its_test_cell_is_missing(worker: Any, tmp_path: Path) -> None:
+    """nbgrader's test cell meets a NameError: the question's function is missing there, named as such."""
+    nb = notebooks.submission({"ans_scale": "pass\n"})
+    _after(nb, "test_scale", notebooks.SOLUTIONS["ans_scale"])
+    result, _ = _grade(worker, nb, tmp_path)
+    rows = {row.grade_id: row for row in result.rows}
+    assert (rows["test_scale"].status, rows["test_scale"].score) == ("missing", 0.0), rows["test_scale"]
+    assert "scale" in text(rows["test_scale"].message)
+    assert rows["test_norm2"].status == rows["test_square_grad"].status == "passed"
+
+
+def test_cells_that_never_finish_cost_the_later_questions_one_time_limit(worker: Any, tmp_path: Path) -> None:
+    """An endless loop between two test cells: the question before it is graded; every question after it settles
+    with the loop's cells named, in the one job that met it (not one more time limit per later question)."""
+    nb = notebooks.submission()
+    _after(nb, "test_scale", "while True:\n    pass\n")
+    result, jobs = _grade(worker, nb, tmp_path, timeout=5.0)
+    rows = {row.grade_id: row for row in result.rows}
+    assert rows["test_scale"].status == "passed", rows["test_scale"]
+    for grade_id in ("test_norm2", "test_square_grad"):
+        assert rows[grade_id].status == "timeout", rows[grade_id]
+        assert "#5" in text(rows[grade_id].message), rows[grade_id]  # the looping cell, by its notebook number
+    assert len(jobs) == 1, [job.questions for job in jobs]
+
+
+def test_a_question_that_never_finishes_costs_only_itself(worker: Any, tmp_path: Path) -> None:
+    """An endless loop inside a graded function: that question times out, the later ones go to a fresh job, which
+    runs the cells up to each of them again, and are graded."""
+    nb = notebooks.submission({"ans_norm2": "def norm2(x):\n    while True:\n        pass\n"})
+    result, jobs = _grade(worker, nb, tmp_path, timeout=5.0)
+    statuses = {row.grade_id: row.status for row in result.rows}
+    assert statuses == {"test_scale": "passed", "test_norm2": "timeout", "test_square_grad": "passed"}, result.rows
+    assert [job.questions for job in jobs] == [("test_scale", "test_norm2", "test_square_grad"),
+                                               ("test_square_grad",)]
+    assert jobs[1].positions == (4,)
