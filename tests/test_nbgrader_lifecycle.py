@@ -54,6 +54,14 @@ BORDERLINE = {
     "exploding": {"train-solution": ("optimizer = torch.optim.Adam(model.parameters(), lr=0.01)",
                                      "optimizer = torch.optim.SGD(model.parameters(), lr=0.5)")},
 }
+#: A scratch cell at the end of an optimizers notebook: an older, wrong sgd_step kept "for reference". nbgrader
+#: graded sgd_step at its test cells, long before this cell runs: it costs nothing.
+OLD_SGD = "# scratch: an older attempt\ndef sgd_step(param, grad, state, lr, momentum=0.0, dampening=0.0, " \
+          "weight_decay=0.0, nesterov=False):\n    return param - lr * grad\n"
+#: sgd_step's weight decay through a helper that only the LATER rmsprop answer cell defines: at sgd_step's test
+#: cells nbgrader meets a NameError (no points), though the finished notebook has the helper.
+L2_HELPER = ("def _l2(grad, param, weight_decay):\n"
+             "    return grad + weight_decay * param if weight_decay != 0 else grad\n")
 CHEAT = '''
 def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Calls torch's own clipping: a forbidden shortcut."""
@@ -107,6 +115,15 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         for grade_id, (old, new) in edits.items():
             _edit(near, grade_id, old, new)
         _submit(course, "borderline", aid, near)
+    redefined = json.loads((course / "solutions" / "optimizers" / "optimizers.ipynb").read_text())
+    redefined["cells"].append({"cell_type": "code", "execution_count": None, "id": "scratch-old-sgd", "metadata": {},
+                               "outputs": [], "source": OLD_SGD})
+    _submit(course, "redefined", "optimizers", redefined)
+    helper_later = json.loads((course / "solutions" / "optimizers" / "optimizers.ipynb").read_text())
+    _edit(helper_later, "sgd-step", "if weight_decay != 0:\n        grad = grad + weight_decay * param\n",
+          "grad = _l2(grad, param, weight_decay)\n")
+    _edit(helper_later, "rmsprop-step", "def rmsprop_step(", L2_HELPER + "\n\ndef rmsprop_step(")
+    _submit(course, "helperlater", "optimizers", helper_later)
     halfway = json.loads((course / "solutions" / "exploding" / "exploding.ipynb").read_text())
     _edit(halfway, "train-solution", 'history["grad_norm"].append(norm.item())',
           'history["grad_norm"].append(min(norm.item(), 1.0))')  # the post-clip norm: the history point goes
@@ -192,3 +209,10 @@ def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], a
     if aid == "optimizers":  # the partly wrong notebook: some questions right, the rest 0 in both graders
         wrong = {row.grade_id: row.status for row in results["wrong"].rows}
         assert "passed" in wrong.values() and "failed" in wrong.values()
+        # each question graded with the definitions in effect at its test cell, in both graders: a wrong sgd_step
+        # defined after the last test cell costs nothing; a helper defined only after sgd_step's test cells
+        # costs sgd_step's questions, and only those
+        assert all(row.status == "passed" for row in results["redefined"].rows), results["redefined"].rows
+        later = {row.grade_id: row.score for row in results["helperlater"].rows}
+        assert later["sgd_step_basic"] == later["sgd_step_momentum"] == 0.0, later
+        assert all(later[q.grade_id] == q.points for q in ASSIGNMENTS[aid].questions if "sgd" not in q.grade_id)
