@@ -56,6 +56,8 @@ JOB_NAME_CHARS = 100
 PHASE_CHARS = 20
 KEY_CHARS = 40
 MAP_ENTRIES = 100
+#: Questions in one job: two phases each (the cells before it, then the question), numbered in a frame's one byte.
+JOB_QUESTIONS = 100
 #: Named parts of a reply's isolation cost (uid, namespaces, cgroups, ...).
 ISOLATION_PARTS = 10
 #: Named stages of a reply's profile (worker.STAGES).

@@ -56,7 +56,8 @@ def receive(fd: int) -> dict[str, Any]:
 
 # --- frames between the worker and the forked child: its results up, a question's inputs down ---------------
 
-#: magic, phase (0 = the cells, i + 1 = question i, SETUP_PHASE = the child's isolation time), JSON and .npz sizes.
+#: magic, phase (2i = the cells before question i, 2i + 1 = question i, SETUP_PHASE = the child's isolation time),
+#: JSON and .npz sizes.
 FRAME = struct.Struct(">4sBII")
 FRAME_MAGIC = b"RSLT"
 SETUP_PHASE = 255

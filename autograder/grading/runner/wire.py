@@ -15,6 +15,7 @@ from autograder.grading.runner.fields import BadRecord
 from autograder.grading.runner.limits import (
     ISOLATION_PARTS,
     JOB_NAME_CHARS,
+    JOB_QUESTIONS,
     MESSAGE_CHARS,
     NAME_CHARS,
     PHASE_CHARS,
@@ -108,6 +109,8 @@ class Job:
 
 def positions_problem(positions: tuple[int, ...], cells: int, questions: int) -> str:
     """What is wrong with a job's positions ("" when nothing): one per question, non-decreasing, within the cells."""
+    if questions > JOB_QUESTIONS:
+        return f"job questions: {questions}, more than {JOB_QUESTIONS}"
     if len(positions) != questions:
         return f"job positions: {len(positions)} for {questions} questions"
     if any(not 0 <= p <= cells for p in positions):

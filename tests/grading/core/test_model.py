@@ -12,7 +12,7 @@ import pytest
 from autograder import message
 from autograder.grading.core import model, sandbox
 from autograder.grading.core.model import Result, Row, StaleRecord, Verdict
-from autograder.grading.runner import limits
+from autograder.grading.runner import limits, protocol
 from autograder.grading.runner.fields import BadRecord
 from autograder.grading.runner.wire import Job, Limits, Reply, RunCell
 from autograder.message import say
@@ -68,6 +68,14 @@ def test_malformed_positions_are_refused_by_name(positions: Any, named: str) -> 
     if isinstance(positions, list) and all(type(p) is int for p in positions):
         with pytest.raises(ValueError, match=named):
             Job("j", JOB.cells, JOB.questions, Limits(), tuple(positions))
+
+
+def test_a_job_has_at_most_as_many_questions_as_phase_numbers_allow() -> None:
+    """Two phases per question, numbered in one byte of each frame (255: the child's setup)."""
+    many = [f"q{i}" for i in range(limits.JOB_QUESTIONS + 1)]
+    with pytest.raises(BadRecord, match="more than"):
+        Job.from_json({**JOB.to_json(), "cells": [], "questions": many, "positions": [0] * len(many)})
+    assert 2 * limits.JOB_QUESTIONS + 1 < protocol.SETUP_PHASE
 
 
 @pytest.mark.parametrize("reply", [DONE, Reply("done", "j", exit=None, signal=9), Reply.failed("j", "died (twice)")])
