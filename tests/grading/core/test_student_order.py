@@ -114,3 +114,18 @@ def test_a_question_that_never_finishes_costs_only_itself(worker: Any, tmp_path:
     assert [job.questions for job in jobs] == [("test_scale", "test_norm2", "test_square_grad"),
                                                ("test_square_grad",)]
     assert jobs[1].positions == (4,)
+
+
+def test_cell_errors_of_every_stretch_of_cells_are_reported(worker: Any, tmp_path: Path) -> None:
+    """Errors of the cells before and between test cells all reach the page; a function missing at its test cell
+    is explained by the first error before it."""
+    nb = notebooks.submission({"ans_square_grad": "pass\n"})
+    _after(nb, "ans_scale", "import not_a_module_here\n")
+    _after(nb, "test_norm2", "raise ValueError('boom')\n")
+    result, _ = _grade(worker, nb, tmp_path)
+    rows = {row.grade_id: row for row in result.rows}
+    assert rows["test_scale"].status == rows["test_norm2"].status == "passed"
+    assert rows["test_square_grad"].status == "missing"
+    assert "not_a_module_here" in text(rows["test_square_grad"].message)
+    errors = result.output["cell_errors"].splitlines()
+    assert len(errors) == 2 and "not_a_module_here" in errors[0] and "boom" in errors[1], errors

@@ -12,7 +12,7 @@ from autograder import plain
 from autograder.checks.messages import text
 from autograder.checks.spec import ERROR_KEY, error_message
 from autograder.grading.runner import child, protocol
-from autograder.grading.runner.phases import Phases
+from autograder.grading.runner.phases import Phases, phase_names
 from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell
 from tests.paths import CORPUS
 
@@ -25,26 +25,26 @@ CASES = {"test_scale": [{"x": torch.arange(3, dtype=torch.float64), "a": 2.0},
 
 
 def _run(cells: list[RunCell], questions: list[Any] | None = None, cases: dict[str, list[Any]] | None = None,
-         close_results: bool = False) -> tuple[int, dict[str, Any]]:
+         close_results: bool = False, positions: list[int] | None = None) -> tuple[int, dict[str, Any]]:
     """(exit code, {phase name: result}) of child.run in a forked child, read as the worker reads frames."""
     questions = [SCALE] if questions is None else questions
     cases = CASES if cases is None else cases
     result_r, result_w = os.pipe()
     input_r, input_w = os.pipe()
     for index, question in enumerate(questions):  # a worker sends these one by one; here all at once
-        protocol.write_all(input_w, protocol.frame(index + 1, *plain.dumps(cases[question.grade_id])))
+        protocol.write_all(input_w, protocol.frame(2 * index + 1, *plain.dumps(cases[question.grade_id])))
     os.close(input_w)
     if close_results:
         os.close(result_r)
     pid = os.fork()
     if pid == 0:  # the child: never returns (child.run ends with os._exit; anything else is exit 99)
         try:
-            child.run(cells, questions, result_w, input_r, None)
+            child.run(cells, questions, result_w, input_r, None, positions)
         finally:
             os._exit(99)
     os.close(result_w)
     os.close(input_r)
-    phases = Phases(["cells"] + [f"q{i}" for i in range(len(questions))], [], lambda: 0, 1 << 26)
+    phases = Phases(phase_names(len(questions)), [], lambda: 0, 1 << 26)
     while not close_results and (chunk := os.read(result_r, 4096)):
         phases.feed(chunk)
     if not close_results:
@@ -61,6 +61,19 @@ def test_cells_and_a_question_leave_plain_results() -> None:
     result = results["q0"]
     assert result["missing"] == [] and result["tripped"] == [] and result["memory"] is False
     assert [out["y"].tolist() for out in result["outputs"]] == [[0.0, 2.0, 4.0], [-1.0, -1.0, -1.0, -1.0]]
+
+
+def test_each_question_sees_the_cells_before_its_test_cell_only() -> None:
+    """positions [2, 3]: question 0 after the first two cells, question 1 after the third; the last cell (after
+    every test cell) never runs. Each stretch of cells is a phase of its own, with its own errors."""
+    cells = [RunCell("setup", "import torch", False), RunCell("ans", "def scale(x, a):\n    return a * x", True),
+             RunCell("#5", "def scale(x, a):\n    return 0 * x\nundefined_name", True),
+             RunCell("#9", "raise SystemExit(7)", True)]
+    code, results = _run(cells, [SCALE, SCALE], positions=[2, 3])
+    assert code == 0 and list(results) == ["cells", "q0", "cells1", "q1"]
+    assert results["cells"]["errors"] == [] and results["cells1"]["errors"][0].startswith("cell #5: NameError")
+    assert [out["y"].tolist() for out in results["q0"]["outputs"]] == [[0.0, 2.0, 4.0], [-1.0, -1.0, -1.0, -1.0]]
+    assert [out["y"].tolist() for out in results["q1"]["outputs"]] == [[0.0, 0.0, 0.0], [-0.0, -0.0, -0.0, -0.0]]
 
 
 def test_a_cell_that_raises_or_exits_is_recorded_and_the_rest_still_runs() -> None:
