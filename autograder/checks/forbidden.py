@@ -156,26 +156,38 @@ def scan(source: str | Sequence[str], function_names: Iterable[str], forbidden: 
 
 def scan_prefixes(cells: Sequence[str], counts: Iterable[int], function_names: Iterable[str],
                   forbidden: Iterable[str]) -> dict[int, dict[str, list[str]]]:
-    """For each `count`: `scan` of the first `count` cells (what is defined where a question's test cell stands),
-    every cell parsed once however many counts read it."""
+    """For each `count`: `scan` of the first `count` cells (what is defined where a question's test cell stands).
+
+    One pass over the cells: each is parsed once, and the imports and definitions in effect grow cell by cell (the
+    later ones win, as in `scan`); a function's uses are read once unless a later cell changes an import.
+    """
     forbidden = tuple(forbidden)
     names = list(function_names)
-    walked: list[list[ast.AST]] = []
+    aliases: dict[str, str] = {}
+    defs: dict[str, ast.AST] = {}
+    uses: dict[str, tuple[set[str], set[str]]] = {}
     results: dict[int, dict[str, list[str]]] = {}
+    done = 0
     for count in sorted(set(counts)):
-        while len(walked) < min(count, len(cells)):
-            tree = _parse(cells[len(walked)])
-            walked.append(_walk(tree) if tree is not None else [])
-        results[count] = _scan_nodes([node for nodes in walked[:count] for node in nodes], names, forbidden)
+        while done < min(count, len(cells)):
+            tree = _parse(cells[done])
+            done += 1
+            nodes = _walk(tree) if tree is not None else []
+            imported = _aliases(nodes)
+            if any(aliases.get(name) != full for name, full in imported.items()):
+                uses.clear()  # a name now means another module: read every function again
+            aliases.update(imported)
+            for node in nodes:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    defs[node.name] = node
+                    uses.pop(node.name, None)
+        results[count] = _hits(defs, aliases, uses, names, forbidden)
     return results
 
 
-def _scan_nodes(nodes: list[ast.AST], function_names: Iterable[str], forbidden: tuple[str, ...]
-                ) -> dict[str, list[str]]:
-    """`scan` of the syntax nodes of some cells, in order."""
-    aliases = _aliases(nodes)
-    defs = {n.name: n for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    uses: dict[str, tuple[set[str], set[str]]] = {}  # each function read once, however many reach it
+def _hits(defs: dict[str, ast.AST], aliases: dict[str, str], uses: dict[str, tuple[set[str], set[str]]],
+          function_names: list[str], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    """function -> the forbidden names it reaches through `defs` (`uses`: each function's uses, read on demand)."""
     result: dict[str, list[str]] = {}
     for name in function_names:
         hits: set[str] = set()

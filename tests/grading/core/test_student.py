@@ -110,10 +110,13 @@ def test_the_forbidden_scan_reads_each_function_where_its_test_cell_stands() -> 
 
 
 def test_scan_prefixes_is_the_scan_of_each_prefix() -> None:
-    """One parse per cell, the same hits as scanning each prefix on its own (the last definition before wins)."""
-    cells = ["import torch.autograd as ag\n", "def f(x):\n    return ag.grad(x, x)\n", "def f(x):\n    return x\n",
-             "def (", "def g(x):\n    return f(x)\n"]
+    """One parse per cell, the same hits as scanning each prefix on its own: the last definition before wins, and an
+    import a later cell changes is read anew."""
+    cells = ["import torch.autograd as ag\n", "def f(x):\n    return ag.grad(x, x)\n", "def g(x):\n    return f(x)\n",
+             "def (", "import math as ag\n", "def f(x):\n    return ag.grad(x, x) + torch.autograd.grad(x, x)\n",
+             "def f(x):\n    return x\n"]
     names, shortcuts = ["f", "g"], ["torch.autograd"]
-    got = scan_prefixes(cells, [0, 2, 3, 5, 2], names, shortcuts)
-    assert got == {n: scan(cells[:n], names, shortcuts) for n in (0, 2, 3, 5)}
-    assert got[2]["f"] == ["torch.autograd"] and got[5] == {"f": [], "g": []}
+    got = scan_prefixes(cells, [0, 3, 5, 6, 7, 3], names, shortcuts)
+    assert got == {n: scan(cells[:n], names, shortcuts) for n in (0, 3, 5, 6, 7)}
+    assert got[3] == {"f": ["torch.autograd"], "g": ["torch.autograd"]} and got[5] == {"f": [], "g": []}
+    assert got[6]["g"] == ["torch.autograd"] and got[7] == {"f": [], "g": []}
