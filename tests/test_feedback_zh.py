@@ -56,8 +56,9 @@ def _page(lang: str | None) -> str:
     notes = tuple(say(code, **{p: "x" for p in PLACEHOLDER.findall(msg.english()[code])})
                   for code in codes if code.startswith("note."))
     result = Result("s1", "optimizers", "optimizers.ipynb", "s1.ipynb", True, 7, notes,
-                    {"stdout": "loss went up and up and up\n", "stderr": "a warning printed by torch itself",
-                     "cell_errors": "cell #3: NameError: name 'torch' is not defined"}, 1.0, rows, language=lang)
+                    {"stdout": "loss went up and up and up\n", "stderr": "a warning printed by torch itself"}, 1.0,
+                    rows, language=lang, cell_errors=(say("run.cell_error", cell="#3", error=say(
+                        "run.error_at", type="NameError", text="name 'torch' is not defined", cell="#3", line=1)),))
     return feedback_html(result, get_assignment("optimizers"), UNSANDBOXED, "https://book.example")
 
 

@@ -21,6 +21,10 @@ GRADER = {
     "run.question": "{functions} (for {grade_id})",
     "run.cells": "the notebook's cells",
     "run.cells_named": "the notebook's cells {cells}",
+    # what a cell of the notebook raised when it ran ({error}: run.error or run.error_at)
+    "run.cell_error": "cell {cell}: {error}",
+    "run.error": "{type}: {text}",
+    "run.error_at": "{type}: {text} (cell {cell}, line {line})",
     # a result file that cannot be judged
     "results.unreadable": "the submission's results could not be read back (malformed or too large)",
     "results.count": "{outputs} outputs for {cases} cases",

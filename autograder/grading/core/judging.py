@@ -135,9 +135,9 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_cells(job_dir: Path, accepted: Collection[str], name: str = "cells") -> tuple[list[str], bool] | None:
-    """(cell error lines, ran out of memory) from the phase `name` of cells ('cells', 'cells1', ...), or None if
-    the worker did not accept it.
+def read_cells(job_dir: Path, accepted: Collection[str], name: str = "cells") -> tuple[list[Message], bool] | None:
+    """(the cells' errors as messages, ran out of memory) from the phase `name` of cells ('cells', 'cells1', ...),
+    or None if the worker did not accept it.
 
     `accepted` is the reply's `files`: the phases the worker accepted (autograder.grading.runner.phases).
     """
@@ -146,10 +146,24 @@ def read_cells(job_dir: Path, accepted: Collection[str], name: str = "cells") ->
     meta = _read(job_dir / name)
     if meta is None or not isinstance(meta.get("errors"), list):
         return None
-    return [one_line(e) for e in meta["errors"] if isinstance(e, str)][:20], meta.get("memory") is True
+    errors = [_cell_error(e) for e in meta["errors"][:20]]
+    return [e for e in errors if e is not None], meta.get("memory") is True
 
 
-def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[str],
+def _cell_error(raw: Any) -> Message | None:
+    """One cell's error as the child sent it (its label, the exception's type and text, where it was raised), as a
+    message in no language yet; None when it is not that shape."""
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("cell", "type", "text")):
+        return None
+    where, line = raw.get("where"), raw.get("line")
+    if not isinstance(where, str) or isinstance(line, bool) or not isinstance(line, int):
+        where, line = None, None
+    error = wire.error_message(one_line(raw["type"], 100), one_line(raw["text"]),
+                               None if where is None else one_line(where, 100), line)
+    return say("run.cell_error", cell=one_line(raw["cell"], 100), error=error)
+
+
+def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[Message],
                    cells_memory: bool, memory_mb: int, accepted: Collection[str],
                    expected: list[Any] | None = None) -> Verdict | None:
     """The Verdict on one question's result file (judged, or why it cannot be); None if the worker did not

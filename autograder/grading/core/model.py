@@ -217,8 +217,8 @@ class Row:
 
 #: Fields of a stored result, in the order they are written (after "schema": RESULT_SCHEMA).
 _RESULT_FIELDS = ("student_id", "assignment", "notebook", "origin", "late", "seed", "notes", "output", "seconds",
-                  "rows", "worker", "key_id", "sandbox", "submitted", "source", "language", "startup")
-#: Result fields left out of the stored form while unset (None).
+                  "rows", "worker", "key_id", "sandbox", "submitted", "source", "language", "startup", "cell_errors")
+#: Result fields left out of the stored form while unset (None, or no cell errors).
 _OPTIONAL_RESULT_FIELDS = _RESULT_FIELDS[10:]
 
 
@@ -255,11 +255,14 @@ class Result:
         safe_fields(self, ("student_id", "assignment", "notebook", "origin", "worker", "key_id", "sandbox",
                             "source"))
         object.__setattr__(self, "notes", tuple(safe_message(note) for note in self.notes))
+        object.__setattr__(self, "cell_errors", tuple(safe_message(error) for error in self.cell_errors))
         object.__setattr__(self, "output", {safe_text(k, lines=False): safe_text(v) for k, v in self.output.items()})
     #: The language of the submitted notebook (metadata.autograder.language): its feedback is rendered in it.
     language: str | None = None
     #: Seconds spent waiting for a worker to start before this submission could run (not in `seconds`).
     startup: float | None = None
+    #: What the notebook's cells raised when they ran, as messages (worded in the reader's language on the page).
+    cell_errors: tuple[Message, ...] = ()
 
     @property
     def total(self) -> float:
@@ -271,9 +274,11 @@ class Result:
         data: dict[str, Any] = {"schema": RESULT_SCHEMA}
         for name in _RESULT_FIELDS:
             value = getattr(self, name)
-            if value is None and name in _OPTIONAL_RESULT_FIELDS:
+            if value in (None, ()) and name in _OPTIONAL_RESULT_FIELDS:
                 continue
             data[name] = value
+        if self.cell_errors:
+            data["cell_errors"] = [error.to_plain() for error in self.cell_errors]
         return {**data, "notes": [note.to_plain() for note in self.notes], "output": dict(self.output),
                 "rows": [row.to_json() for row in self.rows]}
 
@@ -302,7 +307,8 @@ class Result:
             tuple(Row.from_json(r, f"{what} row {i}") for i, r in enumerate(rows)), **optional,
             submitted=None if data.get("submitted") is None else read.flag(data["submitted"], f"{what} submitted"),
             language=_language(data.get("language"), what),
-            startup=None if data.get("startup") is None else read.number(data["startup"], f"{what} startup"))
+            startup=None if data.get("startup") is None else read.number(data["startup"], f"{what} startup"),
+            cell_errors=_notes(data.get("cell_errors", []), f"{what} cell_errors"))
 
     @staticmethod
     def loads(text: str | bytes, what: str = "result") -> Result:

@@ -21,7 +21,7 @@ from typing import Any
 from autograder import key, plain
 from autograder.checks.spec import Assignment
 from autograder.grading.core import judging, model
-from autograder.grading.core.bounds import bounded_notes
+from autograder.grading.core.bounds import bounded_message, bounded_notes
 from autograder.grading.core.model import Result, Verdict
 from autograder.grading.inbox.collect import Submission, fingerprint, read
 from autograder.grading.inbox.notebook import Malformed, Notebook, parse
@@ -63,9 +63,10 @@ def _forbidden(assignment: Assignment, built: Plan) -> dict[str, Verdict]:
 
 def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases: dict[str, list[Any]],
                  job_dir: Path, run: Runner, limits: Limits, verdicts: dict[str, Verdict], output: dict[str, str],
-                 notes: list[Message], expected: judging.Expected | None = None) -> list[int]:
-    """Run one job for the pending question indices (in the order of their test cells); settle what it decided;
-    return what is left."""
+                 notes: list[Message], cell_errors: list[Message], expected: judging.Expected | None = None
+                 ) -> list[int]:
+    """Run one job for the pending question indices (in the order of their test cells); settle what it decided
+    (`cell_errors`: replaced by this job's, when it has as many); return what is left."""
     questions = [assignment.questions[i] for i in pending]
     positions = tuple(built.position(q.grade_id) for q in questions)
     shutil.rmtree(job_dir, ignore_errors=True)
@@ -81,7 +82,7 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
         if size > limits.output_bytes and cut not in notes:
             notes.append(cut)
     # Only the phases the worker accepted count (Reply.files), never whatever files exist.
-    errors: list[str] = []
+    errors: list[Message] = []
     memory = cells_seen = False
     left: list[int] = []
     for position, q in enumerate(questions):
@@ -103,8 +104,8 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
             break
         verdicts[q.grade_id] = result
     # a later job reruns the earlier job's cells (and perhaps more): keep the longer account
-    if cells_seen and len(errors) >= len(output.get("cell_errors", "").splitlines()):
-        output["cell_errors"] = "\n".join(errors[:20])
+    if cells_seen and len(errors) >= len(cell_errors):
+        cell_errors[:] = errors[:20]
     shutil.rmtree(job_dir, ignore_errors=True)
     return left
 
@@ -147,6 +148,7 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
     verdicts: dict[str, Verdict] = {}
     notes: list[Message] = [say("note.late")] if sub.late else []
     output: dict[str, str] = {}
+    cell_errors: list[Message] = []
     fingerprints = [fingerprint(sub, None)]  # what was graded: replaced below once the notebook is read
     language = None  # the student's notebook says which language its feedback is written in
     if sub.data is None and sub.locator is None:
@@ -176,8 +178,8 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
                 rounds += 1
                 job_dir = exchange / f"job-{secrets.token_hex(8)}"
                 pending = _run_pending(pending, assignment, built, cases, job_dir, run, limits, verdicts, output,
-                                       notes, expected)
+                                       notes, cell_errors, expected)
     return Result(sub.student_id, assignment.id, assignment.notebook, sub.origin, sub.late,
                   student_seed, tuple(bounded_notes(notes)), output, round(time.perf_counter() - started, 3),
                   judging.rows_for(sub.student_id, assignment, verdicts), source=fingerprints[-1],
-                  language=language)
+                  language=language, cell_errors=tuple(bounded_message(e) for e in cell_errors))

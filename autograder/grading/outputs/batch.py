@@ -57,7 +57,11 @@ def feedback_html(result: Result, assignment: Assignment, sandbox_name: str, boo
     (chrome, statuses, messages and notes through the one catalog, autograder/checks/messages.py)."""
     lang, output = result.language, result.output
     _ = messages.translator(lang)
-    blocks = [(_(title), str(output[key])) for key, title in OUTPUT_BLOCKS if output.get(key)]
+    # the cells' errors are messages, worded here in the page's language (a result stored before they were kept as
+    # messages has them as text in output["cell_errors"])
+    shown = {**output, "cell_errors": "\n".join(messages.text(e, lang) for e in result.cell_errors)
+             or output.get("cell_errors", "")}
+    blocks = [(_(title), str(shown[key])) for key, title in OUTPUT_BLOCKS if shown.get(key)]
     rows = [{**r, "message": messages.html(r["row"].message, lang), "status": _(f"status.{r['row'].status}"),
              "topic": _(r["topic"]) if r["topic"] else ""} for r in feedback_rows(result, assignment, book)]
     return pages.render("feedback.html.j2", assignment=assignment.id, student=result.student_id,

@@ -72,7 +72,7 @@ def submitted(result: Result) -> bool:
         return result.submitted
     rows = result.rows
     return not (rows and all(r.status == "missing" for r in rows) and len({r.message for r in rows}) == 1
-                and not result.output)
+                and not result.output and not result.cell_errors)
 
 
 def outcome(result: Result) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 from autograder import plain
 from autograder.checks.spec import ERROR_KEY
 from autograder.grading.runner import limits, protocol
-from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell
+from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell, error_message
 from autograder.message import say
 
 #: The child's fds for its result frames (up to the worker) and its questions' inputs (down from it).
@@ -132,14 +132,14 @@ def _forget_grader_modules(hidden: tuple[Path, ...] = ()) -> None:
         del sys.path_importer_cache[entry]
 
 
-def _one_line(exc: BaseException) -> str:
-    """'Type: message' on one line, with the line of the student's cell where it happened."""
-    where = ""
+def _exception(exc: BaseException) -> dict[str, Any]:
+    """What went wrong as plain data (the grader words it): the exception's type, its text on one line, and the
+    student's cell and line where it was raised (None when no cell of the notebook was on its stack)."""
+    cell, line = None, None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.startswith("<cell"):
-            where = f" ({frame.filename[1:-1]}, line {frame.lineno})"
-    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-    return text[:300] + where
+        if frame.filename.startswith("<cell ") and frame.filename.endswith(">"):
+            cell, line = frame.filename[6:-1], frame.lineno
+    return {"type": type(exc).__name__, "text": str(exc).replace("\n", " ")[:300], "where": cell, "line": line}
 
 
 def _is_memory(exc: BaseException) -> bool:
@@ -215,7 +215,7 @@ def child_main(job: Any) -> None:
 
 def _exec_cells(cells: list[RunCell], namespace: dict[str, Any], arm: Callable[[], None]) -> dict[str, Any]:
     """Exec `cells` in `namespace` (`arm()` before the first the student wrote); their result frame's value."""
-    errors: list[str] = []
+    errors: list[dict[str, Any]] = []
     memory = False
     for cell in cells:
         if cell.answer:
@@ -226,7 +226,7 @@ def _exec_cells(cells: list[RunCell], namespace: dict[str, Any], arm: Callable[[
             linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
             exec(compile(cell.source, filename, "exec"), namespace)  # running it is the sandbox's job
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
-            errors.append(f"cell {cell.label}: {_one_line(exc)}")
+            errors.append({"cell": cell.label, **_exception(exc)})
             memory = memory or _is_memory(exc)
     return {"errors": errors, "memory": memory}
 
@@ -274,7 +274,9 @@ def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: in
                     try:
                         outputs.append(question.call(functions, case))
                     except BaseException as exc:  # call must not raise, but be sure
-                        outputs.append({ERROR_KEY: say("check.call_failed", error=_one_line(exc)).to_plain()})
+                        found_at = _exception(exc)
+                        error = error_message(found_at["type"], found_at["text"], found_at["where"], found_at["line"])
+                        outputs.append({ERROR_KEY: say("check.call_failed", error=error).to_plain()})
             tripped = sorted(set(wire.tripped[seen:])) if wire is not None else []
             del cases
             _send(result_fd, 2 * index + 1, {"outputs": outputs, "missing": missing, "memory": watch.memory,

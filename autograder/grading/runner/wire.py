@@ -22,6 +22,7 @@ from autograder.grading.runner.limits import (
     RECORD_ITEMS,
     STAGES,
 )
+from autograder.message import Message, say
 
 #: child.run's exit code when the results could not be written (disk full, memory): not the student's exit.
 EXIT_RESULTS_UNWRITABLE = 70
@@ -118,6 +119,14 @@ def positions_problem(positions: tuple[int, ...], cells: int, questions: int) ->
     if any(a > b for a, b in zip(positions, positions[1:], strict=False)):
         return "job positions: not in order (a question before the cells of the one before it)"
     return ""
+
+
+def error_message(kind: str, text: str, cell: str | None, line: int | None) -> Message:
+    """An exception raised by student code, as a message: 'Type: text', with the cell and line where it was raised
+    when a cell of the student's notebook was on its stack (the catalog words it in the reader's language)."""
+    if cell is None or line is None:
+        return say("run.error", type=kind, text=text)
+    return say("run.error_at", type=kind, text=text, cell=cell, line=line)
 
 
 def cell_json(cell: RunCell) -> dict[str, Any]:

@@ -85,9 +85,11 @@ def test_reply_round_trips(reply: Reply) -> None:
 
 @pytest.mark.parametrize("result", [
     _result(), _result(seed=None, worker="tcp://w:1", key_id="abc", sandbox="bubblewrap", submitted=False),
-    _result(startup=1.25)])
+    _result(startup=1.25),
+    _result(cell_errors=(say("run.cell_error", cell="#3", error=say("run.error", type="ValueError", text="x")),))])
 def test_result_and_rows_round_trip(result: Result) -> None:
     assert Result.from_json(_through_json(result.to_json())) == result
+    assert ("cell_errors" in result.to_json()) == bool(result.cell_errors)  # left out while there are none
     assert Result.loads(json.dumps(result.to_json())) == result
     assert Row.from_json(_through_json(_row().to_json())) == _row()
 

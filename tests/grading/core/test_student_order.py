@@ -8,6 +8,7 @@ earlier question, and cells that never finish cost every later question one time
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import sys
@@ -19,15 +20,17 @@ from typing import Any
 import pytest
 
 from tests.paths import CORPUS
+from tests.test_feedback_zh import english_runs
 
 sys.path.insert(0, str(CORPUS))
 from fakecourse import checks, notebooks
 
 from autograder.checks.messages import text
 from autograder.grading.core import sandbox
-from autograder.grading.core.model import Result, Submission
+from autograder.grading.core.model import UNSANDBOXED, Result, Submission
 from autograder.grading.core.student import grade_submission
 from autograder.grading.inbox.notebook import parse
+from autograder.grading.outputs.batch import feedback_html
 from autograder.grading.runner.wire import Job, Limits, Reply
 
 CHECKS = "fakecourse.checks:get_assignment"
@@ -127,5 +130,20 @@ def test_cell_errors_of_every_stretch_of_cells_are_reported(worker: Any, tmp_pat
     assert rows["test_scale"].status == rows["test_norm2"].status == "passed"
     assert rows["test_square_grad"].status == "missing"
     assert "not_a_module_here" in text(rows["test_square_grad"].message)
-    errors = result.output["cell_errors"].splitlines()
+    errors = [text(error) for error in result.cell_errors]
     assert len(errors) == 2 and "not_a_module_here" in errors[0] and "boom" in errors[1], errors
+
+
+def test_a_chinese_page_words_the_cells_errors_in_chinese(worker: Any, tmp_path: Path) -> None:
+    """The child sends a cell's error as plain data (the cell, the exception, where it was raised); the page words
+    it in the reader's language: no English frame ("cell #7: ... (cell #7, line 2)") around Python's own text,
+    neither in the block of the cells' errors nor in the message of the function the error left undefined."""
+    nb = notebooks.submission({"ans_square_grad": "pass\n"})
+    nb["metadata"]["autograder"] = {"language": "zh_CN"}
+    _after(nb, "test_norm2", "import torch\nundefined_helper(1)\n")
+    result, _ = _grade(worker, nb, tmp_path)
+    assert result.language == "zh_CN" and result.rows[2].status == "missing"
+    page = html.unescape(feedback_html(result, checks.ASSIGNMENT, UNSANDBOXED))
+    error = "NameError: name 'undefined_helper' is not defined（单元格 #7，第 2 行）"
+    assert f"单元格 #7：{error}" in page and error in text(result.rows[2].message, "zh_CN")
+    assert english_runs(page) == [] and "(cell" not in page and "cell #" not in page and "line 2" not in page
