@@ -237,9 +237,10 @@ class _Upload:
     links: set[str] = field(default_factory=set)
 
 
-def _owner(parts: tuple[str, ...]) -> tuple[str, str, bool, str] | None:
-    """(kind, name_uid, late, path inside the upload) from the OUTERMOST LMS name in a member's path."""
-    for i, part in enumerate(parts):
+def _owner(parts: tuple[str, ...], limit: int | None = None) -> tuple[str, str, bool, str] | None:
+    """(kind, name_uid, late, path inside the upload) from the OUTERMOST LMS name in a member's path (only among
+    its first `limit` parts when given: a name deeper down lies inside someone else's folder)."""
+    for i, part in enumerate(parts[:limit]):
         rest = parts[i + 1:]
         if match := CANVAS.match(part):  # first: a Canvas name cannot hide a Moodle one (no '_' in its name)
             return "canvas", f"{match['name']}_{match['uid']}", bool(match["late"]), "/".join([match["file"], *rest])
@@ -267,20 +268,35 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise ValueError(f"SUBMISSIONS {path}: not a readable zip ({exc})") from None
     with archive:
-        for index, info in enumerate(archive.infolist()):
-            name = info.filename
-            if info.is_dir() or "__MACOSX" in name:
-                continue
+        members = [(index, info.filename, PurePosixPath(info.filename).parts) for index, info
+                   in enumerate(archive.infolist()) if not info.is_dir() and "__MACOSX" not in info.filename]
+        # The nbgrader layout's root: the shallowest <student>/<assignment>/<notebook> not inside an LMS upload
+        # area. A student folder there owns everything below it, so an LMS-looking name a student puts in their
+        # own folder (`submitted/ann/fake/bob_7_1_fake.ipynb`) never creates, renames or displaces anyone.
+        roots = [len(parts) - 3 for _, name, parts in members
+                 if not _unsafe(name) and len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb")
+                 and _owner(parts, len(parts) - 2) is None]
+        root = min(roots, default=None)
+        for index, name, parts in members:
             if _unsafe(name):
                 log.append(f"{path.name}: member {_shown(name)} has an unsafe name (absolute or '..'): ignored")
                 continue
-            parts = PurePosixPath(name).parts
             if any(p.startswith(".") for p in parts):
                 continue  # .DS_Store, .ipynb_checkpoints/...
             locator = Locator(str(path), index=index, member=name)
-            owner = _owner(parts)
+            # the depth of the student folder this member lies in (None: not inside one)
+            top = root if (root is not None and len(parts) >= root + 3 and parts[root + 1] == assignment_id
+                           and _owner(parts, root + 1) is None) else None
+            owner = None if top is not None else _owner(parts)
             if owner is None:
-                if len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb"):
+                if top is not None and len(parts) > top + 3:
+                    if name.endswith(".ipynb"):
+                        log.append(f"{path.name}: {_shown(name)} is nested inside {_shown(parts[top])}'s "
+                                   "folder, not a student of its own: ignored")
+                elif top is not None:
+                    if name.endswith(".ipynb"):
+                        nbgrader.append((top, parts, locator))
+                elif len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb"):
                     nbgrader.append((len(parts) - 3, parts, locator))
                 elif name.endswith(".ipynb"):
                     own = "unmatched-" + name.removesuffix(".ipynb")  # the whole path: two strays never share
@@ -296,7 +312,7 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
             upload.files += 1
             if upload.files > limits.FILES_PER_STUDENT or not inside.endswith(".ipynb"):
                 continue
-            if stat.S_ISLNK(info.external_attr >> 16):
+            if stat.S_ISLNK(archive.filelist[index].external_attr >> 16):
                 upload.links.add(inside)
             upload.notebooks.append((inside, locator))
     if ignored:

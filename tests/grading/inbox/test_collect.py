@@ -395,3 +395,23 @@ def test_the_readme_examples_of_ids_hold() -> None:
     assert {name: safe_id(name) for name in examples} == examples
     readme = (REPO / "README.md").read_text()
     assert all(f"`{student}`" in readme for student in examples.values() if "~" in student)
+
+
+def test_lms_looking_names_inside_an_nbgrader_folder_are_that_students(tmp_path: Path) -> None:
+    """A Canvas- or Moodle-looking file, or a stray notebook, in a student's own folder of a zipped submitted/
+    never creates a student or renames (so displaces) another one."""
+    archive = _zip(tmp_path / "n.zip", {"submitted/ann/fake/fake.ipynb": NB,
+                                        "submitted/ann/fake/bob_7_1_fake.ipynb": b"planted",
+                                        "submitted/ann/fake/Bob_7_assignsubmission_file_fake.ipynb": b"planted",
+                                        "submitted/ann/fake/old/fake.ipynb": b"planted",
+                                        "submitted/bob_7/fake/fake.ipynb": b"bob"})
+    found = collect(archive, "fake", "fake.ipynb")
+    assert [s.student_id for s in found] == ["ann", "bob_7"]
+    assert read(found[0]) == NB and read(found[1]) == b"bob"
+    # beside a Moodle folder holding <assignment>/<notebook>, the nbgrader layout's root is still submitted/<id>
+    mixed = _zip(tmp_path / "m.zip", {"Eve Evil_790_assignsubmission_file_/fake/fake.ipynb": b"eve",
+                                      "submitted/ann/fake/fake.ipynb": NB,
+                                      "submitted/ann/fake/bob_7_1_fake.ipynb": b"planted"})
+    found = collect(mixed, "fake", "fake.ipynb")
+    assert [s.student_id for s in found] == ["ann", "eve-evil_790"]
+    assert read(found[0]) == NB and read(found[1]) == b"eve"
