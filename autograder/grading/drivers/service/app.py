@@ -56,6 +56,9 @@ class Service:
     wait: float = 60.0  # seconds a POST waits for its result before answering 202 with the link
     public_url: str = ""  # e.g. https://grader.example.edu/ behind a reverse proxy ('' = from the request)
     waiters: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    #: Held from a submission's rate check to its storing, so that concurrent requests of one student cannot all
+    #: pass the check before any of them is stored (one service per database: a process-wide lock suffices).
+    admitting: asyncio.Lock = field(default_factory=asyncio.Lock)
     loop: asyncio.AbstractEventLoop | None = None
 
     def graded(self, submission_id: int) -> None:
@@ -171,6 +174,19 @@ async def _body(request: Request, cap: int) -> bytes | None:
     return bytes(body)
 
 
+async def _over_rate(service: Service, person: Person, assignment: str, policy: Policy, now: float,
+                     lang: str | None) -> Response | None:
+    """The 429 refusal when this student already has the policy's number of submissions in the last hour."""
+    if not policy.rate_per_hour:
+        return None
+    recent = await run_in_threadpool(service.store.since, person.student_id, assignment, now - 3600)
+    if len(recent) < policy.rate_per_hour:
+        return None
+    retry = int(recent[-policy.rate_per_hour] + 3600 - now) + 1
+    return _error(429, say("service.rate", limit=policy.rate_per_hour, assignment=assignment, seconds=retry),
+                  headers={"Retry-After": str(retry)}, lang=lang)
+
+
 async def submit(request: Request) -> Response:
     """POST /api/submit/{assignment}: store the notebook, wait for its grade, answer with score and link."""
     service, lang = _service(request), _lang(request)
@@ -185,17 +201,16 @@ async def submit(request: Request) -> Response:
     late = policy.is_late(now)
     if late and policy.late == "refuse":
         return _error(403, say("service.deadline", assignment=assignment, deadline=policy.deadline_text()), lang=lang)
-    if policy.rate_per_hour:
-        recent = await run_in_threadpool(service.store.since, person.student_id, assignment, now - 3600)
-        if len(recent) >= policy.rate_per_hour:
-            retry = int(recent[-policy.rate_per_hour] + 3600 - now) + 1
-            return _error(429, say("service.rate", limit=policy.rate_per_hour, assignment=assignment, seconds=retry),
-                          headers={"Retry-After": str(retry)}, lang=lang)
+    if refused := await _over_rate(service, person, assignment, policy, now, lang):
+        return refused  # before the body is read; checked again below, where it counts
     body = await _body(request, service.max_bytes)
     if body is None:
         return _error(413, say("service.too_large", limit=service.max_bytes), lang=lang)
-    submission_id = await run_in_threadpool(service.store.add, person.student_id, assignment, body,
-                                            hashlib.sha256(body).hexdigest(), late, now)
+    async with service.admitting:  # the check and the storing as one step: no two requests pass on one slot
+        if refused := await _over_rate(service, person, assignment, policy, now, lang):
+            return refused
+        submission_id = await run_in_threadpool(service.store.add, person.student_id, assignment, body,
+                                                hashlib.sha256(body).hexdigest(), late, now)
     future = asyncio.get_running_loop().create_future()
     service.waiters[submission_id] = future
     service.grading.put(submission_id)

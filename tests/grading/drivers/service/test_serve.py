@@ -10,6 +10,7 @@ import json
 import socket
 import sqlite3
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ pytestmark = sandbox_marks("the grading service's tests")
 CORPUS_STUDENTS = ("honest", "honest-stderr", "partial", "monkeypatch", "lying-objects", "calls-backward",
                    "sys-exit", "kills-parent", "fused-op", "nbformat3", "truncated-json", "empty-file", "not-utf8",
                    "other-assignment")
-OTHERS = ("alice", "bob", "carol", "spammer", "dave")
+OTHERS = ("alice", "bob", "carol", "spammer", "dave", "racer")
 LIMITS = ("--timeout", "3", "--memory-mb", "512", "--output-kb", "32")
 RATE = 4
 
@@ -196,6 +197,29 @@ def test_over_the_rate_limit_is_429(served: dict[str, Any]) -> None:
     assert status == 429 and "4 submissions of fake per hour" in json.loads(body)["error"]
     assert 0 < int(headers["retry-after"]) <= 3600
     stored = sqlite3.connect(served["db"]).execute("SELECT count(*) FROM submissions WHERE student_id = 'spammer'")
+    assert stored.fetchone()[0] == RATE
+
+
+def test_requests_sent_at_once_cannot_pass_the_rate_limit_together(served: dict[str, Any]) -> None:
+    """RATE + 2 requests of one student whose headers all arrive before any body: each passes the early check while
+    nothing is stored, and still only RATE are stored; the rest are 429 (the check and the storing are one step)."""
+    host, port = served["url"].split("//")[1].rstrip("/").split(":")
+    body = b"not a notebook"  # refused as such (422), but stored and counted like any submission
+    sockets = []
+    for _ in range(RATE + 2):
+        connection = socket.create_connection((host, int(port)), timeout=120)
+        connection.sendall(f"POST /api/submit/fake HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                           f"{served['tokens']['racer']}\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        sockets.append(connection)
+    time.sleep(1.0)  # every request has been checked against the limit and now waits for its body
+    statuses = []
+    for connection in sockets:
+        connection.sendall(body)
+    for connection in sockets:
+        statuses.append(int(connection.recv(200).split(b" ")[1]))
+        connection.close()
+    assert sorted(statuses) == [422] * RATE + [429] * 2
+    stored = sqlite3.connect(served["db"]).execute("SELECT count(*) FROM submissions WHERE student_id = 'racer'")
     assert stored.fetchone()[0] == RATE
 
 
