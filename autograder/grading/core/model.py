@@ -43,9 +43,11 @@ from autograder.message import BadMessage, Message, say
 #: grades.csv's header, fixed by the course.
 HEADER = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status", "message")
 
-#: The version of a stored result's form. 2: messages and notes are codes with parameters (autograder/message.py)
-#: and rows name their mistakes by id; results without it were written with English text and are regraded.
-RESULT_SCHEMA = 2
+#: The version of a stored result's form, and of the grading it records. 2: messages and notes are codes with
+#: parameters (autograder/message.py) and rows name their mistakes by id (results without it were written with
+#: English text). 3: each question graded where its test cell stands, and the cells' errors stored as codes
+#: (`cell_errors`). A result of another schema is regraded, never read.
+RESULT_SCHEMA = 3
 
 #: A mistake's id (autograder/checks: Mistake.id), as rows store it.
 MISTAKE_ID = re.compile(r"[a-z0-9_]{1,60}")

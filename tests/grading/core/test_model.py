@@ -97,7 +97,7 @@ def test_result_and_rows_round_trip(result: Result) -> None:
 def test_unstamped_fields_are_left_out_of_the_stored_form() -> None:
     stored = _result().to_json()
     assert not {"worker", "key_id", "sandbox", "submitted", "startup"} & set(stored)
-    assert list(stored)[:4] == ["schema", "student_id", "assignment", "notebook"] and stored["schema"] == 2
+    assert list(stored)[:4] == ["schema", "student_id", "assignment", "notebook"] and stored["schema"] == 3
 
 
 def test_rows_and_notes_are_stored_as_codes_with_parameters_not_text() -> None:
@@ -121,8 +121,10 @@ def test_a_result_of_an_older_form_is_stale_not_misread() -> None:
     old["notes"] = ["submitted late (LMS marker)"]
     with pytest.raises(StaleRecord, match="schema 1"):
         Result.from_json(old)
-    with pytest.raises(StaleRecord, match="schema 3"):
-        Result.from_json({**_result().to_json(), "schema": 3})
+    with pytest.raises(StaleRecord, match="schema 2"):  # graded before questions were called at their test cell
+        Result.from_json({**_result().to_json(), "schema": 2})
+    with pytest.raises(StaleRecord, match="schema 4"):
+        Result.from_json({**_result().to_json(), "schema": 4})
     assert issubclass(StaleRecord, BadRecord)  # every reader that survives a damaged file survives a stale one
 
 

@@ -157,4 +157,4 @@ def test_a_student_run_regrades_results_of_an_older_form_end_to_end(tmp_path: Pa
     again = pipeline.grade(dataclasses.replace(settings, students=("ann",)), log)
     assert "1 stored result(s) were written by an older version of the grader (e.g. bob): regraded" in log.getvalue()
     assert again["bob"].rows == first["bob"].rows and again["bob"].total == FAKE.max_score
-    assert json.loads(records.result_path(settings.out, "bob").read_text())["schema"] == 2
+    assert json.loads(records.result_path(settings.out, "bob").read_text())["schema"] == 3
