@@ -49,6 +49,10 @@ HEADER = ("student_id", "assignment", "notebook", "grade_id", "score", "max_scor
 #: (`cell_errors`). A result of another schema is regraded, never read.
 RESULT_SCHEMA = 3
 
+#: Message codes of rows that say the grader or its sandbox failed (a worker that could not run the job, a grader
+#: bug), not the notebook: a result with one is not the student's grade.
+GRADER_FAILURES = frozenset({"run.infrastructure", "internal.error"})
+
 #: A mistake's id (autograder/checks: Mistake.id), as rows store it.
 MISTAKE_ID = re.compile(r"[a-z0-9_]{1,60}")
 
@@ -265,6 +269,12 @@ class Result:
     startup: float | None = None
     #: What the notebook's cells raised when they ran, as messages (worded in the reader's language on the page).
     cell_errors: tuple[Message, ...] = ()
+
+    @property
+    def grader_failed(self) -> bool:
+        """True when a row records a failure of the grader or its sandbox, not of the notebook: such a result is
+        never kept as the student's grade (--resume and --student grade the student again)."""
+        return any(row.message.code in GRADER_FAILURES for row in self.rows)
 
     @property
     def total(self) -> float:

@@ -124,6 +124,8 @@ class Pool:
         try:
             result = grade_submission(sub, self.assignment, self.source, self.seed, self._runner(slot, waited),
                                       slot.exchange, self.limits)
+        except sandbox.StartFailed:
+            raise  # not this student's: the caller stops grading (or waits) instead of recording an error
         except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the student
             result = internal_error(sub, self.assignment, f"{type(exc).__name__}: {exc}")
         finally:
@@ -219,6 +221,8 @@ class Pool:
             except RuntimeError:  # the pool closed meanwhile
                 raise sandbox.WorkerDied("the grading pool is closing") from None
             return future.result()
+        except OSError as exc:  # its cgroups, uid pool or process could not be made: it did not start
+            raise sandbox.WorkerDied(f"worker {slot.index} could not be started ({exc})") from None
         finally:
             self.started.set()
 
@@ -242,22 +246,26 @@ class Pool:
         """student.Runner for one slot: one job to its worker; restart it and retry once if it died. Seconds spent
         waiting for a worker to start are added to `waited[0]` (not the submission's own time)."""
         def run(job: Job) -> Reply:
-            wait = self.limits.timeout * (len(job.questions) + 1) + 60
+            wait = self.limits.timeout * (2 * len(job.questions) + 1) + 60
             for attempt in (1, 2):
                 if self.stop.is_set():
                     raise Cancelled
+                starting = slot.worker is None
                 try:
-                    if slot.worker is None:
+                    if starting:
                         begun = time.perf_counter()
                         try:
                             slot.worker = self._start(slot)
                         finally:
                             waited[0] += time.perf_counter() - begun
+                    assert slot.worker is not None
                     return slot.worker.request(job, wait)
                 except sandbox.WorkerDied as exc:
                     stop_slot(slot)
                     if self.stop.is_set():  # killed by the shutdown, not by the student: nothing to record
                         raise Cancelled from None
+                    if attempt == 2 and starting:  # the sandbox itself does not start: no submission can be graded
+                        raise sandbox.StartFailed(f"{exc} (twice; see {slot.log})") from None
                     if attempt == 2:
                         return Reply.failed(job.job, f"{exc} (twice)")
             raise AssertionError("unreachable")

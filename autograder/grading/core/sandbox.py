@@ -132,6 +132,11 @@ class WorkerDied(RuntimeError):
     """The worker process stopped answering (crashed, was killed, or broke the protocol)."""
 
 
+class StartFailed(WorkerDied):
+    """A sandboxed worker could not be started, again: the machine's fault, never a submission's (its log says why);
+    grading stops instead of recording an error for every student."""
+
+
 def bwrap_usable() -> bool:
     """True when `bwrap` exists and can start a minimal sandbox on this machine."""
     if shutil.which("bwrap") is None:
@@ -143,6 +148,14 @@ def bwrap_usable() -> bool:
         return subprocess.run([*probe, "true"], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def interpreter() -> str:
+    """This Python as a sandbox can run it: the folder holding the executable resolved (a virtual environment
+    reached through a symlink, a home folder that is a link, is bound at its real place), the executable's own name
+    kept (the environment's pyvenv.cfg is found from it)."""
+    executable = Path(sys.executable)
+    return str(executable.parent.resolve() / executable.name)
 
 
 def _readonly_binds() -> list[str]:
@@ -259,7 +272,7 @@ def worker_argv(checks: str, assignment_id: str, exchange: Path, index: int, san
     groups = groups or {}
     inner_runner = RUNNER if sandboxed else str(runner)
     inner_groups = {key: (f"{CGROUP_DIR}/{key}" if sandboxed else str(path)) for key, path in groups.items()}
-    python = [sys.executable, "-s", "-m", "autograder.grading.runner.worker", "--checks", checks,
+    python = [interpreter(), "-s", "-m", "autograder.grading.runner.worker", "--checks", checks,
               "--assignment", assignment_id, "--uid-base", str(uid_base), "--hide", inner_runner,
               "--cgroup-version", str(cgroup_version),
               *[a for key, path in inner_groups.items() for a in ("--cgroup", f"{key}={path}")]]

@@ -103,7 +103,8 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
     return unique
 
 
-def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None], first: bool, drained: threading.Event) -> None:
+def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None], first: bool, drained: threading.Event,
+          failed: list[sandbox.StartFailed]) -> None:
     """One worker thread: grade submissions from the queue with the pool until it is empty or stopping.
 
     Only the `first` thread grades at once. Every other one starts its worker once the first worker has started
@@ -126,6 +127,10 @@ def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None], first: 
         try:
             result = pool.grade(sub)
         except Cancelled:
+            return
+        except sandbox.StartFailed as exc:  # no worker can grade anyone here: stop, record nothing for this student
+            failed.append(exc)
+            pool.stop.set()
             return
         save(result)
 
@@ -152,17 +157,18 @@ def _kill_children() -> None:
 def _select(subs: list[Submission], done: dict[str, Result], settings: Settings,
             stale: frozenset[str] = frozenset()) -> list[Submission]:
     """The submissions this run grades: the --student ones, else those without a result (--resume), else all;
-    with either option also every student whose stored result was graded from another upload (records.matches)
-    or was stored in an older form (`stale`, records.stale)."""
+    with either option also every student without a stored result (the outputs list everyone uploaded), whose
+    stored result was graded from another upload or records a failure of the grader (records.matches), or was
+    stored in an older form (`stale`, records.stale)."""
     if settings.students:
         known = {sub.student_id for sub in subs}
         unknown = [s for s in settings.students if s not in known]
         if unknown:
             raise ValueError(f"--student {', '.join(unknown)}: no such student in {settings.submissions}"
                              + (f" or {settings.roster}" if settings.roster else ""))
-    if settings.students:  # and any stored result that belongs to another upload than the one there now
+    if settings.students:  # and any student whose stored result is not this upload's grade, or who has none
         return [sub for sub in subs if sub.student_id in set(settings.students) or sub.student_id in stale
-                or (sub.student_id in done and not records.matches(done[sub.student_id], sub))]
+                or not records.matches(done.get(sub.student_id), sub)]
     if settings.resume:
         return [sub for sub in subs if not records.matches(done.get(sub.student_id), sub)]
     return subs
@@ -201,7 +207,8 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
     pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
                 settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop, early=early)
     drained = threading.Event()
-    threads = [threading.Thread(target=_work, args=(pool, jobs, save, i == 0, drained), daemon=True,
+    failed: list[sandbox.StartFailed] = []
+    threads = [threading.Thread(target=_work, args=(pool, jobs, save, i == 0, drained, failed), daemon=True,
                                 name=f"grading-worker-{i}") for i in range(count)]
     try:
         for thread in threads:
@@ -223,6 +230,11 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
     except BaseException:
         pool.close()
         raise
+    if failed:
+        pool.close()
+        raise ValueError(f"the grading sandbox could not start: {failed[0]}; nothing was recorded for the "
+                         "submissions not graded (the grades saved so far are kept): once it is fixed, rerun with "
+                         "--resume") from None
     closing = threading.Thread(target=pool.close, name="grading-close")
     closing.start()
     return closing
@@ -270,10 +282,18 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contex
     older = records.stale(settings.out) if settings.resume or settings.students else set()
     todo = _select(subs, done, settings, frozenset(older))
     if settings.resume or settings.students:
-        stale = [s.student_id for s in todo if s.student_id in done and s.student_id not in settings.students]
+        others = [s.student_id for s in todo if s.student_id not in settings.students and s.student_id not in older]
+        stale = [s for s in others if s in done and not done[s].grader_failed]
         if stale:
             print(f"{len(stale)} stored result(s) were graded from another upload than the one there now (e.g. "
                   f"{stale[0]}): regraded", file=stream)
+        failed = [s for s in others if s in done and done[s].grader_failed]
+        if failed:
+            print(f"{len(failed)} stored result(s) record a failure of the grader, not a grade (e.g. {failed[0]}): "
+                  "graded again", file=stream)
+        new = [s for s in others if s not in done]
+        if new and settings.students:
+            print(f"{len(new)} student(s) without a stored result (e.g. {new[0]}): graded too", file=stream)
         regraded = sorted(older & {s.student_id for s in todo})
         if regraded:
             print(f"{len(regraded)} stored result(s) were written by an older version of the grader (e.g. "

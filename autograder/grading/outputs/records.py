@@ -129,9 +129,11 @@ def load_results(out: Path, assignment_id: str) -> dict[str, Result]:
 
 
 def matches(stored: Result | None, sub: Submission) -> bool:
-    """True when `stored` was graded from this very upload (same name, same notebook bytes): only then may
-    --resume or --student keep it; a result without a fingerprint (older versions) never matches."""
-    return stored is not None and stored.source is not None and stored.source == current_fingerprint(sub)
+    """True when `stored` was graded from this very upload (same name, same notebook bytes) and is a grade at all
+    (no row says the grader or its sandbox failed): only then may --resume or --student keep it; a result without
+    a fingerprint (older versions) never matches."""
+    return (stored is not None and stored.source is not None and stored.source == current_fingerprint(sub)
+            and not stored.grader_failed)
 
 
 def current(out: Path, assignment: Any, subs: list[Submission]) -> dict[str, Result]:

@@ -184,6 +184,8 @@ class GradingNode(WorkerPlugin):
                 result = state.pool.grade(Submission.from_plain(sub))
             except Cancelled:  # the plugin was removed while this task ran (Ctrl-C, say)
                 return {"internal_error": "the batch was stopped", "worker": self.address}
+            except sandbox.StartFailed as exc:  # this machine cannot grade anyone: not the student's result
+                return {"refused": f"worker {self.address}: its grading sandbox does not start ({exc})"}
             finally:
                 if self.state is not state and not _is_warm(state.tmp):  # torn down meanwhile: leave nothing behind
                     tmpdir.remove(state.tmp)

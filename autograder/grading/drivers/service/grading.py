@@ -13,6 +13,7 @@ import queue
 import threading
 from collections.abc import Callable
 
+from autograder.grading.core import sandbox
 from autograder.grading.core.model import Result, Submission
 from autograder.grading.core.pool import Cancelled, Grader
 from autograder.grading.drivers.service.db import Store
@@ -71,6 +72,8 @@ class Grading:
                 self._grade(submission_id)
             except Cancelled:
                 return
+            except sandbox.StartFailed as exc:  # not the student's: the submission waits, ungraded, for a restart
+                log.error("submission %s not graded: the grading sandbox could not start: %s", submission_id, exc)
             except Exception:
                 log.exception("could not grade or store submission %s", submission_id)
 
