@@ -50,6 +50,14 @@ def file_to_write(option: str, path: Path) -> None:
         raise ValueError(f"{option} {path}: {problem}")
 
 
+def new_file_to_write(option: str, path: Path, advice: str) -> None:
+    """`path`, given as `option`, is a file this process can write and that does not exist yet (what an existing
+    one holds would be lost: `advice` says what to do instead)."""
+    file_to_write(option, path)
+    if path.exists() or path.is_symlink():
+        raise ValueError(f"{option} {path}: already exists; {advice}")
+
+
 def _unwritable(folder: Path) -> str | None:
     """Why `folder` can neither be written in nor made, or None."""
     existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())

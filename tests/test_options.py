@@ -49,6 +49,18 @@ def test_folder_and_file_to_write(tmp_path: Path) -> None:
     assert not (tmp_path / "new").exists()  # checked, not made
 
 
+def test_new_file_to_write_refuses_what_is_there(tmp_path: Path) -> None:
+    """An existing file, or a link (even a dangling one), is refused with the caller's advice; a new path is fine."""
+    (tmp_path / "old.csv").write_text("x")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "gone")
+    for name in ("old.csv", "link.csv"):
+        with pytest.raises(ValueError, match=rf"^--out .*{name}: already exists; give another$"):
+            options.new_file_to_write("--out", tmp_path / name, "give another")
+    with pytest.raises(ValueError, match=r"^--out .*: a folder, not a file$"):
+        options.new_file_to_write("--out", tmp_path, "give another")
+    options.new_file_to_write("--out", tmp_path / "new.csv", "give another")
+
+
 def test_database_refuses_what_is_not_one_of_ours(tmp_path: Path) -> None:
     """A folder, a file that is no SQLite database, an unreadable one, another program's database, a missing folder:
     refused, naming what to give instead. A URL, a new file, an empty file and the right database are fine."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from autograder import options
@@ -59,7 +58,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                    "are stored: the CSV (mode 0600) is the only copy of the tokens.")
     t.add_argument("--roster", type=Path, metavar="FILE", help="student ids, one per line (first CSV column)")
     t.add_argument("--instructor", action="append", default=[], metavar="NAME", help="issue an instructor token")
-    t.add_argument("--out", type=Path, required=True, metavar="CSV", help="where to write student_id,role,token")
+    t.add_argument("--out", type=Path, required=True, metavar="CSV",
+                   help="a new file for student_id,role,token (an existing one is refused, never replaced: it is "
+                        "the only copy of the tokens it holds)")
     t.add_argument("--db", default=DEFAULT_DB, metavar="FILE_OR_URL", help=f"the service's database (default "
                                                                            f"{DEFAULT_DB})")
     t.add_argument("--reissue", action="store_true", help="replace existing tokens too (the old ones stop working)")
@@ -71,30 +72,50 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tokens(args: argparse.Namespace) -> int:
-    """Issue tokens and write the CSV atomically with mode 0600."""
+    """Issue tokens into a new CSV (mode 0600), written before their hashes are stored."""
     from autograder.grading.drivers.service import db, tokens
     from autograder.grading.inbox.collect import safe_id
 
     if args.roster is None and not args.instructor:
         raise ValueError("give --roster FILE and/or --instructor NAME")
     students = tokens.roster_ids(args.roster) if args.roster else []
-    options.file_to_write("--out", args.out)  # before any token is issued: the CSV is their only copy
+    # before any token is issued: the CSV is the only copy of the tokens in it, so it is never replaced
+    options.new_file_to_write("--out", args.out, _kept(args.out))
     options.database("--db", args.db, *SERVICE_DB)
     instructors = [safe_id(name) for name in args.instructor]
     store = db.Store(db.url_for(args.db))
     try:
-        issued = tokens.issue(store, students, instructors, args.reissue)
+        issued = tokens.issue(store, students, instructors, lambda new: _write_new(args.out, tokens.csv_text(new)),
+                              args.reissue)
     finally:
         store.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.")
-    with os.fdopen(fd, "w") as f:  # mkstemp's file is 0600: the tokens are secrets
-        f.write(tokens.csv_text(issued))
-    os.replace(tmp, args.out)
     kept = len(students) + len(instructors) - len(issued)
-    print(f"issued {len(issued)} token(s) into {args.out}" + (f"; {kept} already had one (--reissue replaces them)"
-                                                              if kept else ""), file=sys.stderr)
+    print((f"issued {len(issued)} token(s) into {args.out}" if issued else f"issued no token; {args.out} not written")
+          + (f"; {kept} already had one (--reissue replaces them)" if kept else ""), file=sys.stderr)
     return 0
+
+
+def _kept(out: Path) -> str:
+    """What to do when `out` is there already (it holds tokens whose only copy it is)."""
+    return (f"it holds tokens issued before (the database keeps only their hashes): give a new --out for the new "
+            f"tokens, or move {out.name} away first")
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create `path` with `text`, mode 0600 (tokens are secrets), never replacing a file; on disk when it returns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made since the check: still never replaced
+        raise ValueError(f"--out {path}: already exists; {_kept(path)}") from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)  # no hash is stored yet: a partial copy holds no working token
+        raise
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -143,14 +143,15 @@ class Store:
         with self.session() as s:
             return s.scalar(select(Person).where(Person.token_sha256 == token_sha256))
 
-    def set_token(self, student_id: str, role: str, token_sha256: str) -> None:
-        """Give `student_id` this token (replacing any earlier one)."""
+    def set_tokens(self, tokens: list[tuple[str, str, str]]) -> None:
+        """Give each (student_id, role, token_sha256) its token, replacing any earlier one: all or none."""
         with self.session.begin() as s:
-            person = s.scalar(select(Person).where(Person.student_id == student_id))
-            if person is None:
-                s.add(Person(student_id=student_id, role=role, token_sha256=token_sha256, created_at=time.time()))
-            else:
-                person.role, person.token_sha256, person.created_at = role, token_sha256, time.time()
+            for student_id, role, token_sha256 in tokens:
+                person = s.scalar(select(Person).where(Person.student_id == student_id))
+                if person is None:
+                    s.add(Person(student_id=student_id, role=role, token_sha256=token_sha256, created_at=time.time()))
+                else:
+                    person.role, person.token_sha256, person.created_at = role, token_sha256, time.time()
 
     def people(self, role: str | None = None) -> list[str]:
         """Ids of everyone with a token (of one role)."""

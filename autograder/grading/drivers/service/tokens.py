@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from autograder import options
@@ -17,6 +18,8 @@ from autograder.grading.drivers.service.db import Person, Store
 from autograder.grading.inbox.collect import safe_id
 
 STUDENT, INSTRUCTOR = "student", "instructor"
+#: A new token as the CSV lists it: (student_id, role, token).
+Issued = tuple[str, str, str]
 
 
 def new_token() -> str:
@@ -46,22 +49,23 @@ def roster_ids(path: Path) -> list[str]:
     return ids
 
 
-def issue(store: Store, students: list[str], instructors: list[str], reissue: bool = False
-          ) -> list[tuple[str, str, str]]:
-    """Give a token to everyone listed who has none (everyone with `reissue`); (id, role, token) of the new ones."""
+def issue(store: Store, students: list[str], instructors: list[str], keep: Callable[[list[Issued]], None],
+          reissue: bool = False) -> list[Issued]:
+    """Give a token to everyone listed who has none (everyone with `reissue`); (id, role, token) of the new ones.
+
+    `keep` gets the new tokens before any hash is stored, and nothing is stored if it raises: a token that works is
+    never one whose only copy was lost.
+    """
     have = set(store.people())
-    issued = []
-    for role, ids in ((STUDENT, students), (INSTRUCTOR, instructors)):
-        for student in ids:
-            if student in have and not reissue:
-                continue
-            token = new_token()
-            store.set_token(student, role, digest(token))
-            issued.append((student, role, token))
+    issued = [(student, role, new_token()) for role, ids in ((STUDENT, students), (INSTRUCTOR, instructors))
+              for student in ids if reissue or student not in have]
+    if issued:
+        keep(issued)
+        store.set_tokens([(student, role, digest(token)) for student, role, token in issued])
     return issued
 
 
-def csv_text(issued: list[tuple[str, str, str]]) -> str:
+def csv_text(issued: list[Issued]) -> str:
     """The mail-merge CSV: student_id,role,token."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 
 from autograder.cli import main
 from autograder.grading.core.model import Result, Row
+from autograder.grading.drivers.service import tokens
 from autograder.grading.drivers.service.db import Base, Store, url_for
 from autograder.grading.outputs import records
 from autograder.message import say
@@ -47,13 +48,54 @@ def test_tokens_command_writes_the_csv_and_stores_only_hashes(tmp_path: Path) ->
     assert rows == sorted((r["student_id"], hashlib.sha256(r["token"].encode()).hexdigest()) for r in issued)
     assert not any(r["token"].encode() in raw for r in issued)
 
-    assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db)]) == 0  # nobody new
-    with open(out) as f:
-        assert list(csv.DictReader(f)) == []
-    assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db), "--reissue"]) == 0
-    with open(out) as f:
+    none = tmp_path / "none.csv"
+    assert main(["tokens", "--roster", str(roster), "--out", str(none), "--db", str(db)]) == 0  # nobody new
+    assert not none.exists()
+    reissued = tmp_path / "reissued.csv"
+    assert main(["tokens", "--roster", str(roster), "--out", str(reissued), "--db", str(db), "--reissue"]) == 0
+    with open(reissued) as f:
         again = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
     assert set(again) == {"alice", "bob"} and again["alice"] != issued[0]["token"]
+
+
+def test_tokens_never_replace_an_existing_csv(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A second run after a student joins the roster, with the same --out: refused in one line naming the file and
+    what to do, before any token is issued (the old CSV is the only copy of its tokens); a new --out gets only the
+    new student's token, in a new 0600 file."""
+    roster, out, db = tmp_path / "ids.txt", tmp_path / "tokens.csv", tmp_path / "s.db"
+    roster.write_text("alice\nbob\n")
+    assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db), "--instructor", "prof"]) == 0
+    capsys.readouterr()
+    first = out.read_bytes()
+    hashes = sqlite3.connect(db).execute("SELECT student_id, token_sha256 FROM people").fetchall()
+    roster.write_text("alice\nbob\ncarol\n")
+    for extra in ([], ["--reissue"]):
+        assert main(["tokens", "--roster", str(roster), "--out", str(out), "--db", str(db), *extra]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out}: already exists; it holds tokens issued before (the database keeps only their "
+            "hashes): give a new --out for the new tokens, or move tokens.csv away first\n")
+    assert out.read_bytes() == first
+    assert sqlite3.connect(db).execute("SELECT student_id, token_sha256 FROM people").fetchall() == hashes
+    later = tmp_path / "tokens-carol.csv"
+    assert main(["tokens", "--roster", str(roster), "--out", str(later), "--db", str(db)]) == 0
+    with open(later) as f:
+        assert [(r["student_id"], r["role"]) for r in csv.DictReader(f)] == [("carol", "student")]
+    assert later.stat().st_mode & 0o777 == 0o600 and out.read_bytes() == first
+
+
+def test_tokens_are_stored_only_once_their_csv_is_written(tmp_path: Path) -> None:
+    """When the CSV cannot be written, no token is stored (it would work with no copy left anywhere)."""
+    store = Store(url_for(str(tmp_path / "s.db")))
+
+    def fail(issued: list[tuple[str, str, str]]) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        tokens.issue(store, ["alice", "bob"], ["prof"], fail)
+    assert store.people() == []
+    kept: list[tuple[str, str, str]] = []
+    assert tokens.issue(store, ["alice"], [], kept.extend) == kept and store.people() == ["alice"]
+    store.close()
 
 
 def test_tokens_and_serve_refuse_bad_files_before_issuing_anything(tmp_path: Path, capsys: pytest.CaptureFixture
