@@ -1,9 +1,9 @@
 """The batch's outputs from the database: the counted result of each student, the live report, the export zip.
 
-`counted` applies the assignment's policy (latest or best; late work per `late`); students with a token
-and no graded submission get the batch's `missing` rows, as `grade --roster` gives them. `write` then
-writes exactly what `autograder grade` writes into OUT (grades.csv, feedback/, gradescope/, report.html,
-results/) with the same code.
+`counted` applies the assignment's policy (latest or best; late work per `late`) to the students' submissions
+(instructors' are left out); students with a token and no graded submission get the batch's `missing` rows, as
+`grade --roster` gives them. `write` then writes exactly what `autograder grade` writes into OUT (grades.csv,
+feedback/, gradescope/, report.html, results/) with the same code.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from autograder.grading.core.model import Result, RunSummary, Submission
 from autograder.grading.core.pool import Grader
 from autograder.grading.drivers.service.db import Store, Stored
 from autograder.grading.drivers.service.policy import Policy
-from autograder.grading.drivers.service.tokens import STUDENT
+from autograder.grading.drivers.service.tokens import INSTRUCTOR, STUDENT
 from autograder.grading.outputs import batch as outputs
 from autograder.grading.outputs import records
 
@@ -38,10 +38,16 @@ def choose(stored: list[Stored], policy: Policy) -> Stored | None:
 
 
 def counted(store: Store, pool: Grader, policy: Policy) -> dict[str, Result]:
-    """student id -> the result that counts, plus `missing` results for students with a token and none."""
+    """student id -> the result that counts, plus `missing` results for students with a token and none.
+
+    Instructors' submissions (an instructor trying the service out) are graded and shown to them, but are not part
+    of the cohort: never in the export, the report or its statistics.
+    """
+    instructors = set(store.people(INSTRUCTOR))
     by_student: dict[str, list[Stored]] = {}
     for stored in store.graded(pool.assignment.id):
-        by_student.setdefault(stored.student_id, []).append(stored)
+        if stored.student_id not in instructors:
+            by_student.setdefault(stored.student_id, []).append(stored)
     results: dict[str, Result] = {}
     for student, mine in by_student.items():
         chosen = choose(mine, policy)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
+import re
 import socket
 import sqlite3
 import sys
@@ -244,6 +245,32 @@ def test_instructor_export_is_the_batch_output(both: dict[str, Any], served: dic
     for path in ("instructor", "instructor/fake/report.html", "instructor/fake/export.zip"):
         assert request(url + path, tokens["alice"])[0] == 403
         assert request(url + path)[0] == 401
+
+
+def test_an_instructors_submission_is_graded_but_not_part_of_the_cohort(both: dict[str, Any],
+                                                                        served: dict[str, Any]) -> None:
+    """An instructor trying the service out gets a grade and its feedback, but is no student: absent from every
+    file of the export and from the live report, whose counts are over the students with a token."""
+    url, tokens = served["url"], served["tokens"]
+    status, reply = submit(url, tokens["prof"], notebooks.write(
+        notebooks.submission({"ans_scale": "def scale(x, a):\n    return x\n"}),
+        served["root"] / "prof.ipynb").read_bytes())
+    assert status == 200 and reply["score"] == 4.0
+    assert request(url + f"api/submissions/{reply['submission']}", tokens["prof"])[0] == 200
+    status, page, _ = request(url + f"feedback/{reply['submission']}", tokens["prof"])
+    assert status == 200 and b"test_scale" in page
+    status, data, _ = request(url + "instructor/fake/export.zip", tokens["prof"])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert not [name for name in archive.namelist() if "prof" in name.split("/")]
+    for name in ("grades.csv", "totals.csv", "lms/canvas.csv", "lms/moodle.csv"):
+        rows = archive.read(f"fake/{name}").decode().splitlines()
+        assert rows and not [row for row in rows if "prof" in row.split(",")], name
+    students = {row.split(",")[0] for row in archive.read("fake/grades.csv").decode().splitlines()[1:]}
+    assert students == {*CORPUS_STUDENTS, *OTHERS}
+    status, report, _ = request(url + "instructor/fake/report.html", tokens["prof"])
+    counts = re.search(rb"(\d+) of (\d+) students submitted", report)
+    assert status == 200 and counts is not None and int(counts[2]) == len(students)
+    assert b"feedback/prof/" not in report and b">prof<" not in report
 
 
 def test_submit_helper_prints_the_score_and_the_link(served: dict[str, Any], tmp_path: Path,
