@@ -30,6 +30,8 @@ from typing import TextIO
 ENV = "COURSE_GRADING_KEY"
 #: A key shorter than this is refused: it could be guessed, and with it every student's hidden inputs.
 MIN_LENGTH = 16
+#: `key create --from` refuses a longer key: no key is that long, a data file given by mistake is.
+MAX_LENGTH = 1024
 
 
 def key_path() -> Path:
@@ -49,18 +51,15 @@ def checked(raw: bytes, where: str) -> bytes:
     if len(key) < MIN_LENGTH:
         fix = (f"set {ENV} to the line `python -m autograder key export` prints on the machine that graded "
                "first, or unset it to use the key file" if where.startswith("the environment")
-               else "copy the course's key there with `python -m autograder key create --from FILE`, or delete "
-                    "the file to have a new one made (every hidden input then changes)")
+               else "copy the course's key there with `python -m autograder key create --from FILE --replace`, or "
+                    "delete the file to have a new one made (every hidden input then changes)")
         raise ValueError(f"grading key from {where} is {len(key)} characters long; at least {MIN_LENGTH} are "
                          f"needed: {fix}")
     return key
 
 
-def write_key(path: Path, value: bytes) -> bool:
-    """Write `value` as the key file at `path` (0600, folder 0700) unless one is there; True if this call wrote it.
-
-    Racing creators agree on one file: the key is linked into place atomically and never overwrites.
-    """
+def _written(path: Path, value: bytes) -> Path:
+    """A new private file next to `path` holding `value` as a key file (synced); the caller moves or removes it."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -69,11 +68,32 @@ def write_key(path: Path, value: bytes) -> bool:
             f.write(value.strip() + b"\n")
             f.flush()
             os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_key(path: Path, value: bytes) -> bool:
+    """Write `value` as the key file at `path` (0600, folder 0700) unless one is there; True if this call wrote it.
+
+    Racing creators agree on one file: the key is linked into place atomically and never overwrites.
+    """
+    tmp = _written(path, value)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def replace_key(path: Path, value: bytes) -> None:
+    """Put `value` in place of the key file at `path` in one step (a reader sees the old key or the new one)."""
+    tmp = _written(path, value)
+    try:
+        os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -181,8 +181,11 @@ def test_short_key_messages_name_their_source_and_fix(keyless: Path, monkeypatch
         key.load_key()
     (tmp_path / "bad").write_text("tiny")
     _machine(monkeypatch, tmp_path / "z")
-    with pytest.raises(ValueError, match=f"from {tmp_path / 'bad'}"):
-        keytool.run(argparse.Namespace(action="create", origin=tmp_path / "bad"))
+    with pytest.raises(ValueError) as imported:
+        keytool.run(argparse.Namespace(action="create", origin=tmp_path / "bad", replace=False))
+    assert str(imported.value).startswith(f"--from {tmp_path / 'bad'}: the key is 4 characters long; at least 16")
+    assert "key export --file" in str(imported.value)  # the fix for a --from file: copy it again from the exporter
+    assert "delete the file" not in str(imported.value) and key.ENV + " to" not in str(imported.value)
 
 
 def test_the_seed_derivation_is_frozen() -> None:
@@ -219,9 +222,128 @@ def test_key_file_defaults_and_boundaries(keyless: Path, monkeypatch: pytest.Mon
     with pytest.raises(ValueError) as from_file:
         key.load_key()
     assert str(from_file.value).endswith(
-        "copy the course's key there with `python -m autograder key create --from FILE`, or delete the file to have "
-        "a new one made (every hidden input then changes)")
+        "copy the course's key there with `python -m autograder key create --from FILE --replace`, or delete the file "
+        "to have a new one made (every hidden input then changes)")
     keyless.unlink()
     keyless.mkdir()  # something that is not a readable file where the key should be
     with pytest.raises(ValueError, match=f"grading key file {keyless} cannot be read: Is a directory"):
         key.load_key()
+
+
+def _exported(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, value: str) -> tuple[str, str]:
+    """What `key export` prints for the key `value` (held in the environment): (stdout, stderr)."""
+    monkeypatch.setenv(key.ENV, value)
+    assert main(["key", "export"]) == 0
+    out = capsys.readouterr()
+    monkeypatch.delenv(key.ENV)
+    return out.out, out.err
+
+
+@pytest.mark.parametrize("value", [KEY, "correct horse battery staple", "it's a key with quotes\"$`!",
+                                   "clé-du-cours-été", "#starts-with-a-hash", "x" * key.MAX_LENGTH])
+def test_from_reads_a_terminal_copy_of_key_export_with_the_same_fingerprint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, value: str) -> None:
+    """`key export > k.txt 2>&1` (the comment line and the export line) and `key export --file` both import as the
+    very key the grader uses on the exporting machine: any printable key of the minimum length the environment takes."""
+    _machine(monkeypatch, tmp_path / "a")
+    out, err = _exported(monkeypatch, capsys, value)
+    fingerprint = key.key_id(value.encode())
+    copied = tmp_path / "k.txt"
+    for n, text in enumerate((err + out, out, (err + out).replace("\n", "\r\n"))):
+        copied.write_text(text)
+        second = _machine(monkeypatch, tmp_path / f"b{n}")
+        assert main(["key", "create", "--from", str(copied)]) == 0, capsys.readouterr().err
+        assert f"imported the grading key in {second} (fingerprint {fingerprint})" in capsys.readouterr().err
+        assert key.key_id(key.load_key()) == fingerprint
+    _machine(monkeypatch, tmp_path / "a")
+    monkeypatch.setenv(key.ENV, value)
+    assert main(["key", "export", "--file", str(tmp_path / "k.key")]) == 0
+    monkeypatch.delenv(key.ENV)
+    _machine(monkeypatch, tmp_path / "c")
+    assert main(["key", "create", "--from", str(tmp_path / "k.key")]) == 0, capsys.readouterr().err
+    assert key.key_id(key.load_key()) == fingerprint
+
+
+HEX = "1495c9539bb4398c11952f50cc0351292398bf9828fcdfcff12887a388fff807"
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("student_id,total\nann,9.5\nbob,7\n" + "x,1\n" * 2000, "2003 lines could be the key (lines 1 and 2, ...)"),
+    (f"export {key.ENV}={HEX}\nexport {key.ENV}={HEX}x\n", "2 lines could be the key (lines 1 and 2)"),
+    (f"$ python -m autograder key export\nexport {key.ENV}={HEX}\n", "2 lines could be the key (lines 1 and 2)"),
+    (f"# grading key from somewhere, fingerprint {key.key_id(HEX.encode())}: keep this line secret\n",
+     "only comment lines, no key"),
+    ("\n \n", "empty"),
+    (f"{HEX[:32]} {HEX[32:]}\n", "whitespace inside the key"),
+    (f"{HEX[:32]}\t{HEX[32:]}\n", "a non-printable character (\\t)"),
+    (f"{HEX}\x00\n", "a non-printable character (\\x00)"),
+    (f"export {key.ENV}='{HEX}\x1b[0m'\n", "a non-printable character (\\x1b)"),
+    ("short-key\n", "the key is 9 characters long; at least 16 are needed"),
+    (f"export {key.ENV}=\n", "no key after = in the export line"),
+    ("k" * (key.MAX_LENGTH + 1), f"the key is {key.MAX_LENGTH + 1} characters long; at most {key.MAX_LENGTH}"),
+    (f"{key.ENV}={HEX}\n", f"line 1 is not the line `export {key.ENV}=...`"),
+    (f"export OTHER={HEX}\n", f"line 1 is not the line `export {key.ENV}=...`"),
+    (f"export {key.ENV}=correct horse battery staple\n", "whitespace inside the key outside quotes"),
+    (f"export {key.ENV}={HEX}  # the course key\n", "whitespace inside the key outside quotes (or text after it)"),
+    (f"export {key.ENV}='{HEX}\n", "an unclosed quote"),
+    (f'export {key.ENV}="$HOME-{HEX}"\n', "not quoted as `key export` writes it"),
+])
+def test_from_refuses_anything_but_a_key_file_or_what_export_prints(keyless: Path, tmp_path: Path, text: str,
+                                                                    says: str, capsys: pytest.CaptureFixture) -> None:
+    """One line naming the --from file, the problem and what was expected; nothing is written."""
+    given = tmp_path / "grades.csv"
+    given.write_text(text)
+    assert main(["key", "create", "--from", str(given)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --from {given}: ") and says in err and err.count("\n") == 1
+    assert err.endswith(f"; {keytool.EXPECTED}, copied from the machine that graded first\n")
+    assert not keyless.exists()
+
+
+def test_from_onto_a_machine_with_its_own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    """Same key: said, exit 0. Another key: one line with both fingerprints and `--replace`, which keeps the old
+    key beside the file and says where."""
+    own = _machine(monkeypatch, tmp_path / "b")
+    assert main(["key", "create"]) == 0
+    mine = own.read_bytes().strip()
+    capsys.readouterr()
+    course = tmp_path / "k.key"
+    course.write_text(KEY + "\n")
+    new, old = key.key_id(KEY.encode()), key.key_id(mine)
+    backup = own.with_name(f"grading.key.old-{old}")
+    assert main(["key", "create", "--from", str(course)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: this machine already has another grading key in {own} (fingerprint {old}, not {new} as in {course}); "
+        f"to grade with the course's key run `python -m autograder key create --from {course} --replace` (the old key "
+        f"is kept as {backup}; hidden inputs graded here then change)\n")
+    assert own.read_bytes().strip() == mine and not backup.exists()
+    assert main(["key", "create", "--replace"]) == 2 and "--replace goes with --from" in capsys.readouterr().err
+    assert main(["key", "create", "--from", str(course), "--replace"]) == 0
+    assert capsys.readouterr().err == (f"replaced the grading key in {own} (fingerprint {old} -> {new}); the old key "
+                                       f"is kept in {backup}\n")
+    assert own.read_bytes() == KEY.encode() + b"\n" and backup.read_bytes().strip() == mine
+    assert stat.S_IMODE(own.stat().st_mode) == 0o600 and stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert sorted(p.name for p in own.parent.iterdir()) == ["grading.key", backup.name]  # no temporary file left
+    for extra in ([], ["--replace"]):
+        assert main(["key", "create", "--from", str(course), *extra]) == 0
+        assert capsys.readouterr().err == f"{own} already holds this grading key (fingerprint {new}); nothing to do\n"
+    assert sorted(p.name for p in own.parent.iterdir()) == ["grading.key", backup.name]
+    own.write_text("short")  # a broken key file of its own is replaced the same way
+    assert main(["key", "create", "--from", str(course)]) == 2 and "--replace" in capsys.readouterr().err
+    assert main(["key", "create", "--from", str(course), "--replace"]) == 0
+    assert own.with_name(f"grading.key.old-{key.key_id(b'short')}").read_text() == "short"
+
+
+def test_export_says_when_from_cannot_carry_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """The environment takes a key over several lines or longer than `--from` reads: the line still works in a shell,
+    and export says so instead of writing a file that `--from` refuses."""
+    _machine(monkeypatch, tmp_path / "a")
+    for value, says in (("first-line-of-it\nsecond-line", "non-printable character (\\n)"),
+                        ("k" * (key.MAX_LENGTH + 1), "at most")):
+        out, err = _exported(monkeypatch, capsys, value)
+        assert out.startswith(f"export {key.ENV}=") and says in err and "paste it into the shell" in err
+        monkeypatch.setenv(key.ENV, value)
+        assert main(["key", "export", "--file", str(tmp_path / "k.key")]) == 2
+        assert says in capsys.readouterr().err and not (tmp_path / "k.key").exists()
