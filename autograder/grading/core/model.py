@@ -364,3 +364,5 @@ class RunSummary:
     graded: int = 0
     resumed: int = 0
     elapsed: float = 0.0
+    #: A roster named the students (grade --roster; the service's tokens): the report can say everyone submitted.
+    roster: bool = False

@@ -348,12 +348,15 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contex
             tmpdir.remove(ctx.tmp)
     try:
         everything = records.current(settings.out, assignment, subs)
-        summary = RunSummary(key_id, ctx.sandbox_name, len(todo), len(everything) - len(todo),
-                             time.perf_counter() - started)
+        # uploads graded (a malformed one included), not the students the roster adds who sent nothing
+        uploads = sum(bool(sub.status) or sub.data is not None or sub.locator is not None for sub in todo)
+        summary = RunSummary(key_id, ctx.sandbox_name, uploads, len(everything) - len(todo),
+                             time.perf_counter() - started, roster=settings.roster is not None)
         from autograder.grading.outputs import batch as outputs
 
         everything = outputs.write_all(settings.out, assignment, everything, summary)
-        print(outputs.summary_line(everything, summary, settings.workers), file=stream)
+        where = f"{settings.workers} worker(s)" if settings.scheduler is None else f"Dask cluster {settings.scheduler}"
+        print(outputs.summary_line(everything, summary, where), file=stream)
     finally:
         if closing is not None:  # the workers stopped while the outputs were written
             closing.join()

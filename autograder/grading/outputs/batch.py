@@ -158,11 +158,12 @@ def write_all(out: Path, assignment: Assignment, results: dict[str, Result], sum
     return written
 
 
-def summary_line(results: dict[str, Result], summary: RunSummary, workers: int) -> str:
-    """The one line printed at the end of a batch (its counts are the report's: report.cohort)."""
+def summary_line(results: dict[str, Result], summary: RunSummary, where: str) -> str:
+    """The one line printed at the end of a batch (its counts are the report's: report.cohort); `where` says what
+    graded ("2 worker(s)", "Dask cluster tcp://...")."""
     count = max(summary.graded, 1)
     counts = report.cohort(results)
     return (f"graded {summary.graded} submission(s) in {summary.elapsed:.1f} s ({summary.elapsed / count:.2f} s "
-            f"each, {workers} worker(s), sandbox: {summary.sandbox_name}); {summary.resumed} kept from before; "
+            f"each, {where}, sandbox: {summary.sandbox_name}); {summary.resumed} kept from before; "
             f"{len(counts.results)} students, {len(counts.handed_in)} submitted, mean total {counts.mean:.2f} over "
             f"them; students by outcome: {counts.outcome_text() or 'none'}; grading key fingerprint {summary.key_id}")

@@ -248,4 +248,5 @@ def render(assignment: Assignment, results: dict[str, Result], summary: RunSumma
         histogram=histogram(totals, assignment.max_score) if totals else None,
         per_test=per_test, diagnoses=common_diagnoses(counts.handed_in), roster=students,
         flagged=sum(bool(s["flags"]) for s in students), slow=sorted(students, key=lambda s: -s["seconds"])[:10],
-        missing=[{"id": r.student_id, "link": _link(assignment, r.student_id)} for r in counts.missing])
+        missing=[{"id": r.student_id, "link": _link(assignment, r.student_id)} for r in counts.missing],
+        has_roster=summary.roster)

@@ -105,3 +105,22 @@ def test_a_python_reached_through_a_link_runs_in_the_sandbox(tmp_path: Path, mar
     assert done.returncode == 0, done.stderr[-2000:]
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
         assert {row["status"] for row in csv.DictReader(f)} == {"passed"}, done.stderr[-2000:]
+
+
+def test_the_console_and_report_count_uploads_and_name_the_roster_only_when_there_is_one(tmp_path: Path) -> None:
+    """A roster student who sent nothing is no graded submission; "Everyone on the roster submitted" only with a
+    roster."""
+    settings = _course(tmp_path, "ann")
+    log = io.StringIO()
+    pipeline.grade(settings, log)
+    report = (settings.out / "report.html").read_text()
+    assert "graded 1 submission(s)" in log.getvalue() and "No roster was given" in report
+    assert "Everyone on the roster submitted" not in report
+    roster = tmp_path / "roster.txt"
+    roster.write_text("ann\n")
+    pipeline.grade(dataclasses.replace(settings, roster=roster, out=tmp_path / "all"), io.StringIO())
+    assert "Everyone on the roster submitted" in (tmp_path / "all" / "report.html").read_text()
+    roster.write_text("ann\nbea\n")
+    log = io.StringIO()
+    pipeline.grade(dataclasses.replace(settings, roster=roster, out=tmp_path / "one-missing"), log)
+    assert "graded 1 submission(s)" in log.getvalue() and "2 students, 1 submitted" in log.getvalue()

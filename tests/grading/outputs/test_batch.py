@@ -65,7 +65,8 @@ def test_write_all_writes_every_file_where_the_report_links(tmp_path: Path) -> N
 
 
 def test_summary_line() -> None:
-    line = outputs.summary_line({"alice": _result()}, RunSummary("k", "bubblewrap", graded=1, elapsed=2.0), 2)
+    line = outputs.summary_line({"alice": _result()}, RunSummary("k", "bubblewrap", graded=1, elapsed=2.0),
+                                "2 worker(s)")
     assert line.startswith("graded 1 submission(s) in 2.0 s") and "1 students, 1 submitted" in line
     assert "students by outcome: partial 1;" in line and line.endswith("grading key fingerprint k")
 

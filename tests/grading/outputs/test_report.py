@@ -128,7 +128,7 @@ def test_one_definition_of_every_count_in_report_and_console() -> None:
     assert counts.outcomes == {"partial": 3, "failed": 1, report.NOT_SUBMITTED: 2}
     assert counts.outcome_text() == "failed 1, partial 3, not submitted 2"
     page = report.render(FAKE, results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0))
-    line = outputs.summary_line(results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0), 2)
+    line = outputs.summary_line(results, RunSummary("abc123", "bubblewrap", graded=6, elapsed=1.0), "2 worker(s)")
     assert f"mean total {pages.score(counts.mean)} of 5" in page and f"mean total {counts.mean:.2f} over them" in line
     assert "6 students, 4 submitted" in line and "4 of 6 students submitted" in page
     assert counts.outcome_text() in line and counts.outcome_text() in page

@@ -61,7 +61,8 @@ def counted(store: Store, pool: Grader, policy: Policy) -> dict[str, Result]:
 
 def summary(pool: Grader, results: dict[str, Result]) -> RunSummary:
     """What the report's header says about this 'run': the key, the sandbox, how many were graded."""
-    return RunSummary(pool.key_id or "", pool.sandbox_name, graded=sum(bool(r.submitted) for r in results.values()))
+    return RunSummary(pool.key_id or "", pool.sandbox_name, graded=sum(bool(r.submitted) for r in results.values()),
+                      roster=True)
 
 
 def write(out: Path, pool: Grader, results: dict[str, Result]) -> None:
