@@ -428,7 +428,8 @@ def launch_worker(index: int, checks: str, assignment_id: str, exchange: Path, s
                        uids.uid_base if uids else -1)
     env = None if sandboxed else {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
                                   "OMP_NUM_THREADS": "1", "PYTHONPATH": str(runner), **CPU_ONLY, **simd_level()}
-    with open(log, "ab") as log_file:
+    # 0600, as everything in OUT/logs/ (a worker's log may quote a student's code or output)
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log_file:
         # bare: start in the runner, or `python -m` would import the grader's own checkout from the cwd
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                    env=env, start_new_session=True, cwd=None if sandboxed else runner)

@@ -78,8 +78,10 @@ def wrong_folder(folder: Path, assignment_id: str, notebook: str) -> str | None:
         if folder.name in NBGRADER_FOLDERS[3:]:
             return (f"SUBMISSIONS {folder} is nbgrader's {folder.name}/ folder (the instructor's notebooks): grade "
                     f"{folder.parent / 'submitted'}")
+        # <student>/ holds <assignment>/; <student>/<assignment>/ holds the notebook: the students are one more up
+        students = folder.parent.parent if notebook in entries and folder.name == assignment_id else folder.parent
         return (f"SUBMISSIONS {folder} holds {holds} directly, so it is one student's folder: give the folder that "
-                f"holds one folder per student, <student>/{assignment_id}/{notebook} (e.g. {folder.parent})")
+                f"holds one folder per student, <student>/{assignment_id}/{notebook} (e.g. {students})")
     if _students(folder, assignment_id):
         return None
     below = _layout_below(folder, assignment_id)

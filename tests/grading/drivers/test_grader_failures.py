@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import io
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,8 @@ def test_the_console_and_report_count_uploads_and_name_the_roster_only_when_ther
     report = (settings.out / "report.html").read_text()
     assert "graded 1 submission(s)" in log.getvalue() and "No roster was given" in report
     assert "Everyone on the roster submitted" not in report
+    logs = list((settings.out / "logs").glob("worker-*.log"))  # they may quote a student's code: 0600, as README says
+    assert logs and {stat.S_IMODE(p.stat().st_mode) for p in logs} == {0o600}
     roster = tmp_path / "roster.txt"
     roster.write_text("ann\n")
     pipeline.grade(dataclasses.replace(settings, roster=roster, out=tmp_path / "all"), io.StringIO())

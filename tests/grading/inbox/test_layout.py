@@ -73,6 +73,8 @@ def test_one_students_folder_source_and_extracted_lms_files(tmp_path: Path) -> N
     assert "one student's folder" in (wrong_folder(alice, "fake", "fake.ipynb") or "")
     assert f"(e.g. {course / 'submitted'})" in (wrong_folder(alice, "fake", "fake.ipynb") or "")
     assert "holds fake.ipynb directly" in (wrong_folder(alice / "fake", "fake", "fake.ipynb") or "")
+    # the folder suggested is the one holding the students, not alice's (which would be refused in turn)
+    assert f"(e.g. {course / 'submitted'})" in (wrong_folder(alice / "fake", "fake", "fake.ipynb") or "")
     assert f"grade {course / 'submitted'}" in (wrong_folder(course / "source", "fake", "fake.ipynb") or "")
     canvas = tmp_path / "canvas"
     canvas.mkdir()
