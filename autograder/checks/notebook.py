@@ -128,16 +128,14 @@ def _clear_kernel_output() -> bool:
     nbgrader scores a test cell 0 once anything went to stderr before its score (nbgrader.utils.determine_grade), and
     a student's logging handler (logging.basicConfig) holds the kernel's stderr, past the checks' redirect; the
     batch grader never counts such output against a question, so without this the two graders disagree."""
-    ipython = sys.modules.get("IPython")
+    ipython = sys.modules.get("IPython")  # imported by the kernel itself: never an import of ours
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is None or getattr(shell, "kernel", None) is None:
         return False
-    from IPython.display import clear_output
-
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr):  # what is buffered goes out before the clearing, not after it
         try:
             stream.flush()
         except (OSError, ValueError):  # a stream the student closed or replaced
             pass
-    clear_output()
+    shell.display_pub.clear_output(wait=False)  # what IPython.display.clear_output does
     return True

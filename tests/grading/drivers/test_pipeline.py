@@ -95,12 +95,13 @@ def test_student_ids_are_checked_and_keys_are_never_mixed(tmp_path: Path, monkey
     settings = _batch(tmp_path)
     with pytest.raises(ValueError, match="--student nobody: no such student"):
         pipeline.grade(dataclasses.replace(settings, students=("nobody",)), io.StringIO())
-    pipeline.grade(dataclasses.replace(settings, students=("s0",)), io.StringIO())
+    pipeline.grade(dataclasses.replace(settings, students=("s0",)), io.StringIO())  # and those without a result
+    before = _files(settings.out)
     monkeypatch.setenv(key.ENV, "another-course-key-0123456789")
     for changed in (dataclasses.replace(settings, resume=True), dataclasses.replace(settings, students=("s1",))):
         with pytest.raises(ValueError, match="another grading key"):
             pipeline.grade(changed, io.StringIO())
-    assert set(_files(settings.out)) == {"s0.json"}  # refused before anything was graded
+    assert _files(settings.out) == before and set(before) == {f"{s}.json" for s in STUDENTS}  # refused first
 
 
 def test_progress_lines_for_logs() -> None:
