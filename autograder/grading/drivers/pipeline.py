@@ -250,7 +250,7 @@ def _warm_outputs() -> None:
     del outputs
 
 
-def grade(settings: Settings, stream: TextIO = sys.stderr, early: Early | None = None) -> dict[str, Result]:
+def grade(settings: Settings, stream: TextIO | None = None, early: Early | None = None) -> dict[str, Result]:
     """Grade every submission not yet graded (all unless --resume); return all results of the assignment.
 
     The first worker starts at once, while the assignment is loaded and the submissions read (`early`: already
@@ -259,7 +259,8 @@ def grade(settings: Settings, stream: TextIO = sys.stderr, early: Early | None =
         early = begin(settings.checks, settings.assignment_id, settings.sandbox, settings.out)
     try:
         with contextlib.ExitStack() as held:
-            return _grade(settings, stream, early, held)
+            # sys.stderr as it is now (a default taken at import would keep a stream replaced since)
+            return _grade(settings, stream or sys.stderr, early, held)
     finally:
         if early is not None:
             early.abandon()  # nothing once a pool adopted it

@@ -24,12 +24,12 @@ class ClusterPool:
     """Grades one assignment's submissions on the Dask cluster `client` is connected to."""
 
     def __init__(self, client: Any, checks: str, assignment: Any, source: bytes, seed: int, limits: Limits,
-                 mode: str, key_id: str, stream: TextIO = sys.stderr) -> None:
+                 mode: str, key_id: str, stream: TextIO | None = None) -> None:
         """Probe the workers (ClusterError naming one that cannot grade) and register the batch's plugin."""
         bwrap = cluster.check_workers(client, checks, assignment.id, mode)
         self.client, self.assignment, self.limits = client, assignment, limits
         self.key_id: str | None = key_id
-        self.sandbox_name = cluster._sandbox_name(bwrap, mode, stream)
+        self.sandbox_name = cluster._sandbox_name(bwrap, mode, stream or sys.stderr)  # stderr as it is now
         self.plugin = cluster.register(client, checks, assignment.id, source, seed, mode, limits, sorted(bwrap))
         self.stop = threading.Event()
         self._ctx = RunContext(assignment, None, seed, key_id, True, self.sandbox_name, Path(), self.stop)
