@@ -3,11 +3,20 @@
 Use:  nbgrader <command> <assignment> --JupyterApp.config_file=autograder/nbgrader_config.py
 Sources live in solutions/, releases in exercises/ (regenerate them with `python -m autograder release`);
 the gradebook is kept outside the repository so student data is never committed.
+Loading this file puts the running interpreter's bin/ first on PATH: nbgrader shells out to `alembic` when it
+opens a gradebook, so `.venv/bin/nbgrader ...` works without an activated virtual environment.
 """
 
+import os
+import sys
 from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # traitlets injects get_config when nbgrader loads this file
+
+BIN = str(Path(sys.executable).parent)
+PATH = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]  # no empty entry: it would mean the cwd
+if PATH[:1] != [BIN]:
+    os.environ["PATH"] = os.pathsep.join([BIN, *PATH])
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADEBOOK = Path.home() / ".local" / "share" / "taming-exploding-gradients" / "gradebook.db"
