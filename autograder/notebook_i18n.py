@@ -130,23 +130,26 @@ class MissingTranslation(RuntimeError):
 
 def release_translations(ids: list[str], english: Path, out: Path, root: Path = ROOT) -> list[Path]:
     """Write out/<lang>/<id>/<id>.ipynb for every language from the English releases english/<id>/<id>.ipynb;
-    raise MissingTranslation (naming the catalog and the message) when a message has no translation."""
+    raise MissingTranslation (naming each catalog that lacks one, and its first such message) when a message has
+    no translation, before writing any notebook."""
     import nbformat
 
-    written = []
+    done: dict[Path, Any] = {}
+    gaps = []
     for aid in ids:
         nb = nbformat.read(english / aid / f"{aid}.ipynb", as_version=4)
         for lang in LANGUAGES:
-            done, missing = translate(nb, load(aid, lang, root), lang)
+            done[out / lang / aid / f"{aid}.ipynb"], missing = translate(nb, load(aid, lang, root), lang)
             if missing:
-                raise MissingTranslation(f"{catalog_path(aid, lang, root)}: {len(missing)} message(s) without a "
-                                         f"translation (run `python -m autograder.notebook_i18n update`), the "
-                                         f"first: {missing[0][:200]!r}")
-            target = out / lang / aid / f"{aid}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nbformat.from_dict(done), target)
-            written.append(target)
-    return written
+                gaps.append(f"{catalog_path(aid, lang, root)}: {len(missing)} message(s) without a translation, "
+                            f"the first: {missing[0][:200]!r}")
+    if gaps:
+        raise MissingTranslation("; ".join(gaps) + " (run `python -m autograder.notebook_i18n update`, then "
+                                 "translate them)")
+    for target, translated in done.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nbformat.from_dict(translated), target)
+    return list(done)
 
 
 def update(aid: str, english: Any, lang: str, root: Path = ROOT) -> Path:

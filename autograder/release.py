@@ -4,7 +4,9 @@
 source = solutions/ and release = exercises/, using a throw-away gradebook so no gradebook.db lands in the
 repository, then writes the translated releases exercises/<lang>/<id>/<id>.ipynb (autograder/notebook_i18n.py:
 the same cells and nbgrader metadata, markdown from solutions/locale/<lang>/LC_MESSAGES/<id>.po).
-`--check` regenerates into a temporary folder and fails when exercises/ is out of sync.
+`--check` regenerates into a temporary folder and fails when exercises/ is out of sync. Both first refuse a source
+whose test cells disagree with the checks (autograder/release_points.py), and every translation is made before
+anything is written into exercises/, so a missing one leaves exercises/ as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.notebook_i18n import LANGUAGES, MissingTranslation, release_translations
+from autograder.release_points import disagreements
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE, RELEASE = "solutions", "exercises"
@@ -84,43 +87,54 @@ def out_of_sync(ids: list[str], root: Path = ROOT) -> list[str]:
         return stale
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     """Command line: regenerate exercises/ (default) or, with --check, only report whether it is in sync."""
     parser = argparse.ArgumentParser(prog="python -m autograder release", description=__doc__.splitlines()[0])
     parser.add_argument("ids", nargs="*", help="assignment ids (default: every folder in solutions/)")
     parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is out of sync; change nothing")
     args = parser.parse_args(argv)
-    known = assignment_ids()
+    known = assignment_ids(root)
     unknown = sorted(set(args.ids) - set(known))
     if unknown:
         print(f"release: unknown assignment(s) {unknown}; known: {known}", file=sys.stderr)
         return 2
     ids = args.ids or known
+    problems = [line for aid in ids for line in disagreements(aid, root)]
+    for line in problems:
+        print(f"release: {line}", file=sys.stderr)
+    if problems:
+        return 1
     try:
-        return _run(ids, args.check)
-    except MissingTranslation as exc:
+        return _run(ids, args.check, root)
+    except (MissingTranslation, RuntimeError) as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 1
 
 
-def _run(ids: list[str], check: bool) -> int:
+def _run(ids: list[str], check: bool, root: Path) -> int:
     """Check or write the English and translated releases of ids."""
     if check:
-        stale = out_of_sync(ids)
+        stale = out_of_sync(ids, root)
         if stale:
             print(f"exercises/ is out of sync for {stale}: run `python -m autograder release`", file=sys.stderr)
             return 1
         print(f"exercises/ is in sync with solutions/ for {ids}")
         return 0
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
-        generate(ids, Path(tmp), ROOT)
+        english, translated = Path(tmp) / "en", Path(tmp) / "translated"
+        generate(ids, english, root)
+        # every translation is made (or found missing) before anything is written into exercises/
+        translations = release_translations(ids, english, translated, root)
         for aid in ids:  # replace each release folder whole, so files deleted from solutions/ go too
-            target = ROOT / RELEASE / aid
+            target = root / RELEASE / aid
             shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(Path(tmp) / aid, target)
+            shutil.copytree(english / aid, target)
             print(f"released {RELEASE}/{aid}/{aid}.ipynb")
-        for path in release_translations(ids, Path(tmp), ROOT / RELEASE):  # same cells, translated markdown
-            print(f"released {path.relative_to(ROOT)}")
+        for path in translations:  # same cells, translated markdown
+            target = root / RELEASE / path.relative_to(translated)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            print(f"released {target.relative_to(root)}")
     return 0
 
 

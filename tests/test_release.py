@@ -86,3 +86,68 @@ def test_instructor_config_agrees_with_release() -> None:
     assert config.CourseDirectory.root == str(ROOT)
     assert (config.CourseDirectory.source_directory, config.CourseDirectory.release_directory) == (SOURCE, RELEASE)
     assert not config.CourseDirectory.db_url.removeprefix("sqlite:///").startswith(str(ROOT))
+
+
+def _course(tmp_path: Path, *folders: str) -> Path:
+    """A copy of the repository's solutions/ (with its catalogs) and the named other folders, to release into."""
+    import shutil
+
+    for folder in ("solutions", *folders):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def _set_meta(root: Path, aid: str, cell_id: str, **meta: object) -> None:
+    """Change the nbgrader metadata of the cell with grade_id cell_id in solutions/<aid>/<aid>.ipynb."""
+    path = root / "solutions" / aid / f"{aid}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
+    cell.metadata["nbgrader"].update(meta)
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_test_cells_agree_with_the_checks(aid: str) -> None:
+    from autograder.release_points import disagreements
+
+    assert disagreements(aid, ROOT) == []
+
+
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_points_that_differ_from_the_checks_stop_the_release(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], check: list[str]) -> None:
+    """Plain nbgrader grades out of the cell's points, `autograder grade` out of the checks': both must agree."""
+    root = _course(tmp_path)
+    _set_meta(root, "optimizers", "adamw_step", points=4)
+    assert main(["optimizers", *check], root=root) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["release: solutions/optimizers/optimizers.ipynb: test cell 'adamw_step' has nbgrader points 4, "
+                     "the checks give 3 (get_assignment('optimizers').question('adamw_step').points): make them equal"]
+    assert not (root / "exercises").exists()  # nothing released
+
+
+def test_a_test_cell_that_is_no_question_stops_the_release(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _course(tmp_path)
+    _set_meta(root, "clipping", "grad_norm", grade_id="grad_norm_2")
+    assert main(["clipping"], root=root) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("release: solutions/clipping/clipping.ipynb: ") for line in err)
+    assert "test cell 'grad_norm_2' is not a question of the checks" in err[0]
+    assert "question 'grad_norm' of the checks has no test cell" in err[1]
+    assert not (root / "exercises").exists()
+
+
+@pytest.mark.slow
+def test_a_missing_translation_leaves_exercises_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every catalog is checked before anything is written: no English release without its Chinese one."""
+    root = _course(tmp_path, "exercises")
+    path = root / "solutions" / "clipping" / "clipping.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("A paragraph nobody translated."))
+    nbformat.write(nb, path)
+    before = {p: p.read_bytes() for p in (root / "exercises").rglob("*") if p.is_file()}
+    assert main(["clipping"], root=root) == 1
+    err = capsys.readouterr().err
+    assert "solutions/locale/zh_CN/LC_MESSAGES/clipping.po: 1 message(s) without a translation" in err
+    assert "nobody translated" in err
+    assert {p: p.read_bytes() for p in (root / "exercises").rglob("*") if p.is_file()} == before
