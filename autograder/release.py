@@ -7,6 +7,8 @@ the same cells and nbgrader metadata, markdown from solutions/locale/<lang>/LC_M
 `--check` regenerates into a temporary folder and fails when exercises/ is out of sync. Both first refuse a source
 whose test cells disagree with the checks (autograder/release_points.py), and every translation is made before
 anything is written into exercises/, so a missing one leaves exercises/ as it was.
+`--gradebook` registers the assignments and their notebooks in the course gradebook that
+autograder/nbgrader_config.py names (exercises/ untouched): what plain `nbgrader autograde` needs on a fresh machine.
 """
 
 from __future__ import annotations
@@ -33,10 +35,19 @@ def assignment_ids(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in (root / SOURCE).iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
-def nbgrader_args(root: Path, release_dir: Path, db: Path) -> list[str]:
-    """CourseDirectory settings shared by release and the tests: root, source and release folders, gradebook."""
+def nbgrader_args(root: Path, release_dir: Path, db: Path | str) -> list[str]:
+    """CourseDirectory settings shared by release and the tests: root, source and release folders, gradebook (an
+    SQLite file, or a database URL given as a str)."""
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
     return [f"--CourseDirectory.root={root}", f"--CourseDirectory.source_directory={SOURCE}",
-            f"--CourseDirectory.release_directory={release_dir}", f"--db=sqlite:///{db}"]
+            f"--CourseDirectory.release_directory={release_dir}", f"--db={url}"]
+
+
+def course_db_url(config: Path = ROOT / "autograder" / "nbgrader_config.py") -> str:
+    """The gradebook URL of the instructors' nbgrader config (loading it also creates the gradebook's folder)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return str(PyFileConfigLoader(config.name, path=str(config.parent)).load_config().CourseDirectory.db_url)
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -48,12 +59,13 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def generate(ids: list[str], release_dir: Path, root: Path = ROOT) -> None:
-    """Run nbgrader generate_assignment for each id into release_dir (absolute); raise on failure."""
+def generate(ids: list[str], release_dir: Path, root: Path = ROOT, db_url: str | None = None) -> None:
+    """Run nbgrader generate_assignment for each id into release_dir (absolute); raise on failure. The gradebook
+    that records the assignments is a throw-away one unless db_url names one."""
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         for aid in ids:
             cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force",
-                   *nbgrader_args(root, release_dir, Path(tmp) / "gradebook.db")]
+                   *nbgrader_args(root, release_dir, db_url or Path(tmp) / "gradebook.db")]
             # cwd=tmp: nbgrader writes its log and reads nbgrader_config.py from the working directory
             done = subprocess.run(cmd, cwd=tmp, env=nbgrader_env(), capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -88,10 +100,15 @@ def out_of_sync(ids: list[str], root: Path = ROOT) -> list[str]:
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
-    """Command line: regenerate exercises/ (default) or, with --check, only report whether it is in sync."""
+    """Command line: regenerate exercises/ (default), with --check only report whether it is in sync, with
+    --gradebook register the assignments in the course gradebook."""
     parser = argparse.ArgumentParser(prog="python -m autograder release", description=__doc__.splitlines()[0])
     parser.add_argument("ids", nargs="*", help="assignment ids (default: every folder in solutions/)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is out of sync; change nothing")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if exercises/ is out of sync; change nothing")
+    mode.add_argument("--gradebook", action="store_true",
+                      help="register the assignments and notebooks in the gradebook of autograder/nbgrader_config.py "
+                           "(for plain `nbgrader autograde`); exercises/ is left as it is")
     args = parser.parse_args(argv)
     known = assignment_ids(root)
     unknown = sorted(set(args.ids) - set(known))
@@ -105,10 +122,21 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     if problems:
         return 1
     try:
+        if args.gradebook:
+            return _register(ids, root)
         return _run(ids, args.check, root)
     except (MissingTranslation, RuntimeError) as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 1
+
+
+def _register(ids: list[str], root: Path) -> int:
+    """nbgrader generate_assignment into a throw-away folder, recording into the course gradebook."""
+    db_url = course_db_url()
+    with tempfile.TemporaryDirectory(prefix="course-register-") as tmp:
+        generate(ids, Path(tmp), root, db_url)
+    print(f"registered {ids} in the gradebook {db_url}")
+    return 0
 
 
 def _run(ids: list[str], check: bool, root: Path) -> int:

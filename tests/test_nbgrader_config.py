@@ -1,11 +1,12 @@
 """autograder/nbgrader_config.py, the instructors' config for plain nbgrader: it works from a shell whose PATH
-lacks the virtual environment.
+lacks the virtual environment, and with `release --gradebook` plain `nbgrader autograde` grades on a fresh machine.
 
 Each test gives nbgrader a fresh home (the config's gradebook lives there), never the real one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from autograder.checks import get_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -46,3 +49,26 @@ def test_nbgrader_runs_without_an_activated_venv(tmp_path: Path) -> None:
     assert (tmp_path / "grades.csv").read_text().startswith("assignment,")
     assert _gradebook(tmp_path / "home").is_file()
 
+
+@pytest.mark.slow
+def test_plain_nbgrader_autograde_works_after_release_gradebook(tmp_path: Path) -> None:
+    """The README's commands on a fresh machine: register the assignment, then plain `nbgrader autograde` (with
+    the config, the venv not activated) grades a solved notebook full marks; exercises/ is not touched."""
+    home, course, aid = tmp_path / "home", tmp_path / "course", "optimizers"
+    env = _bare_env(home)
+    before = {p: p.read_bytes() for p in (ROOT / "exercises").rglob("*") if p.is_file()}
+    done = _run([sys.executable, "-m", "autograder", "release", "--gradebook", aid], env, ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert {p: p.read_bytes() for p in (ROOT / "exercises").rglob("*") if p.is_file()} == before
+    shutil.copytree(ROOT / "solutions" / aid, course / "solutions" / aid)  # the course root holds solutions/
+    submitted = course / "submitted" / "solver" / aid
+    submitted.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / aid / f"{aid}.ipynb", submitted)
+    done = _run([str(BIN / "nbgrader"), "autograde", aid, CONFIG, f"--CourseDirectory.root={course}"], env, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{_gradebook(home)}") as gb:
+        score = gb.find_submission(aid, "solver").score
+    assert score == get_assignment(aid).max_score
+    assert json.loads((course / "autograded" / "solver" / aid / f"{aid}.ipynb").read_text())["cells"]
