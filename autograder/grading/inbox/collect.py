@@ -82,6 +82,9 @@ def printable(name: str) -> str:
     return safe_text(text, lines=False)
 
 
+#: The start of the id of a notebook in a zip that follows no naming (nbgrader, Canvas, Moodle): nobody's, as far
+#: as an LMS can tell.
+UNMATCHED = "unmatched-"
 #: Separates a cleaned name from the hash of the raw one; never part of a name kept as it is.
 HASHED = "~"
 
@@ -299,7 +302,7 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
                 elif len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb"):
                     nbgrader.append((len(parts) - 3, parts, locator))
                 elif name.endswith(".ipynb"):
-                    own = "unmatched-" + name.removesuffix(".ipynb")  # the whole path: two strays never share
+                    own = UNMATCHED + name.removesuffix(".ipynb")  # the whole path: two strays never share
                     unknown.append(Submission(safe_id(own), printable(name), None, status="malformed",
                                               problem=f"{_shown(name)} matches no known naming (nbgrader, Canvas, "
                                                       "Moodle): cannot tell whose submission it is", name=own))

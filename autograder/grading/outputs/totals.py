@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 
 from autograder.checks.spec import Assignment
 from autograder.grading.core.model import Result
-from autograder.grading.inbox.collect import CANVAS, MOODLE
+from autograder.grading.inbox.collect import CANVAS, MOODLE, UNMATCHED
 from autograder.grading.outputs import report
 
 #: Status columns of totals.csv, in this order.
@@ -77,6 +77,14 @@ def lms_identity(result: Result) -> tuple[str, str, str]:
     return "", "", ""
 
 
+def unmatched(result: Result) -> bool:
+    """True for a notebook of a zip that follows no naming convention (collect.UNMATCHED): the instructor sees it in
+    grades.csv and the report, but it belongs to no LMS account."""
+    container = result.origin.partition(":")[0]
+    return container.lower().endswith(".zip") and result.student_id.startswith(UNMATCHED) \
+        and lms_identity(result) == ("", "", "")
+
+
 def totals_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
     """totals.csv: one row per student, sorted by id."""
     rows: list[list[str]] = [list(TOTALS_HEADER)]
@@ -94,6 +102,8 @@ def canvas_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
                                                                _number(assignment.max_score)]]
     for result in report.cohort(results).results:
         kind, uid, _ = lms_identity(result)
+        if unmatched(result):
+            continue  # no student of the course by that name: an import would create or mismatch one
         canvas_id = uid if kind == "canvas" else ""
         grade = _number(result.total) if report.submitted(result) else ""
         rows.append([result.student_id, canvas_id, "", "" if canvas_id else result.student_id, "", grade])

@@ -115,3 +115,16 @@ def test_no_cell_of_any_csv_is_a_spreadsheet_formula() -> None:
                         and not cell.lstrip("+-").replace(".", "").isdigit()]
             assert not formulas, row
     assert totals.as_text("-1.5") == "-1.5" and totals.as_text("Ben Bo") == "Ben Bo"
+
+
+def test_a_notebook_that_follows_no_naming_is_left_out_of_the_canvas_import() -> None:
+    """`whoever.ipynb` in a Canvas zip: graded (malformed) and listed in grades.csv and totals.csv for the instructor,
+    but no row of the Canvas import, which would create or mismatch an account; a folder student is still there."""
+    results = _results()
+    rows = tuple(Row("unmatched-whoever", "fake", "fake.ipynb", q.grade_id, 0.0, q.points, "malformed",
+                     say("upload.problem", reason="m")) for q in FAKE.questions)
+    results["unmatched-whoever"] = Result("unmatched-whoever", "fake", "fake.ipynb", "canvas.zip:whoever.ipynb", False,
+                                          None, (), {}, 0.0, rows, submitted=True)
+    canvas = [row[0] for row in _rows(totals.canvas_csv(results, FAKE))]
+    assert "unmatched-whoever" not in canvas and "cat" in canvas and "ann" in canvas
+    assert "unmatched-whoever" in [row[0] for row in _rows(totals.totals_csv(results, FAKE))]
