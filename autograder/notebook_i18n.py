@@ -155,16 +155,15 @@ def release_translations(ids: list[str], english: Path, out: Path, root: Path = 
 def update(aid: str, english: Any, lang: str, root: Path = ROOT) -> Path:
     """Merge the English release's messages into the catalog: new ones empty, obsolete ones dropped."""
     from babel.messages.catalog import Catalog
-    from babel.messages.pofile import write_po
+
+    from autograder.po_files import write_catalog
 
     old = load(aid, lang, root)
     catalog = Catalog(locale=lang, project=f"exercise {aid}", domain=aid)
     for msgid in messages(english):
         catalog.add(msgid, old.get(msgid, ""))
     path = catalog_path(aid, lang, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        write_po(handle, catalog, width=0, omit_header=False, sort_output=False)
+    write_catalog(path, catalog, width=0, omit_header=False, sort_output=False)
     return path
 
 

@@ -173,7 +173,8 @@ def update(lang: str) -> Path:
     """Merge the codes into the catalog of `lang`: new ones empty, translations kept, those of changed English
     kept as fuzzy (to revise), obsolete codes dropped."""
     from babel.messages.catalog import Catalog
-    from babel.messages.pofile import write_po
+
+    from autograder.po_files import write_catalog
 
     old = entries(lang)
     out = Catalog(locale=lang, project="autograder checks", domain=DOMAIN)
@@ -182,9 +183,7 @@ def update(lang: str) -> Path:
         stale = bool(translation) and (fuzzy or before != msgid)
         out.add(msgid, translation, context=code, flags=("fuzzy",) if stale else ())
     path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        write_po(handle, out, width=0)
+    write_catalog(path, out, width=0)
     catalog.cache_clear()
     return path
 
