@@ -498,6 +498,33 @@ def test_phone_pages_fit_and_figures_stay_legible(phone_visits: dict[str, dict],
     assert not problems, f"{page} at 390 px: " + "; ".join(problems)
 
 
+#: The narrowest phone the pages must fit (an iPhone SE's 320 CSS px), for every page of both editions.
+NARROWEST = 320
+
+
+@pytest.fixture(scope="module")
+def narrowest_scroll(site: tuple[str, list[str]], browser: object) -> dict[str, str]:
+    """What does not fit on a 320 px phone, page by page of both editions ("" when everything fits)."""
+    base, _ = site
+    context = browser.new_context(viewport={"width": NARROWEST, "height": 640}, is_mobile=True,  # type: ignore[attr-defined]
+                                  has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    found: dict[str, str] = {}
+    for name in ALL_PAGES:
+        page.goto(urljoin(base, f"{name}.html"), wait_until="load")
+        width, scroll = page.evaluate("() => [window.innerWidth, document.documentElement.scrollWidth]")
+        found[name] = (f"laid out {width} px wide (no viewport meta?)" if width != NARROWEST else
+                       f"scrolls sideways by {scroll - NARROWEST} px" if scroll > NARROWEST else "")
+    context.close()
+    return found
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_every_page_fits_the_narrowest_phone(narrowest_scroll: dict[str, str], page: str) -> None:
+    """At 320 px no page of either edition scrolls sideways (tables, code and formulas scroll in their own box)."""
+    assert narrowest_scroll[page] == "", f"{page} at {NARROWEST} px: {narrowest_scroll[page]}"
+
+
 @pytest.mark.parametrize("page", ["book/claims", f"{ZH}/book/claims"])
 def test_claims_table_readable_on_a_phone(phone_visits: dict[str, dict], page: str) -> None:
     """On a phone each claim row is a card: every cell (verdict and evidence included) is shown, labelled, on screen."""
