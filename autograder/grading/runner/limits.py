@@ -15,7 +15,8 @@ MESSAGE_CODE_CHARS, MESSAGE_NAME_CHARS, MESSAGE_TEXT_CHARS = 80, 40, 4000
 MESSAGE_PARAMS, MESSAGE_ITEMS, MESSAGE_DEPTH, MESSAGE_NODES = 16, 40, 8, 200
 #: One message between the grader and a sandboxed worker (protocol.py).
 MAX_MESSAGE_BYTES = 16 << 20
-#: A submission's result files copied out of the sandbox, per phase (worker.py), and the inputs a child reads.
+#: A submission's result frames, every phase together (worker.py): the worker holds them, outside the submission's
+#: memory cap, and copies them out of the sandbox (an honest one sends well under 1 MB); the inputs a child reads.
 RESULT_FILE_BYTES = 64 << 20
 INPUT_BYTES = 64 << 20
 #: A job descriptor the clean template reads (template.py): folder name, question ids, limits, uid.

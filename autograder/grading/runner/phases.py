@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 from autograder.grading.runner.protocol import FRAME, FRAME_MAGIC, SETUP_PHASE
 
-#: Why a channel was refused, as the Reply carries it: a frame that is not one (bad magic, over the size cap),
+#: Why a channel was refused, as the Reply carries it: a frame that is not one (bad magic, over what is left of the
+#: size cap of all the child's frames together),
 #: or a well-formed frame for another phase than the one due (out of order, repeated, after the last).
 REFUSED_MALFORMED, REFUSED_ORDER = "malformed", "order"
 
@@ -52,8 +53,11 @@ class Phases:
 
     def __init__(self, names: list[str], inputs: list[bytes], oom_kills: Callable[[], int], cap: int) -> None:
         """`names`: phase_names(...); `inputs[k]`: what to send the child once phase k is accepted (the frame with
-        the next question's cases after a phase of cells; b"" or nothing after a question's phase)."""
+        the next question's cases after a phase of cells; b"" or nothing after a question's phase); `cap`: the bytes
+        all of the child's frames may hold together (the worker holds them, outside the submission's memory cap)."""
         self.names, self.inputs, self.oom_kills, self.cap = names, inputs, oom_kills, cap
+        #: Bytes of the frames taken so far (every phase's JSON and .npz parts): never more than `cap`.
+        self.held = 0
         self.accepted: list[tuple[str, bytes, bytes]] = []
         #: When each accepted phase was accepted (time.perf_counter), for the worker's profile.
         self.accepted_at: list[float] = []
@@ -75,7 +79,7 @@ class Phases:
         accepted = 0
         while not self.closed and len(self.buffer) >= FRAME.size:
             magic, phase, json_size, npz_size = FRAME.unpack_from(self.buffer)
-            if magic != FRAME_MAGIC or json_size > self.cap or npz_size > self.cap:
+            if magic != FRAME_MAGIC or json_size + npz_size > self.cap - self.held:  # a frame over what is left
                 self._close(REFUSED_MALFORMED)
                 break
             end = FRAME.size + json_size + npz_size
@@ -84,6 +88,7 @@ class Phases:
             json_bytes = bytes(self.buffer[FRAME.size:FRAME.size + json_size])
             npz_bytes = bytes(self.buffer[FRAME.size + json_size:end])
             del self.buffer[:end]
+            self.held += json_size + npz_size
             accepted += self._take(phase, json_bytes, npz_bytes)
         return accepted
 

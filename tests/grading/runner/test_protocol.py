@@ -100,6 +100,18 @@ def test_anything_out_of_order_closes_the_channel(bad: bytes) -> None:
     assert record.refused in (REFUSED_MALFORMED, REFUSED_ORDER)  # the reply says why it stopped
 
 
+def test_the_size_cap_holds_for_all_frames_together() -> None:
+    """The worker holds a child's accepted frames outside the submission's memory cap: a frame per phase, each under
+    the cap, cannot add up to more than it (14 phases of 128 MB each made a worker hold 1.9 GB); what fits is kept."""
+    record = Phases(["cells", "q0", "cells1", "q1"], [b"inputs-0", b"", b"inputs-1"], lambda: 0, 100)
+    assert record.feed(frame(0, b"c" * 30, b"C" * 30)) == 1
+    assert record.feed(frame(1, b"q" * 30, b"Q" * 30)) == 0  # 120 bytes in all: over the cap of 100
+    assert record.closed and record.refused == REFUSED_MALFORMED and [n for n, _, _ in record.accepted] == ["cells"]
+    exact = Phases(["cells", "q0"], [b"inputs-0"], lambda: 0, 100)
+    assert exact.feed(frame(0, b"c" * 25, b"C" * 25) + frame(1, b"q" * 25, b"Q" * 25)) == 2  # 100 bytes: allowed
+    assert not exact.closed
+
+
 def test_a_memory_kill_closes_the_channel_without_calling_it_refused() -> None:
     """Forfeiting phases to a memory kill is not the child's frames at fault: `refused` stays empty."""
     kills = [0]
