@@ -104,23 +104,42 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
+#: Names Windows keeps for devices, with any extension (`con.txt` too): no file or folder there can have one.
+WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul",
+                             *(f"{port}{n}" for port in ("com", "lpt") for n in "0123456789")})
+
+
+def _portable(name: str) -> bool:
+    """Whether `name` is a file name on Windows too that no other id shares there: no device name (`con`, `nul.x`),
+    no trailing '.' (Windows drops it: `alice.` is `alice`), the same upper-cased and folded again (NTFS compares
+    names upper-cased, and `ı` upper-cased is the `I` of `i`: `alıce` is `alice` there)."""
+    return name.partition(".")[0] not in WINDOWS_DEVICES and not name.endswith(".") and _folded(name.upper()) == name
+
+
 def safe_id(raw: str) -> str:
     """The student id of an upload named `raw`, a function of that name alone.
 
     `raw` itself when it is already a safe file name: NFC and lower case (case-folded), only letters, marks,
-    digits, '.', '_' and '-', not starting with '.' or '-', at most ID_CHARS characters and ID_BYTES bytes.
+    digits, '.', '_' and '-', not starting with '.' or '-', at most ID_CHARS characters and ID_BYTES bytes, and
+    portable (`_portable`: no Windows device name, no trailing '.', no `ı`).
     Otherwise cleaning loses information, so the id is the cleaned name, '~' and a hash of the raw name:
     `José` -> `josé~1a2b3c4d`, NFD `josé` -> `josé~5e6f...`. Ids that differ only in case or normal form
-    cannot arise, so neither can two result files that a case-insensitive file system would merge.
+    cannot arise, so neither can two result files or feedback folders that a case-insensitive file system
+    (APFS, NTFS) would merge.
     """
     if (raw and raw == _folded(raw) and all(map(_kept_char, raw)) and raw[0] not in ".-"
-            and len(raw) <= limits.ID_CHARS and len(raw.encode("utf-8", "surrogatepass")) <= limits.ID_BYTES):
+            and len(raw) <= limits.ID_CHARS and len(raw.encode("utf-8", "surrogatepass")) <= limits.ID_BYTES
+            and _portable(raw)):
         return raw
     cleaned = re.sub(r"-{2,}", "-", "".join(c if _kept_char(c) else "-" for c in _folded(printable(raw))))
     room = limits.ID_CHARS - 9
     while len(cleaned[:room].encode()) > limits.ID_BYTES - 9:
         room -= 1
-    return f"{cleaned[:room].strip('-.') or 'unnamed'}{HASHED}{_digest(raw)}"
+    kept = cleaned[:room].strip("-.") or "unnamed"
+    stem, dot, rest = kept.partition(".")
+    if dot and stem in WINDOWS_DEVICES:  # `con.x~1a2b3c4d` would still name a device on Windows
+        kept = f"{stem}_{dot}{rest}"
+    return f"{kept}{HASHED}{_digest(raw)}"
 
 
 def fingerprint(sub: Submission, data: bytes | None) -> str:

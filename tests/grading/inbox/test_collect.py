@@ -375,6 +375,29 @@ def test_case_only_folders_get_result_files_a_case_insensitive_system_keeps_apar
     assert len(found) == 3 == len(files) and {read(s) for s in found.values()} == {b"Ana", b"ana", b"ANA"}
 
 
+#: Names Windows gives to devices (also with an extension): OUT/feedback/con/ cannot be made or unzipped there.
+DEVICES = {"con", "prn", "aux", "nul", *(f"{p}{n}" for p in ("com", "lpt") for n in range(10))}
+
+
+def _windows(name: str) -> str:
+    """How NTFS compares a name: trailing dots dropped, upper-cased (so `ı` is the `I` of `i`)."""
+    return name.rstrip(".").upper()
+
+
+def test_feedback_folders_stay_apart_and_makeable_on_windows(tmp_path: Path) -> None:
+    """OUT copied or unzipped on Windows: `alice.` and `alıce` would land in alice's folder (her feedback page
+    overwritten by theirs), `con` and `nul.x` are devices there. Each keeps its own id, none of them a device."""
+    subs = tmp_path / "subs"
+    names = ("alice", "alice.", "alıce", "con", "nul.x", "aux", "console", "lpt10")
+    for name in names:
+        (_student(subs, name) / "fake.ipynb").write_bytes(name.encode())
+    found = {s.student_id: s for s in collect(subs, "fake", "fake.ipynb")}
+    assert len({_windows(student) for student in found}) == len(names), sorted(found)
+    assert not [student for student in found if student.partition(".")[0] in DEVICES or student.endswith(".")]
+    assert {"alice", "console", "lpt10"} <= set(found)
+    assert {read(s) for s in found.values()} == {n.encode() for n in names}
+
+
 def test_one_id_for_two_uploads_is_told_apart_by_path_not_order(tmp_path: Path) -> None:
     """A zip mixing conventions: Canvas 'ann_1' and an nbgrader folder 'ann_1' would share an id; both get one
     derived from their own path instead, the same whichever member comes first."""
