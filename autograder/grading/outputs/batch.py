@@ -75,13 +75,15 @@ def feedback_html(result: Result, assignment: Assignment, sandbox_name: str, boo
 def _gradescope(result: Result) -> dict[str, Any]:
     """Gradescope's results.json for one student (one test per graded cell), in the student's language."""
     lang = result.language
+    # Student text (their exceptions, their printed names) is shown as plain text: Gradescope's default format
+    # for output turns some markup into formatting.
     tests = [{"name": r.grade_id, "score": r.score, "max_score": r.max_score, "status":
-              "passed" if r.status == "passed" else "failed",
+              "passed" if r.status == "passed" else "failed", "output_format": "text",
               "output": messages.text(say("verdict.row", status=say(f"status.{r.status}"), message=r.message), lang)}
              for r in result.rows]
     return {"score": result.total, "execution_time": result.seconds,
-            "output": "; ".join(messages.text(note, lang) for note in result.notes), "tests": tests,
-            "visibility": "after_published"}
+            "output": "; ".join(messages.text(note, lang) for note in result.notes), "output_format": "text",
+            "tests": tests, "visibility": "after_published"}
 
 
 def _holds(path: Path, data: bytes) -> bool:

@@ -59,6 +59,8 @@ def test_write_all_writes_every_file_where_the_report_links(tmp_path: Path) -> N
         assert f'href="feedback/{student}/fake/fake.html"' in (tmp_path / "report.html").read_text()
         gradescope = json.loads((tmp_path / "gradescope" / student / "results.json").read_text())
         assert gradescope["score"] == results[student].total and len(gradescope["tests"]) == 3
+        # student text is never read as markup by Gradescope
+        assert gradescope["output_format"] == "text" and {t["output_format"] for t in gradescope["tests"]} == {"text"}
     lines = (tmp_path / "grades.csv").read_text().splitlines()
     assert lines[0] == ",".join(("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status",
                                  "message")) and len(lines) == 7
