@@ -257,6 +257,7 @@ class _Upload:
     files: int = 0
     notebooks: list[tuple[str, Locator]] = field(default_factory=list)
     links: set[str] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)  # names of the notebook that are folders (nbgrader layout)
 
 
 def _owner(parts: tuple[str, ...], limit: int | None = None) -> tuple[str, str, bool, str] | None:
@@ -277,6 +278,24 @@ def _unsafe(name: str) -> bool:
     return name.startswith("/") or "\\" in name or "\0" in name or ".." in PurePosixPath(name).parts
 
 
+def _layout_folders(infos: list[tuple[int, zipfile.ZipInfo]], root: int, assignment_id: str,
+                    notebook: str) -> dict[str, set[str]]:
+    """The student folders at depth `root` of a zipped nbgrader layout (outside any LMS upload area), each with the
+    paths of the folders in it named like the notebook (`<student>/<assignment>/<notebook>/`)."""
+    folders: dict[str, set[str]] = {}
+    for _, info in infos:
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        if _unsafe(name) or any(p.startswith(".") for p in parts) or _owner(parts, root + 1) is not None:
+            continue
+        if len(parts) >= root + 2:  # inside a folder there (an empty folder, as a wrapper's, is no student)
+            named = folders.setdefault(parts[root], set())
+            if len(parts) >= root + 3 and parts[root + 1] == assignment_id and parts[root + 2] == notebook \
+                    and (info.is_dir() or len(parts) > root + 3):
+                named.add("/".join(parts[root:root + 3]))
+    return folders
+
+
 def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | None = None) -> list[Submission]:
     """Submissions in an LMS download; members matching no naming convention get a row or a log line."""
     log = [] if log is None else log
@@ -290,8 +309,9 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise ValueError(f"SUBMISSIONS {path}: not a readable zip ({exc})") from None
     with archive:
-        members = [(index, info.filename, PurePosixPath(info.filename).parts) for index, info
-                   in enumerate(archive.infolist()) if not info.is_dir() and "__MACOSX" not in info.filename]
+        infos = [(index, info) for index, info in enumerate(archive.infolist()) if "__MACOSX" not in info.filename]
+        members = [(index, info.filename, PurePosixPath(info.filename).parts) for index, info in infos
+                   if not info.is_dir()]
         # The nbgrader layout's root: the shallowest <student>/<assignment>/<notebook> not inside an LMS upload
         # area. A student folder there owns everything below it, so an LMS-looking name a student puts in their
         # own folder (`submitted/ann/fake/bob_7_1_fake.ipynb`) never creates, renames or displaces anyone.
@@ -299,6 +319,9 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
                  if not _unsafe(name) and len(parts) >= 3 and parts[-2] == assignment_id and name.endswith(".ipynb")
                  and _owner(parts, len(parts) - 2) is None]
         root = min(roots, default=None)
+        # As in the folder layout, every folder at the layout's root is a student: one whose folder holds no
+        # notebook where it should be (nothing, or a folder of that name) gets a row saying so, not a log line.
+        folders = {} if root is None else _layout_folders(infos, root, assignment_id, notebook)
         for index, name, parts in members:
             if _unsafe(name):
                 log.append(f"{path.name}: member {_shown(name)} has an unsafe name (absolute or '..'): ignored")
@@ -339,6 +362,9 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
             upload.notebooks.append((inside, locator))
     if ignored:
         log.append(f"{path.name}: {ignored} file(s) match no naming convention and hold no notebook: ignored")
+    for student, named in folders.items():
+        upload = uploads.setdefault(("nbgrader", student), _Upload("nbgrader", student))
+        upload.folders |= named
     if nbgrader:
         depth = min(d for d, _, _ in nbgrader)  # the layout's root: deeper copies sit inside a student's folder
         for d, parts, locator in nbgrader:
@@ -358,7 +384,10 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
                                             f"{limits.FILES_PER_STUDENT} allowed"))
             continue
         chosen, problem = _pick(upload.notebooks, notebook)
-        if chosen is None:
+        if chosen is None and upload.folders:
+            found.append(Submission(key[1], origin, None, upload.late, status="malformed", problem=(
+                f"{_shown(min(upload.folders))} is a directory, not a notebook file; it was not read")))
+        elif chosen is None:
             found.append(Submission(key[1], origin, None, upload.late, problem))
         elif chosen[0] in upload.links:
             found.append(Submission(key[1], origin, None, upload.late, status="malformed", problem=(

@@ -438,3 +438,21 @@ def test_lms_looking_names_inside_an_nbgrader_folder_are_that_students(tmp_path:
     found = collect(mixed, "fake", "fake.ipynb")
     assert [s.student_id for s in found] == ["ann", "eve-evil_790"]
     assert read(found[0]) == NB and read(found[1]) == b"eve"
+
+
+@pytest.mark.parametrize("members,problem,status", [
+    ({"submitted/ann/fake/fake.ipynb/x.ipynb": NB}, "'ann/fake/fake.ipynb' is a directory", "malformed"),
+    ({"submitted/ann/fake/fake.ipynb/": b""}, "'ann/fake/fake.ipynb' is a directory", "malformed"),
+    ({"submitted/ann/fake/": b""}, "no notebook submitted (expected fake.ipynb)", ""),
+    ({"submitted/ann/notes.txt": b"n"}, "no notebook submitted (expected fake.ipynb)", ""),
+])
+def test_a_zipped_student_folder_without_the_notebook_is_a_row(tmp_path: Path, members: dict[str, bytes],
+                                                                  problem: str, status: str) -> None:
+    """As in the folder layout, a student folder of a zipped submitted/ that holds no notebook where it should be
+    (nothing, or a folder of that name) is that student's row saying so, never a student silently dropped; an
+    empty wrapper folder is no student."""
+    archive = _zip(tmp_path / "n.zip", {**members, "submitted/bob/fake/fake.ipynb": NB, "empty/": b""})
+    found = {s.student_id: s for s in collect(archive, "fake", "fake.ipynb")}
+    assert sorted(found) == ["ann", "bob"] and read(found["bob"]) == NB
+    assert found["ann"].empty and found["ann"].status == status and problem in found["ann"].problem
+    assert read(found["ann"]) is None
