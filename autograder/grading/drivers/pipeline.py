@@ -35,7 +35,8 @@ from autograder.grading.outputs import records
 from autograder.grading.runner.assignments import DEFAULT_CHECKS, load_assignment
 from autograder.grading.runner.wire import Limits
 
-__all__ = ["Interrupted", "Settings", "grade", "internal_error"]  # internal_error: kept where callers found it
+# internal_error: kept where callers found it
+__all__ = ["Interrupted", "Settings", "WriteFailed", "grade", "internal_error"]
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -75,6 +76,14 @@ class Interrupted(Exception):
         return 128 + self.signum
 
 
+class WriteFailed(ValueError):
+    """A file of OUT could not be written (a full disk, a quota, a file size limit): the one line to print."""
+
+    def __init__(self, exc: OSError, kept: str) -> None:
+        """Name the file and the system's reason, then say what is `kept` and what to do."""
+        super().__init__(f"cannot write {exc.filename or 'a file of OUT'}: {exc.strerror or exc}; {kept}")
+
+
 class _Stop(BaseException):
     """Raised in the main thread by the signal handler (BaseException: no `except Exception` swallows it)."""
 
@@ -104,7 +113,7 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
 
 
 def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None], first: bool, drained: threading.Event,
-          failed: list[sandbox.StartFailed]) -> None:
+          failed: list[Exception]) -> None:
     """One worker thread: grade submissions from the queue with the pool until it is empty or stopping.
 
     Only the `first` thread grades at once. Every other one starts its worker once the first worker has started
@@ -132,7 +141,12 @@ def _work(pool: Pool, jobs: queue.Queue, save: Callable[[Result], None], first: 
             failed.append(exc)
             pool.stop.set()
             return
-        save(result)
+        try:
+            save(result)
+        except WriteFailed as exc:  # OUT cannot take it (disk full): stop, the grades saved so far are kept
+            failed.append(exc)
+            pool.stop.set()
+            return
 
 
 def _kill_children() -> None:
@@ -207,7 +221,7 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
     pool = Pool(settings.checks, ctx.assignment, ctx.source, ctx.seed, settings.limits, ctx.sandboxed, ctx.tmp,
                 settings.out / "logs", key_id=ctx.key_id, stop=ctx.stop, early=early)
     drained = threading.Event()
-    failed: list[sandbox.StartFailed] = []
+    failed: list[Exception] = []
     threads = [threading.Thread(target=_work, args=(pool, jobs, save, i == 0, drained, failed), daemon=True,
                                 name=f"grading-worker-{i}") for i in range(count)]
     try:
@@ -232,6 +246,8 @@ def _run_threads(count: int, jobs: queue.Queue, settings: Settings, ctx: RunCont
         raise
     if failed:
         pool.close()
+        if isinstance(failed[0], WriteFailed):
+            raise failed[0]
         raise ValueError(f"the grading sandbox could not start: {failed[0]}; nothing was recorded for the "
                          "submissions not graded (the grades saved so far are kept): once it is fixed, rerun with "
                          "--resume") from None
@@ -323,7 +339,11 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contex
     graded = [0]
 
     def save(result: Result) -> None:
-        records.save_result(settings.out, result)
+        try:
+            records.save_result(settings.out, result)
+        except OSError as exc:
+            raise WriteFailed(exc, f"{graded[0]} grade(s) saved in {settings.out / 'results'} in this run are kept: "
+                                   "once it is fixed (free space, say), rerun with --resume") from None
         with lock:
             graded[0] += 1
         progress.step(result.student_id)
@@ -355,7 +375,12 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contex
                              time.perf_counter() - started, roster=settings.roster is not None)
         from autograder.grading.outputs import batch as outputs
 
-        everything = outputs.write_all(settings.out, assignment, everything, summary)
+        try:
+            everything = outputs.write_all(settings.out, assignment, everything, summary)
+        except OSError as exc:  # every grade is saved already: only the outputs are incomplete
+            raise WriteFailed(exc, f"every grade is saved in {settings.out / 'results'}, but the outputs in "
+                                   f"{settings.out} are incomplete: once it is fixed (free space, say), rerun with "
+                                   "--resume to write them (nobody is graded again)") from None
         where = f"{settings.workers} worker(s)" if settings.scheduler is None else f"Dask cluster {settings.scheduler}"
         print(outputs.summary_line(everything, summary, where), file=stream)
     finally:

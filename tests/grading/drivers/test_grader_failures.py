@@ -127,3 +127,45 @@ def test_the_console_and_report_count_uploads_and_name_the_roster_only_when_ther
     log = io.StringIO()
     pipeline.grade(dataclasses.replace(settings, roster=roster, out=tmp_path / "one-missing"), log)
     assert "graded 1 submission(s)" in log.getvalue() and "2 students, 1 submitted" in log.getvalue()
+
+
+def test_a_full_disk_while_saving_stops_the_run_in_one_line_and_keeps_what_was_saved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC on a result used to kill its grading thread with a traceback and end the run as if it had finished."""
+    settings = _course(tmp_path, "ann", "bob", "cy")
+    real = records.save_result
+    seen: list[str] = []
+
+    def full_after_one(out: Path, result: Any) -> None:
+        seen.append(result.student_id)
+        if len(seen) > 1:
+            raise OSError(28, "No space left on device", str(records.result_path(out, result.student_id)))
+        real(out, result)
+    monkeypatch.setattr(records, "save_result", full_after_one)
+    with pytest.raises(pipeline.WriteFailed, match=r"cannot write .*results/\w+\.json: No space left on device; 1 "
+                                                   r"grade\(s\) saved .* rerun with --resume$"):
+        pipeline.grade(settings, io.StringIO())
+    assert [p.stem for p in (settings.out / "results").glob("*.json")] == seen[:1]
+    assert not (settings.out / "grades.csv").exists()
+
+
+def test_a_full_disk_while_writing_the_outputs_is_one_line_and_resume_writes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.grading.outputs import batch
+
+    settings = _course(tmp_path, "ann", "bob")
+    real = batch.publish
+
+    def full(out: Path, relative: Any, data: bytes) -> None:
+        if str(relative) == "totals.csv":
+            raise OSError(27, "File too large", str(out / relative))
+        real(out, relative, data)
+    monkeypatch.setattr(batch, "publish", full)
+    with pytest.raises(pipeline.WriteFailed, match=r"totals\.csv: File too large; every grade is saved .* rerun "
+                                                   r"with --resume to write them \(nobody is graded again\)$"):
+        pipeline.grade(settings, io.StringIO())
+    monkeypatch.setattr(batch, "publish", real)
+    log = io.StringIO()
+    again = pipeline.grade(dataclasses.replace(settings, resume=True), log)
+    assert {s: r.total for s, r in again.items()} == {"ann": 5, "bob": 5}
+    assert "graded 0 submission(s)" in log.getvalue() and (settings.out / "totals.csv").exists()

@@ -58,3 +58,22 @@ def test_a_damaged_or_foreign_result_file_is_skipped_not_fatal(tmp_path: Path) -
     (tmp_path / "results" / "eve.json").write_text('{"student_id": "eve", "assignment": "fake", "rows": "all 10"}')
     (tmp_path / "results" / "cut.json").write_bytes((tmp_path / "results" / "ann.json").read_bytes()[:50])
     assert list(load_results(tmp_path, "fake")) == ["ann"]
+
+
+def test_a_write_that_fails_names_the_file_and_leaves_no_temporary(tmp_path: Path, monkeypatch: Any) -> None:
+    """A full disk fails on write or fsync with no file name in the error; the message must still say which."""
+    import os
+
+    from autograder.grading.outputs import records
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "results" / "ann.json"
+    try:
+        records.atomic_write(target, b"{}")
+    except OSError as exc:
+        assert exc.filename == str(target) and str(target) in str(exc)
+    else:
+        raise AssertionError("no error")
+    assert list(target.parent.iterdir()) == []
