@@ -183,18 +183,21 @@ class Store:
             return list(s.scalars(select(Upload.id).where(Upload.id.not_in(graded)).order_by(Upload.id)))
 
     def forget_stale(self) -> list[int]:
-        """Drop every result stored in an older form (model.RESULT_SCHEMA), so that its submission is graded again;
-        the ids of those submissions."""
+        """Drop every result stored in an older form (model.RESULT_SCHEMA) or recording a failure of the grader, not
+        a grade (Result.grader_failed, as `grade --resume` does), so that its submission is graded again; the ids of
+        those submissions."""
         with self.session.begin() as s:
             stale = []
             for graded_id, submission_id, stored in s.execute(select(Graded.id, Graded.submission_id,
                                                                      Graded.result_json)):
                 try:
-                    Result.loads(stored)
+                    failed = Result.loads(stored).grader_failed
                 except StaleRecord:
-                    stale.append((graded_id, submission_id))
+                    failed = True
                 except ValueError:
                     continue
+                if failed:
+                    stale.append((graded_id, submission_id))
             if stale:
                 s.execute(delete(Graded).where(Graded.id.in_([g for g, _ in stale])))
         return [submission_id for _, submission_id in stale]

@@ -87,6 +87,8 @@ class Grading:
             return
         sub = Submission(upload.student_id, f"submission {submission_id}", notebook)
         result = pool.grade(sub)
+        if result.grader_failed:  # not the student's doing (a sandbox that failed mid-job): once more at once; a
+            result = pool.grade(sub)  # failure again is stored, shown, and graded again at the next start
         if upload.late:
             result = _late(result)
         self.store.save(submission_id, result, records.result_bytes(result), refused(result))

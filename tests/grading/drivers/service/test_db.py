@@ -150,3 +150,43 @@ def test_a_result_of_an_older_form_is_regraded_at_start_not_crashed_on(tmp_path:
     assert store.forget_stale() == [old] and store.ungraded() == [old]
     assert store.forget_stale() == [] and store.counts() == {"submissions": 2, "results": 1}
     store.close()
+
+
+def _infrastructure(student: str) -> Result:
+    """A result recording a failure of the grader (a sandbox that broke mid-job), not a grade."""
+    row = Row(student, "fake", "fake.ipynb", "q", 0.0, 1.0, "error",
+              say("run.infrastructure", error="FileNotFoundError: /srv/cgroup/cpu/job-1"))
+    return Result(student, "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
+
+
+def test_a_result_recording_a_grader_failure_is_graded_again_at_start(tmp_path: Path) -> None:
+    """As `grade --resume` does: a grader's failure stored as a student's 0 was kept for good."""
+    store = Store(url_for(str(tmp_path / "s.db")))
+    broken, good = (store.add(s, "fake", b"{}", "0" * 64, False, 1.0) for s in ("alice", "bob"))
+    failed = _infrastructure("alice")
+    assert failed.grader_failed
+    assert store.save(broken, failed, records.result_bytes(failed), refused=False)
+    row = Row("bob", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", say("upload.problem", reason="ok"))
+    current = Result("bob", "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
+    assert store.save(good, current, records.result_bytes(current), refused=False)
+    assert store.forget_stale() == [broken] and store.ungraded() == [broken]
+    assert store.stored(good).result == current  # type: ignore[union-attr]
+    store.close()
+
+
+def test_a_grader_failure_is_graded_once_more_before_the_student_sees_it(tmp_path: Path) -> None:
+    from autograder.grading.drivers.service.grading import Grading
+
+    store = Store(url_for(str(tmp_path / "s.db")))
+    sid = store.add("alice", "fake", b"{}", "0" * 64, False, 1.0)
+    row = Row("alice", "fake", "fake.ipynb", "q", 1.0, 1.0, "passed", say("upload.problem", reason="ok"))
+    good = Result("alice", "fake", "fake.ipynb", "x", False, 1, (), {}, 0.1, (row,))
+    replies = [_infrastructure("alice"), good]
+
+    class Pool:
+        def grade(self, sub: object) -> Result:
+            return replies.pop(0)
+    done: list[int] = []
+    Grading(store, {"fake": Pool()}, 1, done.append)._grade(sid)  # type: ignore[dict-item]
+    assert done == [sid] and store.stored(sid).result == good and not replies  # type: ignore[union-attr]
+    store.close()
