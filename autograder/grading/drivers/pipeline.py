@@ -383,6 +383,11 @@ def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contex
                                    "--resume to write them (nobody is graded again)") from None
         where = f"{settings.workers} worker(s)" if settings.scheduler is None else f"Dask cluster {settings.scheduler}"
         print(outputs.summary_line(everything, summary, where), file=stream)
+        failed = sorted(student for student, result in everything.items() if result.grader_failed)
+        if failed:  # an error row of the grader's, not the student's: no grade in the LMS files, and not final
+            print(f"warning: {len(failed)} student(s) have no grade because the grader failed on them (e.g. "
+                  f"{failed[0]}: see grades.csv; left empty in lms/): once it is fixed, rerun with --resume to grade "
+                  "them again", file=stream)
     finally:
         if closing is not None:  # the workers stopped while the outputs were written
             closing.join()

@@ -14,7 +14,8 @@ lms/moodle.csv  Moodle's assignment grading worksheet (Assignment > Upload gradi
              ("Participant <id>", the id in the Moodle download's file names), Full name, Grade, Maximum
              Grade, Feedback comments. Only students graded from a Moodle download have an identifier.
 Students who submitted nothing get an empty grade in the LMS files (the LMS leaves them ungraded, so a
-late-work policy stays the instructor's decision); their total in totals.csv is 0 with submitted 0.
+late-work policy stays the instructor's decision); their total in totals.csv is 0 with submitted 0. So do, in the
+LMS files, students whose result records a failure of the grader, not a grade (--resume grades them again).
 """
 
 from __future__ import annotations
@@ -96,6 +97,12 @@ def totals_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
     return _csv(rows)
 
 
+def _lms_grade(result: Result) -> str:
+    """The grade an LMS file gives: the total, or empty (left ungraded) for a student who submitted nothing or whose
+    result records a failure of the grader, not a grade (an import would record a 0 the student never earned)."""
+    return _number(result.total) if report.submitted(result) and not result.grader_failed else ""
+
+
 def canvas_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
     """lms/canvas.csv: Canvas' gradebook import (header, Points Possible row, a row per student)."""
     rows: list[list[str]] = [[*CANVAS_HEADER, assignment.id], ["Points Possible", "", "", "", "",
@@ -105,7 +112,7 @@ def canvas_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
         if unmatched(result):
             continue  # no student of the course by that name: an import would create or mismatch one
         canvas_id = uid if kind == "canvas" else ""
-        grade = _number(result.total) if report.submitted(result) else ""
+        grade = _lms_grade(result)
         rows.append([result.student_id, canvas_id, "", "" if canvas_id else result.student_id, "", grade])
     return _csv(rows)
 
@@ -117,7 +124,7 @@ def moodle_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
         kind, uid, name = lms_identity(result)
         if kind != "moodle":
             continue
-        grade = _number(result.total) if report.submitted(result) else ""
+        grade = _lms_grade(result)
         rows.append([f"Participant {uid}", name, grade, _number(assignment.max_score),
                      f"autograder: {report.outcome(result)}"])
     return _csv(rows)

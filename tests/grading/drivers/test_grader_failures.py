@@ -169,3 +169,24 @@ def test_a_full_disk_while_writing_the_outputs_is_one_line_and_resume_writes_the
     again = pipeline.grade(dataclasses.replace(settings, resume=True), log)
     assert {s: r.total for s, r in again.items()} == {"ann": 5, "bob": 5}
     assert "graded 0 submission(s)" in log.getvalue() and (settings.out / "totals.csv").exists()
+
+
+def test_a_run_that_records_grader_failures_says_so_after_its_summary(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every student's error row of the grader's own (a file size limit hit mid-job) ended a run with exit 0 and a
+    plain "error 2" in the summary, and a 0 for each in the LMS files."""
+    from autograder.grading.core.pool import Pool
+
+    settings = _course(tmp_path, "ann", "bob")
+    real = Pool.grade
+
+    def broken_for_bob(self: Pool, sub: Any) -> Any:
+        if sub.student_id == "bob":
+            return outcome.internal_error(sub, checks.ASSIGNMENT, "OSError: [Errno 27] File too large")
+        return real(self, sub)
+    monkeypatch.setattr(Pool, "grade", broken_for_bob)
+    log = io.StringIO()
+    pipeline.grade(settings, log)
+    assert log.getvalue().splitlines()[-1].startswith("warning: 1 student(s) have no grade because the grader "
+                                                      "failed on them (e.g. bob")
+    assert "rerun with --resume" in log.getvalue().splitlines()[-1]

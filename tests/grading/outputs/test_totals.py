@@ -128,3 +128,15 @@ def test_a_notebook_that_follows_no_naming_is_left_out_of_the_canvas_import() ->
     canvas = [row[0] for row in _rows(totals.canvas_csv(results, FAKE))]
     assert "unmatched-whoever" not in canvas and "cat" in canvas and "ann" in canvas
     assert "unmatched-whoever" in [row[0] for row in _rows(totals.totals_csv(results, FAKE))]
+
+
+def test_a_grader_failure_is_left_ungraded_in_the_lms_files_not_a_zero() -> None:
+    """An error row of the grader's own (a sandbox broken mid-job) is no grade: an import would record a 0."""
+    results = _results()
+    ben = results["ben"]
+    broken = tuple(Row("ben", "fake", "fake.ipynb", r.grade_id, 0.0, r.max_score, "error",
+                       say("run.infrastructure", error="OSError: [Errno 27] File too large")) for r in ben.rows)
+    results["ben"] = Result("ben", "fake", "fake.ipynb", ben.origin, False, 1, (), {}, 0.1, broken)
+    assert results["ben"].grader_failed
+    assert _rows(totals.moodle_csv(results, FAKE))[1][:3] == ["Participant 555", "Ben Bo", ""]
+    assert _rows(totals.canvas_csv(results, FAKE))[3] == ["ben", "", "", "ben", "", ""]
