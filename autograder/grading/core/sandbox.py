@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import os
 import py_compile
 import select
@@ -404,6 +405,10 @@ def start_worker(index: int, checks: str, assignment_id: str, exchange: Path, sa
     return wait_ready(launch_worker(index, checks, assignment_id, exchange, sandboxed, log), log, wait, cancel)
 
 
+#: Numbers the worker launches of this process (each worker's cgroup folders are named by one).
+_LAUNCHES = itertools.count()
+
+
 def launch_worker(index: int, checks: str, assignment_id: str, exchange: Path, sandboxed: bool, log: Path) -> Worker:
     """Start worker `index`'s process (its runner folder, cgroups and uids first) without waiting for it (~40 ms).
 
@@ -419,8 +424,9 @@ def launch_worker(index: int, checks: str, assignment_id: str, exchange: Path, s
     layout = cgroup_layout()
     groups: dict[str, Path] = {}
     if layout is not None:
-        name = cgroups.worker_group_name(os.getpid(), index)
-        cgroups.remove_groups({k: base / name for k, base in layout.own.items()}, layout.version)  # a restart
+        # a name of this launch's own: several pools in one process (the service's, one per assignment) have
+        # workers of the same index, and a worker's groups are removed, its processes killed, when it stops
+        name = cgroups.worker_group_name(os.getpid(), next(_LAUNCHES))
         groups = cgroups.create_worker_groups(layout, name)
     version = layout.version if layout is not None else 0
     uids = isolation.claim_slot(isolation.preferred_slot(os.getpid(), index)) if os.geteuid() == 0 else None

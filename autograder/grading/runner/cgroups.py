@@ -114,9 +114,9 @@ def _v2_delegate(path: Path) -> bool:
         return False
 
 
-def worker_group_name(grader_pid: int, index: int) -> str:
-    """The folder name of worker `index` of grader `grader_pid` in every hierarchy."""
-    return f"autograder-{grader_pid}-w{index}"
+def worker_group_name(grader_pid: int, launch: int) -> str:
+    """The folder name, in every hierarchy, of grader `grader_pid`'s worker launched `launch`-th (never reused)."""
+    return f"autograder-{grader_pid}-w{launch}"
 
 
 def remove_stale(layout: Layout) -> list[Path]:

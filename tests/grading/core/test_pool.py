@@ -136,15 +136,18 @@ def test_a_start_given_up_leaves_nothing_running() -> None:
         def cancel() -> bool:
             calls.append(time.monotonic())
             return len(calls) > 2  # given up while the worker is importing torch
+        layout = sandbox.cgroup_layout()
+        mine = cgroups.worker_group_name(os.getpid(), 0).removesuffix("0") + "*"
+
+        def groups() -> set[Path]:
+            return {g for base in layout.own.values() for g in base.glob(mine)} if layout is not None else set()
+        before = groups()
         begun = time.monotonic()
         with pytest.raises(sandbox.WorkerDied, match="start cancelled"):
             sandbox.start_worker(0, "fakecourse.checks:get_assignment", "fake", Path(tmp) / "exchange-0", True,
                                  Path(tmp) / "log", cancel=cancel)
         assert time.monotonic() - begun < 1.0  # not after the start it gave up
-        name = cgroups.worker_group_name(os.getpid(), 0)
-        layout = sandbox.cgroup_layout()
-        if layout is not None:
-            assert not any((base / name).exists() for base in layout.own.values())
+        assert groups() <= before  # its cgroups are gone
         assert not mentioning(tmp)
 
 
@@ -195,3 +198,27 @@ def test_begin_launches_the_first_worker_before_it_returns(tmp_path: Path) -> No
     finally:
         early.abandon()
     assert not mentioning(str(early.tmp))
+
+
+def test_pools_of_one_process_never_touch_each_others_workers(tmp_path: Path) -> None:
+    """The service has a pool per assignment, each with a worker 0: starting one pool's worker never removes the
+    cgroups (killing the processes) of another's, which goes on grading with the same worker."""
+    assignment = load_assignment("fakecourse.checks:get_assignment", "fake")
+    source = parse(json.dumps(notebooks.source_notebook()).encode())
+    made = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        made.append(Pool("fakecourse.checks:get_assignment", assignment, source, 7, Limits(), True, tmp_path / name,
+                         tmp_path / name))
+    first, second = made
+    data = json.dumps(notebooks.submission()).encode()
+    try:
+        assert first.grade(Submission("ann", "x", data)).total == 5.0
+        worker = first._idle[0].worker
+        assert worker is not None
+        assert second.grade(Submission("bob", "x", data)).total == 5.0
+        assert worker.process.poll() is None  # still running: bob's worker 0 left it alone
+        assert first.grade(Submission("cy", "x", data)).total == 5.0 and first._idle[0].worker is worker
+    finally:
+        first.close()
+        second.close()
