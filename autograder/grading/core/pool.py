@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from autograder import plain
 from autograder.grading.core import judging, sandbox
+from autograder.grading.core.budget import Budget
 from autograder.grading.core.model import SANDBOXED, UNSANDBOXED, Result, Submission
 from autograder.grading.core.outcome import internal_error, stamped
 from autograder.grading.core.starting import Early, Slot, slot_for, start_threads, stop_slot
@@ -92,9 +93,10 @@ class Pool:
 
     def __init__(self, checks: str, assignment: Any, source: Notebook, seed: int, limits: Limits, sandboxed: bool,
                  tmp: Path, logs: Path, key_id: str | None = None, stop: threading.Event | None = None,
-                 early: Early | None = None) -> None:
+                 early: Early | None = None, budget: Budget | None = None) -> None:
         """`tmp` holds the exchange folders (hidden inputs: the caller removes it), `logs` the workers' stderr;
-        `early`: workers already starting for this pool (same checks, tmp and logs), adopted as its first slots."""
+        `early`: workers already starting for this pool (same checks, tmp and logs), adopted as its first slots;
+        `budget`: a cap on the workers alive shared with other pools (the service's)."""
         self.checks, self.assignment, self.source, self.seed, self.limits = checks, assignment, source, seed, limits
         self.sandboxed, self.tmp, self.logs, self.key_id = sandboxed, tmp, logs, key_id
         self.stop = stop or threading.Event()
@@ -109,6 +111,10 @@ class Pool:
         self.started = threading.Event()
         if early is not None:
             early.slots, early.adopted = [], True
+        self.budget = budget
+        self.last_used = 0.0  # time.monotonic() of the last checkout (the budget stops the least recent's first)
+        if budget is not None:
+            budget.join(self, len(adopted))
 
     @property
     def sandbox_name(self) -> str:
@@ -169,6 +175,8 @@ class Pool:
         which starts it again and records what happened."""
         with self._lock:
             index, self._started = self._started, self._started + 1
+        if self.budget is not None:
+            self.budget.admit(self)
         slot = slot_for(index, self.tmp, self.logs)
         try:
             slot.worker = self._start(slot, lambda: cancel.is_set() or self.stop.is_set())
@@ -186,6 +194,8 @@ class Pool:
         self.stop.set()
         with self._lock:
             self._closed, idle, self._idle = True, self._idle, []
+        if self.budget is not None:
+            self.budget.release(len(idle))
         stopping = [threading.Thread(target=stop_slot, args=(slot,), name=f"grading-stop-{slot.index}")
                     for slot in idle]
         for thread in stopping:  # each waits for its sandbox to exit: all at once
@@ -201,6 +211,8 @@ class Pool:
         self.stop.set()
         with self._lock:
             self._closed, idle, self._idle = True, self._idle, []
+        if self.budget is not None:  # handed over, or stopped below: this budget's no longer
+            self.budget.release(len(idle))
         alive = [slot for slot in idle
                  if slot.starting is None and slot.worker is not None and slot.worker.process.poll() is None]
         for slot in idle:
@@ -226,12 +238,20 @@ class Pool:
         finally:
             self.started.set()
 
-    def _checkout(self) -> Slot:
-        """An idle slot, or a new one."""
+    def give_up_idle(self) -> Slot | None:
+        """Remove and return the idle slot used least recently (the budget stops it), or None when none is idle."""
         with self._lock:
+            return None if self._closed or not self._idle else self._idle.pop(0)
+
+    def _checkout(self) -> Slot:
+        """An idle slot, or a new one (admitted by the budget, which may stop another pool's idle worker)."""
+        with self._lock:
+            self.last_used = time.monotonic()
             if self._idle:
                 return self._idle.pop()
             index, self._started = self._started, self._started + 1
+        if self.budget is not None:
+            self.budget.admit(self)
         return slot_for(index, self.tmp, self.logs)
 
     def _checkin(self, slot: Slot) -> None:
@@ -241,6 +261,8 @@ class Pool:
                 self._idle.append(slot)
                 return
         stop_slot(slot)
+        if self.budget is not None:
+            self.budget.release()
 
     def _runner(self, slot: Slot, waited: list[float]) -> Runner:
         """student.Runner for one slot: one job to its worker; restart it and retry once if it died. Seconds spent

@@ -309,7 +309,7 @@ async def instructor(request: Request) -> Response:
     service = _service(request)
     counts = await run_in_threadpool(service.store.counts)
     return _page(request, "instructor.html.j2", assignments=sorted(service.pools), counts=counts,
-                 queued=service.grading.queue.qsize(),
+                 queued=service.grading.waiting,
                  policies={a: p.summary() for a, p in sorted(service.policies.items())})
 
 
@@ -359,11 +359,12 @@ async def script(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """GET /healthz: the service answers, how much it holds, how many idle workers are warm per assignment."""
+    """GET /healthz: the service answers, how much it holds, how many submissions wait for their grade (queued or
+    being graded), how many idle workers are warm per assignment."""
     service = _service(request)
     counts = await run_in_threadpool(service.store.counts)
     warm = {a: pool.warm_count() for a, pool in sorted(service.pools.items())}
-    return JSONResponse({"ok": True, **counts, "queued": service.grading.queue.qsize(), "warm_workers": warm})
+    return JSONResponse({"ok": True, **counts, "queued": service.grading.waiting, "warm_workers": warm})
 
 
 def build(service: Service) -> Starlette:

@@ -202,6 +202,11 @@ class Store:
                 s.execute(delete(Graded).where(Graded.id.in_([g for g, _ in stale])))
         return [submission_id for _, submission_id in stale]
 
+    def assignments(self, submission_ids: list[int]) -> list[str]:
+        """The assignment of each of these submissions (one per id found)."""
+        with self.session() as s:
+            return list(s.scalars(select(Upload.assignment).where(Upload.id.in_(submission_ids))))
+
     def notebook(self, submission_id: int) -> tuple[Upload, bytes]:
         """A submission's row and its notebook's bytes."""
         with self.session() as s:

@@ -23,6 +23,16 @@ from autograder.message import say
 log = logging.getLogger("autograder.serve")
 
 
+def warm_plan(served: list[str], queued: list[str], count: int) -> list[tuple[str, int]]:
+    """How many workers to warm for which assignment, in order: `count` in all (as many as are graded at once, the
+    pools' shared budget), one per assignment in turn, those with the most submissions queued first."""
+    order = sorted(served, key=lambda a: -queued.count(a))  # stable: then in the order served
+    counts = {a: 0 for a in order}
+    for turn in range(count):
+        counts[order[turn % len(order)]] += 1
+    return [(a, n) for a, n in counts.items() if n]
+
+
 def refused(result: Result) -> bool:
     """True when the notebook is none of this assignment's (malformed on every question): answered 422."""
     return bool(result.rows) and all(row.status == "malformed" for row in result.rows)
@@ -36,6 +46,12 @@ class Grading:
         self.store, self.pools, self.count, self.done = store, pools, threads, done
         self.queue: queue.Queue[int | None] = queue.Queue()
         self.threads: list[threading.Thread] = []
+        self._in_hand: set[int] = set()  # taken from the queue, being graded now
+
+    @property
+    def waiting(self) -> int:
+        """Submissions accepted and not graded yet: queued, or being graded now."""
+        return self.queue.qsize() + len(self._in_hand)
 
     def start(self) -> int:
         """Queue every submission still without a result (or with one of an older form), start the threads; how many
@@ -48,9 +64,16 @@ class Grading:
                         for i in range(self.count)]
         for thread in self.threads:
             thread.start()
-        for pool in self.pools.values():  # warm workers in the background: the service answers meanwhile
-            threading.Thread(target=pool.warm, args=(self.count,), daemon=True).start()
+        # warm workers in the background (the service answers meanwhile), one after another: started together, the
+        # sandboxes' imports would share the cores and none would be ready soon
+        plan = warm_plan(list(self.pools), self.store.assignments(waiting) if waiting else [], self.count)
+        threading.Thread(target=self._warm, args=(plan,), name="serve-warm", daemon=True).start()
         return len(waiting)
+
+    def _warm(self, plan: list[tuple[str, int]]) -> None:
+        """Warm each pool of `plan` in turn with its number of workers."""
+        for assignment, count in plan:
+            self.pools[assignment].warm(count)
 
     def put(self, submission_id: int) -> None:
         """Queue an accepted (stored) submission."""
@@ -68,6 +91,7 @@ class Grading:
     def _loop(self) -> None:
         """One grading thread."""
         while (submission_id := self.queue.get()) is not None:
+            self._in_hand.add(submission_id)
             try:
                 self._grade(submission_id)
             except Cancelled:
@@ -76,6 +100,8 @@ class Grading:
                 log.error("submission %s not graded: the grading sandbox could not start: %s", submission_id, exc)
             except Exception:
                 log.exception("could not grade or store submission %s", submission_id)
+            finally:
+                self._in_hand.discard(submission_id)
 
     def _grade(self, submission_id: int) -> None:
         """Grade one stored submission and store its result (unless it has one already)."""

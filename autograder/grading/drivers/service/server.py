@@ -19,6 +19,7 @@ from typing import Any
 
 from autograder import key
 from autograder.grading.core import locks, sandbox, tmpdir
+from autograder.grading.core.budget import Budget
 from autograder.grading.core.pool import Grader, Pool, load_source, sandboxed
 from autograder.grading.drivers.service import policy
 from autograder.grading.drivers.service.app import Service, build
@@ -77,6 +78,7 @@ def pools(options: Options, tmp: Path, client: Any = None) -> dict[str, Grader]:
     grading_key = key.load_key()
     limits = Limits(timeout=options.timeout, memory_mb=options.memory_mb, output_bytes=options.output_kb * 1024)
     made: dict[str, Grader] = {}
+    budget = Budget(options.workers)  # --workers sandboxes alive in all, not per assignment
     for assignment_id in options.assignments:
         assignment = load_assignment(options.checks, assignment_id)
         source_file = options.source or REPO / "solutions" / assignment.id / assignment.notebook
@@ -90,7 +92,7 @@ def pools(options: Options, tmp: Path, client: Any = None) -> dict[str, Grader]:
             continue
         (tmp / assignment.id).mkdir()
         made[assignment.id] = Pool(options.checks, assignment, source, seed, limits, use_bwrap,
-                                   tmp / assignment.id, tmp / assignment.id, key_id=key_id)
+                                   tmp / assignment.id, tmp / assignment.id, key_id=key_id, budget=budget)
     return made
 
 
