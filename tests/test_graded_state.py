@@ -112,3 +112,24 @@ def test_a_kernel_with_changed_settings_gets_the_batch_graders_verdict(setting: 
     assert (kernel.score, kernel.status, kernel.text()) == (batch.score, batch.status, batch.text())
     if kind == "wrong":
         assert batch.score < batch.max_score
+
+
+def test_an_exception_whose_str_raises_costs_its_case_in_the_kernel_too() -> None:
+    """The test cell's check must not raise on it (nbgrader would score the whole question 0): the case is lost, as
+    the batch grader's child reports it."""
+    namespace = _solution_functions("optimizers")
+    right = namespace["sgd_step"]
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    def sgd_step(param: Any, grad: Any, state: Any, **hyper: Any) -> Any:
+        if hyper.get("nesterov"):
+            raise Unprintable()
+        return right(param, grad, state, **hyper)
+
+    namespace["sgd_step"] = sgd_step
+    outcome = notebook.run("optimizers", "sgd_step_momentum", namespace, hidden=True)
+    assert 0 < outcome.score < outcome.max_score
+    assert "<exception str() failed>" in outcome.text()

@@ -57,13 +57,27 @@ def location(tb: TracebackType | None) -> Message | None:
     return say("where.in_code", code=line, **where) if line else say("where.in", **where)
 
 
+#: What stands for an exception's text when its own `__str__` raised (Python's traceback module says the same).
+STR_FAILED = "<exception str() failed>"
+
+
+def exception_text(exc: BaseException) -> str:
+    """`str(exc)`, or STR_FAILED when the student's `__str__` raises (anything) or returns no str: reading an
+    exception's text must never raise in the code that reports it (the notebook's checks, the sandbox's child)."""
+    try:
+        text = str(exc)
+    except (Exception, SystemExit, KeyboardInterrupt):
+        return STR_FAILED
+    return text if isinstance(text, str) else STR_FAILED
+
+
 #: Python's own wording of an undefined name, which gets a hint of its own.
 _UNDEFINED = re.compile(r"name '(\w+)' is not defined")
 
 
 def describe_exception(exc: BaseException) -> Message:
     """'raised ZeroDivisionError: <the whole message> (in f, Cell In[3], line 2: `...`)'."""
-    text, kind = str(exc).strip(), type(exc).__name__
+    text, kind = exception_text(exc).strip(), type(exc).__name__
     where = location(exc.__traceback__)
     undefined = _UNDEFINED.fullmatch(text) if isinstance(exc, NameError) else None
     if kind == "NotImplementedError" and not text:

@@ -30,6 +30,7 @@ from typing import Any
 
 from autograder import plain
 from autograder.checks.spec import ERROR_KEY
+from autograder.checks.where import exception_text
 from autograder.grading.runner import limits, protocol
 from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell, error_message
 from autograder.message import say
@@ -139,12 +140,14 @@ def _exception(exc: BaseException) -> dict[str, Any]:
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<cell ") and frame.filename.endswith(">"):
             cell, line = frame.filename[6:-1], frame.lineno
-    return {"type": type(exc).__name__, "text": str(exc).replace("\n", " ")[:300], "where": cell, "line": line}
+    text = exception_text(exc).replace("\n", " ")[:300]
+    return {"type": type(exc).__name__, "text": text, "where": cell, "line": line}
 
 
 def _is_memory(exc: BaseException) -> bool:
     """True for Python's MemoryError and torch's failed allocations under RLIMIT_AS."""
-    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
+    text = exception_text(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
 class _MemoryWatch:

@@ -113,3 +113,18 @@ def test_an_exception_names_the_students_cell_line_and_its_source() -> None:
     _, results = _run([RunCell("answer-grad_norm", source, True)], [question], cases)
     message = text(error_message(results["q0"]["outputs"][0]))  # the output is plain data, the message a code
     assert "cell answer-grad_norm, line 3: `raise ValueError('boom ' * 3)`" in message, message
+
+
+#: An exception whose own text cannot be read: its __str__ raises.
+UNPRINTABLE = "class Unprintable(Exception):\n    def __str__(self):\n        raise RuntimeError('no text')\n"
+
+
+def test_a_cell_raising_an_exception_whose_str_raises_is_recorded_and_the_rest_still_runs() -> None:
+    """As in Jupyter (nbgrader runs the next cells): the error is that cell's, not every later question's."""
+    cells = [RunCell("ans_a", UNPRINTABLE + "raise Unprintable()", True),
+             RunCell("ans_b", "def scale(x, a):\n    return a * x", True)]
+    code, results = _run(cells)
+    assert code == 0 and list(results) == ["cells", "q0"]
+    assert results["cells"]["errors"] == [{"cell": "ans_a", "type": "Unprintable", "text": "<exception str() failed>",
+                                           "where": "ans_a", "line": 4}]
+    assert [out["y"].tolist() for out in results["q0"]["outputs"]] == [[0.0, 2.0, 4.0], [-1.0, -1.0, -1.0, -1.0]]
