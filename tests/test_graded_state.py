@@ -5,7 +5,11 @@ student's kernel, `autograder grade` in a process of its own, and both must give
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,8 @@ import torch
 from autograder.checks import ASSIGNMENTS, get_assignment, notebook
 from autograder.grading.core import judging
 from tests.test_checks import _solution_functions
+
+ROOT = Path(__file__).resolve().parent.parent
 
 QUESTIONS = [(aid, q.grade_id) for aid in sorted(ASSIGNMENTS) for q in get_assignment(aid).questions]
 
@@ -133,3 +139,53 @@ def test_an_exception_whose_str_raises_costs_its_case_in_the_kernel_too() -> Non
     outcome = notebook.run("optimizers", "sgd_step_momentum", namespace, hidden=True)
     assert 0 < outcome.score < outcome.max_score
     assert "<exception str() failed>" in outcome.text()
+
+
+def _counting_sgd(calls: list[int]) -> Callable[..., Any]:
+    """The solution's sgd_step, counting its calls: what a function keeping state across calls sees."""
+    right = _solution_functions("optimizers")["sgd_step"]
+
+    def sgd_step(param: Any, grad: Any, state: Any, **hyper: Any) -> Any:
+        calls.append(1)
+        return right(param, grad, state, **hyper)
+    return sgd_step
+
+
+def test_under_autograde_the_visible_check_calls_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch grader calls a question's functions on its graded draw only; nbgrader's test cell runs `check` and
+    then `grade`: were `check` to call too, a function with state across calls (a lazy first call, a counter, torch's
+    global generator) would be graded after other calls there than in the batch grader."""
+    calls: list[int] = []
+    namespace = {"sgd_step": _counting_sgd(calls)}
+    notebook.check("optimizers", "sgd_step_basic", namespace)  # a student's own Jupyter: the visible cases run
+    assert calls
+    monkeypatch.setattr(notebook, "GRADED_STUDENT", "alice")
+    calls.clear()
+    notebook.check("optimizers", "sgd_step_basic", namespace)
+    assert not calls
+
+
+def test_the_graded_student_is_read_where_the_kernel_started_not_after_a_chdir(tmp_path: Path) -> None:
+    """A student's cell that changes the working folder must not turn the graded draw into the fixed one."""
+    folder = tmp_path / "autograded" / "alice" / "optimizers"
+    folder.mkdir(parents=True)
+    script = ("import os\nfrom autograder.checks import notebook\nseeds = []\n"
+              "notebook.run = lambda *args, **kwargs: seeds.append(kwargs['seed']) or notebook.run\n"
+              "os.chdir('/')\ntry:\n    notebook.grade('optimizers', 'sgd_step_basic', {})\nexcept AttributeError:\n"
+              "    pass\nprint(seeds[0] == notebook.seed_for('optimizers', 'sgd_step_basic', 'alice'), seeds[0])\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "True", done.stdout
+
+
+def test_drawing_and_judging_in_the_kernel_leave_torchs_global_generator_alone() -> None:
+    """The capstone's judge builds models (their init draws from torch's global generator); in the kernel that would
+    change what a student's later random draws give, which the batch grader (judging elsewhere) never does."""
+    torch.manual_seed(5)
+    before = torch.random.get_rng_state()
+    with notebook.as_graded():
+        torch.rand(3)
+        torch.nn.Linear(4, 4)
+    assert torch.equal(torch.random.get_rng_state(), before)

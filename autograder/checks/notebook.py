@@ -38,6 +38,11 @@ def student_id(cwd: str | os.PathLike[str] | None = None) -> str | None:
     return None
 
 
+#: The nbgrader student this kernel grades: read once, from the folder the kernel started in, when the notebook's first
+#: (locked) cell imports the checks, so a later `os.chdir` in a student's cell changes neither the draw nor the calls.
+GRADED_STUDENT = student_id()
+
+
 def seed_for(assignment_id: str, grade_id: str, student: str | None) -> int:
     """The student's hidden-case seed from the course key (as `autograder grade` draws it), or the fixed seed."""
     if student is None:  # not under `nbgrader autograde`: no student, no key needed
@@ -86,14 +91,17 @@ def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden:
 def as_graded() -> Iterator[None]:
     """torch's process-wide settings as `autograder grade` draws and judges under (its own process: float32 default,
     gradients on, no inference mode, no autocast), while a student's kernel does it: a notebook that changed them
-    (`torch.set_default_dtype(torch.float64)` draws other hidden inputs) must get the batch grader's score."""
-    dtype = torch.get_default_dtype()
+    (`torch.set_default_dtype(torch.float64)` draws other hidden inputs) must get the batch grader's score. torch's
+    global generator is left as it was (the capstone's judge builds models, whose init draws from it), as the batch
+    grader, which draws and judges in another process, leaves the student's."""
+    dtype, rng = torch.get_default_dtype(), torch.random.get_rng_state()
     torch.set_default_dtype(torch.float32)
     try:
         with torch.inference_mode(False), torch.enable_grad(), torch.autocast("cpu", enabled=False):
             yield
     finally:
         torch.set_default_dtype(dtype)
+        torch.random.set_rng_state(rng)
 
 
 def _show(text: str, ok: bool) -> None:
@@ -104,7 +112,12 @@ def _show(text: str, ok: bool) -> None:
 def check(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> None:
     """Visible test: report the visible cases' verdict; never raises, so "Run All" reaches every question.
 
-    Credit is the same everywhere (see `grade`): a failed visible case costs its share of the points and no more."""
+    Credit is the same everywhere (see `grade`): a failed visible case costs its share of the points and no more.
+    Under `nbgrader autograde` it calls nothing: the hidden `grade` below it scores the question, on exactly the calls
+    the batch grader makes (a function that keeps state across calls, or draws from torch's global generator, would
+    otherwise be graded after more calls there than in the batch grader), and clears what the cell showed before."""
+    if GRADED_STUDENT is not None:
+        return
     outcome = run(assignment_id, grade_id, namespace, hidden=False)
     _show(verdict(outcome.status, outcome.message, language()), outcome.status == "passed")
 
@@ -113,11 +126,11 @@ def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> fl
     """Hidden test: the score over the per-student draw (visible and hidden cases), which nbgrader reads as the
     cell's partial credit; the diagnosis is printed when points are lost."""
     outcome = run(assignment_id, grade_id, namespace, hidden=True,
-                  seed=seed_for(assignment_id, grade_id, student_id()))
+                  seed=seed_for(assignment_id, grade_id, GRADED_STUDENT))
     cleared = _clear_kernel_output()
     if outcome.score < outcome.max_score:
         _show(points_lost(outcome.score, outcome.max_score, outcome.message, language()), False)
-    elif cleared:  # the visible check's verdict went with the rest
+    elif cleared:  # the verdict is this cell's only output
         _show(verdict(outcome.status, outcome.message, language()), True)
     return float(outcome.score)
 

@@ -128,3 +128,15 @@ def test_a_cell_raising_an_exception_whose_str_raises_is_recorded_and_the_rest_s
     assert results["cells"]["errors"] == [{"cell": "ans_a", "type": "Unprintable", "text": "<exception str() failed>",
                                            "where": "ans_a", "line": 4}]
     assert [out["y"].tolist() for out in results["q0"]["outputs"]] == [[0.0, 2.0, 4.0], [-1.0, -1.0, -1.0, -1.0]]
+
+
+def test_what_escapes_the_call_fails_every_case_of_the_question_as_the_test_cell_raising_does() -> None:
+    """A KeyboardInterrupt is not caught by the checks' call: under nbgrader it raises out of the test cell, which
+    scores the question 0; here every case of that question fails with it, and the next question is still graded."""
+    interrupting = ("def scale(x, a):\n    if a < 0:\n        raise KeyboardInterrupt\n    return a * x")
+    code, results = _run([RunCell("ans", interrupting, True)], [SCALE, SCALE], positions=[1, 1])
+    assert code == 0 and list(results) == ["cells", "q0", "cells1", "q1"]
+    for phase in ("q0", "q1"):
+        outputs = results[phase]["outputs"]
+        assert len(outputs) == 2 and all(ERROR_KEY in out for out in outputs), outputs
+        assert "KeyboardInterrupt" in text(error_message(outputs[0]))
