@@ -75,19 +75,10 @@ def _settings(url: str | None, token: str | None) -> tuple[str, str]:
 
 def find_notebook() -> Path:
     """The notebook this kernel runs, as Jupyter tells the kernel (JupyterLab, Notebook 7, VS Code)."""
-    names: list[str] = []
-    try:
-        from IPython import get_ipython
+    from autograder.kernel_notebook import named
 
-        shell = get_ipython()
-        if shell is not None:
-            names += [shell.user_ns.get("__session__") or "", shell.user_ns.get("__vsc_ipynb_file__") or ""]
-    except ImportError:
-        pass
-    names.append(os.environ.get("JPY_SESSION_NAME", ""))
-    for name in names:
-        if name.endswith(".ipynb") and Path(name).is_file():
-            return Path(name)
+    for path in named():
+        return path
     here = sorted(Path.cwd().glob("*.ipynb"))
     if len(here) == 1:
         return here[0]

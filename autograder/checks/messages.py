@@ -8,8 +8,10 @@ autograder/locale/<lang>/LC_MESSAGES/checks.po (read with Babel, no compiled .mo
 code (msgctxt) and carry the English wording as msgid: a translation counts only while its msgid is the current
 English, so an English edit shows English (and fails tests/test_check_messages.py) until it is translated again.
 
-The language: `set_language("zh_CN")` in a notebook, else the environment variable AUTOGRADER_LANGUAGE, else
-zh_CN when the kernel runs inside exercises/zh_CN/ (Jupyter starts it in the notebook's folder), else English.
+The language: `set_language("zh_CN")` in a notebook, else the environment variable AUTOGRADER_LANGUAGE, else the
+language of the notebook the kernel runs (its metadata, wherever the student keeps it, under `nbgrader autograde`
+too: autograder/kernel_notebook.py), else zh_CN when the kernel runs inside exercises/zh_CN/ (Jupyter starts it in
+the notebook's folder), else English.
 The batch grader renders a result in the language of the submitted notebook (Result.language).
 """
 
@@ -54,6 +56,11 @@ def language(cwd: str | os.PathLike[str] | None = None) -> str | None:
     env = os.environ.get("AUTOGRADER_LANGUAGE")
     if env in LANGUAGES:
         return env
+    from autograder import kernel_notebook  # late: only a kernel without a choice made needs its notebook
+
+    asked = kernel_notebook.language(cwd)
+    if asked is not None:
+        return asked
     parts = Path(cwd or os.getcwd()).parts
     return next((lang for lang in LANGUAGES for i, p in enumerate(parts[:-1]) if p == "exercises"
                  and parts[i + 1] == lang), None)
