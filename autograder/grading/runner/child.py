@@ -136,12 +136,15 @@ def _forget_grader_modules(hidden: tuple[Path, ...] = ()) -> None:
 def _exception(exc: BaseException) -> dict[str, Any]:
     """What went wrong as plain data (the grader words it): the exception's type, its text on one line, and the
     student's cell and line where it was raised (None when no cell of the notebook was on its stack)."""
-    cell, line = None, None
+    cell, line, text = None, None, exception_text(exc)
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<cell ") and frame.filename.endswith(">"):
             cell, line = frame.filename[6:-1], frame.lineno
-    text = exception_text(exc).replace("\n", " ")[:300]
-    return {"type": type(exc).__name__, "text": text, "where": cell, "line": line}
+    name = getattr(exc, "filename", None) if isinstance(exc, SyntaxError) else None
+    if isinstance(name, str) and name.startswith("<cell ") and name.endswith(">") and isinstance(exc.msg, str):
+        # Python's str() appends "(<cell x>, line 2)" in English: the cell and line go as data, worded at the edge
+        cell, line, text = name[6:-1], exc.lineno if isinstance(exc.lineno, int) else None, exc.msg
+    return {"type": type(exc).__name__, "text": text.replace("\n", " ")[:300], "where": cell, "line": line}
 
 
 def _is_memory(exc: BaseException) -> bool:

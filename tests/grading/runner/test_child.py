@@ -140,3 +140,13 @@ def test_what_escapes_the_call_fails_every_case_of_the_question_as_the_test_cell
         outputs = results[phase]["outputs"]
         assert len(outputs) == 2 and all(ERROR_KEY in out for out in outputs), outputs
         assert "KeyboardInterrupt" in text(error_message(outputs[0]))
+
+
+def test_a_syntax_error_sends_its_cell_and_line_as_data() -> None:
+    """Python's str() of a SyntaxError ends in "(<cell x>, line 2)", English the page cannot word: the cell and line
+    travel as data, Python's own message alone as text, so a Chinese page says 第 2 行 like any other error."""
+    _, results = _run([RunCell("adam-step", "def f(x):\n    return x +\n", True), RunCell("ok", "\tx = (\n", True)])
+    errors = results["cells"]["errors"]
+    assert [(e["cell"], e["type"], e["where"], e["line"]) for e in errors] == [
+        ("adam-step", "SyntaxError", "adam-step", 2), ("ok", "IndentationError", "ok", 1)]
+    assert all("<cell" not in e["text"] and "line" not in e["text"] for e in errors), errors
