@@ -140,10 +140,10 @@ def _exception(exc: BaseException) -> dict[str, Any]:
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<cell ") and frame.filename.endswith(">"):
             cell, line = frame.filename[6:-1], frame.lineno
-    name = getattr(exc, "filename", None) if isinstance(exc, SyntaxError) else None
-    if isinstance(name, str) and name.startswith("<cell ") and name.endswith(">") and isinstance(exc.msg, str):
+    if isinstance(exc, SyntaxError) and isinstance(exc.filename, str) and isinstance(exc.msg, str) \
+            and exc.filename.startswith("<cell ") and exc.filename.endswith(">"):
         # Python's str() appends "(<cell x>, line 2)" in English: the cell and line go as data, worded at the edge
-        cell, line, text = name[6:-1], exc.lineno if isinstance(exc.lineno, int) else None, exc.msg
+        cell, line, text = exc.filename[6:-1], exc.lineno if isinstance(exc.lineno, int) else None, exc.msg
     return {"type": type(exc).__name__, "text": text.replace("\n", " ")[:300], "where": cell, "line": line}
 
 
