@@ -36,7 +36,7 @@ def _cell_name(filename: str) -> Message | str:
         shell = get_ipython()
         number = shell.compile._filename_map.get(filename) if shell is not None else None
         if number is not None:
-            return f"Cell In[{number}]"
+            return say("where.ipython_cell", number=f"In[{number}]")
     except (ImportError, AttributeError, TypeError):  # IPython absent or different: fall back to the file name
         pass
     if filename.startswith("<cell ") and filename.endswith(">"):  # the batch grader's cells (grading/runner/child.py)

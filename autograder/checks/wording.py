@@ -78,6 +78,7 @@ CHECKS = {
     "where.in": "in {function}, {cell}, line {line}",
     "where.in_code": "in {function}, {cell}, line {line}: `{code}`",
     "where.cell": "cell {label}",
+    "where.ipython_cell": "Cell {number}",  # Jupyter's own name of a cell in its tracebacks: Cell In[7]
     # forbidden shortcuts (autograder/checks/forbidden.py)
     "forbidden.called_inside": "forbidden: {shortcut} was called inside the graded function (write the "
                                "computation yourself)",
