@@ -117,11 +117,41 @@ def translate(nb: Any, table: dict[str, str], lang: str) -> tuple[Any, list[str]
 
 def notebook_language(nb: Any) -> str | None:
     """The language a notebook asks for (metadata.autograder.language), only when it is one the course knows; None:
-    English. The grader, submit() and the release read it here alike (a submitted notebook's values are hostile)."""
+    English. The grader, submit() and the release read it here alike (a submitted notebook's values are hostile).
+
+    The field's spelling is forgiven (zh-CN, zh, zh_Hans: `known`); a notebook that lost the field (copied into a
+    new notebook, saved by a tool that drops unknown metadata) is told by the course's own text, its locked markdown
+    cells: mostly Chinese reads zh_CN, as the student who works in it expects."""
     meta = nb.get("metadata") if isinstance(nb, dict) else None
     course = meta.get("autograder") if isinstance(meta, dict) else None
-    lang = course.get("language") if isinstance(course, dict) else None
-    return lang if isinstance(lang, str) and lang in LANGUAGES else None
+    if isinstance(course, dict) and "language" in course:
+        return known(course["language"])
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    return _language_of_text(cells) if isinstance(cells, list) else None
+
+
+def known(tag: Any) -> str | None:
+    """The course's language a language tag names (zh_CN, zh-CN, zh, zh-Hans-CN ... -> zh_CN), else None."""
+    if not isinstance(tag, str) or len(tag) > 35:
+        return None
+    parts = tag.strip().replace("-", "_").lower().split("_")
+    return next((lang for lang in LANGUAGES if parts[0] == lang.split("_")[0].lower()), None)
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _language_of_text(cells: list[Any]) -> str | None:
+    """zh_CN when most locked markdown cells (the course's text, nbgrader's `locked`) hold Chinese; else None."""
+    locked = []
+    for cell in cells[:2000]:
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        grading = meta.get("nbgrader") if isinstance(meta, dict) else None
+        if isinstance(grading, dict) and grading.get("locked") is True and cell.get("cell_type") == "markdown":
+            source = cell.get("source")
+            text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else source
+            locked.append(isinstance(text, str) and _CJK.search(text[:20_000]) is not None)
+    return "zh_CN" if "zh_CN" in LANGUAGES and locked and 2 * sum(locked) > len(locked) else None
 
 
 class MissingTranslation(RuntimeError):

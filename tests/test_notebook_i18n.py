@@ -159,3 +159,22 @@ def test_the_code_cells_a_student_is_given_print_no_english(aid: str) -> None:
             continue
         prose = _printed_prose("".join(cell["source"]))
         assert prose == [], f"{aid}, cell {meta.get('grade_id') or cell.get('id')}: prints {prose}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_a_lost_or_respelled_language_field_still_reads_chinese(aid: str) -> None:
+    """A Chinese notebook whose field was dropped (copied into a new notebook, saved by a tool that keeps no unknown
+    metadata) is told by the course's own locked text; a field spelled zh-CN or zh names the same language."""
+    chinese = json.loads(release_path(aid, LANG).read_text(encoding="utf-8"))
+    english = json.loads(release_path(aid, None).read_text(encoding="utf-8"))
+    del chinese["metadata"]["autograder"]
+    assert notebook_language(chinese) == LANG and notebook_language(english) is None
+    for spelled in ("zh-CN", "zh", "zh_cn", "zh-Hans-CN"):
+        chinese["metadata"]["autograder"] = {"language": spelled}
+        assert notebook_language(chinese) == LANG, spelled
+    chinese["metadata"]["autograder"] = {"language": "en"}  # a field that says English is English
+    assert notebook_language(chinese) is None
+    for cell in english["cells"]:  # an English notebook whose student writes Chinese stays English
+        if cell["cell_type"] == "markdown" and not cell["metadata"].get("nbgrader", {}).get("locked"):
+            cell["source"] = "我的回答：梯度爆炸"
+    assert notebook_language(english) is None

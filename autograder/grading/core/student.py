@@ -162,6 +162,7 @@ def grade_submission(sub: Submission, assignment: Assignment, source: Notebook, 
             language = parsed.language
             built = _prepare(parsed, source, assignment)
         except Malformed as exc:
+            language = language or exc.language  # parsed, or what unreadable bytes still name
             verdicts = {q.grade_id: Verdict("malformed", exc.message) for q in assignment.questions}
         else:
             notes += built.notes

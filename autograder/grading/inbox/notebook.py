@@ -17,7 +17,7 @@ from typing import Any
 
 from autograder.grading.runner import limits
 from autograder.message import Message, say
-from autograder.notebook_i18n import notebook_language
+from autograder.notebook_i18n import known, notebook_language
 
 #: Notebooks larger than this are refused unread (a honest exercise notebook is well under 1 MB).
 MAX_BYTES = limits.NOTEBOOK_BYTES
@@ -33,6 +33,8 @@ class Malformed(ValueError):
     def __init__(self, message: Message | str) -> None:
         super().__init__(message if isinstance(message, str) else message.code)
         self.message = message if isinstance(message, Message) else say("upload.problem", reason=message)
+        #: The language the unreadable file still shows it asks for (`sniff_language`), None: English.
+        self.language: str | None = None
 
     def __str__(self) -> str:
         """The reason in English, for logs and the instructor (the student's row renders `message` itself)."""
@@ -117,8 +119,29 @@ def _short(value: Any) -> str:
     return limits.clip(repr(value) if not isinstance(value, (list, dict)) else type(value).__name__, 40)
 
 
+#: The course's metadata as the release writes it, found in bytes that are no longer a readable notebook.
+_LANGUAGE_FIELD = re.compile(rb'"autograder"\s*:\s*\{\s*"language"\s*:\s*"([A-Za-z_-]{1,35})"')
+
+
+def sniff_language(raw: bytes) -> str | None:
+    """The language an unreadable notebook's bytes still name (truncated, not UTF-8, too large ...): its reason is
+    worded in the language the student works in."""
+    found = _LANGUAGE_FIELD.search(raw[-65_536:]) or _LANGUAGE_FIELD.search(raw[:65_536])
+    return known(found.group(1).decode("ascii")) if found else None
+
+
 def parse(raw: bytes) -> Notebook:
-    """Cells of a notebook file's bytes; Malformed with the reason when it is not a readable notebook."""
+    """Cells of a notebook file's bytes; Malformed with the reason (and the language the bytes name) when it is not
+    a readable notebook."""
+    try:
+        return _parse(raw)
+    except Malformed as exc:
+        exc.language = sniff_language(raw)
+        raise
+
+
+def _parse(raw: bytes) -> Notebook:
+    """parse, before the language of a refusal is known."""
     if not raw.strip():
         raise Malformed(say("malformed.empty"))
     if len(raw) > MAX_BYTES:

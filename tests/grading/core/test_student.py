@@ -120,3 +120,18 @@ def test_scan_prefixes_is_the_scan_of_each_prefix() -> None:
     assert got == {n: scan(cells[:n], names, shortcuts) for n in (0, 3, 5, 6, 7)}
     assert got[3] == {"f": ["torch.autograd"], "g": ["torch.autograd"]} and got[5] == {"f": [], "g": []}
     assert got[6]["g"] == ["torch.autograd"] and got[7] == {"f": [], "g": []}
+
+
+@pytest.mark.parametrize("damage", ["a middle lost", "not utf-8", "too many cells"])
+def test_an_unreadable_chinese_notebook_is_refused_in_chinese(tmp_path: Path, damage: str) -> None:
+    """The bytes no longer parse, but still name the notebook's language: its feedback says why in Chinese."""
+    nb = notebooks.submission({})
+    nb["metadata"]["autograder"] = {"language": "zh_CN"}
+    if damage == "too many cells":
+        nb["cells"] += [{"cell_type": "raw", "metadata": {}, "source": ""}] * (limits.CELLS + 1)
+    raw = json.dumps(nb, indent=1).encode()
+    raw = {"a middle lost": raw[:len(raw) // 2] + raw[-120:], "not utf-8": b"\xff" + raw}.get(damage, raw)
+    result = _grade(Submission("ann", "x", raw), tmp_path)
+    assert {r.status for r in result.rows} == {"malformed"} and result.language == "zh_CN", result.rows[0]
+    english = json.dumps(notebooks.submission({}), indent=1).encode()
+    assert _grade(Submission("bo", "x", english[:len(english) // 2]), tmp_path).language is None
