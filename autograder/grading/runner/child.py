@@ -30,7 +30,7 @@ from typing import Any
 
 from autograder import plain
 from autograder.checks.spec import ERROR_KEY
-from autograder.checks.where import exception_text
+from autograder.checks.where import STR_FAILED, exception_text
 from autograder.grading.runner import limits, protocol
 from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell, error_message
 from autograder.message import say
@@ -135,7 +135,16 @@ def _forget_grader_modules(hidden: tuple[Path, ...] = ()) -> None:
 
 def _exception(exc: BaseException) -> dict[str, Any]:
     """What went wrong as plain data (the grader words it): the exception's type, its text on one line, and the
-    student's cell and line where it was raised (None when no cell of the notebook was on its stack)."""
+    student's cell and line where it was raised (None when no cell of the notebook was on its stack). Never raises:
+    a student's exception (its class, its attributes) may make anything raise, and this runs where the cells do."""
+    try:
+        return _exception_fields(exc)
+    except Exception:
+        return {"type": "Exception", "text": STR_FAILED, "where": None, "line": None}
+
+
+def _exception_fields(exc: BaseException) -> dict[str, Any]:
+    """_exception, which may raise on a hostile exception."""
     cell, line, text = None, None, exception_text(exc)
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<cell ") and frame.filename.endswith(">"):
@@ -144,7 +153,7 @@ def _exception(exc: BaseException) -> dict[str, Any]:
             and exc.filename.startswith("<cell ") and exc.filename.endswith(">"):
         # Python's str() appends "(<cell x>, line 2)" in English: the cell and line go as data, worded at the edge
         cell, line, text = exc.filename[6:-1], exc.lineno if isinstance(exc.lineno, int) else None, exc.msg
-    return {"type": type(exc).__name__, "text": text.replace("\n", " ")[:300], "where": cell, "line": line}
+    return {"type": str(type(exc).__name__), "text": text.replace("\n", " ")[:300], "where": cell, "line": line}
 
 
 def _is_memory(exc: BaseException) -> bool:

@@ -150,3 +150,17 @@ def test_a_syntax_error_sends_its_cell_and_line_as_data() -> None:
     assert [(e["cell"], e["type"], e["where"], e["line"]) for e in errors] == [
         ("adam-step", "SyntaxError", "adam-step", 2), ("ok", "IndentationError", "ok", 1)]
     assert all("<cell" not in e["text"] and "line" not in e["text"] for e in errors), errors
+
+
+def test_a_syntax_error_whose_fields_raise_is_recorded_and_the_rest_still_runs() -> None:
+    """A student's SyntaxError subclass whose `filename` raises, or an exception whose class name is no str: that
+    cell's error like any other, never the child's end (every later question lost)."""
+    hostile = ("class Odd(SyntaxError):\n    @property\n    def filename(self):\n        raise RuntimeError('x')\n"
+               "    @filename.setter\n    def filename(self, value):\n        pass\nraise Odd('bad')")
+    nameless = ("class Meta(type):\n    @property\n    def __name__(cls):\n        raise RuntimeError('x')\n"
+                "class Nameless(Exception, metaclass=Meta):\n    pass\nraise Nameless()")
+    code, results = _run([RunCell("ans_a", hostile, True), RunCell("ans_c", nameless, True),
+                          RunCell("ans_b", "def scale(x, a):\n    return a * x", True)])
+    assert code == 0 and list(results) == ["cells", "q0"]
+    assert [e["cell"] for e in results["cells"]["errors"]] == ["ans_a", "ans_c"]
+    assert [out["y"].tolist() for out in results["q0"]["outputs"]] == [[0.0, 2.0, 4.0], [-1.0, -1.0, -1.0, -1.0]]
