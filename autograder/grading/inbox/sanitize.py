@@ -1,12 +1,13 @@
 """Rebuild what runs from the trusted source notebook: nbgrader's OverwriteCells idea, matched by grade_id.
 
-What runs, in the SOURCE notebook's order: every locked (read-only) code cell with the source's
-text, and every autograded answer cell with the student's text. Code cells without nbgrader metadata
-(the student's own helper or exploration cells) run too, right after the graded cell they follow in
-the student's notebook, as `nbgrader autograde` would run them: a helper defined in a cell of its own
-must not cost marks. Test cells never run in the sandbox (their checks run in the trusted grader), but where
-each stands is kept (`Plan.positions`): nbgrader grades a question with the notebook's state at its test cell,
-so the sandbox runs only the cells before it first.
+What runs, in the STUDENT's notebook order, as `nbgrader autograde` runs it: every locked (read-only)
+code cell with the source's text (a deleted one restored where the source has it), every autograded
+answer cell with the student's text, and the student's own cells (helpers, exploration) where they
+stand: a helper defined in a cell of its own must not cost marks, and an answer moved below its own
+test cell is not there when that question is graded. A locked cell runs once, at its first copy (its
+text is the source's: copies of it would only repeat it). Test cells never run in the sandbox (their
+checks run in the trusted grader), but where each stands is kept (`Plan.positions`): nbgrader grades a
+question with the notebook's state at its test cell, so the sandbox runs only the cells before it first.
 Tampering with a test cell (deleted, duplicated, turned into markdown, moved) costs that question
 only; edits to locked cells are simply undone, and noted.
 """
@@ -30,8 +31,8 @@ class Plan:
     answers: tuple[str, ...]  # the student's answer cells, for the forbidden-shortcut scan
     decided: dict[str, Verdict] = field(default_factory=dict)
     notes: tuple[Message, ...] = field(default_factory=tuple)
-    #: grade_id of a test cell -> how many of `cells` come before it (the source's order; a test cell the source
-    #: lacks is not here: its question runs after every cell).
+    #: grade_id of a test cell -> how many of `cells` come before it in the student's notebook (a test cell the
+    #: student lacks is not here: its question runs after every cell).
     positions: dict[str, int] = field(default_factory=dict)
 
     def position(self, grade_id: str) -> int:
@@ -108,53 +109,68 @@ def _test_verdicts(student: dict[str, list[Cell]], source: Notebook, student_nb:
     return verdicts
 
 
-def _unmarked_after(student_nb: Notebook, known: set[str]) -> dict[str, list[tuple[str, str]]]:
-    """Student code cells without a known grade_id, keyed by the graded cell they follow ('' = before all)."""
-    after: dict[str, list[tuple[str, str]]] = {}
-    anchor = ""
-    for index, cell in enumerate(student_nb.cells):
-        if cell.grade_id in known:
-            anchor = cell.grade_id
-        elif cell.cell_type == "code" and cell.source.strip():
-            after.setdefault(anchor, []).append((f"#{index + 1}", cell.source))
-    return after
+def _notes(student: dict[str, list[Cell]], source: Notebook) -> list[Message]:
+    """What the plan restored or found missing, in the source's order."""
+    notes: list[Message] = []
+    for cell in source.cells:
+        if not cell.grade_id or cell.cell_type != "code":
+            continue
+        mine = student.get(cell.grade_id, [])
+        if cell.role == "setup" and not mine:
+            notes.append(say("note.restored_missing", cell=cell.grade_id))
+        elif cell.role == "setup" and any(m.source != cell.source for m in mine):
+            notes.append(say("note.restored_edited", cell=cell.grade_id))
+        elif cell.role == "answer" and not any(m.cell_type == "code" for m in mine):
+            notes.append(say("note.answer_missing", cell=cell.grade_id))
+        elif cell.role == "test" and any(m.source.strip() != _visible(cell.source) for m in mine):
+            notes.append(say("note.test_edited", cell=cell.grade_id))
+    return notes
 
 
 def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan:
-    """The cells to run and the verdicts decided up front; Malformed if no cell of this assignment is found."""
+    """The cells to run and the verdicts decided up front; Malformed if no cell of this assignment is found.
+
+    The cells run in the student's order, as `nbgrader autograde` runs the notebook: an answer cell the student
+    moved below its own test cell is not defined when that question is graded."""
     student = _by_id(student_nb.cells)
-    known = {c.grade_id for c in source.cells if c.grade_id}
-    if not known & set(student):
+    rank = {c.grade_id: i for i, c in enumerate(c for c in source.cells if c.grade_id)}
+    if not set(rank) & set(student):
         raise Malformed(say("malformed.foreign", assignment=assignment.id))
-    notes = list(student_nb.notes)
-    unmarked = _unmarked_after(student_nb, known)
-    cells = [wire.RunCell(label, text, True) for label, text in unmarked.pop("", [])]
-    answers: list[str] = [cell.source for cell in cells]
+    by_id = {c.grade_id: c for c in source.cells if c.grade_id}
+    # a deleted setup cell is restored where the source has it: before the first of the student's graded cells that
+    # the source puts after it
+    restore = [(c.grade_id, c.source) for c in source.cells if c.grade_id and c.role == "setup"
+               and c.cell_type == "code" and not student.get(c.grade_id)]
+    cells: list[wire.RunCell] = []
+    answers: list[str] = []
     positions: dict[str, int] = {}
-    for cell in source.cells:
-        if not cell.grade_id:
+    ran: set[str] = set()
+
+    def restore_before(place: int) -> None:
+        while restore and rank[restore[0][0]] < place:
+            gid, text = restore.pop(0)
+            cells.append(wire.RunCell(gid, text, False))
+
+    for index, mine in enumerate(student_nb.cells):
+        gid = mine.grade_id
+        theirs = by_id.get(gid) if gid else None
+        if gid is None or theirs is None:  # the student's own cell (or an unknown id): runs where it stands
+            if mine.cell_type == "code" and mine.source.strip():
+                cells.append(wire.RunCell(f"#{index + 1}", mine.source, True))
+                answers.append(mine.source)
             continue
-        if cell.role == "test":
-            positions.setdefault(cell.grade_id, len(cells))
-        mine = student.get(cell.grade_id, []) if cell.cell_type == "code" else []
-        if cell.cell_type != "code":
-            pass  # a graded markdown answer: nothing to run, but student cells may follow it
-        elif cell.role == "setup":
-            cells.append(wire.RunCell(cell.grade_id, cell.source, False))
-            if not mine:
-                notes.append(say("note.restored_missing", cell=cell.grade_id))
-            elif any(m.source != cell.source for m in mine):
-                notes.append(say("note.restored_edited", cell=cell.grade_id))
-        elif cell.role == "answer":
-            code = [m for m in mine if m.cell_type == "code"]
-            if not code:
-                notes.append(say("note.answer_missing", cell=cell.grade_id))
-            cells.extend(wire.RunCell(cell.grade_id, m.source, True) for m in code)
-            answers.extend(m.source for m in code)
-        elif cell.role == "test" and any(m.source.strip() != _visible(cell.source) for m in mine):
-            notes.append(say("note.test_edited", cell=cell.grade_id))
-        extra = unmarked.pop(cell.grade_id, [])
-        cells.extend(wire.RunCell(label, text, True) for label, text in extra)
-        answers.extend(text for _, text in extra)
+        restore_before(rank[gid])
+        if theirs.role == "test":
+            positions.setdefault(gid, len(cells))
+        elif theirs.cell_type != "code":
+            pass  # a graded markdown answer: nothing to run
+        elif theirs.role == "setup" and gid not in ran:
+            ran.add(gid)
+            cells.append(wire.RunCell(gid, theirs.source, False))  # the source's text, not the student's
+        elif theirs.role == "answer" and mine.cell_type == "code":
+            cells.append(wire.RunCell(gid, mine.source, True))
+            answers.append(mine.source)
+    restore_before(len(rank))
     decided = _test_verdicts(student, source, student_nb, assignment)
-    return Plan(cells=tuple(cells), answers=tuple(answers), decided=decided, notes=tuple(notes), positions=positions)
+    return Plan(cells=tuple(cells), answers=tuple(answers), decided=decided,
+                notes=(*student_nb.notes, *_notes(student, source)), positions=positions)

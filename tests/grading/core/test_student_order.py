@@ -93,6 +93,20 @@ def test_a_function_defined_only_after_its_test_cell_is_missing(worker: Any, tmp
     assert rows["test_norm2"].status == rows["test_square_grad"].status == "passed"
 
 
+def test_an_answer_cell_moved_below_its_own_test_cell_is_not_there_for_that_question(worker: Any,
+                                                                                      tmp_path: Path) -> None:
+    """The cells run in the student's order, as nbgrader runs them: `scale`'s answer cell dragged below scale's test
+    cell leaves scale undefined there (missing, 0) and counts for the next questions only."""
+    nb = notebooks.submission()
+    cells = nb["cells"]  # markdown, setup, ans_scale, test_scale, ans_norm2, test_norm2, ans_square_grad, ...
+    cells.insert(3, cells.pop(2))
+    result, jobs = _grade(worker, nb, tmp_path)
+    rows = {row.grade_id: row for row in result.rows}
+    assert (rows["test_scale"].status, rows["test_scale"].score) == ("missing", 0.0), rows["test_scale"]
+    assert rows["test_norm2"].status == rows["test_square_grad"].status == "passed"
+    assert jobs[0].positions == (1, 3, 4)  # setup | ans_scale, ans_norm2 | ans_square_grad
+
+
 def test_cells_that_never_finish_cost_the_later_questions_one_time_limit(worker: Any, tmp_path: Path) -> None:
     """An endless loop between two test cells: the question before it is graded; every question after it settles
     with the loop's cells named, in the one job that met it (not one more time limit per later question)."""

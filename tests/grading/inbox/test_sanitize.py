@@ -112,3 +112,26 @@ def test_each_question_is_placed_where_its_test_cell_stands_in_the_source() -> N
     assert built.positions == {"test_scale": 2, "test_norm2": 4, "test_square_grad": 5}
     assert built.position("not_in_the_source") == 5
     assert built.answers_before(2) == (notebooks.SOLUTIONS["ans_scale"],)
+
+
+def test_cells_run_in_the_students_order_with_a_deleted_setup_restored_where_the_source_has_it() -> None:
+    """As nbgrader runs the notebook: an answer moved below its test cell comes after that question; a locked cell
+    runs once, with the source's text, where the student's first copy stands (a deleted one where the source has
+    it: before the first graded cell the source puts after it)."""
+    nb = notebooks.submission()
+    cells = nb["cells"]  # markdown, setup, ans_scale, test_scale, ans_norm2, test_norm2, ans_square_grad, test_...
+    cells.insert(3, cells.pop(2))  # ans_scale below test_scale
+    built = _plan(nb)
+    assert [c.label for c in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
+    assert built.positions == {"test_scale": 1, "test_norm2": 3, "test_square_grad": 4}
+    moved_setup = notebooks.submission()
+    moved_setup["cells"].insert(3, moved_setup["cells"].pop(1))  # setup dragged below test_scale
+    moved_setup["cells"].insert(6, copy.deepcopy(moved_setup["cells"][3]))  # and copied below test_norm2
+    built = _plan(moved_setup)
+    assert [c.label for c in built.cells] == ["ans_scale", "setup", "ans_norm2", "ans_square_grad"]
+    assert built.positions["test_scale"] == 1 and built.cells[1].source == notebooks.SETUP
+    deleted = notebooks.submission()
+    deleted["cells"].insert(1, deleted["cells"].pop(2))  # ans_scale above setup, then setup deleted
+    del deleted["cells"][2]
+    built = _plan(deleted)
+    assert [c.label for c in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
