@@ -40,8 +40,19 @@ def _tensor(grads: list[Tensor | None], i: int) -> Tensor:
 
 def _with_norm(grads: list[Tensor | None], target: float, p: float) -> list[Tensor | None]:
     """The gradients rescaled so that their global p-norm is `target` (to rounding)."""
-    c = target / float(wrong.global_norm(grads, p))
+    c = target / _drawn_norm(grads, p)
     return [None if g is None else g * c for g in grads]
+
+
+def _drawn_norm(grads: list[Tensor | None], p: float) -> float:
+    """The global p-norm in Python floats (math.fsum: one correctly rounded sum), for drawing cases only.
+
+    torch's vector_norm sums in an order that depends on the SIMD level (ATEN_CPU_CAPABILITY), so a case scaled by
+    it had other inputs (an ulp apart) on another CPU; a grade must depend on the notebook and the key alone."""
+    values = [abs(v) for g in grads if g is not None for v in g.reshape(-1).tolist()]
+    if math.isinf(p):
+        return max(values, default=0.0)
+    return math.fsum(v * v if p == 2.0 else v ** p for v in values) ** (1.0 / p)
 
 
 def _case(label: Any, grads: list[Tensor | None], *, dtype: str = "float64", **kw: Any) -> Case:
