@@ -3,6 +3,7 @@ loses points with a message that names (or locates) it, and a named mistake earn
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -142,6 +143,62 @@ def rmsprop(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
     return param - lr * grad / denom
 
 
+def adam_torch_form(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                    decoupled=False):
+    """Correct alternative in torch's own arithmetic: lerp_, addcmul_, sqrt(v) / sqrt(1 - beta2^t) + eps, addcdiv_."""
+    beta1, beta2 = betas
+    p = param.clone()
+    if not state:
+        state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p), v_max=torch.zeros_like(p))
+    if decoupled:
+        p.mul_(1 - lr * weight_decay)
+    elif weight_decay != 0:
+        grad = grad.add(p, alpha=weight_decay)
+    state["step"] += 1
+    t = state["step"]
+    state["m"].lerp_(grad, 1 - beta1)
+    state["v"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    if amsgrad:
+        torch.maximum(state["v_max"], state["v"], out=state["v_max"])
+    v = state["v_max"] if amsgrad else state["v"]
+    denom = (v.sqrt() / math.sqrt(1 - beta2 ** t)).add_(eps)
+    return p.addcdiv_(state["m"], denom, value=-lr / (1 - beta1 ** t))
+
+
+def adam_kingma_ba_eps(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    """Bug: the paper's "efficient" form lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), m / (sqrt(v) + eps): its eps
+    is torch's eps times sqrt(1 - beta2^t), which shows when the gradients are as small as eps."""
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, m=torch.zeros_like(param), v=torch.zeros_like(param))
+    state["step"] += 1
+    t = state["step"]
+    state["m"] = beta1 * state["m"] + (1 - beta1) * grad
+    state["v"] = beta2 * state["v"] + (1 - beta2) * grad * grad
+    return param - lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * state["m"] / (state["v"].sqrt() + eps)
+
+
+def rmsprop_torch_form(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                       centered=False):
+    """Correct alternative in torch's own arithmetic: addcmul_, lerp_, addcmul(-1).sqrt_().add_(eps), addcdiv_."""
+    p = param.clone()
+    if not state:
+        state.update(v=torch.zeros_like(p), g=torch.zeros_like(p), b=torch.zeros_like(p))
+    if weight_decay != 0:
+        grad = grad.add(p, alpha=weight_decay)
+    state["v"].mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+    if centered:
+        state["g"].lerp_(grad, 1 - alpha)
+        avg = state["v"].addcmul(state["g"], state["g"], value=-1).sqrt_()
+    else:
+        avg = state["v"].sqrt()
+    avg.add_(eps)
+    if momentum > 0:
+        state["b"].mul_(momentum).addcdiv_(grad, avg)
+        return p.add_(state["b"], alpha=-lr)
+    return p.addcdiv_(grad, avg, value=-lr)
+
+
 OPTIMIZER_CASES = [
     ("sgd_step_momentum", "sgd_step", lambda **k: sgd(**k), None),
     ("sgd_step_momentum", "sgd_step", sgd_param_in_place_returned, None),
@@ -163,6 +220,13 @@ OPTIMIZER_CASES = [
     ("adamw_step", "adamw_step", lambda weight_decay=1e-2, **k: adam(**k, weight_decay=weight_decay, decoupled=True,
                                                                     bug="decay_no_lr"), "without the learning-rate"),
     ("rmsprop_step_momentum_centered", "rmsprop_step", lambda **k: rmsprop(**k), None),
+    ("rmsprop_step_momentum_centered", "rmsprop_step", rmsprop_torch_form, None),
+    ("rmsprop_step_basic", "rmsprop_step", rmsprop_torch_form, None),
+    ("adam_step_basic", "adam_step", adam_torch_form, None),
+    ("adam_step_flags", "adam_step", adam_torch_form, None),
+    ("adamw_step", "adamw_step", lambda weight_decay=1e-2, **k: adam_torch_form(**k, weight_decay=weight_decay,
+                                                                              decoupled=True), None),
+    ("adam_step_basic", "adam_step", adam_kingma_ba_eps, "differs"),
     ("rmsprop_step_momentum_centered", "rmsprop_step", lambda **k: rmsprop(**k, bug="centered_plain"),
      "without the squared mean"),
     ("rmsprop_step_momentum_centered", "rmsprop_step", lambda **k: rmsprop(**k, bug="mean_not_squared"),
@@ -387,7 +451,21 @@ def clip(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, bug=None):
     return total * coef if bug == "post_clip" else total
 
 
+def clip_mul_div(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Correct alternative: g * max_norm / max(total + 1e-6, max_norm), two roundings instead of one factor."""
+    total = grad_norm(grads, norm_type)
+    if error_if_nonfinite and not torch.isfinite(total):
+        raise RuntimeError("non-finite total norm")
+    denom = torch.maximum(total + 1e-6, torch.as_tensor(float(max_norm), dtype=total.dtype))
+    for g in grads:
+        if g is not None:
+            g.mul_(max_norm).div_(denom)
+    return total
+
+
 CLIPPING_CASES = [
+    ("clip_grad_norm_basic", {"clip_grad_norm": clip_mul_div}, None),
+    ("clip_grad_norm_flags", {"clip_grad_norm": clip_mul_div}, None),
     ("grad_norm", {"grad_norm": grad_norm}, None),
     ("grad_norm", {"grad_norm": grad_norm_float32}, "computed in float32"),
     ("grad_norm", {"grad_norm": grad_norm_abs_in_place}, "grad_norm changed its input grads[0] in place"),
