@@ -98,3 +98,10 @@ def test_a_real_graded_row_of_each_kind_reads_chinese() -> None:
     result = Result("s1", "optimizers", "optimizers.ipynb", "u", False, 7, (), {}, 1.0, rows, language=ZH)
     page = feedback_html(result, get_assignment("optimizers"), SANDBOXED)
     assert all(o.status != "passed" for o in outcomes) and english_runs(page) == [], english_runs(page)
+
+
+def test_a_missing_function_is_not_called_not_submitted_in_chinese() -> None:
+    """`missing` marks a function the submitted notebook does not define as well as a roster student who sent
+    nothing: its Chinese word must fit both (缺失), never claim the notebook was not submitted (未提交)."""
+    word = msg.text(say("status.missing"), "zh_CN")
+    assert word == "缺失" and "提交" not in word
