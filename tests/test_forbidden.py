@@ -395,12 +395,17 @@ def test_the_forbidden_status_comes_from_the_field_not_the_wording(aid: str) -> 
     assert not forbidden.is_forbidden({ERROR_KEY: "forbidden: x"}) and not forbidden.is_forbidden("forbidden: x")
 
 
-def test_the_notebook_check_words_a_scanned_shortcut_as_before() -> None:
-    """The student-visible message of the source scan is unchanged: '<grade_id>: forbidden: f uses ... (write ...)'."""
-    from autograder.checks.messages import text
+def test_the_notebook_check_says_forbidden_once() -> None:
+    """The student-visible line of the source scan says 'forbidden' once (the verdict's prefix), in both languages:
+    'forbidden: <grade_id>: f uses ... (write ...)'."""
+    from autograder.checks.messages import text, verdict
+    from autograder.message import say
 
-    assert text(forbidden.used_message("adam_step", ["torch.optim", "Tensor.backward"])) == (
-        "forbidden: adam_step uses torch.optim, Tensor.backward (write the computation yourself)")
+    used = forbidden.used_message("adam_step", ["torch.optim", "Tensor.backward"])
+    assert text(used) == "adam_step uses torch.optim, Tensor.backward (write the computation yourself)"
+    line = say("check.error", grade_id="adam_step", error=used)
+    assert verdict("forbidden", line, None).count("forbidden") == 1
+    assert verdict("forbidden", line, "zh_CN").count("禁止") == 1
 
 
 PER_CASE_AFTER_ARMING = """

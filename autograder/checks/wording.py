@@ -82,7 +82,7 @@ CHECKS = {
     # forbidden shortcuts (autograder/checks/forbidden.py)
     "forbidden.called_inside": "forbidden: {shortcut} was called inside the graded function (write the "
                                "computation yourself)",
-    "forbidden.used": "forbidden: {function} uses {shortcuts} (write the computation yourself)",
+    "forbidden.used": "{function} uses {shortcuts} (write the computation yourself)",
     # lists: the items joined by the entry's text
     "list.or": "; or ",
     "list.semicolon": "; ",
