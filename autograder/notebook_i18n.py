@@ -1,7 +1,8 @@
 """Translated releases of the exercise notebooks: one English source plus one gettext catalog per assignment.
 
 The messages are the paragraphs (blank-line separated blocks) of the released notebook's markdown cells that
-hold prose; display math, code fences and nbgrader's "YOUR ANSWER HERE" stay as they are. The catalogs live in
+hold prose, and display formulas with words in them (`\text{otherwise}`); other display math, code fences and
+nbgrader's "YOUR ANSWER HERE" stay as they are. The catalogs live in
 solutions/locale/<lang>/LC_MESSAGES/<id>.po (read with Babel, no compiled .mo). A translated notebook keeps
 every code cell, cell id and nbgrader metadata (grade_ids, points, checksums) of the English release; only
 markdown text changes, its links point to that language's edition of the book, and the notebook's metadata
@@ -43,10 +44,26 @@ def _blocks(source: str) -> list[str]:
     return re.split(r"\n[ \t]*\n", source.strip("\n"))
 
 
+#: English words set in a formula (`\text{otherwise}`): a display formula holding one is translated as a whole.
+#: Names set in a formula (`\text{relu}`, `\text{nesterov}`, AMSGrad) are not prose and stay as they are.
+PROSE_IN_MATH = ("otherwise", "with", "likewise", "and", "as", "in", "for", "where", "if", "else", "included",
+                 "when", "each", "all", "then", "same")
+_TEXT_IN_MATH = re.compile(r"\\text\{([^{}]*)\}")
+
+
+def _prose_in_math(block: str) -> bool:
+    """Whether a `\text{}` of the formula holds an English word of PROSE_IN_MATH."""
+    return any(word.lower() in PROSE_IN_MATH for inner in _TEXT_IN_MATH.findall(block)
+               for word in re.findall(r"[A-Za-z]+", inner))
+
+
 def is_message(block: str) -> bool:
-    """A paragraph is translated when it holds prose: letters outside math, code and HTML tags."""
-    if _BLOCK.match(block) or block.strip() == ANSWER:
+    """A paragraph is translated when it holds prose: letters outside math, code and HTML tags, or words set in a
+    display formula's `\text{}` (the formula is the message; its translation keeps the math)."""
+    if block.strip() == ANSWER:
         return False
+    if _BLOCK.match(block):
+        return block.lstrip().startswith("$$") and _prose_in_math(block)
     return re.search(r"[A-Za-z]{2,}", _MATH_OR_CODE.sub(" ", block)) is not None
 
 

@@ -13,7 +13,9 @@ import pytest
 
 from autograder.notebook_i18n import (
     ANSWER,
+    PROSE_IN_MATH,
     MissingTranslation,
+    is_message,
     load,
     notebook_language,
     release_path,
@@ -178,3 +180,15 @@ def test_a_lost_or_respelled_language_field_still_reads_chinese(aid: str) -> Non
         if cell["cell_type"] == "markdown" and not cell["metadata"].get("nbgrader", {}).get("locked"):
             cell["source"] = "我的回答：梯度爆炸"
     assert notebook_language(english) is None
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_words_set_in_formulas_are_chinese_too(aid: str) -> None:
+    """`\\text{otherwise}` in a display formula is English prose a Chinese student reads: such formulas are messages
+    of their own, and no formula of the Chinese release keeps an English word of prose (names like `nesterov` stay)."""
+    nb = json.loads(release_path(aid, "zh_CN").read_text(encoding="utf-8"))
+    markdown = [("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    texts = [t for m in markdown for t in re.findall(r"\\text\{([^{}]*)\}", m)]
+    words = {w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t)}
+    assert words & set(PROSE_IN_MATH) == set()
+    assert is_message("$$\na = b \\quad \\text{otherwise}\n$$") and not is_message("$$\n\\text{relu}(x) = x\n$$")
