@@ -59,6 +59,24 @@ def _language(data: bytes) -> str | None:
         return None
 
 
+def assignment_of(data: bytes, fallback: str) -> str:
+    """The course assignment whose test cells (nbgrader grade_ids) the notebook holds most of: a renamed copy
+    (`optimizers-Copy1.ipynb`, `optimizers (1).ipynb`) is still that assignment's; `fallback` (the file's name) when
+    it holds none."""
+    from autograder.checks import ASSIGNMENTS
+
+    try:
+        cells = json.loads(data).get("cells", [])
+        ids = {cell["metadata"]["nbgrader"]["grade_id"] for cell in cells if isinstance(cell, dict)
+               and isinstance(cell.get("metadata"), dict) and isinstance(cell["metadata"].get("nbgrader"), dict)
+               and isinstance(cell["metadata"]["nbgrader"].get("grade_id"), str)}
+    except (ValueError, AttributeError, TypeError):
+        return fallback
+    held = {aid: len(ids & {q.grade_id for q in a.questions}) for aid, a in ASSIGNMENTS.items()}
+    best = max(held, key=lambda aid: held[aid], default=None)
+    return best if best is not None and held[best] > 0 else fallback
+
+
 def _settings(url: str | None, token: str | None) -> tuple[str, str]:
     """The service's URL and the token: arguments, else environment, else the config file."""
     parser = configparser.ConfigParser()
@@ -152,16 +170,16 @@ def _reason(reply: dict[str, Any], words: Any) -> str:
 
 def submit(path: str | os.PathLike[str] | None = None, assignment: str | None = None, *, url: str | None = None,
            token: str | None = None, timeout: float = 120.0, say: Any = print) -> dict[str, Any]:
-    """Send the saved notebook (found, or `path`) for `assignment` (default: the file's name); print and return
-    the reply (it has 'status_code', and 'error' when it was refused)."""
+    """Send the saved notebook (found, or `path`) for `assignment` (default: the one whose test cells it holds, else
+    the file's name); print and return the reply (it has 'status_code', and 'error' when it was refused)."""
     notebook = Path(path) if path is not None else find_notebook()
     base, secret = _settings(url, token)
-    assignment = assignment or notebook.stem
     try:
         saved, data = notebook.stat().st_mtime, notebook.read_bytes()
     except OSError as error:
         raise RuntimeError(_words(None)("submit.no_notebook", path=str(notebook), error=error.strerror or str(error))
                            ) from None
+    assignment = assignment or assignment_of(data, notebook.stem)
     words = _words(_language(data))
     say(words("submit.sending", notebook=notebook.name, time=f"{datetime.datetime.fromtimestamp(saved):%H:%M:%S}",
               ago=f"{time.time() - saved:.0f}"))
