@@ -201,6 +201,12 @@ def test_over_the_rate_limit_is_429(served: dict[str, Any]) -> None:
     assert stored.fetchone()[0] == RATE
 
 
+def test_an_instructor_trying_the_service_is_not_rate_limited(served: dict[str, Any]) -> None:
+    """The rate limit protects the queue from a student; an instructor's tries are not the cohort's (README)."""
+    url, token = served["url"], served["tokens"]["prof"]
+    assert [submit(url, token, b"not a notebook")[0] for _ in range(RATE + 2)] == [422] * (RATE + 2)
+
+
 def test_requests_sent_at_once_cannot_pass_the_rate_limit_together(served: dict[str, Any]) -> None:
     """RATE + 2 requests of one student whose headers all arrive before any body: each passes the early check while
     nothing is stored, and still only RATE are stored; the rest are 429 (the check and the storing are one step)."""
