@@ -179,6 +179,12 @@ def test_the_language_follows_the_notebooks_folder(monkeypatch: pytest.MonkeyPat
     assert msg.language("/course/exercises/optimizers") is None
     monkeypatch.setenv("AUTOGRADER_LANGUAGE", ZH)
     assert msg.language("/course/exercises/optimizers") == ZH
+    for spelled in ("zh-CN", "zh", "zh_Hans"):  # as a shell's LANG or a browser spells it
+        monkeypatch.setenv("AUTOGRADER_LANGUAGE", spelled)
+        assert msg.language("/course/exercises/optimizers") == ZH
+    for english in ("en", "en_US.UTF-8", "C"):  # English asked for wins over the Chinese folder
+        monkeypatch.setenv("AUTOGRADER_LANGUAGE", english)
+        assert msg.language("/course/exercises/zh_CN/optimizers") is None
 
 
 def test_html_escapes_and_sets_text_parameters_as_code() -> None:

@@ -44,18 +44,25 @@ _language: list[str | None] = [None]  # set_language's choice (one per kernel: a
 
 def set_language(lang: str | None) -> None:
     """Choose the language of the check messages in this process (None: back to the automatic choice)."""
-    if lang is not None and lang not in LANGUAGES:
+    from autograder.notebook_i18n import known  # zh-CN, zh, zh_Hans ... name zh_CN too
+
+    if lang is not None and known(lang) is None:
         raise ValueError(f"unknown language {lang!r}; known: {LANGUAGES}")
-    _language[0] = lang
+    _language[0] = known(lang)
 
 
 def language(cwd: str | os.PathLike[str] | None = None) -> str | None:
     """The language the checks speak here (None: English)."""
     if _language[0] is not None:
         return _language[0]
-    env = os.environ.get("AUTOGRADER_LANGUAGE")
-    if env in LANGUAGES:
-        return env
+    env = os.environ.get("AUTOGRADER_LANGUAGE", "").strip()
+    if env:
+        from autograder.notebook_i18n import known
+
+        if known(env) is not None:  # zh_CN, zh-CN, zh ...
+            return known(env)
+        if env.lower().replace("-", "_").split("_")[0] in ("en", "c"):  # English asked for (en, en_US, C)
+            return None
     from autograder import kernel_notebook  # late: only a kernel without a choice made needs its notebook
 
     asked = kernel_notebook.language(cwd)

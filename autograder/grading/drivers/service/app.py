@@ -37,6 +37,7 @@ from autograder.grading.drivers.service.policy import Policy
 from autograder.grading.outputs import batch as outputs
 from autograder.grading.outputs import report
 from autograder.message import Message, say
+from autograder.notebook_i18n import known
 
 COOKIE = "autograder_token"
 #: Pages may run only the service's own script; the batch's pages need inline styles and data: images.
@@ -82,9 +83,9 @@ def _templates() -> jinja2.Environment:
 def _lang(request: Request) -> str | None:
     """The language a student's page or refusal is worded in: ?lang=, else the browser's first choice among the
     course's languages and English (Accept-Language), else English (None)."""
-    asked = request.query_params.get("lang")
-    if asked in messages.LANGUAGES or asked == "en":
-        return asked if asked != "en" else None
+    asked = request.query_params.get("lang", "")
+    if known(asked) is not None or asked.lower().startswith("en"):
+        return known(asked)
     ranked = []
     for position, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
         tag, _, quality = part.strip().partition(";q=")

@@ -352,6 +352,7 @@ def test_the_student_pages_speak_the_browsers_language(served: dict[str, Any]) -
     assert ("the best submission counts; deadline: none; late work is graded, marked late, and counts; "
             f"at most {RATE} submissions per hour") in english
     assert "<h1>提交笔记本</h1>" in request(url + "?lang=zh_CN")[1].decode()
+    assert "<h1>提交笔记本</h1>" in request(url + "?lang=zh-CN")[1].decode()  # spelled as a browser does
     ranked = {"Accept-Language": "zh;q=0.1, fr, en;q=0.5"}  # the browser's order of preference, not the header's
     assert "<h1>Submit a notebook</h1>" in request(url, headers=ranked)[1].decode()
     status, body, _ = request(url + "feedback/1", headers={"Accept-Language": "zh"})  # no token: the token page
