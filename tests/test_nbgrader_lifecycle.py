@@ -74,6 +74,33 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
 '''
 
 
+def _at(cells: list[dict], grade_id: str) -> int:
+    """The index of the cell `grade_id`."""
+    return next(i for i, c in enumerate(cells) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _code(source: str) -> dict:
+    """A student's own code cell."""
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+
+
+def _answer_below_its_tests(cells: list[dict]) -> None:
+    """adam-step's answer cell dragged below adam_step's test cells."""
+    answer = cells.pop(_at(cells, "adam-step"))
+    cells.insert(_at(cells, "adamw-step"), answer)
+
+
+#: Notebooks a student changed around the graded cells (optimizers), as nbgrader runs them: the setup cell deleted
+#: (every test cell's `check` is undefined), an answer moved below its test cells, `check` deleted after sgd_step's
+#: tests, `check` redefined as a harmless function (the test cells run on).
+TAMPERED = {
+    "nosetup": lambda cells: cells.pop(_at(cells, "setup")),
+    "answermoved": _answer_below_its_tests,
+    "checkgone": lambda cells: cells.insert(_at(cells, "sgd_step_momentum") + 1, _code("del check\n")),
+    "owncheck": lambda cells: cells.insert(_at(cells, "setup") + 1, _code("def check(*args):\n    pass\n")),
+}
+
+
 def _edit(nb: dict, grade_id: str, old: str, new: str) -> None:
     """Replace `old` by `new` in the solution cell `grade_id` (the solution markers are removed)."""
     cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
@@ -124,6 +151,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
           "grad = _l2(grad, param, weight_decay)\n")
     _edit(helper_later, "rmsprop-step", "def rmsprop_step(", L2_HELPER + "\n\ndef rmsprop_step(")
     _submit(course, "helperlater", "optimizers", helper_later)
+    for student, change in TAMPERED.items():
+        nb = json.loads((course / "solutions" / "optimizers" / "optimizers.ipynb").read_text())
+        change(nb["cells"])
+        _submit(course, student, "optimizers", nb)
     halfway = json.loads((course / "solutions" / "exploding" / "exploding.ipynb").read_text())
     _edit(halfway, "train-solution", 'history["grad_norm"].append(norm.item())',
           'history["grad_norm"].append(min(norm.item(), 1.0))')  # the post-clip norm: the history point goes
@@ -216,3 +247,11 @@ def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], a
         later = {row.grade_id: row.score for row in results["helperlater"].rows}
         assert later["sgd_step_basic"] == later["sgd_step_momentum"] == 0.0, later
         assert all(later[q.grade_id] == q.points for q in ASSIGNMENTS[aid].questions if "sgd" not in q.grade_id)
+        # the cells as the student left them, in both graders (the scores agree, above): no setup, no test cell runs;
+        # an answer below its tests, or `check` gone, costs the questions after; a harmless own `check` costs nothing
+        assert sum(row.score for row in results["nosetup"].rows) == 0.0, results["nosetup"].rows
+        moved = {row.grade_id: row.score for row in results["answermoved"].rows}
+        assert {g for g, score in moved.items() if score == 0} == {"adam_step_basic", "adam_step_flags"}, moved
+        gone = {row.grade_id: row.score for row in results["checkgone"].rows}
+        assert {g for g, score in gone.items() if score > 0} == {"sgd_step_basic", "sgd_step_momentum"}, gone
+        assert all(row.status == "passed" for row in results["owncheck"].rows), results["owncheck"].rows

@@ -23,6 +23,8 @@ GRADER = {
     "run.cells_named": "the notebook's cells {cells}",
     # what a cell of the notebook raised when it ran ({error}: run.error or run.error_at)
     "run.cell_error": "cell {cell}: {error}",
+    "run.test_cell_error": "its test cell failed before grading, as it does under nbgrader: {error} (was a read-only "
+                           "cell deleted, or `check` redefined?)",
     "run.error": "{type}: {text}",
     "run.error_at": "{type}: {text} (cell {cell}, line {line})",
     # a result file that cannot be judged
@@ -40,7 +42,6 @@ GRADER = {
     "tampered.deleted": "test cell '{cell}' was deleted from the notebook",
     "tampered.duplicated": "test cell '{cell}' appears {count} times (duplicated)",
     "tampered.retyped": "test cell '{cell}' was changed into a {cell_type} cell",
-    "tampered.moved": "test cell '{cell}' was moved out of its place",
     "malformed.foreign": "none of the cells of assignment '{assignment}' are in this notebook (is it another "
                          "assignment's notebook, or were the cell ids removed?)",
     "malformed.code_size": "the notebook's code is {size} bytes, more than the {limit} the grader runs for one "
@@ -64,7 +65,8 @@ GRADER = {
     # notes on a result
     "note.late": "submitted late (LMS marker)",
     "note.after_deadline": "submitted after the deadline",
-    "note.restored_missing": "read-only cell '{cell}' was missing and was restored",
+    "note.locked_missing": "read-only cell '{cell}' was deleted, so it did not run (as under nbgrader): copy it back "
+                           "from the released notebook",
     "note.restored_edited": "read-only cell '{cell}' was edited; the original was restored",
     "note.answer_missing": "answer cell '{cell}' is missing (deleted or not a code cell)",
     "note.test_edited": "test cell '{cell}' was edited; tests always run from the original",

@@ -163,6 +163,16 @@ def _cell_error(raw: Any) -> Message | None:
     return say("run.cell_error", cell=one_line(raw["cell"], 100), error=error)
 
 
+def test_cell_failed(errors: list[Message], grade_id: str) -> Verdict | None:
+    """The verdict on a question whose test cell's visible call failed where it stands (its label is the question's
+    grade_id: sanitize.plan), as nbgrader scores such a test cell: nothing; None when it ran."""
+    for error in errors:
+        if error.code == "run.cell_error" and error.get("cell") == grade_id:
+            found = error.get("error")
+            return Verdict("error", say("run.test_cell_error", error=found if found is not None else ""))
+    return None
+
+
 def judge_question(question: Question, cases: list[Any], path: Path, cell_errors: list[Message],
                    cells_memory: bool, memory_mb: int, accepted: Collection[str],
                    expected: list[Any] | None = None) -> Verdict | None:

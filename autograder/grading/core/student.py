@@ -95,6 +95,10 @@ def _run_pending(pending: list[int], assignment: Assignment, built: Plan, cases:
         cells_seen = True
         errors += chunk[0]
         memory = memory or chunk[1]
+        failed = judging.test_cell_failed(chunk[0], q.grade_id)
+        if failed is not None:
+            verdicts[q.grade_id] = failed
+            continue
         result = judging.judge_question(q, cases[q.grade_id], job_dir / f"q{position}", errors[:20], memory,
                                         limits.memory_mb, reply.files,
                                         expected.get(q.grade_id) if expected is not None else None)

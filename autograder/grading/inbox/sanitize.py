@@ -1,19 +1,22 @@
 """Rebuild what runs from the trusted source notebook: nbgrader's OverwriteCells idea, matched by grade_id.
 
 What runs, in the STUDENT's notebook order, as `nbgrader autograde` runs it: every locked (read-only)
-code cell with the source's text (a deleted one restored where the source has it), every autograded
-answer cell with the student's text, and the student's own cells (helpers, exploration) where they
-stand: a helper defined in a cell of its own must not cost marks, and an answer moved below its own
-test cell is not there when that question is graded. A locked cell runs once, at its first copy (its
-text is the source's: copies of it would only repeat it). Test cells never run in the sandbox (their
-checks run in the trusted grader), but where each stands is kept (`Plan.positions`): nbgrader grades a
-question with the notebook's state at its test cell, so the sandbox runs only the cells before it first.
-Tampering with a test cell (deleted, duplicated, turned into markdown, moved) costs that question
-only; edits to locked cells are simply undone, and noted.
+code cell with the source's text (a deleted one does not run, as under nbgrader: noted), every autograded
+answer cell with the student's text, each test cell's visible `check(...)` call, and the student's own
+cells (helpers, exploration) where they stand: a helper defined in a cell of its own must not cost
+marks, and an answer moved below its own test cell is not there when that question is graded. A locked
+cell runs once, at its first copy (its text is the source's: copies of it would only repeat it). Test
+cells' hidden tests never run in the sandbox (the trusted grader judges), but where each stands is kept
+(`Plan.positions`): nbgrader grades a question with the notebook's state at its test cell, so the
+sandbox runs only the cells before it first.
+Tampering with a test cell (deleted, duplicated, turned into markdown) costs that question only; a
+moved one is graded where it stands, as nbgrader grades it; edits to locked cells are simply undone,
+and noted.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from autograder.checks.spec import Assignment
@@ -45,26 +48,6 @@ class Plan:
         return tuple(cell.source for cell in self.cells[:count] if cell.answer)
 
 
-def _moved(student_order: list[str], source_order: list[str]) -> set[str]:
-    """grade_ids outside a longest common subsequence of the two orders, i.e. the ones that moved."""
-    n, m = len(student_order), len(source_order)
-    table = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n - 1, -1, -1):
-        for j in range(m - 1, -1, -1):
-            table[i][j] = (table[i + 1][j + 1] + 1 if student_order[i] == source_order[j]
-                           else max(table[i + 1][j], table[i][j + 1]))
-    kept, i, j = set(), 0, 0
-    while i < n and j < m:
-        if student_order[i] == source_order[j]:
-            kept.add(student_order[i])
-            i, j = i + 1, j + 1
-        elif table[i + 1][j] >= table[i][j + 1]:
-            i += 1
-        else:
-            j += 1
-    return set(student_order) - kept
-
-
 def _visible(test_source: str) -> str:
     """A source test cell as released: nbgrader drops the ### BEGIN/END HIDDEN TESTS region."""
     kept, hidden = [], False
@@ -79,6 +62,12 @@ def _visible(test_source: str) -> str:
     return "\n".join(kept).strip()
 
 
+#: A test cell's visible part as the course releases it: one call of the notebook's `check`. It runs in the sandbox
+#: where the test cell stands (there `check` does nothing, as under `nbgrader autograde`), so a notebook in which
+#: that call fails (its setup cell deleted, `check` deleted or redefined) loses the question, as under nbgrader.
+_CHECK_CALL = re.compile(r"check\([^\n]*\)")
+
+
 def _by_id(cells: tuple[Cell, ...]) -> dict[str, list[Cell]]:
     """grade_id -> the cells carrying it, in notebook order."""
     found: dict[str, list[Cell]] = {}
@@ -88,14 +77,10 @@ def _by_id(cells: tuple[Cell, ...]) -> dict[str, list[Cell]]:
     return found
 
 
-def _test_verdicts(student: dict[str, list[Cell]], source: Notebook, student_nb: Notebook,
-                   assignment: Assignment) -> dict[str, Verdict]:
-    """tampered verdicts for graded test cells that were deleted, duplicated, retyped or moved."""
+def _test_verdicts(student: dict[str, list[Cell]], assignment: Assignment) -> dict[str, Verdict]:
+    """tampered verdicts for graded test cells that were deleted, duplicated or retyped (one moved is graded where
+    it stands, as nbgrader grades it)."""
     verdicts: dict[str, Verdict] = {}
-    locked = [c.grade_id for c in source.cells if c.grade_id and c.role in ("setup", "test")]
-    once = {g for g in locked if len(student.get(g, [])) == 1}
-    order = [c.grade_id for c in student_nb.cells if c.grade_id in once]
-    moved = _moved(order, [g for g in locked if g in once])
     for question in assignment.questions:
         gid, found = question.grade_id, student.get(question.grade_id, [])
         if not found:
@@ -104,8 +89,6 @@ def _test_verdicts(student: dict[str, list[Cell]], source: Notebook, student_nb:
             verdicts[gid] = Verdict("tampered", say("tampered.duplicated", cell=gid, count=len(found)))
         elif found[0].cell_type != "code":
             verdicts[gid] = Verdict("tampered", say("tampered.retyped", cell=gid, cell_type=found[0].cell_type))
-        elif gid in moved:
-            verdicts[gid] = Verdict("tampered", say("tampered.moved", cell=gid))
     return verdicts
 
 
@@ -117,7 +100,7 @@ def _notes(student: dict[str, list[Cell]], source: Notebook) -> list[Message]:
             continue
         mine = student.get(cell.grade_id, [])
         if cell.role == "setup" and not mine:
-            notes.append(say("note.restored_missing", cell=cell.grade_id))
+            notes.append(say("note.locked_missing", cell=cell.grade_id))
         elif cell.role == "setup" and any(m.source != cell.source for m in mine):
             notes.append(say("note.restored_edited", cell=cell.grade_id))
         elif cell.role == "answer" and not any(m.cell_type == "code" for m in mine):
@@ -133,24 +116,13 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
     The cells run in the student's order, as `nbgrader autograde` runs the notebook: an answer cell the student
     moved below its own test cell is not defined when that question is graded."""
     student = _by_id(student_nb.cells)
-    rank = {c.grade_id: i for i, c in enumerate(c for c in source.cells if c.grade_id)}
-    if not set(rank) & set(student):
-        raise Malformed(say("malformed.foreign", assignment=assignment.id))
     by_id = {c.grade_id: c for c in source.cells if c.grade_id}
-    # a deleted setup cell is restored where the source has it: before the first of the student's graded cells that
-    # the source puts after it
-    restore = [(c.grade_id, c.source) for c in source.cells if c.grade_id and c.role == "setup"
-               and c.cell_type == "code" and not student.get(c.grade_id)]
+    if not set(by_id) & set(student):
+        raise Malformed(say("malformed.foreign", assignment=assignment.id))
     cells: list[wire.RunCell] = []
     answers: list[str] = []
     positions: dict[str, int] = {}
     ran: set[str] = set()
-
-    def restore_before(place: int) -> None:
-        while restore and rank[restore[0][0]] < place:
-            gid, text = restore.pop(0)
-            cells.append(wire.RunCell(gid, text, False))
-
     for index, mine in enumerate(student_nb.cells):
         gid = mine.grade_id
         theirs = by_id.get(gid) if gid else None
@@ -159,9 +131,11 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
                 cells.append(wire.RunCell(f"#{index + 1}", mine.source, True))
                 answers.append(mine.source)
             continue
-        restore_before(rank[gid])
-        if theirs.role == "test":
-            positions.setdefault(gid, len(cells))
+        if theirs.role == "test" and gid not in positions:
+            visible = _visible(theirs.source)
+            if mine.cell_type == "code" and _CHECK_CALL.fullmatch(visible):  # runs first, as nbgrader runs it
+                cells.append(wire.RunCell(gid, visible, False))
+            positions[gid] = len(cells)
         elif theirs.cell_type != "code":
             pass  # a graded markdown answer: nothing to run
         elif theirs.role == "setup" and gid not in ran:
@@ -170,7 +144,6 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         elif theirs.role == "answer" and mine.cell_type == "code":
             cells.append(wire.RunCell(gid, mine.source, True))
             answers.append(mine.source)
-    restore_before(len(rank))
-    decided = _test_verdicts(student, source, student_nb, assignment)
+    decided = _test_verdicts(student, assignment)
     return Plan(cells=tuple(cells), answers=tuple(answers), decided=decided,
                 notes=(*student_nb.notes, *_notes(student, source)), positions=positions)

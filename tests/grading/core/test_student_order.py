@@ -8,6 +8,7 @@ earlier question, and cells that never finish cost every later question one time
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import shutil
@@ -161,3 +162,50 @@ def test_a_chinese_page_words_the_cells_errors_in_chinese(worker: Any, tmp_path:
     error = "NameError: name 'undefined_helper' is not defined（单元格 #7，第 2 行）"
     assert f"单元格 #7：{error}" in page and error in text(result.rows[2].message, "zh_CN")
     assert english_runs(page) == [] and "(cell" not in page and "cell #" not in page and "line 2" not in page
+
+
+def _with_check_calls() -> dict[str, Any]:
+    """The fake source as the course writes test cells: setup imports `check`, each test cell shows one call."""
+    source = notebooks.source_notebook()
+    for cell in source["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade_id") == "setup":
+            cell["source"] = notebooks.SETUP + "from autograder.checks import check\n"
+        elif meta.get("grade") is True:
+            cell["source"] = f'check("fake", "{meta["grade_id"]}", globals())\n' + notebooks.HIDDEN
+    return source
+
+
+def test_where_a_test_cells_check_call_fails_the_question_scores_nothing(worker: Any, tmp_path: Path) -> None:
+    """As nbgrader runs a test cell: its visible `check(...)` line runs where it stands (a no-op in the sandbox);
+    with the setup cell deleted it raises NameError at every test cell (every question 0, noted), with `check`
+    deleted after scale's test cell at the later ones only, and a harmless `check` of the student's costs nothing."""
+    course = _with_check_calls()
+    source = parse(json.dumps(course).encode())
+
+    def graded(nb: dict[str, Any]) -> dict[str, Any]:
+        sub = Submission("ann", "fake/fake.ipynb", json.dumps(nb).encode())
+        result = grade_submission(sub, checks.ASSIGNMENT, source, 1, lambda job: worker.request(job, wait=120),
+                                  worker.exchange, Limits(20.0, 512, 1 << 16))
+        return {"rows": {row.grade_id: row for row in result.rows}, "notes": [text(n) for n in result.notes]}
+
+    released = notebooks.submission()
+    for cell, original in zip(released["cells"], course["cells"], strict=True):
+        if cell["metadata"].get("nbgrader", {}).get("grade") is True or \
+                cell["metadata"].get("nbgrader", {}).get("grade_id") == "setup":
+            cell["source"] = original["source"].split("### BEGIN HIDDEN TESTS")[0]
+    honest = graded(released)
+    assert all(row.status == "passed" for row in honest["rows"].values()), honest
+    no_setup = copy.deepcopy(released)
+    del no_setup["cells"][1]
+    got = graded(no_setup)
+    assert all(row.score == 0 and row.status == "error" for row in got["rows"].values()), got
+    assert "name 'check' is not defined" in text(got["rows"]["test_scale"].message)
+    assert any("'setup' was deleted" in note for note in got["notes"]), got["notes"]
+    gone = copy.deepcopy(released)
+    _after(gone, "test_scale", "del check\n")
+    rows = graded(gone)["rows"]
+    assert rows["test_scale"].status == "passed" and rows["test_norm2"].score == rows["test_square_grad"].score == 0
+    own = copy.deepcopy(released)
+    _after(own, "setup", "def check(*args):\n    pass\n")
+    assert all(row.status == "passed" for row in graded(own)["rows"].values())

@@ -54,10 +54,9 @@ def test_added_cells_run_after_the_cell_they_follow() -> None:
     (lambda cells: cells.pop(3), "test_scale", "deleted"),
     (lambda cells: cells.append(copy.deepcopy(cells[5])), "test_norm2", "2 times"),
     (lambda cells: cells[7].update(cell_type="raw"), "test_square_grad", "raw"),
-    (lambda cells: cells.insert(1, cells.pop(7)), "test_square_grad", "moved"),
 ])
 def test_tampered_test_cells_cost_only_their_question(change, grade_id: str, word: str) -> None:
-    """Deleted, duplicated, retyped or moved test cells: that question is tampered, the others are not."""
+    """Deleted, duplicated or retyped test cells: that question is tampered, the others are not."""
     nb = notebooks.submission()
     change(nb["cells"])
     built = _plan(nb)
@@ -114,10 +113,9 @@ def test_each_question_is_placed_where_its_test_cell_stands_in_the_source() -> N
     assert built.answers_before(2) == (notebooks.SOLUTIONS["ans_scale"],)
 
 
-def test_cells_run_in_the_students_order_with_a_deleted_setup_restored_where_the_source_has_it() -> None:
+def test_cells_run_in_the_students_order_and_a_deleted_locked_cell_does_not_run() -> None:
     """As nbgrader runs the notebook: an answer moved below its test cell comes after that question; a locked cell
-    runs once, with the source's text, where the student's first copy stands (a deleted one where the source has
-    it: before the first graded cell the source puts after it)."""
+    runs once, with the source's text, where the student's first copy stands; a deleted one does not run (noted)."""
     nb = notebooks.submission()
     cells = nb["cells"]  # markdown, setup, ans_scale, test_scale, ans_norm2, test_norm2, ans_square_grad, test_...
     cells.insert(3, cells.pop(2))  # ans_scale below test_scale
@@ -131,7 +129,42 @@ def test_cells_run_in_the_students_order_with_a_deleted_setup_restored_where_the
     assert [c.label for c in built.cells] == ["ans_scale", "setup", "ans_norm2", "ans_square_grad"]
     assert built.positions["test_scale"] == 1 and built.cells[1].source == notebooks.SETUP
     deleted = notebooks.submission()
-    deleted["cells"].insert(1, deleted["cells"].pop(2))  # ans_scale above setup, then setup deleted
-    del deleted["cells"][2]
+    del deleted["cells"][1]
     built = _plan(deleted)
-    assert [c.label for c in built.cells] == ["setup", "ans_scale", "ans_norm2", "ans_square_grad"]
+    assert [c.label for c in built.cells] == ["ans_scale", "ans_norm2", "ans_square_grad"]
+    assert [text(n) for n in built.notes] == ["read-only cell 'setup' was deleted, so it did not run (as under "
+                                              "nbgrader): copy it back from the released notebook"]
+
+
+def test_a_test_cell_calling_check_runs_its_call_where_it_stands() -> None:
+    """The course's test cells show one `check(...)` call: it runs (labelled by the question) just before its
+    question, as nbgrader runs the test cell, so a notebook where it fails loses the question there too."""
+    source = copy.deepcopy(notebooks.source_notebook())
+    for cell in source["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade") is True:
+            gid = cell["metadata"]["nbgrader"]["grade_id"]
+            cell["source"] = f'check("fake", "{gid}", globals())\n' + notebooks.HIDDEN
+    course = parse(json.dumps(source).encode())
+    nb = notebooks.submission()
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade") is True:
+            cell["source"] = "pass  # edited"  # the source's visible call runs whatever the student left
+    built = plan(parse(json.dumps(nb).encode()), course, checks.ASSIGNMENT)
+    labels = [c.label for c in built.cells]
+    assert labels == ["setup", "ans_scale", "test_scale", "ans_norm2", "test_norm2", "ans_square_grad",
+                      "test_square_grad"]
+    assert built.cells[2] == RunCell("test_scale", 'check("fake", "test_scale", globals())', False)
+    assert built.positions == {"test_scale": 3, "test_norm2": 5, "test_square_grad": 7}
+
+
+def test_a_moved_test_cell_is_graded_where_it_stands() -> None:
+    """As nbgrader grades it: test_square_grad dragged to the top is graded there (before any answer), untampered;
+    two test cells swapped are each graded at their own place."""
+    nb = notebooks.submission()
+    nb["cells"].insert(1, nb["cells"].pop(7))
+    built = _plan(nb)
+    assert not built.decided and built.positions["test_square_grad"] == 0
+    swapped = notebooks.submission()
+    swapped["cells"][3], swapped["cells"][5] = swapped["cells"][5], swapped["cells"][3]
+    built = _plan(swapped)
+    assert not built.decided and built.positions == {"test_norm2": 2, "test_scale": 3, "test_square_grad": 4}
