@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -162,3 +163,20 @@ def test_two_pools_sharing_a_budget_of_one_keep_one_worker_alive() -> None:
             first.close()
             second.close()
         assert budget.alive == 0
+
+
+def test_a_stopping_service_stops_every_assignments_workers_at_once() -> None:
+    """Each pool's close waits for its sandboxes to exit: the service closes them together, not one after another
+    (every close here waits for the others to have begun)."""
+    barrier = threading.Barrier(4, timeout=5)
+    met: list[bool] = []
+
+    class Closing(_Pool):
+        def close(self) -> None:
+            barrier.wait()  # raises BrokenBarrierError if the closes ran one after another
+            met.append(True)
+
+    pools = {name: Closing(name, []) for name in "abcd"}
+    grading = Grading(cast(Any, _Store()), cast(Any, pools), 0, lambda i: None)
+    grading.stop()
+    assert met == [True] * 4

@@ -81,8 +81,11 @@ class Grading:
 
     def stop(self) -> None:
         """Stop the threads and every worker; what is in hand is graded again at the next start."""
-        for pool in self.pools.values():
-            pool.close()
+        closing = [threading.Thread(target=pool.close, name=f"serve-close-{name}") for name, pool in self.pools.items()]
+        for thread in closing:  # every assignment's workers at once: each waits for its sandboxes to exit
+            thread.start()
+        for thread in closing:
+            thread.join()
         for _ in self.threads:
             self.queue.put(None)
         for thread in self.threads:
