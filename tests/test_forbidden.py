@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import linecache
 import os
 import subprocess
 import sys
@@ -386,7 +387,7 @@ def test_the_forbidden_status_comes_from_the_field_not_the_wording(aid: str) -> 
     question = ASSIGNMENTS[aid].questions[0]
     cases = question.make_cases(torch.Generator().manual_seed(0), False)
     marked = forbidden.forbidden_output("torch.optim.Adam")
-    assert forbidden.is_forbidden(marked) and text(error_message(marked)).startswith("forbidden: ")  # the student's
+    assert forbidden.is_forbidden(marked) and text(error_message(marked)).startswith("torch.optim.Adam was called")
     outcome = question.judge(cases, [marked] * len(cases))
     assert outcome.status == "forbidden" and outcome.score == 0.0 and "torch.optim.Adam was called" in outcome.text()
     forged = {ERROR_KEY: marked[ERROR_KEY]}  # the same message, without the field
@@ -406,6 +407,28 @@ def test_the_notebook_check_says_forbidden_once() -> None:
     line = say("check.error", grade_id="adam_step", error=used)
     assert verdict("forbidden", line, None).count("forbidden") == 1
     assert verdict("forbidden", line, "zh_CN").count("禁止") == 1
+
+
+def test_the_hidden_test_names_a_forbidden_shortcut_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """grade() (nbgrader's hidden test) says the function used a forbidden shortcut: 'forbidden' once, the points
+    lost, the question and what was used."""
+    from autograder.checks import notebook
+
+    static = ("import torch\ndef sgd_step(param, grad, state, lr, **kw):\n"
+              "    return torch.optim.SGD([param], lr=lr) and param\n")
+    called = ("import torch\ndef grad_norm(grads, norm_type=2.0):\n"
+              "    return torch.nn.utils.get_total_norm([g for g in grads if g is not None], norm_type)\n")
+    for aid, grade_id, code, said in (("optimizers", "sgd_step_basic", static, "sgd_step uses torch.optim"),
+                                      ("clipping", "grad_norm", called, "was called inside the graded function")):
+        namespace: dict[str, object] = {"__name__": "__main__"}  # a notebook's
+        filename = f"<cell {grade_id}>"
+        if code is static:  # as Jupyter keeps a cell's source, for the scan to read; the other is caught when called
+            linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        exec(compile(code, filename, "exec"), namespace)
+        assert notebook.grade(aid, grade_id, namespace) == 0.0
+        shown = capsys.readouterr().out
+        assert f"points: forbidden: {grade_id}: " in shown and said in shown, shown
+        assert shown.count("forbidden") == 1, shown
 
 
 PER_CASE_AFTER_ARMING = """

@@ -214,7 +214,9 @@ def test_forbidden_shortcut_is_reported_in_the_feedback(course: tuple[Path, str]
     scores = _scores(db, "clipping", "cheat")
     assert scores["clip_grad_norm_basic"] == scores["clip_grad_norm_flags"] == 0.0
     assert scores["grad_norm"] == 2 and scores["clip_grad_value"] == 1
-    assert "forbidden: clip_grad_norm uses torch.nn.utils.clip_grad_norm_" in _feedback(root, "cheat", "clipping")
+    page = _feedback(root, "cheat", "clipping")  # 'forbidden' said once, then which question and what was used
+    assert "forbidden: clip_grad_norm_basic: clip_grad_norm uses torch.nn.utils.clip_grad_norm_" in page
+    assert "forbidden: clip_grad_norm_basic: forbidden" not in page
 
 
 @pytest.mark.parametrize("aid", IDS)

@@ -129,7 +129,9 @@ def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> fl
                   seed=seed_for(assignment_id, grade_id, GRADED_STUDENT))
     cleared = _clear_kernel_output()
     if outcome.score < outcome.max_score:
-        _show(points_lost(outcome.score, outcome.max_score, outcome.message, language()), False)
+        # a forbidden shortcut is named as such (its message says what was used, the verdict says it is forbidden)
+        why = say("verdict.forbidden", message=outcome.message) if outcome.status == "forbidden" else outcome.message
+        _show(points_lost(outcome.score, outcome.max_score, why, language()), False)
     elif cleared:  # the verdict is this cell's only output
         _show(verdict(outcome.status, outcome.message, language()), True)
     return float(outcome.score)

@@ -80,8 +80,8 @@ CHECKS = {
     "where.cell": "cell {label}",
     "where.ipython_cell": "Cell {number}",  # Jupyter's own name of a cell in its tracebacks: Cell In[7]
     # forbidden shortcuts (autograder/checks/forbidden.py)
-    "forbidden.called_inside": "forbidden: {shortcut} was called inside the graded function (write the "
-                               "computation yourself)",
+    # no "forbidden:" of their own: the verdict (status) says it, once
+    "forbidden.called_inside": "{shortcut} was called inside the graded function (write the computation yourself)",
     "forbidden.used": "{function} uses {shortcuts} (write the computation yourself)",
     # lists: the items joined by the entry's text
     "list.or": "; or ",
