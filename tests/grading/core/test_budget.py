@@ -87,7 +87,7 @@ def test_a_pool_never_gives_up_its_own_worker_nor_waits_when_every_other_is_busy
 def test_the_warm_up_spreads_the_workers_over_the_assignments_queued_ones_first() -> None:
     assert warm_plan(["a", "b", "c", "d"], [], 2) == [("a", 1), ("b", 1)]
     assert warm_plan(["a", "b", "c", "d"], ["c", "b", "c"], 5) == [("c", 2), ("b", 1), ("a", 1), ("d", 1)]
-    assert warm_plan(["a"], [], 2) == [("a", 2)]
+    assert warm_plan(["a"], [], 2) == [("a", 2)] and warm_plan([], [], 2) == []
 
 
 class _Store:

@@ -28,7 +28,7 @@ def warm_plan(served: list[str], queued: list[str], count: int) -> list[tuple[st
     pools' shared budget), one per assignment in turn, those with the most submissions queued first."""
     order = sorted(served, key=lambda a: -queued.count(a))  # stable: then in the order served
     counts = {a: 0 for a in order}
-    for turn in range(count):
+    for turn in range(count if order else 0):
         counts[order[turn % len(order)]] += 1
     return [(a, n) for a, n in counts.items() if n]
 
