@@ -471,8 +471,8 @@ CASES: dict[str, tuple[Callable[[dict[str, str]], Any], dict[str, Any]]] = {
                         {**PASS, "test_scale": "tampered"}),
     "retypes-test": (_mutate(lambda cells: cells[_index(cells, "test_square_grad")].update(cell_type="markdown")),
                      {**PASS, "test_square_grad": "tampered"}),
-    "moves-test": (_mutate(lambda cells: cells.append(cells.pop(_index(cells, "test_scale")))),
-                   {**PASS, "test_scale": "tampered"}),
+    # graded where it stands (at the end, every answer defined), as nbgrader grades a moved test cell
+    "moves-test": (_mutate(lambda cells: cells.append(cells.pop(_index(cells, "test_scale")))), PASS),
     "monkeypatch": (lambda p: submission({"ans_scale": (
         "import torch, numpy, numpy.testing, builtins\n"
         "try:\n    import autograder.checks.compare as cmp\n    cmp.as_float64 = lambda v: None\n"
