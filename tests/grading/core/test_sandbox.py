@@ -22,6 +22,14 @@ pytestmark = [*sandbox_marks("the sandbox clean-up test"),
               pytest.mark.skipif(LAYOUT is None and os.geteuid() != 0, reason="cgroups are managed only as root")]
 
 
+def _argv0(pid: int) -> bytes:
+    """The program a process runs now (its argv[0]), b"" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return b""
+
+
 def test_a_dead_graders_leftover_sandbox_goes_with_its_stale_groups() -> None:
     """A bubblewrap that outlived its grader (one killed in the moment after bubblewrap cloned the sandbox leaves
     its first process waiting for ever) binds that grader's worker cgroup folder: the next grader kills it while it
@@ -33,8 +41,9 @@ def test_a_dead_graders_leftover_sandbox_goes_with_its_stale_groups() -> None:
                              "sleep", "60"], start_new_session=True)
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--bind", str(folder)])
     try:
-        for _ in range(200):  # bubblewrap has set the sandbox up and runs its command
-            if any(b"sleep" in Path(f"/proc/{child}/cmdline").read_bytes() for child in children(left.pid)):
+        for _ in range(200):  # bubblewrap has set the sandbox up and runs its command (argv[0] is sleep: before
+            # that, bubblewrap's own child, whose arguments name sleep too, may not have bound the folder yet)
+            if any(_argv0(child) == b"sleep" for child in children(left.pid)):
                 break
             time.sleep(0.01)
         sandbox.cgroup_layout.cache_clear()  # the next grader's first look at the cgroups
