@@ -9,6 +9,7 @@ the hidden inputs from the course key; tests/conftest.py sets a test key for nbg
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
@@ -74,6 +75,9 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
 '''
 
 
+#: The graded course folder and each assignment's gradebook URL.
+Course = tuple[Path, dict[str, str]]
+
 #: The feedback pages the tests read, per assignment (generated for these students only).
 FEEDBACK_READ = {"optimizers": ("blank", "wrong"), "clipping": ("blank", "cheat")}
 
@@ -126,14 +130,15 @@ def _submit(course: Path, student: str, aid: str, nb: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A graded temporary course: students solver, blank and borderline (every assignment), wrong (optimizers),
     cheat (clipping)."""
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "solutions", course / "solutions")
-    args = nbgrader_args(course, course / "release", course.parent / "gradebook.db")
+    # a gradebook per assignment (one SQLite writer each), so that two assignments are autograded at once
+    by_aid = {aid: nbgrader_args(course, course / "release", course.parent / f"gradebook-{aid}.db") for aid in IDS}
     for aid in IDS:
-        _nbgrader("generate_assignment", aid, "--force", *args, cwd=course)
+        _nbgrader("generate_assignment", aid, "--force", *by_aid[aid], cwd=course)
         source = json.loads((course / "solutions" / aid / f"{aid}.ipynb").read_text())
         _submit(course, "solver", aid, source)
         _submit(course, "blank", aid, json.loads((course / "release" / aid / f"{aid}.ipynb").read_text()))
@@ -167,11 +172,15 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     cell = next(c for c in cheat["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "clip-grad-norm")
     cell["source"] = CHEAT
     _submit(course, "cheat", "clipping", cheat)
-    for aid in IDS:
-        _nbgrader("autograde", aid, "--force", "--ExecutePreprocessor.timeout=180", *args, cwd=course)
+
+    def grade(aid: str) -> None:
+        _nbgrader("autograde", aid, "--force", "--ExecutePreprocessor.timeout=180", *by_aid[aid], cwd=course)
         for student in FEEDBACK_READ.get(aid, ("blank",)):  # only the pages the tests read: each takes a while
-            _nbgrader("generate_feedback", aid, "--force", f"--student={student}", *args, cwd=course)
-    return course, args[-1].removeprefix("--db=")
+            _nbgrader("generate_feedback", aid, "--force", f"--student={student}", *by_aid[aid], cwd=course)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as lanes:  # each nbgrader runs one kernel at a time: 2 cores
+        list(lanes.map(grade, IDS))
+    return course, {aid: args[-1].removeprefix("--db=") for aid, args in by_aid.items()}
 
 
 def _scores(db_url: str, aid: str, student: str) -> dict[str, float]:
@@ -186,10 +195,10 @@ def _feedback(course: Path, student: str, aid: str) -> str:
 
 
 @pytest.mark.parametrize("aid", IDS)
-def test_solutions_earn_full_marks_and_the_release_zero(course: tuple[Path, str], aid: str) -> None:
-    root, db = course
-    assert _scores(db, aid, "solver") == {q.grade_id: q.points for q in ASSIGNMENTS[aid].questions}
-    assert set(_scores(db, aid, "blank").values()) == {0.0}
+def test_solutions_earn_full_marks_and_the_release_zero(course: Course, aid: str) -> None:
+    root, dbs = course
+    assert _scores(dbs[aid], aid, "solver") == {q.grade_id: q.points for q in ASSIGNMENTS[aid].questions}
+    assert set(_scores(dbs[aid], aid, "blank").values()) == {0.0}
     assert "NotImplementedError" in _feedback(root, "blank", aid)
 
 
@@ -198,14 +207,14 @@ def _expected_score(aid: str, grade_id: str, namespace: dict, student: str) -> f
     return run(aid, grade_id, namespace, hidden=True, seed=seed_for(aid, grade_id, student)).score
 
 
-def test_known_mistakes_lose_exactly_the_predicted_points_and_are_named(course: tuple[Path, str]) -> None:
-    root, db = course
+def test_known_mistakes_lose_exactly_the_predicted_points_and_are_named(course: Course) -> None:
+    root, dbs = course
     nb = json.loads((root / "submitted" / "wrong" / "optimizers" / "optimizers.ipynb").read_text())
     namespace: dict = {}
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and cell["metadata"].get("nbgrader", {}).get("solution"):
             exec("import torch\n" + "".join(cell["source"]), namespace)
-    scores = _scores(db, "optimizers", "wrong")
+    scores = _scores(dbs["optimizers"], "optimizers", "wrong")
     for q in ASSIGNMENTS["optimizers"].questions:
         assert scores[q.grade_id] == pytest.approx(_expected_score("optimizers", q.grade_id, namespace, "wrong")), q
     assert sum(scores.values()) < ASSIGNMENTS["optimizers"].max_score - 10  # every optimizer lost points
@@ -214,9 +223,9 @@ def test_known_mistakes_lose_exactly_the_predicted_points_and_are_named(course: 
         assert mistake in html, f"feedback does not name {mistake!r}"
 
 
-def test_forbidden_shortcut_is_reported_in_the_feedback(course: tuple[Path, str]) -> None:
-    root, db = course
-    scores = _scores(db, "clipping", "cheat")
+def test_forbidden_shortcut_is_reported_in_the_feedback(course: Course) -> None:
+    root, dbs = course
+    scores = _scores(dbs["clipping"], "clipping", "cheat")
     assert scores["clip_grad_norm_basic"] == scores["clip_grad_norm_flags"] == 0.0
     assert scores["grad_norm"] == 2 and scores["clip_grad_value"] == 1
     page = _feedback(root, "cheat", "clipping")  # 'forbidden' said once, then which question and what was used
@@ -225,9 +234,9 @@ def test_forbidden_shortcut_is_reported_in_the_feedback(course: tuple[Path, str]
 
 
 @pytest.mark.parametrize("aid", IDS)
-def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], aid: str, tmp_path: Path) -> None:
+def test_batch_grader_gives_the_scores_nbgrader_gave(course: Course, aid: str, tmp_path: Path) -> None:
     """The same submitted/ folder through `autograder grade`: every student, every question, the same score."""
-    root, db = course
+    root, dbs = course
     assert os.environ.get("COURSE_GRADING_KEY"), "nbgrader's kernels and the grader must share the test key"
     results = pipeline.grade(pipeline.Settings(
         submissions=root / "submitted", assignment_id=aid, out=tmp_path / "graded", workers=2,
@@ -236,7 +245,7 @@ def test_batch_grader_gives_the_scores_nbgrader_gave(course: tuple[Path, str], a
     assert sorted(s for s, r in results.items() if r.submitted) == students and len(students) >= 2
     for student in students:
         batch = {row.grade_id: row.score for row in results[student].rows}
-        assert batch == pytest.approx(_scores(db, aid, student)), (student, results[student].rows)
+        assert batch == pytest.approx(_scores(dbs[aid], aid, student)), (student, results[student].rows)
     near = {row.grade_id: row for row in results["borderline"].rows}
     if aid == "exploding":  # the chapter's own fix (plain SGD + clipping at 1) earns every point in both graders
         assert all(r.status == "passed" for r in near.values()), near
