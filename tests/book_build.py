@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -70,6 +71,31 @@ def build(out: Path, chinese: bool = True) -> BuiltBook:
                                zh_seconds=time.perf_counter() - started)
 
 
+#: What a build started in the background leaves in its --path-output folder: the BuiltBook's fields, as JSON.
+RESULT = "built-book.json"
+
+
+def start(out: Path) -> subprocess.Popen[bytes]:
+    """Build the book into `out` in a process of its own (this file run as a script), so that the suite's other
+    tests use the second core meanwhile: the build runs one chapter at a time; `finish` waits for it."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "background.log").open("wb")
+    with log:  # the child holds its own copy of the descriptor
+        return subprocess.Popen([sys.executable, __file__, str(out)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
+
+
+def finish(process: subprocess.Popen[bytes], out: Path) -> BuiltBook:
+    """The build `start` began, once it ended (its fields from `out`; its own log when it left none)."""
+    process.wait(timeout=3600)
+    saved = out / RESULT
+    if not saved.is_file():
+        log = (out / "background.log").read_text(encoding="utf-8", errors="replace")
+        return BuiltBook(out / "_build" / "html", process.returncode or 1, f"the background build failed:\n{log}", 0.0)
+    fields = json.loads(saved.read_text(encoding="utf-8"))
+    return BuiltBook(**{**fields, "html": Path(fields["html"])})
+
+
 def prebuilt_or_build(out: Path) -> BuiltBook:
     """The build named by $BOOK_BUILD_DIR (a --path-output folder, for quick reruns), else a clean build into `out`."""
     given = os.environ.get("BOOK_BUILD_DIR")
@@ -104,3 +130,9 @@ def toc_files() -> list[str]:
 
 EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"'](?:https?:)?//", re.IGNORECASE)
 EXTERNAL_LINK_ASSET = re.compile(r"<link[^>]+href=[\"'](?:https?:)?//[^\"']+\.(?:css|js|woff2?)", re.IGNORECASE)
+
+
+if __name__ == "__main__":  # start(): build into the folder given, and save what came out for finish()
+    target = Path(sys.argv[1])
+    done = build(target)
+    (target / RESULT).write_text(json.dumps({**dataclasses.asdict(done), "html": str(done.html)}), encoding="utf-8")
