@@ -364,6 +364,22 @@ def test_isolation_overhead_is_reported(worker: Any) -> None:
     assert reply["cgroups"] is (LAYOUT is not None)
 
 
+def _huge_pages_on_request() -> bool:
+    """The kernel gives a process transparent huge pages when it asks (policy 'always' or 'madvise')."""
+    policy = Path(sandbox.THP_SETTINGS, "enabled")
+    return policy.is_file() and "[never]" not in policy.read_text()
+
+
+@needs_sandbox
+@pytest.mark.skipif(not _huge_pages_on_request(), reason="this kernel gives no transparent huge pages")
+def test_the_child_inherits_a_heap_of_huge_pages(worker: Any) -> None:
+    """The worker's torch heap sits in huge pages (sandbox.HUGE_HEAP), so forking each child and its exit stay
+    cheap: glibc asks for them only when it can read the kernel's policy, which the sandbox shows read-only."""
+    reply = _job(worker, "job-huge", "print('HUGE', [int(line.split()[1]) for line in open('/proc/self/smaps_rollup')"
+                                     " if line.startswith('AnonHugePages:')][0] >> 10)")
+    assert int(_field(reply, "HUGE")) >= 16, reply["stdout"]
+
+
 # --- A child starts from a state that never held another student's data (issue 18, section 1) -------------
 #: The next submission looks for the token the previous one printed: in every frame above its function, in
 #: every object the garbage collector knows, and in all of its own readable memory. It knows the token only as
