@@ -11,6 +11,7 @@ file (types, ids, notes) is capped, so nothing derived from it grows with junk.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,4 +205,16 @@ def _cell(index: int, raw_cell: Any) -> Cell | str:
     return Cell(index=index, cell_type=limits.clip(cell_type, 20) if isinstance(cell_type, str) else "",
                 source=source, grade_id=grade_id if isinstance(grade_id, str) and len(grade_id) <= 200 else None,
                 role=_role(nbg) if nbg else "other",
-                points=float(points) if isinstance(points, (int, float)) else 0.0)
+                points=_points(points))
+
+
+def _points(value: Any) -> float:
+    """A cell's nbgrader points as a finite float, 0.0 when they are not a number: an integer too large for a float
+    (`1e400` written out) or `NaN`/`Infinity` (which Python's JSON reader accepts) must not stop the reading."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0

@@ -75,6 +75,17 @@ def test_kept_values_are_type_checked_and_capped() -> None:
     assert len(str(info.value)) < 200
 
 
+@pytest.mark.parametrize("points", ["1" + "0" * 400, "NaN", "-Infinity", "2.5"])
+def test_any_points_value_is_read_never_raised_on(points: str) -> None:
+    """A test cell's points of 10**400 (no float holds it), NaN or Infinity (Python's JSON reader accepts both) are
+    read as 0: they used to raise OverflowError out of parse, an "internal grader error" row (no grade, regraded by
+    every --resume and service restart) instead of the student's grade. Nothing grades with these points anyway."""
+    raw = _nb([{"cell_type": "code", "source": "x", "metadata": {"nbgrader": {"grade": True, "grade_id": "t"}}}])
+    raw = raw.replace(b'"grade": true', b'"grade": true, "points": ' + points.encode())
+    (cell,) = parse(raw).cells
+    assert cell.grade_id == "t" and cell.points == (2.5 if points == "2.5" else 0.0)
+
+
 def test_notes_do_not_grow_with_bad_cells() -> None:
     """Thousands of unusable cells give one note per kind of problem, not one per cell."""
     parsed = parse(_nb([1] * 5000 + [{"cell_type": "code", "source": 5}] * 3000))
