@@ -133,6 +133,9 @@ SUBMIT = {
     "service.deadline": "the deadline of {assignment} ({deadline}) has passed and late work is not accepted",
     "service.rate": "rate limit: {limit} submissions of {assignment} per hour; try again in {seconds} s",
     "service.too_large": "the notebook is larger than the {limit} bytes this service accepts",
+    "service.uploading": "{count} notebooks of yours are still being sent to this service; wait until they have "
+                         "arrived, then submit again",
+    "service.stalled": "the notebook stopped arriving (nothing for {seconds} s); submit it again",
     "service.accepted": "accepted; still grading: open the feedback link shortly",
 }
 

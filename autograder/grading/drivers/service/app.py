@@ -5,7 +5,8 @@ question and a link to their feedback page (the batch's page, showing only their
 input gets one status and a one-line JSON `error`: 401 missing or unknown token, 403 past a deadline
 whose policy refuses late work, 404 someone else's (or no such) submission, 413 a body over the cap
 (refused from Content-Length or while it streams in, never read whole), 422 not a notebook of the
-assignment, 429 over the rate limit. Instructors (instructor tokens) get the live cohort report and
+assignment, 429 over the rate limit or with UPLOADS_AT_ONCE bodies of one person still arriving, 408 a body
+that stopped arriving for BODY_IDLE_SECONDS. Instructors (instructor tokens) get the live cohort report and
 the batch's export. Tokens come as `Authorization: Bearer`, or for pages as the cookie the upload and
 login pages set (HttpOnly, SameSite=Strict; nothing that changes state accepts the cookie).
 """
@@ -40,6 +41,13 @@ from autograder.message import Message, say
 from autograder.notebook_i18n import known
 
 COOKIE = "autograder_token"
+#: Bodies one person may be sending at once. Each is held in memory (up to --max-upload-mb) until it is stored, and
+#: the rate limit counts only stored submissions: without this cap one student opening a hundred connections that
+#: never finish their body held a hundred times the cap (3 GB at 32 MB), for every student of the course to share.
+UPLOADS_AT_ONCE = 4
+#: A body that sends nothing for this long is dropped (408): a connection lost mid-upload must not hold one of its
+#: student's UPLOADS_AT_ONCE places for ever.
+BODY_IDLE_SECONDS = 60.0
 #: Pages may run only the service's own script; the batch's pages need inline styles and data: images.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -61,6 +69,8 @@ class Service:
     #: pass the check before any of them is stored (one service per database: a process-wide lock suffices).
     admitting: asyncio.Lock = field(default_factory=asyncio.Lock)
     loop: asyncio.AbstractEventLoop | None = None
+    #: Bodies being received now, per person (student id): at most UPLOADS_AT_ONCE each.
+    uploading: dict[str, int] = field(default_factory=dict)
 
     def graded(self, submission_id: int) -> None:
         """Called by a grading thread once a result is stored: wake the request waiting for it."""
@@ -162,17 +172,28 @@ def _payload(request: Request, stored: Stored) -> dict[str, Any]:
                       "mistakes": list(r.mistakes)} for r in result.rows]}
 
 
-async def _body(request: Request, cap: int) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed `cap` bytes (header, or counted as it streams)."""
+class _Stalled(Exception):
+    """The body stopped arriving (BODY_IDLE_SECONDS without a byte)."""
+
+
+async def _body(request: Request, cap: int, idle: float = BODY_IDLE_SECONDS) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed `cap` bytes (header, or counted as it streams);
+    _Stalled when nothing of it arrives for `idle` seconds."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > cap):
         return None
     body = bytearray()
-    async for chunk in request.stream():
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), idle)
+        except StopAsyncIteration:
+            return bytes(body)
+        except TimeoutError:
+            raise _Stalled from None
         body += chunk
         if len(body) > cap:
             return None
-    return bytes(body)
 
 
 async def _over_rate(service: Service, person: Person, assignment: str, policy: Policy, now: float,
@@ -187,6 +208,23 @@ async def _over_rate(service: Service, person: Person, assignment: str, policy: 
     retry = int(recent[-policy.rate_per_hour] + 3600 - now) + 1
     return _error(429, say("service.rate", limit=policy.rate_per_hour, assignment=assignment, seconds=retry),
                   headers={"Retry-After": str(retry)}, lang=lang)
+
+
+async def _store(request: Request, service: Service, person: Person, assignment: str, policy: Policy, late: bool,
+                 now: float, lang: str | None) -> int | Response:
+    """Receive the body and store it as a submission (its id), or the refusal; the body is not held afterwards."""
+    try:
+        body = await _body(request, service.max_bytes)
+    except _Stalled:
+        return _error(408, say("service.stalled", seconds=int(BODY_IDLE_SECONDS)), lang=lang)
+    if body is None:
+        return _error(413, say("service.too_large", limit=service.max_bytes), lang=lang)
+    async with service.admitting:  # the check and the storing as one step: no two requests pass on one slot
+        if refused := await _over_rate(service, person, assignment, policy, now, lang):
+            return refused
+        submission_id: int = await run_in_threadpool(service.store.add, person.student_id, assignment, body,
+                                                     hashlib.sha256(body).hexdigest(), late, now)
+    return submission_id
 
 
 async def submit(request: Request) -> Response:
@@ -205,14 +243,18 @@ async def submit(request: Request) -> Response:
         return _error(403, say("service.deadline", assignment=assignment, deadline=policy.deadline_text()), lang=lang)
     if refused := await _over_rate(service, person, assignment, policy, now, lang):
         return refused  # before the body is read; checked again below, where it counts
-    body = await _body(request, service.max_bytes)
-    if body is None:
-        return _error(413, say("service.too_large", limit=service.max_bytes), lang=lang)
-    async with service.admitting:  # the check and the storing as one step: no two requests pass on one slot
-        if refused := await _over_rate(service, person, assignment, policy, now, lang):
-            return refused
-        submission_id = await run_in_threadpool(service.store.add, person.student_id, assignment, body,
-                                                hashlib.sha256(body).hexdigest(), late, now)
+    sending = service.uploading.get(person.student_id, 0)
+    if sending >= UPLOADS_AT_ONCE:  # before the body is read: what a person holds in memory stays bounded
+        return _error(429, say("service.uploading", count=sending), headers={"Retry-After": "10"}, lang=lang)
+    service.uploading[person.student_id] = sending + 1
+    try:
+        submission_id = await _store(request, service, person, assignment, policy, late, now, lang)
+    finally:
+        left = service.uploading.pop(person.student_id) - 1
+        if left:
+            service.uploading[person.student_id] = left
+    if isinstance(submission_id, Response):
+        return submission_id
     future = asyncio.get_running_loop().create_future()
     service.waiters[submission_id] = future
     service.grading.put(submission_id)

@@ -22,6 +22,7 @@ import pytest
 from autograder.checks.messages import text
 from autograder.grading.core.model import Result
 from autograder.grading.drivers import pipeline
+from autograder.grading.drivers.service.app import UPLOADS_AT_ONCE
 from autograder.grading.runner.wire import Limits
 from autograder.submit import submit as submit_helper
 from tests.sandbox_required import sandbox_marks
@@ -37,7 +38,7 @@ pytestmark = sandbox_marks("the grading service's tests")
 CORPUS_STUDENTS = ("honest", "honest-stderr", "partial", "monkeypatch", "lying-objects", "calls-backward",
                    "sys-exit", "kills-parent", "fused-op", "nbformat3", "truncated-json", "empty-file", "not-utf8",
                    "other-assignment")
-OTHERS = ("alice", "bob", "carol", "spammer", "dave", "racer")
+OTHERS = ("alice", "bob", "carol", "spammer", "dave", "racer", "hoarder")
 LIMITS = ("--timeout", "3", "--memory-mb", "512", "--output-kb", "32")
 RATE = 4
 
@@ -199,6 +200,37 @@ def test_over_the_rate_limit_is_429(served: dict[str, Any]) -> None:
     assert 0 < int(headers["retry-after"]) <= 3600
     stored = sqlite3.connect(served["db"]).execute("SELECT count(*) FROM submissions WHERE student_id = 'spammer'")
     assert stored.fetchone()[0] == RATE
+
+
+def test_a_student_sends_only_a_few_bodies_at_once(served: dict[str, Any]) -> None:
+    """A body is held in memory until it is stored, and the rate limit counts only stored submissions: one student's
+    unfinished uploads (one byte short of their Content-Length) are capped at UPLOADS_AT_ONCE; the next is 429 at once,
+    before its body is read. Once those connections are gone their places are free again; nothing was stored."""
+    host, port = served["url"].split("//")[1].rstrip("/").split(":")
+    token = served["tokens"]["hoarder"]
+
+    def start_upload() -> socket.socket:
+        connection = socket.create_connection((host, int(port)), timeout=30)
+        connection.sendall(f"POST /api/submit/fake HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                           f"Content-Length: {64 << 10}\r\n\r\n".encode() + b"x" * ((64 << 10) - 1))
+        return connection
+    hanging = [start_upload() for _ in range(UPLOADS_AT_ONCE)]
+    try:
+        time.sleep(0.5)  # every one of them is being received now
+        status, body, headers = request(f"{served['url']}api/submit/fake", token, b"not a notebook", timeout=10)
+        assert status == 429 and json.loads(body)["message"]["code"] == "service.uploading", body
+        assert int(headers["retry-after"]) > 0
+    finally:
+        for connection in hanging:
+            connection.close()
+    for _ in range(50):  # the service notices the closed connections
+        status, body, _ = request(f"{served['url']}api/submit/fake", token, b"not a notebook", timeout=10)
+        if status != 429:
+            break
+        time.sleep(0.1)
+    assert status == 422, body
+    stored = sqlite3.connect(served["db"]).execute("SELECT count(*) FROM submissions WHERE student_id = 'hoarder'")
+    assert stored.fetchone()[0] == 1
 
 
 def test_an_instructor_trying_the_service_is_not_rate_limited(served: dict[str, Any]) -> None:
