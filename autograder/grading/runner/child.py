@@ -54,6 +54,9 @@ class Confinement:
     hide: tuple[Path, ...] = ()
     #: Enter fresh IPC and mount namespaces (needs CAP_SYS_ADMIN: root, or the sandbox's user namespace).
     namespaces: bool = False
+    #: With `namespaces`, a fresh network namespace too (only a loopback of its own, down): the bare fallback as
+    #: root, where no sandbox took the network away (in bubblewrap the worker's own namespace has none to reach).
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Settings:
     #: Folders each child covers (the runner; the forbidden torch sources when the assignment has a tripwire).
     hide: tuple[Path, ...]
     namespaces: bool
+    #: Each child enters a network namespace of its own (Confinement.network).
+    network: bool = False
 
 
 def _vm_bytes() -> int:
@@ -86,7 +91,8 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, result_fd: int,
 
     os.setsid()
     if limits.namespaces:
-        isolation.new_namespaces(list(limits.hide))
+        flags = isolation.CLONE_NEWIPC | isolation.CLONE_NEWNS | (isolation.CLONE_NEWNET if limits.network else 0)
+        isolation.new_namespaces(list(limits.hide), flags)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (stdout_fd, stderr_fd, result_fd, input_fd)]
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -215,7 +221,7 @@ def child_main(job: Any) -> None:
         positions = [int(p) for p in descriptor["positions"]]
         limits = Confinement(memory_mb=int(descriptor["memory_mb"]), uid=int(descriptor["uid"]),
                              cpu_seconds=int(descriptor["cpu_seconds"]), hide=tuple(settings.hide),
-                             namespaces=settings.namespaces)
+                             namespaces=settings.namespaces, network=settings.network)
         del job, descriptor
         entered = time.perf_counter()
         confine(limits, out_w, err_w, result_w, input_r, settings.home / "work")

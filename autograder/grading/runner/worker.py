@@ -515,8 +515,10 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
 
     child.COURSE_PACKAGES.append(args.checks.partition(":")[0].split(".")[0])
     sandboxed = os.getpid() == 1
+    # bare as root: no sandbox took the network away, so each child leaves it (the grader's service port, a Dask
+    # scheduler, anything the machine reaches); in bubblewrap the worker's namespace already has none
     settings = child.Settings(args.exchange, args.home, assignment, tripwire, tuple(hide),
-                               namespaces=args.uid_base >= 0 or sandboxed)
+                               namespaces=args.uid_base >= 0 or sandboxed, network=args.uid_base >= 0 and not sandboxed)
     forked = start_template(settings, keep=(1, 2))
     if isinstance(forked, ChildJob):
         return forked  # a submission's child: the template's frames are gone now

@@ -100,3 +100,20 @@ def test_a_daemon_left_by_a_submission_is_gone_before_the_next(worker_without_cg
     assert _running(marker) == [], "the daemon outlived its submission"
     second = _run(worker_without_cgroups, "job-next", f"import os\nprint('FOUND', {finder})\n")
     assert "FOUND False" in second, second[-500:]
+
+
+def test_a_submission_reaches_no_network(worker_without_cgroups: Any) -> None:
+    """Not even the machine's loopback: a port the grader's side listens on (the service's, a Dask scheduler's) is
+    out of reach, in bubblewrap and in the bare fallback as root (a network namespace of the child's own)."""
+    import socket
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        source = (f"import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('127.0.0.1', {port}))\n"
+                  f"    print('REACHED')\nexcept OSError as exc:\n    print('REFUSED', type(exc).__name__)\n"
+                  f"print('LINKS', [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]])\n")
+        out = _run(worker_without_cgroups, "job-network", source)
+    assert "REFUSED" in out and "REACHED" not in out, out[-500:]
+    assert "LINKS ['lo']" in out, out[-500:]
