@@ -174,7 +174,7 @@ def _export(target: Path | None) -> int:
         if problem:
             raise ValueError(f"the grading key from {where} cannot go in a file ({problem}): on the other machine "
                              f"set {key.ENV} to the line `python -m autograder key export` prints")
-        options.file_to_write("--file", target)
+        options.file_in_folder("--file", target)
         bare = _problem(value.decode(), bare=True) is None  # else the line, which `--from` reads quotes and all
         if not key.write_key(target, value if bare else f"# fingerprint {fingerprint}\n{line}".encode()):
             raise ValueError(f"{target} already exists; not replaced")

@@ -50,10 +50,18 @@ def file_to_write(option: str, path: Path) -> None:
         raise ValueError(f"{option} {path}: {problem}")
 
 
-def new_file_to_write(option: str, path: Path, advice: str) -> None:
-    """`path`, given as `option`, is a file this process can write and that does not exist yet (what an existing
-    one holds would be lost: `advice` says what to do instead)."""
+def file_in_folder(option: str, path: Path) -> None:
+    """`path`, given as `option`, is a file this process can write in a folder that exists: a secret (a key, tokens)
+    or a database is never put in a folder made on the spot (a typo, a drive not mounted yet)."""
     file_to_write(option, path)
+    if not path.parent.is_dir():
+        raise ValueError(f"{option} {path}: its folder {path.parent} does not exist")
+
+
+def new_file_to_write(option: str, path: Path, advice: str) -> None:
+    """`path`, given as `option`, is a file this process can write, in a folder that exists, and that does not exist
+    yet (what an existing one holds would be lost: `advice` says what to do instead)."""
+    file_in_folder(option, path)
     if path.exists() or path.is_symlink():
         raise ValueError(f"{option} {path}: already exists; {advice}")
 
@@ -83,9 +91,7 @@ def database(option: str, target: str, marker: str, what: str) -> None:
     if "://" in target:
         return
     path = Path(target)
-    file_to_write(option, path)
-    if not path.parent.is_dir():  # SQLite makes the file, not its folder
-        raise ValueError(f"{option} {target}: its folder {path.parent} does not exist")
+    file_in_folder(option, path)  # SQLite makes the file, not its folder
     try:
         with open(path, "rb") as f:
             head = f.read(len(SQLITE_HEADER))

@@ -128,6 +128,7 @@ def test_key_lifecycle_on_two_machines(tmp_path: Path, monkeypatch: pytest.Monke
     exported = capsys.readouterr()
     assert exported.out.startswith(f"export {key.ENV}=") and fingerprint in exported.err
     copy = tmp_path / "usb" / "grading.key"
+    copy.parent.mkdir()
     assert main(["key", "export", "--file", str(copy)]) == 0
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     capsys.readouterr()
@@ -151,8 +152,9 @@ def test_key_lifecycle_on_two_machines(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_key_files_that_cannot_work_are_one_line(keyless: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`--from` missing or a folder, `--file` a folder or under a file: exit 2, one line naming the option, the path
-    and the problem; no key file is made or written."""
+    """`--from` missing or a folder, `--file` a folder, under a file or in a missing folder (a typo, a drive not
+    mounted: the key would land on this disk): exit 2, one line naming the option, the path and the problem; no key
+    file or folder is made or written."""
     (tmp_path / "afile").write_text("x")
     for args, says in ((["create", "--from", str(tmp_path / "nope")], "no such file"),
                        (["create", "--from", str(tmp_path)], "a folder, not a file")):
@@ -162,10 +164,11 @@ def test_key_files_that_cannot_work_are_one_line(keyless: Path, tmp_path: Path, 
     assert main(["key", "create"]) == 0
     capsys.readouterr()
     for target, says in ((tmp_path, "a folder, not a file"),
-                         (tmp_path / "afile" / "k", f"{tmp_path / 'afile'} is a file, not a folder")):
+                         (tmp_path / "afile" / "k", f"{tmp_path / 'afile'} is a file, not a folder"),
+                         (tmp_path / "usb" / "k.key", f"its folder {tmp_path / 'usb'} does not exist")):
         assert main(["key", "export", "--file", str(target)]) == 2
         assert capsys.readouterr().err == f"error: --file {target}: {says}\n"
-    assert (tmp_path / "afile").read_text() == "x"
+    assert (tmp_path / "afile").read_text() == "x" and not (tmp_path / "usb").exists()
 
 
 def test_short_key_messages_name_their_source_and_fix(keyless: Path, monkeypatch: pytest.MonkeyPatch,

@@ -106,6 +106,10 @@ def test_tokens_and_serve_refuse_bad_files_before_issuing_anything(tmp_path: Pat
     roster.write_text("alice\n")
     assert main(["tokens", "--roster", str(roster), "--out", str(tmp_path), "--db", str(db)]) == 2
     assert capsys.readouterr().err == f"error: --out {tmp_path}: a folder, not a file\n"
+    missing = tmp_path / "mail" / "t.csv"  # a typo or a drive not mounted: the tokens would land on this disk
+    assert main(["tokens", "--roster", str(roster), "--out", str(missing), "--db", str(db)]) == 2
+    assert capsys.readouterr().err == f"error: --out {missing}: its folder {missing.parent} does not exist\n"
+    assert not missing.parent.exists()
     assert main(["tokens", "--roster", str(tmp_path / "nope"), "--out", str(tmp_path / "t.csv"), "--db", str(db)]) == 2
     assert capsys.readouterr().err == f"error: --roster {tmp_path / 'nope'}: no such file\n"
     assert not db.exists()
