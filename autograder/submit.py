@@ -104,11 +104,12 @@ def find_notebook() -> Path:
 
 
 class Unreachable(Exception):
-    """No reply from the service (refused, no route, timed out, not HTTP): `reason` says what happened."""
+    """No reply from the service (refused, no route, timed out, not HTTP): `reason` says what happened; `sent`: the
+    notebook went out and the reply did not come in time, so the service may have stored it and still grade it."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, sent: bool = False) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.sent = reason, sent
 
 
 def _post(url: str, token: str, data: bytes, timeout: float) -> tuple[int, dict[str, Any]]:
@@ -125,6 +126,8 @@ def _post(url: str, token: str, data: bytes, timeout: float) -> tuple[int, dict[
             return error.code, {"error": f"HTTP {error.code} {error.reason}"}
     except urllib.error.URLError as error:
         raise Unreachable(str(error.reason)) from None
+    except TimeoutError as error:  # sent, then no reply in time (urlopen wraps a timeout while sending in URLError)
+        raise Unreachable(f"{type(error).__name__}: {error}", sent=True) from None
     except (OSError, ValueError, http.client.HTTPException) as error:  # a timeout, a reset, a reply that is not JSON
         raise Unreachable(f"{type(error).__name__}: {error}") from None
 
@@ -144,7 +147,8 @@ def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
     elif status == 202:
         say(words("submit.accepted", number=str(reply.get("submission"))))
     else:
-        say(words("submit.refused", status=str(status), reason=_reason(reply, words)))
+        say(words("submit.refused" if status != 504 or "message" in reply else "submit.not_yet", status=str(status),
+                  reason=_reason(status, reply, words)))
     if reply.get("feedback") and status in (200, 202, 422):
         say(words("submit.feedback", url=str(reply["feedback"])))
 
@@ -155,8 +159,15 @@ def _padded(text: str, columns: int) -> str:
     return text + " " * max(0, columns - width)
 
 
-def _reason(reply: dict[str, Any], words: Any) -> str:
-    """Why the service refused: its message worded here (in the notebook's language), else its English line."""
+#: What a reply without the service's own message means, by status: these come from a proxy in front of it (nginx's
+#: client_max_body_size, a service that is down, a proxy that stopped waiting for the grade).
+PROXY = {413: "submit.proxy_too_large", 502: "submit.proxy_down", 503: "submit.proxy_down",
+         504: "submit.proxy_timeout"}
+
+
+def _reason(status: int, reply: dict[str, Any], words: Any) -> str:
+    """Why the service refused: its message worded here (in the notebook's language), else what the status means
+    when a proxy answered, else its English line."""
     from autograder.message import BadMessage, Message
 
     if "message" in reply:
@@ -165,6 +176,8 @@ def _reason(reply: dict[str, Any], words: Any) -> str:
             return str(words(message.code, **dict(message.params)))
         except (BadMessage, KeyError, ValueError):
             pass
+    if status in PROXY:
+        return str(words(PROXY[status]))
     return str(reply.get("error") or words("submit.no_reason"))
 
 
@@ -186,7 +199,8 @@ def submit(path: str | os.PathLike[str] | None = None, assignment: str | None = 
     try:
         status, reply = _post(base + "api/submit/" + urllib.parse.quote(assignment, safe=""), secret, data, timeout)
     except Unreachable as failure:  # one line in the notebook's language, no traceback: nothing was graded
-        reply = {"error": words("submit.unreachable", url=base, error=failure.reason)}
+        reply = {"error": words("submit.no_answer", url=base, seconds=f"{timeout:g}") if failure.sent else
+                 words("submit.unreachable", url=base, error=failure.reason)}
         say(reply["error"])
         return {**reply, "status_code": 0}
     _report(status, reply, say, words)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,57 @@ def test_submit_posts_a_renamed_copy_to_its_assignment(tmp_path: Path, monkeypat
     finally:
         server.shutdown()
     assert paths == ["/api/submit/optimizers"]
+
+
+def _proxy(status: int) -> Any:
+    """A server answering every POST as a proxy in front of the service does: `status` with an HTML page (0: reads
+    the notebook, then never answers)."""
+    import http.server
+    import threading
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if status == 0:
+                time.sleep(2)
+                return
+            body = f"<html><body><h1>{status}</h1><hr>nginx</body></html>".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(("status", "english", "chinese"), [
+    (413, "not graded (413): the notebook is larger than the service accepts; large outputs",
+     "未评分（413）：笔记本超过了评分服务接受的大小"),
+    (502, "not graded (502): the grading service is not answering; try again", "未评分（502）：评分服务没有响应"),
+    (504, "no grade yet (504): the service's proxy stopped waiting for the grade; your notebook was sent, so it may "
+          "still be graded", "暂无成绩（504）：评分服务的代理没有等到成绩就停止了等待；你的笔记本已经发出"),
+    (0, "no answer from the grading service at http://127.0.0.1:", "在 0.2 秒内没有收到 http://127.0.0.1:")])
+def test_a_proxys_refusal_or_silence_is_worded_by_what_it_means(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, english: str, chinese: str) -> None:
+    """What a proxy in front of the service answers (nginx's HTML 413, 502, 504) or no answer after the notebook was
+    sent: one line in the notebook's language saying what it means, never "HTTP 504 Gateway Timeout" inside a Chinese
+    sentence, and never "not graded" or "check your network" for a notebook the service may be grading."""
+    server = _proxy(status)
+    try:
+        monkeypatch.setenv("AUTOGRADER_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+        for language, said in ((None, english), ("zh_CN", chinese)):
+            lines: list[str] = []
+            reply = submit.submit(_notebook(tmp_path, language), timeout=0.2, say=lines.append)
+            assert reply["status_code"] == status and lines[-1].startswith(said), lines
+            assert "HTTP" not in lines[-1] and "Traceback" not in "".join(lines)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -128,6 +128,15 @@ SUBMIT = {
     "submit.bad_url": "the service URL {url} is not an http(s) address: check AUTOGRADER_URL or {path}",
     "submit.unreachable": "could not reach the grading service at {url}: {error} (check the address and your "
                           "network, then submit again)",
+    "submit.no_answer": "no answer from the grading service at {url} within {seconds} s: your notebook was sent, so "
+                        "it may still be graded; submit again in a few minutes to see your grade (every submission "
+                        "counts toward the hourly limit)",
+    "submit.not_yet": "no grade yet ({status}): {reason}",
+    "submit.proxy_too_large": "the notebook is larger than the service accepts; large outputs such as "
+                              "images are the usual cause: clear all outputs, save, and submit again",
+    "submit.proxy_down": "the grading service is not answering; try again in a few minutes",
+    "submit.proxy_timeout": "the service's proxy stopped waiting for the grade; your notebook was sent, so "
+                            "it may still be graded: submit again in a few minutes to see your grade",
     "service.bad_token": "missing or unknown token: send the header {header}",
     "service.unknown_assignment": "no assignment {assignment} here; this service grades {served}",
     "service.deadline": "the deadline of {assignment} ({deadline}) has passed and late work is not accepted",
