@@ -101,6 +101,7 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
     options.folder_to_write("--out", args.out)
+    _own_out(args.out, args.submissions, args.assignment)
     from autograder.grading.outputs.sections import URL_ENV
 
     for option, url in (("--book-url", args.book_url), (f"${URL_ENV}", os.environ.get(URL_ENV))):
@@ -116,6 +117,22 @@ def _grade(args: argparse.Namespace) -> int:
     finally:
         if early is not None:
             early.abandon()  # nothing once the grading pool adopted it
+
+
+def _own_out(out: Path, submissions: Path, assignment: str) -> None:
+    """`out` is neither inside the submissions folder (read as a student who submitted nothing: a `not submitted`
+    row, an empty LMS grade) nor another assignment's OUT (its results/<student>.json, CSVs and report would be
+    replaced): one line naming the folder and what to give instead."""
+    from autograder.grading.outputs.records import stored_assignment
+
+    if submissions.is_dir() and out.resolve().is_relative_to(submissions.resolve()):
+        raise ValueError(f"--out {out}: lies inside SUBMISSIONS {submissions}, where it would be read as a student "
+                         f"folder; give a folder outside it, e.g. --out {submissions.parent / 'graded'}")
+    found = stored_assignment(out)
+    if found is not None and found[0] != assignment:
+        raise ValueError(f"--out {out}: holds the results of {found[0]} ({found[1]}); grading {assignment} there "
+                         f"would replace them, its CSVs and its report: give {assignment} a folder of its own, e.g. "
+                         f"--out {out.parent / f'{out.name}-{assignment}'}")
 
 
 def _grade_with(args: argparse.Namespace, early: Early | None) -> int:

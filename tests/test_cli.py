@@ -60,6 +60,9 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
     ("--gradebook", lambda t: t / "nowhere" / "gb.db", "does not exist"),
     ("--gradebook", lambda t: _file(t / "gb.db", b"notes"), "not an SQLite database"),
     ("--book-url", lambda t: Path("course.example.org/book"), "not a web address; give it with http"),
+    ("--out", lambda t: t / "subs" / "graded", "lies inside SUBMISSIONS"),  # else 'graded' is a student
+    ("--out", lambda t: _file(_made(t / "o" / "results") / "ann.json", b'{"assignment": "optimizers"}').parents[1],
+     "holds the results of optimizers"),  # another assignment's OUT: its results/ann.json would be replaced
 ])
 def test_a_bad_file_option_is_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture, option: str,
                                                        make: Callable[[Path], Path], says: str) -> None:
@@ -120,6 +123,12 @@ def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tmp_path
         holder.kill()
         holder.wait()
     assert main(args) == 0 and (out / "results" / "ann.json").exists()
+
+
+def _made(folder: Path) -> Path:
+    """`folder`, made with its parents."""
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _file(path: Path, data: bytes) -> Path:
