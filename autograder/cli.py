@@ -101,7 +101,7 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions.exists():
         raise ValueError(f"SUBMISSIONS {args.submissions} does not exist")
     options.folder_to_write("--out", args.out)
-    _own_out(args.out, args.submissions, args.assignment)
+    _own_out(args.out, args.submissions, args.assignment, args.checks)
     from autograder.grading.outputs.sections import URL_ENV
 
     for option, url in (("--book-url", args.book_url), (f"${URL_ENV}", os.environ.get(URL_ENV))):
@@ -119,15 +119,20 @@ def _grade(args: argparse.Namespace) -> int:
             early.abandon()  # nothing once the grading pool adopted it
 
 
-def _own_out(out: Path, submissions: Path, assignment: str) -> None:
+def _own_out(out: Path, submissions: Path, assignment: str, checks: str) -> None:
     """`out` is neither inside the submissions folder (read as a student who submitted nothing: a `not submitted`
     row, an empty LMS grade) nor another assignment's OUT (its results/<student>.json, CSVs and report would be
     replaced): one line naming the folder and what to give instead."""
     from autograder.grading.outputs.records import stored_assignment
 
     if submissions.is_dir() and out.resolve().is_relative_to(submissions.resolve()):
-        raise ValueError(f"--out {out}: lies inside SUBMISSIONS {submissions}, where it would be read as a student "
-                         f"folder; give a folder outside it, e.g. --out {submissions.parent / 'graded'}")
+        from autograder.grading.inbox.layout import wrong_folder
+        from autograder.grading.runner.assignments import load_assignment
+
+        # a wrong SUBMISSIONS (the course root, say) is the first thing to fix: say that, as grading would
+        raise ValueError(wrong_folder(submissions, assignment, load_assignment(checks, assignment).notebook) or
+                         f"--out {out}: lies inside SUBMISSIONS {submissions}, where it would be read as a student "
+                         f"folder; give a folder outside it, e.g. --out {submissions.resolve().parent / 'graded'}")
     found = stored_assignment(out)
     if found is not None and found[0] != assignment:
         raise ValueError(f"--out {out}: holds the results of {found[0]} ({found[1]}); grading {assignment} there "

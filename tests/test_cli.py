@@ -60,7 +60,7 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
     ("--gradebook", lambda t: t / "nowhere" / "gb.db", "does not exist"),
     ("--gradebook", lambda t: _file(t / "gb.db", b"notes"), "not an SQLite database"),
     ("--book-url", lambda t: Path("course.example.org/book"), "not a web address; give it with http"),
-    ("--out", lambda t: t / "subs" / "graded", "lies inside SUBMISSIONS"),  # else 'graded' is a student
+    ("--out", lambda t: _made(t / "subs" / "ann" / "fake").parents[1] / "graded", "lies inside SUBMISSIONS"),
     ("--out", lambda t: _file(_made(t / "o" / "results") / "ann.json", b'{"assignment": "optimizers"}').parents[1],
      "holds the results of optimizers"),  # another assignment's OUT: its results/ann.json would be replaced
 ])
