@@ -41,7 +41,6 @@ GRADER = {
     # the notebook against its source (grading/inbox/sanitize.py, inbox/notebook.py, core/student.py)
     "tampered.deleted": "test cell '{cell}' was deleted from the notebook",
     "tampered.duplicated": "test cell '{cell}' appears {count} times (duplicated)",
-    "tampered.retyped": "test cell '{cell}' was changed into a {cell_type} cell",
     "malformed.foreign": "none of the cells of assignment '{assignment}' are in this notebook (is it another "
                          "assignment's notebook, or were the cell ids removed?)",
     "malformed.code_size": "the notebook's code is {size} bytes, more than the {limit} the grader runs for one "
@@ -68,7 +67,9 @@ GRADER = {
     "note.locked_missing": "read-only cell '{cell}' was deleted, so it did not run (as under nbgrader): copy it back "
                            "from the released notebook",
     "note.restored_edited": "read-only cell '{cell}' was edited; the original was restored",
-    "note.answer_missing": "answer cell '{cell}' is missing (deleted or not a code cell)",
+    "note.answer_missing": "answer cell '{cell}' was deleted",
+    "note.retyped": "cell '{cell}' was changed into a {cell_type} cell; it ran as the code cell it is, as under "
+                    "nbgrader",
     "note.test_edited": "test cell '{cell}' was edited; tests always run from the original",
     "note.nbformat3": "the notebook was in the old nbformat 3 and was upgraded to nbformat 4 for grading",
     "note.cells_ignored": "cell(s) {cells} {why} and were ignored",

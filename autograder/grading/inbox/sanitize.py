@@ -9,9 +9,10 @@ cell runs once, at its first copy (its text is the source's: copies of it would 
 cells' hidden tests never run in the sandbox (the trusted grader judges), but where each stands is kept
 (`Plan.positions`): nbgrader grades a question with the notebook's state at its test cell, so the
 sandbox runs only the cells before it first.
-Tampering with a test cell (deleted, duplicated, turned into markdown) costs that question only; a
-moved one is graded where it stands, as nbgrader grades it; edits to locked cells are simply undone,
-and noted.
+Tampering with a test cell (deleted, duplicated) costs that question only; a moved one is graded where
+it stands, as nbgrader grades it; edits to locked cells are simply undone, and noted. A graded cell whose type the
+student changed (an answer or a test cell turned into markdown or raw, one keystroke in Jupyter) runs as the code
+cell it is, as nbgrader's OverwriteCells restores its type: noted.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def _by_id(cells: tuple[Cell, ...]) -> dict[str, list[Cell]]:
 
 
 def _test_verdicts(student: dict[str, list[Cell]], assignment: Assignment) -> dict[str, Verdict]:
-    """tampered verdicts for graded test cells that were deleted, duplicated or retyped (one moved is graded where
-    it stands, as nbgrader grades it)."""
+    """tampered verdicts for graded test cells that were deleted or duplicated (one moved is graded where it stands,
+    and one retyped as a code cell there, as nbgrader grades them)."""
     verdicts: dict[str, Verdict] = {}
     for question in assignment.questions:
         gid, found = question.grade_id, student.get(question.grade_id, [])
@@ -87,8 +88,6 @@ def _test_verdicts(student: dict[str, list[Cell]], assignment: Assignment) -> di
             verdicts[gid] = Verdict("tampered", say("tampered.deleted", cell=gid))
         elif len(found) > 1:
             verdicts[gid] = Verdict("tampered", say("tampered.duplicated", cell=gid, count=len(found)))
-        elif found[0].cell_type != "code":
-            verdicts[gid] = Verdict("tampered", say("tampered.retyped", cell=gid, cell_type=found[0].cell_type))
     return verdicts
 
 
@@ -103,10 +102,12 @@ def _notes(student: dict[str, list[Cell]], source: Notebook) -> list[Message]:
             notes.append(say("note.locked_missing", cell=cell.grade_id))
         elif cell.role == "setup" and any(m.source != cell.source for m in mine):
             notes.append(say("note.restored_edited", cell=cell.grade_id))
-        elif cell.role == "answer" and not any(m.cell_type == "code" for m in mine):
+        elif cell.role == "answer" and not mine:
             notes.append(say("note.answer_missing", cell=cell.grade_id))
         elif cell.role == "test" and any(m.source.strip() != _visible(cell.source) for m in mine):
             notes.append(say("note.test_edited", cell=cell.grade_id))
+        if cell.role in ("answer", "test") and mine and mine[0].cell_type != "code":
+            notes.append(say("note.retyped", cell=cell.grade_id, cell_type=mine[0].cell_type))
     return notes
 
 
@@ -133,7 +134,7 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
             continue
         if theirs.role == "test" and gid not in positions:
             visible = _visible(theirs.source)
-            if mine.cell_type == "code" and _CHECK_CALL.fullmatch(visible):  # runs first, as nbgrader runs it
+            if _CHECK_CALL.fullmatch(visible):  # runs first, as nbgrader runs it (a retyped one restored to code)
                 cells.append(wire.RunCell(gid, visible, False))
             positions[gid] = len(cells)
         elif theirs.cell_type != "code":
@@ -141,7 +142,7 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
         elif theirs.role == "setup" and gid not in ran:
             ran.add(gid)
             cells.append(wire.RunCell(gid, theirs.source, False))  # the source's text, not the student's
-        elif theirs.role == "answer" and mine.cell_type == "code":
+        elif theirs.role == "answer":  # a retyped one runs as code: nbgrader restores the source's cell type
             cells.append(wire.RunCell(gid, mine.source, True))
             answers.append(mine.source)
     decided = _test_verdicts(student, assignment)

@@ -34,14 +34,16 @@ def test_plan_marks_what_is_student_code_and_says_what_it_restored() -> None:
     nb = notebooks.submission()
     top = {"cell_type": "code", "metadata": {}, "source": "import math\n", "outputs": []}
     nb["cells"][3]["source"] = "pass  # my own test"  # test_scale edited
-    nb["cells"][4]["cell_type"] = "markdown"  # ans_norm2 is no longer code
+    nb["cells"][4]["cell_type"] = "markdown"  # ans_norm2 is no longer code: it runs as code, as under nbgrader
     del nb["cells"][1]  # the locked setup cell deleted
     nb["cells"].insert(0, top)  # a helper before everything
     built = plan(parse(json.dumps(nb).encode()), source, checks.ASSIGNMENT)
     assert built.cells[0] == RunCell("#1", "import math\n", True)  # the deleted setup cell does not run
-    assert [(c.label, c.answer) for c in built.cells[1:]] == [("ans_scale", True), ("ans_square_grad", True)]
+    assert [(c.label, c.answer) for c in built.cells[1:]] == [("ans_scale", True), ("ans_norm2", True),
+                                                              ("ans_square_grad", True)]
     assert tuple(map(text, built.notes)) == ("read-only cell 'setup' was deleted, so it did not run (as under "
                                              "nbgrader): copy it back from the released notebook",
                            "test cell 'test_scale' was edited; tests always run from the original",
-                           "answer cell 'ans_norm2' is missing (deleted or not a code cell)")
+                           "cell 'ans_norm2' was changed into a markdown cell; it ran as the code cell it is, as "
+                           "under nbgrader")
     assert built.answers == tuple(c.source for c in built.cells if c.answer)
