@@ -534,3 +534,12 @@ def test_the_notebook_scan_reads_the_function_being_graded_not_an_older_one_kept
     assert notebook.run("optimizers", "sgd_step_basic", namespace, hidden=False).status == "forbidden"
     namespace["sgd_step"] = namespace["_old"]
     assert notebook.run("optimizers", "sgd_step_basic", namespace, hidden=False).status == "passed"
+
+
+def test_scan_reads_cells_in_ipythons_syntax_as_the_kernel_runs_them() -> None:
+    """A `%%time` over an answer, or a `%matplotlib inline` line above it, runs under nbgrader and in the batch
+    grader (IPython's syntax): the scan reads those cells too instead of leaving them out as unparsable."""
+    body = "def f(p):\n    return torch.optim.SGD([p], lr=1)\n"
+    for cell in ("%%time\n" + body, "%matplotlib inline\n!echo hi\n" + body, "%%capture out\n%time x = 1\n" + body):
+        assert scan(["import torch", cell], ["f"], ["torch.optim"]) == {"f": ["torch.optim"]}, cell
+    assert scan(["def f(:\n"], ["f"], ["torch.optim"]) == {"f": []}  # neither syntax: still left out

@@ -135,11 +135,31 @@ def _matches(name: str, forbidden: str) -> bool:
 
 
 def _parse(source: str) -> ast.Module | None:
-    """The source's syntax tree, or None when it does not parse (such a cell defines nothing when it runs)."""
+    """The source's syntax tree, or None when it does not parse, as Python or as IPython's syntax (such a cell
+    defines nothing when it runs). A cell magic's body (`%%time` over an answer: the kernel runs it) is read as code;
+    a line magic's argument stays a string here (the run-time tripwire still sees what it calls)."""
     try:
         with _PARSE_LOCK:  # CPython 3.11's AST validator is not thread-safe (python/cpython#106905)
             return ast.parse(source)
     except (SyntaxError, ValueError):  # ValueError: a NUL byte, on Python versions that do not call it syntax
+        pass
+    head, _, body = source.lstrip().partition("\n")
+    if head.startswith("%%"):
+        return _parse(body)
+    try:
+        import tokenize
+
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        python = TransformerManager().transform_cell(source)
+    except (ImportError, SyntaxError, ValueError, LookupError, TypeError, tokenize.TokenError):
+        return None  # not IPython's syntax either
+    if python.rstrip("\n") == source.rstrip("\n"):
+        return None
+    try:
+        with _PARSE_LOCK:
+            return ast.parse(python)
+    except (SyntaxError, ValueError):
         return None
 
 
@@ -147,8 +167,9 @@ def scan(source: str | Sequence[str], function_names: Iterable[str], forbidden: 
          ) -> dict[str, list[str]]:
     """function -> sorted forbidden names it reaches (directly or through the student's own helpers).
 
-    `source` is one text or the notebook's cells, each parsed on its own: a cell that does not parse is left
-    out (it defines nothing when it runs either), never the scan of every other cell.
+    `source` is one text or the notebook's cells, each parsed on its own (IPython's syntax too, as the kernel runs
+    it): a cell that does not parse is left out (it defines nothing when it runs either), never the scan of every
+    other cell.
     """
     cells = [source] if isinstance(source, str) else list(source)
     return scan_prefixes(cells, [len(cells)], function_names, forbidden)[len(cells)]

@@ -32,6 +32,7 @@ from autograder import plain
 from autograder.checks.spec import ERROR_KEY
 from autograder.checks.where import STR_FAILED, exception_text
 from autograder.grading.runner import limits, protocol
+from autograder.grading.runner.cells import Kernel
 from autograder.grading.runner.wire import EXIT_RESULTS_UNWRITABLE, RunCell, error_message
 from autograder.message import say
 
@@ -234,8 +235,8 @@ def child_main(job: Any) -> None:
         os._exit(EXIT_RESULTS_UNWRITABLE)
 
 
-def _exec_cells(cells: list[RunCell], namespace: dict[str, Any], arm: Callable[[], None]) -> dict[str, Any]:
-    """Exec `cells` in `namespace` (`arm()` before the first the student wrote); their result frame's value."""
+def _exec_cells(cells: list[RunCell], kernel: Kernel, arm: Callable[[], None]) -> dict[str, Any]:
+    """Run `cells` as the kernel runs them (`arm()` before the first the student wrote); their result frame's value."""
     errors: list[dict[str, Any]] = []
     memory = False
     for cell in cells:
@@ -245,7 +246,7 @@ def _exec_cells(cells: list[RunCell], namespace: dict[str, Any], arm: Callable[[
             filename = f"<cell {cell.label}>"
             # Tracebacks and the checks' "line N: `...`" read source through linecache, as in Jupyter.
             linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
-            exec(compile(cell.source, filename, "exec"), namespace)  # running it is the sandbox's job
+            kernel.run(kernel.compile(cell.source, filename))
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             errors.append({"cell": cell.label, **_exception(exc)})
             memory = memory or _is_memory(exc)
@@ -264,6 +265,7 @@ def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: in
     armed before the student's first cell runs, and before any question is called.
     """
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    kernel = Kernel(namespace)
     wires: list[Any] = []
 
     def arm() -> None:
@@ -274,7 +276,7 @@ def run(cells: list[RunCell], questions: list[Any], result_fd: int, input_fd: in
     try:
         done = 0
         for index, end in enumerate(ends or [len(cells)]):
-            chunk = _exec_cells(cells[done:end], namespace, arm)
+            chunk = _exec_cells(cells[done:end], kernel, arm)
             done = max(done, end)
             arm()
             _send(result_fd, 2 * index, chunk)
