@@ -15,6 +15,7 @@ from autograder.checks import ASSIGNMENTS
 from autograder.checks.notebook import FIXED_SEED, seed_for
 from autograder.cli import main
 from autograder.grading.core import judging
+from autograder.grading.inbox.collect import collect
 
 KEY = "a-course-key-of-reasonable-length"
 
@@ -88,6 +89,21 @@ def test_notebook_and_batch_grader_draw_the_same_hidden_inputs(monkeypatch: pyte
             in_notebook = q.make_cases(torch.Generator().manual_seed(seed_for(aid, q.grade_id, "alice")), True)
             assert judging._same(drawn[q.grade_id], in_notebook), (aid, q.grade_id)
             assert seed_for(aid, q.grade_id, "alice") == key.question_seed(KEY.encode(), aid, "alice", q.grade_id)
+
+
+@pytest.mark.parametrize("folder", ["Ann Lee", "Alice", "carol@uni.edu", "d" * 70])
+def test_nbgrader_and_batch_grader_seed_any_student_folder_alike(folder: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An nbgrader student folder whose name is no safe id as it is: the batch grader seeds with the id collect
+    makes of it, and so must the test cells (or a draw-dependent score differs between the two graders)."""
+    monkeypatch.setenv(key.ENV, KEY)
+    notebook = tmp_path / "subs" / folder / "optimizers" / "optimizers.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("{}", encoding="utf-8")
+    (sub,) = collect(tmp_path / "subs", "optimizers", "optimizers.ipynb")
+    seed = key.mix(key.assignment_seed(KEY.encode(), "optimizers"), sub.student_id)  # as grade_submission seeds
+    assert sub.student_id != folder
+    assert seed_for("optimizers", "adam_step_basic", folder) == key.mix(seed, "adam_step_basic")
 
 
 def test_outside_autograde_the_fixed_seed_needs_no_key(keyless: Path) -> None:

@@ -44,12 +44,16 @@ GRADED_STUDENT = student_id()
 
 
 def seed_for(assignment_id: str, grade_id: str, student: str | None) -> int:
-    """The student's hidden-case seed from the course key (as `autograder grade` draws it), or the fixed seed."""
+    """The student's hidden-case seed from the course key (as `autograder grade` draws it), or the fixed seed.
+
+    `student` is nbgrader's folder name; the batch grader seeds with the id it makes of that same name
+    (`collect.safe_id`: `Ann Lee` -> `ann-lee~a36e143c`), so both draw the same inputs for every name."""
     if student is None:  # not under `nbgrader autograde`: no student, no key needed
         return FIXED_SEED
     from autograder import key  # late: only graded runs need the key (and may create its file)
+    from autograder.grading.inbox.collect import safe_id
 
-    return key.question_seed(key.load_key(), assignment_id, student, grade_id)
+    return key.question_seed(key.load_key(), assignment_id, safe_id(student), grade_id)
 
 
 def _source(namespace: Mapping[str, Any], graded: tuple[str, ...] = ()) -> list[str]:
