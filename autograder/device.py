@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -11,8 +12,25 @@ ENV_VAR = "COURSE_DEVICE"
 REFERENCE_DTYPE = torch.float64
 
 
+def autograded(cwd: str | os.PathLike[str] | None = None) -> bool:
+    """True in a kernel `nbgrader autograde` started (cwd .../autograded/<student>/...)."""
+    try:
+        parts = Path(cwd or os.getcwd()).resolve().parts
+    except OSError:  # a working folder deleted under the kernel
+        return False
+    return "autograded" in parts[:-1]
+
+
+#: Read once, where the kernel started: under `nbgrader autograde` the notebook computes on the CPU, as it does in the
+#: batch grader's sandbox (which hides GPUs), so that a GPU on the grading machine changes no grade.
+AUTOGRADED = autograded()
+
+
 def get_device() -> torch.device:
-    """Return `cuda` when available, else `cpu`; `COURSE_DEVICE=cpu|cuda|cuda:N` overrides."""
+    """Return `cuda` when available, else `cpu`; `COURSE_DEVICE=cpu|cuda|cuda:N` overrides; always `cpu` under nbgrader
+    autograde (AUTOGRADED), as in the batch grader."""
+    if AUTOGRADED:
+        return torch.device("cpu")
     wanted = os.environ.get(ENV_VAR, "").strip()
     if wanted:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -20,6 +22,24 @@ def test_course_device_cpu_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(D.ENV_VAR, " cpu ")
     assert D.get_device() == torch.device("cpu")
     assert "on cpu (CPU)" in D.describe()
+
+
+def test_nbgrader_autograde_computes_on_the_cpu_as_the_batch_grader(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    """On a GPU machine nbgrader's kernel must not hand the student's functions CUDA tensors: the batch grader's
+    sandbox hides GPUs, and a function that makes a CPU tensor of its own (torch.zeros(n)) fails only on CUDA."""
+    folder = tmp_path / "course" / "autograded" / "Ann Lee" / "optimizers"
+    folder.mkdir(parents=True)
+    assert D.autograded(folder) and not D.autograded(tmp_path) and not D.autograded(tmp_path / "autograded")
+    monkeypatch.delenv(D.ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine
+    monkeypatch.setattr(D, "AUTOGRADED", True)
+    assert D.get_device() == torch.device("cpu")
+    monkeypatch.setenv(D.ENV_VAR, "cuda")  # the batch grader's sandbox overrides it too
+    assert D.get_device() == torch.device("cpu")
+    monkeypatch.delenv(D.ENV_VAR)
+    monkeypatch.setattr(D, "AUTOGRADED", False)
+    assert D.get_device() == torch.device("cuda")  # a student's own kernel keeps its GPU
 
 
 def test_bogus_course_device_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
