@@ -78,27 +78,13 @@ def test_a_renamed_copy_is_sent_for_the_assignment_whose_cells_it_holds(tmp_path
 
 def test_submit_posts_a_renamed_copy_to_its_assignment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """submit() on `optimizers (1).ipynb` posts to api/submit/optimizers, not to 'optimizers (1)'."""
-    import http.server
-    import threading
-
     paths: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            paths.append(self.path)
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"error": "no"}).encode()
-            self.send_response(422)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def refuse(handler: Any) -> None:
+        paths.append(handler.path)
+        _answer(handler, 422, "application/json", json.dumps({"error": "no"}).encode())
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _server(refuse)
     try:
         monkeypatch.setenv("AUTOGRADER_URL", f"http://127.0.0.1:{server.server_address[1]}/")
         copy = tmp_path / "optimizers (1).ipynb"
@@ -106,28 +92,28 @@ def test_submit_posts_a_renamed_copy_to_its_assignment(tmp_path: Path, monkeypat
         submit.submit(copy, say=lambda line: None)
     finally:
         server.shutdown()
+        server.server_close()
     assert paths == ["/api/submit/optimizers"]
 
 
-def _proxy(status: int) -> Any:
-    """A server answering every POST as a proxy in front of the service does: `status` with an HTML page (0: reads
-    the notebook, then never answers)."""
+def _answer(handler: Any, status: int, kind: str, body: bytes) -> None:
+    """Send `status` with `body` of Content-Type `kind` from an http.server handler."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _server(reply: Any) -> Any:
+    """A local HTTP server that reads every POST's body, then calls `reply(handler)`; shut it down after use."""
     import http.server
     import threading
-    import time
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            if status == 0:
-                time.sleep(2)
-                return
-            body = f"<html><body><h1>{status}</h1><hr>nginx</body></html>".encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -136,6 +122,20 @@ def _proxy(status: int) -> Any:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server
+
+
+def _proxy(status: int) -> Any:
+    """A server answering every POST as a proxy in front of the service does: `status` with an HTML page (0: reads
+    the notebook, then never answers)."""
+    import time
+
+    def reply(handler: Any) -> None:
+        if status == 0:
+            time.sleep(2)
+            return
+        _answer(handler, status, "text/html", f"<html><body><h1>{status}</h1><hr>nginx</body></html>".encode())
+
+    return _server(reply)
 
 
 @pytest.mark.parametrize(("status", "english", "chinese"), [
