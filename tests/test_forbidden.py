@@ -100,6 +100,24 @@ def test_a_cell_that_does_not_parse_hides_nothing_in_the_others() -> None:
     assert scan("".join(cells), ["adam_step"], FORBIDDEN) == {"adam_step": []}  # one text: nothing parses
 
 
+def test_the_scan_reads_the_definition_the_kernel_binds() -> None:
+    """The definition in effect is the last one in source order that binds the notebook-level name (at the top
+    level, under if/try/with, or declared `global`), never a method or a local helper of that name; nbgrader's
+    check reads the live function and gave this notebook full marks where the scan, walking breadth first, took a
+    dead nested `def` for the answer and made it `forbidden`."""
+    shadowed = ("import torch\nif False:\n    def sgd_step(p):\n        return torch.optim.SGD([p], lr=0.1)\n"
+                "def sgd_step(p):\n    return p * 2\n"
+                "class Check:\n    def sgd_step(self, p):\n        return torch.optim.SGD([p], lr=0.1)\n"
+                "def compare(p):\n    def sgd_step(q):\n        return torch.optim.SGD([q], lr=0.1)\n"
+                "    return sgd_step(p)\n")
+    assert scan(shadowed, ["sgd_step"], FORBIDDEN) == {"sgd_step": []}
+    rebound = ("import torch\ndef sgd_step(p):\n    return p * 2\ntry:\n    pass\nexcept ImportError:\n    pass\n"
+               "else:\n    def sgd_step(p):\n        return torch.optim.SGD([p], lr=0.1)\n"
+               "def install():\n    global adam_step\n    def adam_step(p):\n        return torch.optim.Adam([p])\n")
+    assert scan(rebound, ["sgd_step", "adam_step"], FORBIDDEN) == {"sgd_step": ["torch.optim"],
+                                                                   "adam_step": ["torch.optim"]}
+
+
 @pytest.mark.parametrize("name, shortcut", [
     ("optimizer class", lambda p: torch.optim.SGD([p], lr=0.1)),
     ("autograd.grad", lambda p: torch.autograd.grad((p * p).sum(), p)),

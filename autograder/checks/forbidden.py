@@ -86,6 +86,31 @@ def _walk(root: ast.AST) -> list[ast.AST]:
     return nodes
 
 
+def _bound_defs(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The `def`s that bind a notebook-level name, in source order (a later one rebinds the name, as when the cell
+    runs): those at the top level or under if/try/with/for/while, and those in a function that declares the name
+    `global`; never a method or another function's local helper, which the kernel never binds to that name."""
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+
+    def visit(body: list[ast.stmt], global_names: frozenset[str] | None) -> None:
+        """Collect from `body`; `global_names`: None at the notebook level, else what the enclosing function
+        declares global."""
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if global_names is None or node.name in global_names:
+                    found.append(node)
+                visit(node.body, frozenset(name for inner in _walk(node) if isinstance(inner, ast.Global)
+                                           for name in inner.names))
+            elif not isinstance(node, ast.ClassDef):  # a method binds no notebook-level name
+                for field in ("body", "orelse", "finalbody"):
+                    visit([n for n in getattr(node, field, None) or [] if isinstance(n, ast.stmt)], global_names)
+                for block in [*getattr(node, "handlers", []), *getattr(node, "cases", [])]:  # except / case
+                    visit(block.body, global_names)
+
+    visit(getattr(tree, "body", []), None)
+    return found
+
+
 def _aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
     """Local name -> full dotted name for every import among `nodes` (later ones win, in ast.walk's order)."""
     aliases: dict[str, str] = {}
@@ -198,10 +223,9 @@ def scan_prefixes(cells: Sequence[str], counts: Iterable[int], function_names: I
             if any(aliases.get(name) != full for name, full in imported.items()):
                 uses.clear()  # a name now means another module: read every function again
             aliases.update(imported)
-            for node in nodes:
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    defs[node.name] = node
-                    uses.pop(node.name, None)
+            for node in _bound_defs(tree) if tree is not None else []:
+                defs[node.name] = node
+                uses.pop(node.name, None)
         results[count] = _hits(defs, aliases, uses, names, forbidden)
     return results
 
