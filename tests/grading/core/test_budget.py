@@ -94,11 +94,8 @@ class _Store:
     def forget_stale(self) -> list[int]:
         return []
 
-    def ungraded(self) -> list[int]:
-        return [7]
-
-    def assignments(self, ids: list[int]) -> list[str]:
-        return ["d"] * len(ids)
+    def backlog(self) -> list[tuple[int, str, str]]:
+        return [(7, "alice", "d")]
 
     def notebook(self, submission_id: int) -> Any:
         raise AssertionError("not read at start")
@@ -119,7 +116,7 @@ def test_a_service_warms_as_many_workers_as_it_grades_at_once_not_that_many_per_
     calls: list[tuple[str, int]] = []
     pools = {name: _Pool(name, calls) for name in "abcd"}
     grading = Grading(cast(Any, _Store()), cast(Any, pools), 2, lambda i: None)
-    grading.queue.put(None)  # the threads' loops end at once; the queued submission stays for them
+    grading.queue.close()  # the threads' loops end at once; the queued submission stays in the database
     assert grading.start() == 1
     deadline = time.monotonic() + 5
     while len(calls) < 2 and time.monotonic() < deadline:

@@ -257,7 +257,7 @@ async def submit(request: Request) -> Response:
         return submission_id
     future = asyncio.get_running_loop().create_future()
     service.waiters[submission_id] = future
-    service.grading.put(submission_id)
+    service.grading.put(person.student_id, submission_id)
     try:
         await asyncio.wait_for(future, service.wait)
     except TimeoutError:

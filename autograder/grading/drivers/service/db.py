@@ -202,10 +202,13 @@ class Store:
                 s.execute(delete(Graded).where(Graded.id.in_([g for g, _ in stale])))
         return [submission_id for _, submission_id in stale]
 
-    def assignments(self, submission_ids: list[int]) -> list[str]:
-        """The assignment of each of these submissions (one per id found)."""
+    def backlog(self) -> list[tuple[int, str, str]]:
+        """(id, student, assignment) of every accepted submission without a result, oldest first (queued at start)."""
         with self.session() as s:
-            return list(s.scalars(select(Upload.assignment).where(Upload.id.in_(submission_ids))))
+            graded = select(Graded.submission_id)
+            rows = s.execute(select(Upload.id, Upload.student_id, Upload.assignment)
+                             .where(Upload.id.not_in(graded)).order_by(Upload.id))
+            return [(submission_id, student_id, assignment) for submission_id, student_id, assignment in rows]
 
     def notebook(self, submission_id: int) -> tuple[Upload, bytes]:
         """A submission's row and its notebook's bytes."""

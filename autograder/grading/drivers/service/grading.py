@@ -1,6 +1,7 @@
-"""The service's grading threads: grade accepted submissions in order with the core pool, store each result once.
+"""The service's grading threads: grade accepted submissions with the core pool, store each result once.
 
-A submission is in the database before its student hears it was accepted; at start every submission
+Submissions are graded in turns by student (turns.Turns), so one student's backlog never holds up the others. A
+submission is in the database before its student hears it was accepted; at start every submission
 without a result is queued again, so a crash or SIGKILL loses nothing. The results table allows one
 result per submission, so a submission graded twice (two services on one database, say) is stored once.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import threading
 from collections.abc import Callable
 
@@ -17,6 +17,7 @@ from autograder.grading.core import sandbox
 from autograder.grading.core.model import Result, Submission
 from autograder.grading.core.pool import Cancelled, Grader
 from autograder.grading.drivers.service.db import Store
+from autograder.grading.drivers.service.turns import Turns
 from autograder.grading.outputs import records
 from autograder.message import say
 
@@ -39,34 +40,35 @@ def refused(result: Result) -> bool:
 
 
 class Grading:
-    """N threads sharing one queue of submission ids and one pool per assignment (pool.Pool, or a ClusterPool)."""
+    """N threads sharing one line of submission ids (in turns by student) and one pool per assignment (pool.Pool, or a
+    ClusterPool)."""
 
     def __init__(self, store: Store, pools: dict[str, Grader], threads: int, done: Callable[[int], None]) -> None:
         """`done(submission_id)` is called (from a grading thread) once the result is stored."""
         self.store, self.pools, self.count, self.done = store, pools, threads, done
-        self.queue: queue.Queue[int | None] = queue.Queue()
+        self.queue = Turns()
         self.threads: list[threading.Thread] = []
         self._in_hand: set[int] = set()  # taken from the queue, being graded now
 
     @property
     def waiting(self) -> int:
         """Submissions accepted and not graded yet: queued, or being graded now."""
-        return self.queue.qsize() + len(self._in_hand)
+        return len(self.queue) + len(self._in_hand)
 
     def start(self) -> int:
         """Queue every submission still without a result (or with one of an older form), start the threads; how many
         were recovered."""
         self.store.forget_stale()
-        waiting = self.store.ungraded()
-        for submission_id in waiting:
-            self.queue.put(submission_id)
+        waiting = self.store.backlog()
+        for submission_id, student_id, _ in waiting:
+            self.queue.put(student_id, submission_id)
         self.threads = [threading.Thread(target=self._loop, name=f"serve-grading-{i}", daemon=True)
                         for i in range(self.count)]
         for thread in self.threads:
             thread.start()
         # warm workers in the background (the service answers meanwhile), one after another: started together, the
         # sandboxes' imports would share the cores and none would be ready soon
-        plan = warm_plan(list(self.pools), self.store.assignments(waiting) if waiting else [], self.count)
+        plan = warm_plan(list(self.pools), [assignment for _, _, assignment in waiting], self.count)
         threading.Thread(target=self._warm, args=(plan,), name="serve-warm", daemon=True).start()
         return len(waiting)
 
@@ -75,19 +77,18 @@ class Grading:
         for assignment, count in plan:
             self.pools[assignment].warm(count)
 
-    def put(self, submission_id: int) -> None:
-        """Queue an accepted (stored) submission."""
-        self.queue.put(submission_id)
+    def put(self, student_id: str, submission_id: int) -> None:
+        """Queue an accepted (stored) submission of this student."""
+        self.queue.put(student_id, submission_id)
 
     def stop(self) -> None:
         """Stop the threads and every worker; what is in hand is graded again at the next start."""
+        self.queue.close()  # first: no thread takes another submission to a pool being closed
         closing = [threading.Thread(target=pool.close, name=f"serve-close-{name}") for name, pool in self.pools.items()]
         for thread in closing:  # every assignment's workers at once: each waits for its sandboxes to exit
             thread.start()
         for thread in closing:
             thread.join()
-        for _ in self.threads:
-            self.queue.put(None)
         for thread in self.threads:
             thread.join(30)
 
