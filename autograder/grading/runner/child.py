@@ -58,6 +58,10 @@ class Confinement:
     #: With `namespaces`, a fresh network namespace too (only a loopback of its own, down): the bare fallback as
     #: root, where no sandbox took the network away (in bubblewrap the worker's own namespace has none to reach).
     network: bool = False
+    #: With `namespaces`, fresh private /tmp, /var/tmp and /dev/shm with these paths bound back in them
+    #: (isolation.private_scratch): the bare fallback as root, where no sandbox gave the child scratch folders of
+    #: its own. None: the folders as they are (bubblewrap's are the worker's own already).
+    keep: tuple[Path, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class Settings:
     namespaces: bool
     #: Each child enters a network namespace of its own (Confinement.network).
     network: bool = False
+    #: Each child gets private scratch folders, these paths bound back (Confinement.keep).
+    keep: tuple[Path, ...] | None = None
 
 
 def _vm_bytes() -> int:
@@ -93,7 +99,7 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, result_fd: int,
     os.setsid()
     if limits.namespaces:
         flags = isolation.CLONE_NEWIPC | isolation.CLONE_NEWNS | (isolation.CLONE_NEWNET if limits.network else 0)
-        isolation.new_namespaces(list(limits.hide), flags)
+        isolation.new_namespaces(list(limits.hide), flags, limits.keep)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (stdout_fd, stderr_fd, result_fd, input_fd)]
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -222,7 +228,7 @@ def child_main(job: Any) -> None:
         positions = [int(p) for p in descriptor["positions"]]
         limits = Confinement(memory_mb=int(descriptor["memory_mb"]), uid=int(descriptor["uid"]),
                              cpu_seconds=int(descriptor["cpu_seconds"]), hide=tuple(settings.hide),
-                             namespaces=settings.namespaces, network=settings.network)
+                             namespaces=settings.namespaces, network=settings.network, keep=settings.keep)
         del job, descriptor
         entered = time.perf_counter()
         confine(limits, out_w, err_w, result_w, input_r, settings.home / "work")

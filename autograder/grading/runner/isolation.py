@@ -15,6 +15,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,14 +109,62 @@ def claim_slot(start: int, folder: Path = SLOT_LOCKS) -> SlotClaim:
 
 #: The sub-folder of a runner that student code may see in its place (see sandbox.build_runner).
 FACADE = "facade"
+#: The machine's shared scratch folders, each replaced in a bare child's mount namespace by a fresh tmpfs of this
+#: size (bubblewrap's /tmp and /dev/shm sizes): what a submission leaves there never reaches the machine nor the
+#: next submission, and it sees nothing of anyone else's there.
+SHARED_SCRATCH = {Path("/tmp"): 256 << 20, Path("/var/tmp"): 64 << 20, Path("/dev/shm"): 64 << 20}
 
 
-def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS) -> None:
-    """Enter fresh namespaces (IPC and mount unless told otherwise) and cover each folder in `hide`: with
-    its read-only `facade` sub-folder when it has one, else with an empty read-only tmpfs."""
+def scratch_keeps(needed: list[Path]) -> tuple[Path, ...]:
+    """Of the paths a child needs (Python, its home, the runner), those inside a shared scratch folder (as written
+    and as resolved), outermost only: what private_scratch binds back onto the fresh tmpfs."""
+    inside = set()
+    for path in needed:
+        for form in (Path(os.path.abspath(path)), path.resolve()):
+            if form.exists() and any(folder == form or folder in form.parents for folder in SHARED_SCRATCH):
+                inside.add(form)
+    return tuple(sorted(p for p in inside if not any(q in p.parents for q in inside)))
+
+
+def private_scratch(keep: tuple[Path, ...]) -> None:
+    """In this (new) mount namespace: a fresh tmpfs on each shared scratch folder, with `keep` bound back in place
+    (a folder that is itself in `keep` is left as it is). Open first: once covered, the originals have no path."""
+    held = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]
+    try:
+        covered = []
+        for folder, size in SHARED_SCRATCH.items():
+            if folder.is_dir() and not folder.is_symlink() and folder not in keep:
+                _check(_libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                                   f"size={size},mode=1777".encode()), f"private {folder}")
+                covered.append(folder)
+        for path, fd in held:
+            if not any(folder in path.parents for folder in covered):
+                continue
+            for parent in reversed(path.parents):  # root-owned and traversable, as bubblewrap makes them
+                if not parent.exists():
+                    os.mkdir(parent, 0o755)
+                    os.chmod(parent, 0o755)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.mkdir(path, 0o755)
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+            _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), str(path).encode(), None, MS_BIND | MS_REC, None),
+                   f"bind {path} back")
+    finally:
+        for _, fd in held:
+            os.close(fd)
+
+
+def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS,
+                   keep: tuple[Path, ...] | None = None) -> None:
+    """Enter fresh namespaces (IPC and mount unless told otherwise); with `keep`, give the shared scratch folders
+    fresh private copies (private_scratch); then cover each folder in `hide`: with its read-only `facade`
+    sub-folder when it has one, else with an empty read-only tmpfs."""
     _check(_libc.unshare(flags), f"unshare({flags:#x})")
     # our mounts must not propagate back into the namespace we came from
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    if keep is not None:
+        private_scratch(keep)
     for folder in hide:
         target, facade = str(folder).encode(), folder / FACADE
         if facade.is_dir():

@@ -517,8 +517,13 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     sandboxed = os.getpid() == 1
     # bare as root: no sandbox took the network away, so each child leaves it (the grader's service port, a Dask
     # scheduler, anything the machine reaches); in bubblewrap the worker's namespace already has none
+    # likewise each gets /tmp, /var/tmp and /dev/shm of its own (bubblewrap gives the worker its own /tmp and /dev/shm,
+    # wiped after each job), with what it needs from there bound back: a Python, checkout or OUT folder under /tmp
+    bare_root = args.uid_base >= 0 and not sandboxed
+    keep = isolation.scratch_keeps([args.home, *hide, *map(Path, (sys.prefix, sys.base_prefix, sys.exec_prefix)),
+                                    *[Path(p) for p in sys.path if p]]) if bare_root else None
     settings = child.Settings(args.exchange, args.home, assignment, tripwire, tuple(hide),
-                               namespaces=args.uid_base >= 0 or sandboxed, network=args.uid_base >= 0 and not sandboxed)
+                               namespaces=args.uid_base >= 0 or sandboxed, network=bare_root, keep=keep)
     forked = start_template(settings, keep=(1, 2))
     if isinstance(forked, ChildJob):
         return forked  # a submission's child: the template's frames are gone now

@@ -175,6 +175,24 @@ def test_uid_pools_rotate_and_stay_below_2_31() -> None:
     assert all(0 <= isolation.preferred_slot(pid, i) < isolation.SLOTS for pid in (1, 4_194_303) for i in (0, 99))
 
 
+def test_a_bare_child_keeps_what_it_needs_from_the_shared_scratch_folders() -> None:
+    """What private_scratch binds back: the paths a child needs inside /tmp (a Python, its home; a link as written
+    and where it leads), outermost only; nothing outside the scratch folders, nothing that does not exist."""
+    scratch = Path("/tmp") / f"keeps-{os.getpid()}"
+    (scratch / "venv" / "lib").mkdir(parents=True)
+    (scratch / "home").mkdir()
+    (scratch / "python").symlink_to(scratch / "venv")
+    try:
+        keeps = isolation.scratch_keeps([scratch / "venv" / "lib", scratch / "venv", scratch / "home",
+                                         scratch / "python" / "lib",
+                                         Path("/usr/lib"), scratch / "gone"])
+        assert keeps == (scratch / "home", scratch / "python" / "lib", scratch / "venv")
+    finally:
+        (scratch / "python").unlink()
+        for folder in ("venv/lib", "venv", "home", ""):
+            (scratch / folder).rmdir()
+
+
 CLAIM = """
 import sys, time
 from pathlib import Path

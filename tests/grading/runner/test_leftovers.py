@@ -117,3 +117,43 @@ def test_a_submission_reaches_no_network(worker_without_cgroups: Any) -> None:
         out = _run(worker_without_cgroups, "job-network", source)
     assert "REFUSED" in out and "REACHED" not in out, out[-500:]
     assert "LINKS ['lo']" in out, out[-500:]
+
+
+#: Leaves a world-readable file in each shared scratch folder it can write, and lists what it found of a world-readable
+#: file the machine keeps in /tmp.
+SCRATCH = """
+import os
+left = []
+for folder in ('/tmp', '/var/tmp', '/dev/shm'):
+    try:
+        with open(os.path.join(folder, '{marker}'), 'w') as f:
+            f.write('answers')
+        os.chmod(os.path.join(folder, '{marker}'), 0o644)
+        left.append(folder)
+    except OSError:
+        pass
+print('LEFT', left, 'HOST', os.path.exists('{host}'))
+"""
+
+
+def test_files_left_in_shared_scratch_folders_reach_neither_the_next_submission_nor_the_machine(
+        worker_without_cgroups: Any) -> None:
+    """A file a submission leaves in /tmp, /var/tmp or /dev/shm (world-readable) is gone for the next submission on
+    the worker and was never on the machine's own folders; the machine's /tmp is not the submission's either."""
+    marker = f"leftover-{secrets.token_hex(8)}"
+    host = Path(tempfile.gettempdir()) / f"host-{marker}"
+    host.write_text("someone else's")
+    host.chmod(0o644)
+    try:
+        first = _run(worker_without_cgroups, "job-scratch", SCRATCH.format(marker=marker, host=host))
+        assert "LEFT ['/tmp'" in first and "HOST False" in first, first[-500:]
+        machine = [folder for folder in ("/tmp", "/var/tmp", "/dev/shm") if Path(folder, marker).exists()]
+        assert machine == [], f"left on the machine in {machine}"
+        found = "import os\nprint('FOUND', [f for f in ('/tmp', '/var/tmp', '/dev/shm') " \
+                f"if os.path.exists(os.path.join(f, '{marker}'))])\n"
+        second = _run(worker_without_cgroups, "job-scratch-next", found)
+        assert "FOUND []" in second, second[-500:]
+    finally:
+        host.unlink()
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            Path(folder, marker).unlink(missing_ok=True)
