@@ -100,6 +100,8 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, result_fd: int,
     if limits.namespaces:
         flags = isolation.CLONE_NEWIPC | isolation.CLONE_NEWNS | (isolation.CLONE_NEWNET if limits.network else 0)
         isolation.new_namespaces(list(limits.hide), flags, limits.keep)
+        if limits.keep is not None and limits.uid >= 0:  # bare as root: its working folder in RAM, not on the disk
+            isolation.private_work(cwd, limits.uid)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (stdout_fd, stderr_fd, result_fd, input_fd)]
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -155,6 +155,17 @@ def private_scratch(keep: tuple[Path, ...]) -> None:
             os.close(fd)
 
 
+#: The size of the tmpfs a bare child works in (bubblewrap's home): what it writes there is RAM it is charged for, not
+#: the machine's disk, which a submission writing file after file would otherwise fill for every other one.
+WORK_BYTES = 512 << 20
+
+
+def private_work(folder: Path, uid: int) -> None:
+    """In this (new) mount namespace: a fresh tmpfs of WORK_BYTES on `folder`, owned by `uid`, gone with the child."""
+    _check(_libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                       f"size={WORK_BYTES},mode=0700,uid={uid},gid={uid}".encode()), f"private {folder}")
+
+
 def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS,
                    keep: tuple[Path, ...] | None = None) -> None:
     """Enter fresh namespaces (IPC and mount unless told otherwise); with `keep`, give the shared scratch folders

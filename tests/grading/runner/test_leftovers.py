@@ -132,21 +132,24 @@ for folder in ('/tmp', '/var/tmp', '/dev/shm'):
         left.append(folder)
     except OSError:
         pass
-print('LEFT', left, 'HOST', os.path.exists('{host}'))
+# what it may write in its working folder: bubblewrap's tmpfs home, or the bare child's own (never the machine's disk)
+room = os.statvfs('.')
+print('LEFT', left, 'HOST', os.path.exists('{host}'), 'ROOM', room.f_blocks * room.f_frsize <= 512 << 20)
 """
 
 
 def test_files_left_in_shared_scratch_folders_reach_neither_the_next_submission_nor_the_machine(
         worker_without_cgroups: Any) -> None:
     """A file a submission leaves in /tmp, /var/tmp or /dev/shm (world-readable) is gone for the next submission on
-    the worker and was never on the machine's own folders; the machine's /tmp is not the submission's either."""
+    the worker and was never on the machine's own folders; the machine's /tmp is not the submission's either; and
+    its working folder is capped (a tmpfs), so it cannot fill the machine's disk under everyone else's grading."""
     marker = f"leftover-{secrets.token_hex(8)}"
     host = Path(tempfile.gettempdir()) / f"host-{marker}"
     host.write_text("someone else's")
     host.chmod(0o644)
     try:
         first = _run(worker_without_cgroups, "job-scratch", SCRATCH.format(marker=marker, host=host))
-        assert "LEFT ['/tmp'" in first and "HOST False" in first, first[-500:]
+        assert "LEFT ['/tmp'" in first and "HOST False" in first and "ROOM True" in first, first[-500:]
         machine = [folder for folder in ("/tmp", "/var/tmp", "/dev/shm") if Path(folder, marker).exists()]
         assert machine == [], f"left on the machine in {machine}"
         found = "import os\nprint('FOUND', [f for f in ('/tmp', '/var/tmp', '/dev/shm') " \
