@@ -97,6 +97,7 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, result_fd: int,
     from autograder.grading.runner import isolation
 
     os.setsid()
+    isolation.small_pages()
     if limits.namespaces:
         flags = isolation.CLONE_NEWIPC | isolation.CLONE_NEWNS | (isolation.CLONE_NEWNET if limits.network else 0)
         isolation.new_namespaces(list(limits.hide), flags, limits.keep)

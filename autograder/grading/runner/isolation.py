@@ -187,6 +187,18 @@ def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS,
                                b"size=4k,mode=0555"), f"cover {folder}")
 
 
+#: prctl(2) option: no transparent huge pages for this process's new memory (inherited by its children).
+PR_SET_THP_DISABLE = 41
+
+
+def small_pages() -> None:
+    """New memory of this process and its children in 4 KiB pages, however glibc's malloc asks (sandbox.HUGE_HEAP):
+    the huge pages the child shares with the template stay (its fork and exit stay cheap), but a submission near
+    its memory limit must not stall in the kernel's compaction for huge pages, which turned a memory kill into a
+    timeout under load. Best effort: a kernel without the option gives 4 KiB pages unless asked anyway."""
+    _libc.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+
+
 def _keyctl(operation: int, argument: int) -> int:
     """keyctl(operation, argument) through syscall(2) (glibc has no wrapper)."""
     number = SYS_KEYCTL.get(os.uname().machine)

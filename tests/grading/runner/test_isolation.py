@@ -390,12 +390,19 @@ def _huge_pages_on_request() -> bool:
 
 @needs_sandbox
 @pytest.mark.skipif(not _huge_pages_on_request(), reason="this kernel gives no transparent huge pages")
-def test_the_child_inherits_a_heap_of_huge_pages(worker: Any) -> None:
+def test_the_child_inherits_a_heap_of_huge_pages_and_gets_small_ones(worker: Any) -> None:
     """The worker's torch heap sits in huge pages (sandbox.HUGE_HEAP), so forking each child and its exit stay
-    cheap: glibc asks for them only when it can read the kernel's policy, which the sandbox shows read-only."""
-    reply = _job(worker, "job-huge", "print('HUGE', [int(line.split()[1]) for line in open('/proc/self/smaps_rollup')"
-                                     " if line.startswith('AnonHugePages:')][0] >> 10)")
-    assert int(_field(reply, "HUGE")) >= 16, reply["stdout"]
+    cheap: glibc asks for them only when it can read the kernel's policy, which the sandbox shows read-only. What
+    the submission allocates itself comes in 4 KiB pages (isolation.small_pages): near its memory limit it must not
+    stall compacting memory for huge ones."""
+    source = ("def huge():\n    return [int(line.split()[1]) for line in open('/proc/self/smaps_rollup')\n"
+              "            if line.startswith('AnonHugePages:')][0] >> 10\n"
+              "print('HUGE', huge())\nblock = bytearray(64 << 20)\nblock[::4096] = b'x' * (16 << 10)\n"
+              "print('AFTER', huge())\n")
+    reply = _job(worker, "job-huge", source)
+    inherited, after = int(_field(reply, "HUGE")), int(_field(reply, "AFTER"))
+    assert inherited >= 16, reply["stdout"]
+    assert after <= inherited, f"the child's own 64 MB came in huge pages: {inherited} MB -> {after} MB"
 
 
 # --- A child starts from a state that never held another student's data (issue 18, section 1) -------------
