@@ -62,6 +62,9 @@ class Confinement:
     #: (isolation.private_scratch): the bare fallback as root, where no sandbox gave the child scratch folders of
     #: its own. None: the folders as they are (bubblewrap's are the worker's own already).
     keep: tuple[Path, ...] | None = None
+    #: With `namespaces`, folders the uid cannot cross, each with the paths under it the child needs (Python, its home):
+    #: a read-only tmpfs on each, those paths bound back (isolation.private_reach), as bubblewrap binds Python.
+    reach: tuple[tuple[Path, tuple[Path, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Settings:
     network: bool = False
     #: Each child gets private scratch folders, these paths bound back (Confinement.keep).
     keep: tuple[Path, ...] | None = None
+    #: Each child reaches these paths behind folders its uid cannot cross (Confinement.reach).
+    reach: tuple[tuple[Path, tuple[Path, ...]], ...] = ()
 
 
 def _vm_bytes() -> int:
@@ -100,7 +105,7 @@ def confine(limits: Confinement, stdout_fd: int, stderr_fd: int, result_fd: int,
     isolation.small_pages()
     if limits.namespaces:
         flags = isolation.CLONE_NEWIPC | isolation.CLONE_NEWNS | (isolation.CLONE_NEWNET if limits.network else 0)
-        isolation.new_namespaces(list(limits.hide), flags, limits.keep)
+        isolation.new_namespaces(list(limits.hide), flags, limits.keep, limits.reach)
         if limits.keep is not None and limits.uid >= 0:  # bare as root: its working folder in RAM, not on the disk
             isolation.private_work(cwd, limits.uid)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (stdout_fd, stderr_fd, result_fd, input_fd)]
@@ -231,7 +236,8 @@ def child_main(job: Any) -> None:
         positions = [int(p) for p in descriptor["positions"]]
         limits = Confinement(memory_mb=int(descriptor["memory_mb"]), uid=int(descriptor["uid"]),
                              cpu_seconds=int(descriptor["cpu_seconds"]), hide=tuple(settings.hide),
-                             namespaces=settings.namespaces, network=settings.network, keep=settings.keep)
+                             namespaces=settings.namespaces, network=settings.network, keep=settings.keep,
+                             reach=settings.reach)
         del job, descriptor
         entered = time.perf_counter()
         confine(limits, out_w, err_w, result_w, input_r, settings.home / "work")

@@ -138,21 +138,76 @@ def private_scratch(keep: tuple[Path, ...]) -> None:
                                    f"size={size},mode=1777".encode()), f"private {folder}")
                 covered.append(folder)
         for path, fd in held:
-            if not any(folder in path.parents for folder in covered):
-                continue
-            for parent in reversed(path.parents):  # root-owned and traversable, as bubblewrap makes them
-                if not parent.exists():
-                    os.mkdir(parent, 0o755)
-                    os.chmod(parent, 0o755)
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                os.mkdir(path, 0o755)
-            else:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
-            _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), str(path).encode(), None, MS_BIND | MS_REC, None),
-                   f"bind {path} back")
+            if any(folder in path.parents for folder in covered):
+                _bind_back(path, fd, read_only=False)
     finally:
         for _, fd in held:
             os.close(fd)
+
+
+def untraversable(path: Path) -> Path | None:
+    """The outermost ancestor of `path` that a uid of no group of its owner cannot cross (no search bit for others:
+    /root, a 0700 home), or None when every ancestor can be crossed."""
+    for parent in reversed(path.parents):
+        try:
+            if not parent.stat().st_mode & stat.S_IXOTH:
+                return parent
+        except OSError:
+            return None
+    return None
+
+
+def reach_binds(needed: list[Path]) -> tuple[tuple[Path, tuple[Path, ...]], ...]:
+    """Of the paths a child needs (Python, its home, the runner), those behind a folder its uid cannot cross (a Python
+    under /root), as written and as resolved, outside the shared scratch folders (private_scratch rebuilds those):
+    each such folder with the outermost needed paths under it, which private_reach binds back onto a tmpfs there."""
+    behind: dict[Path, set[Path]] = {}
+    for path in needed:
+        for form in (Path(os.path.abspath(path)), path.resolve()):
+            cover = untraversable(form) if form.exists() else None
+            # never a folder holding a shared scratch folder (/var): covering it would take the machine's away
+            if cover is not None and not any(f == form or f in form.parents or cover in f.parents
+                                             for f in SHARED_SCRATCH):
+                behind.setdefault(cover, set()).add(form)
+    return tuple((cover, tuple(sorted(p for p in paths if not any(q in p.parents for q in paths))))
+                 for cover, paths in sorted(behind.items()))
+
+
+def _bind_back(path: Path, fd: int, read_only: bool = True) -> None:
+    """Bind the file or folder open as `fd` onto `path` in a fresh tmpfs (read-only unless told otherwise), its
+    missing parents made 0755."""
+    for parent in reversed(path.parents):  # root-owned and traversable, as bubblewrap makes them
+        if not parent.exists():
+            os.mkdir(parent, 0o755)
+            os.chmod(parent, 0o755)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.mkdir(path, 0o755)
+    else:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+    target = str(path).encode()
+    _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), target, None, MS_BIND | MS_REC, None), f"bind {path} back")
+    if read_only:
+        _check(_libc.mount(b"none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+               f"make {path} read-only")
+
+
+def private_reach(binds: tuple[tuple[Path, tuple[Path, ...]], ...]) -> None:
+    """In this (new) mount namespace: a tmpfs (0755, read-only once built) on each folder of `binds` (reach_binds),
+    with only its needed paths bound back read-only, as bubblewrap binds Python: the child's uid reaches the
+    interpreter's modules however deep the machine keeps them, and nothing else in that folder."""
+    for cover, paths in binds:
+        held = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in paths]
+        try:
+            target = str(cover).encode()
+            _check(_libc.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
+                   f"reach {cover}")
+            for path, fd in held:
+                _bind_back(path, fd)
+            _check(_libc.mount(b"none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+                   f"make {cover} read-only")
+        finally:
+            for _, fd in held:
+                os.close(fd)
 
 
 #: The size of the tmpfs a bare child works in (bubblewrap's home): what it writes there is RAM it is charged for, not
@@ -167,15 +222,16 @@ def private_work(folder: Path, uid: int) -> None:
 
 
 def new_namespaces(hide: list[Path], flags: int = CLONE_NEWIPC | CLONE_NEWNS,
-                   keep: tuple[Path, ...] | None = None) -> None:
+                   keep: tuple[Path, ...] | None = None, reach: tuple[tuple[Path, tuple[Path, ...]], ...] = ()) -> None:
     """Enter fresh namespaces (IPC and mount unless told otherwise); with `keep`, give the shared scratch folders
-    fresh private copies (private_scratch); then cover each folder in `hide`: with its read-only `facade`
-    sub-folder when it has one, else with an empty read-only tmpfs."""
+    fresh private copies (private_scratch); make the paths of `reach` reachable (private_reach); then cover each
+    folder in `hide`: with its read-only `facade` sub-folder when it has one, else with an empty read-only tmpfs."""
     _check(_libc.unshare(flags), f"unshare({flags:#x})")
     # our mounts must not propagate back into the namespace we came from
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     if keep is not None:
         private_scratch(keep)
+    private_reach(reach)
     for folder in hide:
         target, facade = str(folder).encode(), folder / FACADE
         if facade.is_dir():

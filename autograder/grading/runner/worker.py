@@ -519,11 +519,15 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     # scheduler, anything the machine reaches); in bubblewrap the worker's namespace already has none
     # likewise each gets /tmp, /var/tmp and /dev/shm of its own (bubblewrap gives the worker its own /tmp and /dev/shm,
     # wiped after each job), with what it needs from there bound back: a Python, checkout or OUT folder under /tmp
+    # and, as bubblewrap binds Python with traversable parents, each reaches the interpreter's folders behind one its
+    # uid cannot cross (a Python under /root, 0700): else a module not imported by now fails to import there only
     bare_root = args.uid_base >= 0 and not sandboxed
-    keep = isolation.scratch_keeps([args.home, *hide, *map(Path, (sys.prefix, sys.base_prefix, sys.exec_prefix)),
-                                    *[Path(p) for p in sys.path if p]]) if bare_root else None
+    needed = [args.home, *hide, *map(Path, (sys.prefix, sys.base_prefix, sys.exec_prefix)),
+              *[Path(p) for p in sys.path if p]]
+    keep = isolation.scratch_keeps(needed) if bare_root else None
+    reach = isolation.reach_binds(needed) if bare_root else ()
     settings = child.Settings(args.exchange, args.home, assignment, tripwire, tuple(hide),
-                               namespaces=args.uid_base >= 0 or sandboxed, network=bare_root, keep=keep)
+                               namespaces=args.uid_base >= 0 or sandboxed, network=bare_root, keep=keep, reach=reach)
     forked = start_template(settings, keep=(1, 2))
     if isinstance(forked, ChildJob):
         return forked  # a submission's child: the template's frames are gone now

@@ -160,3 +160,42 @@ def test_files_left_in_shared_scratch_folders_reach_neither_the_next_submission_
         host.unlink()
         for folder in ("/tmp", "/var/tmp", "/dev/shm"):
             Path(folder, marker).unlink(missing_ok=True)
+
+
+#: Modules the worker has not imported (the child checks), from the standard library and from site-packages
+#: (matplotlib's cycler), and a file the machine keeps beside the interpreter's folders.
+IMPORTS = """
+import sys
+wanted = ('shlex', 'colorsys', 'cycler')
+print('LOADED', [m for m in wanted if m in sys.modules])
+for name in wanted:
+    try:
+        __import__(name)
+        print('IMPORTED', name)
+    except Exception as exc:
+        print('FAILED', name, exc)
+try:
+    print('READ', open('{secret}').read())
+except OSError as exc:
+    print('UNREADABLE', type(exc).__name__)
+"""
+
+
+def test_a_module_not_imported_yet_imports_in_every_mode_and_nothing_else_beside_python_is_read(
+        worker_without_cgroups: Any) -> None:
+    """Python under a folder the child's uid cannot cross (/root, 0700): in the bare fallback as root a module the
+    worker had not imported failed to import (the same cell worked in bubblewrap, a grade depending on the mode).
+    Now in both it imports, and a file in that folder stays out of reach."""
+    python = Path(sys.base_prefix).resolve()
+    # the outermost folder above Python that others cannot cross (here /root, where pyenv keeps it)
+    folder = next((p for p in reversed(python.parents) if not p.stat().st_mode & 0o001), Path("/root"))
+    secret = folder / f"secret-{secrets.token_hex(8)}"
+    secret.write_text("the gradebook")
+    secret.chmod(0o644)
+    try:
+        out = _run(worker_without_cgroups, "job-imports", IMPORTS.format(secret=secret))
+    finally:
+        secret.unlink()
+    assert "LOADED []" in out, f"the worker imported them already: the test would prove nothing ({out[-500:]})"
+    assert all(f"IMPORTED {name}" in out for name in ("shlex", "colorsys", "cycler")), out[-800:]
+    assert "UNREADABLE" in out and "the gradebook" not in out, out[-500:]
