@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from autograder import options
+from autograder.grading.runner.limits import QUESTION_SECONDS
 
 if TYPE_CHECKING:
     from autograder.grading.core.starting import Early
@@ -64,9 +65,9 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignment", required=True, metavar="ID", help="assignment id, e.g. optimizers")
     p.add_argument("--out", required=True, type=Path, metavar="OUT", help="output folder (created if needed)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="sandboxed workers in parallel (default 2)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=float, default=QUESTION_SECONDS, metavar="SECONDS",
                    help="wall-clock limit for the cells before each test cell, and again for each question "
-                        "(default 10)")
+                        f"(default {QUESTION_SECONDS:g})")
     p.add_argument("--memory-mb", type=int, default=1024, metavar="MB",
                    help="memory a submission may allocate beyond the warm worker (default 1024)")
     p.add_argument("--output-kb", type=int, default=64, metavar="KB",

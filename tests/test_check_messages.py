@@ -7,11 +7,13 @@ from __future__ import annotations
 import ast
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from autograder.checks import ASSIGNMENTS, check, get_assignment, set_language
 from autograder.checks import messages as msg
@@ -19,6 +21,7 @@ from autograder.checks.notebook import run
 from autograder.grading.core.model import Result, Row
 from autograder.grading.inbox.notebook import parse
 from autograder.grading.outputs.batch import feedback_html
+from autograder.grading.runner import limits
 from autograder.grading.runner.fields import BadRecord
 from autograder.message import say
 
@@ -171,6 +174,38 @@ def test_check_prints_in_the_notebooks_language(capsys: pytest.CaptureFixture[st
     assert chinese.startswith("✗ 未通过：rmsprop_step_basic：") and "与已知错误吻合" in chinese
     with pytest.raises(ValueError, match="unknown language"):
         set_language("xx")
+
+
+def test_a_check_says_when_the_batch_grader_would_stop_the_question(capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """nbgrader gives a cell 180 s, the batch grader a question 10 s by default on all its cases: a slow but correct
+    function passed the visible check and nbgrader, and scored 0 in the batch, unwarned. The check now says so, in the
+    notebook's language, once its calls scaled to the batch's cases come to over half the default limit (here made
+    0.1 s, to stay cheap); a fast function gets no such line."""
+    namespace = _solution("sgd-step", "def sgd_step", "def sgd_step")
+    fast = namespace["sgd_step"]
+    check("optimizers", "sgd_step_basic", namespace)
+    assert "⚠" not in capsys.readouterr().out
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)
+        return fast(*args, **kwargs)
+
+    namespace["sgd_step"] = slow
+    monkeypatch.setattr(limits, "QUESTION_SECONDS", 0.1)
+    check("optimizers", "sgd_step_basic", namespace)
+    english = capsys.readouterr().out
+    set_language(ZH)
+    check("optimizers", "sgd_step_basic", namespace)
+    chinese = capsys.readouterr().out
+    total = len(get_assignment("optimizers").question("sgd_step_basic").make_cases(torch.Generator(), True))
+    assert english.startswith("✓ passed: "), english
+    said = (rf"\n⚠ sgd_step_basic: your functions took {NUMBER} s on these 2 cases, so about {NUMBER} s on the "
+            rf"{total} cases the course grader calls them on .*stops a question after 0.1 s by default")
+    assert re.search(said, english), english
+    said = (rf"\n⚠ sgd_step_basic：你的函数在这 2 个用例上用了 {NUMBER} 秒，课程评分器会对 {total} 个用例调用它们，"
+            rf"约需 {NUMBER} 秒.*默认在 0.1 秒后中止一道题")
+    assert re.search(said, chinese), chinese
 
 
 def test_the_language_follows_the_notebooks_folder(monkeypatch: pytest.MonkeyPatch) -> None:

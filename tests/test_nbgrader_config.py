@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -72,3 +73,22 @@ def test_plain_nbgrader_autograde_works_after_release_gradebook(tmp_path: Path) 
         score = gb.find_submission(aid, "solver").score
     assert score == get_assignment(aid).max_score
     assert json.loads((course / "autograded" / "solver" / aid / f"{aid}.ipynb").read_text())["cells"]
+
+
+def test_the_readme_and_the_notebooks_state_both_graders_time_limits() -> None:
+    """nbgrader's per-cell limit (this config) and the batch grader's default per question (`--timeout`) differ on
+    purpose (README, Grading): the README and every source notebook's Time paragraph quote the two in force."""
+    from autograder.grading.runner.limits import QUESTION_SECONDS
+
+    config = (ROOT / "autograder" / "nbgrader_config.py").read_text(encoding="utf-8")
+    found = re.search(r"^c\.ExecutePreprocessor\.timeout = (\d+)$", config, re.MULTILINE)
+    assert found, "the config sets no ExecutePreprocessor.timeout"
+    per_cell = int(found.group(1))
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"`nbgrader autograde` gives every cell {per_cell} seconds" in readme
+    assert f"each question `--timeout` seconds ({QUESTION_SECONDS:g} by default)" in readme
+    for notebook in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        text = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
+        assert f"{QUESTION_SECONDS:g} seconds by default" in text, notebook.name
+        assert f"every cell may take {per_cell} seconds" in text, notebook.name

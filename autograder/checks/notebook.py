@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ from typing import Any
 import torch
 
 from autograder.checks.forbidden import scan, used_message
-from autograder.checks.messages import language, points_lost, verdict
+from autograder.checks.messages import language, points_lost, text, verdict
 from autograder.checks.spec import Outcome
-from autograder.message import say
+from autograder.message import Message, say
 
 #: Seed of the visible cases' generator and of hidden cases outside `nbgrader autograde`.
 FIXED_SEED = 20260101
@@ -74,6 +75,13 @@ def _source(namespace: Mapping[str, Any], graded: tuple[str, ...] = ()) -> list[
 def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden: bool,
         seed: int = FIXED_SEED) -> Outcome:
     """Grade one question in this process: static scan, then cases through call (tripwired) and judge."""
+    return _timed_run(assignment_id, grade_id, namespace, hidden, seed)[0]
+
+
+def _timed_run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden: bool,
+               seed: int) -> tuple[Outcome, float, int]:
+    """run's outcome, with the wall-clock seconds the student's calls took and the number of cases they were called on
+    (the process's CPU time would not do: torch's idle OpenMP threads spin between operations)."""
     from autograder.checks import get_assignment  # late: the registry imports this module
 
     assignment = get_assignment(assignment_id)
@@ -83,12 +91,39 @@ def run(assignment_id: str, grade_id: str, namespace: Mapping[str, Any], hidden:
         for name, hits in found.items():
             if hits:
                 return Outcome(0.0, question.points, "forbidden",
-                               say("check.error", grade_id=grade_id, error=used_message(name, hits)))
+                               say("check.error", grade_id=grade_id, error=used_message(name, hits))), 0.0, 0
     with as_graded():
         cases = question.make_cases(torch.Generator().manual_seed(seed), hidden)
+    started = time.perf_counter()
     outputs = [question.call(namespace, case) for case in cases]  # the student's code, under the notebook's settings
+    seconds = time.perf_counter() - started
     with as_graded():
-        return question.judge(cases, outputs)
+        return question.judge(cases, outputs), seconds, len(cases)
+
+
+#: The share of the grader's default per-question limit past which a check cell says the question may time out there.
+SLOW_SHARE = 0.5
+
+
+def slow_note(assignment_id: str, grade_id: str, seconds: float, called: int) -> Message | None:
+    """What a check cell adds when its `called` visible cases took `seconds`, which on all the cases the grader calls
+    (visible and hidden) comes to over SLOW_SHARE of its default per-question limit; else None. nbgrader gives a cell
+    180 s (autograder/nbgrader_config.py): without this, a slow but correct function passes here and times out there."""
+    from autograder.checks import get_assignment  # late: the registry imports this module
+    from autograder.grading.runner.limits import QUESTION_SECONDS
+
+    if called <= 0:
+        return None
+    with as_graded():  # only their number: the fixed draw, as many cases as every student's
+        graded = len(get_assignment(assignment_id).question(grade_id).make_cases(
+            torch.Generator().manual_seed(FIXED_SEED), True))
+    estimate = seconds * max(graded, called) / called
+    if estimate <= SLOW_SHARE * QUESTION_SECONDS:
+        return None
+    def shown(value: float) -> str:
+        return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return say("check.slow", grade_id=grade_id, seconds=shown(seconds), n=called, estimate=shown(estimate),
+               total=max(graded, called), limit=f"{QUESTION_SECONDS:g}")
 
 
 @contextlib.contextmanager
@@ -122,8 +157,11 @@ def check(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> No
     otherwise be graded after more calls there than in the batch grader), and clears what the cell showed before."""
     if GRADED_STUDENT is not None:
         return
-    outcome = run(assignment_id, grade_id, namespace, hidden=False)
+    outcome, seconds, called = _timed_run(assignment_id, grade_id, namespace, False, FIXED_SEED)
     _show(verdict(outcome.status, outcome.message, language()), outcome.status == "passed")
+    slow = slow_note(assignment_id, grade_id, seconds, called)
+    if slow is not None:
+        print(f"⚠ {text(slow, language())}")
 
 
 def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> float:

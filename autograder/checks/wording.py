@@ -26,6 +26,9 @@ CHECKS = {
     "check.unreadable_error": "the error this case reported could not be read",
     "check.not_plain": "returned something that is not plain data: {error}",
     "check.call_failed": "the call was stopped: {error}",
+    "check.slow": "{grade_id}: your functions took {seconds} s on these {n} cases, so about {estimate} s on the "
+                  "{total} cases the course grader calls them on (there on one CPU thread, maybe slower); it stops a "
+                  "question after {limit} s by default, and the question then scores 0: make them faster",
     # how an output differs from the reference (autograder/checks/compare.py)
     "diff.expected": "expected {want}, got {got}",
     "diff.not_tensor": "expected a tensor of shape {shape}, got {got}",

@@ -9,6 +9,9 @@ whatever exceeds one is the submission's problem, reported in its row with the l
 
 from __future__ import annotations
 
+#: The wall-clock seconds the grader gives each phase by default (`--timeout`): the cells before a test cell, and
+#: each question's calls on all its cases. A check cell warns when a question's calls come near it (checks/notebook.py).
+QUESTION_SECONDS = 10.0
 #: A message record read from untrusted JSON (autograder/message.py): characters of its code, of a parameter's
 #: name and of a text parameter; parameters per message, items per list, nesting depth, and messages in all.
 MESSAGE_CODE_CHARS, MESSAGE_NAME_CHARS, MESSAGE_TEXT_CHARS = 80, 40, 4000

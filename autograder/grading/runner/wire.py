@@ -19,6 +19,7 @@ from autograder.grading.runner.limits import (
     MESSAGE_CHARS,
     NAME_CHARS,
     PHASE_CHARS,
+    QUESTION_SECONDS,
     RECORD_ITEMS,
     STAGES,
 )
@@ -32,7 +33,7 @@ EXIT_RESULTS_UNWRITABLE = 70
 class Limits:
     """Per-submission limits: wall-clock seconds per phase, memory, captured output per stream."""
 
-    timeout: float = 10.0
+    timeout: float = QUESTION_SECONDS
     memory_mb: int = 1024
     output_bytes: int = 64 << 10
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from autograder import options
-from autograder.grading.runner.limits import NOTEBOOK_BYTES
+from autograder.grading.runner.limits import NOTEBOOK_BYTES, QUESTION_SECONDS
 
 DEFAULT_DB = "autograder-serve.db"
 #: A table only the service's database has, and what that database is called in messages (options.database).
@@ -37,7 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", type=Path, metavar="FILE", help="TOML file: deadline, late work, which submission "
                                                                "counts, rate limit (see policy.py)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="submissions graded at once (default 2)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="as for grade (default 10)")
+    p.add_argument("--timeout", type=float, default=QUESTION_SECONDS, metavar="SECONDS",
+                   help=f"as for grade (default {QUESTION_SECONDS:g})")
     p.add_argument("--memory-mb", type=int, default=1024, metavar="MB", help="as for grade (default 1024)")
     p.add_argument("--output-kb", type=int, default=64, metavar="KB", help="as for grade (default 64)")
     p.add_argument("--max-upload-mb", type=float, default=NOTEBOOK_BYTES / (1 << 20), metavar="MB",
