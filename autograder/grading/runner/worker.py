@@ -232,7 +232,9 @@ def _watch(pidfd: int, status_of: Callable[[], int], pipes: dict[int, str], time
                         if not data or phases.closed:
                             break
                         phases.feed(data)
-                continue
+                # the results pipe, ready in this same round, was just emptied: reading it again would wait for a
+                # process of the submission still holding it (a daemon) for good; the other pipes are drained later
+                break
             data = os.read(fd, 1 << 16)
             if not data:
                 open_fds.discard(fd)

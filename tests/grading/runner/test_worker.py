@@ -127,3 +127,35 @@ def test_a_waiting_child_whose_cgroups_were_taken_is_never_handed_a_job(tmp_path
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_child_gone_while_a_daemon_holds_its_results_pipe_never_stalls_the_worker() -> None:
+    """The child sends its last frame and exits while a process it left holds the results pipe open: the pipe and the
+    child's pidfd are ready in the same round. The worker takes the frame and the exit, and never waits on the pipe
+    again (it did, for good: every later submission of that worker then waited for the grader's 120 s)."""
+    import threading
+
+    from autograder.grading.runner.phases import Phases, phase_names
+    from autograder.grading.runner.protocol import frame
+    from autograder.grading.runner.worker import _watch
+
+    read_end, write_end = os.pipe()  # the test keeps write_end open, as the daemon would
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_end, frame(0, b'{"d": {"errors": {"l": []}, "memory": false}}', b""))
+        os._exit(0)
+    pidfd = os.pidfd_open(pid)
+    while open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z":  # exited, not yet reaped: both are ready
+        pass
+    phases = Phases(phase_names(0), [], lambda: 0, 1 << 20)
+    seen: dict[str, object] = {}
+    watcher = threading.Thread(target=lambda: seen.update(_watch(
+        pidfd, lambda: os.waitpid(pid, 0)[1], {read_end: "results"}, 30.0, phases, -1, 1 << 10)), daemon=True)
+    watcher.start()
+    watcher.join(5.0)
+    stalled = watcher.is_alive()
+    os.close(write_end)  # frees a stalled watcher
+    watcher.join(5.0)
+    os.close(read_end)
+    assert not stalled, "the worker waited on a results pipe it had already emptied"
+    assert seen["status"] == 0 and [name for name, _, _ in phases.accepted] == ["cells"]
