@@ -28,3 +28,12 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = f"sqlite:///{GRADEBOOK}"
 # the capstone trains a small RNN inside its test cell: allow more than nbgrader's default per cell
 c.ExecutePreprocessor.timeout = 180
+# a Chinese submission's locked cells come back from the source in Chinese, not in the source's English (the feedback
+# page reads Chinese; the checks in nbgrader's kernel keep the notebook's language): autograder/nbgrader_language.py
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.nbgrader_language.OverwriteCellsInLanguage",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.checks import get_assignment
@@ -92,3 +93,42 @@ def test_the_readme_and_the_notebooks_state_both_graders_time_limits() -> None:
         text = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
         assert f"{QUESTION_SECONDS:g} seconds by default" in text, notebook.name
         assert f"every cell may take {per_cell} seconds" in text, notebook.name
+
+
+def test_autograde_restores_a_chinese_notebooks_locked_cells_in_chinese(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config's autograde restores locked cells from the (English) source in the submission's language: a Chinese
+    notebook that lost its language field keeps its Chinese course text (nbgrader's feedback page reads Chinese) and
+    is stamped zh_CN (the checks in nbgrader's kernel read the autograded notebook), code cells are the source's.
+    Plain OverwriteCells put the English text back, and the kernel then spoke English to this Chinese student."""
+    from nbconvert.exporters.exporter import ResourcesDict
+    from traitlets.config.loader import PyFileConfigLoader
+    from traitlets.utils.importstring import import_item
+
+    from autograder.notebook_i18n import notebook_language, release_path
+    from autograder.release import nbgrader_args, nbgrader_env
+
+    aid, db = "clipping", tmp_path / "gradebook.db"
+    done = _run([sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force",
+                 *nbgrader_args(ROOT, tmp_path / "release", db)], nbgrader_env(), tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # loading the config makes its gradebook's folder
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    from nbgrader.converters.autograde import Autograde
+
+    listed = config.Autograde.get("sanitize_preprocessors") or Autograde().sanitize_preprocessors  # else nbgrader's
+    names = [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}" for p in listed]
+    overwrite = [import_item(n) for n in names if "OverwriteCells" in n]
+    assert len(overwrite) == 1, names
+    nb = nbformat.read(release_path(aid, "zh_CN"), as_version=4)
+    del nb.metadata["autograder"]  # a notebook whose language is told by its locked text only
+    resources = ResourcesDict(nbgrader={"notebook": aid, "assignment": aid, "db_url": f"sqlite:///{db}"})
+    graded, _ = overwrite[0]().preprocess(nb, resources)
+    assert notebook_language({"metadata": graded.metadata}) == "zh_CN"
+    english = nbformat.read(release_path(aid, None), as_version=4)
+    chinese = nbformat.read(release_path(aid, "zh_CN"), as_version=4)
+    for cell, en, zh in zip(graded.cells, english.cells, chinese.cells, strict=True):
+        if cell.cell_type == "markdown":
+            assert cell.source == zh.source, cell.metadata.nbgrader.get("grade_id")
+        elif not cell.metadata.get("nbgrader", {}).get("grade"):  # test cells come back with their hidden tests
+            assert cell.source == en.source
