@@ -513,7 +513,8 @@ CUT_OFF_JS = """() => [...document.querySelectorAll('.bd-article-container *')].
     if (x === 'auto' || x === 'scroll') return false;
     if (x === 'hidden' || x === 'clip') {
       const b = a.getBoundingClientRect(); return r.right > b.right + 3 || r.left < b.left - 3; } }
-  return false; }).slice(0, 3).map(e => `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 30)}"`)"""
+  return false; })
+  .slice(0, 3).map(e => `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 30)}"`)"""
 
 
 @pytest.fixture(scope="module")
