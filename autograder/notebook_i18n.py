@@ -4,8 +4,8 @@ The messages are the paragraphs (blank-line separated blocks) of the released no
 hold prose, and display formulas with words in them (`\text{otherwise}`); other display math, code fences and
 nbgrader's "YOUR ANSWER HERE" stay as they are. The catalogs live in
 solutions/locale/<lang>/LC_MESSAGES/<id>.po (read with Babel, no compiled .mo). A translated notebook keeps
-every code cell, cell id and nbgrader metadata (grade_ids, points, checksums) of the English release; only
-markdown text changes, its links point to that language's edition of the book, and the notebook's metadata
+every code cell, cell id and nbgrader metadata (grade_ids, points, code cells' checksums) of the English release;
+only markdown text changes (a translated cell's checksum is its translated text's, for `nbgrader validate`), its links point to that language's edition of the book, and the notebook's metadata
 says its language (`metadata.autograder.language`), which the checks and the grader read.
 
 `python -m autograder.notebook_i18n update [ids]` merges new messages into the catalogs (keeping translations).
@@ -116,7 +116,14 @@ def relink(text: str, lang: str) -> str:
 
 
 def translate(nb: Any, table: dict[str, str], lang: str) -> tuple[Any, list[str]]:
-    """A copy of the notebook with its markdown translated; the messages that had no translation."""
+    """A copy of the notebook with its markdown translated; the messages that had no translation.
+
+    A translated cell that carries an nbgrader checksum gets the checksum of its translated text: `nbgrader validate`
+    (Jupyter's Validate button) compares the two and otherwise told a Chinese student, of the untouched release, that
+    "THE CONTENTS OF 7 TEST CELL(S) HAVE CHANGED!". Grading never reads these: `nbgrader autograde` restores locked
+    cells and their checksums from the source, and the course's grader runs the source's text (checksums unread)."""
+    from nbgrader.utils import compute_checksum  # lazy: the grader imports this module for LANGUAGES only
+
     out = copy.deepcopy(nb)
     missing: list[str] = []
     for cell in out["cells"]:
@@ -127,7 +134,12 @@ def translate(nb: Any, table: dict[str, str], lang: str) -> tuple[Any, list[str]
             if is_message(block) and block not in table:
                 missing.append(block)
             blocks.append(relink(table.get(block, block), lang))
-        cell["source"] = "\n\n".join(blocks)
+        translated = "\n\n".join(blocks)
+        grading = cell.get("metadata", {}).get("nbgrader")
+        if translated != _text(cell["source"]) and isinstance(grading, dict) and "checksum" in grading:
+            cell["source"] = translated
+            grading["checksum"] = compute_checksum(cell)
+        cell["source"] = translated
     out["metadata"]["autograder"] = {**out["metadata"].get("autograder", {}), "language": lang}
     return out, missing
 
