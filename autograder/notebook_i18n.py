@@ -5,7 +5,8 @@ hold prose, and display formulas with words in them (`\text{otherwise}`); other 
 nbgrader's "YOUR ANSWER HERE" stay as they are. The catalogs live in
 solutions/locale/<lang>/LC_MESSAGES/<id>.po (read with Babel, no compiled .mo). A translated notebook keeps
 every code cell, cell id and nbgrader metadata (grade_ids, points, code cells' checksums) of the English release;
-only markdown text changes (a translated cell's checksum is its translated text's, for `nbgrader validate`), its links point to that language's edition of the book, and the notebook's metadata
+only markdown text changes (a translated cell's checksum is its translated text's, for `nbgrader validate`), its
+links point to that language's edition of the book, and the notebook's metadata
 says its language (`metadata.autograder.language`), which the checks and the grader read.
 
 `python -m autograder.notebook_i18n update [ids]` merges new messages into the catalogs (keeping translations).

@@ -1,6 +1,7 @@
 """An English and a Chinese notebook holding the same code get the same grade: through `autograder grade` (the
 batch pipeline, real sandbox) and through the checks' in-process path, for the solution code and for code with
-a known mistake. (nbgrader autograde sees the same code cells, cell ids and code checksums: tests/test_notebook_i18n.py.)
+a known mistake. (nbgrader autograde sees the same code cells, cell ids and code checksums:
+tests/test_notebook_i18n.py.)
 """
 
 from __future__ import annotations
