@@ -1,13 +1,13 @@
 """Translated releases of the exercise notebooks: one English source plus one gettext catalog per assignment.
 
 The messages are the paragraphs (blank-line separated blocks) of the released notebook's markdown cells that
-hold prose, and display formulas with words in them (`\text{otherwise}`); other display math, code fences and
-nbgrader's "YOUR ANSWER HERE" stay as they are. The catalogs live in
-solutions/locale/<lang>/LC_MESSAGES/<id>.po (read with Babel, no compiled .mo). A translated notebook keeps
-every code cell, cell id and nbgrader metadata (grade_ids, points, code cells' checksums) of the English release;
-only markdown text changes (a translated cell's checksum is its translated text's, for `nbgrader validate`), its
-links point to that language's edition of the book, and the notebook's metadata
-says its language (`metadata.autograder.language`), which the checks and the grader read.
+hold prose, display formulas with words in them (`\text{otherwise}`), and the one-line docstrings of the answer
+cells' stubs; other display math, code fences, code and nbgrader's "YOUR ANSWER HERE" / "# YOUR CODE HERE" stay as
+they are. The catalogs live in solutions/locale/<lang>/LC_MESSAGES/<id>.po (read with Babel, no compiled .mo). A
+translated notebook keeps every code line, cell id and nbgrader metadata (grade_ids, points) of the English release;
+only markdown text and stub docstrings change (a translated cell's checksum is its translated text's, for `nbgrader
+validate`), its links point to that language's edition of the book, and the notebook's metadata says its language
+(`metadata.autograder.language`), which the checks and the grader read.
 
 `python -m autograder.notebook_i18n update [ids]` merges new messages into the catalogs (keeping translations).
 """
@@ -68,14 +68,41 @@ def is_message(block: str) -> bool:
     return re.search(r"[A-Za-z]{2,}", _MATH_OR_CODE.sub(" ", block)) is not None
 
 
+def _is_answer_code(cell: Any) -> bool:
+    """An nbgrader answer cell holding code: its stub's docstrings are the student's only description in the cell."""
+    grading = cell.get("metadata", {}).get("nbgrader")
+    return cell["cell_type"] == "code" and isinstance(grading, dict) and grading.get("solution") is True
+
+
+def docstrings(source: str) -> list[str]:
+    """The one-line docstrings (\"\"\"...\"\"\" on one line, as written) of the functions a code cell defines."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc and "\n" not in doc and f'"""{doc}"""' in source and re.search(r"[A-Za-z]{2,}", doc):
+                found.append(doc)
+    return found
+
+
 def messages(nb: Any) -> list[str]:
-    """The notebook's messages in order of first appearance."""
+    """The notebook's messages in order of first appearance: markdown paragraphs, and the docstrings of the answer
+    cells' stubs (a Chinese student reads "The global norm of all non-None gradients" as English prose too)."""
     seen: dict[str, None] = {}
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             for block in _blocks(_text(cell["source"])):
                 if is_message(block):
                     seen.setdefault(block, None)
+        elif _is_answer_code(cell):
+            for doc in docstrings(_text(cell["source"])):
+                seen.setdefault(doc, None)
     return list(seen)
 
 
@@ -88,6 +115,8 @@ def source_messages(aid: str, root: Path = ROOT) -> list[str]:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             cell["source"] = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", ANSWER, _text(cell["source"]), flags=re.S)
+        elif cell["cell_type"] == "code":  # the solution's own helpers and their docstrings are not released
+            cell["source"] = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "pass", _text(cell["source"]), flags=re.S)
     return messages(nb)
 
 
@@ -128,6 +157,17 @@ def translate(nb: Any, table: dict[str, str], lang: str) -> tuple[Any, list[str]
     out = copy.deepcopy(nb)
     missing: list[str] = []
     for cell in out["cells"]:
+        if _is_answer_code(cell):
+            source = _text(cell["source"])
+            for doc in docstrings(source):
+                if doc not in table:
+                    missing.append(doc)
+                elif "\n" not in table[doc] and '"""' not in table[doc]:  # the stub's lines stay where they were
+                    source = source.replace(f'"""{doc}"""', f'"""{table[doc]}"""')
+            if source != _text(cell["source"]):
+                cell["source"] = source
+                cell["metadata"]["nbgrader"]["checksum"] = compute_checksum(cell)  # an untouched stub: "No response."
+            continue
         if cell["cell_type"] != "markdown":
             continue
         blocks = []

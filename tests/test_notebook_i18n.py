@@ -1,6 +1,7 @@
 """The Chinese releases exercises/zh_CN/<id>/<id>.ipynb: every message translated, and the same notebook as the
-English release except for its markdown (same code, cell ids and nbgrader metadata; a translated cell's checksum is
-that of its translated text, so that `nbgrader validate` finds the untouched release unchanged)."""
+English release except for its markdown and the docstrings of the answer cells' stubs (same code, cell ids and
+nbgrader metadata; a translated cell's checksum is that of its translated text, so that `nbgrader validate` finds the
+untouched release unchanged)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from autograder.notebook_i18n import (
     ANSWER,
     PROSE_IN_MATH,
     MissingTranslation,
+    docstrings,
     is_message,
     load,
     notebook_language,
@@ -72,8 +74,16 @@ def test_chinese_release_keeps_code_ids_and_grading_metadata(aid: str) -> None:
                {**zh["metadata"], "nbgrader": {k: v for k, v in zh_grading.items() if k != "checksum"}}
         if "checksum" in zh_grading:  # nbgrader validate (Jupyter's Validate button) finds every cell unchanged
             assert zh_grading["checksum"] == compute_checksum(nbformat.from_dict(zh)), zh_grading["grade_id"]
-        if en["cell_type"] == "code":
+        if en["cell_type"] == "code" and not en_grading.get("solution"):
             assert en["source"] == zh["source"] and en_grading == zh_grading
+        elif en["cell_type"] == "code":  # an answer cell's stub: the same code, lines and names, its docstrings Chinese
+            english_docs, chinese_docs = docstrings(en["source"]), docstrings(zh["source"])
+            assert len(english_docs) == len(chinese_docs)
+            assert all(re.search(r"[\u4e00-\u9fff]", d) for d in chinese_docs), chinese_docs
+            back = zh["source"]
+            for en_doc, zh_doc in zip(english_docs, chinese_docs, strict=True):
+                back = back.replace(f'"""{zh_doc}"""', f'"""{en_doc}"""')
+            assert back == en["source"], en_grading["grade_id"]
         elif en["source"].strip() != ANSWER:
             assert re.search(r"[\u4e00-\u9fff]", zh["source"]), f"{aid}/{en.get('id')}: markdown left in English"
     text = "\n".join(c["source"] for c in chinese["cells"])
