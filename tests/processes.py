@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 #: In every worker's command line, sandboxed (bwrap's argv names it) or bare.
@@ -20,6 +21,15 @@ def mentioning(marker: str) -> set[int]:
                 found.add(int(entry.name))
         except OSError:
             continue
+    return found
+
+
+def mentioned_soon(marker: str, within: float = 5.0) -> set[int]:
+    """mentioning(marker), waiting up to `within` seconds for a first pid: a process just started may not show its
+    command line yet (exec closes the parent's error pipe, which ends Popen, before it sets the arguments' place)."""
+    deadline = time.monotonic() + within
+    while not (found := mentioning(marker)) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return found
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.core import tmpdir
-from tests.processes import mentioning
+from tests.processes import mentioned_soon, mentioning
 
 
 def _grader(parent: Path, *, guard: Path | None = None, patience: int = tmpdir.PATIENCE
@@ -51,7 +51,7 @@ def test_removing_the_folder_lets_its_reaper_go(tmp_path: Path) -> None:
     """The normal end: the folder is removed and no reaper is left waiting."""
     folder = tmpdir.make(parent=tmp_path)
     reaper = tmpdir._held[folder][1]
-    assert reaper is not None and reaper.poll() is None and mentioning(str(folder))
+    assert reaper is not None and reaper.poll() is None and mentioned_soon(str(folder))
     tmpdir.remove(folder)
     assert not folder.exists()
     assert reaper.returncode == 0  # it ended by itself, not killed
@@ -99,7 +99,7 @@ def test_a_reaper_spares_a_folder_made_again_by_a_live_owner(tmp_path: Path) -> 
     folder = tmp_path / "autograder-serve-x"
     folder.mkdir()
     process, _ = _grader(tmp_path, guard=folder, patience=1)
-    old_reaper = mentioning(str(folder)) - {process.pid}
+    old_reaper = mentioned_soon(str(folder)) - {process.pid}
     assert len(old_reaper) == 1
     subprocess.run(["rm", "-rf", str(folder)], check=True)  # the new service wipes it and makes it again
     folder.mkdir()
