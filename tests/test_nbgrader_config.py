@@ -130,5 +130,7 @@ def test_autograde_restores_a_chinese_notebooks_locked_cells_in_chinese(tmp_path
     for cell, en, zh in zip(graded.cells, english.cells, chinese.cells, strict=True):
         if cell.cell_type == "markdown":
             assert cell.source == zh.source, cell.metadata.nbgrader.get("grade_id")
+        elif cell.metadata.get("nbgrader", {}).get("solution"):  # the student's code, as sent (stub docstrings in zh)
+            assert cell.source == zh.source
         elif not cell.metadata.get("nbgrader", {}).get("grade"):  # test cells come back with their hidden tests
             assert cell.source == en.source
