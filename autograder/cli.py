@@ -124,7 +124,7 @@ def _own_out(out: Path, submissions: Path, assignment: str, checks: str) -> None
     """`out` is neither inside the submissions folder (read as a student who submitted nothing: a `not submitted`
     row, an empty LMS grade) nor another assignment's OUT (its results/<student>.json, CSVs and report would be
     replaced): one line naming the folder and what to give instead."""
-    from autograder.grading.outputs.records import stored_assignment
+    from autograder.grading.outputs.owner import stored_assignment
 
     if submissions.is_dir() and out.resolve().is_relative_to(submissions.resolve()):
         from autograder.grading.inbox.layout import wrong_folder

@@ -256,3 +256,19 @@ def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
     with open(out / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert sorted({r["student_id"] for r in rows}) == students and all(r["status"] == "passed" for r in rows)
+
+
+def test_the_first_worker_starts_before_the_grader_imports_torch(tmp_path: Path) -> None:
+    """`grade` starts its first sandboxed worker before its own process imports torch (1-2 s that the worker's start
+    then overlaps), also when OUT already holds results: checking which assignment they are of imported torch first,
+    and every run and every regrade waited that long for its first result."""
+    out = tmp_path / "out"
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "alice.json").write_text(json.dumps({"assignment": "optimizers"}))
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    probe = ("import sys\nfrom autograder.grading.core import starting\n"
+             "def begin(*args, **kwargs):\n    print('TORCH', 'torch' in sys.modules)\n    raise SystemExit(0)\n"
+             "starting.begin = begin\nfrom autograder import cli\n"
+             f"cli.main(['grade', {str(tmp_path / 'subs')!r}, '--assignment', 'optimizers', '--out', {str(out)!r}])\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "TORCH False" in done.stdout, done.stdout + done.stderr[-2000:]

@@ -112,21 +112,6 @@ def load_stored(out: Path, assignment_id: str) -> tuple[dict[str, Result], dict[
     return results, broken
 
 
-def stored_assignment(out: Path) -> tuple[str, str] | None:
-    """(the assignment, the file) of the first readable stored result in `out` (every result there is of one
-    assignment: the command line gives each assignment its own OUT); None when there is none."""
-    for path in sorted((out / "results").glob("*.json")) if (out / "results").is_dir() else ():
-        try:
-            if path.is_symlink() or path.stat().st_size > 2 * RESULT_BYTES:
-                continue
-            found = json.loads(path.read_bytes()).get("assignment")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(found, str):
-            return found, str(path)
-    return None
-
-
 def stale(out: Path) -> set[str]:
     """The ids whose stored result was written in an older form (model.RESULT_SCHEMA): each is regraded."""
     found = set()
