@@ -113,6 +113,13 @@ def _problem(address: str, answer: Any, local: dict[str, str], mode: str) -> str
             return f"worker {address} has {key} {theirs.get(key)}, this machine {ours}: install the same course there"
     if mode == "bwrap" and not answer.get("bwrap"):
         return f"worker {address} cannot run bubblewrap, which --sandbox bwrap requires (apt-get install bubblewrap)"
+    if mode == "auto" and not answer.get("bwrap"):
+        # unlike one machine, a cluster falls back to no sandbox only when told to: student code there shares the
+        # Dask worker's network, and the scheduler (no authentication by default) runs code on every worker, so one
+        # submission could change every student's grade
+        return (f"worker {address} cannot run bubblewrap: on a cluster student code without a sandbox can reach the "
+                f"scheduler and every worker; install bubblewrap there (apt-get install bubblewrap), or pass "
+                f"--sandbox none to grade without one")
     return ""
 
 

@@ -161,8 +161,9 @@ class GradingNode(WorkerPlugin):
             if self.state is None:
                 batch = self.batch
                 usable = batch["sandbox"] != "none" and sandbox.bwrap_usable()
-                if batch["sandbox"] == "bwrap" and not usable:
-                    raise RuntimeError("--sandbox bwrap: bubblewrap is not usable on this worker")
+                if batch["sandbox"] != "none" and not usable:  # a worker that joined after the probe (batch._problem)
+                    raise RuntimeError(f"--sandbox {batch['sandbox']}: bubblewrap is not usable on this worker, and "
+                                       f"on a cluster only --sandbox none grades without it")
                 here = environment(batch["checks"])
                 key = (batch["checks"], batch["assignment_id"], str(usable), json.dumps(here, sort_keys=True))
                 early = _take_warm(key)  # the previous batch's workers, already warm

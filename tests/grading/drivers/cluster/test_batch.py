@@ -322,7 +322,7 @@ def test_a_cluster_that_loses_every_worker_ends_the_run(tmp_path: Path, env: Pat
 
 
 def test_environment_mismatch_is_named(env: Path) -> None:
-    """Another torch, another course source or no bubblewrap (when required) each say what differs."""
+    """Another torch, another course source or no bubblewrap (unless --sandbox none) each say what differs."""
     local = {"python": "3.11", "torch": "2.13.0", "autograder source": "aaa", "checks source": "bbb"}
     ok = {"environment": dict(local), "bwrap": True}
     assert cluster._problem("tcp://w:1", ok, local, "bwrap") == ""
@@ -331,7 +331,9 @@ def test_environment_mismatch_is_named(env: Path) -> None:
     assert "autograder source" in cluster._problem(
         "tcp://w:1", {**ok, "environment": {**local, "autograder source": "zzz"}}, local, "auto")
     assert "bubblewrap" in cluster._problem("tcp://w:1", {**ok, "bwrap": False}, local, "bwrap")
-    assert cluster._problem("tcp://w:1", {**ok, "bwrap": False}, local, "auto") == ""
+    # on a cluster the default falls back to no sandbox only when told: its student code could reach the scheduler
+    assert "--sandbox none" in cluster._problem("tcp://w:1", {**ok, "bwrap": False}, local, "auto")
+    assert cluster._problem("tcp://w:1", {**ok, "bwrap": False}, local, "none") == ""
     assert "ModuleNotFoundError" in cluster._problem("tcp://w:1", ModuleNotFoundError("autograder"), local, "auto")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from autograder.checks.messages import text
-from autograder.grading.core import pool
+from autograder.grading.core import pool, sandbox
 from autograder.grading.core.model import UNSANDBOXED, Result, Row, Submission
 from autograder.grading.drivers.cluster import node
 from autograder.message import say
@@ -85,6 +85,20 @@ def test_a_worker_whose_environment_differs_is_refused(tmp_path: Path, monkeypat
     probed = _node(tmp_path, environment=other, probed=["tcp://10.0.0.9:4242"])  # checked by the probe already
     monkeypatch.setattr(pool, "grade_submission", _fake_grade)
     assert "refused" not in probed.grade(_sub())
+
+
+@pytest.mark.parametrize("mode", ["auto", "bwrap"])
+def test_a_worker_without_bubblewrap_grades_nobody_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              mode: str) -> None:
+    """A Dask worker that joined after the probe and cannot run bubblewrap grades no one, with the default `auto` too:
+    student code without a sandbox there could reach the scheduler, which runs code on every worker. Only an explicit
+    `--sandbox none` grades there without one."""
+    monkeypatch.setattr(sandbox, "bwrap_usable", lambda: False)
+    monkeypatch.setattr(pool, "grade_submission", lambda *a, **k: pytest.fail("graded without a sandbox"))
+    with pytest.raises(RuntimeError, match="only --sandbox none grades without it"):
+        _node(tmp_path, sandbox=mode).grade(_sub())
+    monkeypatch.setattr(pool, "grade_submission", _fake_grade)
+    assert "refused" not in _node(tmp_path, sandbox="none").grade(_sub())
 
 
 def _fake_grade(sub: Submission, assignment: Any, source: Any, seed: int, run: Any, exchange: Path,
