@@ -171,16 +171,11 @@ def _parse(source: str) -> ast.Module | None:
     head, _, body = source.lstrip().partition("\n")
     if head.startswith("%%"):
         return _parse(body)
-    try:
-        import tokenize
+    from autograder.grading.runner.cells import as_python  # late: IPython's transformer only for such cells
 
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        python = TransformerManager().transform_cell(source)
-    except (ImportError, SyntaxError, ValueError, LookupError, TypeError, tokenize.TokenError):
+    python = as_python(source)
+    if python is None:
         return None  # not IPython's syntax either
-    if python.rstrip("\n") == source.rstrip("\n"):
-        return None
     try:
         with _PARSE_LOCK:
             return ast.parse(python)

@@ -24,6 +24,21 @@ for _name in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _name).compiler_flag
 
 
+def as_python(source: str) -> str | None:
+    """A cell in IPython's syntax (`%%time`, `!ls`, `f?`) as IPython's own input transformer rewrites it to Python;
+    None when it is not IPython's syntax either, or is Python already (the transformer leaves it as it is). Shared by
+    the runner and the forbidden-shortcut scan (autograder/checks/forbidden.py), so both read a cell alike."""
+    import tokenize
+
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        python = TransformerManager().transform_cell(source)
+    except (ImportError, SyntaxError, ValueError, LookupError, TypeError, tokenize.TokenError):  # not code at all
+        return None
+    return None if python.rstrip("\n") == source.rstrip("\n") else python
+
+
 class Kernel:
     """The state a notebook's cells share beyond their namespace: future imports, the event loop, the shell."""
 
@@ -77,13 +92,8 @@ class Kernel:
     @staticmethod
     def _ipython(source: str, filename: str, flags: int, error: SyntaxError) -> CodeType:
         """`source` in IPython's syntax rewritten to Python and compiled; `error` when that is no Python either."""
-        try:
-            from IPython.core.inputtransformer2 import TransformerManager
-
-            python = TransformerManager().transform_cell(source)
-        except Exception as failed:  # any failure of the transformer: the cell is simply not code
-            raise error from failed
-        if python.rstrip("\n") == source.rstrip("\n"):
+        python = as_python(source)
+        if python is None:
             raise error
         try:
             return compile(python, filename, "exec", flags=flags, dont_inherit=True)
