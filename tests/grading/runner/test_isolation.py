@@ -338,6 +338,46 @@ def test_nothing_passes_from_one_submission_to_the_next(worker: Any) -> None:
         assert len(uids) == 2 and min(uids) >= isolation.FIRST_UID
 
 
+
+def _key_users() -> dict[int, str]:
+    """/proc/key-users: uid -> its line (a uid has one while the kernel holds any key of it)."""
+    return {int(line.split(":")[0]): line.strip() for line in Path("/proc/key-users").read_text().splitlines()}
+
+
+def _keys_gone(uid: int, within: float = 5.0) -> bool:
+    """Whether the kernel holds no key of `uid` within `within` seconds (its key collector runs in the background)."""
+    deadline = time.monotonic() + within
+    while uid in _key_users() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return uid not in _key_users()
+
+
+@pytest.mark.skipif(not ROOT or not Path("/proc/key-users").exists(), reason="uids are switched only as root")
+def test_a_uid_takes_over_no_keys_and_leaves_none_in_the_kernel(tmp_path: Path) -> None:
+    """What the uid's last holder left in its user keyring is gone for the next one, and once that one exits the
+    kernel holds no key of the uid: clearing the keyrings instead kept both of them for good, two keys for every uid
+    ever used, which the kernel's key collector walks after every submission."""
+    claim = isolation.claim_slot(isolation.SLOTS - 3, tmp_path)  # a pool no live worker of this machine holds
+    uid = claim.uid_base + 11
+    add_key = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
+    leave = ("isolation._libc.syscall(ctypes.c_long(ADD_KEY), b'user', b'course-leak', b'x', ctypes.c_long(1), "
+             "ctypes.c_long(isolation.KEY_SPEC_USER_KEYRING))")
+    look = ("found = [isolation._keyctl(10, ring, ctypes.addressof(ctypes.create_string_buffer(b'user')), "
+            "ctypes.addressof(ctypes.create_string_buffer(b'course-leak')), 0) for ring in (-3, -4, -5)]\n"
+            "sys.exit(1 if max(found) > 0 else 0)")
+    try:
+        # the last holder leaves a key; the next finds none (and, searching, has the kernel make its keyrings again, as
+        # any student may); the one after that only starts, as an honest submission does
+        for step in (leave, f"isolation.fresh_keyrings()\n{look}", "isolation.fresh_keyrings()"):
+            code = (f"import ctypes, os, sys\nfrom autograder.grading.runner import isolation\nADD_KEY = {add_key}\n"
+                    f"os.setgroups([])\nos.setresgid({uid}, {uid}, {uid})\nos.setresuid({uid}, {uid}, {uid})\n{step}\n")
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, f"the uid's next holder found the key its last one left: {done.stderr}"
+        assert _keys_gone(uid), f"the kernel still holds keys of uid {uid}: {_key_users().get(uid)}"
+    finally:
+        claim.release()
+
+
 @needs_sandbox
 def test_a_detached_daemon_dies_with_its_submission(worker: Any) -> None:
     """A double-forked daemon in a new session does not outlive the submission that started it."""
