@@ -147,7 +147,7 @@ def profile(checks: str, assignment_id: str, source: dict, k: int) -> dict[str, 
     """Grade k honest submissions one after another on one sandboxed worker, as the batch does; medians (ms) of
     the worker's stages and isolation parts, the trusted side's steps, and whole submissions."""
     from autograder import plain
-    from autograder.grading.core import judging, sandbox, student
+    from autograder.grading.core import judging, sandbox, student, tmpdir
     from autograder.grading.core.model import Submission
     from autograder.grading.inbox.notebook import parse
     from autograder.grading.runner.assignments import load_assignment
@@ -159,7 +159,7 @@ def profile(checks: str, assignment_id: str, source: dict, k: int) -> dict[str, 
     trusted: dict[str, list[float]] = {}
     undo = [_timed(modules[m], name, trusted) for m, name, _ in TRUSTED]
     replies, requests, whole = [], [], []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tmpdir.default_parent()) as tmp:  # where the grader's own folder goes
         exchange = Path(tmp) / "exchange-0"
         started = time.perf_counter()
         worker = sandbox.start_worker(0, checks, assignment_id, exchange, sandbox.bwrap_usable(), Path(tmp) / "log")

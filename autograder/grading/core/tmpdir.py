@@ -22,6 +22,14 @@ from pathlib import Path
 
 #: The name every grader's folder starts with (a Dask node's: "grading-node-").
 PREFIX = "grading-"
+#: Where a grader's folder goes unless TMPDIR says otherwise: a file system in memory (tmpfs) with at least
+#: RAM_FREE_BYTES free. Every submission writes and removes some 45 small files there (its hidden inputs, the phases
+#: its worker accepted); on a disk each costs a new inode, which an ext4 without a journal finds by looking past
+#: every recently deleted one: ~0.2 ms a file after a few thousand submissions, against ~0.02 ms in memory.
+RAM_FOLDER = Path("/dev/shm")
+#: Room for what two workers' jobs can hold at once (limits.RESULT_FILE_BYTES and INPUT_BYTES each), many times over:
+#: a small /dev/shm (a container's 64 MB) is not used.
+RAM_FREE_BYTES = 1 << 30
 #: The file in a folder that its grader holds a lock on while it lives.
 OWNER = ".owner"
 #: A folder without that file yet is being made (or predates it): left alone for this long.
@@ -46,10 +54,30 @@ _held: dict[Path, tuple[int, subprocess.Popen[bytes] | None]] = {}
 _held_lock = threading.Lock()
 
 
+def default_parent() -> Path:
+    """The system's temporary folder where TMPDIR names one; else RAM_FOLDER when it is a roomy tmpfs we may write
+    to; else the system's temporary folder."""
+    if os.environ.get("TMPDIR") or not _roomy_tmpfs(RAM_FOLDER):
+        return Path(tempfile.gettempdir())
+    return RAM_FOLDER
+
+
+def _roomy_tmpfs(folder: Path) -> bool:
+    """Whether `folder` is the mount point of a tmpfs we can write to, with RAM_FREE_BYTES free."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    tmpfs = any(len(fields) > 2 and fields[1] == str(folder) and fields[2] == "tmpfs"
+                for fields in (line.split() for line in mounts))
+    return tmpfs and info.f_bavail * info.f_frsize >= RAM_FREE_BYTES and os.access(folder, os.W_OK | os.X_OK)
+
+
 def make(prefix: str = PREFIX, parent: Path | None = None) -> Path:
-    """A new private (0700) folder in `parent` (the system's temporary folder by default), guarded; the folders
-    left there by graders that are gone are removed first."""
-    where = parent or Path(tempfile.gettempdir())
+    """A new private (0700) folder in `parent` (`default_parent()` when not given), guarded; the folders left
+    there by graders that are gone are removed first."""
+    where = parent or default_parent()
     remove_stale(where)
     return guard(Path(tempfile.mkdtemp(prefix=prefix, dir=where)))
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -137,3 +138,30 @@ def _ended(pid: int, within: float) -> bool:
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     return not Path(f"/proc/{pid}").exists()
+
+
+def test_a_grader_folder_goes_to_memory_when_a_roomy_tmpfs_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unless TMPDIR names a folder, the grader's folder (its submissions' many small files) goes to /dev/shm when
+    that is a tmpfs with room for every worker's jobs; a small or missing one, or TMPDIR, leaves it on disk."""
+    monkeypatch.delenv("TMPDIR", raising=False)
+    if not tmpdir._roomy_tmpfs(tmpdir.RAM_FOLDER):
+        pytest.skip("this machine has no roomy tmpfs at /dev/shm (a container's 64 MB one, say)")
+    assert tmpdir.default_parent() == tmpdir.RAM_FOLDER
+    folder = tmpdir.make()
+    try:
+        assert folder.parent == tmpdir.RAM_FOLDER
+    finally:
+        tmpdir.remove(folder)
+    disk = Path(tempfile.gettempdir())
+    monkeypatch.setattr(tmpdir, "RAM_FREE_BYTES", 1 << 60)  # more room than any machine has
+    assert tmpdir.default_parent() == disk
+    monkeypatch.setattr(tmpdir, "RAM_FREE_BYTES", 1)
+    monkeypatch.setattr(tmpdir, "RAM_FOLDER", disk)  # a folder, but not a tmpfs mount point
+    assert tmpdir.default_parent() == disk
+
+
+def test_tmpdir_overrides_the_memory_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An instructor's TMPDIR is where the grader's folder goes, whatever /dev/shm offers."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() caches its answer
+    assert tmpdir.default_parent() == tmp_path

@@ -53,9 +53,10 @@ class Options:
     scheduler: str | None = None  # a Dask scheduler address: grade there (remote.ClusterPool)
 
 
-def scratch_path(url: str) -> Path:
-    """The service's own temporary folder (exchange folders, worker logs), the same for the same database."""
-    return Path(tempfile.gettempdir()) / f"autograder-serve-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+def scratch_path(url: str, parent: Path | None = None) -> Path:
+    """The service's own temporary folder (exchange folders, worker logs), the same for the same database, in
+    `parent` (tmpdir.default_parent() when not given)."""
+    return (parent or tmpdir.default_parent()) / f"autograder-serve-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
 
 
 def scratch(url: str) -> Path:
@@ -108,7 +109,8 @@ class _Stopped(BaseException):
 def claimed(url: str, shown: str) -> contextlib.AbstractContextManager[None]:
     """Hold the database `url` (given as `shown`) for this service: a second one would wipe the first one's
     temporary folder (its jobs in hand) and grade the same submissions; ValueError naming the first one's pid."""
-    return locks.held(Path(f"{scratch_path(url)}.lock"),
+    # in the system's temporary folder whatever room /dev/shm has now: two services must find the same lock
+    return locks.held(Path(f"{scratch_path(url, Path(tempfile.gettempdir()))}.lock"),
                       lambda pid: f"--db {shown}: another `serve` (pid {pid}) is using this database: stop it "
                                   "first, or give another --db")
 
