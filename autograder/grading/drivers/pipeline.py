@@ -32,7 +32,7 @@ from autograder.grading.core.starting import Early, begin
 from autograder.grading.drivers.progress import Progress
 from autograder.grading.inbox.collect import Submission, collect, safe_id
 from autograder.grading.outputs import records
-from autograder.grading.runner.assignments import DEFAULT_CHECKS, load_assignment
+from autograder.grading.runner.assignments import DEFAULT_CHECKS, load_assignment, without_collections
 from autograder.grading.runner.wire import Limits
 
 # internal_error: kept where callers found it
@@ -284,7 +284,8 @@ def grade(settings: Settings, stream: TextIO | None = None, early: Early | None 
 
 def _grade(settings: Settings, stream: TextIO, early: Early | None, held: contextlib.ExitStack) -> dict[str, Result]:
     """grade() once the first worker is starting; `held` keeps OUT claimed until the run has ended."""
-    assignment = load_assignment(settings.checks, settings.assignment_id)
+    with without_collections():  # torch and the checks, while the first worker imports them too
+        assignment = load_assignment(settings.checks, settings.assignment_id)
     source_file = _source_path(settings, assignment.notebook)
     source = load_source(source_file, assignment)
     collected = collect(settings.submissions, assignment.id, assignment.notebook)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading.runner import cgroups, isolation, limits, protocol, wire
+from autograder.grading.runner.assignments import without_collections
 from autograder.grading.runner.phases import Phases, phase_names
 from autograder.grading.runner.template import ChildJob, Template, TemplateError
 from autograder.grading.runner.template import start as start_template
@@ -460,29 +461,8 @@ def run_job(job: Job, state: State) -> Reply:
                  stages={**clock.stages, "enter": phases.setup or 0.0, "prepared": state.prepared_last})
 
 
-def main(argv: list[str] | None = None) -> int | ChildJob:
-    """Serve jobs from fd 0, answer on fd 1, until told to exit or the pipe closes.
-
-    Returns the exit status; in a child the template forked, its job instead (see the end of this file).
-    """
-    parser = argparse.ArgumentParser(description="sandboxed grading worker (started by the grader)")
-    parser.add_argument("--checks", required=True)
-    parser.add_argument("--assignment", required=True)
-    parser.add_argument("--exchange", type=Path, required=True)
-    parser.add_argument("--home", type=Path, required=True)
-    parser.add_argument("--scratch", type=Path, action="append", default=[])
-    parser.add_argument("--uid-base", type=int, default=-1, help="first uid of this worker's pool (-1: no switch)")
-    parser.add_argument("--hide", type=Path, action="append", default=[],
-                        help="folders each child covers before running student code (the runner)")
-    parser.add_argument("--cgroup", action="append", default=[], help="KEY=PATH of this worker's cgroup folders")
-    parser.add_argument("--cgroup-version", type=int, default=0)
-    args = parser.parse_args(argv)
-    proto_in, proto_out = os.dup(0), os.dup(1)
-    os.dup2(2, 1)  # stray prints must never corrupt the protocol
-    _blank_command_line()
-    _nondumpable()
-    # a child that closed its inputs pipe must not kill the worker: writes fail with EPIPE instead
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+def _settings(args: argparse.Namespace) -> Any:
+    """Load torch, the assignment and everything each child needs, arm the tripwire: the children's child.Settings."""
     import numpy
     import torch
 
@@ -528,13 +508,40 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
               *[Path(p) for p in sys.path if p]]
     keep = isolation.scratch_keeps(needed) if bare_root else None
     reach = isolation.reach_binds(needed) if bare_root else ()
-    settings = child.Settings(args.exchange, args.home, assignment, tripwire, tuple(hide),
-                               namespaces=args.uid_base >= 0 or sandboxed, network=bare_root, keep=keep, reach=reach)
+    return child.Settings(args.exchange, args.home, assignment, tripwire, tuple(hide),
+                          namespaces=args.uid_base >= 0 or sandboxed, network=bare_root, keep=keep, reach=reach)
+
+
+def main(argv: list[str] | None = None) -> int | ChildJob:
+    """Serve jobs from fd 0, answer on fd 1, until told to exit or the pipe closes.
+
+    Returns the exit status; in a child the template forked, its job instead (see the end of this file).
+    """
+    parser = argparse.ArgumentParser(description="sandboxed grading worker (started by the grader)")
+    parser.add_argument("--checks", required=True)
+    parser.add_argument("--assignment", required=True)
+    parser.add_argument("--exchange", type=Path, required=True)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--scratch", type=Path, action="append", default=[])
+    parser.add_argument("--uid-base", type=int, default=-1, help="first uid of this worker's pool (-1: no switch)")
+    parser.add_argument("--hide", type=Path, action="append", default=[],
+                        help="folders each child covers before running student code (the runner)")
+    parser.add_argument("--cgroup", action="append", default=[], help="KEY=PATH of this worker's cgroup folders")
+    parser.add_argument("--cgroup-version", type=int, default=0)
+    args = parser.parse_args(argv)
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)  # stray prints must never corrupt the protocol
+    _blank_command_line()
+    _nondumpable()
+    # a child that closed its inputs pipe must not kill the worker: writes fail with EPIPE instead
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    with without_collections():  # torch, the checks, the tripwire and the children's modules, frozen for good
+        settings = _settings(args)
     forked = start_template(settings, keep=(1, 2))
     if isinstance(forked, ChildJob):
         return forked  # a submission's child: the template's frames are gone now
     groups = {key: Path(path) for key, _, path in (g.partition("=") for g in args.cgroup)}
-    state = State(args.exchange, args.home, args.uid_base, assignment, [args.home, *args.scratch],
+    state = State(args.exchange, args.home, args.uid_base, settings.assignment, [args.home, *args.scratch],
                   _mounts_and_parents(), groups, args.cgroup_version, forked)
     del settings, forked
     try:

@@ -378,6 +378,15 @@ def test_a_uid_takes_over_no_keys_and_leaves_none_in_the_kernel(tmp_path: Path) 
         claim.release()
 
 
+
+@needs_sandbox
+def test_a_child_collects_its_own_garbage_and_skips_the_workers(worker: Any) -> None:
+    """Student code runs with the collector on, as in a notebook's kernel, while what the worker made before forking
+    (torch, the checks) is frozen: the child's collections skip it instead of touching every page it shares."""
+    reply = _job(worker, "job-gc", "import gc\nprint('GC', gc.isenabled(), gc.get_freeze_count())")
+    enabled, frozen = _field(reply, "GC").split()
+    assert enabled == "True" and int(frozen) > 50_000, reply
+
 @needs_sandbox
 def test_a_detached_daemon_dies_with_its_submission(worker: Any) -> None:
     """A double-forked daemon in a new session does not outlive the submission that started it."""
