@@ -380,12 +380,14 @@ def test_a_uid_takes_over_no_keys_and_leaves_none_in_the_kernel(tmp_path: Path) 
 
 
 @needs_sandbox
-def test_a_child_collects_its_own_garbage_and_skips_the_workers(worker: Any) -> None:
-    """Student code runs with the collector on, as in a notebook's kernel, while what the worker made before forking
-    (torch, the checks) is frozen: the child's collections skip it instead of touching every page it shares."""
-    reply = _job(worker, "job-gc", "import gc\nprint('GC', gc.isenabled(), gc.get_freeze_count())")
-    enabled, frozen = _field(reply, "GC").split()
-    assert enabled == "True" and int(frozen) > 50_000, reply
+def test_a_child_collects_its_own_garbage_and_hides_nothing_from_it(worker: Any) -> None:
+    """Student code runs with the collector on, as in a notebook's kernel; the worker imported torch without
+    collections, but left its objects in the oldest generation (a child's young generation starts nearly empty) and
+    froze none: gc.get_objects() sees them all, as the tripwire's walk over every object did."""
+    code = ("import gc\nyoung = len(gc.get_objects(0)) + len(gc.get_objects(1))\n"
+            "print('GC', gc.isenabled(), gc.get_freeze_count(), young < 50_000, len(gc.get_objects(2)) > 50_000)")
+    assert _field(_job(worker, "job-gc", code), "GC") == "True 0 True True"
+
 
 @needs_sandbox
 def test_a_detached_daemon_dies_with_its_submission(worker: Any) -> None:
