@@ -11,6 +11,8 @@ prints, from the same run:
   submission's own time; a worker's start-up is recorded apart, as `startup`) over the honest
   submissions that waited for no start-up (target: at most 0.1 s);
 - a single-notebook regrade (`--student ID` on the graded OUT, as a whole command; target: at most 2 s);
+- the CPU the machine was busy for during a whole run (every process), next to what one `import torch` costs (a
+  run pays it in the grader and in every worker) and what 50x leaves on this machine's cores;
 - a stage-by-stage profile of one honest submission on one sandboxed worker (the worker's `Reply.stages`
   and the trusted side's steps, medians over K), with the cost of each isolation guarantee: the submission's
   cgroups (limits; made, and the next child forked in them, while the worker waits; killed and removed), the
@@ -32,6 +34,7 @@ import argparse
 import copy
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -222,14 +225,36 @@ def print_profile(cost: dict[str, Any], k: int) -> None:
           f"idle; cgroups: {'yes' if cost['cgroups'] else 'NO, rlimits only'}")
 
 
+def _busy_cpu() -> float:
+    """CPU seconds this machine has spent busy since boot, every core and process together (/proc/stat: user, nice,
+    system, irq and softirq time; idle, I/O wait and time stolen by the host left out). The grader's workers, their
+    templates and children are not all waited for by processes of ours, so getrusage would miss some of them."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(n) for n in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def _grade(subs_dir: Path, out: Path, assignment: str, checks: str, source: Path, workers: int,
-           *extra: str) -> tuple[float, float]:
-    """Run `python -m autograder grade` as an instructor does; (wall-clock start, end) in time.time()."""
-    started = time.time()
+           *extra: str) -> tuple[float, float, float]:
+    """Run `python -m autograder grade` as an instructor does; (wall-clock start, end) in time.time(), and the CPU
+    seconds the machine was busy meanwhile (the command with every process it started, and whatever else ran)."""
+    cpu, started = _busy_cpu(), time.time()
     subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs_dir), "--assignment", assignment,
                     "--out", str(out), "--workers", str(workers), "--checks", checks, "--source", str(source),
                     *extra], env=_env(), check=True, cwd=REPO, capture_output=True)
-    return started, time.time()
+    return started, time.time(), _busy_cpu() - cpu
+
+
+def torch_import_cpu(repeat: int = 3) -> float:
+    """CPU seconds of `import torch` in a fresh interpreter (the median of `repeat`): a run pays it once in the
+    grader and once in every worker."""
+    costs = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", "import torch"], env=_env(), check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        costs.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(costs)
 
 
 def ours(tmp: Path, assignment: str, checks: str, workers: int, k: int) -> dict[str, Any]:
@@ -237,17 +262,18 @@ def ours(tmp: Path, assignment: str, checks: str, workers: int, k: int) -> dict[
     out = tmp / "out"
     shutil.rmtree(out, ignore_errors=True)
     load = _load()
-    started, ended = _grade(tmp / "subs", out, assignment, checks, tmp / "source.ipynb", workers)
+    started, ended, cpu = _grade(tmp / "subs", out, assignment, checks, tmp / "source.ipynb", workers)
     results = {p: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
     done = sorted(p.stat().st_mtime for p in results)
     written = (out / "report.html").stat().st_mtime
     honest = [r["seconds"] for r in results.values()
               if _honest(int(r["student_id"].removeprefix("student"))) and not r.get("startup")]
-    regrade_from, regrade_to = _grade(tmp / "subs", out, assignment, checks, tmp / "source.ipynb", workers,
+    regrade_from, regrade_to, _ = _grade(tmp / "subs", out, assignment, checks, tmp / "source.ipynb", workers,
                                       "--student", "student001")
     return {"seconds": ended - started, "first": done[0] - started, "last": written - done[-1],
             "exit": ended - written, "steady": statistics.median(honest), "regrade": regrade_to - regrade_from,
             "startups": sorted(r.get("startup") or 0.0 for r in results.values())[-workers:], "load": load,
+            "cpu": cpu,
             "totals": {r["student_id"]: sum(row["score"] for row in r["rows"]) for r in results.values()}}
 
 
@@ -278,8 +304,8 @@ def main() -> int:
         for _ in range(args.repeat):
             runs.append(ours(tmp_path, assignment, checks, args.workers, args.k))
             run = runs[-1]
-            print(f"  our run: {run['seconds']:.2f} s (load {run['load']}): start -> first result "
-                  f"{run['first']:.2f} s, last result -> outputs written {run['last']:.2f} s, then exit "
+            print(f"  our run: {run['seconds']:.2f} s (load {run['load']}; CPU {run['cpu']:.1f} s): start -> first "
+                  f"result {run['first']:.2f} s, last result -> outputs written {run['last']:.2f} s, then exit "
                   f"{run['exit']:.2f} s; steady "
                   f"{run['steady']:.3f} s per honest submission; workers' start-up waits "
                   f"{', '.join(f'{s:.2f}' for s in run['startups'])} s; regrade of one {run['regrade']:.2f} s")
@@ -292,7 +318,7 @@ def main() -> int:
             nbgrader_s = time.perf_counter() - started
             print(f"  nbgrader autograde: {nbgrader_s:.1f} s (load {load})")
     med = {key: statistics.median(run[key] for run in runs) for key in ("seconds", "first", "last", "steady",
-                                                                         "regrade")}
+                                                                         "regrade", "cpu")}
     print(f"{args.k} notebooks of '{assignment}', {args.workers} sandboxed workers, medians of {args.repeat} run(s):")
     print(f"  autograder {med['seconds']:.2f} s in all ({med['seconds'] / args.k:.3f} s/notebook, start-up included)"
           + (f"; nbgrader autograde {nbgrader_s:.1f} s ({nbgrader_s / args.k:.2f} s/notebook); speed-up "
@@ -304,6 +330,14 @@ def main() -> int:
           "seconds, start-up apart; target <= 0.1 s)")
     print(f"  single-notebook regrade (--student on the graded OUT, whole command) {med['regrade']:.2f} s "
           "(target <= 2 s)")
+    cores, imports, one_import = len(os.sched_getaffinity(0)), 1 + args.workers, torch_import_cpu()
+    print(f"  CPU busy during the whole run (every process) {med['cpu']:.1f} s on {cores} core(s): {imports} torch "
+          f"imports (the grader's and each worker's) at {one_import:.2f} s each, then "
+          f"{1000 * (med['cpu'] - imports * one_import) / args.k:.0f} ms per notebook for everything else")
+    if theirs:
+        goal = nbgrader_s / 50
+        print(f"  50x: the whole run within {goal:.2f} s, at most {goal * cores:.1f} s of CPU on {cores} core(s), of "
+              f"which the {imports} imports take {imports * one_import:.1f} s")
     mismatched = {s: (runs[0]["totals"].get(s), theirs[s]) for s in theirs
                   if abs((runs[0]["totals"].get(s) or 0) - theirs[s]) > 1e-6}
     if theirs:
