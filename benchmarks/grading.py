@@ -246,12 +246,12 @@ def _grade(subs_dir: Path, out: Path, assignment: str, checks: str, source: Path
 
 
 def torch_import_cpu(repeat: int = 3) -> float:
-    """CPU seconds of `import torch` in a fresh interpreter (the median of `repeat`): a run pays it once in the
-    grader and once in every worker."""
+    """CPU seconds of `import torch` in a fresh interpreter, with collection off as the grader and its workers import
+    it (the median of `repeat`): a run pays it once in the grader and once in every worker."""
     costs = []
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([sys.executable, "-c", "import torch"], env=_env(), check=True)
+        subprocess.run([sys.executable, "-c", "import gc; gc.disable(); import torch"], env=_env(), check=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         costs.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return statistics.median(costs)
