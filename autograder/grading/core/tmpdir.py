@@ -76,9 +76,11 @@ def _roomy_tmpfs(folder: Path) -> bool:
 
 def make(prefix: str = PREFIX, parent: Path | None = None) -> Path:
     """A new private (0700) folder in `parent` (`default_parent()` when not given), guarded; the folders left
-    there by graders that are gone are removed first."""
+    there by graders that are gone are removed first (by default in the system's temporary folder too, where
+    graders before RAM_FOLDER, or while it was short of room, made theirs)."""
     where = parent or default_parent()
-    remove_stale(where)
+    for folder in dict.fromkeys([where] if parent else [where, Path(tempfile.gettempdir())]):
+        remove_stale(folder)
     return guard(Path(tempfile.mkdtemp(prefix=prefix, dir=where)))
 
 

@@ -165,3 +165,31 @@ def test_tmpdir_overrides_the_memory_folder(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() caches its answer
     assert tmpdir.default_parent() == tmp_path
+
+
+def test_a_grader_in_memory_still_removes_what_dead_graders_left_on_disk(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    """Graders before the memory folder (or while it was short of room) made theirs in the system's temporary folder:
+    a grader making its own in memory removes those whose grader is gone there too, and spares a live one's."""
+    ram, disk = tmp_path / "ram", tmp_path / "disk"
+    ram.mkdir()
+    disk.mkdir()
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    monkeypatch.setattr(tmpdir, "RAM_FOLDER", ram)
+    monkeypatch.setattr(tmpdir, "_roomy_tmpfs", lambda folder: folder == ram)
+    process, alive = _grader(disk)  # first: making its folder, it would remove the dead one itself
+    dead = disk / f"{tmpdir.PREFIX}dead"
+    dead.mkdir()
+    (dead / tmpdir.OWNER).touch()
+    (dead / "cases-0.npz").write_bytes(b"hidden")
+    try:
+        folder = tmpdir.make()
+        try:
+            assert folder.parent == ram
+            assert not dead.exists() and (alive / "cases-0.npz").exists()
+        finally:
+            tmpdir.remove(folder)
+    finally:
+        process.kill()
+        process.wait()
