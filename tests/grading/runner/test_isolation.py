@@ -558,8 +558,11 @@ def test_the_bare_fallback_grades_through_the_template_too() -> None:
 
     import torch
 
-    # not under pytest's tmp_path: its 0700 parents would keep the child's uid out of its home
-    with tempfile.TemporaryDirectory() as tmp:
+    from autograder.grading.core import tmpdir
+
+    # where the grader's own folder goes (/dev/shm, which each bare child covers with one of its own, where that is a
+    # roomy tmpfs); not under pytest's tmp_path: its 0700 parents would keep the child's uid out of its home
+    with tempfile.TemporaryDirectory(dir=tmpdir.default_parent()) as tmp:
         worker = sandbox.start_worker(0, CHECKS, "fake", Path(tmp) / "exchange-0", False, Path(tmp) / "worker.log")
         try:
             replies = [_job(worker, f"job-bare-{i}", BARE, scale_cases=[{"x": torch.ones(2, dtype=torch.float64),
