@@ -25,8 +25,8 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 0x4000, 0x40000)
 #: keyctl(2) operations and special keyring ids.
-KEYCTL_GET_KEYRING_ID, KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_INVALIDATE = 0, 1, 21
-KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+KEYCTL_GET_KEYRING_ID, KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_INVALIDATE, KEYCTL_GET_PERSISTENT = 0, 1, 21, 22
+KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
 #: uids per worker: each submission takes the next one, so a uid comes back only after this many submissions.
 UIDS_PER_WORKER = 4096
@@ -265,19 +265,25 @@ def _keyctl(operation: int, *arguments: int) -> int:
 
 
 def fresh_keyrings() -> None:
-    """Invalidate the uid's own keyrings (with whatever whoever had this uid before left in them) and start a new
-    session keyring.
+    """Start a new session keyring, and invalidate the uid's user keyrings and its persistent keyring, with whatever
+    whoever had this uid before left in them (the kernel keeps a persistent keyring for days after its last use).
 
     Invalidated, not cleared: the kernel makes a uid's two user keyrings the first time they are named, and keeps
     them until the machine restarts. Cleared, every uid ever used left two keyrings behind, and the kernel's key
     collector, which walks every key on the machine each time a submission's session keyring goes, took longer
     with each submission graded since boot (18 ms per submission after 27,000 of them)."""
-    user = _keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1)  # made (with the other) where there is none
-    if user < 0 and ctypes.get_errno() == errno.ENOSYS:
+    # a session keyring of our own first: the persistent keyring, linked into it, is then ours to invalidate (its owner
+    # may only read it; whoever holds it, through a keyring of theirs, may do everything)
+    joined = _keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+    if joined < 0 and ctypes.get_errno() == errno.ENOSYS:
         return  # a kernel without keyrings: nothing to leak
+    _check(joined, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
+    user = _keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1)  # made (with the other) where there is none
     # by serial: naming either keyring by its special id would make both again once one is invalidated
     session = _keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_SESSION_KEYRING, 1)
-    serials = (_check(user, "keyctl(KEYCTL_GET_KEYRING_ID)"), _check(session, "keyctl(KEYCTL_GET_KEYRING_ID)"))
+    serials = [_check(user, "keyctl(KEYCTL_GET_KEYRING_ID)"), _check(session, "keyctl(KEYCTL_GET_KEYRING_ID)")]
+    persistent = _keyctl(KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_SESSION_KEYRING)  # made where there is none
+    if persistent >= 0 or ctypes.get_errno() != errno.EOPNOTSUPP:  # EOPNOTSUPP: a kernel without persistent keyrings
+        serials.append(_check(persistent, "keyctl(KEYCTL_GET_PERSISTENT)"))
     for serial in serials:
         _check(_keyctl(KEYCTL_INVALIDATE, serial), "keyctl(KEYCTL_INVALIDATE)")
-    _check(_keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")

@@ -354,17 +354,26 @@ def _keys_gone(uid: int, within: float = 5.0) -> bool:
 
 @pytest.mark.skipif(not ROOT or not Path("/proc/key-users").exists(), reason="uids are switched only as root")
 def test_a_uid_takes_over_no_keys_and_leaves_none_in_the_kernel(tmp_path: Path) -> None:
-    """What the uid's last holder left in its user keyring is gone for the next one, and once that one exits the
-    kernel holds no key of the uid: clearing the keyrings instead kept both of them for good, two keys for every uid
-    ever used, which the kernel's key collector walks after every submission."""
+    """What the uid's last holder left in its user keyrings and in its persistent keyring (which the kernel keeps for
+    days) is gone for the next one, and once that one exits the kernel holds no key of the uid: clearing the user
+    keyrings instead kept both of them for good, two keys for every uid ever used, which the kernel's key collector
+    walks after every submission, and left the persistent one as it was."""
     claim = isolation.claim_slot(isolation.SLOTS - 3, tmp_path)  # a pool no live worker of this machine holds
     uid = claim.uid_base + 11
     add_key = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
-    leave = ("isolation._libc.syscall(ctypes.c_long(ADD_KEY), b'user', b'course-leak', b'x', ctypes.c_long(1), "
-             "ctypes.c_long(isolation.KEY_SPEC_USER_KEYRING))")
-    look = ("found = [isolation._keyctl(10, ring, ctypes.addressof(ctypes.create_string_buffer(b'user')), "
-            "ctypes.addressof(ctypes.create_string_buffer(b'course-leak')), 0) for ring in (-3, -4, -5)]\n"
-            "sys.exit(1 if max(found) > 0 else 0)")
+    # every keyring a student can reach and the next holder of the uid could find: session, user, user session, and
+    # the uid's persistent keyring (KEYCTL_GET_PERSISTENT, linked into the user keyring; absent from some kernels)
+    rings = ("rings = [-3, -4, -5] + [r for r in [isolation._keyctl(22, -1, -3)] if r > 0]\n"
+             "kind, name = ctypes.create_string_buffer(b'user'), ctypes.create_string_buffer(b'course-leak')\n"
+             "def found():\n"
+             "    where = (ctypes.addressof(kind), ctypes.addressof(name))\n"
+             "    return [isolation._keyctl(10, ring, *where, 0) > 0 for ring in rings]\n")
+    # a session keyring of its own first, which the persistent keyring is linked into: so the student holds it, and
+    # may write there; every key must really be made, or the test proves nothing
+    leave = ("isolation._keyctl(1, 0)\n" + rings + "made = [isolation._libc.syscall(ctypes.c_long(ADD_KEY), b'user', "
+             "b'course-leak', b'x', ctypes.c_long(1), ctypes.c_long(ring)) for ring in rings]\n"
+             "sys.exit(0 if min(made) > 0 and len(made) == 4 and all(found()) else 2)")  # and the search finds them
+    look = rings + "sys.exit(1 if any(found()) else 0)"
     try:
         # the last holder leaves a key; the next finds none (and, searching, has the kernel make its keyrings again, as
         # any student may); the one after that only starts, as an honest submission does
