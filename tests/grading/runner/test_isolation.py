@@ -362,7 +362,7 @@ def test_a_uid_takes_over_no_keys_and_leaves_none_in_the_kernel(tmp_path: Path) 
     uid = claim.uid_base + 11
     add_key = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
     # every keyring a student can reach and the next holder of the uid could find: session, user, user session, and
-    # the uid's persistent keyring (KEYCTL_GET_PERSISTENT, linked into the user keyring; absent from some kernels)
+    # the uid's persistent keyring (KEYCTL_GET_PERSISTENT, linked into the session keyring; absent from some kernels)
     rings = ("rings = [-3, -4, -5] + [r for r in [isolation._keyctl(22, -1, -3)] if r > 0]\n"
              "kind, name = ctypes.create_string_buffer(b'user'), ctypes.create_string_buffer(b'course-leak')\n"
              "def found():\n"
@@ -377,15 +377,16 @@ def test_a_uid_takes_over_no_keys_and_leaves_none_in_the_kernel(tmp_path: Path) 
     try:
         # the last holder leaves a key; the next finds none (and, searching, has the kernel make its keyrings again, as
         # any student may); the one after that only starts, as an honest submission does
-        for step in (leave, f"isolation.fresh_keyrings()\n{look}", "isolation.fresh_keyrings()"):
+        for who, step in (("last", leave), ("next", f"isolation.fresh_keyrings()\n{look}"),
+                          ("one after", "isolation.fresh_keyrings()")):
             code = (f"import ctypes, os, sys\nfrom autograder.grading.runner import isolation\nADD_KEY = {add_key}\n"
                     f"os.setgroups([])\nos.setresgid({uid}, {uid}, {uid})\nos.setresuid({uid}, {uid}, {uid})\n{step}\n")
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-            assert done.returncode == 0, f"the uid's next holder found the key its last one left: {done.stderr}"
+            # exit 1: the next holder found a key the last one left; 2: the last one could not even make them
+            assert done.returncode == 0, f"the {who} holder of the uid: exit {done.returncode} {done.stderr}"
         assert _keys_gone(uid), f"the kernel still holds keys of uid {uid}: {_key_users().get(uid)}"
     finally:
         claim.release()
-
 
 
 @needs_sandbox
