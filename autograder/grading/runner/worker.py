@@ -535,7 +535,7 @@ def main(argv: list[str] | None = None) -> int | ChildJob:
     _nondumpable()
     # a child that closed its inputs pipe must not kill the worker: writes fail with EPIPE instead
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    with without_collections():  # torch, the checks, the tripwire and the children's modules, frozen for good
+    with without_collections():  # torch, the checks, the tripwire and the children's modules
         settings = _settings(args)
     forked = start_template(settings, keep=(1, 2))
     if isinstance(forked, ChildJob):

@@ -140,7 +140,8 @@ def _ended(pid: int, within: float) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
-def test_a_grader_folder_goes_to_memory_when_a_roomy_tmpfs_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_grader_folder_goes_to_memory_when_a_roomy_tmpfs_is_there(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
     """Unless TMPDIR names a folder, the grader's folder (its submissions' many small files) goes to /dev/shm when
     that is a tmpfs with room for every worker's jobs; a small or missing one, or TMPDIR, leaves it on disk."""
     monkeypatch.delenv("TMPDIR", raising=False)
@@ -156,8 +157,8 @@ def test_a_grader_folder_goes_to_memory_when_a_roomy_tmpfs_is_there(monkeypatch:
     monkeypatch.setattr(tmpdir, "RAM_FREE_BYTES", 1 << 60)  # more room than any machine has
     assert tmpdir.default_parent() == disk
     monkeypatch.setattr(tmpdir, "RAM_FREE_BYTES", 1)
-    monkeypatch.setattr(tmpdir, "RAM_FOLDER", disk)  # a folder, but not a tmpfs mount point
-    assert tmpdir.default_parent() == disk
+    monkeypatch.setattr(tmpdir, "RAM_FOLDER", tmp_path)  # a folder with room, but no tmpfs mount point
+    assert tmpdir.default_parent() == disk != tmp_path
 
 
 def test_tmpdir_overrides_the_memory_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
