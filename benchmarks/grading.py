@@ -83,6 +83,14 @@ def _env() -> dict[str, str]:
             "PYTHONPATH": f"{REPO}{os.pathsep}{CORPUS}", "OMP_NUM_THREADS": "1"}
 
 
+def _run(argv: list[str], **kwargs: Any) -> None:
+    """Run a command quietly; when it fails, stop with its command line, exit status and the end of what it said."""
+    done = subprocess.run(argv, env=_env(), capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip())[-2000:]
+        sys.exit(f"benchmark: `{' '.join(argv[:4])} ...` exited {done.returncode}:\n{said}")
+
+
 def _load() -> str:
     """The 1-minute load average (other jobs on the machine slow every timing)."""
     return f"{os.getloadavg()[0]:.2f}"
@@ -118,14 +126,12 @@ def _nbgrader(course: Path, assignment: str, notebook: str, source: dict, subs: 
         f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\nc.ExecutePreprocessor.timeout = 60\n")
     (course / "source" / assignment).mkdir(parents=True)
     (course / "source" / assignment / notebook).write_text(json.dumps(source))
-    subprocess.run(["nbgrader", "generate_assignment", assignment, "--force"], cwd=course, env=_env(),
-                   check=True, capture_output=True)
+    _run(["nbgrader", "generate_assignment", assignment, "--force"], cwd=course)
     for student, nb in subs:
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)
         (folder / notebook).write_text(json.dumps(nb))
-    subprocess.run(["nbgrader", "autograde", assignment, "--create"], cwd=course, env=_env(), check=True,
-                   capture_output=True)
+    _run(["nbgrader", "autograde", assignment, "--create"], cwd=course)
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
@@ -239,9 +245,8 @@ def _grade(subs_dir: Path, out: Path, assignment: str, checks: str, source: Path
     """Run `python -m autograder grade` as an instructor does; (wall-clock start, end) in time.time(), and the CPU
     seconds the machine was busy meanwhile (the command with every process it started, and whatever else ran)."""
     cpu, started = _busy_cpu(), time.time()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs_dir), "--assignment", assignment,
-                    "--out", str(out), "--workers", str(workers), "--checks", checks, "--source", str(source),
-                    *extra], env=_env(), check=True, cwd=REPO, capture_output=True)
+    _run([sys.executable, "-m", "autograder", "grade", str(subs_dir), "--assignment", assignment, "--out", str(out),
+          "--workers", str(workers), "--checks", checks, "--source", str(source), *extra], cwd=REPO)
     return started, time.time(), _busy_cpu() - cpu
 
 
