@@ -211,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "key":
             return keytool.run(args)
+        if args.command in ("grade", "serve"):
+            from autograder.simd import forced_problem
+
+            problem = forced_problem()
+            if problem:  # before any worker starts: otherwise a process dies of SIGILL mid-run
+                raise ValueError(problem)
         return service_command.run(args) if args.command in ("serve", "tokens") else _grade(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.capstone_sweep import LEVELS  # noqa: E402 - the one list of levels, shared with the suite's sweep
+from tests.capstone_sweep import RUNNABLE as LEVELS  # noqa: E402 - the levels this CPU runs, as the suite's sweep
 
 FLAG = "_SIMD_LEVEL_CHILD"
 

@@ -6,13 +6,14 @@ from typing import Any
 
 import torch
 
+from autograder import simd
 from autograder.checks import get_assignment
 from autograder.checks.exploding import POINTS_TARGET, target_ratio
 from autograder.checks.exploding_task import STEP_BUDGET
 from tests.capstone_loops import HONEST, UNTAMED
 
-#: The values ATEN_CPU_CAPABILITY accepts on x86-64; torch falls back to the best the CPU has.
-LEVELS = ("default", "avx2", "avx512")
+#: The SIMD levels this CPU runs: forced on a CPU without its instructions, a level dies of SIGILL (autograder.simd).
+RUNNABLE = simd.supported(simd.cpu_flags())
 
 
 def seeds(n: int) -> list[int]:

@@ -1,9 +1,9 @@
 """A grade is a function of the notebook and the course key: the inputs drawn for it are the same at every SIMD level.
 
-torch picks AVX-512, AVX2 or plain kernels (ATEN_CPU_CAPABILITY) when it loads; each level draws every question's
-cases (visible and hidden, for many student seeds) and the capstone's task and model in a child process of its own,
-and the bytes must agree. Kernels whose rounding depends on the level (float32 randn, uniform_(a, b), vector_norm)
-must not decide an input. Cost: about 10 s on the idle 2-core course machine.
+torch picks AVX-512, AVX2 or plain kernels (ATEN_CPU_CAPABILITY) when it loads; each level this CPU runs draws
+every question's cases (visible and hidden, for many student seeds) and the capstone's task and model in a child
+process of its own, and the bytes must agree. Kernels whose rounding depends on the level (float32 randn,
+uniform_(a, b), vector_norm) must not decide an input. Cost: about 10 s on the idle 2-core course machine.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.capstone_sweep import LEVELS
+from tests.capstone_sweep import RUNNABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 40
@@ -65,7 +65,7 @@ def draws() -> dict[str, dict]:
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     children = {level: subprocess.Popen([sys.executable, "-c", _CHILD], cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env={**env, "ATEN_CPU_CAPABILITY": level})
-                for level in LEVELS}
+                for level in RUNNABLE}
     found = {}
     for level, child in children.items():
         out, err = child.communicate(timeout=600)
@@ -81,7 +81,7 @@ def test_levels_ran_different_kernels(draws: dict[str, dict]) -> None:
 
 
 def test_every_question_draws_the_same_inputs_at_every_level(draws: dict[str, dict]) -> None:
-    reference = draws[LEVELS[0]]["hashes"]
+    reference = draws[RUNNABLE[0]]["hashes"]
     differing = {level: sorted(q for q, h in report["hashes"].items() if reference.get(q) != h)
                  for level, report in draws.items()}
-    assert all(not qs for qs in differing.values()), f"inputs differ from {LEVELS[0]}'s: {differing}"
+    assert all(not qs for qs in differing.values()), f"inputs differ from {RUNNABLE[0]}'s: {differing}"

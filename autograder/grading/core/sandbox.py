@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from autograder import simd
 from autograder.grading.runner import cgroups, fields, isolation, protocol, wire
 from autograder.grading.runner.assignments import import_root
 
@@ -132,8 +133,8 @@ THP_SETTINGS = "/sys/kernel/mm/transparent_hugepage"
 def simd_level() -> dict[str, str]:
     """The grader's torch SIMD level, passed on to its workers: student code and the judge must run the same
     kernels (ATEN_CPU_CAPABILITY), or a float32 history near convergence differs by more than its tolerance."""
-    level = os.environ.get("ATEN_CPU_CAPABILITY", "")
-    return {"ATEN_CPU_CAPABILITY": level} if level.isalnum() else {}
+    level = os.environ.get(simd.ENV, "")
+    return {simd.ENV: level} if level.isalnum() else {}
 
 
 class WorkerDied(RuntimeError):

@@ -30,6 +30,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
+from autograder import simd
 from autograder.grading.core import sandbox, tmpdir
 from autograder.grading.core.model import Submission
 from autograder.grading.core.pool import Cancelled, Pool
@@ -63,6 +64,9 @@ def probe(checks: str, assignment_id: str) -> dict[str, Any]:
         load_assignment(checks, assignment_id)
     except ValueError as exc:
         return {"error": str(exc)}
+    problem = simd.forced_problem()  # this worker's own environment: torch there would die of SIGILL mid-batch
+    if problem:
+        return {"error": problem}
     return {"environment": environment(checks), "bwrap": sandbox.bwrap_usable()}
 
 
