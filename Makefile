@@ -33,9 +33,10 @@ book: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python book/_ext/build_zh.py html --build-dir _build
 
+# Two pytest processes side by side, one per core (tests/lanes.py says how the suite is split); PYTEST_ARGS go to both.
 test: $(STAMP) $(NODE_STAMP) lint
 	@bash .ci/system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/lanes.py $(PYTEST_ARGS)
 
 # The fast loop for contributors: lint, types and every test not marked slow, browser or gpu (no book build,
 # no browser, no sandboxed corpora). Run `make test` before handing work in.
