@@ -113,6 +113,9 @@ def why_unfinished(question: Question | None, reply: Reply, timeout: float, cell
     if reply.refused:  # the worker stopped the child itself: its signal says nothing about memory
         code = "run.refused_order" if reply.refused == REFUSED_ORDER else "run.refused_malformed"
         return Verdict("error", say(code, what=what))
+    if reply.oom_kills:  # no accepted phase saw the kill, so it hit this one: memory, even if the deadline then
+        # passed too (a slower or busier machine), so that the verdict does not depend on the machine's speed
+        return Verdict("error", say("run.killed_memory", what=what, signal=signal.SIGKILL.name))
     if reply.timed_out or sig == signal.SIGXCPU:
         return Verdict("timeout", say("run.timeout", what=what, seconds=f"{timeout:g}"))
     if sig is not None:

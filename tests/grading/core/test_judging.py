@@ -196,6 +196,10 @@ def test_why_unfinished_reads_the_reply_record() -> None:
 
     question = FAKE.question("test_scale")
     assert judging.why_unfinished(question, Reply("done", "j", timed_out=True), 3).status == "timeout"
+    # a memory kill in the phase decides, whether or not the phase then also ran into its deadline
+    for late in (False, True):
+        killed = judging.why_unfinished(question, Reply("done", "j", timed_out=late, signal=9, oom_kills=1), 3)
+        assert killed.status == "error" and "killed by SIGKILL (out of memory?)" in text(killed.message), late
     assert "killed by SIGKILL (out of memory?)" in text(judging.why_unfinished(
         None, Reply("done", "j", signal=9), 3).message)
     assert "could not be written" in text(judging.why_unfinished(
