@@ -39,9 +39,9 @@ test: $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python tests/lanes.py $(PYTEST_ARGS)
 
 # The fast loop for contributors: lint, types and every test not marked slow, browser or gpu (no book build,
-# no browser, no sandboxed corpora). Run `make test` before handing work in.
+# no browser, no sandboxed corpora, no SIMD sweep). Run `make test` before handing work in.
 check: $(STAMP) $(NODE_STAMP) lint
-	$(BIN)/python tests/lanes.py -q -m "not slow and not browser and not gpu" $(PYTEST_ARGS)
+	$(BIN)/python tests/lanes.py --fast -q -m "not slow and not browser and not gpu" $(PYTEST_ARGS)
 
 # Part of `make test`: ruff and mypy, configured in pyproject.toml, must be clean.
 lint: $(STAMP)

@@ -3,7 +3,8 @@
 Each level torch can select (ATEN_CPU_CAPABILITY=default/avx2/avx512) that this CPU runs grades every honest loop of
 tests/capstone_loops.py on seed 0 and the first hidden seed in a child process, so torch's dispatch is chosen
 fresh; the untamed loops must lose the target. The 50-seed sweep is benchmarks/capstone_sweep.py (it prints the
-counts and the margin). Cost: about 20 s on the idle 2-core course machine.
+counts and the margin). Cost: about 20 s on the idle 2-core course machine, 50 s on a slower one: `slow`, so `make
+check` leaves it to `make test`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from autograder.simd import LEVELS, NEEDS, cpu_flags
 from tests.capstone_sweep import RUNNABLE
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 2
