@@ -666,3 +666,33 @@ def test_search_from_files_lists_each_page_once(built_book: BuiltBook, browser: 
     page.close()
     assert hits[0] == (built_book.html / "book" / "clipping.html").as_uri(), hits[:5]
     assert len(hits) == len(set(hits)), f"a page listed twice: {hits}"
+
+
+#: Every search control the themes can put on a page: the header's and sidebar's fields, the article header's button.
+SEARCH_CONTROLS = "button.search-button, button.search-button-field"
+VISIBLE = ("els => els.filter(e => { const r = e.getBoundingClientRect(); "
+           "return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; }).length")
+
+
+@pytest.mark.parametrize("width", [1280, 900, 390])
+@pytest.mark.parametrize("start", ["", f"{ZH}/"])
+def test_one_search_control_that_searches(site: tuple[str, list[str]], browser: object, width: int,
+                                          start: str) -> None:
+    """One visible search control at each width (the pydata theme under the book theme added a second field, in a
+    header bar of its own, on screens 992 px and wider), and it opens the search dialog that finds the chapter."""
+    base, _ = site
+    context = browser.new_context(viewport={"width": width, "height": 800},  # type: ignore[attr-defined]
+                                  is_mobile=width < 500)
+    page = context.new_page()
+    try:
+        page.goto(urljoin(base, f"{start}book/intro.html"))
+        assert page.eval_on_selector_all(SEARCH_CONTROLS, VISIBLE) == 1
+        assert page.evaluate("() => document.querySelector('header.bd-header').getBoundingClientRect().height") == 0
+        page.locator(SEARCH_CONTROLS).locator("visible=true").first.click()
+        page.wait_for_function("() => document.querySelector('#pst-search-dialog').open")
+        with page.expect_navigation():
+            page.keyboard.type("clipping" if not start else "梯度裁剪")
+            page.keyboard.press("Enter")
+        assert urljoin(base, f"{start}book/clipping.html") in _search_hits(page, page.url)
+    finally:
+        context.close()

@@ -2,8 +2,8 @@
 
 Adds book/_static/fit.css and fit.js to every page (wide column, wrapped outputs, scrolling equations, phone
 tables, figure zoom, anchor-keeping language switch), search.js to the search page (one result per page, title
-matches first), a lighter page template (book/_ext/templates_fit), and each SVG figure's natural and legible
-widths (for fit.css).
+matches first), a lighter page template (book/_ext/templates_fit), no second search field in a header bar, and
+each SVG figure's natural and legible widths (for fit.css).
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ TEMPLATES = Path(__file__).resolve().parent / "templates_fit"
 
 
 def add_paths(app: Sphinx, config: Config) -> None:
-    """Our static folder and our layout template, ahead of the theme's."""
+    """Our static folder and our layout template, ahead of the theme's; no search field in a header bar."""
     config.html_static_path = [*config.html_static_path, str(STATIC)]
     config.templates_path = [str(TEMPLATES), *config.templates_path]
+    # The book theme leaves the header's persistent items empty, but the pydata theme under it fills in a search
+    # field wherever the option is unset: a second search box above the sidebar's, in a bar of its own on every
+    # page 992 px and wider (the article header keeps its search button on narrower screens).
+    config.html_theme_options = {**config.html_theme_options, "navbar_persistent": []}
 
 
 def text_sizes(svg: str) -> list[float]:
