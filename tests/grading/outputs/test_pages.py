@@ -75,7 +75,7 @@ def _optimizers_result() -> Result:
 def test_feedback_puts_failures_first_highlighted_and_linked(tmp_path: Path) -> None:
     assignment = ASSIGNMENTS["optimizers"]
     page = outputs.feedback_html(_optimizers_result(), assignment, "bubblewrap", "../book-root")
-    order = re.findall(r"<tr class=\"(\w+)\"><td>(\w+)</td>", page)
+    order = re.findall(r"<tr class=\"(\w+)\"><td class=\"title\">(\w+)</td>", page)
     assert order == [("failing", "sgd_step_momentum"), ("failing", "adam_step_basic"),
                      ("partial", "rmsprop_step_basic"), ("passed", "sgd_step_basic"),
                      ("passed", "rmsprop_step_momentum_centered"), ("passed", "adam_step_flags"),
