@@ -1,5 +1,5 @@
-"""`python -m autograder ...`: `grade` a batch of submissions, `release` the student notebooks, manage the `key`,
-`serve` them to students (and make their `tokens`).
+"""`python -m autograder ...`: `grade` a batch of submissions, or `serve` students as they submit (with their
+`tokens`); `release` the student notebooks; manage the grading `key`.
 
 Exit status: 0 when the batch completed (students may still have failed); 2 for usage or
 configuration errors, with one line saying what to fix (a misspelled option: "did you mean ...?");
@@ -58,8 +58,9 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
     from autograder.grading.runner.assignments import DEFAULT_CHECKS
 
     p = sub.add_parser("grade", help="grade a folder or LMS zip of submissions in sandboxed workers",
-                       description="Grade every submission; writes OUT/grades.csv, OUT/feedback/, OUT/report.html, "
-                                   "OUT/gradescope/ and OUT/results/ (one file per student, used by --resume).")
+                       description="Grade every submission; writes OUT/grades.csv, OUT/totals.csv, OUT/lms/ (Canvas "
+                                   "and Moodle gradebook CSVs), OUT/feedback/, OUT/report.html, OUT/gradescope/ "
+                                   "and OUT/results/ (one file per student, used by --resume).")
     p.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
                    help="folder <student_id>/<assignment_id>/<notebook>.ipynb, or a Canvas/Moodle/nbgrader .zip")
     p.add_argument("--assignment", required=True, metavar="ID", help="assignment id, e.g. optimizers")
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the sub-command; 2 with a message on usage/configuration errors."""
     from autograder import keytool
 
-    parser = Parser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m autograder", description=__doc__.split("\n\n")[0].replace("`", ""))
     sub = parser.add_subparsers(dest="command", required=True)
     _grade_parser(sub)
     from autograder.grading.drivers.service import command as service_command  # `serve` and `tokens` (issue 22)

@@ -157,6 +157,15 @@ def test_a_gradebook_that_cannot_be_written_keeps_the_grades_and_says_how_to_exp
     assert sqlite3.connect(gradebook).execute("SELECT count(*) FROM submitted_assignment").fetchone() == (1,)
 
 
+def test_help_names_every_command(capsys: pytest.CaptureFixture) -> None:
+    """`--help` says what each command is for (`grade --help` names what it writes: test_lms_zip_end_to_end)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split("positional arguments")[0].split())
+    assert all(command in top for command in ("grade", "serve", "tokens", "release", "key")), top
+    assert not top.rstrip().endswith(","), top
+
+
 def test_a_misspelled_option_is_one_line_with_a_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """`--assignement` (also before the options it leaves missing): one line, 'did you mean --assignment?', exit 2."""
     for args in (["grade", "x", "--assignement", "fake", "--out", "o"], ["grade", "x", "--out=o", "--assignement=f"],
@@ -219,6 +228,10 @@ def test_lms_zip_end_to_end(tmp_path: Path) -> None:
     assert json.loads((out / "results" / "doejohn_123.json").read_text())["late"] is True
     assert "graded 3 submission(s)" in err and "wrote 3 students into the gradebook" in err
     assert "\r[" not in err  # no progress bar when stderr is not a terminal
+    helped = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], capture_output=True, text=True,
+                            check=True).stdout
+    written = {entry.name + ("/" if entry.is_dir() else "") for entry in out.iterdir()} - {"logs/"}
+    assert {name for name in written if f"OUT/{name}" not in " ".join(helped.split())} == set()  # help names them all
 
 
 @pytest.mark.slow
