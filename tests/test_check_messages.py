@@ -129,7 +129,8 @@ def test_a_named_mistake_is_an_id_and_reads_chinese_with_numbers_and_code_unchan
     assert outcome.names(ZH) == ("eps 放在了平方根里面",)
     assert outcome.message.code == "check.summary" and outcome.message.args["head"].code == "check.named"  # type: ignore[union-attr]
     zh, en = outcome.text(ZH), outcome.text()
-    assert "与已知错误吻合：eps 放在了平方根里面 — torch 在平方根之后加 eps：denom = sqrt(v_hat) + eps" in zh
+    assert ("与已知错误吻合：eps 放在了平方根里面 — torch 在平方根之后加 eps：denom = sqrt(v) + eps"
+            "（Adam 中为 sqrt(v_hat) + eps）") in zh
     assert re.search(r"\[\d+ 个输出中 \d+ 个错误：得 [\d.]+ 分，共 2 分", zh), zh
     assert zh.startswith("rmsprop_step_basic：用例 [默认参数，") and "This matches" not in zh and "steps" not in zh
     assert re.findall(NUMBER, zh) == re.findall(NUMBER, en)

@@ -24,7 +24,7 @@ from autograder.message import Message, say
 #: Mistake switch name -> (what the student did, what torch does instead).
 HINTS = {
     "eps_inside_sqrt": ("eps inside the square root",
-                        "torch adds eps after the square root: denom = sqrt(v_hat) + eps"),
+                        "torch adds eps after the square root: denom = sqrt(v) + eps (in Adam, sqrt(v_hat) + eps)"),
     "no_bias_correction": ("missing bias correction",
                            "torch divides m by 1 - beta1^t and v by 1 - beta2^t"),
     "step_not_incremented": ("step counter not incremented",
