@@ -139,9 +139,15 @@ def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
     if "rows" in reply and status == 200:
         say(words("submit.score_late" if reply.get("late") else "submit.score", assignment=str(reply["assignment"]),
                   score=f"{reply['score']:g}", points=f"{reply['max_score']:g}", number=str(reply["submission"])))
-        for row in reply["rows"]:
-            shown = words(f"status.{row['status']}") if f"status.{row['status']}" in STATUSES else row["status"]
-            say(f"  {_padded(shown, 10)} {row['grade_id']:<28} {row['score']:g}/{row['max_score']:g}  {row['message']}")
+        # the columns are as wide as their widest entry, so that a long test name does not push its row out of line
+        shown = [words(f"status.{row['status']}") if f"status.{row['status']}" in STATUSES else str(row["status"])
+                 for row in reply["rows"]]
+        names = [str(row["grade_id"]) for row in reply["rows"]]
+        scores = [f"{row['score']:g}/{row['max_score']:g}" for row in reply["rows"]]
+        wide = [max(map(_width, column), default=0) for column in (shown, names, scores)]
+        for *cells, row in zip(shown, names, scores, reply["rows"], strict=True):
+            say("  " + " ".join(_padded(cell, width) for cell, width in zip(cells, wide, strict=True))
+                + f"  {row['message']}")
         for note in reply.get("notes", []):
             say("  " + words("submit.note", note=str(note)))
     elif status == 202:
@@ -153,10 +159,14 @@ def _report(status: int, reply: dict[str, Any], say: Any, words: Any) -> None:
         say(words("submit.feedback", url=str(reply["feedback"])))
 
 
+def _width(text: str) -> int:
+    """How many terminal columns `text` takes (a Chinese character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def _padded(text: str, columns: int) -> str:
-    """`text` padded to `columns` terminal columns (a Chinese character takes two), so the rows line up."""
-    width = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-    return text + " " * max(0, columns - width)
+    """`text` padded to `columns` terminal columns, so the rows line up."""
+    return text + " " * max(0, columns - _width(text))
 
 
 #: What a reply without the service's own message means, by status: these come from a proxy in front of it (nginx's

@@ -64,6 +64,23 @@ def test_rows_line_up_whatever_the_script() -> None:
     assert submit._padded("部分正确", 10) == "部分正确  " and submit._padded("出错", 10) == "出错      "
 
 
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_a_reply_prints_its_rows_in_columns_whatever_the_names(lang: str) -> None:
+    """A test name longer than the others (rmsprop_step_momentum_centered) and Chinese statuses: each row's score
+    and message start at the same terminal column."""
+    rows = [{"status": status, "grade_id": name, "score": score, "max_score": 2, "message": "why"}
+            for status, name, score in (("passed", "sgd_step_basic", 2), ("partial", "rmsprop_step_momentum_centered",
+                                        0.17), ("error", "adamw_step", 0))]
+    lines: list[str] = []
+    submit._report(200, {"rows": rows, "assignment": "optimizers", "score": 2.17, "max_score": 6, "submission": 1},
+                   lines.append, submit._words(lang))
+    printed = [line for line in lines if line.endswith("  why")]
+    assert len(printed) == 3
+    columns = {(submit._width(line[:line.index(row["grade_id"])]), submit._width(line[:line.rindex(" why")]))
+               for line, row in zip(printed, rows, strict=True)}
+    assert len(columns) == 1, printed  # names start, and messages start, at one column in every row
+
+
 @pytest.mark.parametrize("name", ["optimizers.ipynb", "optimizers-Copy1.ipynb", "optimizers (1).ipynb", "hw3.ipynb"])
 def test_a_renamed_copy_is_sent_for_the_assignment_whose_cells_it_holds(tmp_path: Path, name: str) -> None:
     """The assignment is the one whose test cells the notebook holds (Jupyter's 'Duplicate' renames the file); a
