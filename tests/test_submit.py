@@ -68,16 +68,16 @@ def test_rows_line_up_whatever_the_script() -> None:
 def test_a_reply_prints_its_rows_in_columns_whatever_the_names(lang: str) -> None:
     """A test name longer than the others (rmsprop_step_momentum_centered) and Chinese statuses: each row's score
     and message start at the same terminal column."""
+    names = ("sgd_step_basic", "rmsprop_step_momentum_centered", "adamw_step")
     rows = [{"status": status, "grade_id": name, "score": score, "max_score": 2, "message": "why"}
-            for status, name, score in (("passed", "sgd_step_basic", 2), ("partial", "rmsprop_step_momentum_centered",
-                                        0.17), ("error", "adamw_step", 0))]
+            for status, name, score in zip(("passed", "partial", "error"), names, (2, 0.17, 0), strict=True)]
     lines: list[str] = []
     submit._report(200, {"rows": rows, "assignment": "optimizers", "score": 2.17, "max_score": 6, "submission": 1},
                    lines.append, submit._words(lang))
     printed = [line for line in lines if line.endswith("  why")]
     assert len(printed) == 3
-    columns = {(submit._width(line[:line.index(row["grade_id"])]), submit._width(line[:line.rindex(" why")]))
-               for line, row in zip(printed, rows, strict=True)}
+    columns = {(submit._width(line[:line.index(name)]), submit._width(line[:line.rindex(" why")]))
+               for line, name in zip(printed, names, strict=True)}
     assert len(columns) == 1, printed  # names start, and messages start, at one column in every row
 
 
