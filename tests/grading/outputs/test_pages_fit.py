@@ -127,4 +127,6 @@ def test_feedback_on_a_phone_is_one_card_per_question(out: Path, browser: Any, p
         context.close()
     assert seen[390]["headings"] == 0 and seen[390]["outside"] == 0
     assert seen[390]["labels"] and all(label not in ("none", "normal", '""') for label in seen[390]["labels"])
+    colon = '："' if page.startswith("feedback/student-01") else ': "'  # student-01 wrote in Chinese (the fixture)
+    assert all(label.endswith(colon) for label in seen[390]["labels"]), seen[390]["labels"]
     assert seen[1280]["headings"] == 5 and seen[1280]["outside"] == 0
