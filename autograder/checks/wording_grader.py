@@ -149,7 +149,7 @@ SUBMIT = {
     "service.accepted": "accepted; still grading: open the feedback link shortly",
 }
 
-#: The service's pages for students (grading/drivers/service/templates/), in the browser's language.
+#: The service's pages for students and instructors (grading/drivers/service/templates/), in the browser's language.
 SERVE_PAGES = {
     "serve.upload.title": "Submit a notebook",
     "serve.upload.intro": "Save your notebook in Jupyter first, then choose the saved .ipynb file. It is graded at "
@@ -185,4 +185,10 @@ SERVE_PAGES = {
     "serve.policy.rate": "at most {limit} submissions per hour",
     "serve.policy.no_rate": "no limit on submissions",
     "serve.policy.no_deadline": "none",
+    "serve.instructor.title": "Instructor",
+    "serve.instructor.counts": "Submissions stored: {submissions}; graded: {results}; waiting: {queued}.",
+    "serve.instructor.rules": "Rules: {rules}",
+    "serve.instructor.report": "live cohort report",
+    "serve.instructor.export": "the files autograder grade writes (grades.csv, totals.csv, lms/, feedback/), "
+                               "for the gradebook",
 }

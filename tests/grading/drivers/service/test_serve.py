@@ -27,6 +27,7 @@ from autograder.grading.runner.wire import Limits
 from autograder.submit import submit as submit_helper
 from tests.sandbox_required import sandbox_marks
 from tests.serve_helpers import CORPUS, issue_tokens, request, start, submit, wait_idle
+from tests.test_feedback_zh import english_runs
 
 sys.path.insert(0, str(CORPUS))
 from fakecourse import notebooks
@@ -369,7 +370,7 @@ def test_submit_helper_speaks_the_notebooks_language(served: dict[str, Any], tmp
     assert lines[-1] == "未评分（422）：这里没有作业 'nosuch'；本服务评的作业是 fake"
 
 
-def test_the_student_pages_speak_the_browsers_language(served: dict[str, Any]) -> None:
+def test_the_pages_speak_the_browsers_language(served: dict[str, Any]) -> None:
     """The upload page (its wording, the script's words, the rules), the token page and the submission's refusals
     follow the browser's Accept-Language or ?lang=, with a link to the other language; English otherwise."""
     url = served["url"]
@@ -393,6 +394,11 @@ def test_the_student_pages_speak_the_browsers_language(served: dict[str, Any]) -
     assert status == 401 and "请输入你的教师令牌。" in body.decode()
     status, body, _ = request(url + "instructor?lang=zh_CN", served["tokens"]["alice"])
     assert status == 403 and "<h1>仅限教师</h1>" in body.decode()
+    status, body, _ = request(url + "instructor?lang=zh_CN", served["tokens"]["prof"])  # the instructor's own page
+    assert status == 200 and "<h1>教师</h1>" in body.decode() and "规则：" in body.decode()
+    assert english_runs(body.decode()) == []
+    status, body, _ = request(url + "instructor", served["tokens"]["prof"])
+    assert status == 200 and "<h1>Instructor</h1>" in body.decode() and "Rules: " in body.decode()
     status, body, _ = request(url + "api/submit/fake?lang=zh_CN", "wrong", b"{}")
     assert status == 401
     assert json.loads(body)["error"] == "令牌缺失或无效：请发送请求头 Authorization: Bearer <your token>"
