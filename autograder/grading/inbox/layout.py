@@ -18,6 +18,17 @@ from autograder.grading.runner import limits
 
 #: nbgrader's course-root folders: never a student's name.
 NBGRADER_FOLDERS = ("submitted", "autograded", "feedback", "release", "source")
+#: This course's names for nbgrader's source and release folders (autograder/nbgrader_config.py). Its repository is its
+#: course root, so `grade .` there must not grade solutions/ and exercises/ as two students; together they mark it.
+COURSE_FOLDERS = {"solutions": "source", "exercises": "release"}
+
+
+def _course_folders(entries: dict[str, bool]) -> list[str]:
+    """The course-root folders among `entries` (name -> is a folder): nbgrader's, or this course's pair."""
+    found = [name for name in NBGRADER_FOLDERS if entries.get(name)]
+    if all(entries.get(name) for name in COURSE_FOLDERS):
+        found += list(COURSE_FOLDERS)
+    return found
 
 
 def _entries(folder: Path) -> list[tuple[str, bool]]:
@@ -46,8 +57,10 @@ def _is_dir(path: Path) -> bool:
 
 def _students(folder: Path, assignment_id: str) -> list[str]:
     """Sub-folders of `folder` that hold `<assignment_id>/` (nbgrader's own folders aside): the student folders."""
-    return [name for name, is_dir in _entries(folder)
-            if is_dir and name not in NBGRADER_FOLDERS and _is_dir(folder / name / assignment_id)]
+    entries = _entries(folder)
+    course = set(_course_folders(dict(entries)))
+    return [name for name, is_dir in entries
+            if is_dir and name not in course and _is_dir(folder / name / assignment_id)]
 
 
 def _layout_below(folder: Path, assignment_id: str) -> Path | None:
@@ -66,7 +79,7 @@ def _layout_below(folder: Path, assignment_id: str) -> Path | None:
 def wrong_folder(folder: Path, assignment_id: str, notebook: str) -> str | None:
     """One line saying which folder to grade instead of `folder`, or None when `folder` looks right."""
     entries = dict(_entries(folder))
-    course = [name for name in NBGRADER_FOLDERS if entries.get(name)]
+    course = _course_folders(entries)
     if course:
         target = folder / "submitted"
         what = f"grade {target}" if "submitted" in course else f"grade its submitted/ folder ({target}, which " \
@@ -75,8 +88,10 @@ def wrong_folder(folder: Path, assignment_id: str, notebook: str) -> str | None:
             f"students: {what}"
     if entries.get(assignment_id) or notebook in entries:
         holds = f"{assignment_id}/" if entries.get(assignment_id) else notebook
-        if folder.name in NBGRADER_FOLDERS[3:]:
-            return (f"SUBMISSIONS {folder} is nbgrader's {folder.name}/ folder (the instructor's notebooks): grade "
+        if folder.name in NBGRADER_FOLDERS[3:] or folder.name in COURSE_FOLDERS:
+            role = COURSE_FOLDERS.get(folder.name, folder.name)
+            holds = "the instructor's notebooks" if role == "source" else "the notebooks released to students"
+            return (f"SUBMISSIONS {folder} is nbgrader's {role} folder ({folder.name}/: {holds}): grade "
                     f"{folder.parent / 'submitted'}")
         # <student>/ holds <assignment>/; <student>/<assignment>/ holds the notebook: the students are one more up
         students = folder.parent.parent if notebook in entries and folder.name == assignment_id else folder.parent

@@ -53,6 +53,33 @@ def test_course_root_and_the_parent_of_submitted_name_submitted(tmp_path: Path) 
     assert "nbgrader collect" in (wrong_folder(uncollected, "fake", "fake.ipynb") or "")
 
 
+def test_this_courses_own_root_is_a_course_folder(tmp_path: Path) -> None:
+    """This repository is its course root, with nbgrader's source and release renamed solutions/ and exercises/
+    (autograder/nbgrader_config.py): `grade .` there names submitted/ rather than grading two students called
+    "solutions" and "exercises", with or without submitted/ yet, also from a wrapper around it."""
+    repo = tmp_path / "repo"
+    notebooks.write(notebooks.source_notebook(), repo / "solutions" / "fake" / "fake.ipynb")
+    notebooks.write(notebooks.submission(), repo / "exercises" / "fake" / "fake.ipynb")
+    (repo / "book").mkdir()
+    assert wrong_folder(repo, "fake", "fake.ipynb") == (
+        f"SUBMISSIONS {repo} is an nbgrader course folder (it holds solutions/), not a folder of students: grade its "
+        f"submitted/ folder ({repo / 'submitted'}, which nbgrader collect fills)")
+    assert f"grade {repo / 'submitted'}" in (wrong_folder(repo / "solutions", "fake", "fake.ipynb") or "")
+    assert "notebooks released to students" in (wrong_folder(repo / "exercises", "fake", "fake.ipynb") or "")
+    _student(repo / "submitted", "alice")
+    assert wrong_folder(repo, "fake", "fake.ipynb") == (
+        f"SUBMISSIONS {repo} is an nbgrader course folder (it holds submitted/), not a folder of students: "
+        f"grade {repo / 'submitted'}")
+    assert wrong_folder(repo / "submitted", "fake", "fake.ipynb") is None
+    assert wrong_folder(tmp_path, "fake", "fake.ipynb") == (  # a wrapper around the course: its submitted/ is named
+        f"SUBMISSIONS {tmp_path} holds no student folder itself (a wrapper folder, as unzipping adds): "
+        f"grade {repo / 'submitted'}")
+    cohort = tmp_path / "cohort"  # a student named after one of the pair alone is still a student
+    _student(cohort, "exercises")
+    _student(cohort, "bob")
+    assert wrong_folder(cohort, "fake", "fake.ipynb") is None
+
+
 def test_wrapper_folder_of_an_extracted_zip_names_the_layout_inside(tmp_path: Path) -> None:
     wrapper = tmp_path / "submissions-2026"
     _student(wrapper / "optimizers-cohort", "alice")
