@@ -37,6 +37,18 @@ from autograder.grading.runner.fields import safe_text
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>[^/]+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$")
+#: nbgrader's course-root folders: never a student's name.
+NBGRADER_FOLDERS = ("submitted", "autograded", "feedback", "release", "source")
+#: This course's names for nbgrader's source and release folders (autograder/nbgrader_config.py). Its repository is its
+#: course root, so grading it must not make students of solutions/ and exercises/; together they mark it.
+COURSE_FOLDERS = {"solutions": "source", "exercises": "release"}
+
+
+def course_folders(folders: set[str] | dict[str, bool]) -> list[str]:
+    """The course-root folders among `folders` (names, or name -> is a folder): nbgrader's, or this course's pair."""
+    present = {name for name in folders if not isinstance(folders, dict) or folders[name]}
+    found = [name for name in NBGRADER_FOLDERS if name in present]
+    return found + list(COURSE_FOLDERS) if all(name in present for name in COURSE_FOLDERS) else found
 
 
 class Collected(list[Submission]):
@@ -322,6 +334,14 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
         # As in the folder layout, every folder at the layout's root is a student: one whose folder holds no
         # notebook where it should be (nothing, or a folder of that name) gets a row saying so, not a log line.
         folders = {} if root is None else _layout_folders(infos, root, assignment_id, notebook)
+        course = course_folders(set(folders))
+        if course:  # a zipped course root (nbgrader's, or this repository): its layout folders are no students
+            inside = next("/".join(parts[:root]) for _, _, parts in members if root is not None and
+                          len(parts) > root and parts[root] in course)
+            where = f"{inside}/" if inside else "its top"
+            raise ValueError(f"SUBMISSIONS {path} holds an nbgrader course folder at {where} (with "
+                             f"{', '.join(name + '/' for name in course)}), not a folder of students: grade its "
+                             "submitted/ folder (unzip it, or zip submitted/ alone)")
         for index, name, parts in members:
             if _unsafe(name):
                 log.append(f"{path.name}: member {_shown(name)} has an unsafe name (absolute or '..'): ignored")

@@ -13,22 +13,8 @@ import os
 import stat
 from pathlib import Path
 
-from autograder.grading.inbox.collect import CANVAS, MOODLE
+from autograder.grading.inbox.collect import CANVAS, COURSE_FOLDERS, MOODLE, NBGRADER_FOLDERS, course_folders
 from autograder.grading.runner import limits
-
-#: nbgrader's course-root folders: never a student's name.
-NBGRADER_FOLDERS = ("submitted", "autograded", "feedback", "release", "source")
-#: This course's names for nbgrader's source and release folders (autograder/nbgrader_config.py). Its repository is its
-#: course root, so `grade .` there must not grade solutions/ and exercises/ as two students; together they mark it.
-COURSE_FOLDERS = {"solutions": "source", "exercises": "release"}
-
-
-def _course_folders(entries: dict[str, bool]) -> list[str]:
-    """The course-root folders among `entries` (name -> is a folder): nbgrader's, or this course's pair."""
-    found = [name for name in NBGRADER_FOLDERS if entries.get(name)]
-    if all(entries.get(name) for name in COURSE_FOLDERS):
-        found += list(COURSE_FOLDERS)
-    return found
 
 
 def _entries(folder: Path) -> list[tuple[str, bool]]:
@@ -58,7 +44,7 @@ def _is_dir(path: Path) -> bool:
 def _students(folder: Path, assignment_id: str) -> list[str]:
     """Sub-folders of `folder` that hold `<assignment_id>/` (nbgrader's own folders aside): the student folders."""
     entries = _entries(folder)
-    course = set(_course_folders(dict(entries)))
+    course = set(course_folders(dict(entries)))
     return [name for name, is_dir in entries
             if is_dir and name not in course and _is_dir(folder / name / assignment_id)]
 
@@ -79,7 +65,7 @@ def _layout_below(folder: Path, assignment_id: str) -> Path | None:
 def wrong_folder(folder: Path, assignment_id: str, notebook: str) -> str | None:
     """One line saying which folder to grade instead of `folder`, or None when `folder` looks right."""
     entries = dict(_entries(folder))
-    course = _course_folders(entries)
+    course = course_folders(entries)
     if course:
         target = folder / "submitted"
         what = f"grade {target}" if "submitted" in course else f"grade its submitted/ folder ({target}, which " \

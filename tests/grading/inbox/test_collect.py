@@ -229,6 +229,27 @@ def test_paths_planted_inside_an_lms_area_never_make_ids(tmp_path: Path) -> None
     assert read(found["trudy_5"]) == b"trudy"
 
 
+@pytest.mark.parametrize(("top", "layout"), [
+    ("", ("source", "release")),  # nbgrader's course root, zipped from inside
+    ("course/", ("source", "release")),  # ... or with its folder
+    ("repo/", ("solutions", "exercises")),  # this repository, nbgrader's course root under this course's names
+])
+def test_a_zipped_course_root_is_refused_not_graded(tmp_path: Path, top: str, layout: tuple[str, str]) -> None:
+    """A zip of a whole course (its source and release notebooks beside submitted/) is one line naming submitted/,
+    never three students called after its folders while the real students inside submitted/ are ignored."""
+    members = {f"{top}{folder}/fake/fake.ipynb": NB for folder in layout}
+    members |= {f"{top}submitted/{student}/fake/fake.ipynb": NB for student in ("ann", "bob")}
+    with pytest.raises(ValueError, match=rf"holds an nbgrader course folder at {top or 'its top'}.*grade its "
+                                         r"submitted/ folder"):
+        collect(_zip(tmp_path / "course.zip", members), "fake", "fake.ipynb")
+    alone = {name.removeprefix(top): data for name, data in members.items() if "/submitted/" in f"/{name}"}
+    assert [s.student_id for s in collect(_zip(tmp_path / "submitted.zip", alone), "fake", "fake.ipynb")] == [
+        "ann", "bob"]  # submitted/ zipped alone is graded
+    cohort = {"exercises/fake/fake.ipynb": NB, "bob/fake/fake.ipynb": NB}  # one of the pair alone: a student's name
+    assert [s.student_id for s in collect(_zip(tmp_path / "cohort.zip", cohort), "fake", "fake.ipynb")] == [
+        "bob", "exercises"]
+
+
 def test_nested_copies_in_an_nbgrader_zip_are_not_students(tmp_path: Path) -> None:
     """In a zipped submitted/ folder the layout's root is the shallowest one; deeper copies are log lines."""
     archive = _zip(tmp_path / "n.zip", {"submitted/ann/fake/fake.ipynb": NB,

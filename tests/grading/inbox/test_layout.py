@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -128,3 +129,15 @@ def test_cli_exits_2_with_one_line_and_grades_nobody(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and f"grade {course / 'submitted'}" in err
     assert not out.exists()  # no student called "submitted", no output folder at all
+
+
+def test_cli_refuses_a_zipped_course_the_same_way(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A zip of the whole course: exit 2, one line naming submitted/, no output folder (no early worker left)."""
+    course = _course(tmp_path)
+    archive = Path(shutil.make_archive(str(tmp_path / "course"), "zip", course))
+    out = tmp_path / "out"
+    code = main(["grade", str(archive), "--assignment", "fake", "--out", str(out),
+                 "--source", str(course / "source" / "fake" / "fake.ipynb"), *CHECKS])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "grade its submitted/ folder" in err
+    assert not out.exists()
