@@ -23,14 +23,15 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from autograder import key, options
+from autograder import key
 from autograder.grading.core import model, preflight, sandbox, tmpdir
 from autograder.grading.core.model import Result, RunContext, RunSummary
 from autograder.grading.core.outcome import internal_error
 from autograder.grading.core.pool import Cancelled, Pool, load_source, sandboxed
 from autograder.grading.core.starting import Early, begin
 from autograder.grading.drivers.progress import Progress
-from autograder.grading.inbox.collect import Submission, collect, safe_id
+from autograder.grading.inbox.collect import Submission, collect
+from autograder.grading.inbox.roster import roster as read_roster
 from autograder.grading.outputs import records
 from autograder.grading.runner.assignments import DEFAULT_CHECKS, load_assignment, without_collections
 from autograder.grading.runner.wire import Limits
@@ -102,13 +103,10 @@ def _with_roster(subs: list[Submission], roster: Path | None) -> list[Submission
     """Add a 'missing' submission for every roster id without one (ids are unique already: collect.unique_ids)."""
     seen = {sub.student_id for sub in subs}
     unique = list(subs)
-    if roster:
-        for line in options.read_text("--roster", roster).splitlines():
-            name = line.split(",")[0].strip()
-            student = safe_id(name) if name else ""
-            if student and student not in seen and student != "student_id":
-                unique.append(Submission(student, str(roster), None, problem="no submission found", name=name))
-                seen.add(student)
+    for student, name in read_roster(roster) if roster else []:
+        if student not in seen:
+            unique.append(Submission(student, str(roster), None, problem="no submission found", name=name))
+            seen.add(student)
     return unique
 
 

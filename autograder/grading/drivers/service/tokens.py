@@ -13,9 +13,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder import options
 from autograder.grading.drivers.service.db import Person, Store
-from autograder.grading.inbox.collect import safe_id
+from autograder.grading.inbox.roster import roster
 
 STUDENT, INSTRUCTOR = "student", "instructor"
 #: A new token as the CSV lists it: (student_id, role, token).
@@ -40,13 +39,8 @@ def who(store: Store, token: str | None) -> Person | None:
 
 
 def roster_ids(path: Path) -> list[str]:
-    """Student ids from a roster (one per line, or the first CSV column; a 'student_id' header is skipped)."""
-    ids: list[str] = []
-    for line in options.read_text("--roster", path).splitlines():
-        student = safe_id(line.split(",")[0]) if line.strip() else ""
-        if student and student != "student_id" and student not in ids:
-            ids.append(student)
-    return ids
+    """Student ids from a roster, as `grade --roster` reads it (inbox/roster.py)."""
+    return [student for student, _ in roster(path)]
 
 
 def issue(store: Store, students: list[str], instructors: list[str], keep: Callable[[list[Issued]], None],
