@@ -137,8 +137,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     shutil.copytree(ROOT / "solutions", course / "solutions")
     # a gradebook per assignment (one SQLite writer each), so that two assignments are autograded at once
     by_aid = {aid: nbgrader_args(course, course / "release", course.parent / f"gradebook-{aid}.db") for aid in IDS}
+    with concurrent.futures.ThreadPoolExecutor(2) as lanes:  # a gradebook each: two releases at once
+        list(lanes.map(lambda aid: _nbgrader("generate_assignment", aid, "--force", *by_aid[aid], cwd=course), IDS))
     for aid in IDS:
-        _nbgrader("generate_assignment", aid, "--force", *by_aid[aid], cwd=course)
         source = json.loads((course / "solutions" / aid / f"{aid}.ipynb").read_text())
         _submit(course, "solver", aid, source)
         _submit(course, "blank", aid, json.loads((course / "release" / aid / f"{aid}.ipynb").read_text()))
