@@ -10,7 +10,7 @@ lanes (`-k`, `-x`, `--durations=N`); test paths among them mean the caller chose
 then. `make check` (`--fast`) runs its selection (`-m "not slow ..."`) in two lanes too; with no book build beside
 them, the CPU-bound checks tests (FAST_EXTRA) join the book lane, which evens the lanes out.
 
-    python tests/lanes.py [--fast] [PYTEST_ARGS...]
+    python tests/lanes.py [--fast] [--mypy] [PYTEST_ARGS...]
 """
 
 from __future__ import annotations
@@ -60,13 +60,21 @@ def book_lane(fast: bool) -> tuple[str, ...]:
     return BOOK_LANE + FAST_EXTRA if fast else BOOK_LANE
 
 
+def _flags(args: list[str]) -> tuple[bool, bool, list[str]]:
+    """(--fast given, --mypy given, the arguments for pytest)."""
+    return "--fast" in args, "--mypy" in args, [arg for arg in args if arg not in ("--fast", "--mypy")]
+
+
 def main(args: list[str]) -> int:
-    """Run the suite in two lanes and return pytest's exit status (the first failing lane's)."""
+    """Run the suite in two lanes and return pytest's exit status (the first failing lane's).
+
+    `--mypy`: type-check too, once the book lane is done, beside the other lane's last minutes (a cold mypy takes
+    about 50 s of one core, which `make test` used to spend before either lane started); its errors fail the run."""
     pytest = [sys.executable, "-m", "pytest"]
-    fast = "--fast" in args
-    args = [arg for arg in args if arg != "--fast"]
+    fast, mypy, args = _flags(args)
     if _names_tests(args):
-        return subprocess.call([*pytest, *args], cwd=ROOT)
+        status = subprocess.call([*pytest, *args], cwd=ROOT)
+        return _status([status, subprocess.call([sys.executable, "-m", "mypy"], cwd=ROOT) if mypy else 0])
     book = book_lane(fast)
     base = Path(tempfile.mkdtemp(prefix="pytest-lanes-"))
     log = base / "book-lane.log"
@@ -77,7 +85,14 @@ def main(args: list[str]) -> int:
                                           stdout=out, stderr=subprocess.STDOUT))
         lanes.append(subprocess.Popen([*pytest, "tests", *[f"--ignore={path}" for path in book],
                                        f"--basetemp={base / 'rest'}", *args], cwd=ROOT))
-        codes = [lanes[1].wait(), lanes[0].wait()]
+        book_status = lanes[0].wait()
+        if mypy:
+            with log.open("ab") as out:
+                out.write(b"\n===== mypy =====\n")
+                out.flush()
+                lanes.append(subprocess.Popen([sys.executable, "-m", "mypy"], cwd=ROOT, stdout=out,
+                                              stderr=subprocess.STDOUT))
+        codes = [lanes[1].wait(), book_status, *[lane.wait() for lane in lanes[2:]]]
     except KeyboardInterrupt:  # Ctrl-C reached the lanes too (one process group): they stop their book build, tidy up
         for lane in lanes:
             try:

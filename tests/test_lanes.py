@@ -47,3 +47,8 @@ def test_named_tests_run_as_one_plain_pytest() -> None:
     assert lanes._names_tests(["tests/test_lanes.py::test_one_status_for_the_lanes", "-q"])
     assert lanes._names_tests(["tests/grading"])
     assert not lanes._names_tests(["--durations=15", "-k", "serve and not cluster", "-m", "not slow"])
+
+
+def test_the_lanes_own_flags_never_reach_pytest() -> None:
+    assert lanes._flags(["--mypy", "-q", "--durations=15"]) == (False, True, ["-q", "--durations=15"])
+    assert lanes._flags(["--fast", "-m", "not slow"]) == (True, False, ["-m", "not slow"])
