@@ -44,11 +44,10 @@ NBGRADER_FOLDERS = ("submitted", "autograded", "feedback", "release", "source")
 COURSE_FOLDERS = {"solutions": "source", "exercises": "release"}
 
 
-def course_folders(folders: set[str] | dict[str, bool]) -> list[str]:
-    """The course-root folders among `folders` (names, or name -> is a folder): nbgrader's, or this course's pair."""
-    present = {name for name in folders if not isinstance(folders, dict) or folders[name]}
-    found = [name for name in NBGRADER_FOLDERS if name in present]
-    return found + list(COURSE_FOLDERS) if all(name in present for name in COURSE_FOLDERS) else found
+def course_folders(folders: set[str]) -> list[str]:
+    """The course-root folders among the folder names `folders`: nbgrader's, or this course's pair."""
+    found = [name for name in NBGRADER_FOLDERS if name in folders]
+    return found + list(COURSE_FOLDERS) if all(name in folders for name in COURSE_FOLDERS) else found
 
 
 class Collected(list[Submission]):

@@ -44,7 +44,7 @@ def _is_dir(path: Path) -> bool:
 def _students(folder: Path, assignment_id: str) -> list[str]:
     """Sub-folders of `folder` that hold `<assignment_id>/` (nbgrader's own folders aside): the student folders."""
     entries = _entries(folder)
-    course = set(course_folders(dict(entries)))
+    course = set(course_folders({name for name, is_dir in entries if is_dir}))
     return [name for name, is_dir in entries
             if is_dir and name not in course and _is_dir(folder / name / assignment_id)]
 
@@ -65,7 +65,7 @@ def _layout_below(folder: Path, assignment_id: str) -> Path | None:
 def wrong_folder(folder: Path, assignment_id: str, notebook: str) -> str | None:
     """One line saying which folder to grade instead of `folder`, or None when `folder` looks right."""
     entries = dict(_entries(folder))
-    course = course_folders(entries)
+    course = course_folders({name for name, is_dir in entries.items() if is_dir})
     if course:
         target = folder / "submitted"
         what = f"grade {target}" if "submitted" in course else f"grade its submitted/ folder ({target}, which " \
