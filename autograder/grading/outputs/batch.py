@@ -18,7 +18,7 @@ from typing import Any
 from autograder.checks import messages
 from autograder.checks.spec import Assignment
 from autograder.grading.core.model import SANDBOXED, Result, RunSummary
-from autograder.grading.outputs import pages, records, report, sections, totals
+from autograder.grading.outputs import pages, records, rendered, report, sections, totals
 from autograder.message import say
 
 #: Modes of what a course shares, and of the folders that stay private (results/, logs/).
@@ -100,14 +100,29 @@ def _holds(path: Path, data: bytes) -> bool:
 def publish(out: Path, relative: str | PurePosixPath, data: bytes) -> None:
     """Write OUT/relative atomically, readable by all (PUBLIC_FILE), with its folders below OUT PUBLIC_DIR. A file
     that already holds exactly `data` (a regrade leaves most pages as they were) is left as it is."""
-    path = out / relative
-    if not _holds(path, data):
-        records.atomic_write(path, data)
-    os.chmod(path, PUBLIC_FILE)
+    if not _holds(out / relative, data):
+        records.atomic_write(out / relative, data)
+    _share(out, relative)
+
+
+def _share(out: Path, relative: str | PurePosixPath) -> None:
+    """Give OUT/relative and its folders below OUT the public modes (PUBLIC_FILE, PUBLIC_DIR)."""
+    os.chmod(out / relative, PUBLIC_FILE)
     folder = out
     for part in PurePosixPath(relative).parts[:-1]:
         folder = folder / part
         os.chmod(folder, PUBLIC_DIR)
+
+
+def _keep_private(out: Path, relative: Path, data: bytes) -> None:
+    """Write OUT/relative atomically, 0600 in a 0700 folder (as results/ and logs/)."""
+    (out / relative).parent.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    records.atomic_write(out / relative, data)  # mkstemp: 0600
+
+
+def _student_names(assignment: Assignment, student_id: str) -> list[str]:
+    """The paths below OUT of one student's files: the feedback page, the Gradescope file."""
+    return [str(feedback_path(assignment, student_id)), f"gradescope/{student_id}/results.json"]
 
 
 def _student_files(out: Path, assignment: Assignment, result: Result, sandbox_name: str,
@@ -119,9 +134,8 @@ def _student_files(out: Path, assignment: Assignment, result: Result, sandbox_na
     page = feedback_html(result, assignment, result.sandbox or sandbox_name, book)
     report.student_line(assignment, result)
     records.csv_bytes({result.student_id: result})
-    return {str(feedback): page.encode(),
-            f"gradescope/{result.student_id}/results.json":
-                json.dumps(_gradescope(result), indent=1, allow_nan=False).encode()}
+    gradescope = json.dumps(_gradescope(result), indent=1, allow_nan=False).encode()
+    return dict(zip(_student_names(assignment, result.student_id), (page.encode(), gradescope), strict=True))
 
 
 def write_all(out: Path, assignment: Assignment, results: dict[str, Result], summary: RunSummary) -> dict[str, Result]:
@@ -135,18 +149,28 @@ def write_all(out: Path, assignment: Assignment, results: dict[str, Result], sum
         if (out / name).is_dir():
             os.chmod(out / name, PRIVATE_DIR)
     book_url = sections.book_url()
+    before = rendered.Rendered(out, rendered.context(out, assignment, summary.sandbox_name, book_url))
     written: dict[str, Result] = {}
     # Pages are rendered here, one after another; writing each (atomically, synced to disk: most of the time)
     # happens on a few threads meanwhile. The report comes last, once everything else is written.
     with concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="outputs") as writers:
         pending = []
         for student_id, result in sorted(results.items()):
+            source = rendered.result_digest(result)
+            names = _student_names(assignment, student_id)
+            if before.unchanged(student_id, source, names):  # as the last batch wrote them: only the modes again
+                pending += [writers.submit(_share, out, name) for name in names]
+                written[student_id] = result
+                continue
             try:
                 files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
             except Exception as exc:  # noqa: BLE001 - one student's result never stops the batch's outputs
                 result = records.unusable(student_id, assignment, f"it cannot be rendered: {type(exc).__name__}: "
                                           f"{exc}", result.origin)
                 files = _student_files(out, assignment, result, summary.sandbox_name, book_url)
+                before.record(student_id, None, files)  # rendered from a stand-in: try the result itself next time
+            else:
+                before.record(student_id, source, files)
             pending += [writers.submit(publish, out, relative, data) for relative, data in files.items()]
             written[student_id] = result
         pending += [writers.submit(publish, out, "grades.csv", records.csv_bytes(written)),
@@ -157,6 +181,8 @@ def write_all(out: Path, assignment: Assignment, results: dict[str, Result], sum
         for future in pending:
             future.result()  # an error writing any file stops here, as it did one file at a time
     publish(out, "report.html", page)
+    # last: a run stopped before this point leaves the old record, whose files no longer match what it says
+    _keep_private(out, rendered.RECORD, before.data(set(written)))
     return written
 
 

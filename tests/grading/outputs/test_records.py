@@ -77,3 +77,26 @@ def test_a_write_that_fails_names_the_file_and_leaves_no_temporary(tmp_path: Pat
     else:
         raise AssertionError("no error")
     assert list(target.parent.iterdir()) == []
+
+
+def test_unchanged_files_are_parsed_once_and_a_changed_one_again(tmp_path: Path, monkeypatch: Any) -> None:
+    """A run reads results/ up to three times: a file is parsed again only when its bytes changed, and then the
+    new bytes' result is the one given; another folder's results are not kept."""
+    from autograder.grading.outputs import records
+
+    parsed: list[str] = []
+    real = Result.loads
+
+    def counted(data: Any, what: str = "result") -> Result:
+        parsed.append(what)
+        return real(data, what)
+    monkeypatch.setattr(Result, "loads", staticmethod(counted))
+    save_result(tmp_path, _result())
+    save_result(tmp_path, _result(student_id="bob"))
+    assert sorted(load_results(tmp_path, "fake")) == ["ann", "bob"] and sorted(parsed) == ["ann.json", "bob.json"]
+    parsed.clear()
+    assert sorted(load_results(tmp_path, "fake")) == ["ann", "bob"] and parsed == []
+    save_result(tmp_path, _result(seconds=0.5))
+    assert load_results(tmp_path, "fake")["ann"].seconds == 0.5 and parsed == ["ann.json"]
+    load_results(tmp_path / "elsewhere", "fake")
+    assert records._parsed == {}
