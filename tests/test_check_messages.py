@@ -277,3 +277,27 @@ def test_release_notebooks_quote_the_checks_own_wording() -> None:
     source = "".join("".join(c["source"]) for c in json.loads(text.read_text(encoding="utf-8"))["cells"])
     named = msg.text(say("check.named", head="x", name="a", hint="b"), ZH)
     assert named.split("：")[0].removeprefix("x。") in source
+
+
+#: What a case label given as plain text may hold: settings (`norm_type=inf`, `N=4`) and dtypes, no words.
+SETTING = re.compile(r"float(16|32|64)|[A-Za-z_]\w*=[^\s,]+")
+
+
+@pytest.mark.parametrize("assignment_id", sorted(ASSIGNMENTS))
+def test_case_labels_with_words_are_catalog_messages(assignment_id: str) -> None:
+    """Every case label a check shows ("case [...]") is a message of the catalog, worded in the reader's language,
+    unless it is only settings and dtypes (code, the same in every language): visible cases and two hidden draws."""
+    for question in ASSIGNMENTS[assignment_id].questions:
+        draws = [question.make_cases(torch.Generator().manual_seed(seed), hidden) for seed, hidden in
+                 ((0, False), (1, True), (2, True))]
+        for case in (case for cases in draws for case in cases):
+            label = case.get("label")
+            if isinstance(label, str):
+                tokens = [t for t in re.split(r"[,\s]+", label) if t]
+                assert all(SETTING.fullmatch(t) for t in tokens), f"{question.grade_id}: words in {label!r}"
+            else:
+                from autograder.message import Message
+
+                worded = msg.text(Message.from_plain(label), ZH)
+                assert HAN.search(worded) or all(SETTING.fullmatch(t) for t in re.split(r"[,，\s]+", worded) if t), \
+                    f"{question.grade_id}: {worded!r}"

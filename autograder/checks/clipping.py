@@ -245,6 +245,13 @@ def _exact_label(first: str, second: str, max_norm: str) -> dict[str, Any]:
     return case_label("label.clip.exact", first=first, second=second, max_norm=max_norm)
 
 
+def _ratio_label(ratio: str, settings: str = "", max_norm: str = "") -> dict[str, Any]:
+    """'<settings>, total = <ratio> x max_norm[=<max_norm>]' as a case label (worded in the reader's language)."""
+    total = say("label.clip.ratio_of", ratio=ratio, max_norm=max_norm) if max_norm else \
+        say("label.clip.ratio", ratio=ratio)
+    return case_label("label.with", settings=settings, rest=total) if settings else total.to_plain()
+
+
 def _nonfinite_label(value: str, flag: bool) -> dict[str, Any]:
     """'inf gradient, error_if_nonfinite=True'."""
     return case_label("label.clip.nonfinite", value=value, settings=f"error_if_nonfinite={flag}")
@@ -267,9 +274,9 @@ def _clip_visible() -> list[Case]:
     gen = torch.Generator().manual_seed(11)
     shapes = [(3, 4), None, (5,)]
     return [
-        _case("total = 5 x max_norm", _with_norm(_grads(gen, shapes), 5.0, 2.0), max_norm=1.0),
+        _case(_ratio_label("5"), _with_norm(_grads(gen, shapes), 5.0, 2.0), max_norm=1.0),
         _case(_exact_label("[3, 0]", "[4]", "5"), _exact([[3.0, 0.0], None, [4.0]]), max_norm=5.0),
-        _case("total = 1.001 x max_norm", _with_norm(_grads(gen, shapes), 2.002, 2.0), max_norm=2.0),
+        _case(_ratio_label("1.001"), _with_norm(_grads(gen, shapes), 2.002, 2.0), max_norm=2.0),
         _case(case_label("label.clip.below"), _with_norm(_grads(gen, shapes), 0.5, 2.0), max_norm=1.0),
         _case(case_label("label.clip.tiny", settings="max_norm=1e-7", scale="1e-8"),
               _with_norm(_grads(gen, shapes), 3e-7, 2.0), max_norm=1e-7),
@@ -286,7 +293,7 @@ def _flags_visible() -> list[Case]:
     nan_grads = _grads(gen, shapes)
     _tensor(nan_grads, 1)[0, 0] = math.nan
     return [
-        _case("norm_type=inf, total = 3 x max_norm", _with_norm(_grads(gen, shapes), 3.0, math.inf),
+        _case(_ratio_label("3", "norm_type=inf"), _with_norm(_grads(gen, shapes), 3.0, math.inf),
               max_norm=1.0, norm_type=math.inf),
         _case("norm_type=1", _with_norm(_grads(gen, shapes), 4.0, 1.0), max_norm=2.0, norm_type=1.0),
         _case(case_label("label.with", settings="norm_type=inf", rest=say("label.clip.below")),
@@ -340,7 +347,7 @@ def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
                 max_norm = float(10 ** (torch.rand((), generator=gen) * 6 - 5))
                 g = _with_norm(_grads(gen, shapes), ratio * max_norm, p)
                 kw: dict[str, Any] = {"max_norm": max_norm, **({"norm_type": p} if flags else {})}
-                cases.append(_case(f"norm_type={p}, total = {ratio} x max_norm={max_norm:.2g}", g, **kw))
+                cases.append(_case(_ratio_label(str(ratio), f"norm_type={p}", f"{max_norm:.2g}"), g, **kw))
             if p != 3.0:  # no integers have an exact 3-norm sum (Fermat)
                 cases.append(_exact_case(gen, p, flags))
         if flags:
@@ -351,7 +358,7 @@ def _clip_hidden(flags: bool) -> Callable[[torch.Generator], list[Case]]:
             cases.append(_case(_nonfinite_label("-inf", False), copies, max_norm=1.0, error_if_nonfinite=False))
         else:
             cases.append(_case(case_label("label.clip.nan"), _nan_grads(gen, [(2, 3), (4,)]), max_norm=1.0))
-        cases.append(_case("float32, total = 4 x max_norm", _with_norm(_grads(gen, [(6,), (2, 3)]), 4.0, 2.0),
+        cases.append(_case(_ratio_label("4", "float32"), _with_norm(_grads(gen, [(6,), (2, 3)]), 4.0, 2.0),
                            dtype="float32", max_norm=1.0))
         return cases
     return make

@@ -31,7 +31,8 @@ from typing import Any
 import torch
 
 from autograder.checks.spec import ERROR_KEY
-from autograder.message import Message, say
+from autograder.checks.wording import CHECKS
+from autograder.message import Message, Param, say
 
 #: Key of an error output saying that a forbidden shortcut was used (its value names the shortcut): the judge
 #: gives the question status forbidden from this field, never from the wording of the error text.
@@ -55,6 +56,17 @@ def used_message(function: str, shortcuts: Iterable[str]) -> Message:
 
 class ForbiddenCall(RuntimeError):
     """Raised by the tripwire when a graded function calls a shortcut it must implement itself."""
+
+
+#: The text of every ForbiddenCall (in English: an exception's text has no reader yet), read back by `reworded`.
+_TRAPPED = re.compile(re.escape(CHECKS["forbidden.trapped"]).replace(re.escape("{shortcut}"), r"(\S+)"))
+
+
+def reworded(kind: str, text: str) -> Param:
+    """A cell's exception text as the grader shows it: the tripwire's own as a message (worded in the reader's
+    language), any other as it is (Python's and the student's text stays as written)."""
+    found = _TRAPPED.fullmatch(text) if kind == ForbiddenCall.__name__ else None
+    return say("forbidden.trapped", shortcut=found.group(1)) if found else text
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -267,7 +279,7 @@ class Tripwire:
         def trapped(*args: Any, **kwargs: Any) -> Any:
             """Record the call, then refuse it."""
             self.tripped.append(name)
-            raise ForbiddenCall(f"{name} is a forbidden shortcut in this exercise: write the computation yourself")
+            raise ForbiddenCall(CHECKS["forbidden.trapped"].format(shortcut=name))
         for attribute in ("__name__", "__qualname__", "__doc__", "__module__"):  # never __wrapped__
             value = getattr(like, attribute, None)
             if isinstance(value, str):

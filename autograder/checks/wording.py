@@ -86,6 +86,8 @@ CHECKS = {
     # no "forbidden:" of their own: the verdict (status) says it, once
     "forbidden.called_inside": "{shortcut} was called inside the graded function (write the computation yourself)",
     "forbidden.used": "{function} uses {shortcuts} (write the computation yourself)",
+    # the text of the ForbiddenCall the tripwire raises, worded anew where a cell's exception is shown
+    "forbidden.trapped": "{shortcut} is a forbidden shortcut in this exercise: write the computation yourself",
     # lists: the items joined by the entry's text
     "list.or": "; or ",
     "list.semicolon": "; ",
@@ -163,6 +165,8 @@ LABELS = {
     "label.clip.exact": "total = max_norm exactly: grads {first} and {second}, max_norm {max_norm}",
     "label.clip.exact_total": "{settings}, total = max_norm = {total} exactly",
     "label.clip.below": "total below max_norm (no clipping)",
+    "label.clip.ratio": "total = {ratio} x max_norm",
+    "label.clip.ratio_of": "total = {ratio} x max_norm={max_norm}",
     "label.clip.nan_explained": "a NaN gradient: the total is NaN and torch multiplies every gradient by NaN",
     "label.clip.nan": "a NaN gradient",
     "label.clip.nonfinite": "{value} gradient, {settings}",

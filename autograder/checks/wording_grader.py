@@ -107,6 +107,8 @@ PAGE = {
     "page.cell_errors": "Errors while running your cells",
     "page.stdout": "Printed output",
     "page.stderr": "Warnings and errors printed",
+    # the Moodle worksheet's "Feedback comments" (grading/outputs/totals.py), which Moodle shows the student
+    "page.lms_comment": "autograder: {outcome}",
 }
 
 #: What `submit()` prints in a student's notebook (autograder/submit.py), and the service's refusals it shows there

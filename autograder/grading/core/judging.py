@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from autograder import key, plain
+from autograder.checks import forbidden
 from autograder.checks.spec import Assignment, Question
 from autograder.grading.core import model
 from autograder.grading.core.bounds import bounded_message
@@ -161,7 +162,8 @@ def _cell_error(raw: Any) -> Message | None:
     where, line = raw.get("where"), raw.get("line")
     if not isinstance(where, str) or isinstance(line, bool) or not isinstance(line, int):
         where, line = None, None
-    error = wire.error_message(one_line(raw["type"], 100), one_line(raw["text"]),
+    kind = one_line(raw["type"], 100)
+    error = wire.error_message(kind, forbidden.reworded(kind, one_line(raw["text"])),
                                None if where is None else one_line(where, 100), line)
     return say("run.cell_error", cell=one_line(raw["cell"], 100), error=error)
 

@@ -82,7 +82,8 @@ def _gradescope(result: Result) -> dict[str, Any]:
               "output": messages.text(say("verdict.row", status=say(f"status.{r.status}"), message=r.message), lang)}
              for r in result.rows]
     return {"score": result.total, "execution_time": result.seconds,
-            "output": "; ".join(messages.text(note, lang) for note in result.notes), "output_format": "text",
+            "output": messages.text(say("list.semicolon", items=result.notes), lang) if result.notes else "",
+            "output_format": "text",
             "tests": tests, "visibility": "after_published"}
 
 

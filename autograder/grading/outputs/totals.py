@@ -24,10 +24,12 @@ import csv
 import io
 from pathlib import PurePosixPath
 
+from autograder.checks import messages
 from autograder.checks.spec import Assignment
 from autograder.grading.core.model import Result
 from autograder.grading.inbox.collect import CANVAS, MOODLE, UNMATCHED
 from autograder.grading.outputs import report
+from autograder.message import say
 
 #: Status columns of totals.csv, in this order.
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "memory", "forbidden", "tampered", "malformed",
@@ -125,6 +127,7 @@ def moodle_csv(results: dict[str, Result], assignment: Assignment) -> bytes:
         if kind != "moodle":
             continue
         grade = _lms_grade(result)
+        comment = say("page.lms_comment", outcome=say(f"status.{report.outcome(result)}"))
         rows.append([f"Participant {uid}", name, grade, _number(assignment.max_score),
-                     f"autograder: {report.outcome(result)}"])
+                     messages.text(comment, result.language)])  # Moodle shows it to the student: their language
     return _csv(rows)

@@ -23,7 +23,7 @@ from autograder.grading.runner.limits import (
     RECORD_ITEMS,
     STAGES,
 )
-from autograder.message import Message, say
+from autograder.message import Message, Param, say
 
 #: child.run's exit code when the results could not be written (disk full, memory): not the student's exit.
 EXIT_RESULTS_UNWRITABLE = 70
@@ -122,7 +122,7 @@ def positions_problem(positions: tuple[int, ...], cells: int, questions: int) ->
     return ""
 
 
-def error_message(kind: str, text: str, cell: str | None, line: int | None) -> Message:
+def error_message(kind: str, text: Param, cell: str | None, line: int | None) -> Message:
     """An exception raised by student code, as a message: 'Type: text', with the cell and line where it was raised
     when a cell of the student's notebook was on its stack (the catalog words it in the reader's language)."""
     if cell is None or line is None:

@@ -260,3 +260,22 @@ def test_a_reference_that_fails_ahead_is_judged_as_before() -> None:
     cases = judging.draw_cases(FAKE, 1)
     expected = judging.Expected([question], cases)
     assert expected.get("test_norm2") is None and expected.get("test_scale") is None
+
+
+def test_the_tripwires_text_in_a_cell_error_is_worded_in_the_readers_language() -> None:
+    """A ForbiddenCall raised where a cell stands (`.backward()` at the top of an answer cell) is the course's own
+    text: a Chinese page words it in Chinese; the same text under another exception's name, or another text, is
+    shown as the student's code raised it."""
+    from autograder.checks.forbidden import ForbiddenCall, Tripwire
+
+    with pytest.raises(ForbiddenCall) as raised:
+        Tripwire().trap("Tensor.backward")()
+    raw = {"cell": "scratch", "type": "ForbiddenCall", "text": str(raised.value), "where": "scratch", "line": 5}
+    error = judging._cell_error(raw)
+    assert error is not None
+    assert text(error, None) == f"cell scratch: ForbiddenCall: {raised.value} (cell scratch, line 5)"
+    chinese = text(error, "zh_CN")
+    assert "Tensor.backward 是本练习禁止使用的捷径" in chinese and "forbidden shortcut" not in chinese
+    for kind, said in (("RuntimeError", str(raised.value)), ("ForbiddenCall", "my own words")):
+        other = judging._cell_error({**raw, "type": kind, "text": said})
+        assert other is not None and said in text(other, "zh_CN")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -109,3 +110,12 @@ def test_an_unchanged_output_is_left_as_it_is_and_a_link_is_replaced(tmp_path: P
     outputs.publish(tmp_path, "feedback/ann/page.html", b"<p>new</p>")  # same bytes behind the link: still replaced
     assert not page.is_symlink() and page.read_bytes() == b"<p>new</p>" and oct(page.stat().st_mode)[-3:] == "644"
     assert oct(target.stat().st_mode)[-3:] == "600" and target.read_bytes() == b"<p>new</p>"  # the target untouched
+
+
+def test_gradescope_notes_are_joined_in_the_students_language() -> None:
+    """Gradescope's top-level output lists the notes joined as the student's language joins them (；in Chinese)."""
+    notes = (say("note.late"), say("upload.problem", reason="x"))
+    english = outputs._gradescope(dataclasses.replace(_result(), notes=notes))["output"]
+    chinese = outputs._gradescope(dataclasses.replace(_result(), notes=notes, language="zh_CN"))["output"]
+    assert english.count("; ") == 1 and "；" in chinese and "; " not in chinese
+    assert outputs._gradescope(dataclasses.replace(_result(), notes=()))["output"] == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import stat
 import sys
@@ -63,6 +64,14 @@ def test_canvas_file_follows_the_gradebook_import_layout() -> None:
 def test_moodle_file_is_the_grading_worksheet_of_moodle_uploads() -> None:
     rows = _rows(totals.moodle_csv(_results(), FAKE))
     assert rows == [list(totals.MOODLE_HEADER), ["Participant 555", "Ben Bo", "2", "5", "autograder: timeout"]]
+
+
+def test_moodles_feedback_comment_is_in_the_students_language() -> None:
+    """Moodle shows "Feedback comments" to the student: a Chinese notebook's reads Chinese; the rest is unchanged."""
+    results = _results()
+    results["ben"] = dataclasses.replace(results["ben"], language="zh_CN")
+    rows = _rows(totals.moodle_csv(results, FAKE))
+    assert rows[1] == ["Participant 555", "Ben Bo", "2", "5", "自动评分：超时"]
 
 
 def test_a_folder_name_never_passes_for_an_lms_id() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from autograder.checks import messages
+from autograder.grading.core.model import Result
 from autograder.grading.core.pool import Grader
 from autograder.grading.drivers.service import export, tokens
 from autograder.grading.drivers.service.db import Person, Store, Stored
@@ -111,6 +113,12 @@ def _lang(request: Request) -> str | None:
     return None
 
 
+def _reader(request: Request, result: Result) -> str | None:
+    """The language a result is worded in for this request: its notebook's, else (a file too damaged to say) the
+    request's (_lang)."""
+    return result.language or _lang(request)
+
+
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     """An HTML page of the service, worded in the request's language (_lang); `_` words a catalog code there."""
     root = request.scope.get("root_path", "") + "/"
@@ -163,7 +171,7 @@ def _payload(request: Request, stored: Stored) -> dict[str, Any]:
                             "feedback": _link(request, f"feedback/{stored.id}")}
     if stored.result is None:
         return {**data, "status": "queued"}
-    result, lang = stored.result, stored.result.language
+    result, lang = stored.result, _reader(request, stored.result)
     return {**data, "status": "refused" if stored.refused else "graded", "score": result.total,
             "max_score": sum(row.max_score for row in result.rows),
             "notes": [messages.text(note, lang) for note in result.notes],
@@ -267,9 +275,10 @@ async def submit(request: Request) -> Response:
     payload = _payload(request, stored)
     if stored.result is None:
         return JSONResponse({**payload, "message": messages.text(say("service.accepted"), lang)}, 202)
-    if stored.refused:
-        return JSONResponse({**payload, "error": messages.text(stored.result.rows[0].message,
-                                                              stored.result.language)}, 422)
+    if stored.refused:  # the code too: submit() words it in the notebook's language
+        refusal = stored.result.rows[0].message
+        return JSONResponse({**payload, "error": messages.text(refusal, _reader(request, stored.result)),
+                             "message": refusal.to_plain()}, 422)
     return JSONResponse(payload)
 
 
@@ -307,7 +316,8 @@ async def feedback(request: Request) -> Response:
     pool = _service(request).pools.get(stored.assignment)
     if pool is None:
         return _page(request, "message.html.j2", 404, title=say("serve.not_found"), message=say("serve.not_served"))
-    html = outputs.feedback_html(stored.result, pool.assignment, stored.result.sandbox or pool.sandbox_name)
+    result = dataclasses.replace(stored.result, language=_reader(request, stored.result))
+    html = outputs.feedback_html(result, pool.assignment, result.sandbox or pool.sandbox_name)
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP})
 
 

@@ -39,7 +39,7 @@ pytestmark = sandbox_marks("the grading service's tests")
 CORPUS_STUDENTS = ("honest", "honest-stderr", "partial", "monkeypatch", "lying-objects", "calls-backward",
                    "sys-exit", "kills-parent", "fused-op", "nbformat3", "truncated-json", "empty-file", "not-utf8",
                    "other-assignment")
-OTHERS = ("alice", "bob", "carol", "spammer", "dave", "racer", "hoarder")
+OTHERS = ("alice", "bob", "carol", "spammer", "dave", "racer", "hoarder", "erin")
 LIMITS = ("--timeout", "3", "--memory-mb", "512", "--output-kb", "32")
 RATE = 4
 
@@ -341,7 +341,7 @@ def test_submit_helper_speaks_the_notebooks_language(served: dict[str, Any], tmp
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A Chinese notebook (its metadata, as the grader reads it): what submit() prints around the rows, the rows,
     and the service's refusals (sent as message codes) read Chinese; numbers, names and the link are unchanged."""
-    from autograder.checks.messages import text
+    from autograder.checks.messages import set_language, text
     from autograder.message import say
 
     built = notebooks.submission({"ans_scale": "def scale(x, a):\n    return x\n"})
@@ -368,9 +368,20 @@ def test_submit_helper_speaks_the_notebooks_language(served: dict[str, Any], tmp
     monkeypatch.setenv("AUTOGRADER_TOKEN", served["tokens"]["bob"])
     assert submit_helper(notebook, "nosuch", say=lines.append)["status_code"] == 422
     assert lines[-1] == "未评分（422）：这里没有作业 'nosuch'；本服务评的作业是 fake"
+    # a file too damaged to say its language: the refusal in the checks' language (a Chinese notebook's)
+    cut = tmp_path / "cut.ipynb"
+    cut.write_bytes(notebook.read_bytes()[:60])
+    monkeypatch.setenv("AUTOGRADER_TOKEN", served["tokens"]["erin"])
+    lines.clear()
+    set_language("zh_CN")
+    try:
+        assert submit_helper(cut, "fake", say=lines.append)["status_code"] == 422
+    finally:
+        set_language(None)
+    assert any(line.startswith("未评分（422）：文件不是有效的笔记本 JSON（被截断") for line in lines), lines
 
 
-def test_the_pages_speak_the_browsers_language(served: dict[str, Any]) -> None:
+def test_the_pages_speak_the_browsers_language(served: dict[str, Any], tmp_path: Path) -> None:
     """The upload page (its wording, the script's words, the rules), the token page and the submission's refusals
     follow the browser's Accept-Language or ?lang=, with a link to the other language; English otherwise."""
     url = served["url"]
@@ -402,6 +413,18 @@ def test_the_pages_speak_the_browsers_language(served: dict[str, Any]) -> None:
     status, body, _ = request(url + "api/submit/fake?lang=zh_CN", "wrong", b"{}")
     assert status == 401
     assert json.loads(body)["error"] == "令牌缺失或无效：请发送请求头 Authorization: Bearer <your token>"
+    # a file too damaged to say its language: refused and shown in the request's, with the code for submit()
+    cut = notebooks.write(notebooks.submission(), tmp_path / "cut.ipynb").read_bytes()[:60]
+    status, body, _ = request(url + "api/submit/fake?lang=zh_CN", served["tokens"]["erin"], cut)
+    refused = json.loads(body)
+    assert status == 422 and refused["error"].startswith("文件不是有效的笔记本 JSON（被截断，或被手工编辑过？）：")
+    assert refused["message"]["code"] == "malformed.not_json" and refused["rows"][0]["message"] == refused["error"]
+    status, body, _ = request(url + f"feedback/{refused['submission']}", served["tokens"]["erin"],
+                              headers={"Accept-Language": "zh-CN"})
+    page = body.decode()
+    assert status == 200 and '<html lang="zh-CN">' in page and "文件不是有效的笔记本 JSON" in page
+    english = request(url + f"feedback/{refused['submission']}", served["tokens"]["erin"])[1].decode()
+    assert '<html lang="en">' in english and "the file is not valid notebook JSON" in english
 
 
 @pytest.mark.browser
