@@ -41,8 +41,8 @@ GRADER = {
     # the notebook against its source (grading/inbox/sanitize.py, inbox/notebook.py, core/student.py)
     "tampered.deleted": "test cell '{cell}' was deleted from the notebook",
     "tampered.duplicated": "test cell '{cell}' appears {count} times (duplicated)",
-    "malformed.foreign": "none of the cells of assignment '{assignment}' are in this notebook (is it another "
-                         "assignment's notebook, or were the cell ids removed?)",
+    "malformed.foreign": "none of the answer or test cells of assignment '{assignment}' are in this notebook (is it "
+                         "another assignment's notebook, or were the cell ids removed?)",
     "malformed.code_size": "the notebook's code is {size} bytes, more than the {limit} the grader runs for one "
                            "submission",
     "malformed.empty": "the file is empty",

@@ -118,7 +118,9 @@ def plan(student_nb: Notebook, source: Notebook, assignment: Assignment) -> Plan
     moved below its own test cell is not defined when that question is graded."""
     student = _by_id(student_nb.cells)
     by_id = {c.grade_id: c for c in source.cells if c.grade_id}
-    if not set(by_id) & set(student):
+    # only the cells a student works in say whose notebook it is: the course's notebooks share their locked
+    # cells' ids (setup, intro, book-links), so another assignment's notebook holds some of those
+    if not {gid for gid, c in by_id.items() if c.role not in ("setup", "other")} & set(student):
         raise Malformed(say("malformed.foreign", assignment=assignment.id))
     cells: list[wire.RunCell] = []
     answers: list[str] = []

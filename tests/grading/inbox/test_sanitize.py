@@ -103,6 +103,27 @@ def test_another_assignments_notebook_is_malformed() -> None:
         _plan(nb)
 
 
+COURSE = ("backprop", "clipping", "exploding", "optimizers")
+
+
+@pytest.mark.parametrize("edition", ["", "zh_CN/"])
+def test_the_course_notebooks_are_refused_under_each_others_names(edition: str) -> None:
+    """The course's notebooks share their locked cells' ids (setup, intro, book-links): each released notebook, in
+    either language, handed in for another assignment is refused as another assignment's, not graded as one
+    whose test cells were all deleted; under its own name it is planned."""
+    from autograder.checks import get_assignment
+    from tests.paths import REPO
+
+    def notebook(folder: str, name: str) -> bytes:
+        return (REPO / folder / edition / name / f"{name}.ipynb").read_bytes()
+    for graded in COURSE:
+        source = parse((REPO / "solutions" / graded / f"{graded}.ipynb").read_bytes())
+        assert plan(parse(notebook("exercises", graded)), source, get_assignment(graded)).cells
+        for other in set(COURSE) - {graded}:
+            with pytest.raises(Malformed, match=f"answer or test cells of assignment '{graded}'"):
+                plan(parse(notebook("exercises", other)), source, get_assignment(graded))
+
+
 def test_thousands_of_copied_cells_cost_one_verdict_and_few_notes() -> None:
     """2000 copies of a test cell and 1000 edited copies of the setup cell: one verdict, one note each."""
     nb = notebooks.submission()
