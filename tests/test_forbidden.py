@@ -561,3 +561,34 @@ def test_scan_reads_cells_in_ipythons_syntax_as_the_kernel_runs_them() -> None:
     for cell in ("%%time\n" + body, "%matplotlib inline\n!echo hi\n" + body, "%%capture out\n%time x = 1\n" + body):
         assert scan(["import torch", cell], ["f"], ["torch.optim"]) == {"f": ["torch.optim"]}, cell
     assert scan(["def f(:\n"], ["f"], ["torch.optim"]) == {"f": []}  # neither syntax: still left out
+
+
+GRAD_IMPORTED = "import torch\nfrom torch.autograd import grad\n"
+SGD_STEP = "def sgd_step(param, grad, state, lr):\n    return param - lr * grad\n"
+
+
+@pytest.mark.parametrize(("cells", "hits"), [
+    # the optimizers' own parameter is called grad: an unused import of torch.autograd.grad does not make it one
+    ([GRAD_IMPORTED, SGD_STEP], []),
+    ([GRAD_IMPORTED + SGD_STEP], []),
+    (["import torch\nfrom torch.optim import SGD\n", "def sgd_step(param, grad, state, SGD):\n    return SGD\n"], []),
+    (["from torch.autograd import grad\n", "def clip(grads):\n    return [grad * 2 for grad in grads]\n"], []),
+    # ... but the import itself, where the function uses it, still is
+    ([GRAD_IMPORTED, "def sgd_step(param, g, state, lr):\n    return param - lr * grad(g, param)[0]\n"],
+     ["torch.autograd"]),
+    ([GRAD_IMPORTED, "def sgd_step(param, g, state, lr, grad=grad):\n    return param - lr * g\n"],
+     ["torch.autograd"]),  # a default is evaluated where the def stands
+    (["def sgd_step(param, g, state, lr):\n    from torch.autograd import grad\n    return grad(g, param)\n"],
+     ["torch.autograd"]),  # imported inside: the name means the module's
+    ([GRAD_IMPORTED, "def sgd_step(param, g, state, lr):\n    f = lambda grad: grad\n    return f(grad)\n"],
+     ["torch.autograd"]),  # the lambda's parameter hides the import only inside the lambda
+    ([GRAD_IMPORTED, "def sgd_step(param, g, state, lr):\n    def inner(grad, f=grad):\n        return f(grad)\n"
+                     "    return inner(g)\n"], ["torch.autograd"]),  # a nested def's default: where it stands
+    ([GRAD_IMPORTED, "def sgd_step(param, g, state, lr):\n    global grad\n    grad = grad\n    return grad\n"],
+     ["torch.autograd"]),  # declared global: the notebook's name
+])
+def test_a_name_the_function_binds_itself_is_not_an_import_of_that_name(cells: list[str], hits: list[str]) -> None:
+    """Only a name that means the import inside the function counts: a parameter, an assignment or a loop
+    variable of the same name is the student's own (nbgrader, which scans the function's text alone, agrees)."""
+    found = scan(cells, ["sgd_step", "clip"], FORBIDDEN)
+    assert sorted({*found["sgd_step"], *found["clip"]}) == hits

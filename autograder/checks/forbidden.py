@@ -136,29 +136,77 @@ def _aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
     return aliases
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _own_names(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
+    """The names a function binds itself, which hide an import of the same name inside it: its parameters and what
+    its own body assigns (not a nested function's), less what it declares global or nonlocal. A name it imports
+    is not among them: that one still means the module it names."""
+    a = fn.args
+    names = {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]}
+    declared: set[str] = set()
+    todo: list[ast.AST] = list(fn.body) if isinstance(fn.body, list) else [fn.body]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (*_SCOPES, ast.ClassDef)):
+            if not isinstance(node, ast.Lambda):
+                names.add(node.name)
+            continue  # its body is a scope of its own
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+    return names - declared
+
+
+def _outer_parts(fn: ast.AST) -> list[ast.AST]:
+    """What a def or lambda evaluates where it stands, not in its own scope: decorators, defaults, annotations."""
+    a = getattr(fn, "args", None)
+    parts = [*getattr(fn, "decorator_list", []), getattr(fn, "returns", None)]
+    if a is not None:
+        parts += [*a.defaults, *a.kw_defaults]
+        parts += [p.annotation for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]]
+    return [p for p in parts if p is not None]
+
+
 def _uses(fn: ast.AST, aliases: dict[str, str]) -> tuple[set[str], set[str]]:
-    """(full dotted names used, plain names called) inside one function body. A call of a name the function binds
-    itself (a parameter, an assignment) is not a call of a top-level helper.
+    """(full dotted names used, plain names called) inside one function body. A name the function binds itself (a
+    parameter, an assignment; or one of a function nested in it, within that one) is its own, not the import of
+    that name elsewhere in the notebook (`def sgd_step(param, grad, ...)` beside `from torch.autograd import grad`),
+    and a call of it is not a call of a top-level helper.
 
     `x.backward(...)` is left to the run-time tripwire: statically it cannot be told apart from a student's
     own layer object with a `backward` method (a common, honest style in the backprop exercise).
     """
-    nodes = _walk(fn)
-    local = {n.arg for n in nodes if isinstance(n, ast.arg)}
-    local.update(n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
     used: set[str] = set()
     called: set[str] = set()
-    for node in nodes:
+    todo: list[tuple[ast.AST, frozenset[str]]] = [(part, frozenset()) for part in _outer_parts(fn)]
+    if isinstance(fn, _SCOPES):
+        own = frozenset(_own_names(fn))
+        todo += [(node, own) for node in (fn.body if isinstance(fn.body, list) else [fn.body])]
+    else:
+        todo.append((fn, frozenset()))
+    while todo:  # a stack, not recursion: a student's nesting never reaches Python's recursion limit here
+        node, hidden = todo.pop()
+        if isinstance(node, _SCOPES):
+            todo += [(part, hidden) for part in _outer_parts(node)]
+            inner = hidden | _own_names(node)
+            todo += [(child, inner) for child in (node.body if isinstance(node.body, list) else [node.body])]
+            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             used.update(_aliases([node]).values())
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in local:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in hidden:
             called.add(node.func.id)
         if isinstance(node, (ast.Attribute, ast.Name)):
             name = _dotted(node)
             if name:
                 head, _, rest = name.partition(".")
-                full = aliases.get(head, head)
+                full = head if head in hidden else aliases.get(head, head)
                 used.add(f"{full}.{rest}" if rest else full)
+        todo += [(child, hidden) for child in ast.iter_child_nodes(node)]
     return used, called
 
 
