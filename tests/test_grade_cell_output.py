@@ -43,3 +43,27 @@ def test_a_logging_handler_writing_to_stderr_while_graded_costs_nothing(tmp_path
     assert not [o for o in student_cell.outputs if o.output_type == "error"], student_cell.outputs
     assert determine_grade(nb.cells[2]) == (1.0, 1.0), nb.cells[2].outputs
     assert any(o.output_type == "stream" and "✓" in o.text for o in nb.cells[2].outputs), nb.cells[2].outputs
+
+
+@pytest.mark.slow
+def test_partial_credit_reads_in_full_whatever_the_kernels_float_display(tmp_path: Path) -> None:
+    """`%precision 1` in a student's cell rounds how the kernel shows floats; nbgrader reads a test cell's score from
+    that text, so 2/11 of the points must still read 0.1818..., the score the batch grader gives, not 0.2."""
+    from nbclient import NotebookClient
+
+    from autograder.checks.notebook import grade
+
+    answer = ("def sgd_step(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):\n"
+              "    return param - lr * (grad + weight_decay * param)\n")  # no momentum: part of the cases pass
+    namespace: dict = {}
+    exec(answer, namespace)  # the test's own fixed code, graded here as the kernel grades it
+    expected = grade("optimizers", "sgd_step_momentum", namespace)
+    assert 0 < expected < 2 and round(expected, 1) != expected
+    test = 'from autograder.checks import grade\ngrade("optimizers", "sgd_step_momentum", globals())'
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch\n%precision 1"),
+                                         nbformat.v4.new_code_cell(answer), nbformat.v4.new_code_cell(test)])
+    nb.cells[2].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 2,
+                                        "grade_id": "sgd_step_momentum", "schema_version": 3}
+    os.environ.update({k: v for k, v in nbgrader_env().items() if k in ("PYTHONPATH", "PATH")})
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert determine_grade(nb.cells[2]) == (expected, 2.0), nb.cells[2].outputs

@@ -164,6 +164,16 @@ def check(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> No
         print(f"⚠ {text(slow, language())}")
 
 
+class Score(float):
+    """A test cell's score, which nbgrader reads from the cell's displayed text: shown in full whatever the kernel's
+    float display (`%precision 1` would make 0.43 read 0.4 under nbgrader, and the batch grader keeps 0.43)."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's display of the value: every digit, as repr gives them (a printer for float is not consulted:
+        IPython tries a class's own _repr_pretty_ before its base class's printer)."""
+        printer.text(float.__repr__(self))
+
+
 def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> float:
     """Hidden test: the score over the per-student draw (visible and hidden cases), which nbgrader reads as the
     cell's partial credit; the diagnosis is printed when points are lost."""
@@ -176,7 +186,7 @@ def grade(assignment_id: str, grade_id: str, namespace: Mapping[str, Any]) -> fl
         _show(points_lost(outcome.score, outcome.max_score, why, language()), False)
     elif cleared:  # the verdict is this cell's only output
         _show(verdict(outcome.status, outcome.message, language()), True)
-    return float(outcome.score)
+    return Score(outcome.score)
 
 
 def _clear_kernel_output() -> bool:
