@@ -30,10 +30,14 @@ c.CourseDirectory.db_url = f"sqlite:///{GRADEBOOK}"
 c.ExecutePreprocessor.timeout = 180
 # a Chinese submission's locked cells come back from the source in Chinese, not in the source's English (the feedback
 # page reads Chinese; the checks in nbgrader's kernel keep the notebook's language): autograder/nbgrader_language.py
+# A copied cell is the student's own and a duplicated test cell costs its question, as in the batch grader; plain
+# DeduplicateIds + CheckCellMetadata stopped the whole autograde instead: autograder/nbgrader_copies.py
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
+    "autograder.nbgrader_copies.CountCopies",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "autograder.nbgrader_language.OverwriteCellsInLanguage",
+    "autograder.nbgrader_copies.SettleCopies",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

@@ -66,14 +66,35 @@ def test_plain_nbgrader_autograde_works_after_release_gradebook(tmp_path: Path) 
     submitted = course / "submitted" / "solver" / aid
     submitted.mkdir(parents=True)
     shutil.copy(ROOT / "solutions" / aid / f"{aid}.ipynb", submitted)
+    # a student who copied a test cell and kept an older attempt of an answer beside it (nbgrader stopped on such
+    # copies: DeduplicateIds empties them, CheckCellMetadata refused the emptied records)
+    solved = json.loads((ROOT / "solutions" / aid / f"{aid}.ipynb").read_text())
+    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in solved["cells"]]
+    copied = json.loads(json.dumps(solved))
+    copied["cells"].insert(ids.index("sgd_step_basic") + 1, copied["cells"][ids.index("sgd_step_basic")])
+    older = json.loads(json.dumps(copied["cells"][ids.index("rmsprop-step")]))
+    older["source"] = "def rmsprop_step(*args, **kwargs):\n    raise NotImplementedError\n"  # replaced below it
+    copied["cells"].insert(ids.index("rmsprop-step"), older)
+    (course / "submitted" / "copier" / aid).mkdir(parents=True)
+    (course / "submitted" / "copier" / aid / f"{aid}.ipynb").write_text(json.dumps(copied))
     done = _run([str(BIN / "nbgrader"), "autograde", aid, CONFIG, f"--CourseDirectory.root={course}"], env, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{_gradebook(home)}") as gb:
         score = gb.find_submission(aid, "solver").score
+        copier = {g.name: g.score for g in gb.find_submission_notebook(aid, aid, "copier").grades}
     assert score == get_assignment(aid).max_score
     assert json.loads((course / "autograded" / "solver" / aid / f"{aid}.ipynb").read_text())["cells"]
+    # the batch grader's verdict on the same notebook, question by question: the duplicated test cell costs its
+    # question, the copied answer cell is the student's own and the later attempt counts
+    out = tmp_path / "graded"
+    done = _run([sys.executable, "-m", "autograder", "grade", str(course / "submitted"), "--assignment", aid,
+                 "--out", str(out), "--student", "copier", "--workers", "1"], env, ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads((out / "results" / "copier.json").read_text())["rows"]
+    assert {row["grade_id"]: row["score"] for row in rows} == {gid: copier[gid] for gid in copier}
+    assert copier["sgd_step_basic"] == 0 and sum(copier.values()) == get_assignment(aid).max_score - 1
 
 
 def test_the_readme_and_the_notebooks_state_both_graders_time_limits() -> None:
