@@ -80,7 +80,7 @@ def docstrings(source: str) -> list[str]:
 
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):  # RecursionError: nested deeper than Python reads
         return []
     found = []
     for node in ast.walk(tree):

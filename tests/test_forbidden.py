@@ -592,3 +592,42 @@ def test_a_name_the_function_binds_itself_is_not_an_import_of_that_name(cells: l
     variable of the same name is the student's own (nbgrader, which scans the function's text alone, agrees)."""
     found = scan(cells, ["sgd_step", "clip"], FORBIDDEN)
     assert sorted({*found["sgd_step"], *found["clip"]}) == hits
+
+
+DEEP = "x = 1" + " + 1" * 20_000 + "\n"
+SHORTCUT = "import torch\ndef sgd_step(p, g, s, lr):\n    return torch.optim.SGD([p], lr=lr)\n"
+
+
+def _at_depth(depth: int, fn: Any) -> Any:
+    """fn() called `depth` frames further down the stack."""
+    return fn() if depth == 0 else _at_depth(depth - 1, fn)
+
+
+def test_a_cell_nested_deeper_than_python_reads_defines_nothing_and_stops_nothing() -> None:
+    """A 20,000-term sum made the trusted scan raise RecursionError (the student then had no grade, as for a failure
+    of the grader): it is a cell that is not code, the others are read, and the answer is the same however deep the
+    stack the scan is called from (the batch, the service, a Dask node)."""
+    cells = [DEEP, SHORTCUT, "y = (" * 150 + "1" + ")" * 150 + "\n"]
+    shallow = scan(cells, ["sgd_step"], FORBIDDEN)
+    assert shallow == {"sgd_step": ["torch.optim"]}
+    assert _at_depth(sys.getrecursionlimit() - 60, lambda: scan(cells, ["sgd_step"], FORBIDDEN)) == shallow
+    assert forbidden._parse("x = 1" + " + 1" * 800 + "\n") is not None  # the same answer near the limit ...
+    assert _at_depth(sys.getrecursionlimit() - 60, lambda: forbidden._parse("x = 1" + " + 1" * 800 + "\n")) \
+        is not None  # ... from deep down the stack as from the top
+
+
+def test_a_cell_of_magics_costs_the_trusted_scan_little_and_stops_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IPython's transformer reads a cell once per magic line, up to 500 times (then raises): 501 shell lines made the
+    scan fail, and 499 beside 30 KB of code cost a minute of the grader's own CPU. Over IPYTHON_BUDGET the cell is
+    read as not code, and the transformer is never called on it; small magic cells are still read."""
+    from autograder.grading.runner import cells as runner_cells
+
+    assert scan(["!echo hi\n" * 501, SHORTCUT], ["sgd_step"], FORBIDDEN) == {"sgd_step": ["torch.optim"]}
+    called: list[int] = []
+    real = runner_cells.as_python
+    monkeypatch.setattr(runner_cells, "as_python", lambda source: called.append(len(source)) or real(source))
+    heavy = "!echo hi\n" * 499 + "x = 1;" * 5_000 + "\n"
+    assert forbidden._parse(heavy) is None and called == []
+    light = "%matplotlib inline\n" + SHORTCUT
+    assert scan([light], ["sgd_step"], FORBIDDEN) == {"sgd_step": ["torch.optim"]} and called == [len(light)]
+    assert forbidden._parse("%%time\n" * 5_000 + "x = 1\n") is not None  # stacked cell magics: a loop, no recursion

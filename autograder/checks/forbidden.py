@@ -14,11 +14,13 @@ the originals afterwards, so it keeps them (in its own frame): there the check i
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import contextlib
 import ctypes
 import functools
 import gc
 import importlib
+import os
 import re
 import sys
 import threading
@@ -210,8 +212,13 @@ def _uses(fn: ast.AST, aliases: dict[str, str]) -> tuple[set[str], set[str]]:
     return used, called
 
 
-#: The batch grader scans submissions from several threads; ast.parse must not run in two of them at once.
-_PARSE_LOCK = threading.Lock()
+#: This process's parsing thread (see _parser), by process id: a forked child has none of its parent's threads.
+_parsers: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+_PARSERS_LOCK = threading.Lock()
+#: The most a cell in IPython's syntax may cost to read here, in magic or shell lines times characters: IPython's
+#: transformer reads the whole cell again for each such line (up to 500 times), in the grader's own process. A cell
+#: over it is read as one that is not code (it defines nothing here; the sandbox still runs it as the kernel would).
+IPYTHON_BUDGET = 200_000
 
 
 def _matches(name: str, forbidden: str) -> bool:
@@ -219,27 +226,50 @@ def _matches(name: str, forbidden: str) -> bool:
     return name == forbidden or name.startswith(forbidden + ".")
 
 
+def _parser() -> concurrent.futures.ThreadPoolExecutor:
+    """This process's one parsing thread. One: CPython 3.11's AST validator is not thread-safe (python/cpython#106905).
+    A thread of its own: how deeply a student's expression may nest before Python gives up (RecursionError) depends on
+    the stack it is parsed from, and must not depend on who asked (the batch, the service, a Dask node)."""
+    with _PARSERS_LOCK:
+        pid = os.getpid()
+        if pid not in _parsers:
+            _parsers.clear()
+            _parsers[pid] = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-parser")
+        return _parsers[pid]
+
+
 def _parse(source: str) -> ast.Module | None:
     """The source's syntax tree, or None when it does not parse, as Python or as IPython's syntax (such a cell
     defines nothing when it runs). A cell magic's body (`%%time` over an answer: the kernel runs it) is read as code;
     a line magic's argument stays a string here (the run-time tripwire still sees what it calls)."""
-    try:
-        with _PARSE_LOCK:  # CPython 3.11's AST validator is not thread-safe (python/cpython#106905)
-            return ast.parse(source)
-    except (SyntaxError, ValueError):  # ValueError: a NUL byte, on Python versions that do not call it syntax
-        pass
-    head, _, body = source.lstrip().partition("\n")
-    if head.startswith("%%"):
-        return _parse(body)
+    return _parser().submit(_read, source).result()
+
+
+def _read(source: str) -> ast.Module | None:
+    """_parse, on the parsing thread."""
+    while (tree := _python(source)) is None:
+        head, _, body = source.lstrip().partition("\n")
+        if not head.startswith("%%"):
+            break
+        source = body  # a loop, not recursion: a cell may stack thousands of cell magics
+    if tree is not None:
+        return tree
+    lines = source.splitlines()
+    magic = sum(1 for line in lines if line.lstrip().startswith(("!", "%")) or line.rstrip().endswith("?"))
+    if magic * len(source) > IPYTHON_BUDGET:
+        return None
     from autograder.grading.runner.cells import as_python  # late: IPython's transformer only for such cells
 
     python = as_python(source)
-    if python is None:
-        return None  # not IPython's syntax either
+    return None if python is None else _python(python)
+
+
+def _python(source: str) -> ast.Module | None:
+    """ast.parse, or None for what is not Python: a syntax error, a NUL byte (ValueError on some versions), nesting
+    deeper than Python reads (RecursionError)."""
     try:
-        with _PARSE_LOCK:
-            return ast.parse(python)
-    except (SyntaxError, ValueError):
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 

@@ -34,7 +34,8 @@ def as_python(source: str) -> str | None:
         from IPython.core.inputtransformer2 import TransformerManager
 
         python = TransformerManager().transform_cell(source)
-    except (ImportError, SyntaxError, ValueError, LookupError, TypeError, tokenize.TokenError):  # not code at all
+    except (ImportError, SyntaxError, ValueError, LookupError, TypeError, tokenize.TokenError,
+            RuntimeError):  # not code at all (RuntimeError: still changing after IPython's 500 passes; RecursionError)
         return None
     return None if python.rstrip("\n") == source.rstrip("\n") else python
 
