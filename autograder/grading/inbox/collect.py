@@ -277,11 +277,18 @@ def _owner(parts: tuple[str, ...], limit: int | None = None) -> tuple[str, str, 
     for i, part in enumerate(parts[:limit]):
         rest = parts[i + 1:]
         if match := CANVAS.match(part):  # first: a Canvas name cannot hide a Moodle one (no '_' in its name)
-            return "canvas", f"{match['name']}_{match['uid']}", bool(match["late"]), "/".join([match["file"], *rest])
+            return "canvas", _lms_name("canvas", match), bool(match["late"]), "/".join([match["file"], *rest])
         if match := MOODLE.match(part):
             inside = "/".join([match["file"], *rest] if match["file"] else rest)
-            return "moodle", f"{'-'.join(match['name'].lower().split())}_{match['uid']}", False, inside
+            return "moodle", _lms_name("moodle", match), False, inside
     return None
+
+
+def _lms_name(kind: str, match: re.Match[str]) -> str:
+    """The name an LMS upload is known by (name_uid), from the match of its Canvas or Moodle file name."""
+    if kind == "canvas":
+        return f"{match['name']}_{match['uid']}"
+    return f"{'-'.join(match['name'].lower().split())}_{match['uid']}"
 
 
 def _unsafe(name: str) -> bool:
@@ -416,6 +423,25 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
                                     locator=chosen[1]))
     # each upload is known by its own LMS name (key[1], used as the id above): its id is that name's safe_id
     return [replace(sub, student_id=safe_id(sub.student_id), name=sub.student_id) for sub in found] + unknown
+
+
+def lms_upload(origin: str, student_id: str) -> tuple[str, re.Match[str]] | None:
+    """(kind, the match of its LMS name) of the LMS upload a result came from (its origin, `zip:member`), or None.
+
+    Only the outermost LMS name in the member's path counts (as `_owner` reads it), and only when `student_id` is the
+    id collect gave that very name (its safe_id; or the hashed form, when two uploads' ids collided): a file a student
+    named like someone's LMS upload (`a.zip:doe_123_456_x.ipynb` in a folder; anywhere in their own folder of a
+    zipped nbgrader layout) gives no LMS account at all."""
+    container, _, member = origin.partition(":")
+    if not container.lower().endswith(".zip"):  # a folder's names are the student's own
+        return None
+    for part in PurePosixPath(member).parts:
+        for kind, pattern in (("canvas", CANVAS), ("moodle", MOODLE)):  # Canvas first, as in _owner
+            if match := pattern.match(part):
+                raw = _lms_name(kind, match)
+                own = student_id in (safe_id(raw), safe_id(f"{safe_id(raw)}{HASHED}{_digest(origin)}"))
+                return (kind, match) if own else None
+    return None
 
 
 def unique_ids(subs: list[Submission]) -> list[Submission]:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import PurePosixPath
 
 from autograder.checks import messages
 from autograder.checks.spec import Assignment
 from autograder.grading.core.model import Result
-from autograder.grading.inbox.collect import CANVAS, MOODLE, UNMATCHED
+from autograder.grading.inbox.collect import UNMATCHED, lms_upload
 from autograder.grading.outputs import report
 from autograder.message import say
 
@@ -68,16 +67,13 @@ def _csv(rows: list[list[str]] | list[tuple[str, ...]]) -> bytes:
 
 
 def lms_identity(result: Result) -> tuple[str, str, str]:
-    """(kind, LMS id, name) from the upload's own file name: ('canvas', uid, name), ('moodle', id, full name)."""
-    container, _, member = result.origin.partition(":")
-    if not container.lower().endswith(".zip"):  # a folder's names are the student's own: no LMS id in them
+    """(kind, LMS id, name) of the LMS upload the result came from: ('canvas', uid, name), ('moodle', id, full name),
+    else empty (collect.lms_upload: only an upload's own LMS name, never a name a student gave a file)."""
+    found = lms_upload(result.origin, result.student_id)
+    if found is None:
         return "", "", ""
-    for part in PurePosixPath(member).parts:
-        if match := CANVAS.match(part):
-            return "canvas", match["uid"], match["name"]
-        if match := MOODLE.match(part):
-            return "moodle", match["uid"], match["name"]
-    return "", "", ""
+    kind, match = found
+    return kind, match["uid"], match["name"]
 
 
 def unmatched(result: Result) -> bool:
