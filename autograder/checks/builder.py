@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from autograder.checks import generators
 from autograder.checks.compare import Diff, Tolerance, compare, describe
 from autograder.checks.diagnose import diagnose
 from autograder.checks.forbidden import forbidden_output, is_forbidden, tripwire
@@ -126,7 +127,7 @@ def _safe_call(spec: CheckSpec, functions: Functions, case: Case) -> Output:
     tripped: list[str] = []
     try:
         with tripwire() as wire, guarding() as guard, warnings.catch_warnings(), \
-                contextlib.redirect_stderr(io.StringIO()):
+                contextlib.redirect_stderr(io.StringIO()), generators.seeded():
             warnings.simplefilter("ignore")
             try:
                 out = spec.run(functions, case)
