@@ -625,7 +625,10 @@ def test_a_cell_of_magics_costs_the_trusted_scan_little_and_stops_nothing(monkey
     assert scan(["!echo hi\n" * 501, SHORTCUT], ["sgd_step"], FORBIDDEN) == {"sgd_step": ["torch.optim"]}
     called: list[int] = []
     real = runner_cells.as_python
-    monkeypatch.setattr(runner_cells, "as_python", lambda source: called.append(len(source)) or real(source))
+    def counted(source: str) -> str | None:
+        called.append(len(source))
+        return real(source)
+    monkeypatch.setattr(runner_cells, "as_python", counted)
     heavy = "!echo hi\n" * 499 + "x = 1;" * 5_000 + "\n"
     assert forbidden._parse(heavy) is None and called == []
     light = "%matplotlib inline\n" + SHORTCUT
