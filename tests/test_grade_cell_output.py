@@ -23,22 +23,28 @@ def _answer(grade_id: str) -> str:
     return "".join(cell["source"]).replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", "")
 
 
-@pytest.mark.slow
-def test_a_logging_handler_writing_to_stderr_while_graded_costs_nothing(tmp_path: Path) -> None:
+def _executed(sources: list[str], grade_id: str, points: int, tmp_path: Path) -> nbformat.NotebookNode:
+    """A notebook of these code cells, the last one nbgrader's test cell `grade_id`, run in a kernel as nbgrader runs
+    it (the repository importable)."""
     from nbclient import NotebookClient
 
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nb.cells[-1].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": points,
+                                         "grade_id": grade_id, "schema_version": 3}
+    os.environ.update({k: v for k, v in nbgrader_env().items() if k in ("PYTHONPATH", "PATH")})
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+@pytest.mark.slow
+def test_a_logging_handler_writing_to_stderr_while_graded_costs_nothing(tmp_path: Path) -> None:
     student = (_answer("sgd-step") + "\nimport logging, sys\nlogging.basicConfig(level=logging.INFO)\n"
                "_log = logging.getLogger('mine')\n_solved = sgd_step\n"
                "def sgd_step(param, grad, state, **hyper):\n    _log.info('step')\n"
                "    print('to stderr', file=sys.__stderr__)\n    return _solved(param, grad, state, **hyper)\n")
     test = ('from autograder.checks import check, grade\ncheck("optimizers", "sgd_step_basic", globals())\n'
             'grade("optimizers", "sgd_step_basic", globals())')
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch"),
-                                         nbformat.v4.new_code_cell(student), nbformat.v4.new_code_cell(test)])
-    nb.cells[2].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
-                                        "grade_id": "sgd_step_basic", "schema_version": 3}
-    os.environ.update({k: v for k, v in nbgrader_env().items() if k in ("PYTHONPATH", "PATH")})
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = _executed(["import torch", student, test], "sgd_step_basic", 1, tmp_path)
     student_cell = nb.cells[1]
     assert not [o for o in student_cell.outputs if o.output_type == "error"], student_cell.outputs
     assert determine_grade(nb.cells[2]) == (1.0, 1.0), nb.cells[2].outputs
@@ -49,8 +55,6 @@ def test_a_logging_handler_writing_to_stderr_while_graded_costs_nothing(tmp_path
 def test_partial_credit_reads_in_full_whatever_the_kernels_float_display(tmp_path: Path) -> None:
     """`%precision 1` in a student's cell rounds how the kernel shows floats; nbgrader reads a test cell's score from
     that text, so 2/11 of the points must still read 0.1818..., the score the batch grader gives, not 0.2."""
-    from nbclient import NotebookClient
-
     from autograder.checks.notebook import grade
 
     answer = ("def sgd_step(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):\n"
@@ -60,10 +64,5 @@ def test_partial_credit_reads_in_full_whatever_the_kernels_float_display(tmp_pat
     expected = grade("optimizers", "sgd_step_momentum", namespace)
     assert 0 < expected < 2 and round(expected, 1) != expected
     test = 'from autograder.checks import grade\ngrade("optimizers", "sgd_step_momentum", globals())'
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch\n%precision 1"),
-                                         nbformat.v4.new_code_cell(answer), nbformat.v4.new_code_cell(test)])
-    nb.cells[2].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 2,
-                                        "grade_id": "sgd_step_momentum", "schema_version": 3}
-    os.environ.update({k: v for k, v in nbgrader_env().items() if k in ("PYTHONPATH", "PATH")})
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = _executed(["import torch\n%precision 1", answer, test], "sgd_step_momentum", 2, tmp_path)
     assert determine_grade(nb.cells[2]) == (expected, 2.0), nb.cells[2].outputs
