@@ -46,7 +46,15 @@ def _code_stamp() -> list[Any]:
     files = [[f.relative_to(root).as_posix(), s.st_size, s.st_mtime_ns]
              for f in sorted(root.rglob("*")) if "__pycache__" not in f.parts
              for s in [f.stat()] if stat.S_ISREG(s.st_mode)]
-    return [sys.version, [metadata.version(name) for name in LIBRARIES], files]
+    return [sys.version, [_version(name) for name in LIBRARIES], files]
+
+
+def _version(name: str) -> str:
+    """The installed version of library `name` ("" when it is not installed as a distribution)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def context(out: Path, assignment: Any, sandbox_name: str, book_url: str | None) -> str:
