@@ -141,14 +141,23 @@ def _aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
+def _params(a: ast.arguments) -> list[ast.arg]:
+    """Every parameter of a def or lambda."""
+    return [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]
+
+
+def _body(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.AST]:
+    """A def's statements, or a lambda's one expression."""
+    return list(fn.body) if isinstance(fn.body, list) else [fn.body]
+
+
 def _own_names(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
     """The names a function binds itself, which hide an import of the same name inside it: its parameters and what
     its own body assigns (not a nested function's), less what it declares global or nonlocal. A name it imports
     is not among them: that one still means the module it names."""
-    a = fn.args
-    names = {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]}
+    names = {p.arg for p in _params(fn.args)}
     declared: set[str] = set()
-    todo: list[ast.AST] = list(fn.body) if isinstance(fn.body, list) else [fn.body]
+    todo = _body(fn)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -170,7 +179,7 @@ def _outer_parts(fn: ast.AST) -> list[ast.AST]:
     parts = [*getattr(fn, "decorator_list", []), getattr(fn, "returns", None)]
     if a is not None:
         parts += [*a.defaults, *a.kw_defaults]
-        parts += [p.annotation for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]]
+        parts += [p.annotation for p in _params(a)]
     return [p for p in parts if p is not None]
 
 
@@ -188,7 +197,7 @@ def _uses(fn: ast.AST, aliases: dict[str, str]) -> tuple[set[str], set[str]]:
     todo: list[tuple[ast.AST, frozenset[str]]] = [(part, frozenset()) for part in _outer_parts(fn)]
     if isinstance(fn, _SCOPES):
         own = frozenset(_own_names(fn))
-        todo += [(node, own) for node in (fn.body if isinstance(fn.body, list) else [fn.body])]
+        todo += [(node, own) for node in _body(fn)]
     else:
         todo.append((fn, frozenset()))
     while todo:  # a stack, not recursion: a student's nesting never reaches Python's recursion limit here
@@ -196,7 +205,7 @@ def _uses(fn: ast.AST, aliases: dict[str, str]) -> tuple[set[str], set[str]]:
         if isinstance(node, _SCOPES):
             todo += [(part, hidden) for part in _outer_parts(node)]
             inner = hidden | _own_names(node)
-            todo += [(child, inner) for child in (node.body if isinstance(node.body, list) else [node.body])]
+            todo += [(child, inner) for child in _body(node)]
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             used.update(_aliases([node]).values())

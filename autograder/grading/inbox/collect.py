@@ -271,17 +271,27 @@ class _Upload:
     folders: set[str] = field(default_factory=set)  # names of the notebook that are folders (nbgrader layout)
 
 
-def _owner(parts: tuple[str, ...], limit: int | None = None) -> tuple[str, str, bool, str] | None:
-    """(kind, name_uid, late, path inside the upload) from the OUTERMOST LMS name in a member's path (only among
-    its first `limit` parts when given: a name deeper down lies inside someone else's folder)."""
+def _outermost(parts: tuple[str, ...], limit: int | None = None) -> tuple[int, str, re.Match[str]] | None:
+    """(index, kind, match) of the OUTERMOST LMS name in a member's path (only among its first `limit` parts when
+    given: a name deeper down lies inside someone else's folder)."""
     for i, part in enumerate(parts[:limit]):
-        rest = parts[i + 1:]
         if match := CANVAS.match(part):  # first: a Canvas name cannot hide a Moodle one (no '_' in its name)
-            return "canvas", _lms_name("canvas", match), bool(match["late"]), "/".join([match["file"], *rest])
+            return i, "canvas", match
         if match := MOODLE.match(part):
-            inside = "/".join([match["file"], *rest] if match["file"] else rest)
-            return "moodle", _lms_name("moodle", match), False, inside
+            return i, "moodle", match
     return None
+
+
+def _owner(parts: tuple[str, ...], limit: int | None = None) -> tuple[str, str, bool, str] | None:
+    """(kind, name_uid, late, path inside the upload) from the outermost LMS name in a member's path (_outermost)."""
+    found = _outermost(parts, limit)
+    if found is None:
+        return None
+    i, kind, match = found
+    rest = parts[i + 1:]
+    if kind == "canvas":
+        return kind, _lms_name(kind, match), bool(match["late"]), "/".join([match["file"], *rest])
+    return kind, _lms_name(kind, match), False, "/".join([match["file"], *rest] if match["file"] else rest)
 
 
 def _lms_name(kind: str, match: re.Match[str]) -> str:
@@ -428,20 +438,17 @@ def from_zip(path: Path, assignment_id: str, notebook: str, log: list[str] | Non
 def lms_upload(origin: str, student_id: str) -> tuple[str, re.Match[str]] | None:
     """(kind, the match of its LMS name) of the LMS upload a result came from (its origin, `zip:member`), or None.
 
-    Only the outermost LMS name in the member's path counts (as `_owner` reads it), and only when `student_id` is the
-    id collect gave that very name (its safe_id; or the hashed form, when two uploads' ids collided): a file a student
-    named like someone's LMS upload (`a.zip:doe_123_456_x.ipynb` in a folder; anywhere in their own folder of a
-    zipped nbgrader layout) gives no LMS account at all."""
+    Only the outermost LMS name in the member's path counts (_outermost, as collect reads it), and only when
+    `student_id` is the id collect gave that very name (its safe_id; or the hashed form, when two uploads' ids
+    collided): a file a student named like someone's LMS upload (`a.zip:doe_123_456_x.ipynb` in a folder; anywhere
+    in their own folder of a zipped nbgrader layout) gives no LMS account at all."""
     container, _, member = origin.partition(":")
-    if not container.lower().endswith(".zip"):  # a folder's names are the student's own
+    found = _outermost(PurePosixPath(member).parts) if container.lower().endswith(".zip") else None
+    if found is None:  # a folder's names are the student's own
         return None
-    for part in PurePosixPath(member).parts:
-        for kind, pattern in (("canvas", CANVAS), ("moodle", MOODLE)):  # Canvas first, as in _owner
-            if match := pattern.match(part):
-                raw = _lms_name(kind, match)
-                own = student_id in (safe_id(raw), safe_id(f"{safe_id(raw)}{HASHED}{_digest(origin)}"))
-                return (kind, match) if own else None
-    return None
+    _, kind, match = found
+    raw = _lms_name(kind, match)
+    return (kind, match) if student_id in (safe_id(raw), safe_id(f"{safe_id(raw)}{HASHED}{_digest(origin)}")) else None
 
 
 def unique_ids(subs: list[Submission]) -> list[Submission]:
